@@ -1,0 +1,23 @@
+// Landing page for a person under supervision, on a phone: who their officer is and
+// whether they can have check-ins remotely yet, and if not, why.
+import { h } from "../shared/dom.js";
+import { pageHeading, loadInto, signedInAs } from "../shared/ui.js";
+import { remoteStatus } from "../shared/remote.js";
+
+export async function render(view, { me, api, t }) {
+  const slot = h("div", { class: "stack" });
+  view.append(pageHeading(t("home.greeting", { name: me.display_name })), signedInAs(me), slot);
+  const load = async () => {
+    const mine = await loadInto(slot, () => api.get("/api/my/case"), load);
+    if (!mine) return;
+    slot.replaceChildren(
+      h("section", { class: "card", "aria-labelledby": "officer-title" },
+        h("h2", { id: "officer-title" }, t("client.officer_title")),
+        h("p", { class: "big", id: "officer-name" }, mine.officer.display_name)),
+      h("section", { class: "card", "aria-labelledby": "remote-title" },
+        h("h2", { id: "remote-title" }, t("client.remote_title")),
+        remoteStatus(mine.remote, "client"),
+        mine.low_digital_access ? h("p", { class: "note" }, t("client.alternatives")) : null));
+  };
+  await load();
+}

@@ -1,0 +1,18 @@
+// Mentors see the names of their mentees and nothing of their cases (DESIGN: scope).
+import { h } from "../shared/dom.js";
+import { pageHeading, loadInto, greeting } from "../shared/ui.js";
+
+export async function render(view, { me, api, t }) {
+  const slot = h("div", { class: "stack" });
+  view.append(pageHeading(t("mentor.title")), greeting(me), slot);
+  const load = async () => {
+    const data = await loadInto(slot, () => api.get("/api/mentees"), load);
+    if (!data) return;
+    slot.replaceChildren(data.mentees.length
+      ? h("ul", { class: "cards", id: "mentees", "aria-labelledby": "page-title" },
+        data.mentees.map((m) => h("li", { class: "card", "data-id": m.id },
+          h("p", { class: "big" }, m.display_name))))
+      : h("p", {}, t("mentor.empty")));
+  };
+  await load();
+}

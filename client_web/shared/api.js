@@ -1,0 +1,176 @@
+// HTTP and WebSocket access to the Tandem server (same origin only).
+// Errors arrive as {"error": {"code", "message", "rule_id"?}} and are thrown as ApiError,
+// so screens can show the catalog text for `code` and name the refusing rule.
+
+const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+const TIMEOUT_MS = 30000; // generous: clients are often on slow 3G
+
+let csrfToken = null;
+
+export class ApiError extends Error {
+  constructor(status, code, message, ruleId = null) {
+    super(message || code);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.ruleId = ruleId;
+  }
+}
+
+export function setCsrfToken(token) {
+  csrfToken = token || null;
+}
+
+export async function request(method, path, body) {
+  const headers = { Accept: "application/json" };
+  const init = { method, headers, credentials: "same-origin", cache: "no-store" };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  if (UNSAFE.has(method) && csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
+  init.signal = controller.signal;
+  try {
+    let res;
+    try {
+      res = await fetch(path, init);
+    } catch (err) {
+      throw new ApiError(0, "network_error", err && err.message);
+    }
+    if (res.status === 204) return null;
+    const data = await res.json().catch(() => null);
+    if (!res.ok) {
+      const e = (data && data.error) || {};
+      throw new ApiError(res.status, e.code || `http_${res.status}`, e.message, e.rule_id ?? null);
+    }
+    return data;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export const api = {
+  get: (path) => request("GET", path),
+  post: (path, body = {}) => request("POST", path, body),
+  del: (path) => request("DELETE", path),
+};
+
+// --- session -------------------------------------------------------------------
+
+function remember(session) {
+  setCsrfToken(session.csrf_token || (session.user && session.user.csrf_token));
+  return session;
+}
+
+/** -> {user, csrf_token, token, mfa_required}; the session cookie is HttpOnly. */
+export async function login(username, password) {
+  return remember(await api.post("/api/session", { username, password }));
+}
+
+export async function verifyTotp(code) {
+  return remember(await api.post("/api/session/totp", { code }));
+}
+
+/** -> Me, or null when nobody is signed in. */
+export async function fetchMe() {
+  try {
+    return remember({ user: await api.get("/api/me") }).user;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return null;
+    throw err;
+  }
+}
+
+export async function logout() {
+  try {
+    await api.del("/api/session");
+  } finally {
+    setCsrfToken(null);
+  }
+}
+
+// --- WebSocket -------------------------------------------------------------------
+
+// Close codes after which retrying cannot help (policy violation, not signed in, forbidden).
+const FINAL_CLOSE_CODES = new Set([1008, 4401, 4403]);
+
+/**
+ * Open /ws and keep it open: reconnects with exponential backoff (with jitter) and at
+ * once when the device comes back online. Frames are JSON. `onOpen(socket)` runs after
+ * every (re)connect; use it to resume, e.g. send the last `seq` seen per conversation.
+ * `onStatus` receives "connecting" | "open" | "waiting" | "closed".
+ */
+export function connectSocket({
+  path = "/ws", onMessage, onOpen, onStatus, minDelayMs = 500, maxDelayMs = 30000,
+} = {}) {
+  let ws = null;
+  let attempt = 0;
+  let timer = null;
+  let stopped = false;
+  const status = (s) => onStatus && onStatus(s);
+  const url = () => `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}${path}`;
+
+  const socket = {
+    get connected() {
+      return ws !== null && ws.readyState === WebSocket.OPEN;
+    },
+    send(frame) {
+      if (!socket.connected) return false;
+      ws.send(JSON.stringify(frame));
+      return true;
+    },
+    close() {
+      stopped = true;
+      clearTimeout(timer);
+      window.removeEventListener("online", reconnectNow);
+      if (ws) ws.close(1000);
+      status("closed");
+    },
+  };
+
+  function open() {
+    timer = null;
+    status("connecting");
+    ws = new WebSocket(url());
+    ws.addEventListener("open", () => {
+      attempt = 0;
+      status("open");
+      if (onOpen) onOpen(socket);
+    });
+    ws.addEventListener("message", (event) => {
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch {
+        return; // the server only sends JSON; ignore anything else
+      }
+      if (onMessage) onMessage(frame, socket);
+    });
+    ws.addEventListener("close", (event) => {
+      ws = null;
+      if (stopped) return;
+      if (FINAL_CLOSE_CODES.has(event.code)) {
+        stopped = true;
+        status("closed");
+        return;
+      }
+      const ceiling = Math.min(maxDelayMs, minDelayMs * 2 ** attempt);
+      attempt += 1;
+      status("waiting");
+      timer = setTimeout(open, ceiling / 2 + Math.random() * (ceiling / 2));
+    });
+  }
+
+  function reconnectNow() {
+    if (stopped || timer === null) return;
+    clearTimeout(timer);
+    attempt = 0;
+    open();
+  }
+
+  window.addEventListener("online", reconnectNow);
+  open();
+  return socket;
+}

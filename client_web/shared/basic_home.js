@@ -1,0 +1,6 @@
+// Landing page for roles without their own screen yet: partner, interpreter, room device.
+import { pageHeading, signedInAs } from "./ui.js";
+
+export async function render(view, { me, t }) {
+  view.append(pageHeading(t("home.greeting", { name: me.display_name })), signedInAs(me));
+}

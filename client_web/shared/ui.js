@@ -1,0 +1,68 @@
+// Pieces every screen uses: page heading, loading state, announced errors.
+import { h } from "./dom.js";
+import { t, has } from "./i18n.js";
+import { ApiError } from "./api.js";
+
+/** Catalog text for an error code, else the server's own message, else a generic one. */
+export function errorText(err) {
+  const code = err instanceof ApiError ? err.code : null;
+  if (code && has(`errors.${code}`)) return t(`errors.${code}`);
+  if (err instanceof ApiError && err.status > 0 && err.message && err.message !== code) {
+    return err.message;
+  }
+  return t("errors.generic");
+}
+
+/** The page's one h1; focusable so the app can move focus to it after navigation. */
+export function pageHeading(text) {
+  return h("h1", { id: "page-title", tabindex: "-1" }, text);
+}
+
+export function roleName(role) {
+  return has(`role.${role}`) ? t(`role.${role}`) : role;
+}
+
+export function greeting(me) {
+  return h("p", { class: "lead" }, t("home.greeting", { name: me.display_name }));
+}
+
+export function signedInAs(me) {
+  return h("p", { class: "muted" }, t("home.signed_in_as", { role: roleName(me.role) }));
+}
+
+/**
+ * Show a loading line in `slot` while `load()` runs. Returns its data, or null after
+ * putting an announced error (with a retry button) in the slot instead.
+ */
+export async function loadInto(slot, load, onRetry) {
+  const busy = h("p", { class: "muted", role: "status" }, t("app.loading"));
+  slot.replaceChildren(busy);
+  slot.setAttribute("aria-busy", "true");
+  try {
+    return await load();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      window.dispatchEvent(new CustomEvent("tandem:unauthenticated"));
+    }
+    slot.replaceChildren(errorBox(err, onRetry));
+    return null;
+  } finally {
+    busy.remove();
+    slot.removeAttribute("aria-busy");
+  }
+}
+
+export function errorBox(err, onRetry) {
+  return h("div", { class: "error-box" },
+    h("p", { role: "alert" }, errorText(err)),
+    err instanceof ApiError && err.ruleId
+      ? h("p", { class: "muted" }, t("remote.rule", { rule_id: err.ruleId })) : null,
+    onRetry ? h("button", { type: "button", class: "button secondary", onclick: onRetry },
+      t("action.retry")) : null);
+}
+
+/** <dl> from [term, ...details] rows; rows that are null are left out. */
+export function details(rows, className = "details") {
+  return h("dl", { class: className }, rows.filter(Boolean).map(([term, ...desc]) =>
+    h("div", { class: "row" }, h("dt", {}, term), h("dd", {}, desc))));
+}

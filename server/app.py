@@ -1,0 +1,96 @@
+"""The composition root: ``create_app(settings)`` builds and wires everything.
+
+No logic lives here. Background work starts and stops through ``cleanup_ctx``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from server.bus.base import Bus
+from server.bus.memory import MemoryBus
+from server.bus.redis import RedisBus
+from server.cases.service import CaseService
+from server.clock import Clock, SystemClock
+from server.crypto.keyring import Keyring
+from server.identity.passwords import Passwords
+from server.identity.ratelimit import LoginLimiter
+from server.identity.service import IdentityService
+from server.policy.service import CHANNEL as POLICY_CHANNEL
+from server.policy.service import PolicyService
+from server.settings import Settings
+from server.store.engine import make_engine
+from server.store.tx import Store
+from server.web import api, routes_admin, routes_cases, routes_identity, routes_system
+from server.web.gateway import Gateway
+from server.web.http import HttpMetrics, add_security_headers, make_edge_middleware
+from server.web.routing import Registry
+from server.web.state import SERVICES, Services
+
+GATEWAY = web.AppKey("gateway", Gateway)
+
+
+def build_registry() -> Registry:
+    registry = Registry()
+    routes_identity.register(registry)
+    routes_cases.register(registry)
+    routes_admin.register(registry)
+    return registry
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, bus: Bus | None = None,
+               passwords: Passwords | None = None) -> web.Application:
+    clock = clock or SystemClock()
+    metrics = CollectorRegistry()
+    engine = make_engine(settings.database_url)
+    store = Store(engine, metrics)
+    bus = bus or (RedisBus(settings.redis_url) if settings.redis_url else MemoryBus())
+    passwords = passwords or Passwords(workers=settings.hash_workers)
+    limiter = LoginLimiter(per_account=settings.login_limit_per_account,
+                           per_address=settings.login_limit_per_address, window_s=settings.login_window_s,
+                           max_block_s=settings.login_max_block_s)
+    keyring = Keyring(settings.kek)
+    identity = IdentityService(store, clock, passwords, limiter, settings)
+    policy = PolicyService(store, clock, settings.policies_dir, bus)
+    cases = CaseService(store, clock, keyring, policy, identity)
+    registry = build_registry()
+    services = Services(settings=settings, clock=clock, store=store, bus=bus, keyring=keyring, identity=identity,
+                        policy=policy, cases=cases, metrics=metrics, registry=registry)
+
+    app = web.Application(client_max_size=settings.max_body_bytes,
+                          middlewares=[make_edge_middleware(HttpMetrics(metrics))])
+    app[SERVICES] = services
+    gateway = Gateway()
+    app[GATEWAY] = gateway
+    app.on_response_prepare.append(add_security_headers)
+    api.mount(app, registry.routes)
+    app.router.add_get("/ws", gateway.handle)
+    routes_system.register(app, settings.web_root)
+    app.cleanup_ctx.append(_lifecycle)
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    services = app[SERVICES]
+    await services.bus.start()
+    await services.policy.load()
+    sub = await services.bus.subscribe(POLICY_CHANNEL, lambda _c, _d: _reload_soon(services))
+    yield
+    sub.close()
+    for conn in list(app[GATEWAY].connections):
+        with contextlib.suppress(Exception):
+            await conn.ws.close(code=1001, message=b"server shutting down")
+    await services.bus.close()
+    await services.store.engine.dispose()
+    services.identity.passwords.close()
+
+
+def _reload_soon(services: Services) -> None:
+    import asyncio
+
+    task = asyncio.get_running_loop().create_task(services.policy.reload())
+    task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)

@@ -1,0 +1,119 @@
+"""Appending to and reading the audit log. Only SQL for the audit package lives here.
+
+``append`` runs inside the caller's transaction, so the audit row commits or rolls
+back with the change it describes. Appends serialise on the single ``audit_head`` row
+(row lock on PostgreSQL, the write lock on SQLite) so the chain never forks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from server.audit.chain import GENESIS, AuditRecord, canonical_details, record_hash
+from server.store.schema import audit_head, audit_log
+
+
+async def ensure_head(conn: AsyncConnection) -> None:
+    row = (await conn.execute(select(audit_head.c.id).where(audit_head.c.id == 1))).first()
+    if row is None:
+        await conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS))
+
+
+async def append(
+    conn: AsyncConnection,
+    *,
+    at: datetime,
+    actor_id: str | None,
+    action: str,
+    target_type: str,
+    target_id: str | None = None,
+    case_id: str | None = None,
+    details: Mapping[str, object] | None = None,
+) -> int:
+    head = (
+        await conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update())
+    ).first()
+    if head is None:
+        await ensure_head(conn)
+        prev_seq, prev_hash = 0, GENESIS
+    else:
+        prev_seq, prev_hash = int(head.seq), str(head.hash)
+    seq = prev_seq + 1
+    text = canonical_details(details or {})
+    digest = record_hash(
+        prev_hash,
+        seq=seq,
+        at=at,
+        actor_id=actor_id,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        case_id=case_id,
+        details=text,
+    )
+    await conn.execute(
+        audit_log.insert().values(
+            seq=seq,
+            at=at,
+            actor_id=actor_id,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            case_id=case_id,
+            details=text,
+            prev_hash=prev_hash,
+            hash=digest,
+        )
+    )
+    await conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest))
+    return seq
+
+
+def _record(row: object) -> AuditRecord:
+    return AuditRecord(
+        seq=int(row.seq),  # type: ignore[attr-defined]
+        at=row.at,  # type: ignore[attr-defined]
+        actor_id=row.actor_id,  # type: ignore[attr-defined]
+        action=row.action,  # type: ignore[attr-defined]
+        target_type=row.target_type,  # type: ignore[attr-defined]
+        target_id=row.target_id,  # type: ignore[attr-defined]
+        case_id=row.case_id,  # type: ignore[attr-defined]
+        details=row.details,  # type: ignore[attr-defined]
+        prev_hash=row.prev_hash,  # type: ignore[attr-defined]
+        hash=row.hash,  # type: ignore[attr-defined]
+    )
+
+
+async def iter_records(engine: AsyncEngine, *, batch: int = 5000) -> AsyncIterator[AuditRecord]:
+    """All records in order, read in batches so a long log never sits in memory."""
+    last = 0
+    while True:
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(audit_log).where(audit_log.c.seq > last).order_by(audit_log.c.seq).limit(batch)
+                )
+            ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield _record(row)
+        last = int(rows[-1].seq)
+
+
+async def for_case(conn: AsyncConnection, case_id: str, *, limit: int = 200) -> list[AuditRecord]:
+    rows = (
+        await conn.execute(
+            select(audit_log).where(audit_log.c.case_id == case_id).order_by(audit_log.c.seq.desc()).limit(limit)
+        )
+    ).all()
+    return [_record(r) for r in rows]
+
+
+async def head(conn: AsyncConnection) -> tuple[int, str]:
+    row = (await conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1))).first()
+    return (0, GENESIS) if row is None else (int(row.seq), str(row.hash))

@@ -1,0 +1,127 @@
+"""Redis pub/sub bus for several nodes.
+
+A reader task listens on one pub/sub connection and dispatches to local handlers.
+When Redis goes away the reader reconnects with backoff and resubscribes; messages
+published meanwhile are lost to the bus, which is why nothing relies on the bus for
+storage (subscribers resync from the store on ``on_reconnect``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from server.bus.base import Handler
+from server.bus.memory import _deliver
+from server.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+
+class _Sub:
+    def __init__(self, bus: RedisBus, channel: str, handler: Handler) -> None:
+        self._bus, self.channel, self.handler = bus, channel, handler
+
+    def close(self) -> None:
+        self._bus._remove(self)
+
+
+class RedisBus:
+    def __init__(self, url: str, *, prefix: str = "tandem:", max_backoff_s: float = 5.0) -> None:
+        self._url = url
+        self._prefix = prefix
+        self._max_backoff = max_backoff_s
+        self._redis: aioredis.Redis | None = None
+        self._subs: dict[str, set[_Sub]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._pubsub: aioredis.client.PubSub | None = None
+        self._healthy = False
+        self._changed = asyncio.Event()
+        self.reconnect_callbacks: list[Callable[[], None]] = []
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
+
+    async def start(self) -> None:
+        self._redis = aioredis.from_url(self._url, socket_connect_timeout=2, socket_timeout=None)
+        self._task = asyncio.create_task(self._reader(), name="redis-bus-reader")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    async def publish(self, channel: str, payload: bytes) -> None:
+        assert self._redis is not None, "bus not started"
+        try:
+            await self._redis.publish(self._prefix + channel, payload)
+        except (RedisError, OSError) as err:
+            self._healthy = False
+            raise Unavailable("The message bus is unavailable") from err
+
+    async def subscribe(self, channel: str, handler: Handler) -> _Sub:
+        sub = _Sub(self, channel, handler)
+        first = channel not in self._subs
+        self._subs.setdefault(channel, set()).add(sub)
+        if first and self._pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self._pubsub.subscribe(self._prefix + channel)
+        return sub
+
+    def _remove(self, sub: _Sub) -> None:
+        subs = self._subs.get(sub.channel)
+        if subs is None:
+            return
+        subs.discard(sub)
+        if not subs:
+            del self._subs[sub.channel]
+            if self._pubsub is not None:
+                task = asyncio.get_running_loop().create_task(self._unsubscribe(sub.channel))
+                task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+    async def _unsubscribe(self, channel: str) -> None:
+        if self._pubsub is not None and channel not in self._subs:
+            with contextlib.suppress(RedisError, OSError):
+                await self._pubsub.unsubscribe(self._prefix + channel)
+
+    async def _reader(self) -> None:
+        backoff = 0.1
+        assert self._redis is not None
+        while True:
+            try:
+                self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                # A placeholder channel keeps the connection in subscribe mode when no one listens yet.
+                await self._pubsub.subscribe(self._prefix + "_", *(self._prefix + c for c in self._subs))
+                if not self._healthy:
+                    self._healthy = True
+                    for cb in self.reconnect_callbacks:
+                        cb()
+                backoff = 0.1
+                async for message in self._pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    channel = message["channel"].decode().removeprefix(self._prefix)
+                    for sub in list(self._subs.get(channel, ())):
+                        _deliver(sub.handler, channel, message["data"])
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError, ConnectionError) as err:
+                if self._healthy:
+                    log.warning("redis bus lost; reconnecting", extra={"error": type(err).__name__})
+                self._healthy = False
+            finally:
+                if self._pubsub is not None:
+                    with contextlib.suppress(Exception):
+                        await self._pubsub.aclose()
+                    self._pubsub = None
+            await asyncio.sleep(backoff)
+            backoff = min(self._max_backoff, backoff * 2)

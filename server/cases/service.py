@@ -1,0 +1,278 @@
+"""Case action functions: create a case, record face-to-face meetings, exceptions,
+mentors and networks, case notes, and the remote-supervision decision.
+
+Every function checks policy, runs one named transaction with its audit row inside,
+and returns plain values. Reads of a client's data are audited too (CEP; GDPR art. 30
+records of access), in the same transaction as the read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.audit import store as audit
+from server.cases import store
+from server.clock import Clock
+from server.crypto.keyring import Keyring, KeyShredded
+from server.errors import BadRequest, NotFound, PolicyRefused
+from server.identity import store as identity_store
+from server.identity.model import Actor, Role
+from server.identity.scope import CaseRef, relation
+from server.identity.service import IdentityService
+from server.ids import new_id
+from server.policy.decision import Decision
+from server.policy.facts import ActorFacts, CaseFacts, PolicyRequest
+from server.policy.rules import face_to_face_first
+from server.policy.service import PolicyService
+from server.store.tx import Store
+
+
+@dataclass(frozen=True)
+class CaseView:
+    row: Any
+    ref: CaseRef
+    facts: CaseFacts
+    last_met_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CreatedCase:
+    case_id: str
+    client_id: str
+    enrolment_code: str
+
+
+def refuse(decision: Decision) -> None:
+    if not decision.allowed:
+        reason = decision.reasons[0] if decision.reasons else f"Refused by rule {decision.rule_id}"
+        raise PolicyRefused(reason, rule_id=decision.rule_id or "unknown", reasons=decision.reasons)
+
+
+class CaseService:
+    def __init__(self, store_: Store, clock: Clock, keyring: Keyring, policy: PolicyService,
+                 identity: IdentityService) -> None:
+        self.store = store_
+        self.clock = clock
+        self.keyring = keyring
+        self.policy = policy
+        self.identity = identity
+
+    # -- loading and deciding ---------------------------------------------------
+
+    async def view(self, conn: AsyncConnection, case_id: str) -> CaseView:
+        row = await store.case_by_id(conn, case_id)
+        if row is None:
+            raise NotFound("No such case")
+        return await self._view_of(conn, row)
+
+    async def _view_of(self, conn: AsyncConnection, row: Any) -> CaseView:
+        now = self.clock.now()
+        with_officer, total, last = await store.face_to_face_counts(conn, row.id, row.officer_id)
+        ref = CaseRef(row.id, row.client_id, row.officer_id, row.office_id,
+                      await store.mentor_ids(conn, row.client_id), await store.partner_ids(conn, row.id))
+        facts = CaseFacts(
+            case_id=row.id, office_id=row.office_id, officer_id=row.officer_id, client_id=row.client_id,
+            face_to_face_with_current_officer=with_officer, face_to_face_total=total,
+            exception_until=await store.active_exception_until(conn, row.id, row.officer_id, now),
+            domestic_violence=row.domestic_violence, protected_person=row.protected_person,
+            low_digital_access=row.low_digital_access, interpreter_needed=row.interpreter_needed,
+            language=row.language, legal_hold=row.legal_hold,
+        )
+        return CaseView(row, ref, facts, last)
+
+    def decide(self, actor: Actor, action: str, view: CaseView, **extra: Any) -> Decision:
+        return self.policy.evaluate(PolicyRequest(
+            action=action, actor=ActorFacts(user_id=actor.user_id, role=actor.role.value, office_id=actor.office_id),
+            now=self.clock.now(), case=view.facts, relation=relation(actor, view.ref), **extra,
+        ))
+
+    async def _audit(self, conn: AsyncConnection, actor: Actor, action: str, case_id: str,
+                     details: dict[str, object] | None = None, target_type: str = "case",
+                     target_id: str | None = None) -> None:
+        await audit.append(conn, at=self.clock.now(), actor_id=actor.user_id, action=action, target_type=target_type,
+                           target_id=target_id or case_id, case_id=case_id, details=details)
+
+    # -- writes -----------------------------------------------------------------
+
+    async def create_case(
+        self, by: Actor, *, client_username: str, client_display_name: str, officer_id: str,
+        domestic_violence: bool = False, protected_person: bool = False, low_digital_access: bool = False,
+        interpreter_needed: bool = False, language: str | None = None, locale: str = "en",
+        password: str | None = None, is_demo: bool = False,
+    ) -> CreatedCase:
+        """Create a client account and their case; returns a one-time enrolment code."""
+        if by.role not in (Role.SENIOR_OFFICER, Role.ADMIN, Role.OFFICER):
+            raise PolicyRefused("Only officers, senior officers and admins open cases (rule scope)", rule_id="scope")
+        client_id = await self.identity.create_user(
+            None, username=client_username, display_name=client_display_name, role=Role.CLIENT, office_id=None,
+            password=password, locale=locale, is_demo=is_demo)
+        case_id = new_id()
+        now = self.clock.now()
+        async with self.store.write("case.create") as conn:
+            officer = await identity_store.user_by_id(conn, officer_id)
+            if officer is None or officer.role not in (Role.OFFICER.value, Role.SENIOR_OFFICER.value):
+                raise BadRequest("The supervising officer must be an officer or senior officer")
+            if by.role is Role.OFFICER and officer_id != by.user_id:
+                raise PolicyRefused("Officers open cases only on their own caseload (rule scope)", rule_id="scope")
+            if by.role is Role.SENIOR_OFFICER and officer.office_id != by.office_id:
+                raise PolicyRefused("Senior officers open cases only in their office (rule scope)", rule_id="scope")
+            await store.insert_case(
+                conn, id=case_id, client_id=client_id, officer_id=officer_id, office_id=officer.office_id,
+                officer_since=now, domestic_violence=domestic_violence, protected_person=protected_person,
+                low_digital_access=low_digital_access, interpreter_needed=interpreter_needed, language=language,
+                legal_hold=False, created_at=now)
+            await self._audit(conn, by, "case.create", case_id, {"officer_id": officer_id})
+            code = await self.identity.issue_enrolment_code(conn, by, client_id)
+        return CreatedCase(case_id, client_id, code)
+
+    async def record_face_to_face(self, by: Actor, case_id: str, *, met_at: datetime, location: str) -> str:
+        if met_at > self.clock.now() + timedelta(minutes=5):
+            raise BadRequest("A face-to-face meeting cannot be recorded before it happens")
+        meeting_id = new_id()
+        async with self.store.write("case.face_to_face") as conn:
+            view = await self.view(conn, case_id)
+            refuse(self.decide(by, "write_case", view))
+            # The meeting counts for the officer who held it: the supervising officer.
+            await store.insert_face_to_face(conn, id=meeting_id, case_id=case_id, officer_id=view.row.officer_id,
+                                            met_at=met_at, location=location, recorded_by=by.user_id,
+                                            created_at=self.clock.now())
+            await self._audit(conn, by, "case.face_to_face", case_id, {"met_at": met_at.isoformat(),
+                                                                       "location": location})
+        return meeting_id
+
+    async def grant_exception(self, by: Actor, case_id: str, *, days: int, reason: str) -> datetime:
+        if not reason.strip():
+            raise BadRequest("An exception needs a justification")
+        if days < 1:
+            raise BadRequest("An exception lasts at least one day")
+        now = self.clock.now()
+        limit = face_to_face_first.max_exception(self.policy.engine.policies.config("face_to_face_first"))  # type: ignore[arg-type]
+        if timedelta(days=days) > limit:
+            raise PolicyRefused(f"An exception may last at most {limit.days} days (rule face_to_face_first)",
+                                rule_id="face_to_face_first")
+        until = now + timedelta(days=days)
+        async with self.store.write("case.exception") as conn:
+            view = await self.view(conn, case_id)
+            refuse(self.decide(by, "grant_exception", view))
+            await store.insert_exception(conn, id=new_id(), case_id=case_id, officer_id=view.row.officer_id,
+                                         granted_by=by.user_id, reason=reason, starts_at=now, expires_at=until,
+                                         revoked_at=None)
+            await self._audit(conn, by, "case.exception", case_id, {"until": until.isoformat(), "reason": reason})
+        return until
+
+    async def assign_mentor(self, by: Actor, *, mentor_id: str, client_id: str) -> None:
+        async with self.store.write("mentor.assign") as conn:
+            row = await store.case_by_client(conn, client_id)
+            mentor = await identity_store.user_by_id(conn, mentor_id)
+            if row is None or mentor is None or mentor.role != Role.MENTOR.value:
+                raise NotFound("No such client or mentor")
+            refuse(self.decide(by, "write_case", await self._view_of(conn, row)))
+            await store.insert_mentor_assignment(conn, id=new_id(), mentor_id=mentor_id, client_id=client_id,
+                                                 created_at=self.clock.now(), ended_at=None)
+            await self._audit(conn, by, "mentor.assign", row.id, {"mentor_id": mentor_id})
+
+    async def add_network_member(self, by: Actor, case_id: str, partner_id: str) -> None:
+        async with self.store.write("network.add") as conn:
+            view = await self.view(conn, case_id)
+            partner = await identity_store.user_by_id(conn, partner_id)
+            if partner is None or partner.role != Role.PARTNER.value:
+                raise NotFound("No such partner-agency user")
+            refuse(self.decide(by, "write_case", view))
+            await store.insert_network_member(conn, id=new_id(), case_id=case_id, user_id=partner_id,
+                                              created_at=self.clock.now())
+            await self._audit(conn, by, "network.add", case_id, {"partner_id": partner_id})
+
+    async def add_note(self, by: Actor, case_id: str, text: str) -> str:
+        note_id = new_id()
+        now = self.clock.now()
+        async with self.store.write("case.note.add") as conn:
+            view = await self.view(conn, case_id)
+            refuse(self.decide(by, "write_case", view))
+            key_id, blob = await self.keyring.encrypt(conn, case_id=case_id, category="case_notes", at=now,
+                                                      plaintext=text.encode(), aad=note_id.encode())
+            await store.insert_note(conn, id=note_id, case_id=case_id, author_id=by.user_id, key_id=key_id,
+                                    body=blob, created_at=now)
+            await self._audit(conn, by, "case.note.add", case_id, target_type="case_note", target_id=note_id)
+        return note_id
+
+    # -- audited reads ----------------------------------------------------------
+
+    async def read(self, by: Actor, case_id: str) -> tuple[CaseView, Decision]:
+        """The case as its reader may see it, with the remote-supervision decision."""
+        async with self.store.write("case.read") as conn:
+            view = await self.view(conn, case_id)
+            refuse(self.decide(by, "read_case", view))
+            decision = self.decide(by, "supervise_remotely", view) if by.role is not Role.CLIENT else \
+                self._remote_for_client(view)
+            await self._audit(conn, by, "case.read", case_id)
+        return view, decision
+
+    def _remote_for_client(self, view: CaseView) -> Decision:
+        officer = Actor(view.row.officer_id, "", "", Role.OFFICER, view.row.office_id, "en", False)
+        return self.decide(officer, "supervise_remotely", view)
+
+    async def remote_decision(self, by: Actor, case_id: str) -> Decision:
+        """May this case's officer supervise the client remotely? Asked by that officer or a senior."""
+        async with self.store.write("case.remote_decision") as conn:
+            view = await self.view(conn, case_id)
+            decision = self.decide(by, "supervise_remotely", view)
+            if decision.rule_id == "scope":
+                refuse(decision)
+            await self._audit(conn, by, "case.remote_decision", case_id,
+                              {"allowed": decision.allowed, "rule_id": decision.rule_id,
+                               "policy_version": decision.policy_version})
+        return decision
+
+    async def my_case(self, client: Actor) -> tuple[CaseView, Decision, str]:
+        async with self.store.write("case.read_own") as conn:
+            row = await store.case_by_client(conn, client.user_id)
+            if row is None:
+                raise NotFound("You have no case on record")
+            view = await self._view_of(conn, row)
+            officer = await identity_store.user_by_id(conn, row.officer_id)
+            await self._audit(conn, client, "case.read", row.id)
+        return view, self._remote_for_client(view), str(officer.display_name)
+
+    async def caseload(self, by: Actor) -> list[tuple[CaseView, Decision, str, str]]:
+        """Officer: own caseload; senior officer: their office. Each listed case is an audited read."""
+        if by.role is Role.OFFICER:
+            officer_id, office_id = by.user_id, None
+        elif by.role is Role.SENIOR_OFFICER:
+            officer_id, office_id = by.user_id, by.office_id
+        else:
+            raise PolicyRefused("Only officers have a caseload (rule scope)", rule_id="scope")
+        out: list[tuple[CaseView, Decision, str, str]] = []
+        async with self.store.write("caseload.read") as conn:
+            for row in await store.caseload_rows(conn, officer_id=officer_id, office_id=office_id):
+                view = await self._view_of(conn, row)
+                if not self.decide(by, "read_case", view).allowed:
+                    continue
+                out.append((view, self.decide(by, "supervise_remotely", view), row.client_name, row.officer_name))
+                await self._audit(conn, by, "case.read", row.id, {"via": "caseload"})
+        return out
+
+    async def notes(self, by: Actor, case_id: str, *, limit: int = 50) -> list[dict[str, object]]:
+        out: list[dict[str, object]] = []
+        async with self.store.write("case.note.read") as conn:
+            view = await self.view(conn, case_id)
+            refuse(self.decide(by, "read_case", view))
+            if by.role is Role.CLIENT:
+                raise PolicyRefused("Case notes are for staff (rule scope)", rule_id="scope")
+            for row in await store.note_rows(conn, case_id, limit=limit):
+                try:
+                    text = (await self.keyring.decrypt(conn, key_id=row.key_id, blob=row.body,
+                                                       aad=row.id.encode())).decode()
+                except KeyShredded:
+                    continue  # shredded by retention: it no longer exists
+                out.append({"id": row.id, "author_id": row.author_id, "created_at": row.created_at, "text": text})
+            await self._audit(conn, by, "case.note.read", case_id, {"count": len(out)})
+        return out
+
+    async def mentees(self, mentor: Actor) -> list[tuple[str, str]]:
+        async with self.store.read("mentees.list") as conn:
+            rows = await store.mentee_rows(conn, mentor.user_id)
+        return [(r.id, r.display_name) for r in rows]

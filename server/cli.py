@@ -1,0 +1,172 @@
+"""``tandem``: serve | migrate | demo | user create | audit verify | policy check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+
+from server import logs
+from server.settings import Settings, SettingsError, from_env
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    if getattr(args, "demo", False):
+        overrides["demo"] = True
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = Path(args.data_dir)
+    settings = from_env(**overrides)
+    if getattr(args, "port", None):
+        settings = settings.with_(port=args.port)
+    if getattr(args, "host", None):
+        settings = settings.with_(host=args.host)
+    return settings
+
+
+def cmd_migrate(settings: Settings) -> None:
+    from server.store.migrate import upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+
+
+async def _with_app(settings: Settings, fn):  # type: ignore[no-untyped-def]
+    from server.app import create_app
+    from server.web.state import SERVICES
+
+    app = create_app(settings)
+    runner_ctx = app.cleanup_ctx
+    gens = [ctx(app).__aiter__() for ctx in runner_ctx]
+    for gen in gens:
+        await gen.__anext__()
+    try:
+        return await fn(app[SERVICES])
+    finally:
+        for gen in reversed(gens):
+            try:
+                await gen.__anext__()
+            except StopAsyncIteration:
+                pass
+
+
+def cmd_demo(settings: Settings) -> bool:
+    from server import demo
+
+    return bool(asyncio.run(_with_app(settings, lambda s: demo.load(s.identity, s.cases, s.clock))))
+
+
+def cmd_serve(settings: Settings) -> None:
+    from aiohttp import web
+
+    from server.app import create_app
+
+    cmd_migrate(settings)
+    if settings.demo:
+        created = cmd_demo(settings)
+        print(f"Demo data {'loaded' if created else 'already present'}. Sign in at http://{settings.host}:{settings.port}/")
+        print("  users: admin, senior, officer, facilitator, mentor, client1, client2, client3")
+        print("  password: tandem-demo   (demo mode only)", flush=True)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None,
+                print=lambda m: print(m, flush=True))
+
+
+def cmd_user_create(settings: Settings, args: argparse.Namespace) -> None:
+    from server.identity.model import Role
+
+    password = os.environ.get("TANDEM_NEW_PASSWORD") or getpass.getpass("Password: ")
+
+    async def create(services):  # type: ignore[no-untyped-def]
+        return await services.identity.create_user(None, username=args.username, display_name=args.display_name,
+                                                    role=Role(args.role), office_id=args.office, password=password)
+
+    print(asyncio.run(_with_app(settings, create)))
+
+
+def cmd_audit_verify(settings: Settings) -> int:
+    from server.audit.service import verify_database
+    from server.store.engine import make_engine
+
+    async def run() -> int:
+        engine = make_engine(settings.database_url)
+        try:
+            report = await verify_database(engine)
+        finally:
+            await engine.dispose()
+        if report.broken is None:
+            print(json.dumps({"ok": True, "records": report.records, "head": report.head_hash}))
+            return 0
+        print(json.dumps({"ok": False, "records_verified": report.records, "first_bad_seq": report.broken.seq,
+                          "reason": report.broken.reason}))
+        return 1
+
+    return asyncio.run(run())
+
+
+def cmd_policy_check(path: Path) -> int:
+    from server.policy.loader import check_dir
+
+    errors = check_dir(path)
+    for err in errors:
+        print(str(err), file=sys.stderr)
+    if not errors:
+        print(f"{path}: all policies valid")
+    return 1 if errors else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tandem", description="Tandem remote supervision server")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name in ("serve", "migrate", "demo"):
+        sp = sub.add_parser(name)
+        sp.add_argument("--demo", action="store_true", help="demo mode: demo accounts allowed, key file created")
+        sp.add_argument("--data-dir", help="where the SQLite file and demo key live (default ./var)")
+        if name == "serve":
+            sp.add_argument("--port", type=int)
+            sp.add_argument("--host")
+    user = sub.add_parser("user").add_subparsers(dest="user_cmd", required=True)
+    uc = user.add_parser("create", help="create a staff account (password from TANDEM_NEW_PASSWORD or prompt)")
+    uc.add_argument("username")
+    uc.add_argument("--display-name", required=True)
+    uc.add_argument("--role", required=True)
+    uc.add_argument("--office")
+    uc.add_argument("--data-dir")
+    audit = sub.add_parser("audit").add_subparsers(dest="audit_cmd", required=True)
+    av = audit.add_parser("verify", help="verify the audit hash chain; exit 1 at the first tampered record")
+    av.add_argument("--data-dir")
+    policy = sub.add_parser("policy").add_subparsers(dest="policy_cmd", required=True)
+    pc = policy.add_parser("check", help="validate a folder of policy files")
+    pc.add_argument("dir", type=Path)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.cmd == "policy":
+        return cmd_policy_check(args.dir)
+    try:
+        settings = _settings(args)
+    except SettingsError as err:
+        print(f"tandem: {err}", file=sys.stderr)
+        return 2
+    logs.setup(json_logs=settings.log_json)
+    if args.cmd == "migrate":
+        cmd_migrate(settings)
+    elif args.cmd == "demo":
+        cmd_migrate(settings)
+        print("demo data loaded" if cmd_demo(settings) else "demo data already present")
+    elif args.cmd == "serve":
+        cmd_serve(settings)
+    elif args.cmd == "user":
+        cmd_user_create(settings, args)
+    elif args.cmd == "audit":
+        return cmd_audit_verify(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The one error tree of Tandem.
+
+    TandemError                      code            status
+    ├── BadRequest                   invalid_request 400/422 (malformed JSON, wrong types, unknown fields)
+    │   └── PayloadTooLarge          payload_too_large 413
+    ├── Unauthenticated              unauthenticated 401
+    │   ├── InvalidCredentials       invalid_credentials 401
+    │   └── MfaRequired              mfa_required 401
+    ├── Forbidden                    forbidden 403
+    │   ├── PolicyRefused            policy_refused 403 (always carries rule_id)
+    │   ├── CsrfFailed               csrf_failed 403
+    │   └── MfaEnrolmentRequired     mfa_enrolment_required 403
+    ├── NotFound                     not_found 404
+    ├── Conflict                     conflict 409
+    ├── RateLimited                  rate_limited 429 (carries retry_after seconds)
+    └── Unavailable                  unavailable 503 (a backing service is down)
+
+Client-facing errors carry a stable ``code``, an HTTP ``status`` and a human
+``message``. Foreign exceptions (database, Redis, aiortc) are translated at the edge;
+anything else becomes ``internal_error`` 500 without detail.
+"""
+
+from __future__ import annotations
+
+
+class TandemError(Exception):
+    code = "internal_error"
+    status = 500
+
+    def __init__(self, message: str, *, rule_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.rule_id = rule_id
+
+    def to_json(self) -> dict[str, object]:
+        body: dict[str, object] = {"code": self.code, "message": self.message}
+        if self.rule_id is not None:
+            body["rule_id"] = self.rule_id
+        return {"error": body}
+
+
+class BadRequest(TandemError):
+    code = "invalid_request"
+    status = 422
+
+
+class MalformedJson(BadRequest):
+    status = 400
+
+
+class PayloadTooLarge(BadRequest):
+    code = "payload_too_large"
+    status = 413
+
+
+class Unauthenticated(TandemError):
+    code = "unauthenticated"
+    status = 401
+
+
+class InvalidCredentials(Unauthenticated):
+    code = "invalid_credentials"
+
+
+class MfaRequired(Unauthenticated):
+    code = "mfa_required"
+
+
+class Forbidden(TandemError):
+    code = "forbidden"
+    status = 403
+
+
+class PolicyRefused(Forbidden):
+    code = "policy_refused"
+
+    def __init__(self, message: str, *, rule_id: str, reasons: tuple[str, ...] = ()) -> None:
+        super().__init__(message, rule_id=rule_id)
+        self.reasons = reasons
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+
+
+class MfaEnrolmentRequired(Forbidden):
+    code = "mfa_enrolment_required"
+
+
+class NotFound(TandemError):
+    code = "not_found"
+    status = 404
+
+
+class Conflict(TandemError):
+    code = "conflict"
+    status = 409
+
+
+class RateLimited(TandemError):
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unavailable(TandemError):
+    code = "unavailable"
+    status = 503

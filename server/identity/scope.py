@@ -1,0 +1,40 @@
+"""Who may see which case (pure).
+
+CEP practice recommendations and GDPR art. 5(1)(c) (data minimisation): an officer
+sees their caseload, a senior officer their office, a client their own case, a mentor
+only their mentees' conversations (never case data), a partner only the case networks
+they were invited to. ``relation`` names the actor's tie to one case; the policy
+engine's ``scope`` rule turns a relation into allow or deny for an action.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.identity.model import Actor, Role
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    case_id: str
+    client_id: str
+    officer_id: str
+    office_id: str
+    mentor_ids: frozenset[str] = frozenset()
+    partner_ids: frozenset[str] = frozenset()
+
+
+def relation(actor: Actor, case: CaseRef) -> str:
+    if actor.role is Role.CLIENT:
+        return "client_self" if actor.user_id == case.client_id else "none"
+    if actor.role is Role.OFFICER:
+        return "supervising_officer" if actor.user_id == case.officer_id else "none"
+    if actor.role is Role.SENIOR_OFFICER:
+        if actor.user_id == case.officer_id:
+            return "supervising_officer"
+        return "office_senior" if actor.office_id is not None and actor.office_id == case.office_id else "none"
+    if actor.role is Role.MENTOR:
+        return "mentor" if actor.user_id in case.mentor_ids else "none"
+    if actor.role is Role.PARTNER:
+        return "network_partner" if actor.user_id in case.partner_ids else "none"
+    return "none"

@@ -1,0 +1,296 @@
+"""Identity action functions: accounts, login, sessions, TOTP, client enrolment.
+
+Design note. Session tokens are 256-bit CSPRNG values; the store keeps only their
+SHA-256, so a copy of the sessions table cannot be replayed. A login always issues a
+new token and revokes any token the request presented (no session fixation). Login
+throttling is checked before any password hashing. Demo accounts (``is_demo``) are
+refused unless the server runs in demo mode. Every change here writes an audit row
+in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.audit import store as audit
+from server.clock import Clock
+from server.crypto import envelope
+from server.errors import BadRequest, Conflict, InvalidCredentials, NotFound, RateLimited, Unauthenticated
+from server.identity import store, totp
+from server.identity.model import CREATABLE_ROLES, STAFF_ROLES, Actor, Role, Session, SessionExpiry
+from server.identity.passwords import MAX_LENGTH, MIN_LENGTH, Passwords
+from server.identity.ratelimit import LoginLimiter
+from server.ids import new_id, new_token, token_digest
+from server.settings import Settings
+from server.store.tx import Store
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    actor: Actor
+    token: str
+    session: Session
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    actor: Actor
+    session: Session
+
+
+def check_password_rules(password: str) -> None:
+    if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
+        raise BadRequest(f"A password must be {MIN_LENGTH} to {MAX_LENGTH} characters long")
+
+
+class IdentityService:
+    def __init__(
+        self, store_: Store, clock: Clock, passwords: Passwords, limiter: LoginLimiter, settings: Settings
+    ) -> None:
+        self.store = store_
+        self.clock = clock
+        self.passwords = passwords
+        self.limiter = limiter
+        self.settings = settings
+        self._totp_key = envelope.derive(settings.kek, "totp")
+
+    def expiry_for(self, role: Role) -> SessionExpiry:
+        if role in STAFF_ROLES:
+            return SessionExpiry(self.settings.session_absolute_s, self.settings.session_idle_s)
+        return SessionExpiry(self.settings.client_session_absolute_s, None)
+
+    # -- accounts -----------------------------------------------------------------
+
+    async def create_office(self, by: Actor | None, name: str) -> str:
+        office_id = new_id()
+        async with self.store.write("office.create") as conn:
+            await store.insert_office(conn, id=office_id, name=name, created_at=self.clock.now())
+            await audit.append(conn, at=self.clock.now(), actor_id=by and by.user_id, action="office.create",
+                               target_type="office", target_id=office_id, details={"name": name})
+        return office_id
+
+    async def create_user(
+        self, by: Actor | None, *, username: str, display_name: str, role: Role, office_id: str | None,
+        password: str | None, locale: str = "en", is_demo: bool = False,
+    ) -> str:
+        """Create an account. ``by`` None means the system (CLI, demo loader)."""
+        if by is not None and role not in CREATABLE_ROLES:
+            raise BadRequest("Clients are enrolled through their case, not created directly")
+        if password is not None:
+            check_password_rules(password)
+        hashed = await self.passwords.hash(password) if password is not None else None
+        user_id = new_id()
+        now = self.clock.now()
+        async with self.store.write("user.create") as conn:
+            if office_id is not None and not await store.office_exists(conn, office_id):
+                raise NotFound(f"No office {office_id}")
+            if await store.user_by_username(conn, username) is not None:
+                raise Conflict(f"The username {username!r} is taken")
+            await store.insert_user(
+                conn, id=user_id, username=username, display_name=display_name, role=role.value,
+                office_id=office_id, password_hash=hashed, totp_enabled=False, locale=locale,
+                is_demo=is_demo, disabled=False, created_at=now,
+            )
+            await audit.append(conn, at=now, actor_id=by and by.user_id, action="user.create", target_type="user",
+                               target_id=user_id, details={"username": username, "role": role.value})
+        return user_id
+
+    async def set_disabled(self, by: Actor, user_id: str, disabled: bool) -> None:
+        async with self.store.write("user.disable") as conn:
+            if await store.user_by_id(conn, user_id) is None:
+                raise NotFound(f"No user {user_id}")
+            await store.update_user(conn, user_id, disabled=disabled)
+            if disabled:
+                await store.delete_user_sessions(conn, user_id)
+            await audit.append(conn, at=self.clock.now(), actor_id=by.user_id, action="user.disable",
+                               target_type="user", target_id=user_id, details={"disabled": disabled})
+
+    # -- login ----------------------------------------------------------------------
+
+    async def login(
+        self, username: str, password: str, *, address: str, kind: str, previous_token: str | None = None
+    ) -> LoginResult:
+        wait = self.limiter.retry_after(username, address, self.clock.monotonic())
+        if wait > 0:
+            raise RateLimited(f"Too many attempts; try again in {int(wait) + 1} s", retry_after=wait)
+        async with self.store.read("login.lookup") as conn:
+            row = await store.user_by_username(conn, username)
+        ok = await self.passwords.verify(row.password_hash if row is not None else None, password)
+        refused = row is None or not ok or row.disabled or (row.is_demo and not self.settings.demo)
+        now = self.clock.now()
+        if refused:
+            self.limiter.failed(username, address, self.clock.monotonic())
+            async with self.store.write("login.failed") as conn:
+                await audit.append(conn, at=now, actor_id=row.id if row is not None else None, action="login.failed",
+                                   target_type="user", target_id=row.id if row is not None else None,
+                                   details={"address": address})
+            raise InvalidCredentials("Wrong username or password")
+        assert row is not None
+        self.limiter.succeeded(username, address)
+        actor = store.actor_from_row(row)
+        token = new_token()
+        expiry = self.expiry_for(actor.role)
+        session = Session(
+            token_hash=token_digest(token), user_id=actor.user_id, kind=kind, csrf_token=new_token(24),
+            mfa_pending=actor.is_staff and actor.mfa_enrolled, created_at=now, last_seen_at=now,
+            expires_at=now + timedelta(seconds=expiry.absolute_s),
+        )
+        async with self.store.write("login.session") as conn:
+            if previous_token:
+                await store.delete_session(conn, token_digest(previous_token))
+            await store.insert_session(
+                conn, token_hash=session.token_hash, user_id=session.user_id, kind=kind,
+                csrf_token=session.csrf_token, mfa_pending=session.mfa_pending, created_at=now,
+                last_seen_at=now, expires_at=session.expires_at,
+            )
+            await audit.append(conn, at=now, actor_id=actor.user_id, action="session.create", target_type="user",
+                               target_id=actor.user_id, details={"kind": kind, "address": address,
+                                                                 "mfa_pending": session.mfa_pending})
+        if ok and row.password_hash and self.passwords.needs_rehash(row.password_hash):
+            await self._rehash(actor.user_id, password)
+        return LoginResult(actor, token, session)
+
+    async def _rehash(self, user_id: str, password: str) -> None:
+        hashed = await self.passwords.hash(password)
+        async with self.store.write("password.rehash") as conn:
+            await store.update_user(conn, user_id, password_hash=hashed)
+
+    async def authenticate(self, token: str) -> Authenticated:
+        """Resolve a presented token to its session, enforcing idle and absolute expiry."""
+        if not token or len(token) > 128:
+            raise Unauthenticated("Not signed in")
+        digest = token_digest(token)
+        now = self.clock.now()
+        async with self.store.read("session.lookup") as conn:
+            found = await store.session_with_user(conn, digest)
+        if found is None:
+            raise Unauthenticated("Not signed in")
+        session, row = found
+        actor = store.actor_from_row(row)
+        if row.disabled or self.expiry_for(actor.role).expired(session, now) or (row.is_demo and not self.settings.demo):
+            async with self.store.write("session.expire") as conn:
+                await store.delete_session(conn, digest)
+            raise Unauthenticated("Your session has ended; sign in again")
+        if (now - session.last_seen_at).total_seconds() >= 60:
+            # Idle tracking to the minute: a write per minute per session, not per request.
+            async with self.store.write("session.touch") as conn:
+                await store.touch_session(conn, digest, now)
+        return Authenticated(actor, session)
+
+    async def logout(self, auth: Authenticated) -> None:
+        async with self.store.write("session.delete") as conn:
+            await store.delete_session(conn, auth.session.token_hash)
+            await audit.append(conn, at=self.clock.now(), actor_id=auth.actor.user_id, action="session.delete",
+                               target_type="user", target_id=auth.actor.user_id)
+
+    # -- TOTP -----------------------------------------------------------------------
+
+    def _seal(self, user_id: str, secret: str) -> bytes:
+        return envelope.encrypt(self._totp_key, secret.encode(), user_id.encode())
+
+    def _unseal(self, user_id: str, sealed: bytes) -> str:
+        return envelope.decrypt(self._totp_key, sealed, user_id.encode()).decode()
+
+    async def totp_begin(self, actor: Actor) -> tuple[str, str]:
+        secret = totp.new_secret()
+        async with self.store.write("totp.begin") as conn:
+            row = await store.user_by_id(conn, actor.user_id)
+            if row.totp_enabled:
+                raise Conflict("A second factor is already enrolled")
+            await store.update_user(conn, actor.user_id, totp_secret=self._seal(actor.user_id, secret))
+            await audit.append(conn, at=self.clock.now(), actor_id=actor.user_id, action="totp.begin",
+                               target_type="user", target_id=actor.user_id)
+        return secret, totp.provisioning_uri(secret, actor.username)
+
+    async def totp_confirm(self, actor: Actor, code: str) -> list[str]:
+        now = self.clock.now()
+        codes = totp.new_recovery_codes()
+        async with self.store.write("totp.confirm") as conn:
+            row = await store.user_by_id(conn, actor.user_id)
+            if row.totp_enabled or row.totp_secret is None:
+                raise Conflict("Start enrolment first")
+            if totp.verify(self._unseal(actor.user_id, row.totp_secret), code, now.timestamp()) is None:
+                raise BadRequest("That code is not valid; check your authenticator's clock")
+            await store.update_user(conn, actor.user_id, totp_enabled=True)
+            await store.replace_recovery_codes(conn, actor.user_id, [
+                {"id": new_id(), "user_id": actor.user_id, "code_hash": token_digest(c), "used_at": None} for c in codes
+            ])
+            await audit.append(conn, at=now, actor_id=actor.user_id, action="totp.enable", target_type="user",
+                               target_id=actor.user_id)
+        return codes
+
+    async def totp_complete(self, auth: Authenticated, code: str, *, address: str) -> Authenticated:
+        """Second step of a staff login: a TOTP code or a recovery code."""
+        if not auth.session.mfa_pending:
+            return auth
+        key = f"mfa:{auth.actor.username}"
+        wait = self.limiter.retry_after(key, address, self.clock.monotonic())
+        if wait > 0:
+            raise RateLimited(f"Too many attempts; try again in {int(wait) + 1} s", retry_after=wait)
+        now = self.clock.now()
+        async with self.store.write("totp.verify") as conn:
+            row = await store.user_by_id(conn, auth.actor.user_id)
+            ok = row.totp_secret is not None and totp.verify(
+                self._unseal(auth.actor.user_id, row.totp_secret), code, now.timestamp()) is not None
+            if not ok and "-" in code:
+                ok = await store.use_recovery_code(conn, auth.actor.user_id, token_digest(code.strip()), now)
+            if ok:
+                await store.update_session(conn, auth.session.token_hash, mfa_pending=False)
+            await audit.append(conn, at=now, actor_id=auth.actor.user_id, action="totp.verify" if ok else "totp.failed",
+                               target_type="user", target_id=auth.actor.user_id)
+        if not ok:
+            self.limiter.failed(key, address, self.clock.monotonic())
+            raise InvalidCredentials("That code is not valid")
+        return Authenticated(auth.actor, _replace_session(auth.session, mfa_pending=False))
+
+    # -- client enrolment -----------------------------------------------------------
+
+    async def issue_enrolment_code(self, conn: AsyncConnection, by: Actor, client_id: str) -> str:
+        """A one-time code a client uses to set their password; runs in the caller's transaction."""
+        code = "-".join(secrets.token_hex(3).upper() for _ in range(3))
+        now = self.clock.now()
+        await store.insert_enrolment_code(
+            conn, code_hash=token_digest(code), user_id=client_id, created_by=by.user_id, created_at=now,
+            expires_at=now + timedelta(seconds=self.settings.enrolment_code_ttl_s),
+        )
+        await audit.append(conn, at=now, actor_id=by.user_id, action="enrolment.issue", target_type="user",
+                           target_id=client_id)
+        return code
+
+    async def redeem_enrolment_code(self, code: str, password: str, *, address: str) -> str:
+        check_password_rules(password)
+        key = "enrol"
+        wait = self.limiter.retry_after(key, address, self.clock.monotonic())
+        if wait > 0:
+            raise RateLimited(f"Too many attempts; try again in {int(wait) + 1} s", retry_after=wait)
+        digest = token_digest(code.strip().upper())
+        hashed = await self.passwords.hash(password)
+        now = self.clock.now()
+        async with self.store.write("enrolment.redeem") as conn:
+            row = await store.enrolment_code(conn, digest)
+            valid = row is not None and row.used_at is None and row.expires_at > now
+            if valid:
+                valid = await store.use_enrolment_code(conn, digest, now)
+            if not valid:
+                self.limiter.failed(key, address, self.clock.monotonic())
+                raise InvalidCredentials("That enrolment code is not valid or has expired; ask your officer for a new one")
+            await store.update_user(conn, row.user_id, password_hash=hashed)
+            user = await store.user_by_id(conn, row.user_id)
+            await audit.append(conn, at=now, actor_id=row.user_id, action="enrolment.redeem", target_type="user",
+                               target_id=row.user_id)
+        return str(user.username)
+
+
+def _replace_session(session: Session, **changes: object) -> Session:
+    from dataclasses import replace
+
+    return replace(session, **changes)  # type: ignore[arg-type]
+
+
+def same_secret(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())

@@ -1,0 +1,69 @@
+"""The policy engine: one request in, one explainable decision out.
+
+Rules run in a fixed order; the first refusal wins, so the reason a person sees is the
+most basic one (no access at all comes before "meet face to face first"). When every
+applicable rule allows, their reasons and obligations are merged, deduplicated, in
+order. ``scope`` and ``retention`` have no ``enabled`` switch: access control and
+storage limitation are not optional; the other rules may be switched off by policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from server.policy.decision import Decision
+from server.policy.facts import PolicyRequest
+from server.policy.loader import PolicySet
+from server.policy.rules import (
+    alternatives,
+    face_to_face_first,
+    group_rules,
+    retention,
+    safe_space,
+    scope,
+)
+
+Evaluate = Callable[[Any, PolicyRequest, int], Decision | None]
+
+#: Evaluation order; the first refusal wins.
+ORDER: tuple[tuple[str, Evaluate], ...] = (
+    (scope.RULE_ID, scope.evaluate),
+    (face_to_face_first.RULE_ID, face_to_face_first.evaluate),
+    (group_rules.RULE_ID, group_rules.evaluate),
+    (safe_space.RULE_ID, safe_space.evaluate),
+    (alternatives.RULE_ID, alternatives.evaluate),
+    (retention.RULE_ID, retention.evaluate),
+)
+
+
+class PolicyEngine:
+    def __init__(self, policies: PolicySet) -> None:
+        self._policies = policies
+
+    @property
+    def policies(self) -> PolicySet:
+        return self._policies
+
+    def evaluate(self, request: PolicyRequest) -> Decision:
+        version = self._policies.version
+        reasons: dict[str, None] = {}
+        obligations: dict[str, None] = {}
+        for rule_id, evaluate in ORDER:
+            config = self._policies.config(rule_id)
+            if not getattr(config, "enabled", True):
+                continue
+            decision = evaluate(config, request, version)
+            if decision is None:
+                continue
+            if not decision.allowed:
+                return decision
+            reasons.update(dict.fromkeys(decision.reasons))
+            obligations.update(dict.fromkeys(decision.obligations))
+        return Decision(
+            allowed=True,
+            rule_id=None,
+            policy_version=version,
+            reasons=tuple(reasons),
+            obligations=tuple(obligations),
+        )

@@ -1,0 +1,139 @@
+"""The engine's input: what the caller knows about who asks to do what.
+
+The caller (an action function) gathers these facts from the store; the engine never
+looks anything up. Facts are checked when built so a mistyped action or a naive datetime
+fails loudly at the call site instead of silently matching no rule.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from server.policy.schema import CATEGORIES
+
+ROLES = (
+    "client",
+    "officer",
+    "senior_officer",
+    "facilitator",
+    "mentor",
+    "partner",
+    "interpreter",
+    "admin",
+    "room_device",
+)
+STAFF_ROLES = ("officer", "senior_officer", "facilitator", "admin")
+
+#: The actor's relation to the case, computed by the caller from assignments.
+RELATIONS = (
+    "supervising_officer",
+    "office_senior",
+    "client_self",
+    "mentor",
+    "network_partner",
+    "interpreter_invited",
+    "facilitator",
+    "none",
+)
+
+SUPERVISE_REMOTELY = "supervise_remotely"
+SEND_MESSAGE = "send_message"
+START_VIDEO = "start_video"
+JOIN_GROUP = "join_group"
+READ_CASE = "read_case"
+WRITE_CASE = "write_case"
+GRANT_EXCEPTION = "grant_exception"
+ACTIONS = (
+    SUPERVISE_REMOTELY,
+    SEND_MESSAGE,
+    START_VIDEO,
+    JOIN_GROUP,
+    READ_CASE,
+    WRITE_CASE,
+    GRANT_EXCEPTION,
+)
+
+MESSAGE_KINDS = ("text", "appointment_notice")
+NETWORK_QUALITIES = ("good", "poor", "none")
+
+
+def _require_utc_aware(name: str, value: datetime | None) -> None:
+    if value is not None and value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime")
+
+
+def _require_one_of(name: str, value: str | None, allowed: tuple[str, ...]) -> None:
+    if value is not None and value not in allowed:
+        raise ValueError(f"{name} {value!r} is not one of {', '.join(allowed)}")
+
+
+class ActorFacts(msgspec.Struct, frozen=True, kw_only=True):
+    user_id: str
+    role: str
+    office_id: str | None
+
+    def __post_init__(self) -> None:
+        _require_one_of("role", self.role, ROLES)
+
+
+class CaseFacts(msgspec.Struct, frozen=True, kw_only=True):
+    case_id: str
+    office_id: str
+    officer_id: str
+    client_id: str
+    #: Face-to-face meetings recorded with the CURRENT supervising officer.
+    face_to_face_with_current_officer: int
+    face_to_face_total: int
+    #: End of an active senior-officer exception (tz-aware UTC), or None.
+    exception_until: datetime | None
+    domestic_violence: bool = False
+    protected_person: bool = False
+    low_digital_access: bool = False
+    interpreter_needed: bool = False
+    language: str | None = None
+    legal_hold: bool = False
+
+    def __post_init__(self) -> None:
+        _require_utc_aware("exception_until", self.exception_until)
+        if not 0 <= self.face_to_face_with_current_officer <= self.face_to_face_total:
+            raise ValueError(
+                "face_to_face_with_current_officer must be between 0 and "
+                "face_to_face_total"
+            )
+
+
+class GroupFacts(msgspec.Struct, frozen=True, kw_only=True):
+    #: People already in the session, before this join.
+    participants: int
+    #: Facilitators already in the session, before this join.
+    facilitators: int
+    hybrid: bool
+    recording: bool
+    #: Whether the joining person has accepted the confidentiality agreement.
+    confidentiality_accepted: bool
+
+    def __post_init__(self) -> None:
+        if self.participants < 0 or self.facilitators < 0:
+            raise ValueError("participant and facilitator counts cannot be negative")
+
+
+class PolicyRequest(msgspec.Struct, frozen=True, kw_only=True):
+    action: str
+    actor: ActorFacts
+    now: datetime
+    case: CaseFacts | None = None
+    relation: str = "none"
+    message_kind: str | None = None
+    category: str | None = None
+    group: GroupFacts | None = None
+    network_quality: str | None = None
+
+    def __post_init__(self) -> None:
+        _require_one_of("action", self.action, ACTIONS)
+        _require_one_of("relation", self.relation, RELATIONS)
+        _require_one_of("message_kind", self.message_kind, MESSAGE_KINDS)
+        _require_one_of("network_quality", self.network_quality, NETWORK_QUALITIES)
+        _require_one_of("category", self.category, CATEGORIES)
+        _require_utc_aware("now", self.now)

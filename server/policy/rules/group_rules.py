@@ -1,0 +1,55 @@
+"""Group rules: the conditions a group programme session must meet before anyone joins.
+
+CEP practice recommendations (2024), §4.1-4.3 (hybrid working, offices as hubs) and
+the programme practice in ``shared/domain`` (groups of 8-15 led by trained
+facilitators). Recording is off by default: a recorded group would expose every
+participant's disclosures to people outside the room (GDPR art. 5(1)(c), 9).
+"""
+
+from __future__ import annotations
+
+from server.policy.decision import Decision, allow, refuse
+from server.policy.facts import JOIN_GROUP, PolicyRequest
+from server.policy.schema import GroupRulesConfig
+
+RULE_ID = "group_rules"
+
+
+def evaluate(
+    config: GroupRulesConfig, request: PolicyRequest, version: int
+) -> Decision | None:
+    if request.action != JOIN_GROUP:
+        return None
+    group = request.group
+    if group is None:
+        return refuse(
+            RULE_ID, version, "Joining a group needs the group session's facts"
+        )
+    if group.recording and not config.recording_allowed:
+        return refuse(RULE_ID, version, "Group sessions may not be recorded")
+    if group.hybrid and not config.hybrid_allowed:
+        return refuse(RULE_ID, version, "Hybrid group sessions are not allowed")
+    if config.confidentiality_agreement_required and not group.confidentiality_accepted:
+        return refuse(
+            RULE_ID,
+            version,
+            "The group confidentiality agreement must be accepted before joining",
+        )
+    # The facilitators who run the session are never turned away by its size.
+    if request.actor.role != "facilitator":
+        if group.participants >= config.max_participants:
+            return refuse(
+                RULE_ID,
+                version,
+                f"The group is full ({config.max_participants} participants)",
+            )
+        if group.facilitators < config.min_facilitators:
+            needed = config.min_facilitators
+            plural = "" if needed == 1 else "s"
+            return refuse(
+                RULE_ID,
+                version,
+                f"The session needs {needed} facilitator{plural} present "
+                "before others join",
+            )
+    return allow(RULE_ID, version)

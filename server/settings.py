@@ -1,0 +1,131 @@
+"""Settings load once, from the environment, into a frozen object.
+
+Secrets (the key-encryption key) come from the environment or a key file and are
+never part of ``repr`` so they cannot reach a log line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names the variable and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8080
+    redis_url: str | None = None
+    demo: bool = False
+    policies_dir: Path = REPO_ROOT / "policies"
+    web_root: Path = REPO_ROOT / "client_web"
+    kek: bytes = field(default=b"", repr=False)
+    cookie_secure: bool = True
+    require_staff_mfa: bool = True
+    session_idle_s: int = 30 * 60
+    session_absolute_s: int = 12 * 3600
+    client_session_absolute_s: int = 30 * 24 * 3600
+    max_body_bytes: int = 64 * 1024
+    hash_workers: int = max(1, (os.cpu_count() or 2) - 1)
+    login_limit_per_account: int = 5
+    login_limit_per_address: int = 20
+    login_window_s: float = 300.0
+    login_max_block_s: float = 900.0
+    enrolment_code_ttl_s: int = 72 * 3600
+    log_json: bool = True
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}: expected true/false, got {raw!r}")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: expected an integer, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name}: must be positive, got {value}")
+    return value
+
+
+def load_kek(env: Mapping[str, str], data_dir: Path, *, create: bool) -> bytes:
+    """The key-encryption key: TANDEM_KEK (base64, 32 bytes) or TANDEM_KEK_FILE.
+
+    In demo mode a key file is created in the data directory on first start.
+    """
+    raw = env.get("TANDEM_KEK")
+    source = "TANDEM_KEK"
+    if not raw:
+        path = Path(env.get("TANDEM_KEK_FILE") or data_dir / "kek.key")
+        source = f"TANDEM_KEK_FILE ({path})"
+        if not path.exists():
+            if not create:
+                raise SettingsError(
+                    "TANDEM_KEK: no key-encryption key; set TANDEM_KEK (base64 of 32 bytes) "
+                    "or TANDEM_KEK_FILE, or run with --demo to create one"
+                )
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(base64.b64encode(secrets.token_bytes(32)).decode())
+        raw = path.read_text().strip()
+    try:
+        key = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise SettingsError(f"{source}: not valid base64") from None
+    if len(key) != 32:
+        raise SettingsError(f"{source}: must decode to 32 bytes, got {len(key)}")
+    return key
+
+
+def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    env = os.environ if env is None else env
+    demo = bool(overrides.pop("demo", _bool(env, "TANDEM_DEMO", False)))
+    data_dir = Path(str(overrides.pop("data_dir", env.get("TANDEM_DATA_DIR") or REPO_ROOT / "var")))
+    database_url = env.get("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'tandem.db'}"
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+asyncpg://" + database_url.removeprefix("postgresql://")
+    if not (database_url.startswith("sqlite+aiosqlite://") or database_url.startswith("postgresql+asyncpg://")):
+        raise SettingsError("DATABASE_URL: only sqlite+aiosqlite:// and postgresql(+asyncpg):// are supported")
+    settings = Settings(
+        database_url=database_url,
+        data_dir=data_dir,
+        host=env.get("TANDEM_HOST", "127.0.0.1"),
+        port=_int(env, "TANDEM_PORT", 8080),
+        redis_url=env.get("REDIS_URL") or None,
+        demo=demo,
+        policies_dir=Path(env.get("TANDEM_POLICIES_DIR") or REPO_ROOT / "policies"),
+        kek=load_kek(env, data_dir, create=demo),
+        cookie_secure=_bool(env, "TANDEM_COOKIE_SECURE", not demo),
+        require_staff_mfa=_bool(env, "TANDEM_REQUIRE_STAFF_MFA", not demo),
+        session_idle_s=_int(env, "TANDEM_SESSION_IDLE_S", 30 * 60),
+        session_absolute_s=_int(env, "TANDEM_SESSION_ABSOLUTE_S", 12 * 3600),
+        max_body_bytes=_int(env, "TANDEM_MAX_BODY_BYTES", 64 * 1024),
+    )
+    return settings.with_(**overrides) if overrides else settings

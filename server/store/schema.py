@@ -1,0 +1,228 @@
+"""The schema, in SQLAlchemy Core. Alembic migrations are generated from it.
+
+Client data that must be shreddable (case notes now; messages, attachments and
+check-in evidence later) is stored only as ciphertext under a bucket key from
+``data_keys``; see ``server/crypto``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on the way in and out, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+ID = String(32)
+
+offices = Table(
+    "offices", metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+users = Table(
+    "users", metadata,
+    Column("id", ID, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("office_id", ID, ForeignKey("offices.id"), nullable=True),
+    Column("password_hash", String(200), nullable=True),
+    Column("totp_secret", LargeBinary, nullable=True),  # sealed under the KEK
+    Column("totp_enabled", Boolean, nullable=False, default=False),
+    Column("locale", String(8), nullable=False, default="en"),
+    Column("is_demo", Boolean, nullable=False, default=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+recovery_codes = Table(
+    "recovery_codes", metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+)
+
+sessions = Table(
+    "sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("kind", String(8), nullable=False),  # cookie | bearer
+    Column("csrf_token", String(64), nullable=False),
+    Column("mfa_pending", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+enrolment_codes = Table(
+    "enrolment_codes", metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("created_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+)
+
+cases = Table(
+    "cases", metadata,
+    Column("id", ID, primary_key=True),
+    Column("client_id", ID, ForeignKey("users.id"), nullable=False, unique=True),
+    Column("officer_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("office_id", ID, ForeignKey("offices.id"), nullable=False, index=True),
+    Column("officer_since", UTCDateTime, nullable=False),
+    Column("domestic_violence", Boolean, nullable=False, default=False),
+    Column("protected_person", Boolean, nullable=False, default=False),
+    Column("low_digital_access", Boolean, nullable=False, default=False),
+    Column("interpreter_needed", Boolean, nullable=False, default=False),
+    Column("language", String(8), nullable=True),
+    Column("legal_hold", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+mentor_assignments = Table(
+    "mentor_assignments", metadata,
+    Column("id", ID, primary_key=True),
+    Column("mentor_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("client_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=True),
+)
+
+network_members = Table(
+    "network_members", metadata,
+    Column("id", ID, primary_key=True),
+    Column("case_id", ID, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("case_id", "user_id", name="uq_network_members_case_user"),
+)
+
+face_to_face_meetings = Table(
+    "face_to_face_meetings", metadata,
+    Column("id", ID, primary_key=True),
+    Column("case_id", ID, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("officer_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("met_at", UTCDateTime, nullable=False),
+    Column("location", String(200), nullable=False),
+    Column("recorded_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+remote_exceptions = Table(
+    "remote_exceptions", metadata,
+    Column("id", ID, primary_key=True),
+    Column("case_id", ID, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("officer_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("granted_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+data_keys = Table(
+    "data_keys", metadata,
+    Column("id", ID, primary_key=True),
+    Column("case_id", ID, nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("bucket", String(7), nullable=False),  # YYYY-MM
+    Column("wrapped_key", LargeBinary, nullable=True),  # NULL once shredded
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("destroyed_at", UTCDateTime, nullable=True),
+    UniqueConstraint("case_id", "category", "bucket", name="uq_data_keys_bucket"),
+)
+
+case_notes = Table(
+    "case_notes", metadata,
+    Column("id", ID, primary_key=True),
+    Column("case_id", ID, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("author_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("key_id", ID, ForeignKey("data_keys.id"), nullable=False, index=True),
+    Column("body", LargeBinary, nullable=False),  # AES-256-GCM ciphertext
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+policy_versions = Table(
+    "policy_versions", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("documents", JSON, nullable=False),  # file name -> TOML text
+    Column("author_id", ID, ForeignKey("users.id"), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+audit_head = Table(
+    "audit_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor_id", ID, nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("target_type", String(32), nullable=False),
+    Column("target_id", String(64), nullable=True),
+    Column("case_id", ID, nullable=True),
+    Column("details", Text, nullable=False),  # canonical JSON, hashed as stored
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_log_case_id", "case_id"),
+)

@@ -1,0 +1,88 @@
+"""WebSocket frames (pure). Every frame is a JSON object with a ``type``.
+
+Inbound frames are decoded strictly against a tagged union: unknown types, unknown
+fields, wrong types and oversized frames are answered with an ``error`` frame and
+change nothing. Features add their frame types to ``INBOUND`` through
+``FrameCodec(extra=...)``; docs/protocol.md documents every frame.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta, Struct
+
+
+class Inbound(Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class Hello(Inbound, tag="hello"):
+    """First frame of a connection: protocol version and, on resume, last seq per conversation."""
+
+    version: Annotated[int, Meta(ge=1, le=1)] = 1
+    resume: Annotated[dict[Annotated[str, Meta(max_length=64)], Annotated[int, Meta(ge=0)]], Meta(max_length=1000)] = {}
+
+
+class Ping(Inbound, tag="ping"):
+    id: Annotated[str, Meta(max_length=64)] | None = None
+
+
+class Outbound(Struct, tag_field="type", kw_only=True, omit_defaults=True):
+    pass
+
+
+class Welcome(Outbound, tag="welcome"):
+    user_id: str
+    role: str
+    heartbeat_s: float
+    max_frame_bytes: int
+
+
+class Pong(Outbound, tag="pong"):
+    id: str | None = None
+
+
+class Error(Outbound, tag="error"):
+    code: str
+    message: str
+    rule_id: str | None = None
+    ref: str | None = None  # the id of the frame this answers, when it had one
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class FrameCodec:
+    def __init__(self, extra: tuple[type[Inbound], ...] = (), *, max_frame_bytes: int = 16 * 1024) -> None:
+        self.types: tuple[type[Inbound], ...] = (Hello, Ping, *extra)
+        self.max_frame_bytes = max_frame_bytes
+        self._decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
+            Annotated[self._union(), Meta()] if len(self.types) > 1 else self.types[0]
+        )
+        self._encoder = msgspec.json.Encoder()
+
+    def _union(self) -> Any:
+        union: Any = self.types[0]
+        for t in self.types[1:]:
+            union = union | t
+        return union
+
+    def decode(self, data: str | bytes) -> Inbound:
+        size = len(data.encode() if isinstance(data, str) else data)
+        if size > self.max_frame_bytes:
+            raise FrameError("frame_too_large", f"Frames are limited to {self.max_frame_bytes} bytes")
+        try:
+            return self._decoder.decode(data)  # type: ignore[no-any-return]
+        except msgspec.ValidationError as err:
+            raise FrameError("invalid_frame", str(err)) from None
+        except msgspec.DecodeError as err:
+            raise FrameError("malformed_frame", str(err)) from None
+
+    def encode(self, frame: Outbound) -> bytes:
+        return self._encoder.encode(frame)

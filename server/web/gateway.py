@@ -1,0 +1,187 @@
+"""The WebSocket gateway at ``/ws``: one task per connection reading frames, one
+writer draining a bounded outbox.
+
+Lifecycle (a table, as in STYLE.md):
+
+    OPENING --hello--> OPEN --close/error--> CLOSED
+    OPENING --close--> CLOSED
+
+A connection authenticates with the same session as the HTTP API (cookie plus a
+same-origin check, or a bearer token). Frames other than ``hello`` before ``hello``
+are refused. Each connection's outbox holds at most ``outbox_limit`` frames; when a
+consumer is that far behind it is closed with code 4008 and a reason, and resyncs
+from the store on reconnect, so it never stalls anyone else. Features register frame
+handlers with ``Gateway.on``; bus messages on ``user.<id>`` are forwarded as-is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from enum import Enum
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from server.errors import TandemError, Unauthenticated
+from server.identity.service import Authenticated
+from server.web.frames import Error, FrameCodec, FrameError, Hello, Inbound, Outbound, Ping, Pong, Welcome
+from server.web.routing import authenticate, check_origin
+from server.web.state import SERVICES
+
+log = logging.getLogger("tandem.ws")
+
+
+class ConnState(Enum):
+    OPENING = "opening"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+TRANSITIONS: dict[tuple[ConnState, str], ConnState] = {
+    (ConnState.OPENING, "hello"): ConnState.OPEN,
+    (ConnState.OPENING, "close"): ConnState.CLOSED,
+    (ConnState.OPEN, "close"): ConnState.CLOSED,
+}
+
+
+class IllegalTransition(Exception):
+    pass
+
+
+def step(state: ConnState, event: str) -> ConnState:
+    try:
+        return TRANSITIONS[(state, event)]
+    except KeyError:
+        raise IllegalTransition(f"{event!r} is not allowed in state {state.value}") from None
+
+
+CLOSE_SLOW_CONSUMER = 4008
+CLOSE_UNAUTHENTICATED = 4001
+
+
+class Connection:
+    def __init__(self, ws: web.WebSocketResponse, auth: Authenticated, codec: FrameCodec, outbox_limit: int) -> None:
+        self.ws = ws
+        self.auth = auth
+        self.codec = codec
+        self.state = ConnState.OPENING
+        self.outbox: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=outbox_limit)
+        self.closed_reason: str | None = None
+
+    def send(self, frame: Outbound | bytes) -> bool:
+        """Queue a frame; False (and the connection is being closed) when the consumer is too slow."""
+        if self.state is ConnState.CLOSED:
+            return False
+        data = frame if isinstance(frame, bytes) else self.codec.encode(frame)
+        try:
+            self.outbox.put_nowait(data)
+            return True
+        except asyncio.QueueFull:
+            self.closed_reason = "slow consumer: outbox full, reconnect and resync"
+            self.state = ConnState.CLOSED
+            asyncio.get_running_loop().create_task(
+                self.ws.close(code=CLOSE_SLOW_CONSUMER, message=self.closed_reason.encode()))
+            return False
+
+    async def writer(self) -> None:
+        while True:
+            data = await self.outbox.get()
+            if data is None or self.ws.closed:
+                return
+            await self.ws.send_str(data.decode())
+
+
+FrameHandler = Callable[[Connection, Any], Awaitable[None]]
+
+
+class Gateway:
+    def __init__(self, *, outbox_limit: int = 256, heartbeat_s: float = 25.0, max_frame_bytes: int = 16 * 1024) -> None:
+        self.outbox_limit = outbox_limit
+        self.heartbeat_s = heartbeat_s
+        self.max_frame_bytes = max_frame_bytes
+        self._handlers: dict[type[Inbound], FrameHandler] = {}
+        self._codec: FrameCodec | None = None
+        self.connections: set[Connection] = set()
+        self.on(Ping, self._ping)
+
+    def on(self, frame_type: type[Inbound], handler: FrameHandler) -> None:
+        if self._codec is not None:
+            raise RuntimeError("register frame handlers before the first connection")
+        self._handlers[frame_type] = handler
+
+    @property
+    def codec(self) -> FrameCodec:
+        if self._codec is None:
+            extra = tuple(t for t in self._handlers if t not in (Hello, Ping))
+            self._codec = FrameCodec(extra, max_frame_bytes=self.max_frame_bytes)
+        return self._codec
+
+    @staticmethod
+    async def _ping(conn: Connection, frame: Ping) -> None:
+        conn.send(Pong(id=frame.id))
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        services = request.app[SERVICES]
+        try:
+            check_origin(request)
+            auth = await authenticate(request, services.identity)
+            if auth is None or auth.session.mfa_pending:
+                raise Unauthenticated("Not signed in")
+        except TandemError as err:
+            raise web.HTTPUnauthorized(reason=err.message) from None
+        ws = web.WebSocketResponse(heartbeat=self.heartbeat_s, max_msg_size=self.max_frame_bytes, compress=False)
+        await ws.prepare(request)
+        conn = Connection(ws, auth, self.codec, self.outbox_limit)
+        self.connections.add(conn)
+        writer = asyncio.create_task(conn.writer(), name="ws-writer")
+        sub = await services.bus.subscribe(f"user.{auth.actor.user_id}", lambda _c, data: conn.send(data))
+        try:
+            await self._read_loop(conn)
+        finally:
+            sub.close()
+            conn.state = ConnState.CLOSED
+            self.connections.discard(conn)
+            with contextlib.suppress(asyncio.QueueFull):
+                conn.outbox.put_nowait(None)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer, timeout=1.0)
+            writer.cancel()
+            await ws.close()
+        return ws
+
+    async def _read_loop(self, conn: Connection) -> None:
+        async for msg in conn.ws:
+            if msg.type is WSMsgType.ERROR:
+                return
+            if msg.type is not WSMsgType.TEXT:
+                conn.send(Error(code="invalid_frame", message="Send JSON text frames"))
+                continue
+            try:
+                frame = conn.codec.decode(msg.data)
+            except FrameError as err:
+                conn.send(Error(code=err.code, message=err.message))
+                continue
+            if isinstance(frame, Hello):
+                try:
+                    conn.state = step(conn.state, "hello")
+                except IllegalTransition as err:
+                    conn.send(Error(code="protocol_error", message=str(err)))
+                    continue
+                conn.send(Welcome(user_id=conn.auth.actor.user_id, role=conn.auth.actor.role.value,
+                                  heartbeat_s=self.heartbeat_s, max_frame_bytes=self.max_frame_bytes))
+                continue
+            if conn.state is not ConnState.OPEN:
+                conn.send(Error(code="protocol_error", message="Send hello first"))
+                continue
+            ref = getattr(frame, "id", None)
+            try:
+                await self._handlers[type(frame)](conn, frame)
+            except TandemError as err:
+                conn.send(Error(code=err.code, message=err.message, rule_id=err.rule_id,
+                                ref=ref if isinstance(ref, str) else None))
+            except Exception:
+                log.exception("frame handler failed", extra={"frame": type(frame).__name__})
+                conn.send(Error(code="internal_error", message="Something went wrong on our side"))

@@ -1,0 +1,103 @@
+"""Sign-in, sign-out, the current user, TOTP enrolment and client enrolment."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from server.errors import Unauthenticated
+from server.identity.model import Actor, Role
+from server.identity.service import Authenticated
+from server.web import schemas as s
+from server.web.routing import COOKIE, Call, Permission, Registry, check_origin
+from server.web.state import SERVICES
+
+PUBLIC = Permission("sign in", public=True)
+SIGNED_IN_MFA = Permission("finish signing in", during_mfa=True)
+SIGNED_IN = Permission("use the API")
+STAFF = frozenset({Role.OFFICER, Role.SENIOR_OFFICER, Role.FACILITATOR, Role.ADMIN})
+ENROL_MFA = Permission("enrol a second factor", roles=STAFF, during_mfa=True)
+
+
+def me(actor: Actor, auth: Authenticated) -> s.Me:
+    return s.Me(id=actor.user_id, username=actor.username, display_name=actor.display_name, role=actor.role.value,
+                office_id=actor.office_id, locale=actor.locale, csrf_token=auth.session.csrf_token,
+                mfa_enrolled=actor.mfa_enrolled, mfa_pending=auth.session.mfa_pending)
+
+
+def client_address(request: web.Request) -> str:
+    # Behind nginx the real address arrives in X-Forwarded-For; only trust it from a configured proxy.
+    return request.remote or "unknown"
+
+
+def is_browser(request: web.Request) -> bool:
+    return "Origin" in request.headers or "Sec-Fetch-Site" in request.headers
+
+
+def register(api: Registry) -> None:
+    @api.route("POST", "/api/session", permission=PUBLIC, summary="Sign in", body=s.LoginRequest,
+               response=s.SessionResponse, tag="identity",
+               example={"username": "officer", "password": "tandem-demo"})
+    async def login(call: Call[s.LoginRequest]) -> web.Response:
+        services = call.request.app[SERVICES]
+        check_origin(call.request)
+        kind = call.body.kind or ("cookie" if is_browser(call.request) else "bearer")
+        previous = call.request.cookies.get(COOKIE)
+        result = await services.identity.login(call.body.username, call.body.password,
+                                                address=client_address(call.request), kind=kind,
+                                                previous_token=previous)
+        auth = Authenticated(result.actor, result.session)
+        body = s.SessionResponse(user=me(result.actor, auth), csrf_token=result.session.csrf_token,
+                                 token=result.token if kind == "bearer" else None,
+                                 mfa_required=result.session.mfa_pending)
+        response = web.json_response(s.to_builtins(body))
+        if kind == "cookie":
+            response.set_cookie(COOKIE, result.token, httponly=True, secure=services.settings.cookie_secure,
+                                samesite="Strict", path="/",
+                                max_age=int((result.session.expires_at - result.session.created_at).total_seconds()))
+        elif previous:
+            response.del_cookie(COOKIE, path="/")
+        return response
+
+    @api.route("POST", "/api/session/totp", permission=SIGNED_IN_MFA, summary="Second factor of a staff sign-in",
+               body=s.TotpCode, response=s.SessionResponse, tag="identity", example={"code": "123456"})
+    async def totp_login(call: Call[s.TotpCode]) -> s.SessionResponse:
+        services = call.request.app[SERVICES]
+        assert call.auth is not None
+        auth = await services.identity.totp_complete(call.auth, call.body.code, address=client_address(call.request))
+        return s.SessionResponse(user=me(auth.actor, auth), csrf_token=auth.session.csrf_token, token=None,
+                                 mfa_required=False)
+
+    @api.route("DELETE", "/api/session", permission=SIGNED_IN_MFA, summary="Sign out", tag="identity")
+    async def logout(call: Call[None]) -> web.Response:
+        assert call.auth is not None
+        await call.request.app[SERVICES].identity.logout(call.auth)
+        response = web.Response(status=204)
+        response.del_cookie(COOKIE, path="/")
+        return response
+
+    @api.route("GET", "/api/me", permission=SIGNED_IN_MFA, summary="The signed-in user", response=s.Me,
+               tag="identity")
+    async def get_me(call: Call[None]) -> s.Me:
+        if call.auth is None:
+            raise Unauthenticated("Not signed in")
+        return me(call.actor, call.auth)
+
+    @api.route("POST", "/api/me/totp", permission=ENROL_MFA, summary="Start TOTP enrolment", response=s.TotpBegin,
+               tag="identity")
+    async def totp_begin(call: Call[None]) -> s.TotpBegin:
+        secret, uri = await call.request.app[SERVICES].identity.totp_begin(call.actor)
+        return s.TotpBegin(secret=secret, otpauth_uri=uri)
+
+    @api.route("POST", "/api/me/totp/confirm", permission=ENROL_MFA, summary="Confirm TOTP enrolment",
+               body=s.TotpCode, response=s.RecoveryCodes, tag="identity", example={"code": "123456"})
+    async def totp_confirm(call: Call[s.TotpCode]) -> s.RecoveryCodes:
+        codes = await call.request.app[SERVICES].identity.totp_confirm(call.actor, call.body.code)
+        return s.RecoveryCodes(recovery_codes=codes)
+
+    @api.route("POST", "/api/enrol", permission=PUBLIC, summary="A client sets their password with a one-time code",
+               body=s.EnrolRequest, response=s.EnrolResponse, tag="identity",
+               example={"code": "AAAAAA-BBBBBB-CCCCCC", "password": "a-long-password"})
+    async def enrol(call: Call[s.EnrolRequest]) -> s.EnrolResponse:
+        username = await call.request.app[SERVICES].identity.redeem_enrolment_code(
+            call.body.code, call.body.password, address=client_address(call.request))
+        return s.EnrolResponse(username=username)

@@ -1,0 +1,66 @@
+"""Health, readiness, metrics, the OpenAPI document and the static web client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from server.web.openapi import document
+from server.web.state import SERVICES
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    checks: dict[str, str] = {}
+    try:
+        async with services.store.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as err:  # readiness reports, it never raises
+        checks["database"] = f"down: {type(err).__name__}"
+    checks["bus"] = "ok" if services.bus.healthy else "down"
+    try:
+        checks["policies"] = f"version {services.policy.meta.version}"
+    except RuntimeError:
+        checks["policies"] = "not loaded"
+    ready = checks["database"] == "ok" and checks["bus"] == "ok" and checks["policies"].startswith("version")
+    return web.json_response({"status": "ready" if ready else "not ready", "checks": checks},
+                             status=200 if ready else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[SERVICES].metrics)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    doc = document(request.app[SERVICES].registry.routes)
+    return web.Response(body=msgspec.json.encode(doc), content_type="application/json")
+
+
+def add_static(app: web.Application, root: Path) -> None:
+    index = root / "index.html"
+
+    async def index_page(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+    app.router.add_get("/", index_page)
+    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
+        app.router.add_static(f"/{sub.name}/", sub, follow_symlinks=False, append_version=False)
+
+
+def register(app: web.Application, web_root: Path) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/api/openapi.json", openapi)
+    if web_root.is_dir():
+        add_static(app, web_root)

@@ -1,0 +1,297 @@
+"""Request and response bodies of the HTTP API (pure). Strict: unknown fields are
+refused, every string and list has a size limit. OpenAPI is generated from these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+Username = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
+Password = Annotated[str, Meta(min_length=1, max_length=256)]
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+Text = Annotated[str, Meta(min_length=1, max_length=10_000)]
+Reason = Annotated[str, Meta(min_length=1, max_length=2_000)]
+Id = Annotated[str, Meta(min_length=1, max_length=64)]
+Code = Annotated[str, Meta(min_length=1, max_length=64)]
+Locale = Literal["en", "fi", "et", "ro"]
+RoleName = Literal["client", "officer", "senior_officer", "facilitator", "mentor", "partner", "interpreter",
+                   "admin", "room_device"]
+StaffRoleName = Literal["officer", "senior_officer", "facilitator", "mentor", "partner", "interpreter", "admin",
+                        "room_device"]
+
+
+class Strict(Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class ErrorDetail(Struct, kw_only=True, omit_defaults=True):
+    code: str
+    message: str
+    rule_id: str | None = None
+
+
+class ErrorBody(Struct):
+    error: ErrorDetail
+
+
+# -- identity ------------------------------------------------------------------
+
+
+class LoginRequest(Strict, kw_only=True):
+    username: Username
+    password: Password
+    kind: Literal["cookie", "bearer"] | None = None
+
+
+class TotpCode(Strict, kw_only=True):
+    code: Code
+
+
+class Me(Struct, kw_only=True):
+    id: str
+    username: str
+    display_name: str
+    role: str
+    office_id: str | None
+    locale: str
+    csrf_token: str
+    mfa_enrolled: bool
+    mfa_pending: bool
+
+
+class SessionResponse(Struct, kw_only=True):
+    user: Me
+    csrf_token: str
+    token: str | None
+    mfa_required: bool
+
+
+class TotpBegin(Struct, kw_only=True):
+    secret: str
+    otpauth_uri: str
+
+
+class RecoveryCodes(Struct, kw_only=True):
+    recovery_codes: list[str]
+
+
+class EnrolRequest(Strict, kw_only=True):
+    code: Code
+    password: Password
+
+
+class EnrolResponse(Struct, kw_only=True):
+    username: str
+
+
+# -- cases --------------------------------------------------------------------
+
+
+class PersonRef(Struct, kw_only=True):
+    id: str
+    display_name: str
+
+
+class FaceToFace(Struct, kw_only=True):
+    count: int
+    last_met_at: datetime | None
+
+
+class RemoteStatus(Struct, kw_only=True):
+    allowed: bool
+    rule_id: str | None
+    reason: str
+
+
+class Flags(Struct, kw_only=True):
+    domestic_violence: bool
+    low_digital_access: bool
+    interpreter_needed: bool
+    language: str | None
+
+
+class CaseSummary(Struct, kw_only=True):
+    case_id: str
+    client: PersonRef
+    officer: PersonRef
+    face_to_face: FaceToFace
+    remote: RemoteStatus
+    flags: Flags
+
+
+class Caseload(Struct, kw_only=True):
+    cases: list[CaseSummary]
+
+
+class CreateCase(Strict, kw_only=True):
+    client_username: Username
+    client_display_name: Name
+    officer_id: Id
+    domestic_violence: bool = False
+    protected_person: bool = False
+    low_digital_access: bool = False
+    interpreter_needed: bool = False
+    language: Annotated[str, Meta(min_length=2, max_length=8)] | None = None
+
+
+class CreatedCase(Struct, kw_only=True):
+    case_id: str
+    client_id: str
+    enrolment_code: str
+    enrolment_link: str
+
+
+class CaseDetail(Struct, kw_only=True):
+    case_id: str
+    client_id: str
+    officer_id: str
+    office_id: str
+    face_to_face: FaceToFace
+    remote: RemoteStatus
+    flags: Flags
+    legal_hold: bool
+
+
+class RecordFaceToFace(Strict, kw_only=True):
+    met_at: datetime
+    location: Name
+
+
+class Created(Struct, kw_only=True):
+    id: str
+
+
+class Decision(Struct, kw_only=True):
+    allowed: bool
+    rule_id: str | None
+    policy_version: int
+    reasons: list[str]
+    obligations: list[str]
+
+
+class GrantException(Strict, kw_only=True):
+    days: Annotated[int, Meta(ge=1, le=365)]
+    reason: Reason
+
+
+class ExceptionGranted(Struct, kw_only=True):
+    expires_at: datetime
+
+
+class AddNote(Strict, kw_only=True):
+    text: Text
+
+
+class Note(Struct, kw_only=True):
+    id: str
+    author_id: str
+    created_at: datetime
+    text: str
+
+
+class Notes(Struct, kw_only=True):
+    notes: list[Note]
+
+
+class AddNetworkMember(Strict, kw_only=True):
+    partner_id: Id
+
+
+class AssignMentor(Strict, kw_only=True):
+    mentor_id: Id
+    client_id: Id
+
+
+class MyCase(Struct, kw_only=True):
+    case_id: str
+    officer: dict[str, str]
+    remote: RemoteStatus
+    low_digital_access: bool
+
+
+class Mentees(Struct, kw_only=True):
+    mentees: list[PersonRef]
+
+
+# -- admin --------------------------------------------------------------------
+
+
+class UserRow(Struct, kw_only=True):
+    id: str
+    username: str
+    display_name: str
+    role: str
+    office_id: str | None
+    disabled: bool
+
+
+class Users(Struct, kw_only=True):
+    users: list[UserRow]
+
+
+class Paging(Strict, kw_only=True):
+    limit: Annotated[int, Meta(ge=1, le=500)] = 100
+    offset: Annotated[int, Meta(ge=0, le=1_000_000)] = 0
+
+
+class CreateStaff(Strict, kw_only=True):
+    username: Username
+    display_name: Name
+    role: StaffRoleName
+    office_id: Id | None = None
+    password: Annotated[str, Meta(min_length=10, max_length=256)]
+    locale: Locale = "en"
+
+
+class SetDisabled(Strict, kw_only=True):
+    disabled: bool
+
+
+class CreateOffice(Strict, kw_only=True):
+    name: Name
+
+
+class Office(Struct, kw_only=True):
+    id: str
+    name: str
+
+
+class Offices(Struct, kw_only=True):
+    offices: list[Office]
+
+
+class PolicyRule(Struct, kw_only=True):
+    rule_id: str
+    title: str
+    config: dict[str, Any]
+
+
+class Policies(Struct, kw_only=True):
+    version: int
+    author: str | None
+    reason: str | None
+    created_at: datetime
+    rules: list[PolicyRule]
+
+
+class ChangePolicy(Strict, kw_only=True):
+    config: Annotated[dict[str, Any], Meta(max_length=64)]
+    reason: Reason
+
+
+class PolicyVersion(Struct, kw_only=True):
+    version: int
+    author: str | None
+    reason: str
+    created_at: datetime
+
+
+class PolicyHistory(Struct, kw_only=True):
+    versions: list[PolicyVersion]
+
+
+def to_builtins(value: Any) -> Any:
+    return msgspec.to_builtins(value)

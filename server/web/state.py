@@ -1,0 +1,35 @@
+"""Typed application state: what ``create_app`` builds, handed to handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from server.bus.base import Bus
+from server.cases.service import CaseService
+from server.clock import Clock
+from server.crypto.keyring import Keyring
+from server.identity.service import IdentityService
+from server.policy.service import PolicyService
+from server.settings import Settings
+from server.store.tx import Store
+from server.web.routing import Registry
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    clock: Clock
+    store: Store
+    bus: Bus
+    keyring: Keyring
+    identity: IdentityService
+    policy: PolicyService
+    cases: CaseService
+    metrics: CollectorRegistry
+    registry: Registry
+
+
+SERVICES = web.AppKey("services", Services)

@@ -1,0 +1,53 @@
+"""axe-core finds no serious or critical WCAG problem on any screen (phone size)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.timeout(180)
+
+AXE_JS = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+DEMO_USERS = ("admin", "senior", "officer", "facilitator", "mentor", "client1", "client2", "client3")
+BLOCKING = {"serious", "critical"}
+
+
+def run_axe(phone: Any) -> list[dict[str, Any]]:
+    if not AXE_JS.exists():
+        pytest.fail(f"{AXE_JS} missing: run `npm ci` at the repository root", pytrace=False)
+    # Evaluated through DevTools, so the page's strict CSP does not have to allow it.
+    phone.page.evaluate(AXE_JS.read_text(encoding="utf-8"))
+    results = phone.page.evaluate("""async () => {
+        const r = await axe.run(document, {
+            runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa",
+                                            "best-practice"]},
+            resultTypes: ["violations"]});
+        return r.violations.map((v) => ({id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.map((n) => ({target: n.target, summary: n.failureSummary}))}));
+    }""")
+    return list(results)
+
+
+def assert_no_blocking_violations(phone: Any, screen: str) -> None:
+    violations = run_axe(phone)
+    if violations:
+        print(f"axe on {screen}:\n{json.dumps(violations, indent=2)}")
+    blocking = [v for v in violations if v["impact"] in BLOCKING]
+    assert not blocking, f"axe on {screen}:\n{json.dumps(blocking, indent=2)}"
+
+
+def test_login_page_is_accessible(phone: Any) -> None:
+    phone.open_login()
+    assert_no_blocking_violations(phone, "login")
+    phone.submit_login("officer", "wrong-password")
+    phone.page.locator("#login-error:not(:empty)").wait_for()
+    assert_no_blocking_violations(phone, "login with error")
+
+
+@pytest.mark.parametrize("username", DEMO_USERS)
+def test_landing_page_is_accessible(phone: Any, username: str) -> None:
+    phone.login(username)
+    assert_no_blocking_violations(phone, f"{username} landing page")

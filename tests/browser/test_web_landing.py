@@ -1,0 +1,140 @@
+"""Each demo user signs in on a phone and lands on the page for their role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import re
+
+import pytest
+
+expect = pytest.importorskip("playwright.sync_api").expect
+
+pytestmark = pytest.mark.timeout(180)
+
+DEMO_USERS = ("admin", "senior", "officer", "facilitator", "mentor", "client1", "client2", "client3")
+Directory = dict[str, dict[str, Any]]
+Phone = Any  # the `phone` fixture from conftest.py
+
+
+def name_of(directory: Directory, username: str) -> str:
+    return str(directory[username]["display_name"])
+
+
+def case_card(phone: Phone, directory: Directory, client: str) -> Any:
+    return phone.page.locator("li.case").filter(
+        has=phone.page.get_by_role("heading", name=name_of(directory, client), exact=True))
+
+
+def check_admin(phone: Phone, directory: Directory) -> None:
+    page = phone.page
+    expect(page.locator("h1")).to_have_text(phone.t("admin.title"))
+    table = page.locator("#users-table")
+    for username in DEMO_USERS:
+        expect(table.locator(f'tr[data-username="{username}"]')).to_contain_text(
+            name_of(directory, username))
+    expect(page.locator("#policy-version")).to_have_text(re.compile(r"^\d+$"))
+    rule = page.locator('.rules li[data-rule-id="face_to_face_first"]')
+    expect(rule).to_be_visible()
+    expect(rule.locator(".rule-title")).not_to_be_empty()
+
+
+def check_caseload(phone: Phone, directory: Directory, heading_key: str) -> None:
+    page = phone.page
+    expect(page.locator("h1")).to_have_text(phone.t(heading_key))
+    allowed = case_card(phone, directory, "client1")
+    expect(allowed.locator("[data-remote]")).to_have_attribute("data-remote", "allowed")
+    expect(allowed).to_contain_text(phone.t("remote.allowed.staff"))
+    refused = case_card(phone, directory, "client2")
+    remote = refused.locator("[data-remote]")
+    expect(remote).to_have_attribute("data-remote", "refused")
+    expect(remote).to_have_attribute("data-rule-id", "face_to_face_first")
+    expect(remote).to_contain_text(phone.t("remote.not_allowed.staff"))
+    expect(remote).to_contain_text(phone.t("remote.rule", rule_id="face_to_face_first"))
+    expect(refused.locator(".badge")).to_contain_text([phone.t("flag.domestic_violence")])
+    needs = case_card(phone, directory, "client3")
+    expect(needs).to_contain_text(phone.t("flag.low_digital_access"))
+    interpreter = phone.t("flag.interpreter_language", language="")
+    expect(needs.locator(".badge").filter(has_text=interpreter)).to_have_count(1)
+    if phone.lang() == "en":
+        expect(needs).to_contain_text("Interpreter needed: Romanian")
+
+
+def check_officer(phone: Phone, directory: Directory) -> None:
+    check_caseload(phone, directory, "officer.title")
+
+
+def check_senior(phone: Phone, directory: Directory) -> None:
+    check_caseload(phone, directory, "officer.title_senior")
+    expect(case_card(phone, directory, "client1")).to_contain_text(name_of(directory, "officer"))
+
+
+def check_facilitator(phone: Phone, directory: Directory) -> None:
+    expect(phone.page.locator("h1")).to_have_text(phone.t("facilitator.title"))
+    expect(phone.page.locator("main")).to_contain_text(
+        phone.t("home.greeting", name=name_of(directory, "facilitator")))
+    expect(phone.page.locator("main")).to_contain_text(
+        phone.t("home.signed_in_as", role=phone.t("role.facilitator")))
+
+
+def check_mentor(phone: Phone, directory: Directory) -> None:
+    expect(phone.page.locator("h1")).to_have_text(phone.t("mentor.title"))
+    expect(phone.page.locator("#mentees li")).to_have_text([name_of(directory, "client1")])
+    main = phone.page.locator("main")
+    for other in ("client2", "client3"):
+        expect(main).not_to_contain_text(name_of(directory, other))
+
+
+def check_client(client: str, remote: str, reason_key: str | None, alternatives: bool) -> Callable[
+        [Phone, Directory], None]:
+    def check(phone: Phone, directory: Directory) -> None:
+        page = phone.page
+        expect(page.locator("h1")).to_have_text(phone.t("home.greeting", name=name_of(directory, client)))
+        expect(page.locator("#officer-name")).to_have_text(name_of(directory, "officer"))
+        status = page.locator("[data-remote]")
+        expect(status).to_have_attribute("data-remote", remote)
+        expect(status).to_contain_text(phone.t(f"remote.{'allowed' if remote == 'allowed' else 'not_allowed'}.client"))
+        if reason_key:
+            expect(status).to_contain_text(phone.t(reason_key))
+        expect(page.locator(".note")).to_have_count(1 if alternatives else 0)
+        if alternatives:
+            expect(page.locator(".note")).to_have_text(phone.t("client.alternatives"))
+    return check
+
+
+CHECKS: dict[str, Callable[[Phone, Directory], None]] = {
+    "admin": check_admin,
+    "senior": check_senior,
+    "officer": check_officer,
+    "facilitator": check_facilitator,
+    "mentor": check_mentor,
+    "client1": check_client("client1", "allowed", None, alternatives=False),
+    "client2": check_client("client2", "refused", "remote.refused.face_to_face_first.client", alternatives=False),
+    "client3": check_client("client3", "refused", None, alternatives=True),
+}
+
+
+def assert_phone_friendly(phone: Phone) -> None:
+    """No sideways scrolling at 360 px; every control is at least 44 x 44 px."""
+    page = phone.page
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"page is {overflow}px wider than the phone"
+    small = page.evaluate("""() => [...document.querySelectorAll(
+        'button, select, input:not([type=checkbox]), a[href]')]
+      .map((el) => [el.outerHTML.slice(0, 80), el.getBoundingClientRect()])
+      .filter(([, r]) => r.width && (r.height < 44 || r.width < 44))
+      .map(([html, r]) => `${html} ${Math.round(r.width)}x${Math.round(r.height)}`)""")
+    assert not small, "touch targets smaller than 44px:\n" + "\n".join(small)
+
+
+@pytest.mark.parametrize("username", DEMO_USERS)
+def test_landing_page_for_each_demo_user(phone: Phone, demo_directory: Directory, username: str) -> None:
+    phone.login(username)
+    CHECKS[username](phone, demo_directory)
+    header = phone.page.locator("header")
+    expect(header.get_by_role("button", name=phone.t("action.logout"))).to_be_visible()
+    expect(header.get_by_label(phone.t("lang.label"))).to_be_visible()
+    assert phone.page.title() == phone.t("app.doc_title", page=phone.page.locator("h1").inner_text())
+    assert_phone_friendly(phone)
+    assert not phone.page_errors, phone.page_errors

@@ -1,0 +1,46 @@
+"""Signing in and out: errors come from the catalog and are announced."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+expect = pytest.importorskip("playwright.sync_api").expect
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_wrong_password_shows_catalog_message(phone: Any) -> None:
+    phone.open_login()
+    phone.submit_login("officer", "not-the-password")
+    alert = phone.page.locator("#login-error")
+    expect(alert).to_have_text(phone.t("errors.invalid_credentials"))
+    expect(alert).to_have_attribute("role", "alert")
+    expect(phone.page.locator("#password")).to_have_attribute("aria-invalid", "true")
+    expect(phone.page).to_have_url(f"{phone.base_url}/#/login")
+
+
+def test_empty_form_is_caught_before_sending(phone: Any) -> None:
+    phone.open_login()
+    sent: list[str] = []
+    phone.page.on("request", lambda req: sent.append(req.url) if "/api/session" in req.url else None)
+    phone.page.locator("form button[type=submit]").click()
+    expect(phone.page.locator("#login-error")).to_have_text(phone.t("login.missing_fields"))
+    expect(phone.page.locator("#username")).to_be_focused()
+    assert not sent
+
+
+def test_logout_returns_to_login_and_ends_the_session(phone: Any) -> None:
+    phone.login("officer")
+    phone.page.reload()  # the HttpOnly session cookie keeps the person signed in
+    phone.page.locator("#logout").wait_for()
+    phone.settled()
+    phone.page.locator("#logout").click()
+    expect(phone.page).to_have_url(f"{phone.base_url}/#/login")
+    expect(phone.page.locator("h1")).to_have_text(phone.t("login.title"))
+    expect(phone.page.locator("#logout")).to_have_count(0)
+    phone.page.goto(f"{phone.base_url}/#/home")  # the server no longer knows the session
+    phone.page.reload()
+    phone.page.locator("#username").wait_for()
+    expect(phone.page).to_have_url(f"{phone.base_url}/#/login")
