@@ -98,10 +98,7 @@ class CaseFacts(msgspec.Struct, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         _require_utc_aware("exception_until", self.exception_until)
         if not 0 <= self.face_to_face_with_current_officer <= self.face_to_face_total:
-            raise ValueError(
-                "face_to_face_with_current_officer must be between 0 and "
-                "face_to_face_total"
-            )
+            raise ValueError("face_to_face_with_current_officer must be between 0 and face_to_face_total")
 
 
 class GroupFacts(msgspec.Struct, frozen=True, kw_only=True):

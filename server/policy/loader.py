@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import msgspec
 
@@ -68,6 +68,9 @@ class PolicySet:
             raise ValueError("policy versions start at 1")
         if set(self.rules) != set(RULE_IDS):
             raise ValueError("a policy set holds every rule exactly once")
+        for rule_id, config in self.rules.items():
+            if not isinstance(config, CONFIG_TYPES[rule_id]):
+                raise TypeError(f"{rule_id} needs a {CONFIG_TYPES[rule_id].__name__}")
         # Read-only view so a loaded policy set cannot be changed behind the audit log.
         ordered = {rule_id: self.rules[rule_id] for rule_id in RULE_IDS}
         object.__setattr__(self, "rules", MappingProxyType(ordered))
@@ -115,21 +118,15 @@ _T = TypeVar("_T")
 
 
 def _typed(policies: PolicySet, rule_id: str, kind: type[_T]) -> _T:
-    config = policies.rules[rule_id]
-    if not isinstance(config, kind):  # pragma: no cover - guaranteed by construction
-        raise TypeError(f"{rule_id} holds {type(config).__name__}")
-    return config
+    # __post_init__ checked every config against CONFIG_TYPES.
+    return cast(_T, policies.rules[rule_id])
 
 
-_FIELD = re.compile(
-    r"^Object (?:contains unknown|missing required) field `(?P<name>[^`]+)`$"
-)
+_FIELD = re.compile(r"^Object (?:contains unknown|missing required) field `(?P<name>[^`]+)`$")
 _LINE = re.compile(r"\(at line (?P<line>\d+), column \d+\)$")
 
 
-def _validation_error(
-    file: str, rule_id: str, error: msgspec.ValidationError
-) -> PolicyError:
+def _validation_error(file: str, rule_id: str, error: msgspec.ValidationError) -> PolicyError:
     # msgspec says "Expected `int` >= 1 - at `$.categories.messages.period_days`";
     # the path becomes the dotted key, "$" standing for the rule's own table.
     message, at, path = str(error).partition(" - at `$")
@@ -141,22 +138,16 @@ def _validation_error(
     return PolicyError(file, key, message)
 
 
-def _convert(
-    file: str, rule_id: str, table: object
-) -> tuple[RuleConfig | None, list[PolicyError]]:
+def _convert(file: str, rule_id: str, table: object) -> tuple[RuleConfig | None, list[PolicyError]]:
     try:
         config = msgspec.convert(table, type=CONFIG_TYPES[rule_id], strict=True)
     except msgspec.ValidationError as error:
         return None, [_validation_error(file, rule_id, error)]
-    problems = [
-        PolicyError(file, f"{rule_id}.{p.key}", p.reason) for p in config.problems()
-    ]
+    problems = [PolicyError(file, f"{rule_id}.{p.key}", p.reason) for p in config.problems()]
     return (None if problems else config), problems
 
 
-def _document(
-    file: str, rule_id: str, text: str
-) -> tuple[RuleConfig | None, list[PolicyError]]:
+def _document(file: str, rule_id: str, text: str) -> tuple[RuleConfig | None, list[PolicyError]]:
     if rule_id not in RULE_IDS:
         reason = "unknown rule; expected one of " + ", ".join(RULE_IDS)
         return None, [PolicyError(file, rule_id, reason)]
@@ -198,9 +189,7 @@ def _collect(
             continue  # not a policy document (README.md, notes.txt ...)
         file = label(f"{rule_id}.toml")
         if rule_id in present:
-            errors.append(
-                PolicyError(file, rule_id, "given twice; every rule exactly once")
-            )
+            errors.append(PolicyError(file, rule_id, "given twice; every rule exactly once"))
             continue
         present.add(rule_id)
         config, found = _document(file, rule_id, docs[name])
@@ -255,15 +244,11 @@ def load_dir(path: Path, *, version: int = 1) -> PolicySet:
     return PolicySet(version=version, rules=configs)
 
 
-def replace_rule(
-    policies: PolicySet, rule_id: str, config: Mapping[str, object], *, version: int
-) -> PolicySet:
+def replace_rule(policies: PolicySet, rule_id: str, config: Mapping[str, object], *, version: int) -> PolicySet:
     """A new policy set with one rule's config replaced (as sent to the admin API)."""
     file = f"{rule_id}.toml"
     if rule_id not in RULE_IDS:
-        raise PolicyError(
-            file, rule_id, "unknown rule; expected one of " + ", ".join(RULE_IDS)
-        )
+        raise PolicyError(file, rule_id, "unknown rule; expected one of " + ", ".join(RULE_IDS))
     if version <= policies.version:
         raise PolicyError(
             file,

@@ -65,19 +65,12 @@ class _Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
     #: Citation: the CEP recommendation or legal article the rule implements.
     source: Text
 
-    def problems(self) -> list[Problem]:
-        return []
 
-
-class FaceToFaceFirstConfig(
-    _Config, frozen=True, forbid_unknown_fields=True, kw_only=True
-):
+class FaceToFaceFirstConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only=True):
     enabled: bool
     min_meetings: Days
     require_current_officer: bool
-    gated_actions: tuple[
-        Literal["supervise_remotely", "send_message", "start_video"], ...
-    ]
+    gated_actions: tuple[Literal["supervise_remotely", "send_message", "start_video"], ...]
     exempt_message_kinds: tuple[Literal["text", "appointment_notice"], ...]
     max_exception_days: Annotated[int, msgspec.Meta(ge=1, le=365)]
 
@@ -122,16 +115,12 @@ class SafeSpaceConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only=
         return _duplicates("question ids", ids)
 
 
-class CategoryRetention(
-    msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
-):
+class CategoryRetention(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     period_days: Days
     action: Literal["shred", "anonymise"]
 
 
-class RetentionCategories(
-    msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True
-):
+class RetentionCategories(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     messages: CategoryRetention
     attachments: CategoryRetention
     checkin_records: CategoryRetention
@@ -154,15 +143,11 @@ class RetentionConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only=
     def problems(self) -> list[Problem]:
         found: list[Problem] = []
         for name in CATEGORIES:
-            if (
-                self.categories.of(name).action == "anonymise"
-                and name not in ANONYMISABLE
-            ):
+            if self.categories.of(name).action == "anonymise" and name not in ANONYMISABLE:
                 found.append(
                     Problem(
                         f"categories.{name}.action",
-                        "only " + " and ".join(ANONYMISABLE) + " may be anonymised; "
-                        "anything else must be shredded",
+                        "only " + " and ".join(ANONYMISABLE) + " may be anonymised; anything else must be shredded",
                     )
                 )
         others = [c for c in CATEGORIES if c != "audit_log"]
@@ -174,25 +159,20 @@ class RetentionConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only=
             found.append(
                 Problem(
                     "categories.audit_log.period_days",
-                    f"must be at least {longest_days} days, the longest period of any "
-                    f"other category ({longest})",
+                    f"must be at least {longest_days} days, the longest period of any other category ({longest})",
                 )
             )
         return found
 
 
-class AlternativesConfig(
-    _Config, frozen=True, forbid_unknown_fields=True, kw_only=True
-):
+class AlternativesConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only=True):
     enabled: bool
     offer_for_low_digital_access: tuple[Literal["phone", "in_person"], ...]
     audio_only_on_poor_network: bool
     technical_failure_is_not_absence: bool
 
     def problems(self) -> list[Problem]:
-        return _duplicates(
-            "offer_for_low_digital_access", self.offer_for_low_digital_access
-        )
+        return _duplicates("offer_for_low_digital_access", self.offer_for_low_digital_access)
 
 
 class ScopeConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -234,12 +214,7 @@ class GroupRulesConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only
 
 
 RuleConfig = (
-    FaceToFaceFirstConfig
-    | SafeSpaceConfig
-    | RetentionConfig
-    | AlternativesConfig
-    | ScopeConfig
-    | GroupRulesConfig
+    FaceToFaceFirstConfig | SafeSpaceConfig | RetentionConfig | AlternativesConfig | ScopeConfig | GroupRulesConfig
 )
 
 RULE_IDS = (

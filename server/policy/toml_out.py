@@ -46,19 +46,13 @@ def _scalar(value: object) -> str:
         return str(value)
     if isinstance(value, str):
         return _string(value)
-    if isinstance(value, list | tuple) and not any(
-        isinstance(v, Mapping) for v in value
-    ):
+    if isinstance(value, list | tuple) and not any(isinstance(v, Mapping) for v in value):
         return "[" + ", ".join(_scalar(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} as a TOML value")
 
 
 def _is_table_array(value: object) -> bool:
-    return (
-        isinstance(value, list | tuple)
-        and len(value) > 0
-        and all(isinstance(v, Mapping) for v in value)
-    )
+    return isinstance(value, list | tuple) and len(value) > 0 and all(isinstance(v, Mapping) for v in value)
 
 
 def _table(path: Sequence[str], table: Mapping[str, object], lines: list[str]) -> None:

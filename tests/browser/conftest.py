@@ -126,19 +126,19 @@ def tandem_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait(timeout=10)
 
 
-def api_login(base_url: str, username: str) -> tuple[str, str]:
-    """Sign in over plain HTTP; returns (Cookie header value, CSRF token)."""
+def api_login(base_url: str, username: str) -> str:
+    """Sign in as an API client (no browser headers, so the server issues a bearer token)."""
     body = json.dumps({"username": username, "password": DEMO_PASSWORD}).encode()
     req = urllib.request.Request(f"{base_url}/api/session", data=body, method="POST",
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - local http
-        session = json.loads(resp.read())
-        cookies = [c.split(";", 1)[0] for c in resp.headers.get_all("Set-Cookie") or []]
-    return "; ".join(cookies), session["csrf_token"]
+        token = json.loads(resp.read())["token"]
+    assert token, "POST /api/session from an API client returned no bearer token"
+    return str(token)
 
 
-def api_get(base_url: str, path: str, cookie: str) -> Any:
-    req = urllib.request.Request(f"{base_url}{path}", headers={"Cookie": cookie})
+def api_get(base_url: str, path: str, token: str) -> Any:
+    req = urllib.request.Request(f"{base_url}{path}", headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - local http
         return json.loads(resp.read())
 
@@ -146,8 +146,8 @@ def api_get(base_url: str, path: str, cookie: str) -> Any:
 @pytest.fixture(scope="session")
 def demo_directory(tandem_server: str) -> dict[str, dict[str, Any]]:
     """The demo users as the admin API lists them, by username (for display names)."""
-    cookie, _ = api_login(tandem_server, "admin")
-    users = api_get(tandem_server, "/api/admin/users", cookie)["users"]
+    token = api_login(tandem_server, "admin")
+    users = api_get(tandem_server, "/api/admin/users", token)["users"]
     return {u["username"]: u for u in users}
 
 

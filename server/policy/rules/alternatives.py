@@ -25,21 +25,15 @@ def missed_checkin_outcome(
     return "non_attendance"
 
 
-def evaluate(
-    config: AlternativesConfig, request: PolicyRequest, version: int
-) -> Decision | None:
+def evaluate(config: AlternativesConfig, request: PolicyRequest, version: int) -> Decision | None:
     if request.action != START_VIDEO:
         return None
-    offers = tuple(
-        f"offer_alternative:{kind}" for kind in config.offer_for_low_digital_access
-    )
+    offers = tuple(f"offer_alternative:{kind}" for kind in config.offer_for_low_digital_access)
     obligations: list[str] = []
     sentences: list[str] = []
     if request.case is not None and request.case.low_digital_access and offers:
         obligations.extend(offers)
-        sentences.append(
-            "The client has low digital access: offer an alternative to video"
-        )
+        sentences.append("The client has low digital access: offer an alternative to video")
     if request.network_quality == "none" and offers:
         obligations.extend(offers)
         sentences.append("There is no usable network: offer an alternative to video")

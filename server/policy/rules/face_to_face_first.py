@@ -33,9 +33,7 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _grant(
-    config: FaceToFaceFirstConfig, request: PolicyRequest, version: int
-) -> Decision:
+def _grant(config: FaceToFaceFirstConfig, request: PolicyRequest, version: int) -> Decision:
     case, actor = request.case, request.actor
     if (
         case is None
@@ -69,22 +67,16 @@ def _shortfall(config: FaceToFaceFirstConfig, counted: int, total: int) -> str:
         return "No face-to-face meeting with this client is recorded yet"
     verb = "is" if counted == 1 else "are"
     return (
-        f"Only {counted} of the {config.min_meetings} required face-to-face meetings "
-        f"with this client {verb} recorded"
+        f"Only {counted} of the {config.min_meetings} required face-to-face meetings with this client {verb} recorded"
     )
 
 
-def evaluate(
-    config: FaceToFaceFirstConfig, request: PolicyRequest, version: int
-) -> Decision | None:
+def evaluate(config: FaceToFaceFirstConfig, request: PolicyRequest, version: int) -> Decision | None:
     if request.action == GRANT_EXCEPTION:
         return _grant(config, request, version)
     if request.action not in config.gated_actions:
         return None
-    if (
-        request.action == SEND_MESSAGE
-        and request.message_kind in config.exempt_message_kinds
-    ):
+    if request.action == SEND_MESSAGE and request.message_kind in config.exempt_message_kinds:
         return None
     # Mentors, partners and interpreters have their own relationship with the client;
     # this rule is about the supervising relationship only.
@@ -95,11 +87,7 @@ def evaluate(
         if request.action == SEND_MESSAGE:
             return None  # not a case conversation
         return refuse(RULE_ID, version, "Remote supervision needs a case to check")
-    counted = (
-        case.face_to_face_with_current_officer
-        if config.require_current_officer
-        else case.face_to_face_total
-    )
+    counted = case.face_to_face_with_current_officer if config.require_current_officer else case.face_to_face_total
     if counted >= config.min_meetings:
         plural = "" if counted == 1 else "s"
         needed = config.min_meetings

@@ -15,16 +15,12 @@ from server.policy.schema import GroupRulesConfig
 RULE_ID = "group_rules"
 
 
-def evaluate(
-    config: GroupRulesConfig, request: PolicyRequest, version: int
-) -> Decision | None:
+def evaluate(config: GroupRulesConfig, request: PolicyRequest, version: int) -> Decision | None:
     if request.action != JOIN_GROUP:
         return None
     group = request.group
     if group is None:
-        return refuse(
-            RULE_ID, version, "Joining a group needs the group session's facts"
-        )
+        return refuse(RULE_ID, version, "Joining a group needs the group session's facts")
     if group.recording and not config.recording_allowed:
         return refuse(RULE_ID, version, "Group sessions may not be recorded")
     if group.hybrid and not config.hybrid_allowed:
@@ -49,7 +45,6 @@ def evaluate(
             return refuse(
                 RULE_ID,
                 version,
-                f"The session needs {needed} facilitator{plural} present "
-                "before others join",
+                f"The session needs {needed} facilitator{plural} present before others join",
             )
     return allow(RULE_ID, version)

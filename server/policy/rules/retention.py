@@ -25,9 +25,7 @@ def period(config: RetentionConfig, category: str) -> timedelta:
     return timedelta(days=config.categories.of(category).period_days)
 
 
-def expiry_action(
-    config: RetentionConfig, category: str
-) -> Literal["shred", "anonymise"]:
+def expiry_action(config: RetentionConfig, category: str) -> Literal["shred", "anonymise"]:
     return config.categories.of(category).action
 
 
@@ -45,15 +43,11 @@ def bucket_end(start: datetime) -> datetime:
     return datetime(first.year + first.month // 12, first.month % 12 + 1, 1, tzinfo=UTC)
 
 
-def expiry_for(
-    config: RetentionConfig, category: str, bucket_start: datetime
-) -> datetime:
+def expiry_for(config: RetentionConfig, category: str, bucket_start: datetime) -> datetime:
     """When the month bucket beginning at ``bucket_start`` may be shredded."""
     return bucket_end(bucket_start) + period(config, category)
 
 
-def evaluate(
-    config: RetentionConfig, request: PolicyRequest, version: int
-) -> Decision | None:
+def evaluate(config: RetentionConfig, request: PolicyRequest, version: int) -> Decision | None:
     del config, request, version  # retention plans deletions; it refuses no request
     return None

@@ -39,16 +39,12 @@ def questions_for(
     return questions
 
 
-def evaluate(
-    config: SafeSpaceConfig, request: PolicyRequest, version: int
-) -> Decision | None:
+def evaluate(config: SafeSpaceConfig, request: PolicyRequest, version: int) -> Decision | None:
     if request.action != START_VIDEO:
         return None
     obligations = ["safe_space_check:client", "safe_space_check:staff"]
     sentences = ["Client and staff confirm a safe space before the video starts"]
     if _domestic_violence(request.case):
         obligations.append("safe_space_check:domestic_violence")
-        sentences.append(
-            "This case is flagged for domestic violence: extra questions apply"
-        )
+        sentences.append("This case is flagged for domestic violence: extra questions apply")
     return allow(RULE_ID, version, sentences, obligations)

@@ -42,9 +42,7 @@ _BY_RELATION = {
     "network_partner": "Partner agencies see only their case network channel",
     "interpreter_invited": "Interpreters join only the sessions they are invited to",
     "facilitator": "Facilitators see only their group sessions, not case data",
-    "client_self": (
-        "Only the supervising officer or a senior officer of the office may do this"
-    ),
+    "client_self": ("Only the supervising officer or a senior officer of the office may do this"),
 }
 _BY_ROLE = {
     "admin": "Administrators run the service and do not see case data",
@@ -67,9 +65,7 @@ def _not_permitted(request: PolicyRequest) -> str:
     return _BY_ROLE.get(request.actor.role, "You have no part in this case")
 
 
-def evaluate(
-    config: ScopeConfig, request: PolicyRequest, version: int
-) -> Decision | None:
+def evaluate(config: ScopeConfig, request: PolicyRequest, version: int) -> Decision | None:
     permitted = PERMITTED.get(request.action)
     if permitted is None:
         return None
@@ -84,9 +80,5 @@ def evaluate(
     if relation not in permitted:
         return refuse(RULE_ID, version, _not_permitted(request))
     if not _holds(request.actor, case, relation):
-        return refuse(
-            RULE_ID, version, "The relation to this case does not match the case record"
-        )
-    return allow(
-        RULE_ID, version, [f"Acting as {relation.replace('_', ' ')} of this case"]
-    )
+        return refuse(RULE_ID, version, "The relation to this case does not match the case record")
+    return allow(RULE_ID, version, [f"Acting as {relation.replace('_', ' ')} of this case"])

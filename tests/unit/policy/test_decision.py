@@ -30,9 +30,7 @@ def test_allow_names_no_rule_and_keeps_obligations_in_order() -> None:
 
 
 def test_allow_defaults_to_no_reasons_or_obligations() -> None:
-    assert allow("group_rules", 1) == Decision(
-        allowed=True, rule_id=None, policy_version=1, reasons=()
-    )
+    assert allow("group_rules", 1) == Decision(allowed=True, rule_id=None, policy_version=1, reasons=())
 
 
 def test_an_allowed_decision_cannot_name_a_refusing_rule() -> None:
@@ -40,11 +38,7 @@ def test_an_allowed_decision_cannot_name_a_refusing_rule() -> None:
         Decision(allowed=True, rule_id="scope", policy_version=1, reasons=())
 
 
-@pytest.mark.parametrize(
-    ("rule_id", "reasons"), [(None, ("why",)), ("scope", ())]
-)
-def test_a_refusal_needs_a_rule_and_a_reason(
-    rule_id: str | None, reasons: tuple[str, ...]
-) -> None:
+@pytest.mark.parametrize(("rule_id", "reasons"), [(None, ("why",)), ("scope", ())])
+def test_a_refusal_needs_a_rule_and_a_reason(rule_id: str | None, reasons: tuple[str, ...]) -> None:
     with pytest.raises(ValueError, match="must name its rule"):
         Decision(allowed=False, rule_id=rule_id, policy_version=1, reasons=reasons)

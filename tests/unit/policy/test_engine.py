@@ -34,14 +34,10 @@ def test_the_engine_exposes_its_policies(policies: PolicySet) -> None:
 def test_scope_refuses_before_face_to_face_first(
     policies: PolicySet, request_for: Request, case: Callable[..., CaseFacts]
 ) -> None:
-    request = request_for(
-        "start_video", "mentor", case=case(face_to_face_with_current_officer=0)
-    )
+    request = request_for("start_video", "mentor", case=case(face_to_face_with_current_officer=0))
     decision = PolicyEngine(policies).evaluate(request)
     assert (decision.allowed, decision.rule_id) == (False, "scope")
-    assert decision.reasons == (
-        "Mentors talk only with their mentees and see no case data (rule scope)",
-    )
+    assert decision.reasons == ("Mentors talk only with their mentees and see no case data (rule scope)",)
 
 
 def test_face_to_face_first_refuses_before_safe_space_obligations(
@@ -56,10 +52,7 @@ def test_face_to_face_first_refuses_before_safe_space_obligations(
         allowed=False,
         rule_id="face_to_face_first",
         policy_version=1,
-        reasons=(
-            "No face-to-face meeting with this client is recorded yet "
-            "(rule face_to_face_first)",
-        ),
+        reasons=("No face-to-face meeting with this client is recorded yet (rule face_to_face_first)",),
     )
 
 
@@ -92,9 +85,7 @@ def test_an_allowed_video_merges_reasons_and_obligations_in_rule_order(
     )
 
 
-def test_a_disabled_rule_is_skipped(
-    policies: PolicySet, request_for: Request, case: Callable[..., CaseFacts]
-) -> None:
+def test_a_disabled_rule_is_skipped(policies: PolicySet, request_for: Request, case: Callable[..., CaseFacts]) -> None:
     config = msgspec.to_builtins(policies.face_to_face_first) | {"enabled": False}
     relaxed = replace_rule(policies, "face_to_face_first", config, version=2)
     request = request_for(
@@ -116,9 +107,7 @@ def test_an_action_no_rule_speaks_to_is_allowed_without_reasons(
     )
 
 
-def test_mentor_conversations_are_not_case_conversations(
-    policies: PolicySet, request_for: Request
-) -> None:
+def test_mentor_conversations_are_not_case_conversations(policies: PolicySet, request_for: Request) -> None:
     request = request_for("send_message", "mentor", case=None, message_kind="text")
     assert PolicyEngine(policies).evaluate(request).allowed
 

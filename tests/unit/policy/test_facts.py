@@ -70,25 +70,25 @@ def test_unknown_vocabulary_in_a_request_is_refused(field: str, value: str) -> N
 
 def test_a_naive_now_is_refused() -> None:
     with pytest.raises(ValueError, match="now must be a timezone-aware"):
-        PolicyRequest(action="read_case", actor=OFFICER, now=datetime(2025, 1, 1))  # noqa: DTZ001
+        PolicyRequest(action="read_case", actor=OFFICER, now=datetime(2025, 1, 1))
 
 
 def test_a_naive_exception_end_is_refused(case: Callable[..., CaseFacts]) -> None:
     with pytest.raises(ValueError, match="exception_until must be a timezone-aware"):
-        case(exception_until=datetime(2025, 1, 1))  # noqa: DTZ001
+        case(exception_until=datetime(2025, 1, 1))
 
 
 @pytest.mark.parametrize(("current", "total"), [(-1, 0), (2, 1)])
-def test_meeting_counts_must_agree(
-    case: Callable[..., CaseFacts], current: int, total: int
-) -> None:
+def test_meeting_counts_must_agree(case: Callable[..., CaseFacts], current: int, total: int) -> None:
     with pytest.raises(ValueError, match="face_to_face_with_current_officer"):
         case(face_to_face_with_current_officer=current, face_to_face_total=total)
 
 
 def test_case_flags_default_to_false(case: Callable[..., CaseFacts]) -> None:
     facts = case()
-    assert not (facts.domestic_violence or facts.protected_person or facts.legal_hold)
+    assert not (facts.domestic_violence)
+    assert not (facts.protected_person)
+    assert not facts.legal_hold
     assert facts.language is None
 
 

@@ -90,6 +90,8 @@ def test_rules_are_read_only(policies: PolicySet) -> None:
 def test_a_policy_set_holds_every_rule(policies: PolicySet) -> None:
     with pytest.raises(ValueError, match="every rule exactly once"):
         PolicySet(version=1, rules={"scope": policies.scope})
+    with pytest.raises(TypeError, match="scope needs a ScopeConfig"):
+        PolicySet(version=1, rules={**policies.rules, "scope": policies.retention})
     with pytest.raises(ValueError, match="start at 1"):
         PolicySet(version=0, rules=policies.rules)
 
@@ -121,9 +123,7 @@ def test_an_unknown_key_is_named() -> None:
 
 def test_a_missing_key_is_named() -> None:
     error = _edit("face_to_face_first.toml", "min_meetings = 1", "")
-    _assert(
-        error, "face_to_face_first.toml", "face_to_face_first.min_meetings", "missing"
-    )
+    _assert(error, "face_to_face_first.toml", "face_to_face_first.min_meetings", "missing")
 
 
 def test_a_wrong_type_is_named() -> None:
@@ -160,8 +160,7 @@ def test_an_unknown_category_is_named() -> None:
     error = _edit(
         "retention.toml",
         "[retention.categories.messages]",
-        '[retention.categories.chat_logs]\nperiod_days = 1\naction = "shred"\n\n'
-        "[retention.categories.messages]",
+        '[retention.categories.chat_logs]\nperiod_days = 1\naction = "shred"\n\n[retention.categories.messages]',
     )
     _assert(error, "retention.toml", "retention.categories.chat_logs", "unknown key")
 
@@ -260,7 +259,7 @@ def test_replace_rule_errors_read_like_file_errors(policies: PolicySet) -> None:
         "Expected `int` >= 1",
     )
     scope = msgspec.to_builtins(policies.scope) | {"admin_reads_message_content": True}
-    with pytest.raises(PolicyError, match="scope.admin_reads_message_content"):
+    with pytest.raises(PolicyError, match=r"scope\.admin_reads_message_content"):
         replace_rule(policies, "scope", scope, version=2)
 
 

@@ -28,9 +28,7 @@ def test_every_rule_has_a_config_type() -> None:
 
 
 @pytest.mark.parametrize("rule_id", RULE_IDS)
-def test_the_defaults_have_no_problems_and_cite_a_source(
-    policies: PolicySet, rule_id: str
-) -> None:
+def test_the_defaults_have_no_problems_and_cite_a_source(policies: PolicySet, rule_id: str) -> None:
     config = policies.config(rule_id)
     assert config.problems() == []
     assert config.title
@@ -45,9 +43,7 @@ def test_the_defaults_have_no_problems_and_cite_a_source(
         ("alternatives", "offer_for_low_digital_access", ["phone", "phone"]),
     ],
 )
-def test_duplicates_are_problems(
-    policies: PolicySet, rule_id: str, key: str, value: list[str]
-) -> None:
+def test_duplicates_are_problems(policies: PolicySet, rule_id: str, key: str, value: list[str]) -> None:
     config = _edited(policies, rule_id, **{key: value})
     assert config.problems() == [Problem(key, f"{value[0]!r} is listed twice")]
 
@@ -55,9 +51,7 @@ def test_duplicates_are_problems(
 def test_question_ids_are_unique_across_all_lists(policies: PolicySet) -> None:
     question = {"id": "private_place", "text": "Again?", "safe_answer": False}
     config = _edited(policies, "safe_space", staff_questions=[question])
-    assert config.problems() == [
-        Problem("question ids", "'private_place' is listed twice")
-    ]
+    assert config.problems() == [Problem("question ids", "'private_place' is listed twice")]
 
 
 def _retention(policies: PolicySet, **categories: dict[str, Any]) -> RuleConfig:
@@ -76,8 +70,7 @@ def test_only_aggregate_categories_may_be_anonymised(policies: PolicySet) -> Non
     assert config.problems() == [
         Problem(
             "categories.messages.action",
-            "only group_attendance and call_quality may be anonymised; "
-            "anything else must be shredded",
+            "only group_attendance and call_quality may be anonymised; anything else must be shredded",
         )
     ]
 
@@ -87,8 +80,7 @@ def test_the_audit_log_outlives_every_other_category(policies: PolicySet) -> Non
     assert config.problems() == [
         Problem(
             "categories.audit_log.period_days",
-            "must be at least 1825 days, the longest period of any other category "
-            "(case_notes)",
+            "must be at least 1825 days, the longest period of any other category (case_notes)",
         )
     ]
 
@@ -114,9 +106,7 @@ def test_admins_never_read_message_content(policies: PolicySet) -> None:
 
 def test_there_are_fewer_facilitators_than_places(policies: PolicySet) -> None:
     config = _edited(policies, "group_rules", max_participants=3, min_facilitators=3)
-    assert config.problems() == [
-        Problem("min_facilitators", "must be below max_participants (3)")
-    ]
+    assert config.problems() == [Problem("min_facilitators", "must be below max_participants (3)")]
 
 
 def test_recording_is_off_unless_said_otherwise(policies: PolicySet) -> None:

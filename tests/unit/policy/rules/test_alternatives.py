@@ -22,21 +22,18 @@ def config(policies: PolicySet) -> AlternativesConfig:
 
 def _obligations(config: AlternativesConfig, request: PolicyRequest) -> tuple[str, ...]:
     decision = evaluate(config, request, 1)
-    assert decision is not None and decision.allowed
+    assert decision is not None
+    assert decision.allowed
     return decision.obligations
 
 
-def test_only_video_is_its_business(
-    config: AlternativesConfig, request_for: Request, case: Case
-) -> None:
+def test_only_video_is_its_business(config: AlternativesConfig, request_for: Request, case: Case) -> None:
     request = request_for("send_message", case=case(low_digital_access=True))
     assert evaluate(config, request, 1) is None
 
 
 @pytest.mark.parametrize("quality", [None, "good"])
-def test_nothing_to_offer_without_a_need(
-    config: AlternativesConfig, request_for: Request, quality: str | None
-) -> None:
+def test_nothing_to_offer_without_a_need(config: AlternativesConfig, request_for: Request, quality: str | None) -> None:
     assert evaluate(config, request_for("start_video", network_quality=quality), 1) is None
 
 
@@ -47,9 +44,7 @@ def test_low_digital_access_gets_the_configured_alternatives(
     assert _obligations(config, request) == OFFERS
 
 
-def test_no_network_gets_the_alternatives_once(
-    config: AlternativesConfig, request_for: Request, case: Case
-) -> None:
+def test_no_network_gets_the_alternatives_once(config: AlternativesConfig, request_for: Request, case: Case) -> None:
     request = request_for("start_video", network_quality="none")
     assert _obligations(config, request) == OFFERS
     both = request_for("start_video", case=case(low_digital_access=True), network_quality="none")
@@ -64,18 +59,14 @@ def test_with_no_alternatives_configured_nothing_is_offered(
     assert evaluate(none_offered, request, 1) is None
 
 
-def test_a_poor_network_falls_back_to_audio(
-    config: AlternativesConfig, request_for: Request
-) -> None:
+def test_a_poor_network_falls_back_to_audio(config: AlternativesConfig, request_for: Request) -> None:
     request = request_for("start_video", network_quality="poor")
     assert _obligations(config, request) == ("audio_only",)
     video_anyway = msgspec.structs.replace(config, audio_only_on_poor_network=False)
     assert evaluate(video_anyway, request, 1) is None
 
 
-def test_case_less_video_has_no_digital_access_flag(
-    config: AlternativesConfig, request_for: Request
-) -> None:
+def test_case_less_video_has_no_digital_access_flag(config: AlternativesConfig, request_for: Request) -> None:
     assert evaluate(config, request_for("start_video", case=None), 1) is None
 
 

@@ -24,9 +24,7 @@ def _join(request_for: Request, facts: GroupFacts, relation: str = "client_self"
     return request_for("join_group", relation, case=None, group=facts)
 
 
-def test_only_joining_a_group_is_its_business(
-    config: GroupRulesConfig, request_for: Request
-) -> None:
+def test_only_joining_a_group_is_its_business(config: GroupRulesConfig, request_for: Request) -> None:
     assert evaluate(config, request_for("start_video"), 1) is None
 
 
@@ -36,9 +34,7 @@ def test_joining_needs_the_group_facts(config: GroupRulesConfig, request_for: Re
     )
 
 
-def test_a_valid_join_is_allowed(
-    config: GroupRulesConfig, request_for: Request, group: Group
-) -> None:
+def test_a_valid_join_is_allowed(config: GroupRulesConfig, request_for: Request, group: Group) -> None:
     assert evaluate(config, _join(request_for, group()), 1) == allow("group_rules", 1)
 
 
@@ -77,16 +73,13 @@ def test_each_condition_refuses_and_can_be_relaxed(
     assert evaluate(relaxed, request, 1) == allow("group_rules", 1)
 
 
-def test_hybrid_sessions_are_allowed_by_default(
-    config: GroupRulesConfig, request_for: Request, group: Group
-) -> None:
+def test_hybrid_sessions_are_allowed_by_default(config: GroupRulesConfig, request_for: Request, group: Group) -> None:
     decision = evaluate(config, _join(request_for, group(hybrid=True)), 1)
-    assert decision is not None and decision.allowed
+    assert decision is not None
+    assert decision.allowed
 
 
-def test_two_facilitators_are_counted_in_plural(
-    config: GroupRulesConfig, request_for: Request, group: Group
-) -> None:
+def test_two_facilitators_are_counted_in_plural(config: GroupRulesConfig, request_for: Request, group: Group) -> None:
     two = msgspec.structs.replace(config, min_facilitators=2)
     assert evaluate(two, _join(request_for, group(facilitators=1)), 1) == refuse(
         "group_rules", 1, "The session needs 2 facilitators present before others join"

@@ -20,21 +20,16 @@ def config(policies: PolicySet) -> SafeSpaceConfig:
 
 
 @pytest.mark.parametrize("action", ["send_message", "join_group", "read_case"])
-def test_only_video_needs_a_safe_space(
-    config: SafeSpaceConfig, request_for: Request, action: str
-) -> None:
+def test_only_video_needs_a_safe_space(config: SafeSpaceConfig, request_for: Request, action: str) -> None:
     assert evaluate(config, request_for(action), 1) is None
 
 
-def test_both_sides_are_checked_before_video(
-    config: SafeSpaceConfig, request_for: Request
-) -> None:
+def test_both_sides_are_checked_before_video(config: SafeSpaceConfig, request_for: Request) -> None:
     decision = evaluate(config, request_for("start_video"), 1)
-    assert decision is not None and decision.allowed
+    assert decision is not None
+    assert decision.allowed
     assert decision.obligations == ("safe_space_check:client", "safe_space_check:staff")
-    assert decision.reasons == (
-        "Client and staff confirm a safe space before the video starts (rule safe_space)",
-    )
+    assert decision.reasons == ("Client and staff confirm a safe space before the video starts (rule safe_space)",)
 
 
 @pytest.mark.parametrize("flag", ["domestic_violence", "protected_person"])
@@ -57,9 +52,7 @@ def test_clients_answer_the_client_questions(config: SafeSpaceConfig, case: Case
     assert questions_for(config, case(), "client") == config.client_questions
 
 
-def test_domestic_violence_adds_questions_and_the_shared_address(
-    config: SafeSpaceConfig, case: Case
-) -> None:
+def test_domestic_violence_adds_questions_and_the_shared_address(config: SafeSpaceConfig, case: Case) -> None:
     asked = questions_for(config, case(domestic_violence=True), "client")
     assert asked == (
         *config.client_questions,

@@ -83,24 +83,19 @@ def test_refusals_say_why(
     assert decision == refuse("scope", 4, sentence)
 
 
-def test_a_client_cannot_write_their_own_case(
-    config: ScopeConfig, request_for: Request
-) -> None:
+def test_a_client_cannot_write_their_own_case(config: ScopeConfig, request_for: Request) -> None:
     decision = evaluate(config, request_for("write_case", "client_self"), 1)
-    assert decision == refuse(
-        "scope", 1, "Only the supervising officer or a senior officer of the office may do this"
-    )
+    assert decision == refuse("scope", 1, "Only the supervising officer or a senior officer of the office may do this")
 
 
-def test_seniors_may_be_limited_to_their_caseload(
-    config: ScopeConfig, request_for: Request
-) -> None:
+def test_seniors_may_be_limited_to_their_caseload(config: ScopeConfig, request_for: Request) -> None:
     caseload = msgspec.structs.replace(config, senior_officer_scope="caseload")
     assert evaluate(caseload, request_for("read_case", "office_senior"), 1) == refuse(
         "scope", 1, "Senior officers see only their own caseload"
     )
     own = evaluate(caseload, request_for("read_case", "supervising_officer"), 1)
-    assert own is not None and own.allowed
+    assert own is not None
+    assert own.allowed
 
 
 @pytest.mark.parametrize(
@@ -117,24 +112,16 @@ def test_a_relation_that_does_not_match_the_case_fails_closed(
     config: ScopeConfig, request_for: Request, relation: str, actor: ActorFacts
 ) -> None:
     decision = evaluate(config, request_for("read_case", relation, actor=actor), 1)
-    assert decision == refuse(
-        "scope", 1, "The relation to this case does not match the case record"
-    )
+    assert decision == refuse("scope", 1, "The relation to this case does not match the case record")
 
 
-def test_case_less_messages_are_not_its_business(
-    config: ScopeConfig, request_for: Request
-) -> None:
+def test_case_less_messages_are_not_its_business(config: ScopeConfig, request_for: Request) -> None:
     assert evaluate(config, request_for("send_message", "mentor", case=None), 1) is None
 
 
 @pytest.mark.parametrize("action", ["read_case", "write_case", "start_video"])
-def test_case_actions_without_a_case_are_refused(
-    config: ScopeConfig, request_for: Request, action: str
-) -> None:
-    assert evaluate(config, request_for(action, case=None), 1) == refuse(
-        "scope", 1, "This action needs a case"
-    )
+def test_case_actions_without_a_case_are_refused(config: ScopeConfig, request_for: Request, action: str) -> None:
+    assert evaluate(config, request_for(action, case=None), 1) == refuse("scope", 1, "This action needs a case")
 
 
 def test_a_senior_of_the_office_reads_any_case_in_it(
@@ -142,4 +129,5 @@ def test_a_senior_of_the_office_reads_any_case_in_it(
 ) -> None:
     request = request_for("read_case", "office_senior", case=case(officer_id="off-7"))
     decision = evaluate(config, request, 1)
-    assert decision is not None and decision.allowed
+    assert decision is not None
+    assert decision.allowed
