@@ -28,17 +28,14 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-CLIENT_WEB = REPO / "client_web"
-CATALOG_DIR = CLIENT_WEB / "i18n"
-AXE_JS = REPO / "node_modules" / "axe-core" / "axe.min.js"
+CATALOG_DIR = REPO / "client_web" / "i18n"
 CHROMIUM = Path(os.environ.get("TANDEM_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 LANGUAGES = ("en", "fi", "et", "ro")
-DEMO_PASSWORD = "tandem-demo"  # noqa: S105 - the published password of the demo data set
-DEMO_USERS = ("admin", "senior", "officer", "facilitator", "mentor", "client1", "client2", "client3")
+DEMO_PASSWORD = "tandem-demo"  # the published password of the demo data set
 READY_TIMEOUT_S = 30.0
 
 
@@ -50,14 +47,10 @@ def unavailable(reason: str) -> None:
     pytest.skip(message)
 
 
-def load_catalogs() -> dict[str, dict[str, str]]:
-    return {lang: json.loads((CATALOG_DIR / f"{lang}.json").read_text(encoding="utf-8"))
-            for lang in LANGUAGES}
-
-
 @pytest.fixture(scope="session")
 def catalogs() -> dict[str, dict[str, str]]:
-    return load_catalogs()
+    return {lang: json.loads((CATALOG_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+            for lang in LANGUAGES}
 
 
 # --- the server -----------------------------------------------------------------------
@@ -70,7 +63,7 @@ def _free_port() -> int:
 
 def _ready(base_url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{base_url}/readyz", timeout=2) as resp:  # noqa: S310 - local http
+        with urllib.request.urlopen(f"{base_url}/readyz", timeout=2) as resp:
             return resp.status == 200
     except (urllib.error.URLError, OSError):
         return False
@@ -104,7 +97,7 @@ def tandem_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = data_dir / "server.log"
     env = {**os.environ, "TANDEM_DEMO": "1"}
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(  # noqa: S603 - our own console script, fixed arguments
+        proc = subprocess.Popen(
             [*command, "serve", "--demo", "--port", str(port), "--data-dir", str(data_dir)],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
@@ -131,7 +124,7 @@ def api_login(base_url: str, username: str) -> str:
     body = json.dumps({"username": username, "password": DEMO_PASSWORD}).encode()
     req = urllib.request.Request(f"{base_url}/api/session", data=body, method="POST",
                                  headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - local http
+    with urllib.request.urlopen(req, timeout=10) as resp:
         token = json.loads(resp.read())["token"]
     assert token, "POST /api/session from an API client returned no bearer token"
     return str(token)
@@ -139,7 +132,7 @@ def api_login(base_url: str, username: str) -> str:
 
 def api_get(base_url: str, path: str, token: str) -> Any:
     req = urllib.request.Request(f"{base_url}{path}", headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - local http
+    with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())
 
 

@@ -8,8 +8,6 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.timeout(120)
-
 CLIENT_WEB = Path(__file__).resolve().parents[2] / "client_web"
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -44,7 +42,8 @@ def test_catalog_entries_are_translated_text_with_the_same_placeholders(
         catalogs: dict[str, dict[str, str]]) -> None:
     for lang, catalog in catalogs.items():
         for key, text in catalog.items():
-            assert isinstance(text, str) and text.strip(), f"{lang}:{key} is empty"
+            assert isinstance(text, str), f"{lang}:{key} is not a string"
+            assert text.strip(), f"{lang}:{key} is empty"
             assert set(PLACEHOLDER.findall(text)) == set(PLACEHOLDER.findall(catalogs["en"][key])), (
                 f"{lang}:{key} placeholders differ from English")
     for lang in ("fi", "et", "ro"):
@@ -84,6 +83,7 @@ def test_no_hard_coded_english_in_modules(catalogs: dict[str, dict[str, str]]) -
     assert not problems, "hard-coded user-visible text:\n" + "\n".join(problems)
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("lang", ["fi", "et", "ro"])
 def test_language_switcher_translates_login(phone: Any, lang: str) -> None:
     expect = pytest.importorskip("playwright.sync_api").expect
@@ -99,6 +99,7 @@ def test_language_switcher_translates_login(phone: Any, lang: str) -> None:
     expect(phone.page.locator("h1")).to_have_text(phone.t("login.title", lang=lang))
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("lang", ["fi", "et", "ro"])
 def test_language_switcher_translates_landing_page(phone: Any, lang: str) -> None:
     expect = pytest.importorskip("playwright.sync_api").expect

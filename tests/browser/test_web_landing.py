@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
-
-import re
 
 import pytest
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.browser
 
 DEMO_USERS = ("admin", "senior", "officer", "facilitator", "mentor", "client1", "client2", "client3")
 Directory = dict[str, dict[str, Any]]

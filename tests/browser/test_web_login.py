@@ -8,7 +8,7 @@ import pytest
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.browser
 
 
 def test_wrong_password_shows_catalog_message(phone: Any) -> None:
@@ -44,3 +44,28 @@ def test_logout_returns_to_login_and_ends_the_session(phone: Any) -> None:
     phone.page.reload()
     phone.page.locator("#username").wait_for()
     expect(phone.page).to_have_url(f"{phone.base_url}/#/login")
+
+
+def test_expired_session_returns_to_login_with_a_notice(phone: Any) -> None:
+    phone.login("officer")
+    phone.page.context.clear_cookies()  # as if the session expired on the server
+    phone.page.locator("#lang-select").select_option("fi")  # re-renders, so the caseload is fetched again
+    expect(phone.page).to_have_url(f"{phone.base_url}/#/login")
+    expect(phone.page.locator("#login-error")).to_have_text(phone.t("errors.unauthenticated", lang="fi"))
+
+
+def test_keyboard_focus_is_always_visible(phone: Any) -> None:
+    phone.open_login()
+    seen = []
+    for _ in range(8):
+        phone.page.keyboard.press("Tab")
+        focused = phone.page.evaluate("""() => {
+            const el = document.activeElement, style = getComputedStyle(el);
+            return {id: el.id || el.tagName, outline: style.outlineStyle, width: parseFloat(style.outlineWidth)};
+        }""")
+        if focused["id"] in ("BODY", "HTML"):
+            break  # tabbed past the last control
+        seen.append(focused["id"])
+        assert focused["outline"] != "none", focused
+        assert focused["width"] >= 2, focused
+    assert seen == ["lang-select", "username", "password", "show-password", "BUTTON"], seen
