@@ -203,7 +203,7 @@ class ProcessCpu:
 
     def __init__(self, pid: int) -> None:
         try:
-            import psutil  # noqa: PLC0415 - optional dependency
+            import psutil  # optional (a dev dependency)
         except ImportError:
             self._proc = None
         else:

@@ -42,27 +42,42 @@ def build_registry() -> Registry:
     return registry
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None, bus: Bus | None = None,
-               passwords: Passwords | None = None) -> web.Application:
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, bus: Bus | None = None, passwords: Passwords | None = None
+) -> web.Application:
     clock = clock or SystemClock()
     metrics = CollectorRegistry()
     engine = make_engine(settings.database_url)
     store = Store(engine, metrics)
     bus = bus or (RedisBus(settings.redis_url) if settings.redis_url else MemoryBus())
     passwords = passwords or Passwords(workers=settings.hash_workers)
-    limiter = LoginLimiter(per_account=settings.login_limit_per_account,
-                           per_address=settings.login_limit_per_address, window_s=settings.login_window_s,
-                           max_block_s=settings.login_max_block_s)
+    limiter = LoginLimiter(
+        per_account=settings.login_limit_per_account,
+        per_address=settings.login_limit_per_address,
+        window_s=settings.login_window_s,
+        max_block_s=settings.login_max_block_s,
+    )
     keyring = Keyring(settings.kek)
     identity = IdentityService(store, clock, passwords, limiter, settings)
     policy = PolicyService(store, clock, settings.policies_dir, bus)
     cases = CaseService(store, clock, keyring, policy, identity)
     registry = build_registry()
-    services = Services(settings=settings, clock=clock, store=store, bus=bus, keyring=keyring, identity=identity,
-                        policy=policy, cases=cases, metrics=metrics, registry=registry)
+    services = Services(
+        settings=settings,
+        clock=clock,
+        store=store,
+        bus=bus,
+        keyring=keyring,
+        identity=identity,
+        policy=policy,
+        cases=cases,
+        metrics=metrics,
+        registry=registry,
+    )
 
-    app = web.Application(client_max_size=settings.max_body_bytes,
-                          middlewares=[make_edge_middleware(HttpMetrics(metrics))])
+    app = web.Application(
+        client_max_size=settings.max_body_bytes, middlewares=[make_edge_middleware(HttpMetrics(metrics))]
+    )
     app[SERVICES] = services
     gateway = Gateway()
     app[GATEWAY] = gateway

@@ -8,10 +8,17 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from server import logs
 from server.settings import Settings, SettingsError, from_env
+
+if TYPE_CHECKING:
+    from server.web.state import Services
+
+T = TypeVar("T")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -35,29 +42,26 @@ def cmd_migrate(settings: Settings) -> None:
     upgrade(settings.database_url)
 
 
-async def _with_app(settings: Settings, fn):  # type: ignore[no-untyped-def]
+async def _with_app(settings: Settings, fn: Callable[[Services], Awaitable[T]]) -> T:
+    """Run ``fn`` with the app's services started (bus, policies) and stopped after."""
+    from aiohttp import web
+
     from server.app import create_app
     from server.web.state import SERVICES
 
     app = create_app(settings)
-    runner_ctx = app.cleanup_ctx
-    gens = [ctx(app).__aiter__() for ctx in runner_ctx]
-    for gen in gens:
-        await gen.__anext__()
+    runner = web.AppRunner(app)
+    await runner.setup()
     try:
         return await fn(app[SERVICES])
     finally:
-        for gen in reversed(gens):
-            try:
-                await gen.__anext__()
-            except StopAsyncIteration:
-                pass
+        await runner.cleanup()
 
 
 def cmd_demo(settings: Settings) -> bool:
     from server import demo
 
-    return bool(asyncio.run(_with_app(settings, lambda s: demo.load(s.identity, s.cases, s.clock))))
+    return asyncio.run(_with_app(settings, lambda s: demo.load(s.identity, s.cases, s.clock)))
 
 
 def cmd_serve(settings: Settings) -> None:
@@ -68,11 +72,18 @@ def cmd_serve(settings: Settings) -> None:
     cmd_migrate(settings)
     if settings.demo:
         created = cmd_demo(settings)
-        print(f"Demo data {'loaded' if created else 'already present'}. Sign in at http://{settings.host}:{settings.port}/")
+        print(
+            f"Demo data {'loaded' if created else 'already present'}. Sign in at http://{settings.host}:{settings.port}/"
+        )
         print("  users: admin, senior, officer, facilitator, mentor, client1, client2, client3")
         print("  password: tandem-demo   (demo mode only)", flush=True)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None,
-                print=lambda m: print(m, flush=True))
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=None,
+        print=lambda m: print(m, flush=True),
+    )
 
 
 def cmd_user_create(settings: Settings, args: argparse.Namespace) -> None:
@@ -80,9 +91,15 @@ def cmd_user_create(settings: Settings, args: argparse.Namespace) -> None:
 
     password = os.environ.get("TANDEM_NEW_PASSWORD") or getpass.getpass("Password: ")
 
-    async def create(services):  # type: ignore[no-untyped-def]
-        return await services.identity.create_user(None, username=args.username, display_name=args.display_name,
-                                                    role=Role(args.role), office_id=args.office, password=password)
+    async def create(services: Services) -> str:
+        return await services.identity.create_user(
+            None,
+            username=args.username,
+            display_name=args.display_name,
+            role=Role(args.role),
+            office_id=args.office,
+            password=password,
+        )
 
     print(asyncio.run(_with_app(settings, create)))
 
@@ -100,8 +117,16 @@ def cmd_audit_verify(settings: Settings) -> int:
         if report.broken is None:
             print(json.dumps({"ok": True, "records": report.records, "head": report.head_hash}))
             return 0
-        print(json.dumps({"ok": False, "records_verified": report.records, "first_bad_seq": report.broken.seq,
-                          "reason": report.broken.reason}))
+        print(
+            json.dumps(
+                {
+                    "ok": False,
+                    "records_verified": report.records,
+                    "first_bad_seq": report.broken.seq,
+                    "reason": report.broken.reason,
+                }
+            )
+        )
         return 1
 
     return asyncio.run(run())

@@ -12,7 +12,7 @@ from server.identity import store as identity_store
 from server.identity.model import Actor, Role
 from server.identity.service import IdentityService
 
-PASSWORD = "tandem-demo"
+PASSWORD = "tandem-demo"  # noqa: S105 - demo accounts only work in demo mode
 STAFF = (
     ("admin", "Aino Admin", Role.ADMIN),
     ("senior", "Sanna Senior", Role.SENIOR_OFFICER),
@@ -30,19 +30,43 @@ async def load(identity: IdentityService, cases: CaseService, clock: Clock) -> b
     office = await identity.create_office(None, "Demo Probation Office")
     ids: dict[str, str] = {}
     for username, name, role in STAFF:
-        ids[username] = await identity.create_user(None, username=username, display_name=name, role=role,
-                                                   office_id=office, password=PASSWORD, is_demo=True)
+        ids[username] = await identity.create_user(
+            None, username=username, display_name=name, role=role, office_id=office, password=PASSWORD, is_demo=True
+        )
     senior = Actor(ids["senior"], "senior", "Sanna Senior", Role.SENIOR_OFFICER, office, "en", False)
     officer = Actor(ids["officer"], "officer", "Olli Officer", Role.OFFICER, office, "en", False)
-    c1 = await cases.create_case(senior, client_username="client1", client_display_name="Kalle Client",
-                                 officer_id=ids["officer"], password=PASSWORD, is_demo=True)
-    await cases.create_case(senior, client_username="client2", client_display_name="Liis Client",
-                            officer_id=ids["officer"], domestic_violence=True, protected_person=True,
-                            password=PASSWORD, is_demo=True)
-    await cases.create_case(senior, client_username="client3", client_display_name="Ion Client",
-                            officer_id=ids["officer"], low_digital_access=True, interpreter_needed=True,
-                            language="ro", locale="ro", password=PASSWORD, is_demo=True)
-    await cases.record_face_to_face(officer, c1.case_id, met_at=clock.now() - timedelta(days=7),
-                                    location="Demo Probation Office, room 2")
+    c1 = await cases.create_case(
+        senior,
+        client_username="client1",
+        client_display_name="Kalle Client",
+        officer_id=ids["officer"],
+        password=PASSWORD,
+        is_demo=True,
+    )
+    await cases.create_case(
+        senior,
+        client_username="client2",
+        client_display_name="Liis Client",
+        officer_id=ids["officer"],
+        domestic_violence=True,
+        protected_person=True,
+        password=PASSWORD,
+        is_demo=True,
+    )
+    await cases.create_case(
+        senior,
+        client_username="client3",
+        client_display_name="Ion Client",
+        officer_id=ids["officer"],
+        low_digital_access=True,
+        interpreter_needed=True,
+        language="ro",
+        locale="ro",
+        password=PASSWORD,
+        is_demo=True,
+    )
+    await cases.record_face_to_face(
+        officer, c1.case_id, met_at=clock.now() - timedelta(days=7), location="Demo Probation Office, room 2"
+    )
     await cases.assign_mentor(officer, mentor_id=ids["mentor"], client_id=c1.client_id)
     return True

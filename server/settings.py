@@ -104,7 +104,7 @@ def load_kek(env: Mapping[str, str], data_dir: Path, *, create: bool) -> bytes:
     return key
 
 
-def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
     env = os.environ if env is None else env
     demo = bool(overrides.pop("demo", _bool(env, "TANDEM_DEMO", False)))
     data_dir = Path(str(overrides.pop("data_dir", env.get("TANDEM_DATA_DIR") or REPO_ROOT / "var")))

@@ -97,7 +97,9 @@ class ChainVerifier:
     def finish(self, head_seq: int) -> ChainBreak | None:
         """Compare with the stored head: catches records cut from the end."""
         if head_seq != self.count:
-            return ChainBreak(self.count + 1, f"head says {head_seq} records, found {self.count} (records removed from the end)")
+            return ChainBreak(
+                self.count + 1, f"head says {head_seq} records, found {self.count} (records removed from the end)"
+            )
         return None
 
 

@@ -121,7 +121,7 @@ class RedisBus:
             finally:
                 if self._pubsub is not None:
                     with contextlib.suppress(Exception):
-                        await self._pubsub.aclose()
+                        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
                     self._pubsub = None
             await asyncio.sleep(backoff)
             backoff = min(self._max_backoff, backoff * 2)

@@ -66,7 +66,9 @@ async def face_to_face_counts(conn: AsyncConnection, case_id: str, officer_id: s
     return int(row[0]), int(row[1]), last
 
 
-async def active_exception_until(conn: AsyncConnection, case_id: str, officer_id: str, now: datetime) -> datetime | None:
+async def active_exception_until(
+    conn: AsyncConnection, case_id: str, officer_id: str, now: datetime
+) -> datetime | None:
     value = (
         await conn.execute(
             select(func.max(remote_exceptions.c.expires_at)).where(
@@ -144,7 +146,10 @@ async def note_rows(conn: AsyncConnection, case_id: str, *, limit: int) -> list[
     return list(
         (
             await conn.execute(
-                select(case_notes).where(case_notes.c.case_id == case_id).order_by(case_notes.c.created_at.desc()).limit(limit)
+                select(case_notes)
+                .where(case_notes.c.case_id == case_id)
+                .order_by(case_notes.c.created_at.desc())
+                .limit(limit)
             )
         ).all()
     )

@@ -72,8 +72,12 @@ class Keyring:
             new = new_id()
             wrapped = envelope.encrypt(self._wrap, raw, envelope.wrap_aad(new, case_id, category, bucket))
             values = {
-                "id": new, "case_id": case_id, "category": category, "bucket": bucket,
-                "wrapped_key": wrapped, "created_at": at,
+                "id": new,
+                "case_id": case_id,
+                "category": category,
+                "bucket": bucket,
+                "wrapped_key": wrapped,
+                "created_at": at,
             }
             ins = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(data_keys)
             await conn.execute(ins.values(**values).on_conflict_do_nothing())
@@ -111,9 +115,9 @@ class Keyring:
         if key is None:
             row = (
                 await conn.execute(
-                    select(data_keys.c.case_id, data_keys.c.category, data_keys.c.bucket, data_keys.c.wrapped_key).where(
-                        data_keys.c.id == key_id
-                    )
+                    select(
+                        data_keys.c.case_id, data_keys.c.category, data_keys.c.bucket, data_keys.c.wrapped_key
+                    ).where(data_keys.c.id == key_id)
                 )
             ).first()
             if row is None or row.wrapped_key is None:
@@ -122,14 +126,13 @@ class Keyring:
             self._remember(key_id, (row.case_id, row.category, row.bucket), key)
         return envelope.decrypt(key, blob, key_id.encode() + b"|" + aad)
 
-    async def shred(self, conn: AsyncConnection, *, case_id: str, category: str, bucket: str, at: datetime) -> str | None:
+    async def shred(
+        self, conn: AsyncConnection, *, case_id: str, category: str, bucket: str, at: datetime
+    ) -> str | None:
         """Destroy one bucket's key. Returns its id, or None when the bucket had no key."""
         row = await self._select(conn, case_id, category, bucket)
         if row is None:
             return None
-        await conn.execute(
-            update(data_keys).where(data_keys.c.id == row.id).values(wrapped_key=None, destroyed_at=at)
-        )
+        await conn.execute(update(data_keys).where(data_keys.c.id == row.id).values(wrapped_key=None, destroyed_at=at))
         self.forget(row.id)
         return str(row.id)
-

@@ -26,7 +26,12 @@ class _Window:
 
 class LoginLimiter:
     def __init__(
-        self, *, per_account: int = 5, per_address: int = 20, window_s: float = 300.0, max_block_s: float = 900.0,
+        self,
+        *,
+        per_account: int = 5,
+        per_address: int = 20,
+        window_s: float = 300.0,
+        max_block_s: float = 900.0,
         max_entries: int = 100_000,
     ) -> None:
         self.per_account = per_account
@@ -72,7 +77,11 @@ class LoginLimiter:
             win.failures.clear()
 
     def _evict(self, table: dict[str, _Window], now: float) -> None:
-        stale = [k for k, w in table.items() if w.blocked_until <= now and (not w.failures or w.failures[-1] <= now - self.window_s)]
+        stale = [
+            k
+            for k, w in table.items()
+            if w.blocked_until <= now and (not w.failures or w.failures[-1] <= now - self.window_s)
+        ]
         for k in stale:
             del table[k]
         if len(table) >= self.max_entries:  # still full of live entries: drop the oldest half

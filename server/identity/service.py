@@ -70,13 +70,28 @@ class IdentityService:
         office_id = new_id()
         async with self.store.write("office.create") as conn:
             await store.insert_office(conn, id=office_id, name=name, created_at=self.clock.now())
-            await audit.append(conn, at=self.clock.now(), actor_id=by and by.user_id, action="office.create",
-                               target_type="office", target_id=office_id, details={"name": name})
+            await audit.append(
+                conn,
+                at=self.clock.now(),
+                actor_id=by.user_id if by else None,
+                action="office.create",
+                target_type="office",
+                target_id=office_id,
+                details={"name": name},
+            )
         return office_id
 
     async def create_user(
-        self, by: Actor | None, *, username: str, display_name: str, role: Role, office_id: str | None,
-        password: str | None, locale: str = "en", is_demo: bool = False,
+        self,
+        by: Actor | None,
+        *,
+        username: str,
+        display_name: str,
+        role: Role,
+        office_id: str | None,
+        password: str | None,
+        locale: str = "en",
+        is_demo: bool = False,
     ) -> str:
         """Create an account. ``by`` None means the system (CLI, demo loader)."""
         if by is not None and role not in CREATABLE_ROLES:
@@ -92,12 +107,28 @@ class IdentityService:
             if await store.user_by_username(conn, username) is not None:
                 raise Conflict(f"The username {username!r} is taken")
             await store.insert_user(
-                conn, id=user_id, username=username, display_name=display_name, role=role.value,
-                office_id=office_id, password_hash=hashed, totp_enabled=False, locale=locale,
-                is_demo=is_demo, disabled=False, created_at=now,
+                conn,
+                id=user_id,
+                username=username,
+                display_name=display_name,
+                role=role.value,
+                office_id=office_id,
+                password_hash=hashed,
+                totp_enabled=False,
+                locale=locale,
+                is_demo=is_demo,
+                disabled=False,
+                created_at=now,
             )
-            await audit.append(conn, at=now, actor_id=by and by.user_id, action="user.create", target_type="user",
-                               target_id=user_id, details={"username": username, "role": role.value})
+            await audit.append(
+                conn,
+                at=now,
+                actor_id=by.user_id if by else None,
+                action="user.create",
+                target_type="user",
+                target_id=user_id,
+                details={"username": username, "role": role.value},
+            )
         return user_id
 
     async def set_disabled(self, by: Actor, user_id: str, disabled: bool) -> None:
@@ -107,8 +138,15 @@ class IdentityService:
             await store.update_user(conn, user_id, disabled=disabled)
             if disabled:
                 await store.delete_user_sessions(conn, user_id)
-            await audit.append(conn, at=self.clock.now(), actor_id=by.user_id, action="user.disable",
-                               target_type="user", target_id=user_id, details={"disabled": disabled})
+            await audit.append(
+                conn,
+                at=self.clock.now(),
+                actor_id=by.user_id,
+                action="user.disable",
+                target_type="user",
+                target_id=user_id,
+                details={"disabled": disabled},
+            )
 
     # -- login ----------------------------------------------------------------------
 
@@ -126,9 +164,15 @@ class IdentityService:
         if refused:
             self.limiter.failed(username, address, self.clock.monotonic())
             async with self.store.write("login.failed") as conn:
-                await audit.append(conn, at=now, actor_id=row.id if row is not None else None, action="login.failed",
-                                   target_type="user", target_id=row.id if row is not None else None,
-                                   details={"address": address})
+                await audit.append(
+                    conn,
+                    at=now,
+                    actor_id=row.id if row is not None else None,
+                    action="login.failed",
+                    target_type="user",
+                    target_id=row.id if row is not None else None,
+                    details={"address": address},
+                )
             raise InvalidCredentials("Wrong username or password")
         assert row is not None
         self.limiter.succeeded(username, address)
@@ -136,21 +180,38 @@ class IdentityService:
         token = new_token()
         expiry = self.expiry_for(actor.role)
         session = Session(
-            token_hash=token_digest(token), user_id=actor.user_id, kind=kind, csrf_token=new_token(24),
-            mfa_pending=actor.is_staff and actor.mfa_enrolled, created_at=now, last_seen_at=now,
+            token_hash=token_digest(token),
+            user_id=actor.user_id,
+            kind=kind,
+            csrf_token=new_token(24),
+            mfa_pending=actor.is_staff and actor.mfa_enrolled,
+            created_at=now,
+            last_seen_at=now,
             expires_at=now + timedelta(seconds=expiry.absolute_s),
         )
         async with self.store.write("login.session") as conn:
             if previous_token:
                 await store.delete_session(conn, token_digest(previous_token))
             await store.insert_session(
-                conn, token_hash=session.token_hash, user_id=session.user_id, kind=kind,
-                csrf_token=session.csrf_token, mfa_pending=session.mfa_pending, created_at=now,
-                last_seen_at=now, expires_at=session.expires_at,
+                conn,
+                token_hash=session.token_hash,
+                user_id=session.user_id,
+                kind=kind,
+                csrf_token=session.csrf_token,
+                mfa_pending=session.mfa_pending,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=session.expires_at,
             )
-            await audit.append(conn, at=now, actor_id=actor.user_id, action="session.create", target_type="user",
-                               target_id=actor.user_id, details={"kind": kind, "address": address,
-                                                                 "mfa_pending": session.mfa_pending})
+            await audit.append(
+                conn,
+                at=now,
+                actor_id=actor.user_id,
+                action="session.create",
+                target_type="user",
+                target_id=actor.user_id,
+                details={"kind": kind, "address": address, "mfa_pending": session.mfa_pending},
+            )
         if ok and row.password_hash and self.passwords.needs_rehash(row.password_hash):
             await self._rehash(actor.user_id, password)
         return LoginResult(actor, token, session)
@@ -172,7 +233,11 @@ class IdentityService:
             raise Unauthenticated("Not signed in")
         session, row = found
         actor = store.actor_from_row(row)
-        if row.disabled or self.expiry_for(actor.role).expired(session, now) or (row.is_demo and not self.settings.demo):
+        if (
+            row.disabled
+            or self.expiry_for(actor.role).expired(session, now)
+            or (row.is_demo and not self.settings.demo)
+        ):
             async with self.store.write("session.expire") as conn:
                 await store.delete_session(conn, digest)
             raise Unauthenticated("Your session has ended; sign in again")
@@ -185,8 +250,14 @@ class IdentityService:
     async def logout(self, auth: Authenticated) -> None:
         async with self.store.write("session.delete") as conn:
             await store.delete_session(conn, auth.session.token_hash)
-            await audit.append(conn, at=self.clock.now(), actor_id=auth.actor.user_id, action="session.delete",
-                               target_type="user", target_id=auth.actor.user_id)
+            await audit.append(
+                conn,
+                at=self.clock.now(),
+                actor_id=auth.actor.user_id,
+                action="session.delete",
+                target_type="user",
+                target_id=auth.actor.user_id,
+            )
 
     # -- TOTP -----------------------------------------------------------------------
 
@@ -203,8 +274,14 @@ class IdentityService:
             if row.totp_enabled:
                 raise Conflict("A second factor is already enrolled")
             await store.update_user(conn, actor.user_id, totp_secret=self._seal(actor.user_id, secret))
-            await audit.append(conn, at=self.clock.now(), actor_id=actor.user_id, action="totp.begin",
-                               target_type="user", target_id=actor.user_id)
+            await audit.append(
+                conn,
+                at=self.clock.now(),
+                actor_id=actor.user_id,
+                action="totp.begin",
+                target_type="user",
+                target_id=actor.user_id,
+            )
         return secret, totp.provisioning_uri(secret, actor.username)
 
     async def totp_confirm(self, actor: Actor, code: str) -> list[str]:
@@ -217,11 +294,17 @@ class IdentityService:
             if totp.verify(self._unseal(actor.user_id, row.totp_secret), code, now.timestamp()) is None:
                 raise BadRequest("That code is not valid; check your authenticator's clock")
             await store.update_user(conn, actor.user_id, totp_enabled=True)
-            await store.replace_recovery_codes(conn, actor.user_id, [
-                {"id": new_id(), "user_id": actor.user_id, "code_hash": token_digest(c), "used_at": None} for c in codes
-            ])
-            await audit.append(conn, at=now, actor_id=actor.user_id, action="totp.enable", target_type="user",
-                               target_id=actor.user_id)
+            await store.replace_recovery_codes(
+                conn,
+                actor.user_id,
+                [
+                    {"id": new_id(), "user_id": actor.user_id, "code_hash": token_digest(c), "used_at": None}
+                    for c in codes
+                ],
+            )
+            await audit.append(
+                conn, at=now, actor_id=actor.user_id, action="totp.enable", target_type="user", target_id=actor.user_id
+            )
         return codes
 
     async def totp_complete(self, auth: Authenticated, code: str, *, address: str) -> Authenticated:
@@ -235,14 +318,22 @@ class IdentityService:
         now = self.clock.now()
         async with self.store.write("totp.verify") as conn:
             row = await store.user_by_id(conn, auth.actor.user_id)
-            ok = row.totp_secret is not None and totp.verify(
-                self._unseal(auth.actor.user_id, row.totp_secret), code, now.timestamp()) is not None
+            ok = (
+                row.totp_secret is not None
+                and totp.verify(self._unseal(auth.actor.user_id, row.totp_secret), code, now.timestamp()) is not None
+            )
             if not ok and "-" in code:
                 ok = await store.use_recovery_code(conn, auth.actor.user_id, token_digest(code.strip()), now)
             if ok:
                 await store.update_session(conn, auth.session.token_hash, mfa_pending=False)
-            await audit.append(conn, at=now, actor_id=auth.actor.user_id, action="totp.verify" if ok else "totp.failed",
-                               target_type="user", target_id=auth.actor.user_id)
+            await audit.append(
+                conn,
+                at=now,
+                actor_id=auth.actor.user_id,
+                action="totp.verify" if ok else "totp.failed",
+                target_type="user",
+                target_id=auth.actor.user_id,
+            )
         if not ok:
             self.limiter.failed(key, address, self.clock.monotonic())
             raise InvalidCredentials("That code is not valid")
@@ -255,11 +346,16 @@ class IdentityService:
         code = "-".join(secrets.token_hex(3).upper() for _ in range(3))
         now = self.clock.now()
         await store.insert_enrolment_code(
-            conn, code_hash=token_digest(code), user_id=client_id, created_by=by.user_id, created_at=now,
+            conn,
+            code_hash=token_digest(code),
+            user_id=client_id,
+            created_by=by.user_id,
+            created_at=now,
             expires_at=now + timedelta(seconds=self.settings.enrolment_code_ttl_s),
         )
-        await audit.append(conn, at=now, actor_id=by.user_id, action="enrolment.issue", target_type="user",
-                           target_id=client_id)
+        await audit.append(
+            conn, at=now, actor_id=by.user_id, action="enrolment.issue", target_type="user", target_id=client_id
+        )
         return code
 
     async def redeem_enrolment_code(self, code: str, password: str, *, address: str) -> str:
@@ -278,11 +374,14 @@ class IdentityService:
                 valid = await store.use_enrolment_code(conn, digest, now)
             if not valid:
                 self.limiter.failed(key, address, self.clock.monotonic())
-                raise InvalidCredentials("That enrolment code is not valid or has expired; ask your officer for a new one")
+                raise InvalidCredentials(
+                    "That enrolment code is not valid or has expired; ask your officer for a new one"
+                )
             await store.update_user(conn, row.user_id, password_hash=hashed)
             user = await store.user_by_id(conn, row.user_id)
-            await audit.append(conn, at=now, actor_id=row.user_id, action="enrolment.redeem", target_type="user",
-                               target_id=row.user_id)
+            await audit.append(
+                conn, at=now, actor_id=row.user_id, action="enrolment.redeem", target_type="user", target_id=row.user_id
+            )
         return str(user.username)
 
 

@@ -41,9 +41,7 @@ async def update_user(conn: AsyncConnection, user_id: str, **values: Any) -> Non
 
 
 async def list_users(conn: AsyncConnection, *, limit: int, offset: int) -> list[Any]:
-    return list(
-        (await conn.execute(select(users).order_by(users.c.username).limit(limit).offset(offset))).all()
-    )
+    return list((await conn.execute(select(users).order_by(users.c.username).limit(limit).offset(offset))).all())
 
 
 async def insert_office(conn: AsyncConnection, **values: Any) -> None:
@@ -65,7 +63,9 @@ async def insert_session(conn: AsyncConnection, **values: Any) -> None:
 async def session_with_user(conn: AsyncConnection, token_hash: str) -> tuple[Session, Any] | None:
     row = (
         await conn.execute(
-            select(sessions, users).join(users, users.c.id == sessions.c.user_id).where(sessions.c.token_hash == token_hash)
+            select(sessions, users)
+            .join(users, users.c.id == sessions.c.user_id)
+            .where(sessions.c.token_hash == token_hash)
         )
     ).first()
     if row is None:

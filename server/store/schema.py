@@ -55,24 +55,25 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        parsed: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
 
 
 ID = String(32)
 
 offices = Table(
-    "offices", metadata,
+    "offices",
+    metadata,
     Column("id", ID, primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
 )
 
 users = Table(
-    "users", metadata,
+    "users",
+    metadata,
     Column("id", ID, primary_key=True),
     Column("username", String(64), nullable=False, unique=True),
     Column("display_name", String(200), nullable=False),
@@ -88,7 +89,8 @@ users = Table(
 )
 
 recovery_codes = Table(
-    "recovery_codes", metadata,
+    "recovery_codes",
+    metadata,
     Column("id", ID, primary_key=True),
     Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
     Column("code_hash", String(64), nullable=False),
@@ -96,7 +98,8 @@ recovery_codes = Table(
 )
 
 sessions = Table(
-    "sessions", metadata,
+    "sessions",
+    metadata,
     Column("token_hash", String(64), primary_key=True),
     Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
     Column("kind", String(8), nullable=False),  # cookie | bearer
@@ -108,7 +111,8 @@ sessions = Table(
 )
 
 enrolment_codes = Table(
-    "enrolment_codes", metadata,
+    "enrolment_codes",
+    metadata,
     Column("code_hash", String(64), primary_key=True),
     Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
     Column("created_by", ID, ForeignKey("users.id"), nullable=False),
@@ -118,7 +122,8 @@ enrolment_codes = Table(
 )
 
 cases = Table(
-    "cases", metadata,
+    "cases",
+    metadata,
     Column("id", ID, primary_key=True),
     Column("client_id", ID, ForeignKey("users.id"), nullable=False, unique=True),
     Column("officer_id", ID, ForeignKey("users.id"), nullable=False, index=True),
@@ -134,7 +139,8 @@ cases = Table(
 )
 
 mentor_assignments = Table(
-    "mentor_assignments", metadata,
+    "mentor_assignments",
+    metadata,
     Column("id", ID, primary_key=True),
     Column("mentor_id", ID, ForeignKey("users.id"), nullable=False, index=True),
     Column("client_id", ID, ForeignKey("users.id"), nullable=False, index=True),
@@ -143,7 +149,8 @@ mentor_assignments = Table(
 )
 
 network_members = Table(
-    "network_members", metadata,
+    "network_members",
+    metadata,
     Column("id", ID, primary_key=True),
     Column("case_id", ID, ForeignKey("cases.id"), nullable=False, index=True),
     Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
@@ -152,7 +159,8 @@ network_members = Table(
 )
 
 face_to_face_meetings = Table(
-    "face_to_face_meetings", metadata,
+    "face_to_face_meetings",
+    metadata,
     Column("id", ID, primary_key=True),
     Column("case_id", ID, ForeignKey("cases.id"), nullable=False, index=True),
     Column("officer_id", ID, ForeignKey("users.id"), nullable=False),
@@ -163,7 +171,8 @@ face_to_face_meetings = Table(
 )
 
 remote_exceptions = Table(
-    "remote_exceptions", metadata,
+    "remote_exceptions",
+    metadata,
     Column("id", ID, primary_key=True),
     Column("case_id", ID, ForeignKey("cases.id"), nullable=False, index=True),
     Column("officer_id", ID, ForeignKey("users.id"), nullable=False),
@@ -175,7 +184,8 @@ remote_exceptions = Table(
 )
 
 data_keys = Table(
-    "data_keys", metadata,
+    "data_keys",
+    metadata,
     Column("id", ID, primary_key=True),
     Column("case_id", ID, nullable=False),
     Column("category", String(32), nullable=False),
@@ -187,7 +197,8 @@ data_keys = Table(
 )
 
 case_notes = Table(
-    "case_notes", metadata,
+    "case_notes",
+    metadata,
     Column("id", ID, primary_key=True),
     Column("case_id", ID, ForeignKey("cases.id"), nullable=False, index=True),
     Column("author_id", ID, ForeignKey("users.id"), nullable=False),
@@ -197,7 +208,8 @@ case_notes = Table(
 )
 
 policy_versions = Table(
-    "policy_versions", metadata,
+    "policy_versions",
+    metadata,
     Column("version", Integer, primary_key=True, autoincrement=False),
     Column("documents", JSON, nullable=False),  # file name -> TOML text
     Column("author_id", ID, ForeignKey("users.id"), nullable=True),
@@ -206,14 +218,16 @@ policy_versions = Table(
 )
 
 audit_head = Table(
-    "audit_head", metadata,
+    "audit_head",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
 )
 
 audit_log = Table(
-    "audit_log", metadata,
+    "audit_log",
+    metadata,
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("at", UTCDateTime, nullable=False),
     Column("actor_id", ID, nullable=True),

@@ -137,7 +137,10 @@ class Gateway:
         conn = Connection(ws, auth, self.codec, self.outbox_limit)
         self.connections.add(conn)
         writer = asyncio.create_task(conn.writer(), name="ws-writer")
-        sub = await services.bus.subscribe(f"user.{auth.actor.user_id}", lambda _c, data: conn.send(data))
+        def forward(_channel: str, data: bytes) -> None:
+            conn.send(data)
+
+        sub = await services.bus.subscribe(f"user.{auth.actor.user_id}", forward)
         try:
             await self._read_loop(conn)
         finally:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 import msgspec
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from server.errors import PolicyRefused, RateLimited, TandemError
@@ -64,7 +65,7 @@ def route_name(request: web.Request) -> str:
     return info.canonical if info is not None else "unmatched"
 
 
-def make_edge_middleware(metrics: HttpMetrics) -> Callable[[web.Request, RequestHandler], Awaitable[web.StreamResponse]]:
+def make_edge_middleware(metrics: HttpMetrics) -> Middleware:
     @web.middleware
     async def edge(request: web.Request, handler: RequestHandler) -> web.StreamResponse:
         start = time.perf_counter()

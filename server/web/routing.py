@@ -1,7 +1,7 @@
 """Declared routes: every API route states its permission and its schemas.
 
 One ``RouteSpec`` per route feeds three things: the aiohttp router (through
-``Api.handler``), the OpenAPI document, and the role × route matrix test, which
+``Api.handler``), the OpenAPI document, and the role x route matrix test, which
 fails when a route has no row. Handlers receive a parsed, authorised ``Call``.
 """
 

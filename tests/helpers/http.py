@@ -1,0 +1,35 @@
+"""HTTP assertions shared by the integration tests: the JSON error shape, and row
+counts of every table to show that a refused request wrote nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from server.store.schema import metadata
+from server.web.state import Services
+
+
+async def error_of(resp: Any, status: int | None = None, code: str | None = None) -> dict[str, Any]:
+    """The ``error`` object of a response, after checking it has the one error shape."""
+    text = await resp.text()
+    if status is not None:
+        assert resp.status == status, f"{resp.method} {resp.url}: expected {status}, got {resp.status}: {text}"
+    assert resp.content_type == "application/json", f"{resp.status} {resp.content_type}: {text[:200]}"
+    body = await resp.json()
+    assert isinstance(body, dict) and set(body) == {"error"}, body
+    err: dict[str, Any] = body["error"]
+    assert set(err) <= {"code", "message", "rule_id"}, err
+    assert isinstance(err["code"], str) and err["code"], err
+    assert isinstance(err["message"], str) and err["message"], err
+    if code is not None:
+        assert err["code"] == code, err
+    return err
+
+
+async def row_counts(services: Services) -> dict[str, int]:
+    """Rows in every table of the schema (sessions included)."""
+    async with services.store.read("test.row_counts") as conn:
+        return {t.name: (await conn.execute(select(func.count()).select_from(t))).scalar_one()
+                for t in metadata.sorted_tables}

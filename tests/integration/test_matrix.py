@@ -1,0 +1,320 @@
+"""Role × route matrix: every declared route, every role, and for per-case routes every
+relation of the target case to the actor, run as real HTTP requests on SQLite and
+PostgreSQL.
+
+The table below is written by hand from DESIGN.md ("Who uses it", rule 5 "Scope"), not
+derived from the server's ``Permission`` objects, so a route whose fence drifts fails
+here. A route in the registry with no row fails, and so does a row for a route that no
+longer exists.
+
+Outcome of a cell:
+
+- ``N`` denied: 401, or 403 with code ``forbidden``, or 403 ``policy_refused`` with
+  rule_id ``scope``.
+- ``Y`` allowed: any other answer (201, 204, 404, 409, 422, a refusal by a domain rule
+  such as ``face_to_face_first`` ...), the request got past authorisation.
+- A 5xx fails the cell whatever the table says.
+
+Relations (world from ``tests.helpers.world`` plus the extras built in ``_setup``):
+
+- ``own``: the case the actor is tied to by their role. client: their own case
+  (``own``); officer: the case they supervise (``own``); senior officer: a case they
+  supervise themselves (``senior_own``); mentor: their mentee's case (``own``); partner:
+  the case whose network they are in (``own``). Roles with no tie to any case
+  (facilitator, interpreter, admin, room device): a case in their office, office A
+  (``own``), which for them is no tie at all.
+- ``same_office``: a case of office A the actor has no personal tie to: officer2's case
+  (``same_office``). For a client, a mentor or a partner, that is another client's case
+  in the office of their own case.
+- ``other_office``: officer3's case in office B (``other_office``).
+- ``unrelated``: a case in office B that no actor has any tie to, not even by office:
+  supervised by senior_b, no mentor, no network (``unrelated``).
+
+Per-case routes are those with ``{case_id}`` in the path, plus two that name their case
+in the body: ``POST /api/mentor-assignments`` (``client_id`` is the client of the
+relation's case) and ``POST /api/cases`` (``officer_id`` is the supervising officer of the
+relation's case: the actor themselves for an officer's or a senior's ``own``).
+
+Writes that are allowed change state, so they use throwaway targets: a spare mentor, a
+spare partner and a spare user to disable; a fresh session to sign out; fresh usernames
+and office names; one enrolment code per role; and the policy PUT sends the rule's
+current config, so behaviour never changes mid-run.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from server.app import build_registry
+from server.identity.model import Role
+from server.web.state import Services
+from tests.helpers import world
+from tests.helpers.world import PASSWORD, login
+
+ROLES = world.ROLES  # client officer senior_officer facilitator mentor partner interpreter admin room_device
+RELATIONS = ("own", "same_office", "other_office", "unrelated")
+#: role -> the world user who acts in that role
+ACTOR = {"client": "client", "officer": "officer", "senior_officer": "senior", "facilitator": "facilitator",
+         "mentor": "mentor", "partner": "partner", "interpreter": "interpreter", "admin": "admin",
+         "room_device": "room_device"}
+
+Row = str | dict[str, str]
+
+# Columns:                                     cli off sen fac men par int adm dev
+MATRIX: dict[tuple[str, str], Row] = {
+    # -- identity: signing in and out is for everyone; TOTP enrolment for staff only
+    ("POST", "/api/session"):                  "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    ("POST", "/api/session/totp"):             "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    ("DELETE", "/api/session"):                "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    ("GET", "/api/me"):                        "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    ("POST", "/api/me/totp"):                  "N   Y   Y   Y   N   N   N   Y   N",
+    ("POST", "/api/me/totp/confirm"):          "N   Y   Y   Y   N   N   N   Y   N",
+    ("POST", "/api/enrol"):                    "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    # -- cases
+    ("GET", "/api/caseload"):                  "N   Y   Y   N   N   N   N   N   N",
+    # Officers open cases on their own caseload, seniors in their office, admins anywhere.
+    ("POST", "/api/cases"): {
+        "own":                                 "N   Y   Y   N   N   N   N   Y   N",
+        "same_office":                         "N   N   Y   N   N   N   N   Y   N",
+        "other_office":                        "N   N   N   N   N   N   N   Y   N",
+        "unrelated":                           "N   N   N   N   N   N   N   Y   N",
+    },
+    # A client reads their own case; mentors, partners and admins never read case data.
+    ("GET", "/api/cases/{case_id}"): {
+        "own":                                 "Y   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("POST", "/api/cases/{case_id}/face-to-face"): {
+        "own":                                 "N   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("GET", "/api/cases/{case_id}/remote-decision"): {
+        "own":                                 "N   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    # Only a senior officer of the case's office. On a case the senior supervises
+    # themselves scope lets them through and face_to_face_first refuses ("a second pair
+    # of eyes"), which is a Y here: the fence under test is scope.
+    ("POST", "/api/cases/{case_id}/exceptions"): {
+        "own":                                 "N   N   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("POST", "/api/cases/{case_id}/notes"): {
+        "own":                                 "N   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    # Case notes are for staff: the client of the case may not read them.
+    ("GET", "/api/cases/{case_id}/notes"): {
+        "own":                                 "N   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("POST", "/api/cases/{case_id}/network"): {
+        "own":                                 "N   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("POST", "/api/mentor-assignments"): {
+        "own":                                 "N   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("GET", "/api/my/case"):                   "Y   N   N   N   N   N   N   N   N",
+    ("GET", "/api/mentees"):                   "N   N   N   N   Y   N   N   N   N",
+    # -- administration: admins run the service; seniors may read (not change) policies
+    ("GET", "/api/admin/users"):               "N   N   N   N   N   N   N   Y   N",
+    ("POST", "/api/admin/users"):              "N   N   N   N   N   N   N   Y   N",
+    ("POST", "/api/admin/users/{user_id}/disabled"): "N   N   N   N   N   N   N   Y   N",
+    ("GET", "/api/admin/offices"):             "N   N   N   N   N   N   N   Y   N",
+    ("POST", "/api/admin/offices"):            "N   N   N   N   N   N   N   Y   N",
+    ("GET", "/api/policies"):                  "N   N   Y   N   N   N   N   Y   N",
+    ("GET", "/api/policies/versions"):         "N   N   Y   N   N   N   N   Y   N",
+    ("PUT", "/api/policies/{rule_id}"):        "N   N   N   N   N   N   N   Y   N",
+}
+
+#: Per-case routes whose case is named in the body rather than the path.
+BODY_CASE_ROUTES = {("POST", "/api/mentor-assignments"), ("POST", "/api/cases")}
+#: The rule whose current config the policy PUT sends back unchanged.
+POLICY_RULE = "face_to_face_first"
+
+
+def is_per_case(method: str, path: str) -> bool:
+    return "{case_id}" in path or (method, path) in BODY_CASE_ROUTES
+
+
+def expectations() -> dict[tuple[str, str, str, str | None], bool]:
+    """(method, path, role, relation or None) -> allowed?"""
+    out: dict[tuple[str, str, str, str | None], bool] = {}
+    for (method, path), row in MATRIX.items():
+        rows = row if isinstance(row, dict) else {None: row}
+        for relation, line in rows.items():
+            for role, mark in zip(ROLES, line.split(), strict=True):
+                out[(method, path, role, relation)] = {"Y": True, "N": False}[mark]
+    return out
+
+
+def test_table_covers_every_route_and_only_those() -> None:
+    declared = {(r.method, r.path) for r in build_registry().routes}
+    missing = sorted(declared - set(MATRIX))
+    stale = sorted(set(MATRIX) - declared)
+    assert not missing, f"routes with no row in MATRIX: {missing}"
+    assert not stale, f"rows in MATRIX for routes that do not exist: {stale}"
+    for (method, path), row in MATRIX.items():
+        if is_per_case(method, path):
+            assert isinstance(row, dict) and tuple(row) == RELATIONS, f"{method} {path}: one line per relation"
+        else:
+            assert isinstance(row, str), f"{method} {path}: not per case, one line"
+    expectations()  # every line has one Y/N per role
+
+
+# -- the world and the requests -------------------------------------------------------
+
+
+@dataclass
+class Ctx:
+    client: TestClient[Any, Any]
+    services: Services
+    w: world.World
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)  # role -> bearer headers
+    cases: dict[str, str] = field(default_factory=dict)  # world case key -> case id
+    officer_of: dict[str, str] = field(default_factory=dict)  # world case key -> supervising officer id
+    client_of: dict[str, str] = field(default_factory=dict)  # world case key -> client id
+    enrol_codes: dict[str, str] = field(default_factory=dict)  # role -> unused enrolment code
+    spare: dict[str, str] = field(default_factory=dict)  # mentor | partner | disable_target -> user id
+    policy_config: dict[str, Any] = field(default_factory=dict)
+    unique: itertools.count[int] = field(default_factory=itertools.count)
+
+    def case_key(self, role: str, relation: str) -> str:
+        if relation == "own" and role == "senior_officer":
+            return "senior_own"
+        return relation
+
+
+async def _setup(client: TestClient[Any, Any], services: Services) -> Ctx:
+    w = await world.build(services)
+    cases, ident = services.cases, services.identity
+    senior, senior_b = w.actor("senior"), w.actor("senior_b")
+    ctx = Ctx(client, services, w)
+    ctx.cases.update(w.cases)
+    ctx.client_of.update(w.clients)
+    ctx.officer_of.update(own=w.users["officer"], same_office=w.users["officer2"],
+                          other_office=w.users["officer3"])
+    for key, opener, officer in (("senior_own", senior, "senior"), ("unrelated", senior_b, "senior_b")):
+        made = await cases.create_case(opener, client_username=f"client_{key}", client_display_name=key,
+                                       officer_id=w.users[officer])
+        ctx.cases[key], ctx.client_of[key], ctx.officer_of[key] = made.case_id, made.client_id, w.users[officer]
+    for role in ROLES:  # one enrolment code per role, on clients nobody else uses
+        made = await cases.create_case(senior_b, client_username=f"enrol_{role}", client_display_name=role,
+                                       officer_id=w.users["officer3"])
+        ctx.enrol_codes[role] = made.enrolment_code
+    for key, role in (("mentor", Role.MENTOR), ("partner", Role.PARTNER), ("disable_target", Role.OFFICER)):
+        ctx.spare[key] = await ident.create_user(None, username=f"spare_{key}", display_name=key, role=role,
+                                                 office_id=w.offices["A"], password=None)
+    for role in ROLES:
+        ctx.headers[role] = await login(client, ACTOR[role])
+    resp = await client.get("/api/policies", headers=ctx.headers["admin"])
+    assert resp.status == 200
+    rules = {r["rule_id"]: r["config"] for r in (await resp.json())["rules"]}
+    ctx.policy_config = rules[POLICY_RULE]
+    return ctx
+
+
+def _substitute(value: Any, names: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _substitute(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, names) for v in value]
+    return names.get(value, value) if isinstance(value, str) else value
+
+
+async def _request_for(ctx: Ctx, method: str, path: str, role: str,
+                       relation: str | None) -> tuple[str, Any, dict[str, str]]:
+    """The URL, JSON body and headers of one cell, from the route's example body."""
+    spec = next(r for r in build_registry().routes if (r.method, r.path) == (method, path))
+    key = ctx.case_key(role, relation) if relation is not None else "own"
+    n = next(ctx.unique)
+    url = path.replace("{case_id}", ctx.cases[key]).replace("{rule_id}", POLICY_RULE)
+    url = url.replace("{user_id}", ctx.spare["disable_target"])
+    headers = ctx.headers[role]
+    body = _substitute(copy.deepcopy(spec.example), {
+        "OFFICER": ctx.w.users["officer"] if relation is None else
+        ctx.w.actor(ACTOR[role]).user_id if relation == "own" and role in ("officer", "senior_officer") else
+        ctx.officer_of[key],
+        "MENTOR": ctx.spare["mentor"],
+        "PARTNER": ctx.spare["partner"],
+        "CLIENT": ctx.client_of[key],
+    })
+    match (method, path):
+        case ("POST", "/api/session"):
+            body.update(username=ACTOR[role], password=PASSWORD, kind="bearer")
+        case ("DELETE", "/api/session"):
+            headers = await login(ctx.client, ACTOR[role])  # sign out a throwaway session
+        case ("POST", "/api/enrol"):
+            body.update(code=ctx.enrol_codes[role], password=PASSWORD)
+        case ("POST", "/api/cases"):
+            body.update(client_username=f"matrix_client_{n}")
+        case ("POST", "/api/cases/{case_id}/face-to-face"):
+            body.update(met_at=(ctx.services.clock.now() - timedelta(hours=1)).isoformat())
+        case ("POST", "/api/admin/users"):
+            body.update(username=f"matrix_user_{n}")
+        case ("POST", "/api/admin/offices"):
+            body.update(name=f"Matrix office {n}")
+        case ("PUT", "/api/policies/{rule_id}"):
+            body.update(config=ctx.policy_config)
+    return url, body, headers
+
+
+def _verdict(status: int, body: Any) -> str:
+    """"Y", "N" or "5xx" for one response."""
+    if status >= 500:
+        return "5xx"
+    err = body.get("error") if isinstance(body, dict) else None
+    if status == 401:
+        return "N"
+    if status == 403 and isinstance(err, dict) and (
+            err.get("code") == "forbidden" or (err.get("code") == "policy_refused" and err.get("rule_id") == "scope")):
+        return "N"
+    return "Y"
+
+
+async def test_role_route_matrix(api: Any) -> None:
+    client, services = api
+    ctx = await _setup(client, services)
+    mismatches: list[str] = []
+    for (method, path, role, relation), allowed in expectations().items():
+        url, body, headers = await _request_for(ctx, method, path, role, relation)
+        resp = await client.request(method, url, json=body, headers=headers)
+        text = await resp.text()
+        payload = await resp.json() if resp.content_type == "application/json" and text else None
+        got = _verdict(resp.status, payload)
+        want = "Y" if allowed else "N"
+        if got != want:
+            where = f"{method} {path} as {role}" + (f" on {relation}" if relation else "")
+            mismatches.append(f"{where}: expected {want}, got {resp.status} {text[:200]}")
+    # Throwaway targets kept the world intact: every actor is still signed in and the
+    # policy rule still has the config it started with.
+    for role in ROLES:
+        assert (await client.get("/api/me", headers=ctx.headers[role])).status == 200, role
+    resp = await client.get("/api/policies", headers=ctx.headers["admin"])
+    rules = {r["rule_id"]: r["config"] for r in (await resp.json())["rules"]}
+    assert rules[POLICY_RULE] == ctx.policy_config
+    assert not mismatches, "\n".join(mismatches)
