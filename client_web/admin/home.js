@@ -3,7 +3,7 @@ import { h } from "../shared/dom.js";
 import { formatDate } from "../shared/i18n.js";
 import { pageHeading, loadInto, greeting, roleName, details } from "../shared/ui.js";
 
-function usersTable(users, t) {
+function usersTable(users, officeNames, t) {
   const columns = ["admin.username", "admin.display_name", "admin.role", "admin.office",
     "admin.status"];
   return h("div", {
@@ -15,7 +15,7 @@ function usersTable(users, t) {
       h("th", { scope: "row" }, u.username),
       h("td", {}, u.display_name),
       h("td", {}, roleName(u.role)),
-      h("td", {}, u.office_id || t("admin.no_office")),
+      h("td", {}, u.office_id ? officeNames.get(u.office_id) || u.office_id : t("admin.no_office")),
       h("td", {}, t(u.disabled ? "admin.disabled" : "admin.active")))))));
 }
 
@@ -46,8 +46,14 @@ export async function render(view, { me, api, t }) {
   const policies = section("policies-title", t("admin.policies"));
   view.append(pageHeading(t("admin.title")), greeting(me), users.el, policies.el);
   const loadUsers = async () => {
-    const data = await loadInto(users.slot, () => api.get("/api/admin/users"), loadUsers);
-    if (data) users.slot.replaceChildren(usersTable(data.users, t));
+    const data = await loadInto(users.slot, () => Promise.all([
+      api.get("/api/admin/users"),
+      api.get("/api/admin/offices").catch(() => ({ offices: [] })), // names are a nicety; ids will do
+    ]), loadUsers);
+    if (!data) return;
+    const [{ users: rows }, { offices }] = data;
+    const officeNames = new Map(offices.map((office) => [office.id, office.name]));
+    users.slot.replaceChildren(usersTable(rows, officeNames, t));
   };
   const loadPolicies = async () => {
     const data = await loadInto(policies.slot, () => api.get("/api/policies"), loadPolicies);

@@ -18,7 +18,9 @@ const HOMES = {
 };
 const BASIC_HOME = "/shared/basic_home.js"; // partner, interpreter, room_device
 
-const state = { me: null, renders: 0, firstRender: true, notice: null, draft: null };
+const state = {
+  me: null, mfaPending: false, renders: 0, firstRender: true, notice: null, draft: null,
+};
 
 function currentRoute() {
   return location.hash.replace(/^#/, "");
@@ -36,11 +38,13 @@ async function signOut() {
     // the server may already have ended the session; forget it here regardless
   }
   state.me = null;
+  state.mfaPending = false;
   navigate("/login");
 }
 
 async function signedIn(session) {
   state.me = session.user;
+  state.mfaPending = false;
   if (!storedLanguage()) await setLanguage(state.me.locale || browserLanguage());
   navigate("/home");
 }
@@ -79,6 +83,7 @@ async function render({ focus = null } = {}) {
   main.replaceChildren(view);
   const ctx = {
     me: state.me, api, t, navigate, logout: signOut, signedIn, notice: state.notice, draft: state.draft,
+    mfaPending: state.mfaPending, mfaStarted: () => { state.mfaPending = true; },
   };
   state.notice = null;
   state.draft = null;
@@ -104,15 +109,20 @@ async function start() {
   try {
     state.me = await fetchMe();
   } catch (err) {
-    state.me = null; // cannot tell (e.g. offline); the sign-in screen shows the problem
-    console.error(err);
+    state.me = null; // cannot tell (e.g. offline); the sign-in screen says so
+    state.notice = err.code === "network_error" ? "errors.network_error" : "errors.generic";
+  }
+  if (state.me && state.me.mfa_pending) {
+    state.me = null; // signed in with a password, second factor still to come
+    state.mfaPending = true;
   }
   if (state.me && !storedLanguage()) await setLanguage(state.me.locale || browserLanguage());
   window.addEventListener("hashchange", () => render());
-  window.addEventListener("tandem:unauthenticated", () => {
+  window.addEventListener("tandem:unauthenticated", (event) => {
     if (!state.me) return;
     state.me = null;
-    state.notice = "errors.unauthenticated";
+    state.mfaPending = Boolean(event.detail && event.detail.code === "mfa_required");
+    state.notice = state.mfaPending ? "errors.mfa_required" : "errors.unauthenticated";
     setCsrfToken(null);
     navigate("/login");
   });

@@ -71,18 +71,21 @@ function passwordForm(ctx, showTotp) {
   return form;
 }
 
-function totpForm(ctx) {
-  const alert = h("p", { class: "form-error", role: "alert", id: "login-error" });
+function totpForm(ctx, notice = null) {
+  const alert = h("p", { class: "form-error", role: "alert", id: "login-error" }, notice ? t(notice) : "");
   const button = h("button", { type: "submit", class: "button primary" }, t("login.totp_submit"));
   const form = h("form", { class: "form", novalidate: true, "aria-labelledby": "page-title" },
     alert,
     field("totp", t("login.totp_label"), {
-      type: "text", inputmode: "numeric", autocomplete: "one-time-code", maxlength: "64",
-      autocapitalize: "characters", spellcheck: "false", required: true,
+      // Not inputmode=numeric: recovery codes contain letters.
+      type: "text", autocomplete: "one-time-code", maxlength: "64", autocapitalize: "none",
+      spellcheck: "false", required: true,
     }, t("login.totp_hint")),
-    button);
+    button,
+    h("button", { type: "button", class: "button secondary", id: "totp-cancel", onclick: ctx.logout },
+      t("login.totp_cancel")));
   onSubmit(form, button, alert, t("login.submitting"), async () => {
-    const session = await verifyTotp(form.totp.value.replace(/\s+/g, ""));
+    const session = await verifyTotp(form.totp.value.replace(/\s+/g, "").toLowerCase());
     await ctx.signedIn(session);
   }, (err) => (err.code === "invalid_credentials" ? t("errors.invalid_totp") : errorText(err)));
   return form;
@@ -90,9 +93,14 @@ function totpForm(ctx) {
 
 export async function render(view, ctx) {
   const showTotp = () => {
+    ctx.mfaStarted();
     view.replaceChildren(pageHeading(t("login.totp_title")), totpForm(ctx));
     view.querySelector("#totp").focus();
   };
+  if (ctx.mfaPending) {
+    view.append(pageHeading(t("login.totp_title")), totpForm(ctx, ctx.notice));
+    return;
+  }
   view.append(
     pageHeading(t("login.title")),
     h("p", { class: "lead" }, t("login.intro")),

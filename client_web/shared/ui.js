@@ -42,7 +42,7 @@ export async function loadInto(slot, load, onRetry) {
     return await load();
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
-      window.dispatchEvent(new CustomEvent("tandem:unauthenticated"));
+      window.dispatchEvent(new CustomEvent("tandem:unauthenticated", { detail: { code: err.code } }));
     }
     slot.replaceChildren(errorBox(err, onRetry));
     return null;

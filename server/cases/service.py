@@ -150,13 +150,16 @@ class CaseService:
         if days < 1:
             raise BadRequest("An exception lasts at least one day")
         now = self.clock.now()
-        limit = face_to_face_first.max_exception(self.policy.engine.policies.config("face_to_face_first"))  # type: ignore[arg-type]
-        if timedelta(days=days) > limit:
-            raise PolicyRefused(f"An exception may last at most {limit.days} days (rule face_to_face_first)",
-                                rule_id="face_to_face_first")
         until = now + timedelta(days=days)
         async with self.store.write("case.exception") as conn:
             view = await self.view(conn, case_id)
+            # Scope first: the scope rule has no entry for grant_exception, and
+            # face_to_face_first (which checks the office) may be switched off by policy.
+            refuse(self.decide(by, "write_case", view))
+            limit = face_to_face_first.max_exception(self.policy.engine.policies.config("face_to_face_first"))  # type: ignore[arg-type]
+            if timedelta(days=days) > limit:
+                raise PolicyRefused(f"An exception may last at most {limit.days} days (rule face_to_face_first)",
+                                    rule_id="face_to_face_first")
             refuse(self.decide(by, "grant_exception", view))
             await store.insert_exception(conn, id=new_id(), case_id=case_id, officer_id=view.row.officer_id,
                                          granted_by=by.user_id, reason=reason, starts_at=now, expires_at=until,

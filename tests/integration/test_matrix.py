@@ -318,3 +318,20 @@ async def test_role_route_matrix(api: Any) -> None:
     rules = {r["rule_id"]: r["config"] for r in (await resp.json())["rules"]}
     assert rules[POLICY_RULE] == ctx.policy_config
     assert not mismatches, "\n".join(mismatches)
+
+
+async def test_exceptions_stay_in_scope_when_face_to_face_first_is_off(api: Any) -> None:
+    # face_to_face_first may be switched off by policy; scope may not. Granting an
+    # exception is a write on the case, so a senior of another office is refused by scope
+    # whatever the other rules say.
+    client, services = api
+    w = await world.build(services)
+    admin, senior_b = await login(client, "admin"), await login(client, "senior_b")
+    rules = {r["rule_id"]: r["config"] for r in (await (await client.get("/api/policies", headers=admin)).json())["rules"]}
+    resp = await client.put("/api/policies/face_to_face_first", headers=admin,
+                            json={"config": {**rules["face_to_face_first"], "enabled": False}, "reason": "test"})
+    assert resp.status == 200, await resp.text()
+    resp = await client.post(f"/api/cases/{w.cases['same_office']}/exceptions", headers=senior_b,
+                             json={"days": 7, "reason": "Client in hospital"})
+    assert resp.status == 403
+    assert (await resp.json())["error"]["rule_id"] == "scope"

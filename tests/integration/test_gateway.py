@@ -1,0 +1,101 @@
+"""The /ws gateway: same session as HTTP, strict frames, bounded outbox, bus forwarding."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import pytest
+
+from server.app import GATEWAY
+from tests.helpers.world import PASSWORD, build, login
+
+
+async def hello(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+    await ws.send_json({"type": "hello"})
+    msg: dict[str, Any] = await ws.receive_json(timeout=5)
+    return msg
+
+
+async def test_ws_requires_a_session(api: Any) -> None:
+    client, services = api
+    await build(services)
+    with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+        await client.ws_connect("/ws")
+    assert err.value.status == 401
+    with pytest.raises(aiohttp.WSServerHandshakeError):
+        await client.ws_connect("/ws", headers={"Authorization": "Bearer forged"})
+
+
+async def test_cookie_ws_refuses_cross_origin(api: Any) -> None:
+    client, services = api
+    await build(services)
+    await client.post("/api/session", json={"username": "client", "password": PASSWORD, "kind": "cookie"})
+    with pytest.raises(aiohttp.WSServerHandshakeError):
+        await client.ws_connect("/ws", headers={"Origin": "http://evil.example"})
+    ws = await client.ws_connect("/ws", headers={"Origin": f"http://{client.host}:{client.port}"})
+    assert (await hello(ws))["type"] == "welcome"
+    await ws.close()
+
+
+async def test_hello_ping_and_bad_frames(api: Any) -> None:
+    client, services = api
+    await build(services)
+    ws = await client.ws_connect("/ws", headers=await login(client, "client"))
+    await ws.send_json({"type": "ping", "id": "p0"})
+    early = await ws.receive_json(timeout=5)
+    assert early["type"] == "error" and early["code"] == "protocol_error"
+    welcome = await hello(ws)
+    assert welcome["type"] == "welcome" and welcome["role"] == "client"
+    await ws.send_json({"type": "hello"})
+    assert (await ws.receive_json(timeout=5))["code"] == "protocol_error"
+    await ws.send_json({"type": "ping", "id": "p1"})
+    assert await ws.receive_json(timeout=5) == {"type": "pong", "id": "p1"}
+    for bad in ("{", '{"type":"warp"}', '{"type":"ping","x":1}', "x" * 20_000):
+        await ws.send_str(bad)
+        if len(bad) > 16 * 1024:
+            msg = await ws.receive(timeout=5)
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+            break
+        reply = await ws.receive_json(timeout=5)
+        assert reply["type"] == "error" and reply["code"] in ("malformed_frame", "invalid_frame")
+    await ws.close()
+    # The server is unaffected.
+    assert (await client.get("/healthz")).status == 200
+
+
+async def test_bus_messages_reach_the_users_connection(api: Any) -> None:
+    client, services = api
+    w = await build(services)
+    ws = await client.ws_connect("/ws", headers=await login(client, "client"))
+    await hello(ws)
+    await services.bus.publish(f"user.{w.users['client']}", b'{"type":"nudge"}')
+    assert await ws.receive_json(timeout=5) == {"type": "nudge"}
+    await ws.close()
+
+
+async def test_slow_consumer_is_cut_off_with_a_reason_without_stalling_others(api: Any) -> None:
+    client, services = api
+    w = await build(services)
+    gateway = client.server.app[GATEWAY]
+    slow = await client.ws_connect("/ws", headers=await login(client, "client"))
+    await hello(slow)
+    fast = await client.ws_connect("/ws", headers=await login(client, "officer"))
+    await hello(fast)
+    conn = next(c for c in gateway.connections if c.auth.actor.user_id == w.users["client"])
+    # Fill the slow connection's outbox faster than anything can drain it.
+    for i in range(gateway.outbox_limit * 4):
+        conn.send(b'{"type":"filler","i":%d}' % i)
+    assert conn.closed_reason is not None and "slow consumer" in conn.closed_reason
+    await services.bus.publish(f"user.{w.users['officer']}", b'{"type":"still-here"}')
+    assert await fast.receive_json(timeout=5) == {"type": "still-here"}
+    close_code = None
+    for _ in range(gateway.outbox_limit * 4 + 2):
+        msg = await slow.receive(timeout=5)
+        if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+            close_code = slow.close_code
+            break
+    assert close_code == 4008
+    await fast.close()
+    await asyncio.sleep(0)

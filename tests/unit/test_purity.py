@@ -1,0 +1,29 @@
+"""Modules marked pure import no I/O frameworks (DESIGN.md, Layout)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2] / "server"
+PURE = ["audit/chain.py", "crypto/envelope.py", "identity/totp.py", "identity/ratelimit.py", "identity/scope.py",
+        "identity/model.py", "web/frames.py", "clock.py", "errors.py", "ids.py"]
+FORBIDDEN = ("aiohttp", "sqlalchemy", "redis", "aiortc", "asyncpg", "aiosqlite", "asyncio")
+
+
+@pytest.mark.parametrize("path", PURE)
+def test_pure_module_imports(path: str) -> None:
+    tree = ast.parse((ROOT / path).read_text())
+    for node in ast.walk(tree):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+        for name in names:
+            assert not name.split(".")[0] in FORBIDDEN, f"{path} imports {name}"
+
+
+def test_no_module_over_500_lines() -> None:
+    long = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py")
+            if "migrations/versions" not in str(p) and len(p.read_text().splitlines()) > 500]
+    assert long == []
