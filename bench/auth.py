@@ -201,8 +201,11 @@ async def burst_phase(poll_session: aiohttp.ClientSession, url: str, token: str,
     try:
         await asyncio.sleep(5 * args.interval_ms / 1000)  # the poller is on its schedule before the first login
         with CpuMeter(cpu) as meter:
+            phase_start = time.monotonic()
             for _ in range(args.bursts):
                 bursts.append(await login_burst(url, [next(users) for _ in range(args.concurrency)]))
+                if time.monotonic() - phase_start > args.burst_phase_max_s:
+                    break  # a starved machine: keep the whole run inside its budget
     finally:
         poller.stop()
         await poll_task
@@ -277,6 +280,7 @@ async def measure(server: Server, args: argparse.Namespace) -> dict[str, Any]:
         "config": {
             "rounds": args.rounds, "bursts_per_round": args.bursts, "concurrency": args.concurrency,
             "idle_samples": args.idle_samples, "interval_ms": args.interval_ms, "poller_user": POLLER_USER,
+            "burst_phase_max_s": args.burst_phase_max_s,
         },
         "server": {"pid": server.pid, "startup_s": rnd(server.startup_s, 2), "threads_at_end": cpu.threads()},
     }
@@ -289,9 +293,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=50, help="logins per burst, all at once (default 50)")
     p.add_argument("--idle-samples", type=int, default=400, help="/api/me samples per idle phase (default 400)")
     p.add_argument("--interval-ms", type=float, default=10.0, help="poller interval (default 10 ms)")
+    p.add_argument("--burst-phase-max-s", type=float, default=20.0,
+                   help="start no further bursts once a burst phase has run this long (default 20)")
     p.add_argument("--budget-s", type=float, default=110.0, help="abort (exit 1) after this long (default 110)")
     args = p.parse_args(argv)
-    for name in ("rounds", "bursts", "concurrency", "idle_samples", "interval_ms", "budget_s"):
+    for name in ("rounds", "bursts", "concurrency", "idle_samples", "interval_ms", "burst_phase_max_s", "budget_s"):
         if getattr(args, name) <= 0:
             p.error(f"--{name.replace('_', '-')} must be positive")
     return args

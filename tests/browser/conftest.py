@@ -11,7 +11,6 @@ Set `TANDEM_BASE_URL` to test an already running server instead of starting one.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -21,35 +20,24 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-CATALOG_DIR = REPO / "client_web" / "i18n"
+from tests.browser.support import CSP_LISTENER, REPO, Phone, api_call, api_login, load_catalogs, unavailable
+
 CHROMIUM = Path(os.environ.get("TANDEM_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-LANGUAGES = ("en", "fi", "et", "ro")
-DEMO_PASSWORD = "tandem-demo"  # the published password of the demo data set
 READY_TIMEOUT_S = 30.0
-
-
-def unavailable(reason: str) -> None:
-    """Skip loudly, or fail under CI, when something the browser tests need is missing."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"CI: {reason}; browser tests may not be skipped in CI", pytrace=False)
-    pytest.skip(f"!!! SKIPPED: {reason}")
 
 
 @pytest.fixture(scope="session")
 def catalogs() -> dict[str, dict[str, str]]:
-    return {lang: json.loads((CATALOG_DIR / f"{lang}.json").read_text(encoding="utf-8"))
-            for lang in LANGUAGES}
+    return load_catalogs()
 
 
 # --- the server -----------------------------------------------------------------------
@@ -118,28 +106,15 @@ def tandem_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait(timeout=10)
 
 
-def api_login(base_url: str, username: str) -> str:
-    """Sign in as an API client (no browser headers, so the server issues a bearer token)."""
-    body = json.dumps({"username": username, "password": DEMO_PASSWORD}).encode()
-    req = urllib.request.Request(f"{base_url}/api/session", data=body, method="POST",
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        token = json.loads(resp.read())["token"]
-    assert token, "POST /api/session from an API client returned no bearer token"
-    return str(token)
-
-
-def api_get(base_url: str, path: str, token: str) -> Any:
-    req = urllib.request.Request(f"{base_url}{path}", headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read())
+@pytest.fixture(scope="session")
+def admin_token(tandem_server: str) -> str:
+    return api_login(tandem_server, "admin")
 
 
 @pytest.fixture(scope="session")
-def demo_directory(tandem_server: str) -> dict[str, dict[str, Any]]:
+def demo_directory(tandem_server: str, admin_token: str) -> dict[str, dict[str, Any]]:
     """The demo users as the admin API lists them, by username (for display names)."""
-    token = api_login(tandem_server, "admin")
-    users = api_get(tandem_server, "/api/admin/users", token)["users"]
+    users = api_call(tandem_server, "GET", "/api/admin/users", admin_token)["users"]
     return {u["username"]: u for u in users}
 
 
@@ -158,62 +133,6 @@ def browser() -> Iterator[Any]:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
-@dataclass
-class Phone:
-    """One phone-sized page plus everything it logged."""
-
-    page: Any
-    base_url: str
-    catalogs: dict[str, dict[str, str]]
-    console: list[Any] = field(default_factory=list)
-    page_errors: list[Any] = field(default_factory=list)
-
-    def lang(self) -> str:
-        return str(self.page.locator("html").get_attribute("lang"))
-
-    def t(self, key: str, lang: str | None = None, **params: object) -> str:
-        text = self.catalogs[lang or self.lang()][key]
-        for name, value in params.items():
-            text = text.replace("{" + name + "}", str(value))
-        return text
-
-    def settled(self) -> None:
-        """Wait until the screen has rendered and nothing is loading."""
-        self.page.wait_for_function(
-            "() => document.querySelector('main h1') && !document.querySelector('[aria-busy]')")
-
-    def open_login(self) -> None:
-        self.page.goto(f"{self.base_url}/#/login")
-        self.page.locator("#username").wait_for()
-        self.settled()
-
-    def submit_login(self, username: str, password: str = DEMO_PASSWORD) -> None:
-        self.page.locator("#username").fill(username)
-        self.page.locator("#password").fill(password)
-        self.page.locator("form button[type=submit]").click()
-
-    def login(self, username: str) -> None:
-        self.open_login()
-        self.submit_login(username)
-        self.page.locator("#logout").wait_for()
-        self.page.wait_for_url("**/#/home")
-        self.settled()
-
-    def csp_reports(self) -> list[str]:
-        found = [m.text for m in self.console
-                 if "Content Security Policy" in m.text or "Content-Security-Policy" in m.text]
-        found += self.page.evaluate("() => window.__cspViolations || []")
-        return found
-
-
-CSP_LISTENER = """
-window.__cspViolations = [];
-document.addEventListener('securitypolicyviolation', (e) => {
-  window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI} (${e.sourceFile}:${e.lineNumber})`);
-});
-"""
 
 
 @pytest.fixture

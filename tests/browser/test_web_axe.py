@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.browser.support import AXE_JS, DEMO_USERS, Phone
+
 pytestmark = pytest.mark.browser
 
-AXE_JS = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-DEMO_USERS = ("admin", "senior", "officer", "facilitator", "mentor", "client1", "client2", "client3")
 BLOCKING = {"serious", "critical"}
 
 
-def run_axe(phone: Any) -> list[dict[str, Any]]:
+def run_axe(phone: Phone) -> list[dict[str, Any]]:
     if not AXE_JS.exists():
         pytest.fail(f"{AXE_JS} missing: run `npm ci` at the repository root", pytrace=False)
     # Evaluated through DevTools, so the page's strict CSP does not have to allow it.
@@ -31,7 +30,7 @@ def run_axe(phone: Any) -> list[dict[str, Any]]:
     return list(results)
 
 
-def assert_no_blocking_violations(phone: Any, screen: str) -> None:
+def assert_no_blocking_violations(phone: Phone, screen: str) -> None:
     violations = run_axe(phone)
     if violations:
         print(f"axe on {screen}:\n{json.dumps(violations, indent=2)}")
@@ -39,7 +38,7 @@ def assert_no_blocking_violations(phone: Any, screen: str) -> None:
     assert not blocking, f"axe on {screen}:\n{json.dumps(blocking, indent=2)}"
 
 
-def test_login_page_is_accessible(phone: Any) -> None:
+def test_login_page_is_accessible(phone: Phone) -> None:
     phone.open_login()
     assert_no_blocking_violations(phone, "login")
     phone.submit_login("officer", "wrong-password")
@@ -48,6 +47,6 @@ def test_login_page_is_accessible(phone: Any) -> None:
 
 
 @pytest.mark.parametrize("username", DEMO_USERS)
-def test_landing_page_is_accessible(phone: Any, username: str) -> None:
+def test_landing_page_is_accessible(phone: Phone, username: str) -> None:
     phone.login(username)
     assert_no_blocking_violations(phone, f"{username} landing page")

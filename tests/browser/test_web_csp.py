@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import urllib.request
-from typing import Any
 
 import pytest
+
+from tests.browser.support import Phone
 
 pytestmark = pytest.mark.browser
 
@@ -24,7 +25,7 @@ def test_server_sends_strict_csp(tandem_server: str) -> None:
     assert '<script type="module" src="/shared/app.js">' in body
 
 
-def test_no_csp_violations_on_any_screen(phone: Any) -> None:
+def test_no_csp_violations_on_any_screen(phone: Phone) -> None:
     phone.open_login()
     phone.page.locator("#lang-select").select_option("fi")
     phone.page.locator("#lang-select").select_option("en")

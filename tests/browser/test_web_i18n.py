@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-CLIENT_WEB = Path(__file__).resolve().parents[2] / "client_web"
+from tests.browser.support import CLIENT_WEB, Phone
+
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
@@ -85,7 +85,7 @@ def test_no_hard_coded_english_in_modules(catalogs: dict[str, dict[str, str]]) -
 
 @pytest.mark.browser
 @pytest.mark.parametrize("lang", ["fi", "et", "ro"])
-def test_language_switcher_translates_login(phone: Any, lang: str) -> None:
+def test_language_switcher_translates_login(phone: Phone, lang: str) -> None:
     expect = pytest.importorskip("playwright.sync_api").expect
     phone.open_login()
     phone.page.locator("#username").fill("officer")
@@ -101,7 +101,7 @@ def test_language_switcher_translates_login(phone: Any, lang: str) -> None:
 
 @pytest.mark.browser
 @pytest.mark.parametrize("lang", ["fi", "et", "ro"])
-def test_language_switcher_translates_landing_page(phone: Any, lang: str) -> None:
+def test_language_switcher_translates_landing_page(phone: Phone, lang: str) -> None:
     expect = pytest.importorskip("playwright.sync_api").expect
     phone.login("officer")
     phone.page.locator("#lang-select").select_option(lang)

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
+from tests.browser.support import DEMO_USERS, Phone
+
 expect = pytest.importorskip("playwright.sync_api").expect
 
 pytestmark = pytest.mark.browser
 
-DEMO_USERS = ("admin", "senior", "officer", "facilitator", "mentor", "client1", "client2", "client3")
 Directory = dict[str, dict[str, Any]]
-Phone = Any  # the `phone` fixture from conftest.py
 
 
 def name_of(directory: Directory, username: str) -> str:

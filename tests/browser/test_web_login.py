@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+import secrets
+import time
 
 import pytest
+
+from server.identity import totp  # the server's RFC 6238 generator stands in for an authenticator app
+from tests.browser.support import Phone, api_call, api_login
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
 pytestmark = pytest.mark.browser
 
 
-def test_wrong_password_shows_catalog_message(phone: Any) -> None:
+def test_wrong_password_shows_catalog_message(phone: Phone) -> None:
     phone.open_login()
     phone.submit_login("officer", "not-the-password")
     alert = phone.page.locator("#login-error")
@@ -21,7 +25,7 @@ def test_wrong_password_shows_catalog_message(phone: Any) -> None:
     expect(phone.page).to_have_url(f"{phone.base_url}/#/login")
 
 
-def test_empty_form_is_caught_before_sending(phone: Any) -> None:
+def test_empty_form_is_caught_before_sending(phone: Phone) -> None:
     phone.open_login()
     sent: list[str] = []
     phone.page.on("request", lambda req: sent.append(req.url) if "/api/session" in req.url else None)
@@ -31,7 +35,7 @@ def test_empty_form_is_caught_before_sending(phone: Any) -> None:
     assert not sent
 
 
-def test_logout_returns_to_login_and_ends_the_session(phone: Any) -> None:
+def test_logout_returns_to_login_and_ends_the_session(phone: Phone) -> None:
     phone.login("officer")
     phone.page.reload()  # the HttpOnly session cookie keeps the person signed in
     phone.page.locator("#logout").wait_for()
@@ -46,7 +50,7 @@ def test_logout_returns_to_login_and_ends_the_session(phone: Any) -> None:
     expect(phone.page).to_have_url(f"{phone.base_url}/#/login")
 
 
-def test_expired_session_returns_to_login_with_a_notice(phone: Any) -> None:
+def test_expired_session_returns_to_login_with_a_notice(phone: Phone) -> None:
     phone.login("officer")
     phone.page.context.clear_cookies()  # as if the session expired on the server
     phone.page.locator("#lang-select").select_option("fi")  # re-renders, so the caseload is fetched again
@@ -54,7 +58,7 @@ def test_expired_session_returns_to_login_with_a_notice(phone: Any) -> None:
     expect(phone.page.locator("#login-error")).to_have_text(phone.t("errors.unauthenticated", lang="fi"))
 
 
-def test_keyboard_focus_is_always_visible(phone: Any) -> None:
+def test_keyboard_focus_is_always_visible(phone: Phone) -> None:
     phone.open_login()
     seen = []
     for _ in range(8):
@@ -69,3 +73,42 @@ def test_keyboard_focus_is_always_visible(phone: Any) -> None:
         assert focused["outline"] != "none", focused
         assert focused["width"] >= 2, focused
     assert seen == ["lang-select", "username", "password", "show-password", "BUTTON"], seen
+
+
+def enrolled_staff(base_url: str, admin_token: str) -> tuple[str, str, str]:
+    """A new officer with TOTP enrolled through the API: (username, password, TOTP secret)."""
+    username, password = f"mfa{secrets.token_hex(4)}", secrets.token_urlsafe(16)
+    api_call(base_url, "POST", "/api/admin/users", admin_token,
+             {"username": username, "display_name": "Maria Mfa", "role": "officer", "password": password})
+    token = api_login(base_url, username, password)
+    secret = api_call(base_url, "POST", "/api/me/totp", token)["secret"]
+    # Confirm with the previous step's code, so the sign-in below uses a different one.
+    api_call(base_url, "POST", "/api/me/totp/confirm", token, {"code": totp.code_at(secret, time.time() - 30)})
+    return username, password, secret
+
+
+def test_staff_sign_in_asks_for_the_second_factor(phone: Phone, admin_token: str) -> None:
+    username, password, secret = enrolled_staff(phone.base_url, admin_token)
+    phone.open_login()
+    phone.submit_login(username, password)
+    expect(phone.page.locator("h1")).to_have_text(phone.t("login.totp_title"))
+    expect(phone.page.locator("#totp")).to_be_focused()
+    phone.page.reload()  # password accepted, second factor pending: the code step comes back
+    expect(phone.page.locator("h1")).to_have_text(phone.t("login.totp_title"))
+    phone.page.locator("#totp").fill("000000" if totp.code_at(secret, time.time()) != "000000" else "111111")
+    phone.page.locator("form button[type=submit]").click()
+    expect(phone.page.locator("#login-error")).to_have_text(phone.t("errors.invalid_totp"))
+    phone.page.locator("#totp").fill(totp.code_at(secret, time.time() + 30))
+    phone.page.locator("form button[type=submit]").click()
+    expect(phone.page.locator("h1")).to_have_text(phone.t("officer.title"))
+    expect(phone.page.locator("main")).to_contain_text(phone.t("officer.empty"))
+
+
+def test_second_factor_step_can_be_abandoned(phone: Phone, admin_token: str) -> None:
+    username, password, _ = enrolled_staff(phone.base_url, admin_token)
+    phone.open_login()
+    phone.submit_login(username, password)
+    phone.page.locator("#totp-cancel").click()
+    expect(phone.page.locator("h1")).to_have_text(phone.t("login.title"))
+    phone.page.reload()  # the half-finished session was ended on the server too
+    expect(phone.page.locator("#password")).to_be_visible()

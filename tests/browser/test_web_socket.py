@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.browser.support import Phone
+
 pytestmark = pytest.mark.browser
 
 OPEN_SOCKET = """(resume) => new Promise((resolve) => {
@@ -28,7 +30,7 @@ OPEN_SOCKET = """(resume) => new Promise((resolve) => {
 })"""
 
 
-def test_socket_says_hello_and_gets_answers(phone: Any) -> None:
+def test_socket_says_hello_and_gets_answers(phone: Phone) -> None:
     phone.login("client1")
     pong = phone.page.evaluate(OPEN_SOCKET, {})
     assert pong == {"type": "pong", "id": "p1"}
@@ -36,7 +38,7 @@ def test_socket_says_hello_and_gets_answers(phone: Any) -> None:
     phone.page.evaluate("window.__socket.close()")
 
 
-def test_socket_reconnects_and_resumes_after_a_drop(phone: Any) -> None:
+def test_socket_reconnects_and_resumes_after_a_drop(phone: Phone) -> None:
     phone.login("client1")
     first_frames: list[Any] = []
     routes: list[Any] = []
@@ -60,7 +62,7 @@ def test_socket_reconnects_and_resumes_after_a_drop(phone: Any) -> None:
     phone.page.evaluate("window.__socket.close()")
 
 
-def test_socket_gives_up_when_signed_out(phone: Any) -> None:
+def test_socket_gives_up_when_signed_out(phone: Phone) -> None:
     phone.open_login()
     phone.page.evaluate(OPEN_SOCKET, {})  # resolves once the socket reports "closed"
     phone.page.wait_for_timeout(700)  # longer than the first backoff: no retry may start

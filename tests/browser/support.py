@@ -1,0 +1,112 @@
+"""Helpers for the browser tests: the demo data's names, plain-HTTP API calls, and
+`Phone`, one phone-sized page with what it logged."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CLIENT_WEB = REPO / "client_web"
+AXE_JS = REPO / "node_modules" / "axe-core" / "axe.min.js"
+LANGUAGES = ("en", "fi", "et", "ro")
+DEMO_PASSWORD = "tandem-demo"  # the published password of the demo data set
+DEMO_USERS = ("admin", "senior", "officer", "facilitator", "mentor", "client1", "client2", "client3")
+
+
+def unavailable(reason: str) -> None:
+    """Skip loudly, or fail under CI, when something the browser tests need is missing."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"CI: {reason}; browser tests may not be skipped in CI", pytrace=False)
+    pytest.skip(f"!!! SKIPPED: {reason}")
+
+
+def load_catalogs() -> dict[str, dict[str, str]]:
+    return {lang: json.loads((CLIENT_WEB / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
+            for lang in LANGUAGES}
+
+
+# --- the API as a non-browser client (bearer token, no CSRF) ---------------------------
+
+def api_call(base_url: str, method: str, path: str, token: str | None = None, body: object = None) -> Any:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(f"{base_url}{path}", data=data, method=method, headers=headers)
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        raw = resp.read()
+    return json.loads(raw) if raw else None
+
+
+def api_login(base_url: str, username: str, password: str = DEMO_PASSWORD) -> str:
+    """Sign in as an API client (no browser headers, so the server issues a bearer token)."""
+    token = api_call(base_url, "POST", "/api/session", body={"username": username, "password": password})["token"]
+    assert token, "POST /api/session from an API client returned no bearer token"
+    return str(token)
+
+
+# --- the phone ---------------------------------------------------------------------------
+
+# Injected before any page script; the page's CSP does not apply to it.
+CSP_LISTENER = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI} (${e.sourceFile}:${e.lineNumber})`);
+});
+"""
+
+
+@dataclass
+class Phone:
+    """One phone-sized page plus everything it logged."""
+
+    page: Any
+    base_url: str
+    catalogs: dict[str, dict[str, str]]
+    console: list[Any] = field(default_factory=list)
+    page_errors: list[Any] = field(default_factory=list)
+
+    def lang(self) -> str:
+        return str(self.page.locator("html").get_attribute("lang"))
+
+    def t(self, key: str, lang: str | None = None, **params: object) -> str:
+        """Catalog text in `lang`, by default the language the page shows now."""
+        text = self.catalogs[lang or self.lang()][key]
+        for name, value in params.items():
+            text = text.replace("{" + name + "}", str(value))
+        return text
+
+    def settled(self) -> None:
+        """Wait until the screen has rendered and nothing is loading."""
+        self.page.wait_for_function(
+            "() => document.querySelector('main h1') && !document.querySelector('[aria-busy]')")
+
+    def open_login(self) -> None:
+        self.page.goto(f"{self.base_url}/#/login")
+        self.page.locator("#username").wait_for()
+        self.settled()
+
+    def submit_login(self, username: str, password: str = DEMO_PASSWORD) -> None:
+        self.page.locator("#username").fill(username)
+        self.page.locator("#password").fill(password)
+        self.page.locator("form button[type=submit]").click()
+
+    def login(self, username: str) -> None:
+        self.open_login()
+        self.submit_login(username)
+        self.page.locator("#logout").wait_for()
+        self.page.wait_for_url("**/#/home")
+        self.settled()
+
+    def csp_reports(self) -> list[str]:
+        found = [m.text for m in self.console
+                 if "Content Security Policy" in m.text or "Content-Security-Policy" in m.text]
+        found += self.page.evaluate("() => window.__cspViolations || []")
+        return found
