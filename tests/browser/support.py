@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from server.identity import totp  # the server's RFC 6238 generator stands in for an authenticator app
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_WEB = REPO / "client_web"
@@ -50,6 +54,18 @@ def api_login(base_url: str, username: str, password: str = DEMO_PASSWORD) -> st
     token = api_call(base_url, "POST", "/api/session", body={"username": username, "password": password})["token"]
     assert token, "POST /api/session from an API client returned no bearer token"
     return str(token)
+
+
+def enrolled_staff(base_url: str, admin_token: str) -> tuple[str, str, str]:
+    """A new officer with TOTP enrolled through the API: (username, password, TOTP secret)."""
+    username, password = f"mfa{secrets.token_hex(4)}", secrets.token_urlsafe(16)
+    api_call(base_url, "POST", "/api/admin/users", admin_token,
+             {"username": username, "display_name": "Maria Mfa", "role": "officer", "password": password})
+    token = api_login(base_url, username, password)
+    secret = api_call(base_url, "POST", "/api/me/totp", token)["secret"]
+    # Confirm with the previous step's code, so the sign-in below uses a different one.
+    api_call(base_url, "POST", "/api/me/totp/confirm", token, {"code": totp.code_at(secret, time.time() - 30)})
+    return username, password, secret
 
 
 # --- the phone ---------------------------------------------------------------------------

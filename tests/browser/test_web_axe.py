@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.support import AXE_JS, DEMO_USERS, Phone
+from tests.browser.support import AXE_JS, DEMO_USERS, Phone, enrolled_staff
 
 pytestmark = pytest.mark.browser
 
@@ -50,3 +50,11 @@ def test_login_page_is_accessible(phone: Phone) -> None:
 def test_landing_page_is_accessible(phone: Phone, username: str) -> None:
     phone.login(username)
     assert_no_blocking_violations(phone, f"{username} landing page")
+
+
+def test_second_factor_step_is_accessible(phone: Phone, admin_token: str) -> None:
+    username, password, _ = enrolled_staff(phone.base_url, admin_token)
+    phone.open_login()
+    phone.submit_login(username, password)
+    phone.page.locator("#totp").wait_for()
+    assert_no_blocking_violations(phone, "second factor step")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 
 import pytest
 
 from server.identity import totp  # the server's RFC 6238 generator stands in for an authenticator app
-from tests.browser.support import Phone, api_call, api_login
+from tests.browser.support import Phone, enrolled_staff
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -73,18 +72,6 @@ def test_keyboard_focus_is_always_visible(phone: Phone) -> None:
         assert focused["outline"] != "none", focused
         assert focused["width"] >= 2, focused
     assert seen == ["lang-select", "username", "password", "show-password", "BUTTON"], seen
-
-
-def enrolled_staff(base_url: str, admin_token: str) -> tuple[str, str, str]:
-    """A new officer with TOTP enrolled through the API: (username, password, TOTP secret)."""
-    username, password = f"mfa{secrets.token_hex(4)}", secrets.token_urlsafe(16)
-    api_call(base_url, "POST", "/api/admin/users", admin_token,
-             {"username": username, "display_name": "Maria Mfa", "role": "officer", "password": password})
-    token = api_login(base_url, username, password)
-    secret = api_call(base_url, "POST", "/api/me/totp", token)["secret"]
-    # Confirm with the previous step's code, so the sign-in below uses a different one.
-    api_call(base_url, "POST", "/api/me/totp/confirm", token, {"code": totp.code_at(secret, time.time() - 30)})
-    return username, password, secret
 
 
 def test_staff_sign_in_asks_for_the_second_factor(phone: Phone, admin_token: str) -> None:
