@@ -52,6 +52,18 @@ def refuse(decision: Decision) -> None:
         raise PolicyRefused(reason, rule_id=decision.rule_id or "unknown", reasons=decision.reasons)
 
 
+def _check_case_opener(by: Actor, officer_id: str, officer: Any) -> None:
+    """May ``by`` open a case supervised by ``officer`` (a users row, or None)?"""
+    if officer is None or officer.role not in (Role.OFFICER.value, Role.SENIOR_OFFICER.value):
+        raise BadRequest("The supervising officer must be an officer or senior officer")
+    if officer.office_id is None:
+        raise BadRequest("The supervising officer belongs to no office")
+    if by.role is Role.OFFICER and officer_id != by.user_id:
+        raise PolicyRefused("Officers open cases only on their own caseload (rule scope)", rule_id="scope")
+    if by.role is Role.SENIOR_OFFICER and officer.office_id != by.office_id:
+        raise PolicyRefused("Senior officers open cases only in their office (rule scope)", rule_id="scope")
+
+
 class CaseService:
     def __init__(self, store_: Store, clock: Clock, keyring: Keyring, policy: PolicyService,
                  identity: IdentityService) -> None:
@@ -107,6 +119,10 @@ class CaseService:
         """Create a client account and their case; returns a one-time enrolment code."""
         if by.role not in (Role.SENIOR_OFFICER, Role.ADMIN, Role.OFFICER):
             raise PolicyRefused("Only officers, senior officers and admins open cases (rule scope)", rule_id="scope")
+        # Check the officer and the scope before the client account exists: the account is
+        # created in a transaction of its own, and a refused case must leave nothing behind.
+        async with self.store.read("case.create.check") as conn:
+            _check_case_opener(by, officer_id, await identity_store.user_by_id(conn, officer_id))
         client_id = await self.identity.create_user(
             None, username=client_username, display_name=client_display_name, role=Role.CLIENT, office_id=None,
             password=password, locale=locale, is_demo=is_demo)
@@ -114,12 +130,7 @@ class CaseService:
         now = self.clock.now()
         async with self.store.write("case.create") as conn:
             officer = await identity_store.user_by_id(conn, officer_id)
-            if officer is None or officer.role not in (Role.OFFICER.value, Role.SENIOR_OFFICER.value):
-                raise BadRequest("The supervising officer must be an officer or senior officer")
-            if by.role is Role.OFFICER and officer_id != by.user_id:
-                raise PolicyRefused("Officers open cases only on their own caseload (rule scope)", rule_id="scope")
-            if by.role is Role.SENIOR_OFFICER and officer.office_id != by.office_id:
-                raise PolicyRefused("Senior officers open cases only in their office (rule scope)", rule_id="scope")
+            _check_case_opener(by, officer_id, officer)  # again, inside the transaction that relies on it
             await store.insert_case(
                 conn, id=case_id, client_id=client_id, officer_id=officer_id, office_id=officer.office_id,
                 officer_since=now, domestic_violence=domestic_violence, protected_person=protected_person,

@@ -18,17 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.crypto import envelope
 from server.ids import new_id
+from server.policy.schema import CATEGORIES as RETENTION_CATEGORIES
 from server.store.schema import data_keys
 
-CATEGORIES = (
-    "messages",
-    "attachments",
-    "checkin_records",
-    "safe_space_answers",
-    "call_quality",
-    "group_attendance",
-    "case_notes",
-)
+#: Categories whose data is encrypted under bucket keys: every retention category
+#: except the audit log, which is hash-chained rather than encrypted.
+CATEGORIES = tuple(c for c in RETENTION_CATEGORIES if c != "audit_log")
 
 
 class KeyShredded(Exception):

@@ -64,6 +64,12 @@ class IdentityService:
             return SessionExpiry(self.settings.session_absolute_s, self.settings.session_idle_s)
         return SessionExpiry(self.settings.client_session_absolute_s, None)
 
+    def _throttle(self, key: str, address: str) -> None:
+        """Refuse before any hashing when this account or address is blocked."""
+        wait = self.limiter.retry_after(key, address, self.clock.monotonic())
+        if wait > 0:
+            raise RateLimited(f"Too many attempts; try again in {int(wait) + 1} s", retry_after=wait)
+
     # -- accounts -----------------------------------------------------------------
 
     async def create_office(self, by: Actor | None, name: str) -> str:
@@ -153,9 +159,7 @@ class IdentityService:
     async def login(
         self, username: str, password: str, *, address: str, kind: str, previous_token: str | None = None
     ) -> LoginResult:
-        wait = self.limiter.retry_after(username, address, self.clock.monotonic())
-        if wait > 0:
-            raise RateLimited(f"Too many attempts; try again in {int(wait) + 1} s", retry_after=wait)
+        self._throttle(username, address)
         async with self.store.read("login.lookup") as conn:
             row = await store.user_by_username(conn, username)
         ok = await self.passwords.verify(row.password_hash if row is not None else None, password)
@@ -312,9 +316,7 @@ class IdentityService:
         if not auth.session.mfa_pending:
             return auth
         key = f"mfa:{auth.actor.username}"
-        wait = self.limiter.retry_after(key, address, self.clock.monotonic())
-        if wait > 0:
-            raise RateLimited(f"Too many attempts; try again in {int(wait) + 1} s", retry_after=wait)
+        self._throttle(key, address)
         now = self.clock.now()
         async with self.store.write("totp.verify") as conn:
             row = await store.user_by_id(conn, auth.actor.user_id)
@@ -361,9 +363,7 @@ class IdentityService:
     async def redeem_enrolment_code(self, code: str, password: str, *, address: str) -> str:
         check_password_rules(password)
         key = "enrol"
-        wait = self.limiter.retry_after(key, address, self.clock.monotonic())
-        if wait > 0:
-            raise RateLimited(f"Too many attempts; try again in {int(wait) + 1} s", retry_after=wait)
+        self._throttle(key, address)
         digest = token_digest(code.strip().upper())
         hashed = await self.passwords.hash(password)
         now = self.clock.now()

@@ -164,6 +164,9 @@ def decode_body(raw: bytes, schema: type[B], limit: int) -> B:
         raise BadRequest(f"Invalid request: {err}") from None
     except msgspec.DecodeError as err:
         raise MalformedJson(f"Malformed JSON: {err}") from None
+    except RecursionError:
+        # Free-form fields (a policy config) accept any JSON; a hostile depth must not be a 500.
+        raise BadRequest("Invalid request: the JSON is nested too deeply") from None
 
 
 def decode_query(request: web.Request, schema: type[Any]) -> Any:

@@ -156,7 +156,7 @@ class CaseDetail(Struct, kw_only=True):
 
 
 class RecordFaceToFace(Strict, kw_only=True):
-    met_at: datetime
+    met_at: Annotated[datetime, Meta(tz=True)]  # a meeting time without a zone is ambiguous
     location: Name
 
 

@@ -63,7 +63,7 @@ async def test_truncated_tail_is_found(api: Any) -> None:
 
 
 async def test_failed_write_leaves_no_audit_row(api: Any) -> None:
-    client, services = api
+    _, services = api
     await build(services)
     before = await verify_database(services.store.engine)
     # A duplicate username fails inside the transaction: no user and no audit row.

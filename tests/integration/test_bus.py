@@ -27,15 +27,15 @@ async def bus(request: pytest.FixtureRequest) -> AsyncIterator[Bus]:
     await b.close()
 
 
-async def wait_healthy(b: Bus, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_healthy(b: Bus, within: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
     while not b.healthy:
         assert asyncio.get_running_loop().time() < deadline, "bus never became healthy"
         await asyncio.sleep(0.02)
 
 
-async def until(cond: object, timeout: float = 3.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def until(cond: object, within: float = 3.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
     while not cond():  # type: ignore[operator]
         assert asyncio.get_running_loop().time() < deadline, "timed out"
         await asyncio.sleep(0.01)
@@ -95,7 +95,7 @@ async def test_redis_bus_recovers_after_connection_loss() -> None:
         admin = aioredis.from_url(REDIS_URL)
         await admin.client_kill_filter(_type="pubsub")  # the server drops our subscriber connection
         await admin.aclose()
-        await until(lambda: len(reconnects) >= 2, timeout=5)
+        await until(lambda: len(reconnects) >= 2, within=5)
         await wait_healthy(bus)
         await asyncio.sleep(0.1)
         await bus.publish("c", b"after")

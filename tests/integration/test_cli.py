@@ -61,17 +61,17 @@ def test_serve_demo_migrates_loads_demo_and_serves(tmp_path: Path) -> None:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
                     assert r.status == 200
                     break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"server did not become ready: {proc.stdout.read() if proc.stdout else ''}")
                 time.sleep(0.3)
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/session", method="POST",  # noqa: S310
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/session", method="POST",
                                      data=b'{"username":"client1","password":"tandem-demo"}',
                                      headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310
+        with urllib.request.urlopen(req, timeout=10) as r:
             assert r.status == 200
         assert (tmp_path / "kek.key").stat().st_mode & 0o777 == 0o600
     finally:

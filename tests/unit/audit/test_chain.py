@@ -12,8 +12,8 @@ def chain(n: int) -> list[AuditRecord]:
     at = datetime(2026, 1, 1, tzinfo=UTC)
     for seq in range(1, n + 1):
         details = canonical_details({"n": seq, "ä": "ü"})
-        fields = dict(seq=seq, at=at + timedelta(seconds=seq), actor_id="u", action="case.read", target_type="case",
-                      target_id="c", case_id="c", details=details)
+        fields = {"seq": seq, "at": at + timedelta(seconds=seq), "actor_id": "u", "action": "case.read",
+                  "target_type": "case", "target_id": "c", "case_id": "c", "details": details}
         digest = record_hash(prev, **fields)  # type: ignore[arg-type]
         out.append(AuditRecord(prev_hash=prev, hash=digest, **fields))  # type: ignore[arg-type]
         prev = digest
