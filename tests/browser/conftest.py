@@ -120,7 +120,9 @@ def demo_directory(tandem_server: str, admin_token: str) -> dict[str, dict[str, 
 
 # --- the browser ----------------------------------------------------------------------
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in this
+# thread while it is open, which would break every asyncio test collected after these.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         unavailable(f"Chromium not found at {CHROMIUM} (set TANDEM_CHROMIUM)")
