@@ -14,6 +14,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -136,6 +137,14 @@ class IdentityService:
                 details={"username": username, "role": role.value},
             )
         return user_id
+
+    async def list_users(self, by: Actor, *, limit: int, offset: int) -> list[Any]:
+        """Accounts for administration. The list names clients, so reading it is audited."""
+        async with self.store.write("user.list") as conn:
+            rows = await store.list_users(conn, limit=limit, offset=offset)
+            await audit.append(conn, at=self.clock.now(), actor_id=by.user_id, action="user.list",
+                               target_type="user", details={"limit": limit, "offset": offset, "count": len(rows)})
+        return rows
 
     async def set_disabled(self, by: Actor, user_id: str, disabled: bool) -> None:
         async with self.store.write("user.disable") as conn:

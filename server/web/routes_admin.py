@@ -29,9 +29,8 @@ def register(api: Registry) -> None:
     @api.route("GET", "/api/admin/users", permission=MANAGE_USERS, summary="List users", query=s.Paging,
                response=s.Users, tag="admin")
     async def list_users(call: Call[None]) -> s.Users:
-        services = call.request.app[SERVICES]
-        async with services.store.read("admin.users") as conn:
-            rows = await identity_store.list_users(conn, limit=call.query.limit, offset=call.query.offset)
+        rows = await call.request.app[SERVICES].identity.list_users(call.actor, limit=call.query.limit,
+                                                                    offset=call.query.offset)
         return s.Users(users=[user_row(r) for r in rows])
 
     @api.route("POST", "/api/admin/users", permission=MANAGE_USERS, summary="Create a staff account",
