@@ -7,7 +7,8 @@ function usersTable(users, officeNames, t) {
   const columns = ["admin.username", "admin.display_name", "admin.role", "admin.office",
     "admin.status"];
   return h("div", {
-    class: "table-wrap", role: "region", "aria-labelledby": "users-title", tabindex: "0",
+    // Scrolls sideways on a phone, so it must be focusable (keyboard scrolling) and named.
+    class: "table-wrap", role: "region", "aria-label": t("admin.users_table"), tabindex: "0",
   },
   h("table", { class: "table", id: "users-table" },
     h("thead", {}, h("tr", {}, columns.map((key) => h("th", { scope: "col" }, t(key))))),

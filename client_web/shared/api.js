@@ -43,7 +43,13 @@ export async function request(method, path, body) {
     const data = await res.json().catch(() => null);
     if (!res.ok) {
       const e = (data && data.error) || {};
-      throw new ApiError(res.status, e.code || `http_${res.status}`, e.message, e.rule_id ?? null);
+      const err = new ApiError(res.status, e.code || `http_${res.status}`, e.message, e.rule_id ?? null);
+      if (err.code === "mfa_enrolment_required") {
+        // Staff must set up a second factor before the server answers anything else;
+        // the app shows the set-up screen, whichever screen made the call.
+        window.dispatchEvent(new CustomEvent("tandem:mfa-enrolment-required"));
+      }
+      throw err;
     }
     return data;
   } finally {
@@ -71,6 +77,21 @@ export async function login(username, password) {
 
 export async function verifyTotp(code) {
   return remember(await api.post("/api/session/totp", { code }));
+}
+
+/** Start setting up an authenticator app -> {secret, otpauth_uri}. */
+export async function beginTotp() {
+  return api.post("/api/me/totp");
+}
+
+/** Finish it with a code from the app -> {recovery_codes}. */
+export async function confirmTotp(code) {
+  return api.post("/api/me/totp/confirm", { code });
+}
+
+/** A client sets their first password with the one-time code from their officer -> {username}. */
+export async function enrol(code, password) {
+  return api.post("/api/enrol", { code, password });
 }
 
 /** -> Me, or null when nobody is signed in. */

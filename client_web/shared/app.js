@@ -1,6 +1,8 @@
 // Entry point: picks the language, finds out who is signed in, and routes by hash:
-//   #/login  sign-in screen (anyone not signed in lands here)
-//   #/home   the landing page for the signed-in user's role
+//   #/login          sign-in screen (anyone not signed in lands here)
+//   #/enrol?code=…   a new client chooses a password with the one-time code from their officer
+//   #/second-factor  staff set up an authenticator app (when the server requires it)
+//   #/home           the landing page for the signed-in user's role
 import { h } from "./dom.js";
 import { fetchMe, logout as endSession, setCsrfToken, api } from "./api.js";
 import {
@@ -17,18 +19,47 @@ const HOMES = {
   mentor: "/mentor/home.js",
 };
 const BASIC_HOME = "/shared/basic_home.js"; // partner, interpreter, room_device
-
+const SCREENS = {
+  "/login": "/shared/login.js",
+  "/enrol": "/shared/enrol.js",
+  "/second-factor": "/shared/second_factor.js",
+};
+// The server answers 403 mfa_enrolment_required to staff without a second factor, and
+// the app then shows the set-up screen. A landing page that makes no API call of its own
+// would never hear it, so for those roles the first render asks once with a call the
+// server checks (its answer, e.g. "not your role", is otherwise ignored).
 const state = {
   me: null, mfaPending: false, renders: 0, firstRender: true, notice: null, draft: null,
+  focus: null, // id to focus after the next render
+  mfaSetup: null, // {secret, otpauth_uri, recovery_codes} while staff set up a second factor
 };
 
 function currentRoute() {
   return location.hash.replace(/^#/, "");
 }
 
+/** "/enrol?code=X" -> ["/enrol", URLSearchParams]. */
+function splitRoute(route) {
+  const at = route.indexOf("?");
+  return at < 0 ? [route, new URLSearchParams()]
+    : [route.slice(0, at), new URLSearchParams(route.slice(at + 1))];
+}
+
+function wantedPath(path) {
+  if (path === "/enrol") return path; // needs no session; the code is the credential
+  if (!state.me) return "/login";
+  return state.mfaSetup ? "/second-factor" : "/home";
+}
+
 export function navigate(route) {
   if (currentRoute() === route) render();
   else location.hash = `#${route}`;
+}
+
+function forgetUser() {
+  state.me = null;
+  state.mfaPending = false;
+  state.mfaSetup = null;
 }
 
 async function signOut() {
@@ -37,30 +68,59 @@ async function signOut() {
   } catch {
     // the server may already have ended the session; forget it here regardless
   }
-  state.me = null;
-  state.mfaPending = false;
+  forgetUser();
   navigate("/login");
+}
+
+/** To the sign-in screen with the username filled in (after a client's enrolment). */
+async function showLogin(username) {
+  if (state.me || state.mfaPending) {
+    try {
+      await endSession(); // someone else was signed in on this device
+    } catch {
+      // already ended on the server
+    }
+    forgetUser();
+  }
+  state.draft = { username };
+  state.focus = "password";
+  navigate("/login");
+}
+
+/** Staff finished setting up their second factor: on to their landing page. */
+async function secondFactorDone() {
+  state.mfaSetup = null;
+  try {
+    state.me = (await fetchMe()) || state.me;
+  } catch {
+    // keep what we knew; the landing page reports a connection problem itself
+  }
+  navigate("/home");
 }
 
 async function signedIn(session) {
   state.me = session.user;
   state.mfaPending = false;
+  state.mfaSetup = null;
   if (!storedLanguage()) await setLanguage(state.me.locale || browserLanguage());
   navigate("/home");
 }
 
 async function changeLanguage(lang) {
-  const username = document.getElementById("username");
-  state.draft = username ? { username: username.value } : null; // survive the re-render
+  // What was typed survives the re-render (never passwords).
+  const typed = [...document.getElementById("main").querySelectorAll("input[type=text]")]
+    .filter((input) => input.id);
+  state.draft = typed.length ? Object.fromEntries(typed.map((input) => [input.id, input.value])) : null;
   await setLanguage(lang, { remember: true });
   await render({ focus: "lang-select" });
 }
 
-function renderHeader() {
+function renderHeader(path) {
   const header = document.getElementById("site-header");
   const nav = state.me
     ? h("nav", { class: "site-nav", "aria-label": t("nav.label") },
-      h("a", { href: "#/home", "aria-current": "page" }, t("nav.home")),
+      state.mfaSetup ? null // nothing else works until the second factor is set up
+        : h("a", { href: "#/home", "aria-current": path === "/home" ? "page" : null }, t("nav.home")),
       h("button", { type: "button", class: "button secondary", id: "logout", onclick: signOut },
         t("action.logout")))
     : null;
@@ -69,27 +129,39 @@ function renderHeader() {
     languageSwitcher(changeLanguage));
 }
 
+/** Staff the server wants to enrol a second factor before anything else (told by /api/me). */
+function needsSecondFactor() {
+  if (!state.me || !state.me.mfa_enrolment_required || state.mfaSetup) return false;
+  state.mfaSetup = {};
+  navigate("/second-factor");
+  return true;
+}
+
 async function render({ focus = null } = {}) {
   const ticket = ++state.renders;
-  let route = currentRoute();
-  const wanted = state.me ? "/home" : "/login";
-  if (route !== wanted) {
+  let [path, params] = splitRoute(currentRoute());
+  const wanted = wantedPath(path);
+  if (path !== wanted) {
     history.replaceState(null, "", `#${wanted}`);
-    route = wanted;
+    [path, params] = [wanted, new URLSearchParams()];
   }
-  renderHeader();
+  renderHeader(path);
   const main = document.getElementById("main");
   const view = h("div", { class: "view" });
   main.replaceChildren(view);
   const ctx = {
     me: state.me, api, t, navigate, logout: signOut, signedIn, notice: state.notice, draft: state.draft,
     mfaPending: state.mfaPending, mfaStarted: () => { state.mfaPending = true; },
+    params, showLogin, mfaSetup: state.mfaSetup, secondFactorDone,
   };
+  const focusId = focus || state.focus;
   state.notice = null;
   state.draft = null;
+  state.focus = null;
   try {
-    const path = route === "/login" ? "/shared/login.js" : HOMES[state.me.role] || BASIC_HOME;
-    const screen = await import(path);
+    if (path === "/home" && needsSecondFactor()) return; // the set-up screen renders instead
+    const module = SCREENS[path] || HOMES[state.me.role] || BASIC_HOME;
+    const screen = await import(module);
     if (ticket !== state.renders) return;
     await screen.render(view, ctx);
   } catch (err) {
@@ -99,7 +171,7 @@ async function render({ focus = null } = {}) {
   if (ticket !== state.renders) return;
   const title = view.querySelector("h1");
   document.title = title ? t("app.doc_title", { page: title.textContent }) : t("app.name");
-  const target = focus ? document.getElementById(focus) : state.firstRender ? null : title;
+  const target = focusId ? document.getElementById(focusId) : state.firstRender ? null : title;
   if (target) target.focus();
   state.firstRender = false;
 }
@@ -120,11 +192,16 @@ async function start() {
   window.addEventListener("hashchange", () => render());
   window.addEventListener("tandem:unauthenticated", (event) => {
     if (!state.me) return;
-    state.me = null;
+    forgetUser();
     state.mfaPending = Boolean(event.detail && event.detail.code === "mfa_required");
     state.notice = state.mfaPending ? "errors.mfa_required" : "errors.unauthenticated";
     setCsrfToken(null);
     navigate("/login");
+  });
+  window.addEventListener("tandem:mfa-enrolment-required", () => {
+    if (!state.me || state.mfaSetup) return;
+    state.mfaSetup = {};
+    navigate("/second-factor");
   });
   await render();
 }

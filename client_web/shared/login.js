@@ -2,15 +2,7 @@
 import { h } from "./dom.js";
 import { t } from "./i18n.js";
 import { login, verifyTotp } from "./api.js";
-import { errorText, pageHeading } from "./ui.js";
-
-function field(id, label, attrs, hint) {
-  const hintId = hint ? `${id}-hint` : null;
-  return h("div", { class: "field" },
-    h("label", { for: id }, label),
-    hint ? h("p", { class: "hint", id: hintId }, hint) : null,
-    h("input", { id, name: id, "aria-describedby": hintId, ...attrs }));
-}
+import { errorText, pageHeading, field } from "./ui.js";
 
 /** Wires submit: validates, shows progress on the button, announces errors. */
 function onSubmit(form, button, alert, busyText, action, describe = errorText) {
@@ -95,6 +87,7 @@ export async function render(view, ctx) {
   const showTotp = () => {
     ctx.mfaStarted();
     view.replaceChildren(pageHeading(t("login.totp_title")), totpForm(ctx));
+    document.title = t("app.doc_title", { page: t("login.totp_title") });
     view.querySelector("#totp").focus();
   };
   if (ctx.mfaPending) {
@@ -104,5 +97,8 @@ export async function render(view, ctx) {
   view.append(
     pageHeading(t("login.title")),
     h("p", { class: "lead" }, t("login.intro")),
-    passwordForm(ctx, showTotp));
+    passwordForm(ctx, showTotp),
+    // New clients get a one-time code from their officer and choose a password with it.
+    h("p", { class: "aside" },
+      h("a", { href: "#/enrol", id: "enrol-link", class: "text-link" }, t("login.enrol_link"))));
 }

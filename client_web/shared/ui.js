@@ -13,6 +13,15 @@ export function errorText(err) {
   return t("errors.generic");
 }
 
+/** Label, optional hint (announced with the input) and input, stacked for a phone. */
+export function field(id, label, attrs, hint) {
+  const hintId = hint ? `${id}-hint` : null;
+  return h("div", { class: "field" },
+    h("label", { for: id }, label),
+    hint ? h("p", { class: "hint", id: hintId }, hint) : null,
+    h("input", { id, name: id, "aria-describedby": hintId, ...attrs }));
+}
+
 /** The page's one h1; focusable so the app can move focus to it after navigation. */
 export function pageHeading(text) {
   return h("h1", { id: "page-title", tabindex: "-1" }, text);

@@ -371,7 +371,8 @@ class IdentityService:
 
     async def redeem_enrolment_code(self, code: str, password: str, *, address: str) -> str:
         check_password_rules(password)
-        key = "enrol"
+        # Per address only: one shared key would let a few bad codes block everyone's enrolment.
+        key = f"enrol:{address}"
         self._throttle(key, address)
         digest = token_digest(code.strip().upper())
         hashed = await self.passwords.hash(password)

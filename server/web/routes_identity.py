@@ -18,10 +18,11 @@ STAFF = frozenset({Role.OFFICER, Role.SENIOR_OFFICER, Role.FACILITATOR, Role.ADM
 ENROL_MFA = Permission("enrol a second factor", roles=STAFF, during_mfa=True)
 
 
-def me(actor: Actor, auth: Authenticated) -> s.Me:
+def me(actor: Actor, auth: Authenticated, *, require_staff_mfa: bool) -> s.Me:
     return s.Me(id=actor.user_id, username=actor.username, display_name=actor.display_name, role=actor.role.value,
                 office_id=actor.office_id, locale=actor.locale, csrf_token=auth.session.csrf_token,
-                mfa_enrolled=actor.mfa_enrolled, mfa_pending=auth.session.mfa_pending)
+                mfa_enrolled=actor.mfa_enrolled, mfa_pending=auth.session.mfa_pending,
+                mfa_enrolment_required=require_staff_mfa and actor.is_staff and not actor.mfa_enrolled)
 
 
 def client_address(request: web.Request) -> str:
@@ -46,7 +47,8 @@ def register(api: Registry) -> None:
                                                 address=client_address(call.request), kind=kind,
                                                 previous_token=previous)
         auth = Authenticated(result.actor, result.session)
-        body = s.SessionResponse(user=me(result.actor, auth), csrf_token=result.session.csrf_token,
+        body = s.SessionResponse(user=me(result.actor, auth, require_staff_mfa=services.settings.require_staff_mfa),
+                                 csrf_token=result.session.csrf_token,
                                  token=result.token if kind == "bearer" else None,
                                  mfa_required=result.session.mfa_pending)
         response = web.json_response(s.to_builtins(body))
@@ -64,7 +66,8 @@ def register(api: Registry) -> None:
         services = call.request.app[SERVICES]
         assert call.auth is not None
         auth = await services.identity.totp_complete(call.auth, call.body.code, address=client_address(call.request))
-        return s.SessionResponse(user=me(auth.actor, auth), csrf_token=auth.session.csrf_token, token=None,
+        return s.SessionResponse(user=me(auth.actor, auth, require_staff_mfa=services.settings.require_staff_mfa),
+                                 csrf_token=auth.session.csrf_token, token=None,
                                  mfa_required=False)
 
     @api.route("DELETE", "/api/session", permission=SIGNED_IN_MFA, summary="Sign out", tag="identity")
@@ -80,7 +83,7 @@ def register(api: Registry) -> None:
     async def get_me(call: Call[None]) -> s.Me:
         if call.auth is None:
             raise Unauthenticated("Not signed in")
-        return me(call.actor, call.auth)
+        return me(call.actor, call.auth, require_staff_mfa=call.request.app[SERVICES].settings.require_staff_mfa)
 
     @api.route("POST", "/api/me/totp", permission=ENROL_MFA, summary="Start TOTP enrolment", response=s.TotpBegin,
                tag="identity")

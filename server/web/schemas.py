@@ -3,7 +3,7 @@ refused, every string and list has a size limit. OpenAPI is generated from these
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -60,6 +60,7 @@ class Me(Struct, kw_only=True):
     csrf_token: str
     mfa_enrolled: bool
     mfa_pending: bool
+    mfa_enrolment_required: bool  # staff must enrol a second factor before anything else
 
 
 class SessionResponse(Struct, kw_only=True):
@@ -158,6 +159,13 @@ class CaseDetail(Struct, kw_only=True):
 class RecordFaceToFace(Strict, kw_only=True):
     met_at: Annotated[datetime, Meta(tz=True)]  # a meeting time without a zone is ambiguous
     location: Name
+
+    def __post_init__(self) -> None:
+        # Stored as UTC; "0001-01-01T00:00+01:00" has no UTC time (msgspec turns this into a 422).
+        try:
+            self.met_at = self.met_at.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("met_at is out of range") from None
 
 
 class Created(Struct, kw_only=True):

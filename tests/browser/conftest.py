@@ -67,10 +67,9 @@ def _tandem_command() -> list[str] | None:
     return [found] if found else None
 
 
-@pytest.fixture(scope="session")
-def tandem_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of a demo server: started here (and stopped at the end) unless TANDEM_BASE_URL."""
-    external = os.environ.get("TANDEM_BASE_URL")
+def _serve(tmp_path_factory: pytest.TempPathFactory, external_var: str, **extra_env: str) -> Iterator[str]:
+    """Base URL of a demo server: started here (and stopped at the end) unless `external_var` is set."""
+    external = os.environ.get(external_var)
     if external:
         yield external.rstrip("/")
         return
@@ -82,7 +81,7 @@ def tandem_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     log_path = data_dir / "server.log"
-    env = {**os.environ, "TANDEM_DEMO": "1"}
+    env = {**os.environ, "TANDEM_DEMO": "1", **extra_env}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [*command, "serve", "--demo", "--port", str(port), "--data-dir", str(data_dir)],
@@ -104,6 +103,22 @@ def tandem_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def tandem_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a demo server: started here (and stopped at the end) unless TANDEM_BASE_URL."""
+    yield from _serve(tmp_path_factory, "TANDEM_BASE_URL")
+
+
+@pytest.fixture(scope="session")
+def mfa_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second demo server that, like production, requires staff to enrol a second factor
+    (TANDEM_REQUIRE_STAFF_MFA=true); TANDEM_MFA_BASE_URL names a running one instead.
+
+    Enrolment is once per account, so each test here uses a different demo staff account.
+    """
+    yield from _serve(tmp_path_factory, "TANDEM_MFA_BASE_URL", TANDEM_REQUIRE_STAFF_MFA="true")
 
 
 @pytest.fixture(scope="session")
@@ -137,8 +152,7 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
-@pytest.fixture
-def phone(browser: Any, tandem_server: str, catalogs: dict[str, dict[str, str]]) -> Iterator[Phone]:
+def _phone(browser: Any, base_url: str, catalogs: dict[str, dict[str, str]]) -> Iterator[Phone]:
     context = browser.new_context(
         viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True,
         device_scale_factor=2, locale="en-GB",
@@ -146,10 +160,21 @@ def phone(browser: Any, tandem_server: str, catalogs: dict[str, dict[str, str]])
     context.set_default_timeout(15_000)
     context.add_init_script(CSP_LISTENER)
     page = context.new_page()
-    device = Phone(page, tandem_server, catalogs)
+    device = Phone(page, base_url, catalogs)
     page.on("console", lambda message: device.console.append(message))
     page.on("pageerror", lambda error: device.page_errors.append(error))
     try:
         yield device
     finally:
         context.close()
+
+
+@pytest.fixture
+def phone(browser: Any, tandem_server: str, catalogs: dict[str, dict[str, str]]) -> Iterator[Phone]:
+    yield from _phone(browser, tandem_server, catalogs)
+
+
+@pytest.fixture
+def mfa_phone(browser: Any, mfa_server: str, catalogs: dict[str, dict[str, str]]) -> Iterator[Phone]:
+    """A phone on the server that requires staff to enrol a second factor."""
+    yield from _phone(browser, mfa_server, catalogs)

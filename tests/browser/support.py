@@ -68,6 +68,19 @@ def enrolled_staff(base_url: str, admin_token: str) -> tuple[str, str, str]:
     return username, password, secret
 
 
+def open_case(base_url: str, display_name: str = "Kalle Klient") -> tuple[str, str]:
+    """The demo officer opens a case for a new client: (client username, enrolment link)."""
+    token = api_call(base_url, "POST", "/api/session",
+                     body={"username": "officer", "password": DEMO_PASSWORD, "kind": "bearer"})["token"]
+    officer_id = api_call(base_url, "GET", "/api/me", token)["id"]
+    username = f"client{secrets.token_hex(4)}"
+    created = api_call(base_url, "POST", "/api/cases", token, {
+        "client_username": username, "client_display_name": display_name, "officer_id": officer_id})
+    link = str(created["enrolment_link"])
+    assert link.startswith("/#/enrol?code="), link
+    return username, link
+
+
 # --- the phone ---------------------------------------------------------------------------
 
 # Injected before any page script; the page's CSP does not apply to it.
@@ -126,3 +139,16 @@ class Phone:
                  if "Content Security Policy" in m.text or "Content-Security-Policy" in m.text]
         found += self.page.evaluate("() => window.__cspViolations || []")
         return found
+
+
+def assert_phone_friendly(phone: Phone) -> None:
+    """No sideways scrolling at 360 px; every control is at least 44 x 44 px."""
+    page = phone.page
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"page is {overflow}px wider than the phone"
+    small = page.evaluate("""() => [...document.querySelectorAll(
+        'button, select, input:not([type=checkbox]), a[href]')]
+      .map((el) => [el.outerHTML.slice(0, 80), el.getBoundingClientRect()])
+      .filter(([, r]) => r.width && (r.height < 44 || r.width < 44))
+      .map(([html, r]) => `${html} ${Math.round(r.width)}x${Math.round(r.height)}`)""")
+    assert not small, "touch targets smaller than 44px:\n" + "\n".join(small)

@@ -29,6 +29,10 @@ def test_no_csp_violations_on_any_screen(phone: Phone) -> None:
     phone.open_login()
     phone.page.locator("#lang-select").select_option("fi")
     phone.page.locator("#lang-select").select_option("en")
+    phone.page.locator("#enrol-link").click()  # the client enrolment screen, and back
+    phone.page.locator("#enrol-code").wait_for()
+    phone.page.locator("#login-link").click()
+    phone.page.locator("#username").wait_for()
     phone.submit_login("officer", "wrong-password")
     phone.page.locator("#login-error:not(:empty)").wait_for()
     phone.submit_login("officer")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.support import DEMO_USERS, Phone
+from tests.browser.support import DEMO_USERS, Phone, assert_phone_friendly
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -112,19 +112,6 @@ CHECKS: dict[str, Callable[[Phone, Directory], None]] = {
     "client2": check_client("client2", "refused", "remote.refused.face_to_face_first.client", alternatives=False),
     "client3": check_client("client3", "refused", None, alternatives=True),
 }
-
-
-def assert_phone_friendly(phone: Phone) -> None:
-    """No sideways scrolling at 360 px; every control is at least 44 x 44 px."""
-    page = phone.page
-    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"page is {overflow}px wider than the phone"
-    small = page.evaluate("""() => [...document.querySelectorAll(
-        'button, select, input:not([type=checkbox]), a[href]')]
-      .map((el) => [el.outerHTML.slice(0, 80), el.getBoundingClientRect()])
-      .filter(([, r]) => r.width && (r.height < 44 || r.width < 44))
-      .map(([html, r]) => `${html} ${Math.round(r.width)}x${Math.round(r.height)}`)""")
-    assert not small, "touch targets smaller than 44px:\n" + "\n".join(small)
 
 
 @pytest.mark.parametrize("username", DEMO_USERS)

@@ -71,7 +71,7 @@ def test_keyboard_focus_is_always_visible(phone: Phone) -> None:
         seen.append(focused["id"])
         assert focused["outline"] != "none", focused
         assert focused["width"] >= 2, focused
-    assert seen == ["lang-select", "username", "password", "show-password", "BUTTON"], seen
+    assert seen == ["lang-select", "username", "password", "show-password", "BUTTON", "enrol-link"], seen
 
 
 def test_staff_sign_in_asks_for_the_second_factor(phone: Phone, admin_token: str) -> None:

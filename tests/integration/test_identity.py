@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from server.errors import InvalidCredentials, RateLimited
 from server.identity import totp
 from server.identity.model import Role
 from server.ids import token_digest
@@ -211,3 +212,27 @@ async def test_admin_creates_staff_and_disables(api: Any) -> None:
     r = await client.post("/api/admin/users", headers=admin, json={
         "username": "c", "display_name": "C", "role": "client", "password": "a-long-password"})
     assert r.status == 422
+
+
+async def test_me_says_when_a_second_factor_must_be_enrolled(app_factory: Any) -> None:
+    client, services = await app_factory(require_staff_mfa=True)
+    await build(services)
+    me = await (await client.get("/api/me", headers=await login(client, "facilitator"))).json()
+    assert me["mfa_enrolment_required"] is True
+    me = await (await client.get("/api/me", headers=await login(client, "client"))).json()
+    assert me["mfa_enrolment_required"] is False
+
+
+async def test_bad_enrolment_codes_from_one_address_do_not_block_another(api: Any) -> None:
+    _, services = api
+    w = await build(services)
+    last = ""
+    for _ in range(services.settings.login_limit_per_account + 1):
+        try:
+            await services.identity.redeem_enrolment_code("BAD000-BAD000-BAD000", "long enough pw",
+                                                           address="6.6.6.6")
+        except (InvalidCredentials, RateLimited) as err:
+            last = type(err).__name__
+    assert last == "RateLimited"
+    assert await services.identity.redeem_enrolment_code(w.codes["own"], "long enough pw",
+                                                         address="10.0.0.1") == "client"
