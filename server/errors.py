@@ -2,6 +2,7 @@
 
     TandemError                      code            status
     ├── BadRequest                   invalid_request 400/422 (malformed JSON, wrong types, unknown fields)
+    │   ├── UnsupportedMediaType     unsupported_media_type 415
     │   └── PayloadTooLarge          payload_too_large 413
     ├── Unauthenticated              unauthenticated 401
     │   ├── InvalidCredentials       invalid_credentials 401
@@ -46,6 +47,11 @@ class BadRequest(TandemError):
 
 class MalformedJson(BadRequest):
     status = 400
+
+
+class UnsupportedMediaType(BadRequest):
+    code = "unsupported_media_type"
+    status = 415
 
 
 class PayloadTooLarge(BadRequest):

@@ -119,18 +119,16 @@ class CaseService:
         """Create a client account and their case; returns a one-time enrolment code."""
         if by.role not in (Role.SENIOR_OFFICER, Role.ADMIN, Role.OFFICER):
             raise PolicyRefused("Only officers, senior officers and admins open cases (rule scope)", rule_id="scope")
-        # Check the officer and the scope before the client account exists: the account is
-        # created in a transaction of its own, and a refused case must leave nothing behind.
-        async with self.store.read("case.create.check") as conn:
-            _check_case_opener(by, officer_id, await identity_store.user_by_id(conn, officer_id))
-        client_id = await self.identity.create_user(
-            None, username=client_username, display_name=client_display_name, role=Role.CLIENT, office_id=None,
-            password=password, locale=locale, is_demo=is_demo)
+        hashed = await self.identity.hash_new_password(password)
         case_id = new_id()
         now = self.clock.now()
+        # One transaction: the client's account, the case and the enrolment code commit together or not at all.
         async with self.store.write("case.create") as conn:
             officer = await identity_store.user_by_id(conn, officer_id)
-            _check_case_opener(by, officer_id, officer)  # again, inside the transaction that relies on it
+            _check_case_opener(by, officer_id, officer)
+            client_id = await self.identity.insert_user(
+                conn, by, username=client_username, display_name=client_display_name, role=Role.CLIENT,
+                office_id=None, password_hash=hashed, locale=locale, is_demo=is_demo)
             await store.insert_case(
                 conn, id=case_id, client_id=client_id, officer_id=officer_id, office_id=officer.office_id,
                 officer_since=now, domestic_violence=domestic_violence, protected_person=protected_person,

@@ -103,39 +103,48 @@ class IdentityService:
         """Create an account. ``by`` None means the system (CLI, demo loader)."""
         if by is not None and role not in CREATABLE_ROLES:
             raise BadRequest("Clients are enrolled through their case, not created directly")
-        if password is not None:
-            check_password_rules(password)
-        hashed = await self.passwords.hash(password) if password is not None else None
+        hashed = await self.hash_new_password(password)
+        async with self.store.write("user.create") as conn:
+            return await self.insert_user(conn, by, username=username, display_name=display_name, role=role,
+                                          office_id=office_id, password_hash=hashed, locale=locale,
+                                          is_demo=is_demo)
+
+    async def hash_new_password(self, password: str | None) -> str | None:
+        """Check and hash a new password (off the loop), before any transaction opens."""
+        if password is None:
+            return None
+        check_password_rules(password)
+        return await self.passwords.hash(password)
+
+    async def insert_user(
+        self,
+        conn: AsyncConnection,
+        by: Actor | None,
+        *,
+        username: str,
+        display_name: str,
+        role: Role,
+        office_id: str | None,
+        password_hash: str | None,
+        locale: str = "en",
+        is_demo: bool = False,
+    ) -> str:
+        """The account row and its audit record, inside the caller's transaction."""
         user_id = new_id()
         now = self.clock.now()
-        async with self.store.write("user.create") as conn:
-            if office_id is not None and not await store.office_exists(conn, office_id):
-                raise NotFound(f"No office {office_id}")
-            if await store.user_by_username(conn, username) is not None:
-                raise Conflict(f"The username {username!r} is taken")
-            await store.insert_user(
-                conn,
-                id=user_id,
-                username=username,
-                display_name=display_name,
-                role=role.value,
-                office_id=office_id,
-                password_hash=hashed,
-                totp_enabled=False,
-                locale=locale,
-                is_demo=is_demo,
-                disabled=False,
-                created_at=now,
-            )
-            await audit.append(
-                conn,
-                at=now,
-                actor_id=by.user_id if by else None,
-                action="user.create",
-                target_type="user",
-                target_id=user_id,
-                details={"username": username, "role": role.value},
-            )
+        if office_id is not None and not await store.office_exists(conn, office_id):
+            raise NotFound(f"No office {office_id}")
+        if await store.user_by_username(conn, username) is not None:
+            raise Conflict(f"The username {username!r} is taken")
+        await store.insert_user(
+            conn, id=user_id, username=username, display_name=display_name, role=role.value, office_id=office_id,
+            password_hash=password_hash, totp_enabled=False, locale=locale, is_demo=is_demo, disabled=False,
+            created_at=now,
+        )
+        await audit.append(
+            conn, at=now, actor_id=by.user_id if by else None, action="user.create", target_type="user",
+            target_id=user_id, details={"username": username, "role": role.value},
+        )
         return user_id
 
     async def list_users(self, by: Actor, *, limit: int, offset: int) -> list[Any]:

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from server.errors import BadRequest
+from server.errors import UnsupportedMediaType
 from server.web.routing import Call, RouteSpec, authenticate, authorise, check_csrf, decode_body, decode_query
 from server.web.state import SERVICES
 
@@ -25,7 +25,7 @@ def make_handler(spec: RouteSpec) -> Any:
         body: Any = None
         if spec.body is not None:
             if request.content_type not in _JSON_TYPES:
-                raise BadRequest("Send the body as application/json")
+                raise UnsupportedMediaType("Send the body as application/json")
             if request.content_length is not None and request.content_length > settings.max_body_bytes:
                 raise web.HTTPRequestEntityTooLarge(max_size=settings.max_body_bytes,
                                                     actual_size=request.content_length)

@@ -49,7 +49,8 @@ def document(specs: list[RouteSpec], *, version: str = "0.1.0") -> dict[str, Any
         else:
             op["responses"]["204" if spec.status == 200 else str(spec.status)] = {"description": "Done"}
         for status, why in ((400, "Malformed request"), (401, "Not signed in"), (403, "Refused; carries rule_id"),
-                            (404, "Not found"), (409, "Conflict"), (413, "Body too large"), (422, "Invalid request"),
+                            (404, "Not found"), (409, "Conflict"), (413, "Body too large"), (415, "Body is not JSON"),
+                            (422, "Invalid request"),
                             (429, "Rate limited")):
             op["responses"][str(status)] = {"description": why, **error_ref}
         if not spec.permission.public:

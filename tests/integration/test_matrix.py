@@ -1,4 +1,4 @@
-"""Role × route matrix: every declared route, every role, and for per-case routes every
+"""Role x route matrix: every declared route, every role, and for per-case routes every
 relation of the target case to the actor, run as real HTTP requests on SQLite and
 PostgreSQL.
 
@@ -13,7 +13,8 @@ Outcome of a cell:
   rule_id ``scope``.
 - ``Y`` allowed: any other answer (201, 204, 404, 409, 422, a refusal by a domain rule
   such as ``face_to_face_first`` ...), the request got past authorisation.
-- A 5xx fails the cell whatever the table says.
+- A 5xx fails the cell whatever the table says, and so does a denied cell that wrote
+  anything (row counts of every table, audit log included, are compared).
 
 Relations (world from ``tests.helpers.world`` plus the extras built in ``_setup``):
 
@@ -55,6 +56,7 @@ from server.app import build_registry
 from server.identity.model import Role
 from server.web.state import Services
 from tests.helpers import world
+from tests.helpers.http import row_counts
 from tests.helpers.world import PASSWORD, login
 
 ROLES = world.ROLES  # client officer senior_officer facilitator mentor partner interpreter admin room_device
@@ -151,10 +153,21 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("PUT", "/api/policies/{rule_id}"):        "N   N   N   N   N   N   N   Y   N",
 }
 
+#: Allowed cells answered by the route's own checks rather than with a 2xx: the
+#: example TOTP code is not the current one; a senior may not waive face-to-face-first
+#: on a case they supervise themselves. Every other allowed cell must succeed, so a
+#: wrong id in this harness cannot pass as "allowed" with a 404.
+NOT_2XX: dict[tuple[str, str, str | None], tuple[int, str]] = {
+    ("POST", "/api/me/totp/confirm", None): (422, "invalid_request"),
+    ("POST", "/api/cases/{case_id}/exceptions", "own"): (403, "face_to_face_first"),
+}
 #: Per-case routes whose case is named in the body rather than the path.
 BODY_CASE_ROUTES = {("POST", "/api/mentor-assignments"), ("POST", "/api/cases")}
 #: The rule whose current config the policy PUT sends back unchanged.
 POLICY_RULE = "face_to_face_first"
+
+
+ROUTES = {(r.method, r.path): r for r in build_registry().routes}
 
 
 def is_per_case(method: str, path: str) -> bool:
@@ -173,11 +186,10 @@ def expectations() -> dict[tuple[str, str, str, str | None], bool]:
 
 
 def test_table_covers_every_route_and_only_those() -> None:
-    declared = {(r.method, r.path) for r in build_registry().routes}
+    declared = set(ROUTES)
     missing = sorted(declared - set(MATRIX))
     stale = sorted(set(MATRIX) - declared)
-    assert not missing, f"routes with no row in MATRIX: {missing}"
-    assert not stale, f"rows in MATRIX for routes that do not exist: {stale}"
+    assert not missing and not stale, f"routes with no row in MATRIX: {missing}; rows for no route: {stale}"
     for (method, path), row in MATRIX.items():
         if is_per_case(method, path):
             assert isinstance(row, dict) and tuple(row) == RELATIONS, f"{method} {path}: one line per relation"
@@ -249,7 +261,7 @@ def _substitute(value: Any, names: dict[str, str]) -> Any:
 async def _request_for(ctx: Ctx, method: str, path: str, role: str,
                        relation: str | None) -> tuple[str, Any, dict[str, str]]:
     """The URL, JSON body and headers of one cell, from the route's example body."""
-    spec = next(r for r in build_registry().routes if (r.method, r.path) == (method, path))
+    spec = ROUTES[(method, path)]
     key = ctx.case_key(role, relation) if relation is not None else "own"
     n = next(ctx.unique)
     url = path.replace("{case_id}", ctx.cases[key]).replace("{rule_id}", POLICY_RULE)
@@ -283,6 +295,14 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
     return url, body, headers
 
 
+def _succeeded(method: str, path: str, relation: str | None, status: int, body: Any) -> bool:
+    if 200 <= status < 300:
+        return True
+    err = body.get("error", {}) if isinstance(body, dict) else {}
+    expected = NOT_2XX.get((method, path, relation))
+    return expected is not None and expected[0] == status and expected[1] in (err.get("code"), err.get("rule_id"))
+
+
 def _verdict(status: int, body: Any) -> str:
     """"Y", "N" or "5xx" for one response."""
     if status >= 500:
@@ -302,14 +322,19 @@ async def test_role_route_matrix(api: Any) -> None:
     mismatches: list[str] = []
     for (method, path, role, relation), allowed in expectations().items():
         url, body, headers = await _request_for(ctx, method, path, role, relation)
+        before = await row_counts(services) if not allowed else None
         resp = await client.request(method, url, json=body, headers=headers)
         text = await resp.text()
         payload = await resp.json() if resp.content_type == "application/json" and text else None
         got = _verdict(resp.status, payload)
         want = "Y" if allowed else "N"
+        where = f"{method} {path} as {role}" + (f" on {relation}" if relation else "")
         if got != want:
-            where = f"{method} {path} as {role}" + (f" on {relation}" if relation else "")
             mismatches.append(f"{where}: expected {want}, got {resp.status} {text[:200]}")
+        elif allowed and not _succeeded(method, path, relation, resp.status, payload):
+            mismatches.append(f"{where}: allowed, but answered {resp.status} {text[:200]}")
+        elif before is not None and await row_counts(services) != before:
+            mismatches.append(f"{where}: denied, but rows were written")
     # Throwaway targets kept the world intact: every actor is still signed in and the
     # policy rule still has the config it started with.
     for role in ROLES:
@@ -327,7 +352,8 @@ async def test_exceptions_stay_in_scope_when_face_to_face_first_is_off(api: Any)
     client, services = api
     w = await world.build(services)
     admin, senior_b = await login(client, "admin"), await login(client, "senior_b")
-    rules = {r["rule_id"]: r["config"] for r in (await (await client.get("/api/policies", headers=admin)).json())["rules"]}
+    body = await (await client.get("/api/policies", headers=admin)).json()
+    rules = {r["rule_id"]: r["config"] for r in body["rules"]}
     resp = await client.put("/api/policies/face_to_face_first", headers=admin,
                             json={"config": {**rules["face_to_face_first"], "enabled": False}, "reason": "test"})
     assert resp.status == 200, await resp.text()
