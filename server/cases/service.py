@@ -285,6 +285,9 @@ class CaseService:
         return out
 
     async def mentees(self, mentor: Actor) -> list[tuple[str, str]]:
-        async with self.store.read("mentees.list") as conn:
+        """A mentor's mentees, names only (no case data). Audited: it names clients."""
+        async with self.store.write("mentees.list") as conn:
             rows = await store.mentee_rows(conn, mentor.user_id)
+            await audit.append(conn, at=self.clock.now(), actor_id=mentor.user_id, action="mentees.read",
+                               target_type="user", details={"clients": [r.id for r in rows]})
         return [(r.id, r.display_name) for r in rows]

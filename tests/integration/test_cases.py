@@ -140,6 +140,7 @@ async def test_refusal_names_rule_and_reads_outside_scope_are_refused(api: Any) 
     assert r.status == 403
     mentees = (await (await client.get("/api/mentees", headers=mentor)).json())["mentees"]
     assert [m["display_name"] for m in mentees] == ["Client"]
+    assert await count(services, audit_log, audit_log.c.action == "mentees.read") == 1
 
 
 async def test_senior_caseload_is_their_office(api: Any) -> None:
