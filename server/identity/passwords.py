@@ -9,6 +9,8 @@ the loop keeps a core of its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
@@ -18,10 +20,16 @@ MIN_LENGTH = 10
 MAX_LENGTH = 256
 
 
+def _lower_priority() -> None:
+    """Hashing threads yield the CPU to the event loop (Linux: nice applies per thread)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, 0, 10)
+
+
 class Passwords:
     def __init__(self, *, workers: int = 1, memory_cost: int = 19456, time_cost: int = 2) -> None:
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=1)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2", initializer=_lower_priority)
         # Verified against unknown usernames so their timing matches a real account's.
         self._dummy = self._hasher.hash("tandem-timing-equaliser")
 

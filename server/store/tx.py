@@ -7,6 +7,7 @@ slow transaction can be found.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ class Store:
     def __init__(self, engine: AsyncEngine, registry: CollectorRegistry | None = None) -> None:
         self.engine = engine
         self.sqlite = is_sqlite(str(engine.url))
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.sqlite else None
         self._hist = Histogram(
             "tandem_transaction_seconds",
             "Duration of named store transactions",
@@ -34,7 +36,7 @@ class Store:
     async def write(self, name: str) -> AsyncIterator[AsyncConnection]:
         start = time.perf_counter()
         try:
-            async with self.engine.begin() as conn:
+            async with self._writer_slot(), self.engine.begin() as conn:
                 yield conn
         except sa_exc.IntegrityError as err:
             raise Conflict(f"The change conflicts with existing data ({name})") from err
@@ -42,6 +44,17 @@ class Store:
             raise Unavailable(f"The database is unavailable ({name})") from err
         finally:
             self._hist.labels(name).observe(time.perf_counter() - start)
+
+    @asynccontextmanager
+    async def _writer_slot(self) -> AsyncIterator[None]:
+        """SQLite has one writer at a time. Writers queue here, on the event loop, rather than
+        holding pooled connections while they wait in SQLite's busy handler, which would starve
+        readers of connections. PostgreSQL writers run concurrently."""
+        if self._write_lock is None:
+            yield
+            return
+        async with self._write_lock:
+            yield
 
     @asynccontextmanager
     async def read(self, name: str) -> AsyncIterator[AsyncConnection]:
