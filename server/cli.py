@@ -69,6 +69,9 @@ def cmd_serve(settings: Settings) -> None:
 
     from server.app import create_app
 
+    # The event loop shares the GIL with the database and hashing threads; at CPython's
+    # default 5 ms switch interval a waiting loop can stall that long (bench/auth.py).
+    sys.setswitchinterval(0.001)
     cmd_migrate(settings)
     if settings.demo:
         created = cmd_demo(settings)
@@ -77,13 +80,8 @@ def cmd_serve(settings: Settings) -> None:
         )
         print("  users: admin, senior, officer, facilitator, mentor, client1, client2, client3")
         print("  password: tandem-demo   (demo mode only)", flush=True)
-    web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        access_log=None,
-        print=lambda m: print(m, flush=True),
-    )
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None,
+                print=lambda m: print(m, flush=True))
 
 
 def cmd_user_create(settings: Settings, args: argparse.Namespace) -> None:

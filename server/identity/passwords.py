@@ -23,7 +23,7 @@ MAX_LENGTH = 256
 def _lower_priority() -> None:
     """Hashing threads yield the CPU to the event loop (Linux: nice applies per thread)."""
     with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, 0, 10)
+        os.setpriority(os.PRIO_PROCESS, 0, 19)
 
 
 class Passwords:

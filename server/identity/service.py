@@ -10,6 +10,7 @@ in the same transaction.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ class IdentityService:
         self.limiter = limiter
         self.settings = settings
         self._totp_key = envelope.derive(settings.kek, "totp")
+        self._login_gate = asyncio.Semaphore(max(1, settings.hash_workers))
 
     def expiry_for(self, role: Role) -> SessionExpiry:
         if role in STAFF_ROLES:
@@ -178,9 +180,12 @@ class IdentityService:
         self, username: str, password: str, *, address: str, kind: str, previous_token: str | None = None
     ) -> LoginResult:
         self._throttle(username, address)
-        async with self.store.read("login.lookup") as conn:
-            row = await store.user_by_username(conn, username)
-        ok = await self.passwords.verify(row.password_hash if row is not None else None, password)
+        # At most as many logins look up and hash as there are hashing threads: the rest wait
+        # here, cheaply, instead of all taking connections and loop time at once (bench/auth.py).
+        async with self._login_gate:
+            async with self.store.read("login.lookup") as conn:
+                row = await store.user_by_username(conn, username)
+            ok = await self.passwords.verify(row.password_hash if row is not None else None, password)
         refused = row is None or not ok or row.disabled or (row.is_demo and not self.settings.demo)
         now = self.clock.now()
         if refused:
