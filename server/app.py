@@ -20,12 +20,13 @@ from server.crypto.keyring import Keyring
 from server.identity.passwords import Passwords
 from server.identity.ratelimit import LoginLimiter
 from server.identity.service import IdentityService
+from server.messaging.service import MessagingService
 from server.policy.service import CHANNEL as POLICY_CHANNEL
 from server.policy.service import PolicyService
 from server.settings import Settings
 from server.store.engine import make_engine
 from server.store.tx import Store
-from server.web import api, routes_admin, routes_cases, routes_identity, routes_system
+from server.web import api, routes_admin, routes_cases, routes_identity, routes_messaging, routes_system, ws_messaging
 from server.web.gateway import Gateway
 from server.web.http import HttpMetrics, add_security_headers, make_edge_middleware
 from server.web.routing import Registry
@@ -39,6 +40,7 @@ def build_registry() -> Registry:
     routes_identity.register(registry)
     routes_cases.register(registry)
     routes_admin.register(registry)
+    routes_messaging.register(registry)
     return registry
 
 
@@ -61,6 +63,7 @@ def create_app(
     identity = IdentityService(store, clock, passwords, limiter, settings)
     policy = PolicyService(store, clock, settings.policies_dir, bus)
     cases = CaseService(store, clock, keyring, policy, identity)
+    messaging = MessagingService(store, clock, keyring, cases, bus)
     registry = build_registry()
     services = Services(
         settings=settings,
@@ -71,6 +74,7 @@ def create_app(
         identity=identity,
         policy=policy,
         cases=cases,
+        messaging=messaging,
         metrics=metrics,
         registry=registry,
     )
@@ -80,6 +84,7 @@ def create_app(
     )
     app[SERVICES] = services
     gateway = Gateway()
+    ws_messaging.register(gateway, messaging)
     app[GATEWAY] = gateway
     app.on_response_prepare.append(add_security_headers)
     api.mount(app, registry.routes)

@@ -24,6 +24,7 @@ from server.identity.model import Actor, Role
 from server.identity.scope import CaseRef, relation
 from server.identity.service import IdentityService
 from server.ids import new_id
+from server.messaging import store as messaging_store
 from server.policy.decision import Decision
 from server.policy.facts import ActorFacts, CaseFacts, PolicyRequest
 from server.policy.rules import face_to_face_first
@@ -135,6 +136,8 @@ class CaseService:
                 low_digital_access=low_digital_access, interpreter_needed=interpreter_needed, language=language,
                 legal_hold=False, created_at=now)
             await self._audit(conn, by, "case.create", case_id, {"officer_id": officer_id})
+            await messaging_store.ensure_conversation(conn, kind="case", case_id=case_id,
+                                                      user_ids=[client_id, officer_id], at=now)
             code = await self.identity.issue_enrolment_code(conn, by, client_id)
         return CreatedCase(case_id, client_id, code)
 
@@ -186,6 +189,8 @@ class CaseService:
             await store.insert_mentor_assignment(conn, id=new_id(), mentor_id=mentor_id, client_id=client_id,
                                                  created_at=self.clock.now(), ended_at=None)
             await self._audit(conn, by, "mentor.assign", row.id, {"mentor_id": mentor_id})
+            await messaging_store.ensure_conversation(conn, kind="mentoring", case_id=row.id,
+                                                      user_ids=[client_id, mentor_id], at=self.clock.now())
 
     async def add_network_member(self, by: Actor, case_id: str, partner_id: str) -> None:
         async with self.store.write("network.add") as conn:
@@ -197,6 +202,8 @@ class CaseService:
             await store.insert_network_member(conn, id=new_id(), case_id=case_id, user_id=partner_id,
                                               created_at=self.clock.now())
             await self._audit(conn, by, "network.add", case_id, {"partner_id": partner_id})
+            await messaging_store.ensure_conversation(conn, kind="network", case_id=case_id,
+                                                      user_ids=[view.row.officer_id, partner_id], at=self.clock.now())
 
     async def add_note(self, by: Actor, case_id: str, text: str) -> str:
         note_id = new_id()

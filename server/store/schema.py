@@ -240,3 +240,40 @@ audit_log = Table(
     Column("hash", String(64), nullable=False),
     Index("ix_audit_log_case_id", "case_id"),
 )
+
+# -- messaging ----------------------------------------------------------------
+
+conversations = Table(
+    "conversations", metadata,
+    Column("id", ID, primary_key=True),
+    Column("kind", String(16), nullable=False),  # case | mentoring | network | group
+    Column("case_id", ID, ForeignKey("cases.id"), nullable=True, index=True),
+    Column("last_seq", BigInteger, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("case_id", "kind", name="uq_conversations_case_kind"),
+)
+
+conversation_members = Table(
+    "conversation_members", metadata,
+    Column("conversation_id", ID, ForeignKey("conversations.id"), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), primary_key=True),
+    Column("joined_at", UTCDateTime, nullable=False),
+    Column("left_at", UTCDateTime, nullable=True),
+    Column("delivered_seq", BigInteger, nullable=False, default=0),
+    Column("read_seq", BigInteger, nullable=False, default=0),
+    Index("ix_conversation_members_user_id", "user_id"),
+)
+
+messages = Table(
+    "messages", metadata,
+    Column("conversation_id", ID, ForeignKey("conversations.id"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", String(64), nullable=False),  # chosen by the sending client: retries never duplicate
+    Column("sender_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("kind", String(24), nullable=False),  # text | appointment_notice
+    Column("case_id", ID, nullable=True),  # the bucket owner for shredding
+    Column("key_id", ID, ForeignKey("data_keys.id"), nullable=False, index=True),
+    Column("body", LargeBinary, nullable=False),  # AES-256-GCM ciphertext
+    Column("sent_at", UTCDateTime, nullable=False),
+    UniqueConstraint("sender_id", "id", name="uq_messages_sender_client_id"),
+)

@@ -8,7 +8,8 @@ change nothing. Features add their frame types to ``INBOUND`` through
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta, Struct
@@ -86,3 +87,39 @@ class FrameCodec:
 
     def encode(self, frame: Outbound) -> bytes:
         return self._encoder.encode(frame)
+
+
+# -- messaging ------------------------------------------------------------------
+
+ClientId = Annotated[str, Meta(min_length=1, max_length=64)]
+ConversationId = Annotated[str, Meta(min_length=1, max_length=64)]
+
+
+class Send(Inbound, tag="send"):
+    """Store a message; answered by ``ack`` (or ``error`` with ``ref`` = id). Retries with the
+    same id are acknowledged again and never stored twice."""
+
+    id: ClientId
+    conversation_id: ConversationId
+    body: Annotated[str, Meta(min_length=1, max_length=4000)]
+    kind: Literal["text", "appointment_notice"] = "text"
+
+
+class Receipt(Inbound, tag="receipt"):
+    conversation_id: ConversationId
+    seq: Annotated[int, Meta(ge=1)]
+    status: Literal["delivered", "read"]
+
+
+class Ack(Outbound, tag="ack"):
+    id: str
+    conversation_id: str
+    seq: int
+    sent_at: datetime
+
+
+class Resync(Outbound, tag="resync"):
+    """More was missed than a resume replays: fetch through REST from ``after_seq``."""
+
+    conversation_id: str
+    after_seq: int

@@ -95,6 +95,7 @@ class Connection:
 
 
 FrameHandler = Callable[[Connection, Any], Awaitable[None]]
+HelloHook = Callable[[Connection, Hello], Awaitable[None]]
 
 
 class Gateway:
@@ -105,6 +106,7 @@ class Gateway:
         self._handlers: dict[type[Inbound], FrameHandler] = {}
         self._codec: FrameCodec | None = None
         self.connections: set[Connection] = set()
+        self.hello_hooks: list[HelloHook] = []  # run after welcome, e.g. replaying missed messages
         self.on(Ping, self._ping)
 
     def on(self, frame_type: type[Inbound], handler: FrameHandler) -> None:
@@ -175,16 +177,22 @@ class Gateway:
                     continue
                 conn.send(Welcome(user_id=conn.auth.actor.user_id, role=conn.auth.actor.role.value,
                                   heartbeat_s=self.heartbeat_s, max_frame_bytes=self.max_frame_bytes))
+                for hook in self.hello_hooks:
+                    await self._guarded(conn, hook(conn, frame), None)
                 continue
             if conn.state is not ConnState.OPEN:
                 conn.send(Error(code="protocol_error", message="Send hello first"))
                 continue
             ref = getattr(frame, "id", None)
-            try:
-                await self._handlers[type(frame)](conn, frame)
-            except TandemError as err:
-                conn.send(Error(code=err.code, message=err.message, rule_id=err.rule_id,
-                                ref=ref if isinstance(ref, str) else None))
-            except Exception:
-                log.exception("frame handler failed", extra={"frame": type(frame).__name__})
-                conn.send(Error(code="internal_error", message="Something went wrong on our side"))
+            await self._guarded(conn, self._handlers[type(frame)](conn, frame), ref if isinstance(ref, str) else None)
+
+    @staticmethod
+    async def _guarded(conn: Connection, work: Awaitable[None], ref: str | None) -> None:
+        """Run a handler; its failure becomes an error frame, never a dropped connection."""
+        try:
+            await work
+        except TandemError as err:
+            conn.send(Error(code=err.code, message=err.message, rule_id=err.rule_id, ref=ref))
+        except Exception:
+            log.exception("frame handler failed")
+            conn.send(Error(code="internal_error", message="Something went wrong on our side", ref=ref))

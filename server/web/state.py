@@ -12,6 +12,7 @@ from server.cases.service import CaseService
 from server.clock import Clock
 from server.crypto.keyring import Keyring
 from server.identity.service import IdentityService
+from server.messaging.service import MessagingService
 from server.policy.service import PolicyService
 from server.settings import Settings
 from server.store.tx import Store
@@ -28,6 +29,7 @@ class Services:
     identity: IdentityService
     policy: PolicyService
     cases: CaseService
+    messaging: MessagingService
     metrics: CollectorRegistry
     registry: Registry
 

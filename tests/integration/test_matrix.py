@@ -141,6 +141,12 @@ MATRIX: dict[tuple[str, str], Row] = {
         "unrelated":                           "N   N   N   N   N   N   N   N   N",
     },
     ("GET", "/api/my/case"):                   "Y   N   N   N   N   N   N   N   N",
+    # -- messaging: every role may list its own conversations (possibly none); a thread's
+    # history is for its members only. The thread here is case "own"'s case conversation
+    # (its client and supervising officer); the membership fence answers 404, counted as
+    # denied for MEMBERSHIP_ROUTES, so conversation ids cannot be probed.
+    ("GET", "/api/conversations"):             "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    ("GET", "/api/conversations/{conversation_id}/messages"): "Y   Y   N   N   N   N   N   N   N",
     ("GET", "/api/mentees"):                   "N   N   N   N   Y   N   N   N   N",
     # -- administration: admins run the service; seniors may read (not change) policies
     ("GET", "/api/admin/users"):               "N   N   N   N   N   N   N   Y   N",
@@ -161,6 +167,8 @@ NOT_2XX: dict[tuple[str, str, str | None], tuple[int, str]] = {
     ("POST", "/api/me/totp/confirm", None): (422, "invalid_request"),
     ("POST", "/api/cases/{case_id}/exceptions", "own"): (403, "face_to_face_first"),
 }
+#: Routes fenced by conversation membership, which refuses with 404 not_found.
+MEMBERSHIP_ROUTES = {("GET", "/api/conversations/{conversation_id}/messages")}
 #: Per-case routes whose case is named in the body rather than the path.
 BODY_CASE_ROUTES = {("POST", "/api/mentor-assignments"), ("POST", "/api/cases")}
 #: The rule whose current config the policy PUT sends back unchanged.
@@ -213,6 +221,7 @@ class Ctx:
     enrol_codes: dict[str, str] = field(default_factory=dict)  # role -> unused enrolment code
     spare: dict[str, str] = field(default_factory=dict)  # mentor | partner | disable_target -> user id
     policy_config: dict[str, Any] = field(default_factory=dict)
+    case_conversation: str = ""
     unique: itertools.count[int] = field(default_factory=itertools.count)
 
     def case_key(self, role: str, relation: str) -> str:
@@ -247,6 +256,8 @@ async def _setup(client: TestClient[Any, Any], services: Services) -> Ctx:
     assert resp.status == 200
     rules = {r["rule_id"]: r["config"] for r in (await resp.json())["rules"]}
     ctx.policy_config = rules[POLICY_RULE]
+    convs = (await (await client.get("/api/conversations", headers=ctx.headers["client"])).json())["conversations"]
+    ctx.case_conversation = next(c["id"] for c in convs if c["kind"] == "case")
     return ctx
 
 
@@ -266,6 +277,7 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
     n = next(ctx.unique)
     url = path.replace("{case_id}", ctx.cases[key]).replace("{rule_id}", POLICY_RULE)
     url = url.replace("{user_id}", ctx.spare["disable_target"])
+    url = url.replace("{conversation_id}", ctx.case_conversation)
     headers = ctx.headers[role]
     body = _substitute(copy.deepcopy(spec.example), {
         "OFFICER": ctx.w.users["officer"] if relation is None else
@@ -303,12 +315,14 @@ def _succeeded(method: str, path: str, relation: str | None, status: int, body: 
     return expected is not None and expected[0] == status and expected[1] in (err.get("code"), err.get("rule_id"))
 
 
-def _verdict(status: int, body: Any) -> str:
+def _verdict(status: int, body: Any, *, membership: bool = False) -> str:
     """"Y", "N" or "5xx" for one response."""
     if status >= 500:
         return "5xx"
     err = body.get("error") if isinstance(body, dict) else None
     if status == 401:
+        return "N"
+    if membership and status == 404 and isinstance(err, dict) and err.get("code") == "not_found":
         return "N"
     if status == 403 and isinstance(err, dict) and (
             err.get("code") == "forbidden" or (err.get("code") == "policy_refused" and err.get("rule_id") == "scope")):
@@ -326,7 +340,7 @@ async def test_role_route_matrix(api: Any) -> None:
         resp = await client.request(method, url, json=body, headers=headers)
         text = await resp.text()
         payload = await resp.json() if resp.content_type == "application/json" and text else None
-        got = _verdict(resp.status, payload)
+        got = _verdict(resp.status, payload, membership=(method, path) in MEMBERSHIP_ROUTES)
         want = "Y" if allowed else "N"
         where = f"{method} {path} as {role}" + (f" on {relation}" if relation else "")
         if got != want:

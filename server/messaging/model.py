@@ -1,0 +1,77 @@
+"""Conversations and messages (pure).
+
+Design note. Every message gets a per-conversation ``seq`` from the store inside the
+transaction that stores it; the bus only wakes connections after commit. A client
+holds the last ``seq`` it saw per conversation and resumes from it, so a lost publish
+or a dropped connection loses nothing. The id a client chooses for a send makes a
+retry idempotent: the same (sender, id) is stored once and acknowledged again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+import msgspec
+
+
+class Kind(StrEnum):
+    CASE = "case"  # client <-> supervising officer
+    MENTORING = "mentoring"  # mentor <-> mentee
+    NETWORK = "network"  # supervising officer + invited partner-agency users
+    GROUP = "group"  # a programme cohort and its facilitators (group sessions)
+
+
+class MessageKind(StrEnum):
+    TEXT = "text"
+    APPOINTMENT_NOTICE = "appointment_notice"
+
+
+#: Messages replayed on resume before the client is told to page through REST instead.
+REPLAY_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class Ack:
+    id: str
+    conversation_id: str
+    seq: int
+    sent_at: datetime
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    conversation_id: str
+    seq: int
+    id: str
+    sender_id: str
+    kind: str
+    body: str
+    sent_at: datetime
+
+
+def message_frame(m: StoredMessage) -> bytes:
+    """The ``message`` frame, the same whether published live or replayed on resume."""
+    return msgspec.json.encode(
+        {
+            "type": "message",
+            "conversation_id": m.conversation_id,
+            "seq": m.seq,
+            "id": m.id,
+            "sender_id": m.sender_id,
+            "kind": m.kind,
+            "body": m.body,
+            "sent_at": m.sent_at,
+        }
+    )
+
+
+def next_cursor(current: int, reported: int, last_seq: int) -> int:
+    """A delivered/read cursor only moves forward and never past the last message."""
+    return max(current, min(reported, last_seq))
+
+
+def unread(last_seq: int, read_seq: int) -> int:
+    return max(0, last_seq - read_seq)

@@ -1,0 +1,192 @@
+"""Messaging action functions: open conversations, send, receipts, history, resume.
+
+Each send is one transaction: membership and policy checks, the idempotency lookup,
+the next ``seq``, the encrypted body (bucket key per case, ``messages``, month) and
+the audit row. Only after commit is it published on the bus to every member's
+``user.<id>`` channel; a member who misses the publish resumes from the store.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.audit import store as audit
+from server.bus.base import Bus
+from server.cases.service import CaseService, refuse
+from server.clock import Clock
+from server.crypto.keyring import Keyring, KeyShredded
+from server.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable
+from server.identity.model import STAFF_ROLES, Actor
+from server.messaging import store
+from server.messaging.model import Ack, Kind, MessageKind, StoredMessage, message_frame, next_cursor
+from server.store.tx import Store
+
+log = logging.getLogger(__name__)
+CATEGORY = "messages"
+
+
+def _aad(conversation_id: str, seq: int) -> bytes:
+    return f"{conversation_id}|{seq}".encode()
+
+
+class MessagingService:
+    def __init__(self, store_: Store, clock: Clock, keyring: Keyring, cases: CaseService, bus: Bus) -> None:
+        self.store = store_
+        self.clock = clock
+        self.keyring = keyring
+        self.cases = cases
+        self.bus = bus
+
+    async def _member_conversation(self, conn: AsyncConnection, actor: Actor, conversation_id: str) -> Any:
+        row = await store.conversation(conn, conversation_id)
+        if row is None or await store.membership(conn, conversation_id, actor.user_id) is None:
+            # Same answer for "no such conversation" and "not yours": ids are not probed.
+            raise NotFound("No such conversation")
+        return row
+
+    # -- sending ------------------------------------------------------------------
+
+    async def send(
+        self, actor: Actor, conversation_id: str, client_id: str, body: str, kind: MessageKind = MessageKind.TEXT
+    ) -> Ack:
+        if kind is MessageKind.APPOINTMENT_NOTICE and actor.role not in STAFF_ROLES:
+            raise Forbidden("Only staff send appointment notices (rule scope)", rule_id="scope")
+        now = self.clock.now()
+        async with self.store.write("message.send") as conn:
+            existing = await store.message_by_client_id(conn, actor.user_id, client_id)
+            if existing is not None:
+                if existing.conversation_id != conversation_id:
+                    raise Conflict("That message id was already used in another conversation")
+                return Ack(client_id, conversation_id, int(existing.seq), existing.sent_at, duplicate=True)
+            row = await self._member_conversation(conn, actor, conversation_id)
+            if row.kind == Kind.CASE.value:
+                view = await self.cases.view(conn, row.case_id)
+                refuse(self.cases.decide(actor, "send_message", view, message_kind=kind.value))
+            seq = await store.next_seq(conn, conversation_id)
+            key_id, blob = await self.keyring.encrypt(
+                conn,
+                case_id=row.case_id,
+                category=CATEGORY,
+                at=now,
+                plaintext=body.encode(),
+                aad=_aad(conversation_id, seq),
+            )
+            await store.insert_message(
+                conn,
+                conversation_id=conversation_id,
+                seq=seq,
+                id=client_id,
+                sender_id=actor.user_id,
+                kind=kind.value,
+                case_id=row.case_id,
+                key_id=key_id,
+                body=blob,
+                sent_at=now,
+            )
+            await store.set_member(conn, conversation_id, actor.user_id, delivered_seq=seq, read_seq=seq)
+            await audit.append(
+                conn,
+                at=now,
+                actor_id=actor.user_id,
+                action="message.send",
+                target_type="message",
+                target_id=f"{conversation_id}:{seq}",
+                case_id=row.case_id,
+                details={"conversation_id": conversation_id, "seq": seq, "kind": kind.value},
+            )
+            members = await store.member_ids(conn, conversation_id)
+        stored = StoredMessage(conversation_id, seq, client_id, actor.user_id, kind.value, body, now)
+        await self._publish(members, message_frame(stored))
+        return Ack(client_id, conversation_id, seq, now)
+
+    async def _publish(self, user_ids: list[str], frame: bytes) -> None:
+        for user_id in user_ids:
+            try:
+                await self.bus.publish(f"user.{user_id}", frame)
+            except Unavailable:
+                # Stored already: the member resumes from the store when the bus is back.
+                log.warning("publish failed; members will resync", extra={"user": user_id})
+
+    # -- receipts ---------------------------------------------------------------
+
+    async def receipt(self, actor: Actor, conversation_id: str, seq: int, status: str) -> None:
+        """Move the actor's delivered or read cursor forward and tell the other members.
+
+        Receipts are the reader's own cursor, not client data, so they are not audited."""
+        if status not in ("delivered", "read"):
+            raise BadRequest("status is delivered or read")
+        async with self.store.write("message.receipt") as conn:
+            row = await self._member_conversation(conn, actor, conversation_id)
+            if seq > int(row.last_seq):
+                raise BadRequest(f"No message {seq} in this conversation yet")
+            member = await store.membership(conn, conversation_id, actor.user_id)
+            delivered = next_cursor(int(member.delivered_seq), seq, int(row.last_seq))
+            read = (
+                next_cursor(int(member.read_seq), seq, int(row.last_seq)) if status == "read" else int(member.read_seq)
+            )
+            await store.set_member(
+                conn, conversation_id, actor.user_id, delivered_seq=max(delivered, read), read_seq=read
+            )
+            members = await store.member_ids(conn, conversation_id)
+        frame = msgspec.json.encode(
+            {
+                "type": "receipt",
+                "conversation_id": conversation_id,
+                "user_id": actor.user_id,
+                "status": status,
+                "seq": seq,
+            }
+        )
+        await self._publish([m for m in members if m != actor.user_id], frame)
+
+    # -- reading (audited) ------------------------------------------------------
+
+    async def history(
+        self, actor: Actor, conversation_id: str, *, after_seq: int, limit: int, via: str = "history"
+    ) -> tuple[list[StoredMessage], int]:
+        if after_seq < 0:
+            raise BadRequest("after_seq is 0 or more")
+        async with self.store.write("message.read") as conn:
+            row = await self._member_conversation(conn, actor, conversation_id)
+            if after_seq > int(row.last_seq):
+                raise BadRequest(f"after_seq {after_seq} is beyond the last message ({row.last_seq})")
+            out: list[StoredMessage] = []
+            for m in await store.messages_after(conn, conversation_id, after_seq, limit):
+                try:
+                    text = (
+                        await self.keyring.decrypt(
+                            conn, key_id=m.key_id, blob=m.body, aad=_aad(conversation_id, int(m.seq))
+                        )
+                    ).decode()
+                except KeyShredded:
+                    continue  # shredded by retention: it no longer exists
+                out.append(StoredMessage(conversation_id, int(m.seq), m.id, m.sender_id, m.kind, text, m.sent_at))
+            if out:
+                await audit.append(
+                    conn,
+                    at=self.clock.now(),
+                    actor_id=actor.user_id,
+                    action="message.read",
+                    target_type="conversation",
+                    target_id=conversation_id,
+                    case_id=row.case_id,
+                    details={"from_seq": out[0].seq, "to_seq": out[-1].seq, "via": via},
+                )
+        return out, int(row.last_seq)
+
+    async def conversations(self, actor: Actor) -> list[tuple[Any, list[Any]]]:
+        async with self.store.read("conversation.list") as conn:
+            rows = await store.conversations_of(conn, actor.user_id)
+            members = await store.members_with_names(conn, [r.id for r in rows])
+        by_conv: dict[str, list[Any]] = {}
+        for m in members:
+            by_conv.setdefault(m.conversation_id, []).append(m)
+        return [(r, by_conv.get(r.id, [])) for r in rows]
+
+    async def last_seq(self, actor: Actor, conversation_id: str) -> int:
+        async with self.store.read("conversation.last_seq") as conn:
+            return int((await self._member_conversation(conn, actor, conversation_id)).last_seq)

@@ -1,0 +1,166 @@
+"""SQL for conversations, members and messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.ids import new_id
+from server.store.schema import conversation_members, conversations, messages, users
+
+
+async def conversation(conn: AsyncConnection, conversation_id: str) -> Any:
+    return (await conn.execute(select(conversations).where(conversations.c.id == conversation_id))).first()
+
+
+async def conversation_for_case(conn: AsyncConnection, case_id: str, kind: str) -> Any:
+    return (
+        await conn.execute(
+            select(conversations).where(conversations.c.case_id == case_id, conversations.c.kind == kind)
+        )
+    ).first()
+
+
+async def insert_conversation(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(conversations.insert().values(last_seq=0, **values))
+
+
+async def ensure_conversation(
+    conn: AsyncConnection, *, kind: str, case_id: str, user_ids: list[str], at: datetime
+) -> str:
+    """The case's conversation of this kind, created on first use, with these members in it."""
+    row = await conversation_for_case(conn, case_id, kind)
+    if row is None:
+        conversation_id = new_id()
+        await insert_conversation(conn, id=conversation_id, kind=kind, case_id=case_id, created_at=at)
+    else:
+        conversation_id = str(row.id)
+    for user_id in user_ids:
+        await add_member(conn, conversation_id, user_id, at)
+    return conversation_id
+
+
+async def membership(conn: AsyncConnection, conversation_id: str, user_id: str) -> Any:
+    return (
+        await conn.execute(
+            select(conversation_members).where(
+                conversation_members.c.conversation_id == conversation_id,
+                conversation_members.c.user_id == user_id,
+                conversation_members.c.left_at.is_(None),
+            )
+        )
+    ).first()
+
+
+async def add_member(conn: AsyncConnection, conversation_id: str, user_id: str, at: datetime) -> None:
+    existing = (
+        await conn.execute(
+            select(conversation_members.c.left_at).where(
+                conversation_members.c.conversation_id == conversation_id, conversation_members.c.user_id == user_id
+            )
+        )
+    ).first()
+    if existing is None:
+        await conn.execute(
+            conversation_members.insert().values(
+                conversation_id=conversation_id,
+                user_id=user_id,
+                joined_at=at,
+                left_at=None,
+                delivered_seq=0,
+                read_seq=0,
+            )
+        )
+    elif existing.left_at is not None:
+        await set_member(conn, conversation_id, user_id, left_at=None, joined_at=at)
+
+
+async def set_member(conn: AsyncConnection, conversation_id: str, user_id: str, **values: Any) -> None:
+    await conn.execute(
+        update(conversation_members)
+        .where(conversation_members.c.conversation_id == conversation_id, conversation_members.c.user_id == user_id)
+        .values(**values)
+    )
+
+
+async def member_ids(conn: AsyncConnection, conversation_id: str) -> list[str]:
+    rows = await conn.execute(
+        select(conversation_members.c.user_id).where(
+            conversation_members.c.conversation_id == conversation_id, conversation_members.c.left_at.is_(None)
+        )
+    )
+    return [r.user_id for r in rows]
+
+
+async def members_with_names(conn: AsyncConnection, conversation_ids: list[str]) -> list[Any]:
+    if not conversation_ids:
+        return []
+    return list(
+        (
+            await conn.execute(
+                select(conversation_members.c.conversation_id, users.c.id, users.c.display_name, users.c.role)
+                .join(users, users.c.id == conversation_members.c.user_id)
+                .where(
+                    conversation_members.c.conversation_id.in_(conversation_ids),
+                    conversation_members.c.left_at.is_(None),
+                )
+                .order_by(users.c.display_name)
+            )
+        ).all()
+    )
+
+
+async def conversations_of(conn: AsyncConnection, user_id: str) -> list[Any]:
+    return list(
+        (
+            await conn.execute(
+                select(conversations, conversation_members.c.read_seq, conversation_members.c.delivered_seq)
+                .join(
+                    conversation_members,
+                    and_(
+                        conversation_members.c.conversation_id == conversations.c.id,
+                        conversation_members.c.user_id == user_id,
+                        conversation_members.c.left_at.is_(None),
+                    ),
+                )
+                .order_by(conversations.c.created_at)
+            )
+        ).all()
+    )
+
+
+async def next_seq(conn: AsyncConnection, conversation_id: str) -> int:
+    """Take the next seq; the row lock (or SQLite's write lock) orders concurrent sends."""
+    result = await conn.execute(
+        update(conversations)
+        .where(conversations.c.id == conversation_id)
+        .values(last_seq=conversations.c.last_seq + 1)
+        .returning(conversations.c.last_seq)
+    )
+    return int(result.scalar_one())
+
+
+async def message_by_client_id(conn: AsyncConnection, sender_id: str, client_id: str) -> Any:
+    return (
+        await conn.execute(select(messages).where(messages.c.sender_id == sender_id, messages.c.id == client_id))
+    ).first()
+
+
+async def insert_message(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(messages.insert().values(**values))
+
+
+async def messages_after(conn: AsyncConnection, conversation_id: str, after_seq: int, limit: int) -> list[Any]:
+    return list(
+        (
+            await conn.execute(
+                select(messages)
+                .where(messages.c.conversation_id == conversation_id, messages.c.seq > after_seq)
+                .order_by(messages.c.seq)
+                .limit(limit)
+            )
+        ).all()
+    )
