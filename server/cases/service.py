@@ -192,6 +192,28 @@ class CaseService:
             await messaging_store.ensure_conversation(conn, kind="mentoring", case_id=row.id,
                                                       user_ids=[client_id, mentor_id], at=self.clock.now())
 
+    async def change_officer(self, by: Actor, case_id: str, officer_id: str) -> None:
+        """Hand a case to another officer of its office. The new officer takes over the case's
+        conversations with their history; face_to_face_first counts meetings with the new
+        officer only, so remote supervision waits for a new in-person meeting (CEP)."""
+        now = self.clock.now()
+        async with self.store.write("case.change_officer") as conn:
+            view = await self.view(conn, case_id)
+            refuse(self.decide(by, "write_case", view))
+            if by.role is not Role.SENIOR_OFFICER:
+                raise PolicyRefused("Only a senior officer reassigns a case (rule scope)", rule_id="scope")
+            officer = await identity_store.user_by_id(conn, officer_id)
+            if officer is None or officer.role not in (Role.OFFICER.value, Role.SENIOR_OFFICER.value):
+                raise BadRequest("The new supervising officer must be an officer or senior officer")
+            if officer.office_id != view.row.office_id:
+                raise PolicyRefused("A case moves only to an officer of its own office (rule scope)", rule_id="scope")
+            old = view.row.officer_id
+            if officer_id == old:
+                return
+            await store.update_case(conn, case_id, officer_id=officer_id, officer_since=now)
+            await messaging_store.hand_over(conn, case_id=case_id, old_user_id=old, new_user_id=officer_id, at=now)
+            await self._audit(conn, by, "case.change_officer", case_id, {"from": old, "to": officer_id})
+
     async def add_network_member(self, by: Actor, case_id: str, partner_id: str) -> None:
         async with self.store.write("network.add") as conn:
             view = await self.view(conn, case_id)

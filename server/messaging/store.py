@@ -78,6 +78,26 @@ async def add_member(conn: AsyncConnection, conversation_id: str, user_id: str, 
         await set_member(conn, conversation_id, user_id, left_at=None, joined_at=at)
 
 
+async def hand_over(conn: AsyncConnection, *, case_id: str, old_user_id: str, new_user_id: str, at: datetime) -> None:
+    """Move the case's staff seat (case and network conversations) from one officer to another."""
+    rows = await conn.execute(
+        select(conversations.c.id).where(
+            conversations.c.case_id == case_id, conversations.c.kind.in_(("case", "network"))
+        )
+    )
+    for (conversation_id,) in rows.all():
+        await conn.execute(
+            update(conversation_members)
+            .where(
+                conversation_members.c.conversation_id == conversation_id,
+                conversation_members.c.user_id == old_user_id,
+                conversation_members.c.left_at.is_(None),
+            )
+            .values(left_at=at)
+        )
+        await add_member(conn, conversation_id, new_user_id, at)
+
+
 async def set_member(conn: AsyncConnection, conversation_id: str, user_id: str, **values: Any) -> None:
     await conn.execute(
         update(conversation_members)

@@ -23,6 +23,7 @@ REMOTE = Permission("ask whether remote supervision is allowed", roles=OFFICERS,
 GRANT = Permission("grant a face-to-face exception", roles=frozenset({Role.SENIOR_OFFICER}), case_scoped=True)
 OWN_CASE = Permission("read their own case", roles=frozenset({Role.CLIENT}))
 MENTEES = Permission("list their mentees", roles=frozenset({Role.MENTOR}))
+REASSIGN = Permission("reassign a case", roles=frozenset({Role.SENIOR_OFFICER}), case_scoped=True)
 ASSIGN_MENTOR = Permission("assign a mentor", roles=OFFICERS, case_scoped=True)
 
 
@@ -109,6 +110,12 @@ def register(api: Registry) -> None:
     async def notes(call: Call[None]) -> s.Notes:
         rows = await call.request.app[SERVICES].cases.notes(call.actor, call.param("case_id"))
         return s.Notes(notes=[s.Note(**r) for r in rows])  # type: ignore[arg-type]
+
+    @api.route("PUT", "/api/cases/{case_id}/officer", permission=REASSIGN,
+               summary="Hand the case to another officer of its office", body=s.ChangeOfficer, tag="cases",
+               example={"officer_id": "OFFICER"})
+    async def change_officer(call: Call[s.ChangeOfficer]) -> None:
+        await call.request.app[SERVICES].cases.change_officer(call.actor, call.param("case_id"), call.body.officer_id)
 
     @api.route("POST", "/api/cases/{case_id}/network", permission=WRITE_CASE,
                summary="Invite a partner-agency user to the case network", body=s.AddNetworkMember, tag="cases",

@@ -204,6 +204,10 @@ class Notes(Struct, kw_only=True):
     notes: list[Note]
 
 
+class ChangeOfficer(Strict, kw_only=True):
+    officer_id: Id
+
+
 class AddNetworkMember(Strict, kw_only=True):
     partner_id: Id
 

@@ -128,6 +128,14 @@ MATRIX: dict[tuple[str, str], Row] = {
         "other_office":                        "N   N   N   N   N   N   N   N   N",
         "unrelated":                           "N   N   N   N   N   N   N   N   N",
     },
+    # Reassigning a case: a senior officer of the case's office (the example hands the case
+    # to its current officer, so the cell changes nothing but is fully authorised).
+    ("PUT", "/api/cases/{case_id}/officer"): {
+        "own":                                 "N   N   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
     ("POST", "/api/cases/{case_id}/network"): {
         "own":                                 "N   Y   Y   N   N   N   N   N   N",
         "same_office":                         "N   N   Y   N   N   N   N   N   N",

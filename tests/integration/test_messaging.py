@@ -176,3 +176,30 @@ async def test_bad_frames_change_nothing(api: Any) -> None:
     async with services.store.read("t") as conn:
         assert (await conn.execute(select(func.count()).select_from(messages))).scalar_one() == 0
     await ws.close()
+
+
+async def test_new_officer_takes_over_the_conversation_with_its_history(api: Any) -> None:
+    client, services = api
+    w = await build(services)
+    c_h, o_h = await login(client, "client"), await login(client, "officer")
+    conv = await conversation(client, c_h, "case")
+    ws = await connect(client, o_h)
+    await ws.send_json({"type": "send", "id": "before", "conversation_id": conv["id"], "body": "from the old officer"})
+    await next_of(ws, "ack")
+    await ws.close()
+    senior = await login(client, "senior")
+    url = f"/api/cases/{w.cases['own']}/officer"
+    r = await client.put(url, headers=senior, json={"officer_id": w.users["officer2"]})
+    assert r.status == 204
+    o2_h = await login(client, "officer2")
+    page = await (await client.get(f"/api/conversations/{conv['id']}/messages", headers=o2_h)).json()
+    assert [m["body"] for m in page["messages"]] == ["from the old officer"]
+    assert (await client.get(f"/api/conversations/{conv['id']}/messages", headers=o_h)).status == 404
+    # Face-to-face-first counts meetings with the new officer: remote supervision waits.
+    d = await (await client.get(f"/api/cases/{w.cases['own']}/remote-decision", headers=o2_h)).json()
+    assert d["allowed"] is False and d["rule_id"] == "face_to_face_first"
+    # Only within the office, and only by a senior officer.
+    r = await client.put(url, headers=senior, json={"officer_id": w.users["officer3"]})
+    assert r.status == 403
+    r = await client.put(url, headers=o2_h, json={"officer_id": w.users["officer"]})
+    assert r.status == 403
