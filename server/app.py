@@ -83,7 +83,7 @@ def create_app(
         client_max_size=settings.max_body_bytes, middlewares=[make_edge_middleware(HttpMetrics(metrics))]
     )
     app[SERVICES] = services
-    gateway = Gateway()
+    gateway = Gateway(frame_rate=settings.ws_frame_rate, frame_burst=settings.ws_frame_burst)
     ws_messaging.register(gateway, messaging)
     app[GATEWAY] = gateway
     app.on_response_prepare.append(add_security_headers)

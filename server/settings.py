@@ -44,6 +44,8 @@ class Settings:
     login_window_s: float = 300.0
     login_max_block_s: float = 900.0
     enrolment_code_ttl_s: int = 72 * 3600
+    ws_frame_rate: int = 10  # frames per second per connection, refilled continuously
+    ws_frame_burst: int = 30
     log_json: bool = True
 
     def with_(self, **changes: object) -> Settings:
@@ -127,5 +129,7 @@ def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Se
         session_idle_s=_int(env, "TANDEM_SESSION_IDLE_S", 30 * 60),
         session_absolute_s=_int(env, "TANDEM_SESSION_ABSOLUTE_S", 12 * 3600),
         max_body_bytes=_int(env, "TANDEM_MAX_BODY_BYTES", 64 * 1024),
+        ws_frame_rate=_int(env, "TANDEM_WS_FRAME_RATE", 10),
+        ws_frame_burst=_int(env, "TANDEM_WS_FRAME_BURST", 30),
     )
     return settings.with_(**overrides) if overrides else settings

@@ -27,6 +27,7 @@ from aiohttp import WSMsgType, web
 
 from server.errors import TandemError, Unauthenticated
 from server.identity.service import Authenticated
+from server.web.flood import FrameBudget
 from server.web.frames import Error, FrameCodec, FrameError, Hello, Inbound, Outbound, Ping, Pong, Welcome
 from server.web.routing import authenticate, check_origin
 from server.web.state import SERVICES
@@ -59,12 +60,15 @@ def step(state: ConnState, event: str) -> ConnState:
 
 
 CLOSE_SLOW_CONSUMER = 4008
+CLOSE_FLOODING = 4029
 CLOSE_UNAUTHENTICATED = 4001
 
 
 class Connection:
-    def __init__(self, ws: web.WebSocketResponse, auth: Authenticated, codec: FrameCodec, outbox_limit: int) -> None:
+    def __init__(self, ws: web.WebSocketResponse, auth: Authenticated, codec: FrameCodec, outbox_limit: int,
+                 budget: FrameBudget | None = None) -> None:
         self.ws = ws
+        self.budget = budget or FrameBudget()
         self.auth = auth
         self.codec = codec
         self.state = ConnState.OPENING
@@ -99,8 +103,11 @@ HelloHook = Callable[[Connection, Hello], Awaitable[None]]
 
 
 class Gateway:
-    def __init__(self, *, outbox_limit: int = 256, heartbeat_s: float = 25.0, max_frame_bytes: int = 16 * 1024) -> None:
+    def __init__(self, *, outbox_limit: int = 256, heartbeat_s: float = 25.0, max_frame_bytes: int = 16 * 1024,
+                 frame_rate: float = 10.0, frame_burst: int = 30) -> None:
         self.outbox_limit = outbox_limit
+        self.frame_rate = frame_rate
+        self.frame_burst = frame_burst
         self.heartbeat_s = heartbeat_s
         self.max_frame_bytes = max_frame_bytes
         self._handlers: dict[type[Inbound], FrameHandler] = {}
@@ -136,7 +143,8 @@ class Gateway:
             raise web.HTTPUnauthorized(reason=err.message) from None
         ws = web.WebSocketResponse(heartbeat=self.heartbeat_s, max_msg_size=self.max_frame_bytes, compress=False)
         await ws.prepare(request)
-        conn = Connection(ws, auth, self.codec, self.outbox_limit)
+        conn = Connection(ws, auth, self.codec, self.outbox_limit,
+                          FrameBudget(rate=self.frame_rate, burst=self.frame_burst))
         self.connections.add(conn)
         writer = asyncio.create_task(conn.writer(), name="ws-writer")
         def forward(_channel: str, data: bytes) -> None:
@@ -158,9 +166,16 @@ class Gateway:
         return ws
 
     async def _read_loop(self, conn: Connection) -> None:
+        loop = asyncio.get_running_loop()
         async for msg in conn.ws:
             if msg.type is WSMsgType.ERROR:
                 return
+            if not conn.budget.take(loop.time()):
+                if conn.budget.flooding:
+                    await conn.ws.close(code=CLOSE_FLOODING, message=b"too many frames: slow down and reconnect")
+                    return
+                conn.send(Error(code="rate_limited", message="Too many frames; wait a moment and retry"))
+                continue
             if msg.type is not WSMsgType.TEXT:
                 conn.send(Error(code="invalid_frame", message="Send JSON text frames"))
                 continue

@@ -99,3 +99,27 @@ async def test_slow_consumer_is_cut_off_with_a_reason_without_stalling_others(ap
     assert close_code == 4008
     await fast.close()
     await asyncio.sleep(0)
+
+
+async def test_frame_floods_are_refused_then_cut_off(api: Any) -> None:
+    client, services = api
+    await build(services)
+    gateway = client.server.app[GATEWAY]
+    ws = await client.ws_connect("/ws", headers=await login(client, "client"))
+    await hello(ws)
+    burst = gateway.frame_burst
+    for i in range(burst + 5):
+        await ws.send_json({"type": "ping", "id": str(i)})
+    replies = [await ws.receive_json(timeout=5) for _ in range(burst + 5)]
+    kinds = [r["type"] for r in replies]
+    assert kinds.count("pong") >= burst - 1 and "error" in kinds
+    assert all(r["code"] == "rate_limited" for r in replies if r["type"] == "error")
+    # A peer that ignores the refusals is disconnected with a reason.
+    for i in range(200):
+        await ws.send_json({"type": "ping", "id": f"f{i}"})
+    while True:
+        msg = await ws.receive(timeout=5)
+        if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+            break
+    assert ws.close_code == 4029
+    assert (await client.get("/healthz")).status == 200

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import pytest
+
+from server.web.flood import FrameBudget
+
+
+def test_burst_then_refill_at_rate() -> None:
+    b = FrameBudget(rate=10, burst=3)
+    assert [b.take(0.0) for _ in range(4)] == [True, True, True, False]
+    assert b.take(0.05) is False  # half a token
+    assert b.take(0.1) is True
+    assert b.take(10.0) and b.take(10.0) and b.take(10.0) and not b.take(10.0)  # capped at burst
+
+
+def test_strikes_reset_on_success_and_flag_flooding() -> None:
+    b = FrameBudget(rate=1, burst=1, max_strikes=3)
+    assert b.take(0)
+    for _ in range(2):
+        assert not b.take(0)
+    assert not b.flooding
+    assert b.take(5) and b.strikes == 0
+    for _ in range(3):
+        b.take(5)
+    assert b.flooding
+
+
+@pytest.mark.parametrize("kwargs", [{"rate": 0}, {"burst": 0}, {"max_strikes": 0}])
+def test_limits_must_be_positive(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        FrameBudget(**kwargs)  # type: ignore[arg-type]
