@@ -20,13 +20,25 @@ from server.crypto.keyring import Keyring
 from server.identity.passwords import Passwords
 from server.identity.ratelimit import LoginLimiter
 from server.identity.service import IdentityService
+from server.messaging.attachments import AttachmentService
+from server.messaging.push import PushService, VapidKey
 from server.messaging.service import MessagingService
 from server.policy.service import CHANNEL as POLICY_CHANNEL
 from server.policy.service import PolicyService
 from server.settings import Settings
 from server.store.engine import make_engine
 from server.store.tx import Store
-from server.web import api, routes_admin, routes_cases, routes_identity, routes_messaging, routes_system, ws_messaging
+from server.web import (
+    api,
+    routes_admin,
+    routes_attachments,
+    routes_cases,
+    routes_identity,
+    routes_messaging,
+    routes_push,
+    routes_system,
+    ws_messaging,
+)
 from server.web.gateway import Gateway
 from server.web.http import HttpMetrics, add_security_headers, make_edge_middleware
 from server.web.routing import Registry
@@ -41,6 +53,8 @@ def build_registry() -> Registry:
     routes_cases.register(registry)
     routes_admin.register(registry)
     routes_messaging.register(registry)
+    routes_attachments.register(registry)
+    routes_push.register(registry)
     return registry
 
 
@@ -64,6 +78,13 @@ def create_app(
     policy = PolicyService(store, clock, settings.policies_dir, bus)
     cases = CaseService(store, clock, keyring, policy, identity)
     messaging = MessagingService(store, clock, keyring, cases, bus)
+    attachments = AttachmentService(store, clock, keyring, cases, max_bytes=settings.attachment_max_bytes)
+    gateway = Gateway(frame_rate=settings.ws_frame_rate, frame_burst=settings.ws_frame_burst)
+    vapid = VapidKey.from_pem(settings.vapid_private_key) if settings.vapid_private_key else VapidKey.ephemeral()
+    push = PushService(store, clock, vapid, subject=settings.vapid_subject, ttl_s=settings.push_ttl_s,
+                       hosts=settings.push_hosts, allow_loopback_http=settings.push_allow_loopback_http,
+                       is_online=routes_push.presence(gateway), registry=metrics)
+    messaging.sent_hooks.append(push.message_stored)
     registry = build_registry()
     services = Services(
         settings=settings,
@@ -75,6 +96,8 @@ def create_app(
         policy=policy,
         cases=cases,
         messaging=messaging,
+        attachments=attachments,
+        push=push,
         metrics=metrics,
         registry=registry,
     )
@@ -83,7 +106,6 @@ def create_app(
         client_max_size=settings.max_body_bytes, middlewares=[make_edge_middleware(HttpMetrics(metrics))]
     )
     app[SERVICES] = services
-    gateway = Gateway(frame_rate=settings.ws_frame_rate, frame_burst=settings.ws_frame_burst)
     ws_messaging.register(gateway, messaging)
     app[GATEWAY] = gateway
     app.on_response_prepare.append(add_security_headers)
@@ -91,6 +113,7 @@ def create_app(
     app.router.add_get("/ws", gateway.handle)
     routes_system.register(app, settings.web_root)
     app.cleanup_ctx.append(_lifecycle)
+    app.cleanup_ctx.append(routes_push.background)
     return app
 
 

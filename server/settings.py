@@ -14,7 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: Push services of the browsers we support (Chrome, Firefox, Safari, Edge). The server
+#: POSTs to a subscription's endpoint, so only these hosts (and their subdomains) may be one.
+PUSH_HOSTS = ("fcm.googleapis.com", "push.services.mozilla.com", "push.apple.com", "notify.windows.com")
 
 
 class SettingsError(Exception):
@@ -47,6 +53,12 @@ class Settings:
     ws_frame_rate: int = 10  # frames per second per connection, refilled continuously
     ws_frame_burst: int = 30
     log_json: bool = True
+    attachment_max_bytes: int = 5 * 1024 * 1024
+    vapid_private_key: bytes = field(default=b"", repr=False)  # PEM; empty: an ephemeral key (tests)
+    vapid_subject: str = "mailto:tandem@localhost"
+    push_ttl_s: int = 900
+    push_hosts: tuple[str, ...] = PUSH_HOSTS
+    push_allow_loopback_http: bool = False  # tests: push to an http://127.0.0.1 endpoint
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -106,6 +118,49 @@ def load_kek(env: Mapping[str, str], data_dir: Path, *, create: bool) -> bytes:
     return key
 
 
+def _hosts(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if not raw:
+        return default
+    hosts = tuple(h.strip().lower() for h in raw.split(",") if h.strip())
+    if not hosts or any("/" in h or ":" in h for h in hosts):
+        raise SettingsError(f"{name}: expected a comma-separated list of host names, got {raw!r}")
+    return hosts
+
+
+def _vapid_subject(env: Mapping[str, str]) -> str:
+    subject = env.get("TANDEM_VAPID_SUBJECT") or "mailto:tandem@localhost"
+    if not (subject.startswith("mailto:") and "@" in subject) and not subject.startswith("https://"):
+        raise SettingsError(f"TANDEM_VAPID_SUBJECT: a mailto: address or an https: URL, got {subject!r}")
+    return subject
+
+
+def load_vapid_key(env: Mapping[str, str], data_dir: Path) -> bytes:
+    """The VAPID signing key (PEM, EC P-256): TANDEM_VAPID_PRIVATE_KEY_FILE, or ``vapid.pem``
+    in the data directory, created on first start. A lost key only means browsers
+    subscribe again; it protects no data."""
+    named = env.get("TANDEM_VAPID_PRIVATE_KEY_FILE")
+    path = Path(named or data_dir / "vapid.pem")
+    source = f"TANDEM_VAPID_PRIVATE_KEY_FILE ({path})" if named else f"VAPID key file ({path})"
+    if not path.exists():
+        if named:
+            raise SettingsError(f"{source}: no such file")
+        pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+    pem = path.read_bytes()
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
+        raise SettingsError(f"{source}: not an unencrypted PEM private key") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise SettingsError(f"{source}: must be an EC P-256 (prime256v1) key")
+    return pem
+
+
 def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
     env = os.environ if env is None else env
     demo = bool(overrides.pop("demo", _bool(env, "TANDEM_DEMO", False)))
@@ -131,5 +186,10 @@ def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Se
         max_body_bytes=_int(env, "TANDEM_MAX_BODY_BYTES", 64 * 1024),
         ws_frame_rate=_int(env, "TANDEM_WS_FRAME_RATE", 10),
         ws_frame_burst=_int(env, "TANDEM_WS_FRAME_BURST", 30),
+        attachment_max_bytes=_int(env, "TANDEM_ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024),
+        vapid_private_key=load_vapid_key(env, data_dir),
+        vapid_subject=_vapid_subject(env),
+        push_ttl_s=_int(env, "TANDEM_PUSH_TTL_S", 900),
+        push_hosts=_hosts(env, "TANDEM_PUSH_HOSTS", PUSH_HOSTS),
     )
     return settings.with_(**overrides) if overrides else settings

@@ -3,7 +3,13 @@
 A reader task listens on one pub/sub connection and dispatches to local handlers.
 When Redis goes away the reader reconnects with backoff and resubscribes; messages
 published meanwhile are lost to the bus, which is why nothing relies on the bus for
-storage (subscribers resync from the store on ``on_reconnect``).
+storage: ``reconnect_callbacks`` run once the subscriptions are back, and the
+messaging gateway then asks every connection to resume from the store.
+
+Every loss of the subscriber connection must reach the reader: redis-py's own
+retries would reconnect and resubscribe silently, hiding the gap, so the pub/sub
+client has none. Publishing has its own client (one immediate retry on a fresh
+connection, a bounded timeout) so a stale or hung connection never holds up a send.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import logging
 from collections.abc import Callable
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from server.bus.base import Handler
@@ -36,12 +44,15 @@ class RedisBus:
         self._url = url
         self._prefix = prefix
         self._max_backoff = max_backoff_s
-        self._redis: aioredis.Redis | None = None
+        self._redis: aioredis.Redis | None = None  # publishing
+        self._redis_sub: aioredis.Redis | None = None  # the reader's pub/sub connection
         self._subs: dict[str, set[_Sub]] = {}
         self._task: asyncio.Task[None] | None = None
         self._pubsub: aioredis.client.PubSub | None = None
+        # The reader's subscriptions are in place: only then may others send (UN)SUBSCRIBE on
+        # its connection (a PubSub still connecting would open a second, never-read connection).
+        self._ready = False
         self._healthy = False
-        self._changed = asyncio.Event()
         self.reconnect_callbacks: list[Callable[[], None]] = []
 
     @property
@@ -49,7 +60,10 @@ class RedisBus:
         return self._healthy
 
     async def start(self) -> None:
-        self._redis = aioredis.from_url(self._url, socket_connect_timeout=2, socket_timeout=None)
+        self._redis = aioredis.from_url(self._url, socket_connect_timeout=2, socket_timeout=2,
+                                        retry=Retry(NoBackoff(), 1))
+        self._redis_sub = aioredis.from_url(self._url, socket_connect_timeout=2, socket_timeout=None,
+                                            retry=Retry(NoBackoff(), 0))
         self._task = asyncio.create_task(self._reader(), name="redis-bus-reader")
 
     async def close(self) -> None:
@@ -57,22 +71,24 @@ class RedisBus:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._redis is not None:
-            await self._redis.aclose()
+        for client in (self._redis, self._redis_sub):
+            if client is not None:
+                await client.aclose()
 
     async def publish(self, channel: str, payload: bytes) -> None:
         assert self._redis is not None, "bus not started"
         try:
             await self._redis.publish(self._prefix + channel, payload)
         except (RedisError, OSError) as err:
-            self._healthy = False
+            # Health is the reader's to say: it sees the outage too, and only its reconnect
+            # (which makes every connection resume) may set it back.
             raise Unavailable("The message bus is unavailable") from err
 
     async def subscribe(self, channel: str, handler: Handler) -> _Sub:
         sub = _Sub(self, channel, handler)
         first = channel not in self._subs
         self._subs.setdefault(channel, set()).add(sub)
-        if first and self._pubsub is not None:
+        if first and self._ready and self._pubsub is not None:
             with contextlib.suppress(RedisError, OSError):
                 await self._pubsub.subscribe(self._prefix + channel)
         return sub
@@ -84,23 +100,28 @@ class RedisBus:
         subs.discard(sub)
         if not subs:
             del self._subs[sub.channel]
-            if self._pubsub is not None:
+            if self._ready and self._pubsub is not None:
                 task = asyncio.get_running_loop().create_task(self._unsubscribe(sub.channel))
                 task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
     async def _unsubscribe(self, channel: str) -> None:
-        if self._pubsub is not None and channel not in self._subs:
+        if self._ready and self._pubsub is not None and channel not in self._subs:
             with contextlib.suppress(RedisError, OSError):
                 await self._pubsub.unsubscribe(self._prefix + channel)
 
     async def _reader(self) -> None:
         backoff = 0.1
-        assert self._redis is not None
+        assert self._redis_sub is not None
         while True:
             try:
-                self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                self._pubsub = self._redis_sub.pubsub(ignore_subscribe_messages=True)
                 # A placeholder channel keeps the connection in subscribe mode when no one listens yet.
-                await self._pubsub.subscribe(self._prefix + "_", *(self._prefix + c for c in self._subs))
+                subscribed = set(self._subs)
+                await self._pubsub.subscribe(self._prefix + "_", *(self._prefix + c for c in subscribed))
+                while missed := set(self._subs) - subscribed:  # subscribed to locally meanwhile
+                    subscribed |= missed
+                    await self._pubsub.subscribe(*(self._prefix + c for c in missed))
+                self._ready = True
                 if not self._healthy:
                     self._healthy = True
                     for cb in self.reconnect_callbacks:
@@ -119,6 +140,7 @@ class RedisBus:
                     log.warning("redis bus lost; reconnecting", extra={"error": type(err).__name__})
                 self._healthy = False
             finally:
+                self._ready = False
                 if self._pubsub is not None:
                     with contextlib.suppress(Exception):
                         await self._pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -9,6 +9,7 @@ the audit row. Only after commit is it published on the bus to every member's
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -40,6 +41,8 @@ class MessagingService:
         self.keyring = keyring
         self.cases = cases
         self.bus = bus
+        # Run after a new message is published, with its members (Web Push queues here); must not block.
+        self.sent_hooks: list[Callable[[StoredMessage, list[str]], None]] = []
 
     async def _member_conversation(self, conn: AsyncConnection, actor: Actor, conversation_id: str) -> Any:
         row = await store.conversation(conn, conversation_id)
@@ -52,6 +55,21 @@ class MessagingService:
 
     async def send(
         self, actor: Actor, conversation_id: str, client_id: str, body: str, kind: MessageKind = MessageKind.TEXT
+    ) -> Ack:
+        try:
+            return await self._send(actor, conversation_id, client_id, body, kind)
+        except Conflict:
+            # A retry racing its original (the client reconnected, perhaps to another node, while the
+            # first attempt was still being stored): the unique (sender, id) refused the second insert.
+            # It is a retry like any other and gets the original's ack.
+            async with self.store.read("message.send.retry") as conn:
+                existing = await store.message_by_client_id(conn, actor.user_id, client_id)
+            if existing is None or existing.conversation_id != conversation_id:
+                raise
+            return Ack(client_id, conversation_id, int(existing.seq), existing.sent_at, duplicate=True)
+
+    async def _send(
+        self, actor: Actor, conversation_id: str, client_id: str, body: str, kind: MessageKind
     ) -> Ack:
         if kind is MessageKind.APPOINTMENT_NOTICE and actor.role not in STAFF_ROLES:
             raise Forbidden("Only staff send appointment notices (rule scope)", rule_id="scope")
@@ -101,6 +119,8 @@ class MessagingService:
             members = await store.member_ids(conn, conversation_id)
         stored = StoredMessage(conversation_id, seq, client_id, actor.user_id, kind.value, body, now)
         await self._publish(members, message_frame(stored))
+        for hook in self.sent_hooks:
+            hook(stored, members)
         return Ack(client_id, conversation_id, seq, now)
 
     async def _publish(self, user_ids: list[str], frame: bytes) -> None:

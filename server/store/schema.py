@@ -277,3 +277,28 @@ messages = Table(
     Column("sent_at", UTCDateTime, nullable=False),
     UniqueConstraint("sender_id", "id", name="uq_messages_sender_client_id"),
 )
+
+# -- attachments and push (issue 3) --------------------------------------------
+
+attachments = Table(
+    "attachments", metadata,
+    Column("id", ID, primary_key=True),
+    Column("conversation_id", ID, ForeignKey("conversations.id"), nullable=False, index=True),
+    Column("uploader_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("case_id", ID, nullable=False),  # the bucket owner for shredding
+    Column("content_type", String(64), nullable=False),  # one of the allow-list, checked against magic bytes
+    Column("size", Integer, nullable=False),  # plaintext bytes
+    Column("key_id", ID, ForeignKey("data_keys.id"), nullable=False, index=True),
+    Column("body", LargeBinary, nullable=False),  # AES-256-GCM ciphertext
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+push_subscriptions = Table(
+    "push_subscriptions", metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("endpoint", String(2048), nullable=False, unique=True),  # a capability URL: never logged
+    Column("p256dh", String(128), nullable=False),  # the browser's ECDH public key, base64url
+    Column("auth", String(64), nullable=False),  # the browser's auth secret, base64url
+    Column("created_at", UTCDateTime, nullable=False),
+)

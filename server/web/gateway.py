@@ -60,6 +60,7 @@ def step(state: ConnState, event: str) -> ConnState:
 
 
 CLOSE_SLOW_CONSUMER = 4008
+CLOSE_RESUME = 4009  # the node may have missed bus messages (e.g. Redis came back): reconnect and resume
 CLOSE_FLOODING = 4029
 CLOSE_UNAUTHENTICATED = 4001
 
@@ -89,6 +90,15 @@ class Connection:
             asyncio.get_running_loop().create_task(
                 self.ws.close(code=CLOSE_SLOW_CONSUMER, message=self.closed_reason.encode()))
             return False
+
+    def close_soon(self, code: int, reason: str) -> None:
+        """Close from outside the connection's own tasks; frames still queued are dropped."""
+        if self.state is ConnState.CLOSED:
+            return
+        self.closed_reason = reason
+        self.state = ConnState.CLOSED
+        task = asyncio.get_running_loop().create_task(self.ws.close(code=code, message=reason.encode()))
+        task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
     async def writer(self) -> None:
         while True:
@@ -127,6 +137,11 @@ class Gateway:
             extra = tuple(t for t in self._handlers if t not in (Hello, Ping))
             self._codec = FrameCodec(extra, max_frame_bytes=self.max_frame_bytes)
         return self._codec
+
+    def close_all(self, code: int, reason: str) -> None:
+        """Close every connection of this node, e.g. with CLOSE_RESUME after a gap in the bus."""
+        for conn in list(self.connections):
+            conn.close_soon(code, reason)
 
     @staticmethod
     async def _ping(conn: Connection, frame: Ping) -> None:

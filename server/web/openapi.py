@@ -43,13 +43,20 @@ def document(specs: list[RouteSpec], *, version: str = "0.1.0") -> dict[str, Any
             op["parameters"] = params
         if spec.body is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": by_type[spec.body]}}}
-        if spec.response is not None:
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        if spec.raw_body:
+            op["requestBody"] = {"required": True, "content": dict.fromkeys(spec.raw_body, binary)}
+        if spec.raw_response:
+            op["responses"][str(spec.status)] = {"description": "OK",
+                                                 "content": dict.fromkeys(spec.raw_response, binary)}
+        elif spec.response is not None:
             op["responses"][str(spec.status)] = {"description": "OK",
                                                  "content": {"application/json": {"schema": by_type[spec.response]}}}
         else:
             op["responses"]["204" if spec.status == 200 else str(spec.status)] = {"description": "Done"}
         for status, why in ((400, "Malformed request"), (401, "Not signed in"), (403, "Refused; carries rule_id"),
-                            (404, "Not found"), (409, "Conflict"), (413, "Body too large"), (415, "Body is not JSON"),
+                            (404, "Not found"), (409, "Conflict"), (413, "Body too large"),
+                            (415, "Body of a media type the route does not take"),
                             (422, "Invalid request"),
                             (429, "Rate limited")):
             op["responses"][str(status)] = {"description": why, **error_ref}

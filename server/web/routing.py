@@ -80,6 +80,8 @@ class RouteSpec:
     status: int = 200
     tag: str = "api"
     example: dict[str, Any] | None = None  # a valid body, used by docs and the matrix test
+    raw_body: tuple[str, ...] = ()  # media types of a body the handler streams itself, under its own limit
+    raw_response: tuple[str, ...] = ()  # media types of a non-JSON response the handler builds
 
 
 @dataclass
@@ -93,9 +95,11 @@ class Registry:
 
     def route(self, method: str, path: str, *, permission: Permission, summary: str, body: type | None = None,
               query: type | None = None, response: type | None = None, status: int = 200, tag: str = "api",
-              example: dict[str, Any] | None = None) -> Callable[[Handler], Handler]:
+              example: dict[str, Any] | None = None, raw_body: tuple[str, ...] = (),
+              raw_response: tuple[str, ...] = ()) -> Callable[[Handler], Handler]:
         def deco(fn: Handler) -> Handler:
-            self.add(RouteSpec(method, path, fn, permission, summary, body, query, response, status, tag, example))
+            self.add(RouteSpec(method, path, fn, permission, summary, body, query, response, status, tag, example,
+                               raw_body, raw_response))
             return fn
 
         return deco

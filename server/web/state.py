@@ -12,6 +12,8 @@ from server.cases.service import CaseService
 from server.clock import Clock
 from server.crypto.keyring import Keyring
 from server.identity.service import IdentityService
+from server.messaging.attachments import AttachmentService
+from server.messaging.push import PushService
 from server.messaging.service import MessagingService
 from server.policy.service import PolicyService
 from server.settings import Settings
@@ -30,6 +32,8 @@ class Services:
     policy: PolicyService
     cases: CaseService
     messaging: MessagingService
+    attachments: AttachmentService
+    push: PushService
     metrics: CollectorRegistry
     registry: Registry
 

@@ -1,4 +1,4 @@
-"""Messaging over the /ws gateway: send, receipts, and replay on resume."""
+"""Messaging over the /ws gateway: send, receipts, replay on resume, and resume after a bus gap."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from server.errors import BadRequest
 from server.messaging.model import REPLAY_LIMIT, MessageKind, message_frame
 from server.messaging.service import MessagingService
 from server.web.frames import Ack, Error, Hello, Receipt, Resync, Send
-from server.web.gateway import Connection, Gateway
+from server.web.gateway import CLOSE_RESUME, Connection, Gateway
 
 
 def register(gateway: Gateway, messaging: MessagingService) -> None:
@@ -43,6 +43,16 @@ def register(gateway: Gateway, messaging: MessagingService) -> None:
             if missed and missed[-1].seq < last:
                 conn.send(Resync(conversation_id=conversation_id, after_seq=missed[-1].seq))
 
+    def on_bus_reconnect() -> None:
+        """While the bus was away this node's connections missed what other nodes published (and
+        what this node failed to publish). All of it was stored first: each connection is closed
+        with CLOSE_RESUME, reconnects, and its hello.resume replays what it missed."""
+        gateway.close_all(CLOSE_RESUME, "message bus reconnected: reconnect and resume")
+
     gateway.on(Send, on_send)
     gateway.on(Receipt, on_receipt)
     gateway.hello_hooks.append(on_hello)
+    # Only a bus that can lose messages (Redis) has reconnect callbacks.
+    callbacks = getattr(messaging.bus, "reconnect_callbacks", None)
+    if callbacks is not None:
+        callbacks.append(on_bus_reconnect)

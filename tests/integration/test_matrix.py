@@ -155,6 +155,13 @@ MATRIX: dict[tuple[str, str], Row] = {
     # denied for MEMBERSHIP_ROUTES, so conversation ids cannot be probed.
     ("GET", "/api/conversations"):             "Y   Y   Y   Y   Y   Y   Y   Y   Y",
     ("GET", "/api/conversations/{conversation_id}/messages"): "Y   Y   N   N   N   N   N   N   N",
+    # Attachments have the same fence as the thread they were sent to.
+    ("POST", "/api/conversations/{conversation_id}/attachments"): "Y   Y   N   N   N   N   N   N   N",
+    ("GET", "/api/attachments/{attachment_id}"): "Y   Y   N   N   N   N   N   N   N",
+    # -- push: anyone signed in may be notified (content-free) on their own devices
+    ("GET", "/api/push/key"):                  "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    ("POST", "/api/push/subscriptions"):       "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    ("DELETE", "/api/push/subscriptions"):     "Y   Y   Y   Y   Y   Y   Y   Y   Y",
     ("GET", "/api/mentees"):                   "N   N   N   N   Y   N   N   N   N",
     # -- administration: admins run the service; seniors may read (not change) policies
     ("GET", "/api/admin/users"):               "N   N   N   N   N   N   N   Y   N",
@@ -176,7 +183,11 @@ NOT_2XX: dict[tuple[str, str, str | None], tuple[int, str]] = {
     ("POST", "/api/cases/{case_id}/exceptions", "own"): (403, "face_to_face_first"),
 }
 #: Routes fenced by conversation membership, which refuses with 404 not_found.
-MEMBERSHIP_ROUTES = {("GET", "/api/conversations/{conversation_id}/messages")}
+MEMBERSHIP_ROUTES = {("GET", "/api/conversations/{conversation_id}/messages"),
+                     ("POST", "/api/conversations/{conversation_id}/attachments"),
+                     ("GET", "/api/attachments/{attachment_id}")}
+#: A PNG for the attachment routes (they take a raw body, not JSON).
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 #: Per-case routes whose case is named in the body rather than the path.
 BODY_CASE_ROUTES = {("POST", "/api/mentor-assignments"), ("POST", "/api/cases")}
 #: The rule whose current config the policy PUT sends back unchanged.
@@ -230,6 +241,7 @@ class Ctx:
     spare: dict[str, str] = field(default_factory=dict)  # mentor | partner | disable_target -> user id
     policy_config: dict[str, Any] = field(default_factory=dict)
     case_conversation: str = ""
+    attachment: str = ""  # uploaded by the client to the case conversation
     unique: itertools.count[int] = field(default_factory=itertools.count)
 
     def case_key(self, role: str, relation: str) -> str:
@@ -266,6 +278,8 @@ async def _setup(client: TestClient[Any, Any], services: Services) -> Ctx:
     ctx.policy_config = rules[POLICY_RULE]
     convs = (await (await client.get("/api/conversations", headers=ctx.headers["client"])).json())["conversations"]
     ctx.case_conversation = next(c["id"] for c in convs if c["kind"] == "case")
+    made = await services.attachments.upload(w.actor("client"), ctx.case_conversation, "image/png", PNG)
+    ctx.attachment = made.id
     return ctx
 
 
@@ -285,7 +299,7 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
     n = next(ctx.unique)
     url = path.replace("{case_id}", ctx.cases[key]).replace("{rule_id}", POLICY_RULE)
     url = url.replace("{user_id}", ctx.spare["disable_target"])
-    url = url.replace("{conversation_id}", ctx.case_conversation)
+    url = url.replace("{conversation_id}", ctx.case_conversation).replace("{attachment_id}", ctx.attachment)
     headers = ctx.headers[role]
     body = _substitute(copy.deepcopy(spec.example), {
         "OFFICER": ctx.w.users["officer"] if relation is None else
@@ -312,6 +326,8 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
             body.update(name=f"Matrix office {n}")
         case ("PUT", "/api/policies/{rule_id}"):
             body.update(config=ctx.policy_config)
+        case ("POST", "/api/conversations/{conversation_id}/attachments"):
+            body, headers = PNG, {**headers, "Content-Type": "image/png"}
     return url, body, headers
 
 
@@ -345,8 +361,9 @@ async def test_role_route_matrix(api: Any) -> None:
     for (method, path, role, relation), allowed in expectations().items():
         url, body, headers = await _request_for(ctx, method, path, role, relation)
         before = await row_counts(services) if not allowed else None
-        resp = await client.request(method, url, json=body, headers=headers)
-        text = await resp.text()
+        sent = {"data": body} if isinstance(body, bytes) else {"json": body}
+        resp = await client.request(method, url, headers=headers, **sent)
+        text = await resp.text(errors="replace")
         payload = await resp.json() if resp.content_type == "application/json" and text else None
         got = _verdict(resp.status, payload, membership=(method, path) in MEMBERSHIP_ROUTES)
         want = "Y" if allowed else "N"

@@ -22,10 +22,12 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from server.identity.model import Role
+from server.messaging.attachments import MAGIC
 from server.policy.loader import RULE_IDS
 from tests.conftest import make_settings
 from tests.helpers import db
@@ -33,6 +35,10 @@ from tests.helpers.live import LiveServer
 from tests.helpers.world import PASSWORD, World, build
 
 schemathesis.experimental.OPEN_API_3_1.enable()
+# Attachment uploads are raw files: any bytes, and half the time a real file signature.
+for _media_type, (_magic, *_) in MAGIC.items():
+    schemathesis.openapi.media_type(_media_type, st.binary(max_size=1024) | st.binary(max_size=1024).map(
+        lambda b, m=_magic: m + b))
 
 CHECKS = (not_a_server_error, response_schema_conformance, content_type_conformance)
 FUZZ = settings(max_examples=25, deadline=None, database=None, derandomize=True,
