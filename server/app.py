@@ -113,6 +113,7 @@ def create_app(
     app.router.add_get("/ws", gateway.handle)
     routes_system.register(app, settings.web_root)
     app.cleanup_ctx.append(_lifecycle)
+    app.on_shutdown.append(_close_sockets)
     app.cleanup_ctx.append(routes_push.background)
     return app
 
@@ -124,12 +125,17 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     sub = await services.bus.subscribe(POLICY_CHANNEL, lambda _c, _d: _reload_soon(services))
     yield
     sub.close()
-    for conn in list(app[GATEWAY].connections):
-        with contextlib.suppress(Exception):
-            await conn.ws.close(code=1001, message=b"server shutting down")
     await services.bus.close()
     await services.store.engine.dispose()
     services.identity.passwords.close()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """Tell every WebSocket client to reconnect (1001) as shutdown begins, not after aiohttp's
+    grace period for open connections has run out."""
+    for conn in list(app[GATEWAY].connections):
+        with contextlib.suppress(Exception):
+            await conn.ws.close(code=1001, message=b"server shutting down")
 
 
 def _reload_soon(services: Services) -> None:

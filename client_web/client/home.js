@@ -1,12 +1,14 @@
 // Landing page for a person under supervision, on a phone: who their officer is and
-// whether they can have check-ins remotely yet, and if not, why.
+// whether they can have check-ins remotely yet, and if not, why; and their messages.
 import { h } from "../shared/dom.js";
 import { pageHeading, loadInto, signedInAs } from "../shared/ui.js";
 import { remoteStatus } from "../shared/remote.js";
+import { messagesCard } from "../shared/conversations.js";
 
 export async function render(view, { me, api, t }) {
   const slot = h("div", { class: "stack" });
-  view.append(pageHeading(t("home.greeting", { name: me.display_name })), signedInAs(me), slot);
+  const messages = messagesCard(me);
+  view.append(pageHeading(t("home.greeting", { name: me.display_name })), signedInAs(me), slot, messages.card);
   const load = async () => {
     const mine = await loadInto(slot, () => api.get("/api/my/case"), load);
     if (!mine) return;
@@ -19,5 +21,5 @@ export async function render(view, { me, api, t }) {
         remoteStatus(mine.remote, "client"),
         mine.low_digital_access ? h("p", { class: "note" }, t("client.alternatives")) : null));
   };
-  await load();
+  await Promise.all([load(), messages.loaded]);
 }

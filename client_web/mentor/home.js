@@ -1,10 +1,13 @@
-// Mentors see the names of their mentees and nothing of their cases (DESIGN: scope).
+// Mentors see the names of their mentees and nothing of their cases (DESIGN: scope),
+// and their mentoring conversations.
 import { h } from "../shared/dom.js";
 import { pageHeading, loadInto, greeting } from "../shared/ui.js";
+import { messagesCard } from "../shared/conversations.js";
 
 export async function render(view, { me, api, t }) {
   const slot = h("div", { class: "stack" });
-  view.append(pageHeading(t("mentor.title")), greeting(me), slot);
+  const messages = messagesCard(me);
+  view.append(pageHeading(t("mentor.title")), greeting(me), slot, messages.card);
   const load = async () => {
     const data = await loadInto(slot, () => api.get("/api/mentees"), load);
     if (!data) return;
@@ -14,5 +17,5 @@ export async function render(view, { me, api, t }) {
           h("p", { class: "big" }, m.display_name))))
       : h("p", {}, t("mentor.empty")));
   };
-  await load();
+  await Promise.all([load(), messages.loaded]);
 }

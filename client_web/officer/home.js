@@ -3,6 +3,7 @@ import { h } from "../shared/dom.js";
 import { formatDate, languageName } from "../shared/i18n.js";
 import { pageHeading, loadInto, greeting, details } from "../shared/ui.js";
 import { remoteStatus } from "../shared/remote.js";
+import { inboxCard } from "../shared/conversations.js";
 
 function flagList(flags, t) {
   const items = [];
@@ -40,7 +41,9 @@ export async function render(view, ctx) {
   const { me, api, t } = ctx;
   const senior = me.role === "senior_officer";
   const slot = h("div", { class: "stack" });
-  view.append(pageHeading(t(senior ? "officer.title_senior" : "officer.title")), greeting(me), slot);
+  const inbox = senior ? null : inboxCard(me); // senior officers have no conversations of their own
+  view.append(pageHeading(t(senior ? "officer.title_senior" : "officer.title")), greeting(me),
+    inbox && inbox.card, slot);
   const load = async () => {
     const data = await loadInto(slot, () => api.get("/api/caseload"), load);
     if (!data) return;
@@ -53,5 +56,5 @@ export async function render(view, ctx) {
           cases.map((c) => caseCard(c, ctx)))
         : h("p", {}, t("officer.empty")));
   };
-  await load();
+  await Promise.all([load(), inbox && inbox.loaded]);
 }

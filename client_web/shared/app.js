@@ -3,6 +3,7 @@
 //   #/enrol?code=…   a new client chooses a password with the one-time code from their officer
 //   #/second-factor  staff set up an authenticator app (when the server requires it)
 //   #/home           the landing page for the signed-in user's role
+//   #/messages       conversations (clients, officers, mentors, partners); ?id=… one thread
 import { h } from "./dom.js";
 import { fetchMe, logout as endSession, setCsrfToken, api } from "./api.js";
 import {
@@ -19,10 +20,12 @@ const HOMES = {
   mentor: "/mentor/home.js",
 };
 const BASIC_HOME = "/shared/basic_home.js"; // partner, interpreter, room_device
+const MESSAGING_ROLES = new Set(["client", "officer", "mentor", "partner"]); // who has #/messages
 const SCREENS = {
   "/login": "/shared/login.js",
   "/enrol": "/shared/enrol.js",
   "/second-factor": "/shared/second_factor.js",
+  "/messages": "/shared/messages.js",
 };
 // The server answers 403 mfa_enrolment_required to staff without a second factor, and
 // the app then shows the set-up screen. A landing page that makes no API call of its own
@@ -48,7 +51,8 @@ function splitRoute(route) {
 function wantedPath(path) {
   if (path === "/enrol") return path; // needs no session; the code is the credential
   if (!state.me) return "/login";
-  return state.mfaSetup ? "/second-factor" : "/home";
+  if (state.mfaSetup) return "/second-factor";
+  return path === "/messages" && MESSAGING_ROLES.has(state.me.role) ? path : "/home";
 }
 
 export function navigate(route) {
@@ -57,6 +61,7 @@ export function navigate(route) {
 }
 
 function forgetUser() {
+  window.dispatchEvent(new CustomEvent("tandem:signed-out")); // e.g. messaging closes its socket
   state.me = null;
   state.mfaPending = false;
   state.mfaSetup = null;
@@ -121,6 +126,9 @@ function renderHeader(path) {
     ? h("nav", { class: "site-nav", "aria-label": t("nav.label") },
       state.mfaSetup ? null // nothing else works until the second factor is set up
         : h("a", { href: "#/home", "aria-current": path === "/home" ? "page" : null }, t("nav.home")),
+      state.mfaSetup || !MESSAGING_ROLES.has(state.me.role) ? null
+        : h("a", { href: "#/messages", id: "nav-messages", "aria-current": path === "/messages" ? "page" : null },
+          t("messages.title")),
       h("button", { type: "button", class: "button secondary", id: "logout", onclick: signOut },
         t("action.logout")))
     : null;

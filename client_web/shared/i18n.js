@@ -96,6 +96,15 @@ export function formatDate(iso) {
   return new Intl.DateTimeFormat(current, { dateStyle: "medium" }).format(date);
 }
 
+/** When a message was sent: the time today, else the date and time. */
+export function formatTime(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "";
+  const today = new Date().toDateString() === date.toDateString();
+  return new Intl.DateTimeFormat(current, today ? { timeStyle: "short" }
+    : { dateStyle: "short", timeStyle: "short" }).format(date);
+}
+
 /** Labelled <select>; each option names its language in that language. */
 export function languageSwitcher(onChange) {
   const select = h("select", { id: "lang-select", name: "lang", autocomplete: "off" },

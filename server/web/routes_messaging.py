@@ -6,6 +6,7 @@ from typing import Annotated
 
 from msgspec import Meta, Struct
 
+from server.identity.model import Role
 from server.messaging.model import unread
 from server.web import schemas as s
 from server.web.routing import Call, Permission, Registry
@@ -74,7 +75,8 @@ def register(api: Registry) -> None:
                     id=row.id,
                     kind=row.kind,
                     title=", ".join(others) or row.kind,
-                    case_id=row.case_id,
+                    # Mentors see no case data, not even which case a conversation hangs off.
+                    case_id=None if call.actor.role is Role.MENTOR else row.case_id,
                     members=[ConversationMember(id=m.id, display_name=m.display_name, role=m.role) for m in members],
                     last_seq=int(row.last_seq),
                     last_read_seq=int(row.read_seq),

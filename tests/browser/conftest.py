@@ -11,6 +11,7 @@ Set `TANDEM_BASE_URL` to test an already running server instead of starting one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -19,7 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,64 @@ def mfa_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from _serve(tmp_path_factory, "TANDEM_MFA_BASE_URL", TANDEM_REQUIRE_STAFF_MFA="true")
 
 
+class DemoServer:
+    """A demo server a test stops and starts again on the same port and data directory,
+    as a deployment restarts, while its browser pages stay open."""
+
+    def __init__(self, command: list[str], data_dir: Path) -> None:
+        self.command = command
+        self.data_dir = data_dir
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = data_dir / "server.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        assert self.proc is None, "already running"
+        env = {**os.environ, "TANDEM_DEMO": "1"}
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [*self.command, "serve", "--demo", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not _ready(self.base_url):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                tail = self.log_path.read_text(errors="replace")[-4000:]
+                state = f"exited with {self.proc.returncode}" if self.proc.poll() is not None else "not ready in time"
+                self.stop()
+                pytest.fail(f"tandem serve {state}; log tail:\n{tail}", pytrace=False)
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        proc.terminate()
+        try:
+            # Short: with WebSockets open the server's graceful shutdown has been seen to take
+            # ~40 s (its 1001 close comes only after aiohttp's shutdown wait); then it is killed.
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture
+def restartable_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    """A demo server of this test's own, which the test may restart (never TANDEM_BASE_URL's)."""
+    command = _tandem_command()
+    if command is None:
+        unavailable("the `tandem` command (server/cli.py) is not available")
+        return
+    server = DemoServer(command, tmp_path_factory.mktemp("tandem-restart"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def admin_token(tandem_server: str) -> str:
     return api_login(tandem_server, "admin")
@@ -152,11 +211,13 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
-def _phone(browser: Any, base_url: str, catalogs: dict[str, dict[str, str]]) -> Iterator[Phone]:
-    context = browser.new_context(
-        viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True,
-        device_scale_factor=2, locale="en-GB",
-    )
+PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+DESKTOP = {"viewport": {"width": 1280, "height": 800}, "device_scale_factor": 1}
+
+
+def _phone(browser: Any, base_url: str, catalogs: dict[str, dict[str, str]],
+           device: dict[str, Any] | None = None) -> Iterator[Phone]:
+    context = browser.new_context(**(device or PHONE), locale="en-GB")
     context.set_default_timeout(15_000)
     context.add_init_script(CSP_LISTENER)
     page = context.new_page()
@@ -178,3 +239,16 @@ def phone(browser: Any, tandem_server: str, catalogs: dict[str, dict[str, str]])
 def mfa_phone(browser: Any, mfa_server: str, catalogs: dict[str, dict[str, str]]) -> Iterator[Phone]:
     """A phone on the server that requires staff to enrol a second factor."""
     yield from _phone(browser, mfa_server, catalogs)
+
+
+@pytest.fixture
+def open_device(browser: Any, catalogs: dict[str, dict[str, str]]) -> Iterator[Callable[..., Phone]]:
+    """open_device(base_url, desktop=False): another page in a browser context of its own
+    (its own cookies and storage), phone-sized unless `desktop`; closed after the test."""
+    with contextlib.ExitStack() as stack:
+        def open_(base_url: str, *, desktop: bool = False) -> Phone:
+            pages = _phone(browser, base_url, catalogs, DESKTOP if desktop else PHONE)
+            device = next(pages)
+            stack.callback(pages.close)
+            return device
+        yield open_

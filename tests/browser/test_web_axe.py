@@ -101,3 +101,57 @@ def test_second_factor_setup_is_accessible(mfa_phone: Phone) -> None:
     phone.page.locator("form button[type=submit]").click()
     phone.page.locator("#recovery-codes").wait_for()
     assert_no_violations(phone, "recovery codes")
+
+
+def test_messaging_screens_are_accessible(phone: Phone) -> None:
+    page = phone.page
+    phone.login("client1")
+    assert_no_violations(phone, "client landing page with messages")
+    page.locator("#nav-messages").click()
+    page.wait_for_url("**/#/messages")
+    phone.settled()
+    assert_no_violations(phone, "client conversation list")
+    page.locator('#conversations [data-kind="case"] a').click()
+    page.locator("#message-input").wait_for()
+    phone.settled()
+    assert_no_violations(phone, "client thread")
+    page.locator("#send-button").click()  # nothing written: an error for the text box
+    page.locator("#composer-error:not(:empty)").wait_for()
+    assert_no_violations(phone, "client thread, empty message")
+    page.locator("#message-input").fill("Checking that this page is accessible")
+    page.locator("#send-button").click()
+    page.locator("#messages > li.msg-own[data-seq]").last.wait_for()
+    assert_no_violations(phone, "client thread with a sent message")
+
+    page.locator("#logout").click()
+    page.locator("#username").wait_for()
+    phone.submit_login("officer")
+    page.locator("#open-inbox").wait_for()
+    phone.settled()
+    page.locator("#open-inbox").click()
+    page.locator("#conversations").wait_for()
+    phone.settled()
+    assert_no_violations(phone, "officer inbox")
+    page.locator("#conversations .badge-unread:visible").first.wait_for()  # client1 wrote
+    page.locator('#conversations [data-kind="case"] a').first.click()
+    page.locator("#message-input").wait_for()
+    phone.settled()
+    assert_no_violations(phone, "officer thread")
+
+    page.locator("#logout").click()
+    page.locator("#username").wait_for()
+    phone.submit_login("mentor")
+    page.locator('#messages-card [data-kind="mentoring"] a').wait_for()
+    phone.settled()
+    assert_no_violations(phone, "mentor landing page with messages")
+
+
+def test_refused_message_is_accessible(phone: Phone) -> None:
+    phone.login("client2")
+    phone.page.locator('#messages-card [data-kind="case"] a').click()
+    phone.page.locator("#message-input").wait_for()
+    phone.settled()
+    phone.page.locator("#message-input").fill("Is this allowed?")
+    phone.page.locator("#send-button").click()
+    phone.page.locator("#problem-reason").wait_for()
+    assert_no_violations(phone, "thread with a refused message")

@@ -123,3 +123,13 @@ async def test_frame_floods_are_refused_then_cut_off(api: Any) -> None:
             break
     assert ws.close_code == 4029
     assert (await client.get("/healthz")).status == 200
+
+
+async def test_shutdown_tells_clients_to_reconnect(app_factory: Any) -> None:
+    client, services = await app_factory()
+    await build(services)
+    ws = await client.ws_connect("/ws", headers=await login(client, "client"))
+    await hello(ws)
+    await client.server.app.shutdown()
+    msg = await ws.receive(timeout=5)
+    assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED) and ws.close_code == 1001

@@ -94,6 +94,7 @@ async def test_mentor_talks_only_to_assigned_mentee(api: Any) -> None:
     m_h, c_h = await login(client, "mentor"), await login(client, "client")
     convs = (await (await client.get("/api/conversations", headers=m_h)).json())["conversations"]
     assert [c["kind"] for c in convs] == ["mentoring"]
+    assert convs[0]["case_id"] is None  # mentors see no case data
     m_ws = await connect(client, m_h)
     await m_ws.send_json({"type": "send", "id": "a", "conversation_id": convs[0]["id"], "body": "How are you?"})
     assert (await next_of(m_ws, "ack"))["seq"] == 1
