@@ -37,6 +37,7 @@ test: lint pytest
 
 bench: $(STAMP) services
 	$(BIN)/python bench/auth.py
+	$(BIN)/python bench/messaging.py
 
 clean:
 	rm -rf $(VENV) node_modules var

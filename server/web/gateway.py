@@ -29,7 +29,7 @@ from server.errors import TandemError, Unauthenticated
 from server.identity.service import Authenticated
 from server.web.flood import FrameBudget
 from server.web.frames import Error, FrameCodec, FrameError, Hello, Inbound, Outbound, Ping, Pong, Welcome
-from server.web.routing import authenticate, check_origin
+from server.web.routing import Permission, authenticate, authorise, check_origin
 from server.web.state import SERVICES
 
 log = logging.getLogger("tandem.ws")
@@ -59,6 +59,7 @@ def step(state: ConnState, event: str) -> ConnState:
         raise IllegalTransition(f"{event!r} is not allowed in state {state.value}") from None
 
 
+SOCKET = Permission("open a live connection")
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_RESUME = 4009  # the node may have missed bus messages (e.g. Redis came back): reconnect and resume
 CLOSE_FLOODING = 4029
@@ -152,10 +153,13 @@ class Gateway:
         try:
             check_origin(request)
             auth = await authenticate(request, services.identity)
-            if auth is None or auth.session.mfa_pending:
+            if auth is None:
                 raise Unauthenticated("Not signed in")
+            # The same fence as every HTTP route: second factor finished, and enrolled where required.
+            authorise(SOCKET, auth, require_staff_mfa=services.settings.require_staff_mfa)
         except TandemError as err:
-            raise web.HTTPUnauthorized(reason=err.message) from None
+            raise web.HTTPUnauthorized(reason=err.message) if err.status == 401 else \
+                web.HTTPForbidden(reason=err.message) from None
         ws = web.WebSocketResponse(heartbeat=self.heartbeat_s, max_msg_size=self.max_frame_bytes, compress=False)
         await ws.prepare(request)
         conn = Connection(ws, auth, self.codec, self.outbox_limit,

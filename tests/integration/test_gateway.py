@@ -133,3 +133,14 @@ async def test_shutdown_tells_clients_to_reconnect(app_factory: Any) -> None:
     await client.server.app.shutdown()
     msg = await ws.receive(timeout=5)
     assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED) and ws.close_code == 1001
+
+
+async def test_staff_without_required_second_factor_cannot_open_a_socket(app_factory: Any) -> None:
+    client, services = await app_factory(require_staff_mfa=True)
+    await build(services)
+    with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+        await client.ws_connect("/ws", headers=await login(client, "officer"))
+    assert err.value.status == 403
+    ws = await client.ws_connect("/ws", headers=await login(client, "client"))  # clients need none
+    assert (await hello(ws))["type"] == "welcome"
+    await ws.close()
