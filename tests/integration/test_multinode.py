@@ -3,6 +3,7 @@
 (a) A client on node A and their officer on node B talk both ways, live.
 (b) A message stored while Redis is down reaches a member who sends nothing after
     (the node asks its connections to resume once its bus is back).
+    And a retry racing its original on the other node gets the original's ack.
 (c) Chaos: 50 WebSocket clients (the client and the officer of 25 case conversations),
     spread over both nodes, each send 20 messages while Redis is stopped and started
     three times and clients drop their own connections now and then. Clients behave as
