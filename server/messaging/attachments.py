@@ -31,6 +31,7 @@ from server.identity.model import Actor
 from server.ids import new_id
 from server.messaging import store as messaging_store
 from server.messaging.model import Kind
+from server.messaging.service import member_conversation
 from server.store.schema import attachments
 from server.store.tx import Store
 
@@ -110,9 +111,7 @@ class AttachmentService:
 
     async def _writable(self, conn: AsyncConnection, actor: Actor, conversation_id: str) -> Any:
         """The conversation, if the actor is a member who may send content to it now."""
-        row = await messaging_store.conversation(conn, conversation_id)
-        if row is None or await messaging_store.membership(conn, conversation_id, actor.user_id) is None:
-            raise NotFound("No such conversation")  # ids are not probed
+        row = await member_conversation(conn, actor, conversation_id)
         if row.case_id is None:
             raise BadRequest("Attachments belong to case conversations")
         if row.kind == Kind.CASE.value:

@@ -34,6 +34,15 @@ def _aad(conversation_id: str, seq: int) -> bytes:
     return f"{conversation_id}|{seq}".encode()
 
 
+async def member_conversation(conn: AsyncConnection, actor: Actor, conversation_id: str) -> Any:
+    """The conversation, when the actor is one of its members. The same 404 answers "no such
+    conversation" and "not yours", so conversation ids cannot be probed."""
+    row = await store.conversation(conn, conversation_id)
+    if row is None or await store.membership(conn, conversation_id, actor.user_id) is None:
+        raise NotFound("No such conversation")
+    return row
+
+
 class MessagingService:
     def __init__(self, store_: Store, clock: Clock, keyring: Keyring, cases: CaseService, bus: Bus) -> None:
         self.store = store_
@@ -43,13 +52,6 @@ class MessagingService:
         self.bus = bus
         # Run after a new message is published, with its members (Web Push queues here); must not block.
         self.sent_hooks: list[Callable[[StoredMessage, list[str]], None]] = []
-
-    async def _member_conversation(self, conn: AsyncConnection, actor: Actor, conversation_id: str) -> Any:
-        row = await store.conversation(conn, conversation_id)
-        if row is None or await store.membership(conn, conversation_id, actor.user_id) is None:
-            # Same answer for "no such conversation" and "not yours": ids are not probed.
-            raise NotFound("No such conversation")
-        return row
 
     # -- sending ------------------------------------------------------------------
 
@@ -80,7 +82,7 @@ class MessagingService:
                 if existing.conversation_id != conversation_id:
                     raise Conflict("That message id was already used in another conversation")
                 return Ack(client_id, conversation_id, int(existing.seq), existing.sent_at, duplicate=True)
-            row = await self._member_conversation(conn, actor, conversation_id)
+            row = await member_conversation(conn, actor, conversation_id)
             if row.kind == Kind.CASE.value:
                 view = await self.cases.view(conn, row.case_id)
                 refuse(self.cases.decide(actor, "send_message", view, message_kind=kind.value))
@@ -140,7 +142,7 @@ class MessagingService:
         if status not in ("delivered", "read"):
             raise BadRequest("status is delivered or read")
         async with self.store.write("message.receipt") as conn:
-            row = await self._member_conversation(conn, actor, conversation_id)
+            row = await member_conversation(conn, actor, conversation_id)
             if seq > int(row.last_seq):
                 raise BadRequest(f"No message {seq} in this conversation yet")
             member = await store.membership(conn, conversation_id, actor.user_id)
@@ -171,7 +173,7 @@ class MessagingService:
         if after_seq < 0:
             raise BadRequest("after_seq is 0 or more")
         async with self.store.write("message.read") as conn:
-            row = await self._member_conversation(conn, actor, conversation_id)
+            row = await member_conversation(conn, actor, conversation_id)
             if after_seq > int(row.last_seq):
                 raise BadRequest(f"after_seq {after_seq} is beyond the last message ({row.last_seq})")
             out: list[StoredMessage] = []
@@ -209,4 +211,4 @@ class MessagingService:
 
     async def last_seq(self, actor: Actor, conversation_id: str) -> int:
         async with self.store.read("conversation.last_seq") as conn:
-            return int((await self._member_conversation(conn, actor, conversation_id)).last_seq)
+            return int((await member_conversation(conn, actor, conversation_id)).last_seq)
