@@ -83,7 +83,7 @@ def create_app(
     vapid = VapidKey.from_pem(settings.vapid_private_key) if settings.vapid_private_key else VapidKey.ephemeral()
     push = PushService(store, clock, vapid, subject=settings.vapid_subject, ttl_s=settings.push_ttl_s,
                        hosts=settings.push_hosts, allow_loopback_http=settings.push_allow_loopback_http,
-                       is_online=routes_push.presence(gateway), registry=metrics)
+                       is_online=gateway.online, registry=metrics)
     messaging.sent_hooks.append(push.message_stored)
     registry = build_registry()
     services = Services(

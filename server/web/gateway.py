@@ -124,6 +124,7 @@ class Gateway:
         self._handlers: dict[type[Inbound], FrameHandler] = {}
         self._codec: FrameCodec | None = None
         self.connections: set[Connection] = set()
+        self._by_user: dict[str, set[Connection]] = {}  # the same connections, indexed by user
         self.hello_hooks: list[HelloHook] = []  # run after welcome, e.g. replaying missed messages
         self.on(Ping, self._ping)
 
@@ -138,6 +139,22 @@ class Gateway:
             extra = tuple(t for t in self._handlers if t not in (Hello, Ping))
             self._codec = FrameCodec(extra, max_frame_bytes=self.max_frame_bytes)
         return self._codec
+
+    def online(self, user_id: str) -> bool:
+        """Whether the user has a live connection on this node; cost independent of how many others do."""
+        return any(c.state is not ConnState.CLOSED for c in self._by_user.get(user_id, ()))
+
+    def _track(self, conn: Connection) -> None:
+        self.connections.add(conn)
+        self._by_user.setdefault(conn.auth.actor.user_id, set()).add(conn)
+
+    def _untrack(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+        mine = self._by_user.get(conn.auth.actor.user_id)
+        if mine is not None:
+            mine.discard(conn)
+            if not mine:
+                del self._by_user[conn.auth.actor.user_id]
 
     def close_all(self, code: int, reason: str) -> None:
         """Close every connection of this node, e.g. with CLOSE_RESUME after a gap in the bus."""
@@ -164,8 +181,9 @@ class Gateway:
         await ws.prepare(request)
         conn = Connection(ws, auth, self.codec, self.outbox_limit,
                           FrameBudget(rate=self.frame_rate, burst=self.frame_burst))
-        self.connections.add(conn)
+        self._track(conn)
         writer = asyncio.create_task(conn.writer(), name="ws-writer")
+
         def forward(_channel: str, data: bytes) -> None:
             conn.send(data)
 
@@ -175,7 +193,7 @@ class Gateway:
         finally:
             sub.close()
             conn.state = ConnState.CLOSED
-            self.connections.discard(conn)
+            self._untrack(conn)
             with contextlib.suppress(asyncio.QueueFull):
                 conn.outbox.put_nowait(None)
             with contextlib.suppress(Exception):

@@ -6,14 +6,13 @@ the gateway, through ``presence``, who has an open connection on this node.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from aiohttp import web
 from msgspec import Meta, Struct
 
 from server.web import schemas as s
-from server.web.gateway import ConnState, Gateway
 from server.web.routing import Call, Permission, Registry
 from server.web.state import SERVICES
 
@@ -47,15 +46,6 @@ class Subscribe(s.Strict, kw_only=True):
 
 class Unsubscribe(s.Strict, kw_only=True):
     endpoint: Endpoint
-
-
-def presence(gateway: Gateway) -> Callable[[str], bool]:
-    """Whether a user has an open WebSocket on this node (the gateway's own connections)."""
-
-    def is_online(user_id: str) -> bool:
-        return any(c.auth.actor.user_id == user_id and c.state is not ConnState.CLOSED for c in gateway.connections)
-
-    return is_online
 
 
 async def background(app: web.Application) -> AsyncIterator[None]:
