@@ -261,9 +261,11 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def emit(result: dict[str, Any]) -> None:
-    """Print the bench's one JSON object on stdout (NaN and infinities become null)."""
-    sys.stdout.write(json.dumps(_finite(result), indent=2, allow_nan=False, default=str) + "\n")
+def emit(result: dict[str, Any], *, one_line: bool = False) -> None:
+    """Print one JSON object on stdout (NaN and infinities become null); ``one_line`` for
+    benches that print a line per measurement (JSON Lines)."""
+    indent = None if one_line else 2
+    sys.stdout.write(json.dumps(_finite(result), indent=indent, allow_nan=False, default=str) + "\n")
     sys.stdout.flush()
 
 

@@ -91,6 +91,7 @@ from _common import (  # bench scripts run as files, not as a package
     BenchError,
     ProcessCpu,
     Server,
+    emit,
     free_port,
     machine,
     percentile,
@@ -884,19 +885,6 @@ def row(store: str, tandem_result: dict[str, Any], baseline: dict[str, Any], see
     }
 
 
-def finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite(v) for v in value]
-    return value
-
-
-def emit_line(result: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(finite(result), allow_nan=False, default=str) + "\n")
-    sys.stdout.flush()
 
 
 def raise_fd_limit(need: int) -> int:
@@ -1003,13 +991,13 @@ def main(argv: list[str] | None = None) -> int:
         rows = run(args, started, host)
     except BenchError as err:
         print(f"bench/messaging.py: {err}", file=sys.stderr)
-        emit_line({"bench": "messaging", "ok": False, "error": str(err).splitlines()[0],
+        emit({"bench": "messaging", "ok": False, "error": str(err).splitlines()[0],
                    "elapsed_s": rnd(time.monotonic() - started, 1)})
         return 1
     finally:
         signal.alarm(0)
     for r in rows:
-        emit_line(r)
+        emit(r, one_line=True)
     return 0
 
 
