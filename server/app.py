@@ -17,6 +17,7 @@ from server.bus.redis import RedisBus
 from server.cases.service import CaseService
 from server.clock import Clock, SystemClock
 from server.crypto.keyring import Keyring
+from server.groups.service import GroupService
 from server.identity.passwords import Passwords
 from server.identity.ratelimit import LoginLimiter
 from server.identity.service import IdentityService
@@ -33,6 +34,7 @@ from server.web import (
     routes_admin,
     routes_attachments,
     routes_cases,
+    routes_groups,
     routes_identity,
     routes_messaging,
     routes_push,
@@ -55,6 +57,7 @@ def build_registry() -> Registry:
     routes_messaging.register(registry)
     routes_attachments.register(registry)
     routes_push.register(registry)
+    routes_groups.register(registry)
     return registry
 
 
@@ -78,6 +81,7 @@ def create_app(
     policy = PolicyService(store, clock, settings.policies_dir, bus)
     cases = CaseService(store, clock, keyring, policy, identity)
     messaging = MessagingService(store, clock, keyring, cases, bus)
+    groups = GroupService(store, clock, policy)
     attachments = AttachmentService(store, clock, keyring, cases, max_bytes=settings.attachment_max_bytes)
     gateway = Gateway(frame_rate=settings.ws_frame_rate, frame_burst=settings.ws_frame_burst)
     vapid = VapidKey.from_pem(settings.vapid_private_key) if settings.vapid_private_key else VapidKey.ephemeral()
@@ -98,6 +102,7 @@ def create_app(
         messaging=messaging,
         attachments=attachments,
         push=push,
+        groups=groups,
         metrics=metrics,
         registry=registry,
     )

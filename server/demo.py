@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from server.cases.service import CaseService
 from server.clock import Clock
+from server.groups.service import GroupService
 from server.identity import store as identity_store
 from server.identity.model import Actor, Role
 from server.identity.service import IdentityService
@@ -22,7 +23,7 @@ STAFF = (
 )
 
 
-async def load(identity: IdentityService, cases: CaseService, clock: Clock) -> bool:
+async def load(identity: IdentityService, cases: CaseService, clock: Clock, groups: GroupService | None = None) -> bool:
     """Create the demo world; False when it already exists."""
     async with identity.store.read("demo.check") as conn:
         if await identity_store.user_by_username(conn, "admin") is not None:
@@ -43,7 +44,7 @@ async def load(identity: IdentityService, cases: CaseService, clock: Clock) -> b
         password=PASSWORD,
         is_demo=True,
     )
-    await cases.create_case(
+    c2 = await cases.create_case(
         senior,
         client_username="client2",
         client_display_name="Liis Client",
@@ -69,4 +70,10 @@ async def load(identity: IdentityService, cases: CaseService, clock: Clock) -> b
         officer, c1.case_id, met_at=clock.now() - timedelta(days=7), location="Demo Probation Office, room 2"
     )
     await cases.assign_mentor(officer, mentor_id=ids["mentor"], client_id=c1.client_id)
+    if groups is not None:
+        facilitator = Actor(ids["facilitator"], "facilitator", "Fiona Facilitator", Role.FACILITATOR, office, "en",
+                            False)
+        cohort = await groups.create_cohort(facilitator, name="Tuesday evening", programme="Thinking Skills")
+        for case in (c1, c2):
+            await groups.enrol(facilitator, cohort, case.case_id)
     return True

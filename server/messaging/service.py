@@ -30,6 +30,14 @@ log = logging.getLogger(__name__)
 CATEGORY = "messages"
 
 
+def bucket_owner(row: Any) -> str:
+    """Whose bucket keys encrypt a conversation's messages: its case's, or for a programme group
+    (no single case) its cohort's, so retention shreds a group's messages as one."""
+    owner = row.case_id or row.cohort_id
+    assert owner is not None, "every conversation belongs to a case or a cohort"
+    return str(owner)
+
+
 def _aad(conversation_id: str, seq: int) -> bytes:
     return f"{conversation_id}|{seq}".encode()
 
@@ -89,7 +97,7 @@ class MessagingService:
             seq = await store.next_seq(conn, conversation_id)
             key_id, blob = await self.keyring.encrypt(
                 conn,
-                case_id=row.case_id,
+                case_id=bucket_owner(row),
                 category=CATEGORY,
                 at=now,
                 plaintext=body.encode(),

@@ -42,6 +42,7 @@ SUPERVISE_REMOTELY = "supervise_remotely"
 SEND_MESSAGE = "send_message"
 START_VIDEO = "start_video"
 JOIN_GROUP = "join_group"
+ENROL_GROUP = "enrol_group"
 READ_CASE = "read_case"
 WRITE_CASE = "write_case"
 GRANT_EXCEPTION = "grant_exception"
@@ -50,6 +51,7 @@ ACTIONS = (
     SEND_MESSAGE,
     START_VIDEO,
     JOIN_GROUP,
+    ENROL_GROUP,
     READ_CASE,
     WRITE_CASE,
     GRANT_EXCEPTION,

@@ -241,6 +241,30 @@ audit_log = Table(
     Index("ix_audit_log_case_id", "case_id"),
 )
 
+# -- programme groups -----------------------------------------------------------
+
+cohorts = Table(
+    "cohorts", metadata,
+    Column("id", ID, primary_key=True),
+    Column("office_id", ID, ForeignKey("offices.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("programme", String(200), nullable=False),
+    Column("created_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime, nullable=True),
+)
+
+cohort_members = Table(
+    "cohort_members", metadata,
+    Column("cohort_id", ID, ForeignKey("cohorts.id"), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), primary_key=True),
+    Column("role", String(16), nullable=False),  # facilitator | participant
+    Column("case_id", ID, ForeignKey("cases.id"), nullable=True),  # a participant's case
+    Column("joined_at", UTCDateTime, nullable=False),
+    Column("left_at", UTCDateTime, nullable=True),
+    Index("ix_cohort_members_user_id", "user_id"),
+)
+
 # -- messaging ----------------------------------------------------------------
 
 conversations = Table(
@@ -250,7 +274,10 @@ conversations = Table(
     Column("case_id", ID, ForeignKey("cases.id"), nullable=True, index=True),
     Column("last_seq", BigInteger, nullable=False, default=0),
     Column("created_at", UTCDateTime, nullable=False),
+    # A programme group's conversation belongs to its cohort, not to one case (kind = group).
+    Column("cohort_id", ID, ForeignKey("cohorts.id"), nullable=True),
     UniqueConstraint("case_id", "kind", name="uq_conversations_case_kind"),
+    Index("ix_conversations_cohort_id", "cohort_id", unique=True),
 )
 
 conversation_members = Table(

@@ -11,6 +11,7 @@ from server.bus.base import Bus
 from server.cases.service import CaseService
 from server.clock import Clock
 from server.crypto.keyring import Keyring
+from server.groups.service import GroupService
 from server.identity.service import IdentityService
 from server.messaging.attachments import AttachmentService
 from server.messaging.push import PushService
@@ -34,6 +35,7 @@ class Services:
     messaging: MessagingService
     attachments: AttachmentService
     push: PushService
+    groups: GroupService
     metrics: CollectorRegistry
     registry: Registry
 

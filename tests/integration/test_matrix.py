@@ -163,6 +163,15 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/push/subscriptions"):       "Y   Y   Y   Y   Y   Y   Y   Y   Y",
     ("DELETE", "/api/push/subscriptions"):     "Y   Y   Y   Y   Y   Y   Y   Y   Y",
     ("GET", "/api/mentees"):                   "N   N   N   N   Y   N   N   N   N",
+    # -- programme groups: facilitators and seniors run them; a client sees the groups they
+    # are in (the harness group, in office A, has "own"'s client enrolled); an officer refers
+    # a client of their own caseload.
+    ("GET", "/api/groups"):                    "Y   N   Y   Y   N   N   N   N   N",
+    ("POST", "/api/groups"):                   "N   N   Y   Y   N   N   N   N   N",
+    ("GET", "/api/groups/{group_id}"):         "Y   N   Y   Y   N   N   N   N   N",
+    ("POST", "/api/groups/{group_id}/participants"): "N   Y   Y   Y   N   N   N   N   N",
+    ("POST", "/api/groups/{group_id}/facilitators"): "N   N   Y   Y   N   N   N   N   N",
+    ("DELETE", "/api/groups/{group_id}/members/{user_id}"): "N   N   Y   Y   N   N   N   N   N",
     # -- administration: admins run the service; seniors may read (not change) policies
     ("GET", "/api/admin/users"):               "N   N   N   N   N   N   N   Y   N",
     ("POST", "/api/admin/users"):              "N   N   N   N   N   N   N   Y   N",
@@ -181,6 +190,8 @@ MATRIX: dict[tuple[str, str], Row] = {
 NOT_2XX: dict[tuple[str, str, str | None], tuple[int, str]] = {
     ("POST", "/api/me/totp/confirm", None): (422, "invalid_request"),
     ("POST", "/api/cases/{case_id}/exceptions", "own"): (403, "face_to_face_first"),
+    # The throwaway user is no member of the harness group: fully authorised, nothing to withdraw.
+    ("DELETE", "/api/groups/{group_id}/members/{user_id}", None): (404, "not_found"),
 }
 #: Routes fenced by conversation membership, which refuses with 404 not_found.
 MEMBERSHIP_ROUTES = {("GET", "/api/conversations/{conversation_id}/messages"),
@@ -241,6 +252,7 @@ class Ctx:
     spare: dict[str, str] = field(default_factory=dict)  # mentor | partner | disable_target -> user id
     policy_config: dict[str, Any] = field(default_factory=dict)
     case_conversation: str = ""
+    group: str = ""  # a programme group of office A run by the facilitator, "own"'s client enrolled
     attachment: str = ""  # uploaded by the client to the case conversation
     unique: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -280,6 +292,8 @@ async def _setup(client: TestClient[Any, Any], services: Services) -> Ctx:
     ctx.case_conversation = next(c["id"] for c in convs if c["kind"] == "case")
     made = await services.attachments.upload(w.actor("client"), ctx.case_conversation, "image/png", PNG)
     ctx.attachment = made.id
+    ctx.group = await services.groups.create_cohort(w.actor("facilitator"), name="Matrix", programme="Matrix")
+    await services.groups.enrol(w.actor("facilitator"), ctx.group, w.cases["own"])
     return ctx
 
 
@@ -300,6 +314,7 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
     url = path.replace("{case_id}", ctx.cases[key]).replace("{rule_id}", POLICY_RULE)
     url = url.replace("{user_id}", ctx.spare["disable_target"])
     url = url.replace("{conversation_id}", ctx.case_conversation).replace("{attachment_id}", ctx.attachment)
+    url = url.replace("{group_id}", ctx.group)
     headers = ctx.headers[role]
     body = _substitute(copy.deepcopy(spec.example), {
         "OFFICER": ctx.w.users["officer"] if relation is None else
@@ -308,6 +323,8 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
         "MENTOR": ctx.spare["mentor"],
         "PARTNER": ctx.spare["partner"],
         "CLIENT": ctx.client_of[key],
+        "CASE": ctx.cases[key],
+        "FACILITATOR": ctx.w.users["facilitator"],
     })
     match (method, path):
         case ("POST", "/api/session"):

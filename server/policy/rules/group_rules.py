@@ -9,13 +9,15 @@ participant's disclosures to people outside the room (GDPR art. 5(1)(c), 9).
 from __future__ import annotations
 
 from server.policy.decision import Decision, allow, refuse
-from server.policy.facts import JOIN_GROUP, PolicyRequest
+from server.policy.facts import ENROL_GROUP, JOIN_GROUP, PolicyRequest
 from server.policy.schema import GroupRulesConfig
 
 RULE_ID = "group_rules"
 
 
 def evaluate(config: GroupRulesConfig, request: PolicyRequest, version: int) -> Decision | None:
+    if request.action == ENROL_GROUP:
+        return _enrol(config, request, version)
     if request.action != JOIN_GROUP:
         return None
     group = request.group
@@ -47,4 +49,15 @@ def evaluate(config: GroupRulesConfig, request: PolicyRequest, version: int) -> 
                 version,
                 f"The session needs {needed} facilitator{plural} present before others join",
             )
+    return allow(RULE_ID, version)
+
+
+def _enrol(config: GroupRulesConfig, request: PolicyRequest, version: int) -> Decision:
+    """Enrolling a participant in a programme group (cohort): the cohort never holds more
+    participants than a session may (its facilitators do not count)."""
+    group = request.group
+    if group is None:
+        return refuse(RULE_ID, version, "Enrolling in a group needs the group's facts")
+    if group.participants >= config.max_participants:
+        return refuse(RULE_ID, version, f"The group is full ({config.max_participants} participants)")
     return allow(RULE_ID, version)

@@ -26,6 +26,7 @@ def test_the_vocabularies_are_the_documented_ones() -> None:
         "send_message",
         "start_video",
         "join_group",
+        "enrol_group",
         "read_case",
         "write_case",
         "grant_exception",

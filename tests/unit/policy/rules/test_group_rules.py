@@ -91,3 +91,22 @@ def test_facilitators_join_a_full_or_unstaffed_session(
 ) -> None:
     request = _join(request_for, group(participants=15, facilitators=0), "facilitator")
     assert evaluate(config, request, 1) == allow("group_rules", 1)
+
+
+def _enrol(request_for: Request, facts: GroupFacts | None) -> PolicyRequest:
+    return request_for("enrol_group", "facilitator", case=None, group=facts)
+
+
+def test_enrolling_needs_the_group_facts(config: GroupRulesConfig, request_for: Request) -> None:
+    assert evaluate(config, _enrol(request_for, None), 1) == refuse(
+        "group_rules", 1, "Enrolling in a group needs the group's facts"
+    )
+
+
+def test_enrolment_fills_a_cohort_up_to_the_session_size(
+    config: GroupRulesConfig, request_for: Request, group: Group
+) -> None:
+    assert evaluate(config, _enrol(request_for, group(participants=14)), 1) == allow("group_rules", 1)
+    assert evaluate(config, _enrol(request_for, group(participants=15)), 1) == refuse(
+        "group_rules", 1, "The group is full (15 participants)"
+    )

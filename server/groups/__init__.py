@@ -1,0 +1,1 @@
+"""Programme groups: cohorts of participants run by facilitators, and their conversation."""
