@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Collection, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
@@ -35,58 +36,85 @@ async def update_case(conn: AsyncConnection, case_id: str, **values: Any) -> Non
     await conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
 
 
-async def mentor_ids(conn: AsyncConnection, client_id: str) -> frozenset[str]:
+async def cases_by_ids(conn: AsyncConnection, case_ids: Collection[str]) -> list[Any]:
+    return list((await conn.execute(select(cases).where(cases.c.id.in_(case_ids)))).all())
+
+
+async def mentor_ids(conn: AsyncConnection, client_ids: Collection[str]) -> dict[str, frozenset[str]]:
+    """Current mentors of each client (set-based: one query for many cases)."""
     rows = await conn.execute(
-        select(mentor_assignments.c.mentor_id).where(
-            mentor_assignments.c.client_id == client_id, mentor_assignments.c.ended_at.is_(None)
+        select(mentor_assignments.c.client_id, mentor_assignments.c.mentor_id).where(
+            mentor_assignments.c.client_id.in_(client_ids), mentor_assignments.c.ended_at.is_(None)
         )
     )
-    return frozenset(r.mentor_id for r in rows)
+    return _grouped((r.client_id, r.mentor_id) for r in rows)
 
 
-async def partner_ids(conn: AsyncConnection, case_id: str) -> frozenset[str]:
-    rows = await conn.execute(select(network_members.c.user_id).where(network_members.c.case_id == case_id))
-    return frozenset(r.user_id for r in rows)
+async def partner_ids(conn: AsyncConnection, case_ids: Collection[str]) -> dict[str, frozenset[str]]:
+    rows = await conn.execute(
+        select(network_members.c.case_id, network_members.c.user_id).where(network_members.c.case_id.in_(case_ids))
+    )
+    return _grouped((r.case_id, r.user_id) for r in rows)
 
 
-async def face_to_face_counts(conn: AsyncConnection, case_id: str, officer_id: str) -> tuple[int, int, datetime | None]:
-    """(meetings with this officer, meetings in all, last meeting time)."""
-    row = (
-        await conn.execute(
-            select(
-                func.count().filter(face_to_face_meetings.c.officer_id == officer_id),
-                func.count(),
-                func.max(face_to_face_meetings.c.met_at),
-            ).where(face_to_face_meetings.c.case_id == case_id)
-        )
-    ).one()
-    last = row[2]
-    if isinstance(last, str):
-        last = datetime.fromisoformat(last)
-    return int(row[0]), int(row[1]), last
+def _grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
+    out: dict[str, set[str]] = {}
+    for key, value in pairs:
+        out.setdefault(key, set()).add(value)
+    return {k: frozenset(v) for k, v in out.items()}
 
 
-async def active_exception_until(
-    conn: AsyncConnection, case_id: str, officer_id: str, now: datetime
-) -> datetime | None:
-    value = (
-        await conn.execute(
-            select(func.max(remote_exceptions.c.expires_at)).where(
-                remote_exceptions.c.case_id == case_id,
-                remote_exceptions.c.officer_id == officer_id,
-                remote_exceptions.c.revoked_at.is_(None),
-                remote_exceptions.c.starts_at <= now,
-                remote_exceptions.c.expires_at > now,
-            )
-        )
-    ).scalar()
+def _utc(value: Any) -> datetime | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if value is not None and value.tzinfo is None:
-        from datetime import UTC
-
         value = value.replace(tzinfo=UTC)
     return value  # type: ignore[no-any-return]
+
+
+async def face_to_face_counts(
+    conn: AsyncConnection, case_ids: Collection[str]
+) -> dict[str, tuple[int, int, datetime | None]]:
+    """Per case: (meetings with its current officer, meetings in all, last meeting time).
+    Cases without meetings are absent."""
+    rows = await conn.execute(
+        select(
+            face_to_face_meetings.c.case_id,
+            func.count().filter(face_to_face_meetings.c.officer_id == cases.c.officer_id),
+            func.count(),
+            func.max(face_to_face_meetings.c.met_at),
+        )
+        .join(cases, cases.c.id == face_to_face_meetings.c.case_id)
+        .where(face_to_face_meetings.c.case_id.in_(case_ids))
+        .group_by(face_to_face_meetings.c.case_id)
+    )
+    return {r[0]: (int(r[1]), int(r[2]), _utc(r[3])) for r in rows}
+
+
+async def active_exceptions_until(
+    conn: AsyncConnection, case_ids: Collection[str], now: datetime
+) -> dict[str, datetime]:
+    """Per case: when the latest active exception for its current officer expires (absent: none)."""
+    rows = await conn.execute(
+        select(remote_exceptions.c.case_id, func.max(remote_exceptions.c.expires_at))
+        .join(
+            cases,
+            and_(cases.c.id == remote_exceptions.c.case_id, cases.c.officer_id == remote_exceptions.c.officer_id),
+        )
+        .where(
+            remote_exceptions.c.case_id.in_(case_ids),
+            remote_exceptions.c.revoked_at.is_(None),
+            remote_exceptions.c.starts_at <= now,
+            remote_exceptions.c.expires_at > now,
+        )
+        .group_by(remote_exceptions.c.case_id)
+    )
+    out: dict[str, datetime] = {}
+    for case_id, until in rows:
+        value = _utc(until)
+        if value is not None:
+            out[case_id] = value
+    return out
 
 
 async def insert_face_to_face(conn: AsyncConnection, **values: Any) -> None:

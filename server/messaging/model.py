@@ -28,6 +28,15 @@ class MessageKind(StrEnum):
     APPOINTMENT_NOTICE = "appointment_notice"
 
 
+#: The retention category (and bucket-key category) of message bodies.
+CATEGORY = "messages"
+
+
+def aad(conversation_id: str, seq: int) -> bytes:
+    """Associated data binding a message's ciphertext to its place in its conversation."""
+    return f"{conversation_id}|{seq}".encode()
+
+
 #: Messages replayed on resume before the client is told to page through REST instead.
 REPLAY_LIMIT = 200
 
