@@ -40,6 +40,7 @@ class Keyring:
         self._cache: OrderedDict[str, AESGCM] = OrderedDict()
         self._ids: dict[tuple[str, str, str], str] = {}
         self._cache_size = cache_size
+        self._inserted: set[str] = set()  # keys this process created (see forget_inserted)
 
     def _remember(self, key_id: str, bucket: tuple[str, str, str], key: AESGCM) -> None:
         self._cache[key_id] = key
@@ -52,6 +53,15 @@ class Keyring:
         """Drop a key from memory (after a shred here or on another node)."""
         self._cache.pop(key_id, None)
         self._ids = {b: k for b, k in self._ids.items() if k != key_id}
+
+    def forget_inserted(self) -> None:
+        """After a transaction that may have created keys rolled back: drop every key this
+        process created from memory, so none points at a row that was never committed.
+        Forgetting is always safe (the next use reads the key again)."""
+        gone, self._inserted = self._inserted, set()
+        for key_id in gone:
+            self._cache.pop(key_id, None)
+        self._ids = {b: k for b, k in self._ids.items() if k not in gone}
 
     async def _bucket_key(
         self, conn: AsyncConnection, case_id: str, category: str, bucket: str, at: datetime
@@ -76,6 +86,7 @@ class Keyring:
             }
             ins = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(data_keys)
             await conn.execute(ins.values(**values).on_conflict_do_nothing())
+            self._inserted.add(new)
             row = await self._select(conn, case_id, category, bucket)
             assert row is not None
         if row.wrapped_key is None:

@@ -82,8 +82,9 @@ class SendPipeline:
         self.max_batch = max_batch
         self._queue: deque[SendRequest] = deque()
         self._writer: asyncio.Task[None] | None = None
-        self.batches = 0  # committed batches and the sends they held (for tests and metrics)
+        self.batches = 0  # committed batches and the sends they stored (for tests and metrics)
         self.batched_sends = 0
+        self.fallbacks = 0  # batches that failed as a whole and were stored send by send
 
     async def send(self, actor: Actor, conversation_id: str, client_id: str, body: str, kind: MessageKind) -> Ack:
         loop = asyncio.get_running_loop()
@@ -121,6 +122,8 @@ class SendPipeline:
             raise
         except Exception as err:  # rolled back as a whole: store each send on its own
             log.warning("send batch of %d failed (%s); storing its sends one by one", len(batch), type(err).__name__)
+            self.fallbacks += 1
+            m.keyring.forget_inserted()  # keys created in the rolled-back transaction do not exist
             for req in batch:
                 try:
                     ack = await m.send_one(req.actor, req.conversation_id, req.client_id, req.body, req.kind)

@@ -78,7 +78,10 @@ class MessagingService:
         """One send in its own transaction (the pipeline's fallback when a batch fails)."""
         try:
             return await self._send(actor, conversation_id, client_id, body, kind)
-        except Conflict:
+        except Exception as err:
+            self.keyring.forget_inserted()  # a key created by the rolled-back transaction does not exist
+            if not isinstance(err, Conflict):
+                raise
             # A retry racing its original (the client reconnected, perhaps to another node, while the
             # first attempt was still being stored): the unique (sender, id) refused the second insert.
             # It is a retry like any other and gets the original's ack.
