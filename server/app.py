@@ -128,6 +128,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     await services.messaging.pipeline.close()  # sends queued at shutdown are stored before the engine goes
     await services.bus.close()
     await services.store.engine.dispose()
+    services.store.close()  # the SQLite writer thread of group commit
     services.identity.passwords.close()
 
 

@@ -11,17 +11,11 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.audit.chain import GENESIS, AuditRecord, canonical_details, record_hash
 from server.store.schema import audit_head, audit_log
-
-
-async def ensure_head(conn: AsyncConnection) -> None:
-    row = (await conn.execute(select(audit_head.c.id).where(audit_head.c.id == 1))).first()
-    if row is None:
-        await conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS))
 
 
 @dataclass(frozen=True)
@@ -49,19 +43,21 @@ async def append(
     details: Mapping[str, object] | None = None,
 ) -> int:
     entry = AuditEntry(at, actor_id, action, target_type, target_id, case_id, details)
-    return (await append_many(conn, [entry]))[0]
+    return (await conn.run_sync(append_many, [entry]))[0]
 
 
-async def append_many(conn: AsyncConnection, entries: Sequence[AuditEntry]) -> list[int]:
+def append_many(conn: Connection, entries: Sequence[AuditEntry]) -> list[int]:
     """Append the entries in order under one lock of the head: one INSERT for all of them and
-    one head update, whatever their number (group commit of sends). Returns their seqs."""
+    one head update, whatever their number (group commit of sends). Returns their seqs.
+    Synchronous, so it also runs as a step of ``Store.write_in_thread``; async callers use
+    ``append``."""
     if not entries:
         return []
-    head = (
-        await conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update())
+    head = conn.execute(
+        select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
     ).first()
     if head is None:
-        await ensure_head(conn)
+        conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS))
         seq, prev_hash = 0, GENESIS
     else:
         seq, prev_hash = int(head.seq), str(head.hash)
@@ -96,8 +92,8 @@ async def append_many(conn: AsyncConnection, entries: Sequence[AuditEntry]) -> l
             }
         )
         prev_hash = digest
-    await conn.execute(audit_log.insert(), rows)
-    await conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev_hash))
+    conn.execute(audit_log.insert(), rows)
+    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev_hash))
     return list(range(first, seq + 1))
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.audit import store as audit
@@ -46,6 +47,25 @@ class CreatedCase:
     case_id: str
     client_id: str
     enrolment_code: str
+
+
+def build_views(rows: Sequence[Any], facts: store.ViewFacts) -> dict[str, CaseView]:
+    meetings, mentors, partners, exceptions = facts
+    out: dict[str, CaseView] = {}
+    for row in rows:
+        with_officer, total, last = meetings.get(row.id, (0, 0, None))
+        ref = CaseRef(row.id, row.client_id, row.officer_id, row.office_id,
+                      mentors.get(row.client_id, frozenset()), partners.get(row.id, frozenset()))
+        case_facts = CaseFacts(
+            case_id=row.id, office_id=row.office_id, officer_id=row.officer_id, client_id=row.client_id,
+            face_to_face_with_current_officer=with_officer, face_to_face_total=total,
+            exception_until=exceptions.get(row.id),
+            domestic_violence=row.domestic_violence, protected_person=row.protected_person,
+            low_digital_access=row.low_digital_access, interpreter_needed=row.interpreter_needed,
+            language=row.language, legal_hold=row.legal_hold,
+        )
+        out[row.id] = CaseView(row, ref, case_facts, last)
+    return out
 
 
 def refuse(decision: Decision) -> None:
@@ -86,34 +106,16 @@ class CaseService:
     async def _view_of(self, conn: AsyncConnection, row: Any) -> CaseView:
         return (await self.views_of(conn, [row]))[row.id]
 
-    async def views(self, conn: AsyncConnection, case_ids: Collection[str]) -> dict[str, CaseView]:
-        """The views of many cases in five set-based queries (missing cases are absent)."""
-        return await self.views_of(conn, await store.cases_by_ids(conn, case_ids))
+    def views_in(self, conn: Connection, case_ids: Collection[str], now: datetime) -> dict[str, CaseView]:
+        """The views of many cases in five set-based queries (missing cases are absent).
+        Synchronous: a step of a ``Store.write_in_thread`` transaction (group commit)."""
+        rows = store.cases_by_ids(conn, case_ids)
+        return build_views(rows, store.view_facts(conn, rows, now)) if rows else {}
 
     async def views_of(self, conn: AsyncConnection, rows: Sequence[Any]) -> dict[str, CaseView]:
         if not rows:
             return {}
-        now = self.clock.now()
-        ids = [row.id for row in rows]
-        meetings = await store.face_to_face_counts(conn, ids)
-        mentors = await store.mentor_ids(conn, [row.client_id for row in rows])
-        partners = await store.partner_ids(conn, ids)
-        exceptions = await store.active_exceptions_until(conn, ids, now)
-        out: dict[str, CaseView] = {}
-        for row in rows:
-            with_officer, total, last = meetings.get(row.id, (0, 0, None))
-            ref = CaseRef(row.id, row.client_id, row.officer_id, row.office_id,
-                          mentors.get(row.client_id, frozenset()), partners.get(row.id, frozenset()))
-            facts = CaseFacts(
-                case_id=row.id, office_id=row.office_id, officer_id=row.officer_id, client_id=row.client_id,
-                face_to_face_with_current_officer=with_officer, face_to_face_total=total,
-                exception_until=exceptions.get(row.id),
-                domestic_violence=row.domestic_violence, protected_person=row.protected_person,
-                low_digital_access=row.low_digital_access, interpreter_needed=row.interpreter_needed,
-                language=row.language, legal_hold=row.legal_hold,
-            )
-            out[row.id] = CaseView(row, ref, facts, last)
-        return out
+        return build_views(rows, await conn.run_sync(store.view_facts, rows, self.clock.now()))
 
     def decide(self, actor: Actor, action: str, view: CaseView, **extra: Any) -> Decision:
         return self.policy.evaluate(PolicyRequest(

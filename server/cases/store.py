@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.store.schema import (
@@ -36,13 +36,18 @@ async def update_case(conn: AsyncConnection, case_id: str, **values: Any) -> Non
     await conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
 
 
-async def cases_by_ids(conn: AsyncConnection, case_ids: Collection[str]) -> list[Any]:
-    return list((await conn.execute(select(cases).where(cases.c.id.in_(case_ids)))).all())
+# -- what a policy decision needs to know about cases, many at once ----------------------
+# Synchronous (set-based) so they also run as steps of Store.write_in_thread; async callers
+# go through CaseService.views_of (run_sync).
 
 
-async def mentor_ids(conn: AsyncConnection, client_ids: Collection[str]) -> dict[str, frozenset[str]]:
+def cases_by_ids(conn: Connection, case_ids: Collection[str]) -> list[Any]:
+    return list(conn.execute(select(cases).where(cases.c.id.in_(case_ids))).all())
+
+
+def mentor_ids(conn: Connection, client_ids: Collection[str]) -> dict[str, frozenset[str]]:
     """Current mentors of each client (set-based: one query for many cases)."""
-    rows = await conn.execute(
+    rows = conn.execute(
         select(mentor_assignments.c.client_id, mentor_assignments.c.mentor_id).where(
             mentor_assignments.c.client_id.in_(client_ids), mentor_assignments.c.ended_at.is_(None)
         )
@@ -50,8 +55,8 @@ async def mentor_ids(conn: AsyncConnection, client_ids: Collection[str]) -> dict
     return _grouped((r.client_id, r.mentor_id) for r in rows)
 
 
-async def partner_ids(conn: AsyncConnection, case_ids: Collection[str]) -> dict[str, frozenset[str]]:
-    rows = await conn.execute(
+def partner_ids(conn: Connection, case_ids: Collection[str]) -> dict[str, frozenset[str]]:
+    rows = conn.execute(
         select(network_members.c.case_id, network_members.c.user_id).where(network_members.c.case_id.in_(case_ids))
     )
     return _grouped((r.case_id, r.user_id) for r in rows)
@@ -72,12 +77,12 @@ def _utc(value: Any) -> datetime | None:
     return value  # type: ignore[no-any-return]
 
 
-async def face_to_face_counts(
-    conn: AsyncConnection, case_ids: Collection[str]
+def face_to_face_counts(
+    conn: Connection, case_ids: Collection[str]
 ) -> dict[str, tuple[int, int, datetime | None]]:
     """Per case: (meetings with its current officer, meetings in all, last meeting time).
     Cases without meetings are absent."""
-    rows = await conn.execute(
+    rows = conn.execute(
         select(
             face_to_face_meetings.c.case_id,
             func.count().filter(face_to_face_meetings.c.officer_id == cases.c.officer_id),
@@ -91,11 +96,11 @@ async def face_to_face_counts(
     return {r[0]: (int(r[1]), int(r[2]), _utc(r[3])) for r in rows}
 
 
-async def active_exceptions_until(
-    conn: AsyncConnection, case_ids: Collection[str], now: datetime
+def active_exceptions_until(
+    conn: Connection, case_ids: Collection[str], now: datetime
 ) -> dict[str, datetime]:
     """Per case: when the latest active exception for its current officer expires (absent: none)."""
-    rows = await conn.execute(
+    rows = conn.execute(
         select(remote_exceptions.c.case_id, func.max(remote_exceptions.c.expires_at))
         .join(
             cases,
@@ -115,6 +120,23 @@ async def active_exceptions_until(
         if value is not None:
             out[case_id] = value
     return out
+
+
+ViewFacts = tuple[
+    dict[str, tuple[int, int, datetime | None]], dict[str, frozenset[str]], dict[str, frozenset[str]],
+    dict[str, datetime],
+]
+
+
+def view_facts(conn: Connection, rows: Sequence[Any], now: datetime) -> ViewFacts:
+    """Meetings, mentors, partners and active exceptions of these cases: four queries."""
+    ids = [row.id for row in rows]
+    return (
+        face_to_face_counts(conn, ids),
+        mentor_ids(conn, [row.client_id for row in rows]),
+        partner_ids(conn, ids),
+        active_exceptions_until(conn, ids, now),
+    )
 
 
 async def insert_face_to_face(conn: AsyncConnection, **values: Any) -> None:

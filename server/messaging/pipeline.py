@@ -23,13 +23,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Connection
+
 from server.audit import store as audit
 from server.audit.store import AuditEntry
-from server.cases.service import refuse
+from server.cases.service import CaseView, refuse
+from server.crypto.keyring import bucket_of, insert_keys, select_bucket_rows
 from server.errors import Conflict, NotFound, TandemError
 from server.identity.model import Actor
 from server.messaging import store
@@ -160,20 +165,20 @@ class SendPipeline:
             else:
                 first[key] = i
         stored: list[tuple[StoredMessage, list[str]]] = []
-        async with m.store.write("message.send_batch") as conn:
-            existing = await store.messages_by_client_ids(conn, set(first))
+        wanted = {key: batch[i].conversation_id for key, i in first.items()}
+        async with m.store.write_in_thread("message.send_batch") as tx:
+            seen = await tx.run(_read_step, wanted, now, m.cases.views_in)
             todo: list[int] = []
             for key, i in first.items():
-                old = existing.get(key)
+                old = seen.existing.get(key)
                 if old is None:
                     todo.append(i)
                 else:
                     outcomes[i] = _retry_of(batch[i], old.conversation_id, int(old.seq), old.sent_at)
-            conversation_ids = {batch[i].conversation_id for i in todo}
-            convs = await store.lock_conversations(conn, conversation_ids) if conversation_ids else {}
-            members = await store.current_members(conn, list(convs)) if convs else {}
-            case_ids = {row.case_id for row in convs.values() if row.kind == Kind.CASE.value}
-            views = await m.cases.views(conn, case_ids) if case_ids else {}
+            convs, members, views = seen.conversations, seen.members, seen.views
+            key_rows = {(r.case_id, r.category, r.bucket): r for r in seen.key_rows}
+            keys: dict[str, tuple[str, AESGCM]] = {}  # case id -> (key id, key) for this batch
+            new_keys: list[dict[str, Any]] = []
             decisions: dict[tuple[str, str, str], Any] = {}  # once per (sender, case, kind) per batch
             last = {c: int(row.last_seq) for c, row in convs.items()}
             rows: list[dict[str, Any]] = []
@@ -199,13 +204,22 @@ class SendPipeline:
                     except TandemError as err:
                         outcomes[i] = err
                         continue
+                if row.case_id not in keys:
+                    found = m.keyring.cached(row.case_id, CATEGORY, now)
+                    if found is None:
+                        committed = key_rows.get((row.case_id, CATEGORY, bucket_of(now)))
+                        if committed is not None:
+                            found = m.keyring.adopt(committed)  # KeyShredded fails the batch: see _commit
+                        else:
+                            key_id, aes, key_row = m.keyring.new_key(row.case_id, CATEGORY, now)
+                            new_keys.append(key_row)
+                            found = (key_id, aes)
+                    keys[row.case_id] = found
+                key_id, aes = keys[row.case_id]
                 seq = last[cid] = last[cid] + 1
-                key_id, blob = await m.keyring.encrypt(
-                    conn, case_id=row.case_id, category=CATEGORY, at=now, plaintext=req.body.encode(), aad=aad(cid, seq)
-                )
                 rows.append({"conversation_id": cid, "seq": seq, "id": req.client_id, "sender_id": sender,
-                             "kind": req.kind.value, "case_id": row.case_id, "key_id": key_id, "body": blob,
-                             "sent_at": now})
+                             "kind": req.kind.value, "case_id": row.case_id, "key_id": key_id,
+                             "body": m.keyring.seal(key_id, aes, req.body.encode(), aad(cid, seq)), "sent_at": now})
                 cursors[(cid, sender)] = seq
                 entries.append(AuditEntry(now, sender, "message.send", "message", f"{cid}:{seq}", row.case_id,
                                           {"conversation_id": cid, "seq": seq, "kind": req.kind.value}))
@@ -214,8 +228,7 @@ class SendPipeline:
                                members[cid]))
             if rows:
                 changed = {c: s for c, s in last.items() if s != int(convs[c].last_seq)}
-                await store.store_batch(conn, rows, changed, cursors)
-                await audit.append_many(conn, entries)
+                await tx.run(_write_step, new_keys, rows, changed, cursors, entries)
         again: list[SendRequest] = []
         for i, j in repeats:
             original = outcomes[j]
@@ -224,3 +237,44 @@ class SendPipeline:
             else:  # the first was not stored: this one is a send of its own, in the next batch
                 again.append(batch[i])
         return outcomes, stored, again
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    existing: dict[tuple[str, str], Any]
+    conversations: dict[str, Any]
+    members: dict[str, list[str]]
+    views: dict[str, CaseView]
+    key_rows: list[Any]
+
+
+def _read_step(
+    conn: Connection,
+    wanted: dict[tuple[str, str], str],
+    now: datetime,
+    views_in: Callable[[Connection, Collection[str], datetime], dict[str, CaseView]],
+) -> _Seen:
+    """Step one of a batch (in the SQLite writer thread): which (sender, id)s are stored
+    already, the other sends' conversations (locked), their members, case views, bucket keys."""
+    existing = store.messages_by_client_ids(conn, set(wanted))
+    conversation_ids = {c for key, c in wanted.items() if key not in existing}
+    convs = store.lock_conversations(conn, conversation_ids) if conversation_ids else {}
+    members = store.current_members(conn, list(convs)) if convs else {}
+    case_ids = {row.case_id for row in convs.values() if row.case_id is not None}
+    views = views_in(conn, {row.case_id for row in convs.values() if row.kind == Kind.CASE.value}, now)
+    key_rows = select_bucket_rows(conn, {(c, CATEGORY, bucket_of(now)) for c in case_ids})
+    return _Seen(existing, convs, members, views, key_rows)
+
+
+def _write_step(
+    conn: Connection,
+    new_keys: list[dict[str, Any]],
+    rows: list[dict[str, Any]],
+    last_seqs: dict[str, int],
+    cursors: dict[tuple[str, str], int],
+    entries: list[AuditEntry],
+) -> None:
+    """Step two: new bucket keys, the messages, seqs and cursors, the audit records."""
+    insert_keys(conn, new_keys)
+    store.store_batch(conn, rows, last_seqs, cursors)
+    audit.append_many(conn, entries)

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.ids import new_id
@@ -187,28 +187,28 @@ async def messages_after(conn: AsyncConnection, conversation_id: str, after_seq:
     )
 
 
-# -- group commit of sends (set-based: a handful of statements per batch) ------------------
+# -- group commit of sends: synchronous steps of Store.write_in_thread, set-based ----------
 
 
-async def messages_by_client_ids(
-    conn: AsyncConnection, keys: Collection[tuple[str, str]]
+def messages_by_client_ids(
+    conn: Connection, keys: Collection[tuple[str, str]]
 ) -> dict[tuple[str, str], Any]:
     """Stored messages by (sender, client id), for the idempotency check of a batch."""
     if not keys:
         return {}
     senders = {s for s, _ in keys}
     ids = {i for _, i in keys}
-    rows = await conn.execute(
+    rows = conn.execute(
         select(messages.c.sender_id, messages.c.id, messages.c.conversation_id, messages.c.seq, messages.c.sent_at)
         .where(messages.c.sender_id.in_(senders), messages.c.id.in_(ids))
     )
     return {(r.sender_id, r.id): r for r in rows if (r.sender_id, r.id) in keys}
 
 
-async def lock_conversations(conn: AsyncConnection, conversation_ids: Collection[str]) -> dict[str, Any]:
+def lock_conversations(conn: Connection, conversation_ids: Collection[str]) -> dict[str, Any]:
     """The conversations, their rows locked until commit (in id order, so two nodes locking
     overlapping batches never deadlock; on SQLite the write lock already serialises writers)."""
-    rows = await conn.execute(
+    rows = conn.execute(
         select(conversations.c.id, conversations.c.kind, conversations.c.case_id, conversations.c.last_seq)
         .where(conversations.c.id.in_(conversation_ids))
         .order_by(conversations.c.id)
@@ -217,8 +217,8 @@ async def lock_conversations(conn: AsyncConnection, conversation_ids: Collection
     return {r.id: r for r in rows}
 
 
-async def current_members(conn: AsyncConnection, conversation_ids: Collection[str]) -> dict[str, list[str]]:
-    rows = await conn.execute(
+def current_members(conn: Connection, conversation_ids: Collection[str]) -> dict[str, list[str]]:
+    rows = conn.execute(
         select(conversation_members.c.conversation_id, conversation_members.c.user_id).where(
             conversation_members.c.conversation_id.in_(conversation_ids), conversation_members.c.left_at.is_(None)
         )
@@ -242,17 +242,17 @@ _SET_CURSORS = (
 )
 
 
-async def store_batch(
-    conn: AsyncConnection,
+def store_batch(
+    conn: Connection,
     rows: list[dict[str, Any]],
     last_seqs: dict[str, int],
     sender_cursors: dict[tuple[str, str], int],
 ) -> None:
     """Insert the batch's messages, move each conversation's last_seq (its row is locked by
     ``lock_conversations``) and each sender's own cursors: three statements."""
-    await conn.execute(messages.insert(), rows)
-    await conn.execute(_SET_LAST_SEQ, [{"b_id": c, "b_last_seq": s} for c, s in last_seqs.items()])
-    await conn.execute(
+    conn.execute(messages.insert(), rows)
+    conn.execute(_SET_LAST_SEQ, [{"b_id": c, "b_last_seq": s} for c, s in last_seqs.items()])
+    conn.execute(
         _SET_CURSORS,
         [{"b_conversation_id": c, "b_user_id": u, "b_seq": s} for (c, u), s in sender_cursors.items()],
     )
