@@ -6,8 +6,9 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import BindParameter
 
 from server.store.schema import (
     case_notes,
@@ -41,24 +42,52 @@ async def update_case(conn: AsyncConnection, case_id: str, **values: Any) -> Non
 # go through CaseService.views_of (run_sync).
 
 
+# Built once: a batch runs them with new ids, not new statements (``ids`` expands to IN (...)).
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_CASES = select(cases).where(cases.c.id.in_(_IDS))
+_MENTORS = select(mentor_assignments.c.client_id, mentor_assignments.c.mentor_id).where(
+    mentor_assignments.c.client_id.in_(_IDS), mentor_assignments.c.ended_at.is_(None)
+)
+_PARTNERS = select(network_members.c.case_id, network_members.c.user_id).where(network_members.c.case_id.in_(_IDS))
+_MEETINGS = (
+    select(
+        face_to_face_meetings.c.case_id,
+        func.count().filter(face_to_face_meetings.c.officer_id == cases.c.officer_id),
+        func.count(),
+        func.max(face_to_face_meetings.c.met_at),
+    )
+    .join(cases, cases.c.id == face_to_face_meetings.c.case_id)
+    .where(face_to_face_meetings.c.case_id.in_(_IDS))
+    .group_by(face_to_face_meetings.c.case_id)
+)
+_EXCEPTIONS = (
+    select(remote_exceptions.c.case_id, func.max(remote_exceptions.c.expires_at))
+    .join(
+        cases,
+        and_(cases.c.id == remote_exceptions.c.case_id, cases.c.officer_id == remote_exceptions.c.officer_id),
+    )
+    .where(
+        remote_exceptions.c.case_id.in_(_IDS),
+        remote_exceptions.c.revoked_at.is_(None),
+        remote_exceptions.c.starts_at <= bindparam("now"),
+        remote_exceptions.c.expires_at > bindparam("now"),
+    )
+    .group_by(remote_exceptions.c.case_id)
+)
+
+
 def cases_by_ids(conn: Connection, case_ids: Collection[str]) -> list[Any]:
-    return list(conn.execute(select(cases).where(cases.c.id.in_(case_ids))).all())
+    return list(conn.execute(_CASES, {"ids": list(case_ids)}).all())
 
 
 def mentor_ids(conn: Connection, client_ids: Collection[str]) -> dict[str, frozenset[str]]:
     """Current mentors of each client (set-based: one query for many cases)."""
-    rows = conn.execute(
-        select(mentor_assignments.c.client_id, mentor_assignments.c.mentor_id).where(
-            mentor_assignments.c.client_id.in_(client_ids), mentor_assignments.c.ended_at.is_(None)
-        )
-    )
+    rows = conn.execute(_MENTORS, {"ids": list(client_ids)})
     return _grouped((r.client_id, r.mentor_id) for r in rows)
 
 
 def partner_ids(conn: Connection, case_ids: Collection[str]) -> dict[str, frozenset[str]]:
-    rows = conn.execute(
-        select(network_members.c.case_id, network_members.c.user_id).where(network_members.c.case_id.in_(case_ids))
-    )
+    rows = conn.execute(_PARTNERS, {"ids": list(case_ids)})
     return _grouped((r.case_id, r.user_id) for r in rows)
 
 
@@ -82,17 +111,7 @@ def face_to_face_counts(
 ) -> dict[str, tuple[int, int, datetime | None]]:
     """Per case: (meetings with its current officer, meetings in all, last meeting time).
     Cases without meetings are absent."""
-    rows = conn.execute(
-        select(
-            face_to_face_meetings.c.case_id,
-            func.count().filter(face_to_face_meetings.c.officer_id == cases.c.officer_id),
-            func.count(),
-            func.max(face_to_face_meetings.c.met_at),
-        )
-        .join(cases, cases.c.id == face_to_face_meetings.c.case_id)
-        .where(face_to_face_meetings.c.case_id.in_(case_ids))
-        .group_by(face_to_face_meetings.c.case_id)
-    )
+    rows = conn.execute(_MEETINGS, {"ids": list(case_ids)})
     return {r[0]: (int(r[1]), int(r[2]), _utc(r[3])) for r in rows}
 
 
@@ -100,20 +119,7 @@ def active_exceptions_until(
     conn: Connection, case_ids: Collection[str], now: datetime
 ) -> dict[str, datetime]:
     """Per case: when the latest active exception for its current officer expires (absent: none)."""
-    rows = conn.execute(
-        select(remote_exceptions.c.case_id, func.max(remote_exceptions.c.expires_at))
-        .join(
-            cases,
-            and_(cases.c.id == remote_exceptions.c.case_id, cases.c.officer_id == remote_exceptions.c.officer_id),
-        )
-        .where(
-            remote_exceptions.c.case_id.in_(case_ids),
-            remote_exceptions.c.revoked_at.is_(None),
-            remote_exceptions.c.starts_at <= now,
-            remote_exceptions.c.expires_at > now,
-        )
-        .group_by(remote_exceptions.c.case_id)
-    )
+    rows = conn.execute(_EXCEPTIONS, {"ids": list(case_ids), "now": now})
     out: dict[str, datetime] = {}
     for case_id, until in rows:
         value = _utc(until)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -183,18 +183,22 @@ class Keyring:
         return str(row.id)
 
 
+_BUCKET_ROWS = select(
+    data_keys.c.id, data_keys.c.case_id, data_keys.c.category, data_keys.c.bucket, data_keys.c.wrapped_key
+).where(
+    data_keys.c.case_id.in_(bindparam("cases", expanding=True)),
+    data_keys.c.category.in_(bindparam("categories", expanding=True)),
+    data_keys.c.bucket.in_(bindparam("buckets", expanding=True)),
+)
+
+
 def select_bucket_rows(conn: Connection, buckets: Collection[tuple[str, str, str]]) -> list[Any]:
     """The ``data_keys`` rows of these (case, category, bucket)s (synchronous step)."""
     if not buckets:
         return []
-    rows = conn.execute(
-        select(data_keys.c.id, data_keys.c.case_id, data_keys.c.category, data_keys.c.bucket,
-               data_keys.c.wrapped_key).where(
-            data_keys.c.case_id.in_({b[0] for b in buckets}),
-            data_keys.c.category.in_({b[1] for b in buckets}),
-            data_keys.c.bucket.in_({b[2] for b in buckets}),
-        )
-    )
+    rows = conn.execute(_BUCKET_ROWS, {"cases": list({b[0] for b in buckets}),
+                                       "categories": list({b[1] for b in buckets}),
+                                       "buckets": list({b[2] for b in buckets})})
     return [r for r in rows if (r.case_id, r.category, r.bucket) in buckets]
 
 
