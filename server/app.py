@@ -130,8 +130,10 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     sub = await services.bus.subscribe(POLICY_CHANNEL, lambda _c, _d: _reload_soon(services))
     yield
     sub.close()
+    await services.messaging.pipeline.close()  # sends queued at shutdown are stored before the engine goes
     await services.bus.close()
     await services.store.engine.dispose()
+    services.store.close()  # the SQLite writer thread of group commit
     services.identity.passwords.close()
 
 

@@ -7,20 +7,28 @@ back with the change it describes. Appends serialise on the single ``audit_head`
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.audit.chain import GENESIS, AuditRecord, canonical_details, record_hash
 from server.store.schema import audit_head, audit_log
 
 
-async def ensure_head(conn: AsyncConnection) -> None:
-    row = (await conn.execute(select(audit_head.c.id).where(audit_head.c.id == 1))).first()
-    if row is None:
-        await conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS))
+@dataclass(frozen=True)
+class AuditEntry:
+    """One record to append; ``append_many`` gives it its seq and hashes."""
+
+    at: datetime
+    actor_id: str | None
+    action: str
+    target_type: str
+    target_id: str | None = None
+    case_id: str | None = None
+    details: Mapping[str, object] | None = None
 
 
 async def append(
@@ -34,43 +42,59 @@ async def append(
     case_id: str | None = None,
     details: Mapping[str, object] | None = None,
 ) -> int:
-    head = (
-        await conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update())
+    entry = AuditEntry(at, actor_id, action, target_type, target_id, case_id, details)
+    return (await conn.run_sync(append_many, [entry]))[0]
+
+
+def append_many(conn: Connection, entries: Sequence[AuditEntry]) -> list[int]:
+    """Append the entries in order under one lock of the head: one INSERT for all of them and
+    one head update, whatever their number (group commit of sends). Returns their seqs.
+    Synchronous, so it also runs as a step of ``Store.write_in_thread``; async callers use
+    ``append``."""
+    if not entries:
+        return []
+    head = conn.execute(
+        select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
     ).first()
     if head is None:
-        await ensure_head(conn)
-        prev_seq, prev_hash = 0, GENESIS
+        conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS))
+        seq, prev_hash = 0, GENESIS
     else:
-        prev_seq, prev_hash = int(head.seq), str(head.hash)
-    seq = prev_seq + 1
-    text = canonical_details(details or {})
-    digest = record_hash(
-        prev_hash,
-        seq=seq,
-        at=at,
-        actor_id=actor_id,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        case_id=case_id,
-        details=text,
-    )
-    await conn.execute(
-        audit_log.insert().values(
+        seq, prev_hash = int(head.seq), str(head.hash)
+    first = seq + 1
+    rows: list[dict[str, object]] = []
+    for e in entries:
+        seq += 1
+        text = canonical_details(e.details or {})
+        digest = record_hash(
+            prev_hash,
             seq=seq,
-            at=at,
-            actor_id=actor_id,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            case_id=case_id,
+            at=e.at,
+            actor_id=e.actor_id,
+            action=e.action,
+            target_type=e.target_type,
+            target_id=e.target_id,
+            case_id=e.case_id,
             details=text,
-            prev_hash=prev_hash,
-            hash=digest,
         )
-    )
-    await conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest))
-    return seq
+        rows.append(
+            {
+                "seq": seq,
+                "at": e.at,
+                "actor_id": e.actor_id,
+                "action": e.action,
+                "target_type": e.target_type,
+                "target_id": e.target_id,
+                "case_id": e.case_id,
+                "details": text,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+        )
+        prev_hash = digest
+    conn.execute(audit_log.insert(), rows)
+    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev_hash))
+    return list(range(first, seq + 1))
 
 
 def _record(row: object) -> AuditRecord:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Collection, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import BindParameter
 
 from server.store.schema import (
     case_notes,
@@ -35,58 +37,112 @@ async def update_case(conn: AsyncConnection, case_id: str, **values: Any) -> Non
     await conn.execute(update(cases).where(cases.c.id == case_id).values(**values))
 
 
-async def mentor_ids(conn: AsyncConnection, client_id: str) -> frozenset[str]:
-    rows = await conn.execute(
-        select(mentor_assignments.c.mentor_id).where(
-            mentor_assignments.c.client_id == client_id, mentor_assignments.c.ended_at.is_(None)
-        )
+# -- what a policy decision needs to know about cases, many at once ----------------------
+# Synchronous (set-based) so they also run as steps of Store.write_in_thread; async callers
+# go through CaseService.views_of (run_sync).
+
+
+# Built once: a batch runs them with new ids, not new statements (``ids`` expands to IN (...)).
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_CASES = select(cases).where(cases.c.id.in_(_IDS))
+_MENTORS = select(mentor_assignments.c.client_id, mentor_assignments.c.mentor_id).where(
+    mentor_assignments.c.client_id.in_(_IDS), mentor_assignments.c.ended_at.is_(None)
+)
+_PARTNERS = select(network_members.c.case_id, network_members.c.user_id).where(network_members.c.case_id.in_(_IDS))
+_MEETINGS = (
+    select(
+        face_to_face_meetings.c.case_id,
+        func.count().filter(face_to_face_meetings.c.officer_id == cases.c.officer_id),
+        func.count(),
+        func.max(face_to_face_meetings.c.met_at),
     )
-    return frozenset(r.mentor_id for r in rows)
+    .join(cases, cases.c.id == face_to_face_meetings.c.case_id)
+    .where(face_to_face_meetings.c.case_id.in_(_IDS))
+    .group_by(face_to_face_meetings.c.case_id)
+)
+_EXCEPTIONS = (
+    select(remote_exceptions.c.case_id, func.max(remote_exceptions.c.expires_at))
+    .join(
+        cases,
+        and_(cases.c.id == remote_exceptions.c.case_id, cases.c.officer_id == remote_exceptions.c.officer_id),
+    )
+    .where(
+        remote_exceptions.c.case_id.in_(_IDS),
+        remote_exceptions.c.revoked_at.is_(None),
+        remote_exceptions.c.starts_at <= bindparam("now"),
+        remote_exceptions.c.expires_at > bindparam("now"),
+    )
+    .group_by(remote_exceptions.c.case_id)
+)
 
 
-async def partner_ids(conn: AsyncConnection, case_id: str) -> frozenset[str]:
-    rows = await conn.execute(select(network_members.c.user_id).where(network_members.c.case_id == case_id))
-    return frozenset(r.user_id for r in rows)
+def cases_by_ids(conn: Connection, case_ids: Collection[str]) -> list[Any]:
+    return list(conn.execute(_CASES, {"ids": list(case_ids)}).all())
 
 
-async def face_to_face_counts(conn: AsyncConnection, case_id: str, officer_id: str) -> tuple[int, int, datetime | None]:
-    """(meetings with this officer, meetings in all, last meeting time)."""
-    row = (
-        await conn.execute(
-            select(
-                func.count().filter(face_to_face_meetings.c.officer_id == officer_id),
-                func.count(),
-                func.max(face_to_face_meetings.c.met_at),
-            ).where(face_to_face_meetings.c.case_id == case_id)
-        )
-    ).one()
-    last = row[2]
-    if isinstance(last, str):
-        last = datetime.fromisoformat(last)
-    return int(row[0]), int(row[1]), last
+def mentor_ids(conn: Connection, client_ids: Collection[str]) -> dict[str, frozenset[str]]:
+    """Current mentors of each client (set-based: one query for many cases)."""
+    rows = conn.execute(_MENTORS, {"ids": list(client_ids)})
+    return _grouped((r.client_id, r.mentor_id) for r in rows)
 
 
-async def active_exception_until(
-    conn: AsyncConnection, case_id: str, officer_id: str, now: datetime
-) -> datetime | None:
-    value = (
-        await conn.execute(
-            select(func.max(remote_exceptions.c.expires_at)).where(
-                remote_exceptions.c.case_id == case_id,
-                remote_exceptions.c.officer_id == officer_id,
-                remote_exceptions.c.revoked_at.is_(None),
-                remote_exceptions.c.starts_at <= now,
-                remote_exceptions.c.expires_at > now,
-            )
-        )
-    ).scalar()
+def partner_ids(conn: Connection, case_ids: Collection[str]) -> dict[str, frozenset[str]]:
+    rows = conn.execute(_PARTNERS, {"ids": list(case_ids)})
+    return _grouped((r.case_id, r.user_id) for r in rows)
+
+
+def _grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
+    out: dict[str, set[str]] = {}
+    for key, value in pairs:
+        out.setdefault(key, set()).add(value)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def _utc(value: Any) -> datetime | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if value is not None and value.tzinfo is None:
-        from datetime import UTC
-
         value = value.replace(tzinfo=UTC)
     return value  # type: ignore[no-any-return]
+
+
+def face_to_face_counts(
+    conn: Connection, case_ids: Collection[str]
+) -> dict[str, tuple[int, int, datetime | None]]:
+    """Per case: (meetings with its current officer, meetings in all, last meeting time).
+    Cases without meetings are absent."""
+    rows = conn.execute(_MEETINGS, {"ids": list(case_ids)})
+    return {r[0]: (int(r[1]), int(r[2]), _utc(r[3])) for r in rows}
+
+
+def active_exceptions_until(
+    conn: Connection, case_ids: Collection[str], now: datetime
+) -> dict[str, datetime]:
+    """Per case: when the latest active exception for its current officer expires (absent: none)."""
+    rows = conn.execute(_EXCEPTIONS, {"ids": list(case_ids), "now": now})
+    out: dict[str, datetime] = {}
+    for case_id, until in rows:
+        value = _utc(until)
+        if value is not None:
+            out[case_id] = value
+    return out
+
+
+ViewFacts = tuple[
+    dict[str, tuple[int, int, datetime | None]], dict[str, frozenset[str]], dict[str, frozenset[str]],
+    dict[str, datetime],
+]
+
+
+def view_facts(conn: Connection, rows: Sequence[Any], now: datetime) -> ViewFacts:
+    """Meetings, mentors, partners and active exceptions of these cases: four queries."""
+    ids = [row.id for row in rows]
+    return (
+        face_to_face_counts(conn, ids),
+        mentor_ids(conn, [row.client_id for row in rows]),
+        partner_ids(conn, ids),
+        active_exceptions_until(conn, ids, now),
+    )
 
 
 async def insert_face_to_face(conn: AsyncConnection, **values: Any) -> None:

@@ -8,10 +8,12 @@ been destroyed, which callers treat as "this data no longer exists".
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -40,6 +42,7 @@ class Keyring:
         self._cache: OrderedDict[str, AESGCM] = OrderedDict()
         self._ids: dict[tuple[str, str, str], str] = {}
         self._cache_size = cache_size
+        self._inserted: set[str] = set()  # keys this process created (see forget_inserted)
 
     def _remember(self, key_id: str, bucket: tuple[str, str, str], key: AESGCM) -> None:
         self._cache[key_id] = key
@@ -52,6 +55,15 @@ class Keyring:
         """Drop a key from memory (after a shred here or on another node)."""
         self._cache.pop(key_id, None)
         self._ids = {b: k for b, k in self._ids.items() if k != key_id}
+
+    def forget_inserted(self) -> None:
+        """After a transaction that may have created keys rolled back: drop every key this
+        process created from memory, so none points at a row that was never committed.
+        Forgetting is always safe (the next use reads the key again)."""
+        gone, self._inserted = self._inserted, set()
+        for key_id in gone:
+            self._cache.pop(key_id, None)
+        self._ids = {b: k for b, k in self._ids.items() if k not in gone}
 
     async def _bucket_key(
         self, conn: AsyncConnection, case_id: str, category: str, bucket: str, at: datetime
@@ -76,6 +88,7 @@ class Keyring:
             }
             ins = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(data_keys)
             await conn.execute(ins.values(**values).on_conflict_do_nothing())
+            self._inserted.add(new)
             row = await self._select(conn, case_id, category, bucket)
             assert row is not None
         if row.wrapped_key is None:
@@ -97,13 +110,50 @@ class Keyring:
         raw = envelope.decrypt(self._wrap, wrapped, envelope.wrap_aad(key_id, case_id, category, bucket))
         return AESGCM(raw)
 
+    # -- for transactions made of synchronous steps (group commit of sends) ----------------
+    #
+    # A batch reads the rows of the buckets it needs (``select_bucket_rows``) in one step,
+    # takes keys from memory or from those committed rows (``adopt``), makes the missing ones
+    # (``new_key``) and inserts them in its write step (``insert_keys``). A key made here is
+    # not remembered: it is read back, committed, by a later batch.
+
+    def cached(self, case_id: str, category: str, at: datetime) -> tuple[str, AESGCM] | None:
+        key_id = self._ids.get((case_id, category, bucket_of(at)))
+        if key_id is None or key_id not in self._cache:
+            return None
+        self._cache.move_to_end(key_id)
+        return key_id, self._cache[key_id]
+
+    def adopt(self, row: Any) -> tuple[str, AESGCM]:
+        """The key of a committed ``data_keys`` row (from ``select_bucket_rows``), remembered."""
+        if row.wrapped_key is None:
+            raise KeyShredded(f"bucket {row.case_id}/{row.category}/{row.bucket} was shredded")
+        key = self._unwrap(row.id, row.case_id, row.category, row.bucket, row.wrapped_key)
+        self._remember(row.id, (row.case_id, row.category, row.bucket), key)
+        return row.id, key
+
+    def new_key(self, case_id: str, category: str, at: datetime) -> tuple[str, AESGCM, dict[str, Any]]:
+        """A fresh bucket key and the ``data_keys`` row to insert for it."""
+        if category not in CATEGORIES:
+            raise ValueError(f"unknown data category {category!r}")
+        raw, key_id, bucket = envelope.new_data_key(), new_id(), bucket_of(at)
+        wrapped = envelope.encrypt(self._wrap, raw, envelope.wrap_aad(key_id, case_id, category, bucket))
+        row = {"id": key_id, "case_id": case_id, "category": category, "bucket": bucket, "wrapped_key": wrapped,
+               "created_at": at}
+        return key_id, AESGCM(raw), row
+
+    @staticmethod
+    def seal(key_id: str, key: AESGCM, plaintext: bytes, aad: bytes) -> bytes:
+        """Encrypt under a key from ``cached``, ``adopt`` or ``new_key`` (same layout as ``encrypt``)."""
+        return envelope.encrypt(key, plaintext, key_id.encode() + b"|" + aad)
+
     async def encrypt(
         self, conn: AsyncConnection, *, case_id: str, category: str, at: datetime, plaintext: bytes, aad: bytes
     ) -> tuple[str, bytes]:
         if category not in CATEGORIES:
             raise ValueError(f"unknown data category {category!r}")
         key_id, key = await self._bucket_key(conn, case_id, category, bucket_of(at), at)
-        return key_id, envelope.encrypt(key, plaintext, key_id.encode() + b"|" + aad)
+        return key_id, self.seal(key_id, key, plaintext, aad)
 
     async def decrypt(self, conn: AsyncConnection, *, key_id: str, blob: bytes, aad: bytes) -> bytes:
         key = self._cache.get(key_id)
@@ -131,3 +181,31 @@ class Keyring:
         await conn.execute(update(data_keys).where(data_keys.c.id == row.id).values(wrapped_key=None, destroyed_at=at))
         self.forget(row.id)
         return str(row.id)
+
+
+_BUCKET_ROWS = select(
+    data_keys.c.id, data_keys.c.case_id, data_keys.c.category, data_keys.c.bucket, data_keys.c.wrapped_key
+).where(
+    data_keys.c.case_id.in_(bindparam("cases", expanding=True)),
+    data_keys.c.category.in_(bindparam("categories", expanding=True)),
+    data_keys.c.bucket.in_(bindparam("buckets", expanding=True)),
+)
+
+
+def select_bucket_rows(conn: Connection, buckets: Collection[tuple[str, str, str]]) -> list[Any]:
+    """The ``data_keys`` rows of these (case, category, bucket)s (synchronous step)."""
+    if not buckets:
+        return []
+    rows = conn.execute(_BUCKET_ROWS, {"cases": list({b[0] for b in buckets}),
+                                       "categories": list({b[1] for b in buckets}),
+                                       "buckets": list({b[2] for b in buckets})})
+    return [r for r in rows if (r.case_id, r.category, r.bucket) in buckets]
+
+
+def insert_keys(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert new bucket keys (synchronous step). A bucket another node keyed first keeps its
+    key: the row is skipped, the batch's messages then miss their key and the batch fails and
+    is retried send by send."""
+    if rows:
+        ins = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(data_keys)
+        conn.execute(ins.on_conflict_do_nothing(), rows)

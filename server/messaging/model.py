@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import msgspec
 
@@ -26,6 +27,15 @@ class Kind(StrEnum):
 class MessageKind(StrEnum):
     TEXT = "text"
     APPOINTMENT_NOTICE = "appointment_notice"
+
+
+#: The retention category (and bucket-key category) of message bodies.
+CATEGORY = "messages"
+
+
+def aad(conversation_id: str, seq: int) -> bytes:
+    """Associated data binding a message's ciphertext to its place in its conversation."""
+    return f"{conversation_id}|{seq}".encode()
 
 
 #: Messages replayed on resume before the client is told to page through REST instead.
@@ -75,3 +85,11 @@ def next_cursor(current: int, reported: int, last_seq: int) -> int:
 
 def unread(last_seq: int, read_seq: int) -> int:
     return max(0, last_seq - read_seq)
+
+
+def bucket_owner(row: Any) -> str:
+    """Whose bucket keys encrypt a conversation's messages: its case's, or for a programme group
+    (no single case) its cohort's, so retention shreds a group's messages as one."""
+    owner = row.case_id or row.cohort_id
+    assert owner is not None, "every conversation belongs to a case or a cohort"
+    return str(owner)

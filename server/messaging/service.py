@@ -1,8 +1,10 @@
 """Messaging action functions: open conversations, send, receipts, history, resume.
 
-Each send is one transaction: membership and policy checks, the idempotency lookup,
-the next ``seq``, the encrypted body (bucket key per case, ``messages``, month) and
-the audit row. Only after commit is it published on the bus to every member's
+A send is stored in one transaction: membership and policy checks, the idempotency
+lookup, the next ``seq``, the encrypted body (bucket key per case, ``messages``, month)
+and the audit row. Concurrent sends share that transaction (group commit, see
+``pipeline.py``); ``send_one`` is the same action for a single send, which the pipeline
+falls back to. Only after commit is a message published on the bus to every member's
 ``user.<id>`` channel; a member who misses the publish resumes from the store.
 """
 
@@ -23,24 +25,21 @@ from server.crypto.keyring import Keyring, KeyShredded
 from server.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable
 from server.identity.model import STAFF_ROLES, Actor
 from server.messaging import store
-from server.messaging.model import Ack, Kind, MessageKind, StoredMessage, message_frame, next_cursor
+from server.messaging.model import (
+    CATEGORY,
+    Ack,
+    Kind,
+    MessageKind,
+    StoredMessage,
+    aad,
+    bucket_owner,
+    message_frame,
+    next_cursor,
+)
+from server.messaging.pipeline import MAX_BATCH, SendPipeline
 from server.store.tx import Store
 
 log = logging.getLogger(__name__)
-CATEGORY = "messages"
-
-
-def bucket_owner(row: Any) -> str:
-    """Whose bucket keys encrypt a conversation's messages: its case's, or for a programme group
-    (no single case) its cohort's, so retention shreds a group's messages as one."""
-    owner = row.case_id or row.cohort_id
-    assert owner is not None, "every conversation belongs to a case or a cohort"
-    return str(owner)
-
-
-def _aad(conversation_id: str, seq: int) -> bytes:
-    return f"{conversation_id}|{seq}".encode()
-
 
 async def member_conversation(conn: AsyncConnection, actor: Actor, conversation_id: str) -> Any:
     """The conversation, when the actor is one of its members. The same 404 answers "no such
@@ -52,7 +51,9 @@ async def member_conversation(conn: AsyncConnection, actor: Actor, conversation_
 
 
 class MessagingService:
-    def __init__(self, store_: Store, clock: Clock, keyring: Keyring, cases: CaseService, bus: Bus) -> None:
+    def __init__(
+        self, store_: Store, clock: Clock, keyring: Keyring, cases: CaseService, bus: Bus, *, max_batch: int = MAX_BATCH
+    ) -> None:
         self.store = store_
         self.clock = clock
         self.keyring = keyring
@@ -60,15 +61,28 @@ class MessagingService:
         self.bus = bus
         # Run after a new message is published, with its members (Web Push queues here); must not block.
         self.sent_hooks: list[Callable[[StoredMessage, list[str]], None]] = []
+        self.pipeline = SendPipeline(self, max_batch=max_batch)
 
     # -- sending ------------------------------------------------------------------
 
     async def send(
         self, actor: Actor, conversation_id: str, client_id: str, body: str, kind: MessageKind = MessageKind.TEXT
     ) -> Ack:
+        """Store (group commit with concurrent sends), publish, then return the ack."""
+        if kind is MessageKind.APPOINTMENT_NOTICE and actor.role not in STAFF_ROLES:
+            raise Forbidden("Only staff send appointment notices (rule scope)", rule_id="scope")
+        return await self.pipeline.send(actor, conversation_id, client_id, body, kind)
+
+    async def send_one(
+        self, actor: Actor, conversation_id: str, client_id: str, body: str, kind: MessageKind = MessageKind.TEXT
+    ) -> Ack:
+        """One send in its own transaction (the pipeline's fallback when a batch fails)."""
         try:
             return await self._send(actor, conversation_id, client_id, body, kind)
-        except Conflict:
+        except Exception as err:
+            self.keyring.forget_inserted()  # a key created by the rolled-back transaction does not exist
+            if not isinstance(err, Conflict):
+                raise
             # A retry racing its original (the client reconnected, perhaps to another node, while the
             # first attempt was still being stored): the unique (sender, id) refused the second insert.
             # It is a retry like any other and gets the original's ack.
@@ -101,7 +115,7 @@ class MessagingService:
                 category=CATEGORY,
                 at=now,
                 plaintext=body.encode(),
-                aad=_aad(conversation_id, seq),
+                aad=aad(conversation_id, seq),
             )
             await store.insert_message(
                 conn,
@@ -128,12 +142,12 @@ class MessagingService:
             )
             members = await store.member_ids(conn, conversation_id)
         stored = StoredMessage(conversation_id, seq, client_id, actor.user_id, kind.value, body, now)
-        await self._publish(members, message_frame(stored))
+        await self.publish(members, message_frame(stored))
         for hook in self.sent_hooks:
             hook(stored, members)
         return Ack(client_id, conversation_id, seq, now)
 
-    async def _publish(self, user_ids: list[str], frame: bytes) -> None:
+    async def publish(self, user_ids: list[str], frame: bytes) -> None:
         for user_id in user_ids:
             try:
                 await self.bus.publish(f"user.{user_id}", frame)
@@ -171,7 +185,7 @@ class MessagingService:
                 "seq": seq,
             }
         )
-        await self._publish([m for m in members if m != actor.user_id], frame)
+        await self.publish([m for m in members if m != actor.user_id], frame)
 
     # -- reading (audited) ------------------------------------------------------
 
@@ -189,7 +203,7 @@ class MessagingService:
                 try:
                     text = (
                         await self.keyring.decrypt(
-                            conn, key_id=m.key_id, blob=m.body, aad=_aad(conversation_id, int(m.seq))
+                            conn, key_id=m.key_id, blob=m.body, aad=aad(conversation_id, int(m.seq))
                         )
                     ).decode()
                 except KeyShredded:

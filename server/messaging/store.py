@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.ids import new_id
@@ -183,4 +184,80 @@ async def messages_after(conn: AsyncConnection, conversation_id: str, after_seq:
                 .limit(limit)
             )
         ).all()
+    )
+
+
+# -- group commit of sends: synchronous steps of Store.write_in_thread, set-based ----------
+
+
+# Built once (``expanding`` parameters become IN (...) lists): a batch runs them, not builds them.
+_BY_CLIENT_IDS = select(
+    messages.c.sender_id, messages.c.id, messages.c.conversation_id, messages.c.seq, messages.c.sent_at
+).where(
+    messages.c.sender_id.in_(bindparam("senders", expanding=True)), messages.c.id.in_(bindparam("ids", expanding=True))
+)
+_LOCK_CONVERSATIONS = (
+    select(conversations.c.id, conversations.c.kind, conversations.c.case_id, conversations.c.cohort_id,
+           conversations.c.last_seq)
+    .where(conversations.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(conversations.c.id)
+    .with_for_update()
+)
+_CURRENT_MEMBERS = select(conversation_members.c.conversation_id, conversation_members.c.user_id).where(
+    conversation_members.c.conversation_id.in_(bindparam("ids", expanding=True)),
+    conversation_members.c.left_at.is_(None),
+)
+
+
+def messages_by_client_ids(
+    conn: Connection, keys: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], Any]:
+    """Stored messages by (sender, client id), for the idempotency check of a batch."""
+    if not keys:
+        return {}
+    rows = conn.execute(_BY_CLIENT_IDS, {"senders": list({s for s, _ in keys}), "ids": list({i for _, i in keys})})
+    return {(r.sender_id, r.id): r for r in rows if (r.sender_id, r.id) in keys}
+
+
+def lock_conversations(conn: Connection, conversation_ids: Collection[str]) -> dict[str, Any]:
+    """The conversations, their rows locked until commit (in id order, so two nodes locking
+    overlapping batches never deadlock; on SQLite the write lock already serialises writers)."""
+    rows = conn.execute(_LOCK_CONVERSATIONS, {"ids": list(conversation_ids)})
+    return {r.id: r for r in rows}
+
+
+def current_members(conn: Connection, conversation_ids: Collection[str]) -> dict[str, list[str]]:
+    rows = conn.execute(_CURRENT_MEMBERS, {"ids": list(conversation_ids)})
+    out: dict[str, list[str]] = {}
+    for r in rows:
+        out.setdefault(r.conversation_id, []).append(r.user_id)
+    return out
+
+
+_SET_LAST_SEQ = (
+    update(conversations).where(conversations.c.id == bindparam("b_id")).values(last_seq=bindparam("b_last_seq"))
+)
+_SET_CURSORS = (
+    update(conversation_members)
+    .where(
+        conversation_members.c.conversation_id == bindparam("b_conversation_id"),
+        conversation_members.c.user_id == bindparam("b_user_id"),
+    )
+    .values(delivered_seq=bindparam("b_seq"), read_seq=bindparam("b_seq"))
+)
+
+
+def store_batch(
+    conn: Connection,
+    rows: list[dict[str, Any]],
+    last_seqs: dict[str, int],
+    sender_cursors: dict[tuple[str, str], int],
+) -> None:
+    """Insert the batch's messages, move each conversation's last_seq (its row is locked by
+    ``lock_conversations``) and each sender's own cursors: three statements."""
+    conn.execute(messages.insert(), rows)
+    conn.execute(_SET_LAST_SEQ, [{"b_id": c, "b_last_seq": s} for c, s in last_seqs.items()])
+    conn.execute(
+        _SET_CURSORS,
+        [{"b_conversation_id": c, "b_user_id": u, "b_seq": s} for (c, u), s in sender_cursors.items()],
     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 
 class FrameBudget:
+    __slots__ = ("_last", "_tokens", "burst", "max_strikes", "rate", "strikes")
+
     def __init__(self, *, rate: float = 10.0, burst: int = 30, max_strikes: int = 50) -> None:
         if rate <= 0 or burst < 1 or max_strikes < 1:
             raise ValueError("rate, burst and max_strikes must be positive")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import Any
@@ -67,6 +68,12 @@ CLOSE_UNAUTHENTICATED = 4001
 
 
 class Connection:
+    """One /ws connection. Its outbox is a bounded deque drained by a task that exists only
+    while there is something to send, so an idle connection holds no task, no queue and no
+    futures (memory per idle connection is a target: docs/operations.md)."""
+
+    __slots__ = ("_drainer", "auth", "budget", "closed_reason", "codec", "outbox", "outbox_limit", "state", "ws")
+
     def __init__(self, ws: web.WebSocketResponse, auth: Authenticated, codec: FrameCodec, outbox_limit: int,
                  budget: FrameBudget | None = None) -> None:
         self.ws = ws
@@ -74,23 +81,26 @@ class Connection:
         self.auth = auth
         self.codec = codec
         self.state = ConnState.OPENING
-        self.outbox: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=outbox_limit)
+        self.outbox: deque[bytes] = deque()
+        self.outbox_limit = outbox_limit
         self.closed_reason: str | None = None
+        self._drainer: asyncio.Task[None] | None = None
 
     def send(self, frame: Outbound | bytes) -> bool:
         """Queue a frame; False (and the connection is being closed) when the consumer is too slow."""
         if self.state is ConnState.CLOSED:
             return False
-        data = frame if isinstance(frame, bytes) else self.codec.encode(frame)
-        try:
-            self.outbox.put_nowait(data)
-            return True
-        except asyncio.QueueFull:
+        if len(self.outbox) >= self.outbox_limit:
             self.closed_reason = "slow consumer: outbox full, reconnect and resync"
             self.state = ConnState.CLOSED
+            self.outbox.clear()
             asyncio.get_running_loop().create_task(
                 self.ws.close(code=CLOSE_SLOW_CONSUMER, message=self.closed_reason.encode()))
             return False
+        self.outbox.append(frame if isinstance(frame, bytes) else self.codec.encode(frame))
+        if self._drainer is None:
+            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+        return True
 
     def close_soon(self, code: int, reason: str) -> None:
         """Close from outside the connection's own tasks; frames still queued are dropped."""
@@ -98,15 +108,32 @@ class Connection:
             return
         self.closed_reason = reason
         self.state = ConnState.CLOSED
+        self.outbox.clear()
         task = asyncio.get_running_loop().create_task(self.ws.close(code=code, message=reason.encode()))
         task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
-    async def writer(self) -> None:
-        while True:
-            data = await self.outbox.get()
-            if data is None or self.ws.closed:
-                return
-            await self.ws.send_str(data.decode())
+    def forward(self, _channel: str, data: bytes) -> None:
+        """Bus handler: frames published to this user go out as they are."""
+        self.send(data)
+
+    async def _drain(self) -> None:
+        """Write queued frames (already UTF-8 JSON: sent as text frames without re-encoding)
+        until the outbox is empty; a send waits only when the socket's buffer is full."""
+        ws, outbox = self.ws, self.outbox
+        try:
+            while outbox and not ws.closed:
+                await ws.send_frame(outbox.popleft(), WSMsgType.TEXT)
+        except Exception as err:  # the peer went away mid-write; the read loop sees the close
+            log.debug("ws write failed: %s", type(err).__name__)
+            outbox.clear()
+        finally:
+            self._drainer = None
+
+    async def flush(self, grace_s: float) -> None:
+        """Wait (at most ``grace_s`` seconds) for frames queued before closing to be written."""
+        if self._drainer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._drainer), grace_s)
 
 
 FrameHandler = Callable[[Connection, Any], Awaitable[None]]
@@ -182,23 +209,14 @@ class Gateway:
         conn = Connection(ws, auth, self.codec, self.outbox_limit,
                           FrameBudget(rate=self.frame_rate, burst=self.frame_burst))
         self._track(conn)
-        writer = asyncio.create_task(conn.writer(), name="ws-writer")
-
-        def forward(_channel: str, data: bytes) -> None:
-            conn.send(data)
-
-        sub = await services.bus.subscribe(f"user.{auth.actor.user_id}", forward)
+        sub = await services.bus.subscribe(f"user.{auth.actor.user_id}", conn.forward)
         try:
             await self._read_loop(conn)
         finally:
             sub.close()
             conn.state = ConnState.CLOSED
             self._untrack(conn)
-            with contextlib.suppress(asyncio.QueueFull):
-                conn.outbox.put_nowait(None)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer, timeout=1.0)
-            writer.cancel()
+            await conn.flush(grace_s=1.0)
             await ws.close()
         return ws
 

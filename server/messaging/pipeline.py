@@ -1,0 +1,281 @@
+"""Group commit of sends: concurrent sends share one transaction.
+
+Design note. A send used to be its own transaction of ~16 statements, and on SQLite every
+writer queues for the one write lock, so throughput was one commit per message. Here sends
+queue in a per-process pipeline; one writer task takes everything pending (at most
+``max_batch``) and stores it in ONE named transaction (``message.send_batch``) with
+set-based statements: the idempotency lookup for the whole batch, the conversations
+locked in id order (row locks on PostgreSQL, so two nodes allocate seqs safely), their
+members, the case views and one policy decision per (sender, case, kind), seqs allocated
+in memory under those locks, one INSERT of all messages, one UPDATE per kind of row, and
+the audit records chained in order under one lock of the audit head.
+
+Every send is acknowledged only after its batch committed, and published before it is
+acknowledged (persist, publish, ack). A refusal (policy, not a member, an id reused in
+another conversation) fails only its own send. If the batch transaction fails as a whole
+(e.g. another node stored the same (sender, id) a moment earlier, or the database went
+away) nothing of it was stored, and each of its sends is retried on its own through the
+single-send path, which has the same idempotency: no valid send is lost or stored twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Connection
+
+from server.audit import store as audit
+from server.audit.store import AuditEntry
+from server.cases.service import CaseView, refuse
+from server.crypto.keyring import bucket_of, insert_keys, select_bucket_rows
+from server.errors import Conflict, NotFound, TandemError
+from server.identity.model import Actor
+from server.messaging import store
+from server.messaging.model import CATEGORY, Ack, Kind, MessageKind, StoredMessage, aad, bucket_owner, message_frame
+
+if TYPE_CHECKING:
+    from server.messaging.service import MessagingService
+
+log = logging.getLogger(__name__)
+
+#: The most sends stored in one transaction (bounded: a huge batch would hold the locks long).
+MAX_BATCH = 256
+
+
+@dataclass(eq=False, slots=True)
+class SendRequest:
+    actor: Actor
+    conversation_id: str
+    client_id: str
+    body: str
+    kind: MessageKind
+    done: asyncio.Future[Ack] = field(repr=False)
+
+
+Outcome = Ack | Exception | None
+
+
+def _settle(req: SendRequest, outcome: Outcome) -> None:
+    if req.done.done():  # the sender went away (its wait was cancelled); the send still stands
+        return
+    if isinstance(outcome, Ack):
+        req.done.set_result(outcome)
+    else:
+        req.done.set_exception(outcome or RuntimeError("send left unsettled"))
+
+
+def _retry_of(req: SendRequest, conversation_id: str, seq: int, sent_at: datetime) -> Ack | Exception:
+    """The answer to a send whose (sender, id) is already stored: the original's ack, or a
+    conflict when the id was used in another conversation."""
+    if conversation_id != req.conversation_id:
+        return Conflict("That message id was already used in another conversation")
+    return Ack(req.client_id, conversation_id, seq, sent_at, duplicate=True)
+
+
+class SendPipeline:
+    def __init__(self, messaging: MessagingService, *, max_batch: int = MAX_BATCH) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch is at least 1")
+        self.messaging = messaging
+        self.max_batch = max_batch
+        self._queue: deque[SendRequest] = deque()
+        self._writer: asyncio.Task[None] | None = None
+        self.batches = 0  # committed batches and the sends they stored (for tests and metrics)
+        self.batched_sends = 0
+        self.fallbacks = 0  # batches that failed as a whole and were stored send by send
+
+    async def send(self, actor: Actor, conversation_id: str, client_id: str, body: str, kind: MessageKind) -> Ack:
+        loop = asyncio.get_running_loop()
+        req = SendRequest(actor, conversation_id, client_id, body, kind, loop.create_future())
+        self._queue.append(req)
+        if self._writer is None:
+            # Started on demand: sends that arrive before it first runs, and while it commits,
+            # are the next batch.
+            self._writer = loop.create_task(self._drain(), name="message-send-pipeline")
+        return await req.done
+
+    async def close(self) -> None:
+        """Let the writer finish what is queued (at shutdown, before the engine goes)."""
+        if self._writer is not None:
+            await asyncio.shield(self._writer)
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))]
+                await self._commit(batch)
+        finally:
+            self._writer = None
+            for req in self._queue:  # only when cancelled: nothing of these was stored
+                req.done.cancel()
+            self._queue.clear()
+
+    async def _commit(self, batch: list[SendRequest]) -> None:
+        m = self.messaging
+        try:
+            outcomes, stored, again = await self._store(batch)
+        except asyncio.CancelledError:
+            for req in batch:
+                req.done.cancel()
+            raise
+        except Exception as err:  # rolled back as a whole: store each send on its own
+            log.warning("send batch of %d failed (%s); storing its sends one by one", len(batch), type(err).__name__)
+            self.fallbacks += 1
+            m.keyring.forget_inserted()  # keys created in the rolled-back transaction do not exist
+            for req in batch:
+                try:
+                    ack = await m.send_one(req.actor, req.conversation_id, req.client_id, req.body, req.kind)
+                except Exception as one:
+                    _settle(req, one)
+                else:
+                    _settle(req, ack)
+            return
+        self.batches += 1
+        self.batched_sends += len(stored)
+        for message, members in stored:  # persisted; now publish, then acknowledge
+            await m.publish(members, message_frame(message))
+            for hook in m.sent_hooks:
+                hook(message, members)
+        for req, outcome in zip(batch, outcomes, strict=True):
+            if outcome is not None:
+                _settle(req, outcome)
+        self._queue.extendleft(reversed(again))
+
+    async def _store(
+        self, batch: list[SendRequest]
+    ) -> tuple[list[Outcome], list[tuple[StoredMessage, list[str]]], list[SendRequest]]:
+        """One transaction for the batch. Returns each send's outcome (None: sent again in the
+        next batch), the stored messages with their members, and the sends to queue again."""
+        m = self.messaging
+        now = m.clock.now()
+        outcomes: list[Outcome] = [None] * len(batch)
+        first: dict[tuple[str, str], int] = {}
+        repeats: list[tuple[int, int]] = []  # (index, index of the first send with the same (sender, id))
+        for i, req in enumerate(batch):
+            key = (req.actor.user_id, req.client_id)
+            if key in first:
+                repeats.append((i, first[key]))
+            else:
+                first[key] = i
+        stored: list[tuple[StoredMessage, list[str]]] = []
+        wanted = {key: batch[i].conversation_id for key, i in first.items()}
+        async with m.store.write_in_thread("message.send_batch") as tx:
+            seen = await tx.run(_read_step, wanted, now, m.cases.views_in)
+            todo: list[int] = []
+            for key, i in first.items():
+                old = seen.existing.get(key)
+                if old is None:
+                    todo.append(i)
+                else:
+                    outcomes[i] = _retry_of(batch[i], old.conversation_id, int(old.seq), old.sent_at)
+            convs, members, views = seen.conversations, seen.members, seen.views
+            key_rows = {(r.case_id, r.category, r.bucket): r for r in seen.key_rows}
+            keys: dict[str, tuple[str, AESGCM]] = {}  # bucket owner -> (key id, key) for this batch
+            new_keys: list[dict[str, Any]] = []
+            decisions: dict[tuple[str, str, str], Any] = {}  # once per (sender, case, kind) per batch
+            last = {c: int(row.last_seq) for c, row in convs.items()}
+            rows: list[dict[str, Any]] = []
+            entries: list[AuditEntry] = []
+            cursors: dict[tuple[str, str], int] = {}
+            for i in sorted(todo):
+                req = batch[i]
+                cid, sender = req.conversation_id, req.actor.user_id
+                row = convs.get(cid)
+                if row is None or sender not in members.get(cid, ()):
+                    outcomes[i] = NotFound("No such conversation")
+                    continue
+                if row.kind == Kind.CASE.value:
+                    view = views.get(row.case_id)
+                    if view is None:
+                        outcomes[i] = NotFound("No such case")
+                        continue
+                    dkey = (sender, row.case_id, req.kind.value)
+                    if dkey not in decisions:
+                        decisions[dkey] = m.cases.decide(req.actor, "send_message", view, message_kind=req.kind.value)
+                    try:
+                        refuse(decisions[dkey])
+                    except TandemError as err:
+                        outcomes[i] = err
+                        continue
+                owner = bucket_owner(row)
+                if owner not in keys:
+                    found = m.keyring.cached(owner, CATEGORY, now)
+                    if found is None:
+                        committed = key_rows.get((owner, CATEGORY, bucket_of(now)))
+                        if committed is not None:
+                            found = m.keyring.adopt(committed)  # KeyShredded fails the batch: see _commit
+                        else:
+                            key_id, aes, key_row = m.keyring.new_key(owner, CATEGORY, now)
+                            new_keys.append(key_row)
+                            found = (key_id, aes)
+                    keys[owner] = found
+                key_id, aes = keys[owner]
+                seq = last[cid] = last[cid] + 1
+                rows.append({"conversation_id": cid, "seq": seq, "id": req.client_id, "sender_id": sender,
+                             "kind": req.kind.value, "case_id": row.case_id, "key_id": key_id,
+                             "body": m.keyring.seal(key_id, aes, req.body.encode(), aad(cid, seq)), "sent_at": now})
+                cursors[(cid, sender)] = seq
+                entries.append(AuditEntry(now, sender, "message.send", "message", f"{cid}:{seq}", row.case_id,
+                                          {"conversation_id": cid, "seq": seq, "kind": req.kind.value}))
+                outcomes[i] = Ack(req.client_id, cid, seq, now)
+                stored.append((StoredMessage(cid, seq, req.client_id, sender, req.kind.value, req.body, now),
+                               members[cid]))
+            if rows:
+                changed = {c: s for c, s in last.items() if s != int(convs[c].last_seq)}
+                await tx.run(_write_step, new_keys, rows, changed, cursors, entries)
+        again: list[SendRequest] = []
+        for i, j in repeats:
+            original = outcomes[j]
+            if isinstance(original, Ack):  # a retry racing its original inside one batch
+                outcomes[i] = _retry_of(batch[i], original.conversation_id, original.seq, original.sent_at)
+            else:  # the first was not stored: this one is a send of its own, in the next batch
+                again.append(batch[i])
+        return outcomes, stored, again
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    existing: dict[tuple[str, str], Any]
+    conversations: dict[str, Any]
+    members: dict[str, list[str]]
+    views: dict[str, CaseView]
+    key_rows: list[Any]
+
+
+def _read_step(
+    conn: Connection,
+    wanted: dict[tuple[str, str], str],
+    now: datetime,
+    views_in: Callable[[Connection, Collection[str], datetime], dict[str, CaseView]],
+) -> _Seen:
+    """Step one of a batch (in the SQLite writer thread): which (sender, id)s are stored
+    already, the other sends' conversations (locked), their members, case views, bucket keys."""
+    existing = store.messages_by_client_ids(conn, set(wanted))
+    conversation_ids = {c for key, c in wanted.items() if key not in existing}
+    convs = store.lock_conversations(conn, conversation_ids) if conversation_ids else {}
+    members = store.current_members(conn, list(convs)) if convs else {}
+    owners = {bucket_owner(row) for row in convs.values()}
+    views = views_in(conn, {row.case_id for row in convs.values() if row.kind == Kind.CASE.value}, now)
+    key_rows = select_bucket_rows(conn, {(c, CATEGORY, bucket_of(now)) for c in owners})
+    return _Seen(existing, convs, members, views, key_rows)
+
+
+def _write_step(
+    conn: Connection,
+    new_keys: list[dict[str, Any]],
+    rows: list[dict[str, Any]],
+    last_seqs: dict[str, int],
+    cursors: dict[tuple[str, str], int],
+    entries: list[AuditEntry],
+) -> None:
+    """Step two: new bucket keys, the messages, seqs and cursors, the audit records."""
+    insert_keys(conn, new_keys)
+    store.store_batch(conn, rows, last_seqs, cursors)
+    audit.append_many(conn, entries)
