@@ -16,6 +16,7 @@ from server.messaging.attachments import AttachmentService
 from server.messaging.push import PushService
 from server.messaging.service import MessagingService
 from server.policy.service import PolicyService
+from server.retention.service import RetentionService
 from server.settings import Settings
 from server.store.tx import Store
 from server.web.routing import Registry
@@ -36,6 +37,7 @@ class Services:
     push: PushService
     metrics: CollectorRegistry
     registry: Registry
+    retention: RetentionService
 
 
 SERVICES = web.AppKey("services", Services)
