@@ -18,7 +18,7 @@ from server.audit import store as audit
 from server.cases import store as case_store
 from server.cases.service import CaseService, CaseView, refuse
 from server.clock import Clock
-from server.errors import BadRequest, NotFound, PolicyRefused
+from server.errors import BadRequest, Conflict, NotFound, PolicyRefused
 from server.identity.model import Actor, Role
 from server.ids import new_id
 from server.policy.loader import PolicyError, replace_rule
@@ -99,7 +99,7 @@ class RetentionService:
             view = await self.cases.view(conn, case_id)
             self._hold_scope(by, view)
             if await store.active_hold(conn, case_id) is not None:
-                raise BadRequest("This case is already under legal hold")
+                raise Conflict("This case is already under legal hold")
             await store.insert_hold(conn, id=hold_id, case_id=case_id, reason=reason, set_by=by.user_id, set_at=now,
                                     lifted_by=None, lifted_at=None, lift_reason=None)
             await store.set_case_hold(conn, case_id, True)
@@ -116,7 +116,7 @@ class RetentionService:
             self._hold_scope(by, view)
             hold = await store.active_hold(conn, case_id)
             if hold is None:
-                raise NotFound("This case is not under legal hold")
+                raise Conflict("This case is not under legal hold")
             await store.lift_hold(conn, hold.id, lifted_by=by.user_id, lifted_at=now, lift_reason=reason)
             await store.set_case_hold(conn, case_id, False)
             await audit.append(conn, at=now, actor_id=by.user_id, action="retention.hold.lift", target_type="case",

@@ -59,7 +59,7 @@ def register(api: Registry) -> None:
                                      s.RetentionCategory(category=c, period_days=config.categories.of(c).period_days,
                                                          action=config.categories.of(c).action,
                                                          anonymisable=c in ANONYMISABLE,
-                                                         registered_tables=[h.table.name for h in holders_of(c)])
+                                                         registered_tables=[str(h.table.name) for h in holders_of(c)])
                                      for c in CATEGORIES])
 
     @api.route("POST", "/api/admin/retention/preview", permission=MANAGE_RETENTION,

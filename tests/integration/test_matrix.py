@@ -172,6 +172,41 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/policies"):                  "N   N   Y   N   N   N   N   Y   N",
     ("GET", "/api/policies/versions"):         "N   N   Y   N   N   N   N   Y   N",
     ("PUT", "/api/policies/{rule_id}"):        "N   N   N   N   N   N   N   Y   N",
+    # -- retention (issue 5): admins run it; a senior officer or an admin of the case's office
+    # sets a legal hold; exports are for the client themself or an admin of the office.
+    ("GET", "/api/admin/retention"):           "N   N   N   N   N   N   N   Y   N",
+    ("POST", "/api/admin/retention/preview"):  "N   N   N   N   N   N   N   Y   N",
+    ("PUT", "/api/admin/retention"):           "N   N   N   N   N   N   N   Y   N",
+    ("GET", "/api/admin/retention/runs"):      "N   N   N   N   N   N   N   Y   N",
+    ("POST", "/api/cases/{case_id}/legal-hold"): {
+        "own":                                 "N   N   Y   N   N   N   N   Y   N",
+        "same_office":                         "N   N   Y   N   N   N   N   Y   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("DELETE", "/api/cases/{case_id}/legal-hold"): {
+        "own":                                 "N   N   Y   N   N   N   N   Y   N",
+        "same_office":                         "N   N   Y   N   N   N   N   Y   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("GET", "/api/cases/{case_id}/export"): {
+        "own":                                 "N   N   N   N   N   N   N   Y   N",
+        "same_office":                         "N   N   N   N   N   N   N   Y   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("POST", "/api/cases/{case_id}/data-requests"): {
+        "own":                                 "N   N   N   N   N   N   N   Y   N",
+        "same_office":                         "N   N   N   N   N   N   N   Y   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("GET", "/api/my/data"):                   "Y   N   N   N   N   N   N   N   N",
+    ("POST", "/api/my/data-requests"):         "Y   N   N   N   N   N   N   N   N",
+    ("GET", "/api/admin/data-requests"):       "N   N   N   N   N   N   N   Y   N",
+    ("POST", "/api/admin/data-requests/{request_id}/decision"): "N   N   N   N   N   N   N   Y   N",
+    ("GET", "/api/admin/records-of-processing"): "N   N   N   N   N   N   N   Y   N",
 }
 
 #: Allowed cells answered by the route's own checks rather than with a 2xx: the
@@ -181,6 +216,9 @@ MATRIX: dict[tuple[str, str], Row] = {
 NOT_2XX: dict[tuple[str, str, str | None], tuple[int, str]] = {
     ("POST", "/api/me/totp/confirm", None): (422, "invalid_request"),
     ("POST", "/api/cases/{case_id}/exceptions", "own"): (403, "face_to_face_first"),
+    # The senior sets (and lifts) the hold on office A's other case first; the admin then finds it set (lifted).
+    ("POST", "/api/cases/{case_id}/legal-hold", "same_office"): (409, "conflict"),
+    ("DELETE", "/api/cases/{case_id}/legal-hold", "same_office"): (409, "conflict"),
 }
 #: Routes fenced by conversation membership, which refuses with 404 not_found.
 MEMBERSHIP_ROUTES = {("GET", "/api/conversations/{conversation_id}/messages"),
@@ -242,6 +280,7 @@ class Ctx:
     policy_config: dict[str, Any] = field(default_factory=dict)
     case_conversation: str = ""
     attachment: str = ""  # uploaded by the client to the case conversation
+    data_request: str = ""  # an open rectification request of the client of "own"
     unique: itertools.count[int] = field(default_factory=itertools.count)
 
     def case_key(self, role: str, relation: str) -> str:
@@ -280,6 +319,7 @@ async def _setup(client: TestClient[Any, Any], services: Services) -> Ctx:
     ctx.case_conversation = next(c["id"] for c in convs if c["kind"] == "case")
     made = await services.attachments.upload(w.actor("client"), ctx.case_conversation, "image/png", PNG)
     ctx.attachment = made.id
+    ctx.data_request = await services.retention.request(w.actor("client"), "rectification", "Wrong address", [])
     return ctx
 
 
@@ -298,7 +338,7 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
     key = ctx.case_key(role, relation) if relation is not None else "own"
     n = next(ctx.unique)
     url = path.replace("{case_id}", ctx.cases[key]).replace("{rule_id}", POLICY_RULE)
-    url = url.replace("{user_id}", ctx.spare["disable_target"])
+    url = url.replace("{user_id}", ctx.spare["disable_target"]).replace("{request_id}", ctx.data_request)
     url = url.replace("{conversation_id}", ctx.case_conversation).replace("{attachment_id}", ctx.attachment)
     headers = ctx.headers[role]
     body = _substitute(copy.deepcopy(spec.example), {
