@@ -186,9 +186,10 @@ class Sweeper:
                 n = await chunk(conn)
                 if n:
                     await self._add_count(conn, run_id, category, n)
-            if not n:
-                return
-            await self._step("purge", n)
+            if n:
+                await self._step("purge", n)
+            if n < self.chunk_rows:
+                return  # a short chunk was the last: no need for an empty one to prove it
 
     async def _expire_audit(self, config: RetentionConfig, run_id: str) -> int:
         removed = 0
