@@ -156,22 +156,36 @@ class Sweeper:
                 for holder in holders_of(key.category):
                     if holder.anonymise_nulls:
                         await self._chunks(run_id, key.category, partial(
-                            store.anonymise_chunk, holder=holder, key_id=key.id, limit=self.chunk_rows))
+                            store.anonymise_chunk, holder=holder, key_ids=[key.id], limit=self.chunk_rows))
                 stuck.append(key.id)  # anonymised rows stay, and so does their (destroyed) key
         while keys := await self._destroyed(shredding, stuck):
+            by_category: dict[str, list[str]] = {}
             for key in keys:
-                for holder in holders_of(key.category):
-                    await self._chunks(run_id, key.category, partial(
-                        store.delete_chunk, holder=holder, key_id=key.id, limit=self.chunk_rows))
-                try:
-                    async with self.store.write("retention.drop_key") as conn:
-                        await store.drop_key(conn, key.id)
-                except Conflict:
-                    # A table not (yet) in the registry still holds rows under this key: they
-                    # are unreadable (the key is destroyed); the key row stays as their record.
-                    log.warning("destroyed key still referenced by an unregistered table",
-                                extra={"key_id": key.id, "category": key.category})
-                    stuck.append(key.id)
+                by_category.setdefault(key.category, []).append(str(key.id))
+            for category, ids in by_category.items():
+                for holder in holders_of(category):
+                    await self._chunks(run_id, category, partial(
+                        store.delete_chunk, holder=holder, key_ids=ids, limit=self.chunk_rows))
+            await self._drop_keys([str(k.id) for k in keys], stuck)
+
+    async def _drop_keys(self, ids: list[str], stuck: list[str]) -> None:
+        """Delete the key rows whose data rows are all gone (one transaction; key by key when
+        a table outside the registry still refers to one of them)."""
+        try:
+            async with self.store.write("retention.drop_keys") as conn:
+                await store.drop_keys(conn, ids)
+            return
+        except Conflict:
+            pass
+        for key_id in ids:
+            try:
+                async with self.store.write("retention.drop_key") as conn:
+                    await store.drop_keys(conn, [key_id])
+            except Conflict:
+                # A table not (yet) in the registry still holds rows under this key: they are
+                # unreadable (the key is destroyed); the key row stays as their record.
+                log.warning("destroyed key still referenced by an unregistered table", extra={"key_id": key_id})
+                stuck.append(key_id)
 
     async def _destroyed(self, categories: list[str], exclude: list[str]) -> list[Any]:
         if not categories:

@@ -69,9 +69,10 @@ async def destroyed_keys(conn: AsyncConnection, categories: list[str], exclude: 
         .order_by(data_keys.c.destroyed_at, data_keys.c.id).limit(limit))).all())
 
 
-async def delete_chunk(conn: AsyncConnection, holder: Holder, key_id: str, *, limit: int) -> int:
+async def delete_chunk(conn: AsyncConnection, holder: Holder, key_ids: list[str], *, limit: int) -> int:
+    """Delete up to ``limit`` rows encrypted under any of ``key_ids``."""
     pk = holder.pk
-    chosen = select(*pk).where(holder.col(holder.key_col) == key_id).limit(limit)
+    chosen = select(*pk).where(holder.col(holder.key_col).in_(key_ids)).limit(limit)
     if len(pk) == 1:
         stmt = delete(holder.table).where(pk[0].in_(chosen.scalar_subquery()))
     else:
@@ -79,16 +80,17 @@ async def delete_chunk(conn: AsyncConnection, holder: Holder, key_id: str, *, li
     return int((await conn.execute(stmt)).rowcount)
 
 
-async def anonymise_chunk(conn: AsyncConnection, holder: Holder, key_id: str, *, limit: int) -> int:
+async def anonymise_chunk(conn: AsyncConnection, holder: Holder, key_ids: list[str], *, limit: int) -> int:
     cols = [holder.col(c) for c in holder.anonymise_nulls]
     pk = holder.pk
-    chosen = select(*pk).where(holder.col(holder.key_col) == key_id, or_(*[c.is_not(None) for c in cols])).limit(limit)
+    chosen = select(*pk).where(holder.col(holder.key_col).in_(key_ids),
+                               or_(*[c.is_not(None) for c in cols])).limit(limit)
     stmt = update(holder.table).where(tuple_(*pk).in_(chosen)).values({c.name: None for c in cols})
     return int((await conn.execute(stmt)).rowcount)
 
 
-async def drop_key(conn: AsyncConnection, key_id: str) -> None:
-    await conn.execute(delete(data_keys).where(data_keys.c.id == key_id, data_keys.c.wrapped_key.is_(None)))
+async def drop_keys(conn: AsyncConnection, key_ids: list[str]) -> None:
+    await conn.execute(delete(data_keys).where(data_keys.c.id.in_(key_ids), data_keys.c.wrapped_key.is_(None)))
 
 
 async def count_expired(conn: AsyncConnection, holder: Holder, before: str) -> int:
