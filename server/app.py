@@ -26,6 +26,9 @@ from server.messaging.push import PushService, VapidKey
 from server.messaging.service import MessagingService
 from server.policy.service import CHANNEL as POLICY_CHANNEL
 from server.policy.service import PolicyService
+from server.retention import background as retention_background
+from server.retention.runner import Sweeper
+from server.retention.service import RetentionService
 from server.settings import Settings
 from server.store.engine import make_engine
 from server.store.tx import Store
@@ -38,6 +41,7 @@ from server.web import (
     routes_identity,
     routes_messaging,
     routes_push,
+    routes_retention,
     routes_system,
     ws_messaging,
 )
@@ -58,6 +62,7 @@ def build_registry() -> Registry:
     routes_attachments.register(registry)
     routes_push.register(registry)
     routes_groups.register(registry)
+    routes_retention.register(registry)
     return registry
 
 
@@ -89,6 +94,8 @@ def create_app(
                        hosts=settings.push_hosts, allow_loopback_http=settings.push_allow_loopback_http,
                        is_online=gateway.online, registry=metrics)
     messaging.sent_hooks.append(push.message_stored)
+    sweeper = Sweeper(store, clock, keyring, policy, bus, chunk_rows=settings.retention_chunk_rows)
+    retention = RetentionService(store, clock, policy, cases, sweeper)
     registry = build_registry()
     services = Services(
         settings=settings,
@@ -105,6 +112,7 @@ def create_app(
         groups=groups,
         metrics=metrics,
         registry=registry,
+        retention=retention,
     )
 
     app = web.Application(
@@ -120,6 +128,7 @@ def create_app(
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_close_sockets)
     app.cleanup_ctx.append(routes_push.background)
+    app.cleanup_ctx.append(retention_background.sweeper)
     return app
 
 

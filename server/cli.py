@@ -1,4 +1,4 @@
-"""``tandem``: serve | migrate | demo | user create | audit verify | policy check."""
+"""``tandem``: serve | migrate | demo | user create | audit verify | retention run | policy check."""
 
 from __future__ import annotations
 
@@ -130,6 +130,18 @@ def cmd_audit_verify(settings: Settings) -> int:
     return asyncio.run(run())
 
 
+def cmd_retention_run(settings: Settings, dry_run: bool) -> int:
+    """One sweep now (or, with --dry-run, what it would remove); prints JSON. A run that
+    was killed is finished by the next one."""
+
+    async def run(services: Services) -> dict[str, object]:
+        sweeper = services.retention.sweeper
+        return (await sweeper.dry_run()).to_json() if dry_run else await sweeper.run()
+
+    print(json.dumps(asyncio.run(_with_app(settings.with_(retention_sweep_enabled=False), run))), flush=True)
+    return 0
+
+
 def cmd_policy_check(path: Path) -> int:
     from server.policy.loader import check_dir
 
@@ -161,6 +173,10 @@ def parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit").add_subparsers(dest="audit_cmd", required=True)
     av = audit.add_parser("verify", help="verify the audit hash chain; exit 1 at the first tampered record")
     av.add_argument("--data-dir")
+    retention = sub.add_parser("retention").add_subparsers(dest="retention_cmd", required=True)
+    rr = retention.add_parser("run", help="run the retention sweeper once (JSON receipt); --dry-run changes nothing")
+    rr.add_argument("--dry-run", action="store_true")
+    rr.add_argument("--data-dir")
     policy = sub.add_parser("policy").add_subparsers(dest="policy_cmd", required=True)
     pc = policy.add_parser("check", help="validate a folder of policy files")
     pc.add_argument("dir", type=Path)
@@ -188,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         cmd_user_create(settings, args)
     elif args.cmd == "audit":
         return cmd_audit_verify(settings)
+    elif args.cmd == "retention":
+        return cmd_retention_run(settings, args.dry_run)
     return 0
 
 

@@ -59,6 +59,10 @@ class Settings:
     push_ttl_s: int = 900
     push_hosts: tuple[str, ...] = PUSH_HOSTS
     push_allow_loopback_http: bool = False  # tests: push to an http://127.0.0.1 endpoint
+    # -- retention sweeper (issue 5)
+    retention_sweep_interval_s: int = 3600  # the first sweep runs one interval after start
+    retention_sweep_enabled: bool = True
+    retention_chunk_rows: int = 500  # rows deleted per transaction: what a live write may wait behind
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -191,5 +195,8 @@ def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Se
         vapid_subject=_vapid_subject(env),
         push_ttl_s=_int(env, "TANDEM_PUSH_TTL_S", 900),
         push_hosts=_hosts(env, "TANDEM_PUSH_HOSTS", PUSH_HOSTS),
+        retention_sweep_interval_s=_int(env, "TANDEM_RETENTION_SWEEP_INTERVAL_S", 3600),
+        retention_sweep_enabled=_bool(env, "TANDEM_RETENTION_SWEEP", True),
+        retention_chunk_rows=_int(env, "TANDEM_RETENTION_CHUNK_ROWS", 500),
     )
     return settings.with_(**overrides) if overrides else settings

@@ -2,6 +2,7 @@
 import { h } from "../shared/dom.js";
 import { formatDate } from "../shared/i18n.js";
 import { pageHeading, loadInto, greeting, roleName, details } from "../shared/ui.js";
+import { retentionCard } from "./retention.js";
 
 function usersTable(users, officeNames, t) {
   const columns = ["admin.username", "admin.display_name", "admin.role", "admin.office",
@@ -45,7 +46,8 @@ function section(id, title) {
 export async function render(view, { me, api, t }) {
   const users = section("users-title", t("admin.users"));
   const policies = section("policies-title", t("admin.policies"));
-  view.append(pageHeading(t("admin.title")), greeting(me), users.el, policies.el);
+  const retention = retentionCard(api, t);
+  view.append(pageHeading(t("admin.title")), greeting(me), users.el, policies.el, retention.card);
   const loadUsers = async () => {
     const data = await loadInto(users.slot, () => Promise.all([
       api.get("/api/admin/users"),
@@ -60,5 +62,5 @@ export async function render(view, { me, api, t }) {
     const data = await loadInto(policies.slot, () => api.get("/api/policies"), loadPolicies);
     if (data) policies.slot.replaceChildren(...policySummary(data, t));
   };
-  await Promise.all([loadUsers(), loadPolicies()]);
+  await Promise.all([loadUsers(), loadPolicies(), retention.loaded]);
 }

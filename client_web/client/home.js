@@ -4,11 +4,14 @@ import { h } from "../shared/dom.js";
 import { pageHeading, loadInto, signedInAs } from "../shared/ui.js";
 import { remoteStatus } from "../shared/remote.js";
 import { messagesCard } from "../shared/conversations.js";
+import { myDataCard } from "./my_data.js";
 
 export async function render(view, { me, api, t }) {
   const slot = h("div", { class: "stack" });
   const messages = messagesCard(me);
-  view.append(pageHeading(t("home.greeting", { name: me.display_name })), signedInAs(me), slot, messages.card);
+  const myData = myDataCard(api, t);
+  view.append(pageHeading(t("home.greeting", { name: me.display_name })), signedInAs(me), slot, messages.card,
+    myData.card);
   const load = async () => {
     const mine = await loadInto(slot, () => api.get("/api/my/case"), load);
     if (!mine) return;
@@ -21,5 +24,5 @@ export async function render(view, { me, api, t }) {
         remoteStatus(mine.remote, "client"),
         mine.low_digital_access ? h("p", { class: "note" }, t("client.alternatives")) : null));
   };
-  await Promise.all([load(), messages.loaded]);
+  await Promise.all([load(), messages.loaded, myData.loaded]);
 }

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.audit.chain import GENESIS, AuditRecord, canonical_details, record_hash
-from server.store.schema import audit_head, audit_log
+from server.store.schema import audit_anchor, audit_head, audit_log
 
 
 @dataclass(frozen=True)
@@ -141,3 +142,36 @@ async def for_case(conn: AsyncConnection, case_id: str, *, limit: int = 200) -> 
 async def head(conn: AsyncConnection) -> tuple[int, str]:
     row = (await conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1))).first()
     return (0, GENESIS) if row is None else (int(row.seq), str(row.hash))
+
+
+# -- expiring the oldest records (retention of the audit log itself, issue 5) ----------
+
+
+async def anchor(conn: AsyncConnection) -> tuple[int, str]:
+    """(seq, hash) of the last removed record: where verification starts. (0, GENESIS) if none."""
+    row = (await conn.execute(select(audit_anchor.c.through_seq, audit_anchor.c.hash)
+                              .where(audit_anchor.c.id == 1))).first()
+    return (0, GENESIS) if row is None else (int(row.through_seq), str(row.hash))
+
+
+async def expirable_through(conn: AsyncConnection, before: datetime, held_case_ids: Select[Any]) -> int:
+    """The highest seq that may go: every record up to it is older than ``before``, and none
+    before it belongs to a case under legal hold (a prefix cannot skip records)."""
+    first_young = (await conn.execute(select(func.min(audit_log.c.seq)).where(audit_log.c.at >= before))).scalar()
+    first_held = (await conn.execute(select(func.min(audit_log.c.seq))
+                                     .where(audit_log.c.case_id.in_(held_case_ids)))).scalar()
+    head_seq, _ = await head(conn)
+    limits = [head_seq + 1] + [int(v) for v in (first_young, first_held) if v is not None]
+    return min(limits) - 1
+
+
+async def expire_through(conn: AsyncConnection, through_seq: int, at: datetime) -> int:
+    """Remove records up to ``through_seq`` and move the anchor to it, in the caller's transaction."""
+    row = (await conn.execute(select(audit_log.c.hash).where(audit_log.c.seq == through_seq))).first()
+    if row is None:
+        return 0
+    removed = (await conn.execute(delete(audit_log).where(audit_log.c.seq <= through_seq))).rowcount
+    values = {"through_seq": through_seq, "hash": str(row.hash), "at": at}
+    if (await conn.execute(update(audit_anchor).where(audit_anchor.c.id == 1).values(**values))).rowcount == 0:
+        await conn.execute(audit_anchor.insert().values(id=1, **values))
+    return int(removed)

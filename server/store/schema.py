@@ -329,3 +329,50 @@ push_subscriptions = Table(
     Column("auth", String(64), nullable=False),  # the browser's auth secret, base64url
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+# -- retention, legal hold, data-subject requests (issue 5) --------------------
+
+legal_holds = Table(
+    "legal_holds", metadata,
+    Column("id", ID, primary_key=True),
+    Column("case_id", ID, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("reason", Text, nullable=False),
+    Column("set_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("set_at", UTCDateTime, nullable=False),
+    Column("lifted_by", ID, ForeignKey("users.id"), nullable=True),
+    Column("lifted_at", UTCDateTime, nullable=True),
+    Column("lift_reason", Text, nullable=True),
+)
+
+retention_runs = Table(
+    "retention_runs", metadata,
+    Column("id", ID, primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),  # NULL: running, or interrupted
+    Column("policy_version", Integer, nullable=False),
+    Column("counts", JSON, nullable=False),  # category -> rows removed so far; updated in each chunk's transaction
+    Column("buckets", Integer, nullable=False, default=0),  # keys destroyed by this run
+)
+
+audit_anchor = Table(
+    "audit_anchor", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # always 1
+    Column("through_seq", BigInteger, nullable=False),  # the last removed record
+    Column("hash", String(64), nullable=False),  # its hash: verification starts here
+    Column("at", UTCDateTime, nullable=False),
+)
+
+data_requests = Table(
+    "data_requests", metadata,
+    Column("id", ID, primary_key=True),
+    Column("kind", String(16), nullable=False),  # erasure | rectification
+    Column("case_id", ID, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("requested_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("categories", JSON, nullable=False),  # erasure: the categories asked for
+    Column("details", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # open | granted | refused
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("decided_by", ID, ForeignKey("users.id"), nullable=True),
+    Column("decided_at", UTCDateTime, nullable=True),
+    Column("decision_reason", Text, nullable=True),
+)

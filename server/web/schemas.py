@@ -307,3 +307,107 @@ class PolicyHistory(Struct, kw_only=True):
 
 def to_builtins(value: Any) -> Any:
     return msgspec.to_builtins(value)
+
+
+# -- retention, legal hold, data-subject requests (issue 5) --------------------------------
+
+CategoryName = Annotated[str, Meta(min_length=1, max_length=64)]
+#: category -> {"period_days": int, "action": "shred" | "anonymise"}; checked key by key by the service,
+#: which names the offending key (an unknown category, a period that is not a positive integer).
+CategoryChanges = Annotated[dict[CategoryName, Annotated[dict[str, Any], Meta(max_length=4)]], Meta(max_length=16)]
+DataCategoryName = Literal["messages", "attachments", "checkin_records", "safe_space_answers", "call_quality",
+                           "group_attendance", "case_notes"]
+
+
+class RetentionCategory(Struct, kw_only=True):
+    category: str
+    period_days: int
+    action: str
+    anonymisable: bool
+    registered_tables: list[str]
+
+
+class RetentionPolicy(Struct, kw_only=True):
+    version: int
+    author: str | None
+    reason: str
+    created_at: datetime
+    categories: list[RetentionCategory]
+
+
+class RetentionPreview(Strict, kw_only=True):
+    categories: CategoryChanges = {}
+    on: datetime | None = None
+
+
+class RetentionChange(Strict, kw_only=True):
+    categories: CategoryChanges
+    reason: Reason
+
+
+class RetentionReport(Struct, kw_only=True):
+    on: datetime
+    policy_version: int
+    items: dict[str, int]
+    buckets: dict[str, int]
+    cases: int
+    total_items: int
+    total_buckets: int
+    summary: str
+
+
+class RetentionChanged(Struct, kw_only=True):
+    version: PolicyVersion
+    report: RetentionReport
+
+
+class RetentionRun(Struct, kw_only=True):
+    id: str
+    started_at: datetime
+    finished_at: datetime | None
+    policy_version: int
+    counts: dict[str, int]
+    buckets: int
+
+
+class RetentionRuns(Struct, kw_only=True):
+    runs: list[RetentionRun]
+
+
+class HoldReason(Strict, kw_only=True):
+    reason: Reason
+
+
+class ExportQuery(Strict, kw_only=True):
+    format: Literal["json", "html"] = "json"
+
+
+class DataRequestBody(Strict, kw_only=True):
+    kind: Literal["erasure", "rectification"]
+    categories: Annotated[list[DataCategoryName], Meta(max_length=8)] = []
+    details: Text
+
+
+class DataRequest(Struct, kw_only=True):
+    id: str
+    kind: str
+    case_id: str
+    categories: list[str]
+    details: str
+    status: str
+    created_at: datetime
+    decided_at: datetime | None
+    decision_reason: str | None
+
+
+class DataRequests(Struct, kw_only=True):
+    requests: list[DataRequest]
+
+
+class DataRequestDecision(Strict, kw_only=True):
+    decision: Literal["grant", "refuse"]
+    reason: Reason
+
+
+class Decided(Struct, kw_only=True):
+    status: str

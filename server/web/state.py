@@ -17,6 +17,7 @@ from server.messaging.attachments import AttachmentService
 from server.messaging.push import PushService
 from server.messaging.service import MessagingService
 from server.policy.service import PolicyService
+from server.retention.service import RetentionService
 from server.settings import Settings
 from server.store.tx import Store
 from server.web.routing import Registry
@@ -38,6 +39,7 @@ class Services:
     groups: GroupService
     metrics: CollectorRegistry
     registry: Registry
+    retention: RetentionService
 
 
 SERVICES = web.AppKey("services", Services)

@@ -181,6 +181,41 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/policies"):                  "N   N   Y   N   N   N   N   Y   N",
     ("GET", "/api/policies/versions"):         "N   N   Y   N   N   N   N   Y   N",
     ("PUT", "/api/policies/{rule_id}"):        "N   N   N   N   N   N   N   Y   N",
+    # -- retention (issue 5): admins run it; a senior officer or an admin of the case's office
+    # sets a legal hold; exports are for the client themself or an admin of the office.
+    ("GET", "/api/admin/retention"):           "N   N   N   N   N   N   N   Y   N",
+    ("POST", "/api/admin/retention/preview"):  "N   N   N   N   N   N   N   Y   N",
+    ("PUT", "/api/admin/retention"):           "N   N   N   N   N   N   N   Y   N",
+    ("GET", "/api/admin/retention/runs"):      "N   N   N   N   N   N   N   Y   N",
+    ("POST", "/api/cases/{case_id}/legal-hold"): {
+        "own":                                 "N   N   Y   N   N   N   N   Y   N",
+        "same_office":                         "N   N   Y   N   N   N   N   Y   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("DELETE", "/api/cases/{case_id}/legal-hold"): {
+        "own":                                 "N   N   Y   N   N   N   N   Y   N",
+        "same_office":                         "N   N   Y   N   N   N   N   Y   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("GET", "/api/cases/{case_id}/export"): {
+        "own":                                 "N   N   N   N   N   N   N   Y   N",
+        "same_office":                         "N   N   N   N   N   N   N   Y   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("POST", "/api/cases/{case_id}/data-requests"): {
+        "own":                                 "N   N   N   N   N   N   N   Y   N",
+        "same_office":                         "N   N   N   N   N   N   N   Y   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("GET", "/api/my/data"):                   "Y   N   N   N   N   N   N   N   N",
+    ("POST", "/api/my/data-requests"):         "Y   N   N   N   N   N   N   N   N",
+    ("GET", "/api/admin/data-requests"):       "N   N   N   N   N   N   N   Y   N",
+    ("POST", "/api/admin/data-requests/{request_id}/decision"): "N   N   N   N   N   N   N   Y   N",
+    ("GET", "/api/admin/records-of-processing"): "N   N   N   N   N   N   N   Y   N",
 }
 
 #: Allowed cells answered by the route's own checks rather than with a 2xx: the
@@ -192,6 +227,9 @@ NOT_2XX: dict[tuple[str, str, str | None], tuple[int, str]] = {
     ("POST", "/api/cases/{case_id}/exceptions", "own"): (403, "face_to_face_first"),
     # The throwaway user is no member of the harness group: fully authorised, nothing to withdraw.
     ("DELETE", "/api/groups/{group_id}/members/{user_id}", None): (404, "not_found"),
+    # The senior sets (and lifts) the hold on office A's other case first; the admin then finds it set (lifted).
+    ("POST", "/api/cases/{case_id}/legal-hold", "same_office"): (409, "conflict"),
+    ("DELETE", "/api/cases/{case_id}/legal-hold", "same_office"): (409, "conflict"),
 }
 #: Routes fenced by conversation membership, which refuses with 404 not_found.
 MEMBERSHIP_ROUTES = {("GET", "/api/conversations/{conversation_id}/messages"),
@@ -254,6 +292,7 @@ class Ctx:
     case_conversation: str = ""
     group: str = ""  # a programme group of office A run by the facilitator, "own"'s client enrolled
     attachment: str = ""  # uploaded by the client to the case conversation
+    data_request: str = ""  # an open rectification request of the client of "own"
     unique: itertools.count[int] = field(default_factory=itertools.count)
 
     def case_key(self, role: str, relation: str) -> str:
@@ -294,6 +333,7 @@ async def _setup(client: TestClient[Any, Any], services: Services) -> Ctx:
     ctx.attachment = made.id
     ctx.group = await services.groups.create_cohort(w.actor("facilitator"), name="Matrix", programme="Matrix")
     await services.groups.enrol(w.actor("facilitator"), ctx.group, w.cases["own"])
+    ctx.data_request = await services.retention.request(w.actor("client"), "rectification", "Wrong address", [])
     return ctx
 
 
@@ -312,7 +352,7 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
     key = ctx.case_key(role, relation) if relation is not None else "own"
     n = next(ctx.unique)
     url = path.replace("{case_id}", ctx.cases[key]).replace("{rule_id}", POLICY_RULE)
-    url = url.replace("{user_id}", ctx.spare["disable_target"])
+    url = url.replace("{user_id}", ctx.spare["disable_target"]).replace("{request_id}", ctx.data_request)
     url = url.replace("{conversation_id}", ctx.case_conversation).replace("{attachment_id}", ctx.attachment)
     url = url.replace("{group_id}", ctx.group)
     headers = ctx.headers[role]

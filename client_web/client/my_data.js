@@ -1,0 +1,46 @@
+// "My data" on the client's phone (GDPR art. 15, 20): what Tandem holds about them, how
+// long each kind is kept (a countdown to its next removal), who looked at it, and the
+// whole of it to download, as a readable page or as JSON.
+import { h } from "../shared/dom.js";
+import { formatDate } from "../shared/i18n.js";
+import { loadInto, details } from "../shared/ui.js";
+import { categoryName } from "../admin/retention.js";
+
+const DAY_MS = 24 * 3600 * 1000;
+
+function countdown(cat, t) {
+  if (cat.on_hold) return t("mydata.on_hold");
+  if (!cat.next_expiry_at) return t("mydata.nothing_held");
+  const days = Math.max(0, Math.ceil((new Date(cat.next_expiry_at).getTime() - Date.now()) / DAY_MS));
+  return t("mydata.removed_in", { days, date: formatDate(cat.next_expiry_at) });
+}
+
+export function myDataCard(api, t) {
+  const slot = h("div", { class: "stack" });
+  const card = h("section", { class: "card", id: "my-data-card", "aria-labelledby": "my-data-title" },
+    h("h2", { id: "my-data-title" }, t("mydata.title")), slot);
+  const load = async () => {
+    const data = await loadInto(slot, () => api.get("/api/my/data"), load);
+    if (!data) return;
+    const held = Object.entries(data.categories).filter(([name, cat]) => cat.count > 0 && name !== "audit_log");
+    const seen = data.access_log.filter((a) => a.role !== "client" && a.role !== "system").slice(0, 10);
+    slot.replaceChildren(
+      h("p", {}, t("mydata.intro")),
+      held.length ? h("ul", { class: "stack", id: "my-data-categories" }, held.map(([name, cat]) =>
+        h("li", { "data-category": name },
+          h("strong", {}, categoryName(t, name)), " ",
+          t("mydata.count", { count: cat.count }), h("br"),
+          h("span", { class: "muted countdown" }, countdown(cat, t)))))
+        : h("p", { class: "muted" }, t("mydata.none")),
+      h("h3", { id: "my-data-seen" }, t("mydata.seen_by")),
+      seen.length ? details(seen.map((a) => [formatDate(a.at), a.actor]), "details")
+        : h("p", { class: "muted" }, t("mydata.seen_none")),
+      h("p", {}, h("a", { href: "/api/my/data?format=html", download: "my-data.html", id: "my-data-html",
+        class: "button secondary" },
+        t("mydata.download_html"))),
+      h("p", {}, h("a", { href: "/api/my/data?format=json", download: "my-data.json", id: "my-data-json",
+        class: "button secondary" },
+        t("mydata.download_json"))));
+  };
+  return { card, loaded: load() };
+}

@@ -1,0 +1,50 @@
+"""The sweeper as a background task of the app (started and stopped through ``cleanup_ctx``).
+
+It runs once every ``retention_sweep_interval_s`` (the first time one interval after
+start, so a restart loop cannot hammer the database), and on every node it drops
+keys that any node shredded from the in-memory key cache. Running on several nodes
+at once is safe: shredding and deleting are idempotent, each chunk is its own
+transaction, and a key destroyed twice is destroyed once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from server.retention.runner import SHRED_CHANNEL
+from server.web.state import SERVICES
+
+log = logging.getLogger(__name__)
+
+
+async def sweeper(app: web.Application) -> AsyncIterator[None]:
+    services = app[SERVICES]
+    keyring = services.keyring
+
+    def forget(_channel: str, payload: bytes) -> None:
+        for key_id in payload.decode().split(","):
+            keyring.forget(key_id)
+
+    sub = await services.bus.subscribe(SHRED_CHANNEL, forget)
+    task = asyncio.get_running_loop().create_task(_loop(app)) if services.settings.retention_sweep_enabled else None
+    yield
+    sub.close()
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _loop(app: web.Application) -> None:
+    services = app[SERVICES]
+    while True:
+        await asyncio.sleep(services.settings.retention_sweep_interval_s)
+        try:
+            await services.retention.sweeper.run()
+        except Exception:
+            log.exception("retention sweep failed; the next run finishes it")

@@ -1,0 +1,58 @@
+"""Which tables hold client data of which retention category.
+
+Design note. Retention, export and the dry-run report never name a table: they walk
+this registry. Every table that stores client data encrypted under a keyring bucket
+key declares itself here with ONE line: its category, the table, the column naming
+the case (the bucket owner), the column holding the key id, the column with the
+row's time, and how to rebuild the associated data its ciphertext was sealed with
+(so an export can decrypt it). A feature that adds such a table adds its line; a
+table missing here would be kept forever, which ``tests/integration/test_retention``
+guards by checking that every table with a ``key_id`` column is registered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, Table
+
+from server.messaging.attachments import _aad as attachment_aad
+from server.messaging.model import aad as message_aad
+from server.store.schema import attachments, case_notes, messages
+
+
+@dataclass(frozen=True)
+class Holder:
+    category: str
+    table: Table
+    case_col: str
+    key_col: str
+    at_col: str
+    #: The associated data the row's body was encrypted with (without the key id prefix).
+    aad: Callable[[Any], bytes]
+    body_col: str = "body"
+    #: Columns set to NULL when the category's action is "anonymise" (rows then stay, as
+    #: counts, with the encrypted body unreadable and no link to a person). Empty: the
+    #: table cannot be anonymised and its rows are deleted.
+    anonymise_nulls: tuple[str, ...] = ()
+
+    def col(self, name: str) -> Column[Any]:
+        return self.table.c[name]
+
+    @property
+    def pk(self) -> tuple[Column[Any], ...]:
+        return tuple(self.table.primary_key.columns)
+
+
+HOLDERS: tuple[Holder, ...] = (
+    Holder("messages", messages, "case_id", "key_id", "sent_at", lambda r: message_aad(r.conversation_id, int(r.seq))),
+    Holder("attachments", attachments, "case_id", "key_id", "created_at",
+           lambda r: attachment_aad(r.id, r.conversation_id, r.content_type)),
+    Holder("case_notes", case_notes, "case_id", "key_id", "created_at", lambda r: str(r.id).encode()),
+)
+
+
+def holders_of(category: str) -> tuple[Holder, ...]:
+    return tuple(h for h in HOLDERS if h.category == category)

@@ -1,0 +1,221 @@
+"""Retention action functions: policy changes with a dry run, legal hold, the data
+export, erasure and rectification requests, and the records of processing.
+
+Each write checks scope, runs one named transaction with its audit row inside and
+publishes after commit; each read of a client's data is audited (GDPR art. 30).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from server.audit import store as audit
+from server.cases import store as case_store
+from server.cases.service import CaseService, CaseView, refuse
+from server.clock import Clock
+from server.errors import BadRequest, Conflict, NotFound, PolicyRefused
+from server.identity.model import Actor, Role
+from server.ids import new_id
+from server.policy.loader import PolicyError, replace_rule
+from server.policy.schema import CATEGORIES, RetentionConfig
+from server.policy.service import PolicyMeta, PolicyService
+from server.retention import export, plan, store
+from server.retention.erasure import RequestKind, RequestState, next_state
+from server.retention.runner import Sweeper
+from server.store.tx import Store
+
+RULE_ID = "retention"
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    meta: PolicyMeta
+    report: plan.Report
+
+
+class RetentionService:
+    def __init__(self, store_: Store, clock: Clock, policy: PolicyService, cases: CaseService,
+                 sweeper: Sweeper) -> None:
+        self.store = store_
+        self.clock = clock
+        self.policy = policy
+        self.cases = cases
+        self.sweeper = sweeper
+
+    # -- scope -------------------------------------------------------------------------
+
+    def _admin_scope(self, by: Actor, view: CaseView) -> None:
+        """Admins act on the cases of their own office (an admin with no office: all)."""
+        if by.role is Role.ADMIN and by.office_id is not None and by.office_id != view.row.office_id:
+            raise PolicyRefused("Administrators act only on cases of their own office (rule scope)", rule_id="scope")
+
+    def _hold_scope(self, by: Actor, view: CaseView) -> None:
+        if by.role is Role.ADMIN:
+            self._admin_scope(by, view)
+        elif by.role is Role.SENIOR_OFFICER:
+            refuse(self.cases.decide(by, "write_case", view))
+        else:
+            raise PolicyRefused("Only a senior officer or an administrator sets a legal hold (rule scope)",
+                                rule_id="scope")
+
+    # -- policy ------------------------------------------------------------------------
+
+    def proposed(self, changes: Mapping[str, Mapping[str, object]]) -> RetentionConfig:
+        """The retention config after ``changes``, fully validated; BadRequest names the key."""
+        current = self.policy.engine.policies
+        try:
+            categories = plan.merged_categories(current.retention, changes)
+            config = msgspec.to_builtins(current.retention)
+            config["categories"] = categories
+            updated = replace_rule(current, RULE_ID, config, version=current.version + 1)
+        except (plan.CategoryError, PolicyError) as err:
+            raise BadRequest(f"retention.toml: {err}" if isinstance(err, plan.CategoryError) else str(err)) from err
+        return updated.retention
+
+    async def preview(self, changes: Mapping[str, Mapping[str, object]], on: datetime | None = None) -> plan.Report:
+        config = self.proposed(changes)
+        return await self.sweeper.dry_run(config, on=on, version=self.policy.meta.version + 1)
+
+    async def change_policy(self, by: Actor, changes: Mapping[str, Mapping[str, object]], reason: str) -> PolicyChange:
+        config = self.proposed(changes)
+        report = await self.sweeper.dry_run(config, version=self.policy.meta.version + 1)
+        raw = msgspec.to_builtins(config)
+        await self.policy.change_rule(by, RULE_ID, raw, reason)
+        return PolicyChange(self.policy.meta, report)
+
+    # -- legal hold --------------------------------------------------------------------
+
+    async def set_hold(self, by: Actor, case_id: str, reason: str) -> str:
+        if not reason.strip():
+            raise BadRequest("A legal hold needs a reason")
+        hold_id = new_id()
+        now = self.clock.now()
+        async with self.store.write("retention.hold.set") as conn:
+            view = await self.cases.view(conn, case_id)
+            self._hold_scope(by, view)
+            if await store.active_hold(conn, case_id) is not None:
+                raise Conflict("This case is already under legal hold")
+            await store.insert_hold(conn, id=hold_id, case_id=case_id, reason=reason, set_by=by.user_id, set_at=now,
+                                    lifted_by=None, lifted_at=None, lift_reason=None)
+            await store.set_case_hold(conn, case_id, True)
+            await audit.append(conn, at=now, actor_id=by.user_id, action="retention.hold.set", target_type="case",
+                               target_id=case_id, case_id=case_id, details={"hold_id": hold_id, "reason": reason})
+        return hold_id
+
+    async def lift_hold(self, by: Actor, case_id: str, reason: str) -> None:
+        if not reason.strip():
+            raise BadRequest("Lifting a legal hold needs a reason")
+        now = self.clock.now()
+        async with self.store.write("retention.hold.lift") as conn:
+            view = await self.cases.view(conn, case_id)
+            self._hold_scope(by, view)
+            hold = await store.active_hold(conn, case_id)
+            if hold is None:
+                raise Conflict("This case is not under legal hold")
+            await store.lift_hold(conn, hold.id, lifted_by=by.user_id, lifted_at=now, lift_reason=reason)
+            await store.set_case_hold(conn, case_id, False)
+            await audit.append(conn, at=now, actor_id=by.user_id, action="retention.hold.lift", target_type="case",
+                               target_id=case_id, case_id=case_id, details={"hold_id": hold.id, "reason": reason})
+
+    # -- access and portability (art. 15, 20) --------------------------------------------
+
+    async def export(self, by: Actor, case_id: str | None = None) -> dict[str, Any]:
+        """Everything held about a client: by an admin of the case's office, or the client themself
+        (``case_id`` None: the client's own case). The export is an audited read."""
+        now = self.clock.now()
+        async with self.store.write("retention.export") as conn:
+            if case_id is None:
+                row = await case_store.case_by_client(conn, by.user_id)
+                if row is None:
+                    raise NotFound("You have no case on record")
+                case_id = str(row.id)
+            view = await self.cases.view(conn, case_id)
+            if by.role is Role.ADMIN:
+                self._admin_scope(by, view)
+            else:
+                refuse(self.cases.decide(by, "read_case", view))
+                if by.role is not Role.CLIENT:
+                    raise PolicyRefused("An export is for the client or an administrator (rule scope)",
+                                        rule_id="scope")
+            data = await export.collect(conn, self.sweeper.keyring, self.policy.engine.policies.retention,
+                                        self.policy.meta.version, view.row, now)
+            await audit.append(conn, at=now, actor_id=by.user_id, action="data.export", target_type="case",
+                               target_id=case_id, case_id=case_id,
+                               details={"categories": {c: v["count"] for c, v in data["categories"].items()}})
+        return data
+
+    # -- erasure and rectification (art. 16, 17) -----------------------------------------
+
+    async def request(self, by: Actor, kind: str, details: str, categories: list[str],
+                      case_id: str | None = None) -> str:
+        """Record a request: the client for their own case, or an admin on a client's behalf."""
+        kind_ = RequestKind(kind)
+        unknown = [c for c in categories if c not in CATEGORIES or c == "audit_log"]
+        if unknown:
+            raise BadRequest(f"categories: unknown or not erasable: {', '.join(unknown)}")
+        if kind_ is RequestKind.ERASURE and not categories:
+            raise BadRequest("categories: an erasure request names at least one category")
+        request_id = new_id()
+        now = self.clock.now()
+        async with self.store.write("retention.request") as conn:
+            if case_id is None:
+                row = await case_store.case_by_client(conn, by.user_id)
+                if row is None:
+                    raise NotFound("You have no case on record")
+                case_id = str(row.id)
+            view = await self.cases.view(conn, case_id)
+            if by.role is Role.ADMIN:
+                self._admin_scope(by, view)
+            else:
+                refuse(self.cases.decide(by, "read_case", view))
+            await store.insert_request(conn, id=request_id, kind=kind_.value, case_id=case_id, requested_by=by.user_id,
+                                       categories=categories, details=details, status=RequestState.OPEN.value,
+                                       created_at=now, decided_by=None, decided_at=None, decision_reason=None)
+            await audit.append(conn, at=now, actor_id=by.user_id, action=f"request.{kind_.value}",
+                               target_type="request", target_id=request_id, case_id=case_id,
+                               details={"categories": categories})
+        return request_id
+
+    async def decide(self, by: Actor, request_id: str, decision: str, reason: str) -> str:
+        """An admin's decision. A granted erasure shreds the named categories of the case now."""
+        if not reason.strip():
+            raise BadRequest("A decision needs a reason")
+        if decision not in ("grant", "refuse"):
+            raise BadRequest("decision is grant or refuse")
+        now = self.clock.now()
+        shredded: list[str] = []
+        async with self.store.write("retention.request.decide") as conn:
+            row = await store.request_row(conn, request_id, lock=True)
+            if row is None:
+                raise NotFound("No such request")
+            view = await self.cases.view(conn, row.case_id)
+            self._admin_scope(by, view)
+            state = next_state(RequestState(row.status), decision)
+            if state is RequestState.GRANTED and row.kind == RequestKind.ERASURE.value:
+                if view.row.legal_hold:
+                    raise PolicyRefused("The case is under legal hold; nothing of it may be erased (rule retention)",
+                                        rule_id=RULE_ID)
+                shredded = [str(k.id) for k in await store.live_keys_of_case(conn, row.case_id, list(row.categories))]
+                await store.destroy_keys(conn, shredded, now)
+            await store.decide_request(conn, request_id, status=state.value, decided_by=by.user_id, decided_at=now,
+                                       decision_reason=reason)
+            await audit.append(conn, at=now, actor_id=by.user_id, action=f"request.{state.value}",
+                               target_type="request", target_id=request_id, case_id=row.case_id,
+                               details={"reason": reason, "keys_shredded": len(shredded)})
+        if shredded:
+            # The rows of the destroyed keys are unreadable now; the sweeper's purge deletes them.
+            await self.sweeper.forget(shredded)
+        return state.value
+
+    async def requests(self, by: Actor) -> list[Any]:
+        async with self.store.read("retention.requests") as conn:
+            rows = await store.requests(conn)
+        if by.office_id is None:
+            return rows
+        async with self.store.read("retention.requests.scope") as conn:
+            return [r for r in rows if (await case_store.case_by_id(conn, r.case_id)).office_id == by.office_id]
