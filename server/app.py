@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -25,6 +26,9 @@ from server.messaging.push import PushService, VapidKey
 from server.messaging.service import MessagingService
 from server.policy.service import CHANNEL as POLICY_CHANNEL
 from server.policy.service import PolicyService
+from server.scheduling.model import WindowSettings
+from server.scheduling.reminders import ReminderService
+from server.scheduling.service import SchedulingService
 from server.settings import Settings
 from server.store.engine import make_engine
 from server.store.tx import Store
@@ -36,6 +40,7 @@ from server.web import (
     routes_identity,
     routes_messaging,
     routes_push,
+    routes_scheduling,
     routes_system,
     ws_messaging,
 )
@@ -55,6 +60,7 @@ def build_registry() -> Registry:
     routes_messaging.register(registry)
     routes_attachments.register(registry)
     routes_push.register(registry)
+    routes_scheduling.register(registry)
     return registry
 
 
@@ -85,6 +91,13 @@ def create_app(
                        hosts=settings.push_hosts, allow_loopback_http=settings.push_allow_loopback_http,
                        is_online=gateway.online, registry=metrics)
     messaging.sent_hooks.append(push.message_stored)
+    # -- scheduling (issue 4). Check-ins (helper B) hook in with
+    #    scheduling.video_scheduled_hooks.append(checkins.open_for_appointment)
+    windows = WindowSettings(open_before=timedelta(seconds=settings.join_open_before_s),
+                             close_after=timedelta(seconds=settings.join_close_after_s))
+    scheduling = SchedulingService(store, clock, keyring, cases, windows=windows,
+                                   reminder_offsets=settings.reminder_offsets_s)
+    reminders = ReminderService(store, clock, bus, push, offsets=settings.reminder_offsets_s)
     registry = build_registry()
     services = Services(
         settings=settings,
@@ -100,6 +113,8 @@ def create_app(
         push=push,
         metrics=metrics,
         registry=registry,
+        scheduling=scheduling,
+        reminders=reminders,
     )
 
     app = web.Application(
@@ -115,6 +130,7 @@ def create_app(
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_close_sockets)
     app.cleanup_ctx.append(routes_push.background)
+    app.cleanup_ctx.append(routes_scheduling.background)
     return app
 
 

@@ -59,6 +59,11 @@ class Settings:
     push_ttl_s: int = 900
     push_hosts: tuple[str, ...] = PUSH_HOSTS
     push_allow_loopback_http: bool = False  # tests: push to an http://127.0.0.1 endpoint
+    # -- scheduling (issue 4)
+    reminder_offsets_s: tuple[int, ...] = (24 * 3600, 15 * 60)  # before an appointment's start
+    reminder_interval_s: int = 30  # how often the reminder task looks for due reminders
+    join_open_before_s: int = 10 * 60  # a check-in's window opens this long before the start
+    join_close_after_s: int = 15 * 60  # and closes this long after the scheduled end
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -161,6 +166,18 @@ def load_vapid_key(env: Mapping[str, str], data_dir: Path) -> bytes:
     return pem
 
 
+def _offsets(env: Mapping[str, str], name: str) -> tuple[int, ...]:
+    from server.scheduling.model import SchedulingError, parse_offsets
+
+    raw = env.get(name)
+    if not raw:
+        return (24 * 3600, 15 * 60)
+    try:
+        return parse_offsets(raw)
+    except SchedulingError as err:
+        raise SettingsError(f"{name}: {err}") from None
+
+
 def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
     env = os.environ if env is None else env
     demo = bool(overrides.pop("demo", _bool(env, "TANDEM_DEMO", False)))
@@ -191,5 +208,9 @@ def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Se
         vapid_subject=_vapid_subject(env),
         push_ttl_s=_int(env, "TANDEM_PUSH_TTL_S", 900),
         push_hosts=_hosts(env, "TANDEM_PUSH_HOSTS", PUSH_HOSTS),
+        reminder_offsets_s=_offsets(env, "TANDEM_REMINDER_OFFSETS"),
+        reminder_interval_s=_int(env, "TANDEM_REMINDER_INTERVAL_S", 30),
+        join_open_before_s=_int(env, "TANDEM_JOIN_OPEN_BEFORE_S", 10 * 60),
+        join_close_after_s=_int(env, "TANDEM_JOIN_CLOSE_AFTER_S", 15 * 60),
     )
     return settings.with_(**overrides) if overrides else settings

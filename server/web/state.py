@@ -16,6 +16,8 @@ from server.messaging.attachments import AttachmentService
 from server.messaging.push import PushService
 from server.messaging.service import MessagingService
 from server.policy.service import PolicyService
+from server.scheduling.reminders import ReminderService
+from server.scheduling.service import SchedulingService
 from server.settings import Settings
 from server.store.tx import Store
 from server.web.routing import Registry
@@ -36,6 +38,9 @@ class Services:
     push: PushService
     metrics: CollectorRegistry
     registry: Registry
+    # -- scheduling (issue 4)
+    scheduling: SchedulingService
+    reminders: ReminderService
 
 
 SERVICES = web.AppKey("services", Services)
