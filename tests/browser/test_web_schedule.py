@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import _serve
+from tests.browser.conftest import _phone, _serve
 from tests.browser.support import Phone, api_call, api_login, assert_phone_friendly
 from tests.browser.test_web_axe import assert_no_violations
 
@@ -50,7 +50,7 @@ def test_officer_schedules_sees_day_and_week_and_cancels(phone: Phone) -> None:
     expect(page.locator("#schedule-error")).to_contain_text("face_to_face_first")
     assert_no_violations(phone, "officer schedule with a refusal")
     # In person with Kalle, tomorrow at 10:00, weekly, three times.
-    tomorrow = (datetime.now() + timedelta(days=1)).strftime("%Y-%m-%d")
+    tomorrow = page.locator("#appt-date").input_value()  # the form's default: tomorrow, in the browser's zone
     page.locator("#appt-case").select_option(label="Kalle Client")
     page.locator("#appt-kind").select_option("in_person")
     page.locator("#appt-date").fill(tomorrow)
@@ -88,8 +88,6 @@ def test_officer_schedules_sees_day_and_week_and_cancels(phone: Phone) -> None:
 
 def test_client_gets_a_live_reminder_and_sees_upcoming(browser: Any, reminding_server: str,
                                                        catalogs: dict[str, dict[str, str]]) -> None:
-    from tests.browser.conftest import _phone
-
     devices = _phone(browser, reminding_server, catalogs)
     phone = next(devices)
     try:
