@@ -10,7 +10,10 @@ were offered (``alternatives_offered``), which is audited.
 
 Seam to check-ins: every hook in ``video_scheduled_hooks`` is awaited inside the same
 transaction for each video occurrence created (or turned into video), with its join
-window, so a check-in opens and commits with its appointment or not at all.
+window, so a check-in opens and commits with its appointment or not at all. Hooks in
+``video_changed_hooks`` (same signature) hear of a video occurrence that was moved
+(its new window) or cancelled (``appointment.status`` is ``cancelled``), or that stopped
+being video (``appointment.kind``), so its check-in can follow.
 """
 
 from __future__ import annotations
@@ -93,6 +96,8 @@ class SchedulingService:
         self.reminder_offsets = reminder_offsets
         #: Awaited inside the scheduling transaction for each video occurrence (check-ins hook in here).
         self.video_scheduled_hooks: list[VideoScheduledHook] = []
+        #: Awaited inside the transaction when a video occurrence moves, is cancelled or stops being video.
+        self.video_changed_hooks: list[VideoScheduledHook] = []
 
     # -- gates ------------------------------------------------------------------------
 
@@ -116,9 +121,9 @@ class SchedulingService:
         await audit.append(conn, at=self.clock.now(), actor_id=actor.user_id, action=action,
                            target_type="appointment", target_id=target_id, case_id=case_id, details=details)
 
-    async def _opened(self, conn: AsyncConnection, actor: Actor, appt: Appointment) -> None:
+    async def _opened(self, conn: AsyncConnection, actor: Actor, appt: Appointment, *, changed: bool = False) -> None:
         opens_at, closes_at = model.join_window(appt.starts_at, appt.ends_at, self.windows)
-        for hook in self.video_scheduled_hooks:
+        for hook in self.video_changed_hooks if changed else self.video_scheduled_hooks:
             await hook(conn, actor=actor, appointment=appt, opens_at=opens_at, closes_at=closes_at)
 
     # -- writes -----------------------------------------------------------------------
@@ -197,8 +202,11 @@ class SchedulingService:
                 await store.update_appointment(conn, t.id, **values)
                 await store.forget_reminders(conn, t.id, model.still_ahead(start, offsets, now))
                 moved = await store.appointment(conn, t.id)
-                if kind is Kind.VIDEO and (t.kind != kind.value or shift):
+                if kind is Kind.VIDEO and t.kind != kind.value:
                     await self._opened(conn, actor, model.appointment_of(moved))
+                elif t.kind == Kind.VIDEO.value and (kind is not Kind.VIDEO or start != t.starts_at
+                                                     or end != t.ends_at):
+                    await self._opened(conn, actor, model.appointment_of(moved), changed=True)
                 out.append(self.entry(moved))
             await self._audit(conn, actor, "appointment.update", row.case_id, row.id, {
                 "scope": change.scope.value, "count": len(out), "shift_s": shift.total_seconds(), "kind": kind.value})
@@ -212,6 +220,9 @@ class SchedulingService:
             for t_id in ids:
                 await store.update_appointment(conn, t_id, status=Status.CANCELLED.value, cancelled_at=now,
                                                cancelled_by=actor.user_id)
+                gone = model.appointment_of(await store.appointment(conn, t_id))
+                if gone.kind is Kind.VIDEO:
+                    await self._opened(conn, actor, gone, changed=True)
             await self._audit(conn, actor, "appointment.cancel", row.case_id, row.id,
                               {"scope": scope.value, "count": len(ids)})
         return ids

@@ -124,6 +124,28 @@ async def test_scope_fences_every_appointment_route(api: Any) -> None:
     assert (await client.get(f"/api/appointments/{appt['id']}", headers=await login(client, "client"))).status == 200
 
 
+async def test_bad_edits_are_refused_and_change_nothing(api: Any) -> None:
+    client, services = api
+    w = await build(services)
+    o_h = await login(client, "officer")
+    [a] = await schedule(client, o_h, w.cases["own"], body())
+    before = await row_counts(services)
+    for payload, words in (({"starts_at": "2026-01-06T12:00:00"}, "timezone"),
+                           ({"ends_at": "2026-01-06T09:00:00Z"}, "ends after it starts"),
+                           ({"starts_at": "2026-01-01T10:00:00Z"}, "past"),
+                           ({"scope": "all"}, "scope"),
+                           ({"kind": "video", "alternatives_offered": "yes"}, "alternatives_offered")):
+        err = await error_of(await client.patch(f"/api/appointments/{a['id']}", headers=o_h, json=payload), 422)
+        assert words in err["message"], (payload, err)
+    await error_of(await client.patch("/api/appointments/nope", headers=o_h, json={"location": "x"}), 404)
+    # Turning it into a video call asks the policy engine again.
+    o2 = await login(client, "officer2")
+    [b] = await schedule(client, o2, w.cases["same_office"], body())
+    err = await error_of(await client.patch(f"/api/appointments/{b['id']}", headers=o2, json={"kind": "video"}), 403)
+    assert err["rule_id"] == "face_to_face_first"
+    assert (await row_counts(services))["appointments"] == before["appointments"] + 1
+
+
 async def test_bad_input_is_refused_and_writes_nothing(api: Any) -> None:
     client, services = api
     w = await build(services)
@@ -269,3 +291,17 @@ async def test_video_hooks_run_inside_the_scheduling_transaction(api: Any) -> No
     before = await row_counts(services)
     await schedule(client, o_h, w.cases["own"], body("video", location="fail"), status=409)
     assert await row_counts(services) == before  # the hook failed: no appointment either
+    # Moves and cancellations of a video occurrence reach the "changed" hooks, with the new window.
+    changed: list[tuple[str, str, datetime]] = []
+
+    async def follow(conn: Any, *, actor: Any, appointment: Any, opens_at: datetime, closes_at: datetime) -> None:
+        changed.append((appointment.id, appointment.status.value, opens_at))
+
+    services.scheduling.video_changed_hooks.append(follow)
+    resp = await client.patch(f"/api/appointments/{v['id']}", headers=o_h, json={"starts_at": "2026-01-06T12:00:00Z"})
+    assert resp.status == 200, await resp.text()
+    resp = await client.post(f"/api/appointments/{v['id']}/cancel", headers=o_h, json={"scope": "one"})
+    assert resp.status == 200
+    opens = datetime.fromisoformat("2026-01-06T11:50:00+00:00")
+    assert changed == [(v["id"], "scheduled", opens), (v["id"], "cancelled", opens)]
+    assert len(seen) == 2  # the two creations above (one rolled back); moving and cancelling opened nothing
