@@ -12,28 +12,16 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
-from aiohttp import web
 from sqlalchemy import select
 
 from server.store.schema import appointment_reminders
 from tests.helpers.world import build, login
 from tests.integration.test_messaging import connect, next_of
-from tests.integration.test_push import Browser, PushEndpoint, subscribe
+from tests.integration.test_push import Browser, start_push_endpoint, subscribe
 
 START = datetime.fromisoformat("2026-01-07T10:00:00+00:00")  # the FakeClock starts 2026-01-05 09:00 UTC
 LOCATION = "Probation office, Tallinn road 5"
 NO_TICKS = {"push_allow_loopback_http": True, "reminder_interval_s": 3600}  # the tests call run_once themselves
-
-
-@pytest.fixture
-async def push_service(aiohttp_server: Any) -> PushEndpoint:
-    ep = PushEndpoint()
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", ep.handle)
-    server = await aiohttp_server(app)
-    ep.base = str(server.make_url("")).rstrip("/")
-    return ep
 
 
 async def make(client: Any, headers: dict[str, str], case_id: str, start: datetime, kind: str = "video") -> str:
@@ -58,11 +46,12 @@ def move_to(services: Any, moment: datetime) -> None:
 
 
 async def test_each_offset_is_sent_once_in_app_and_by_content_free_push(app_factory: Any,
-                                                                         push_service: PushEndpoint) -> None:
+                                                                         aiohttp_server: Any) -> None:
+    push = await start_push_endpoint(aiohttp_server)
     client, services = await app_factory(**NO_TICKS)
     w = await build(services)
     c_h = await login(client, "client")
-    phone = Browser(f"{push_service.base}/client-phone")
+    phone = Browser(f"{push.base}/client-phone")
     await subscribe(client, c_h, phone)
     appt = await make(client, await login(client, "officer"), w.cases["own"], START)
     assert await services.reminders.run_once() == 0  # two days ahead: nothing due
@@ -73,7 +62,7 @@ async def test_each_offset_is_sent_once_in_app_and_by_content_free_push(app_fact
     assert frame["appointment_id"] == appt and frame["offset_s"] == 86400 and frame["kind"] == "video"
     assert frame["starts_at"] == "2026-01-07T10:00:00Z"
     await services.push.drain()
-    [(headers, body)] = push_service.to("/client-phone")
+    [(headers, body)] = push.to("/client-phone")
     assert phone.decrypt(body) == {"type": "reminder", "appointment_id": appt}
     for leak in (b"video", b"2026", b"10:00", b"Tallinn", b"Client", b"Officer"):
         assert leak not in body and leak not in json.dumps(headers).encode()
@@ -88,7 +77,7 @@ async def test_each_offset_is_sent_once_in_app_and_by_content_free_push(app_fact
     assert (await next_of(c_ws, "reminder"))["offset_s"] == 900
     assert (await next_of(officer_ws, "reminder"))["offset_s"] == 900
     await services.push.drain()
-    assert len(push_service.to("/client-phone")) == 1  # online: no second push
+    assert len(push.to("/client-phone")) == 1  # online: no second push
     move_to(services, START + timedelta(minutes=1))
     assert await services.reminders.run_once() == 0
     client_id, officer_id = w.users["client"], w.users["officer"]
