@@ -89,10 +89,10 @@ class ReminderService:
         return 1
 
     async def run(self, interval_s: float) -> None:
-        """Forever: one pass, then sleep. A failed pass is logged and retried next time."""
+        """Forever: sleep, then one pass. A failed pass is logged and retried next time."""
         while True:
+            await asyncio.sleep(interval_s)
             try:
                 await self.run_once()
             except Exception:
                 log.exception("reminder pass failed")
-            await asyncio.sleep(interval_s)

@@ -21,7 +21,7 @@ from tests.integration.test_push import Browser, start_push_endpoint, subscribe
 
 START = datetime.fromisoformat("2026-01-07T10:00:00+00:00")  # the FakeClock starts 2026-01-05 09:00 UTC
 LOCATION = "Probation office, Tallinn road 5"
-NO_TICKS = {"push_allow_loopback_http": True, "reminder_interval_s": 3600}  # the tests call run_once themselves
+PUSH_TO_LOOPBACK = {"push_allow_loopback_http": True}  # conftest keeps the background pass away: tests call run_once()
 
 
 async def make(client: Any, headers: dict[str, str], case_id: str, start: datetime, kind: str = "video") -> str:
@@ -48,7 +48,7 @@ def move_to(services: Any, moment: datetime) -> None:
 async def test_each_offset_is_sent_once_in_app_and_by_content_free_push(app_factory: Any,
                                                                          aiohttp_server: Any) -> None:
     push = await start_push_endpoint(aiohttp_server)
-    client, services = await app_factory(**NO_TICKS)
+    client, services = await app_factory(**PUSH_TO_LOOPBACK)
     w = await build(services)
     c_h = await login(client, "client")
     phone = Browser(f"{push.base}/client-phone")
@@ -68,7 +68,7 @@ async def test_each_offset_is_sent_once_in_app_and_by_content_free_push(app_fact
         assert leak not in body and leak not in json.dumps(headers).encode()
     # Once: a second pass, and a restarted node on the same database, send nothing more.
     assert await services.reminders.run_once() == 0
-    _client2, restarted = await app_factory(**NO_TICKS)
+    _client2, restarted = await app_factory(**PUSH_TO_LOOPBACK)
     assert await restarted.reminders.run_once() == 0
     # 15 minutes before: the second offset, once; the client is online now and gets the frame.
     move_to(services, START - timedelta(minutes=15))
@@ -90,7 +90,7 @@ async def test_each_offset_is_sent_once_in_app_and_by_content_free_push(app_fact
 
 
 async def test_short_notice_sends_only_the_closest_reminder(app_factory: Any) -> None:
-    client, services = await app_factory(**NO_TICKS)
+    client, services = await app_factory(**PUSH_TO_LOOPBACK)
     w = await build(services)
     o_h = await login(client, "officer")
     await make(client, o_h, w.cases["own"], services.clock.now() + timedelta(minutes=10), kind="phone")
@@ -104,7 +104,7 @@ async def test_short_notice_sends_only_the_closest_reminder(app_factory: Any) ->
 
 
 async def test_cancelled_and_moved_appointments(app_factory: Any) -> None:
-    client, services = await app_factory(**NO_TICKS)
+    client, services = await app_factory(**PUSH_TO_LOOPBACK)
     w = await build(services)
     o_h = await login(client, "officer")
     gone = await make(client, o_h, w.cases["own"], START)
@@ -127,9 +127,9 @@ async def test_cancelled_and_moved_appointments(app_factory: Any) -> None:
 
 
 async def test_racing_nodes_send_each_reminder_once(app_factory: Any) -> None:
-    client, services = await app_factory(**NO_TICKS)
+    client, services = await app_factory(**PUSH_TO_LOOPBACK)
     w = await build(services)
-    _c2, other = await app_factory(**NO_TICKS)
+    _c2, other = await app_factory(**PUSH_TO_LOOPBACK)
     o_h = await login(client, "officer")
     for i in range(5):
         await make(client, o_h, w.cases["own"], START + timedelta(hours=i))
@@ -143,3 +143,14 @@ async def test_racing_nodes_send_each_reminder_once(app_factory: Any) -> None:
     sent = await asyncio.gather(services.reminders.run_once(), other.reminders.run_once())
     assert sum(sent) == 2  # the 14:00 one's 15-minute reminder; the others have started
     assert len([r for r in await recorded(services) if r[2]]) == 12
+
+
+async def test_the_background_task_sends_due_reminders(app_factory: Any) -> None:
+    client, services = await app_factory(reminder_interval_s=1)  # a pass every second, in the background
+    w = await build(services)
+    await make(client, await login(client, "officer"), w.cases["own"], START)
+    move_to(services, START - timedelta(minutes=14))
+    c_ws = await connect(client, await login(client, "client"))
+    frame = await next_of(c_ws, "reminder")  # within a few seconds, with no run_once() from the test
+    assert frame["offset_s"] == 900
+    await c_ws.close()
