@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -29,6 +30,9 @@ from server.policy.service import PolicyService
 from server.retention import background as retention_background
 from server.retention.runner import Sweeper
 from server.retention.service import RetentionService
+from server.scheduling.model import WindowSettings
+from server.scheduling.reminders import ReminderService
+from server.scheduling.service import SchedulingService
 from server.settings import Settings
 from server.store.engine import make_engine
 from server.store.tx import Store
@@ -42,6 +46,7 @@ from server.web import (
     routes_messaging,
     routes_push,
     routes_retention,
+    routes_scheduling,
     routes_system,
     ws_messaging,
 )
@@ -63,6 +68,7 @@ def build_registry() -> Registry:
     routes_push.register(registry)
     routes_groups.register(registry)
     routes_retention.register(registry)
+    routes_scheduling.register(registry)
     return registry
 
 
@@ -96,6 +102,13 @@ def create_app(
     messaging.sent_hooks.append(push.message_stored)
     sweeper = Sweeper(store, clock, keyring, policy, bus, chunk_rows=settings.retention_chunk_rows)
     retention = RetentionService(store, clock, policy, cases, sweeper)
+    # -- scheduling (issue 4). Check-ins (helper B) hook in with
+    #    scheduling.video_scheduled_hooks.append(checkins.open_for_appointment)
+    windows = WindowSettings(open_before=timedelta(seconds=settings.join_open_before_s),
+                             close_after=timedelta(seconds=settings.join_close_after_s))
+    scheduling = SchedulingService(store, clock, keyring, cases, windows=windows,
+                                   reminder_offsets=settings.reminder_offsets_s)
+    reminders = ReminderService(store, clock, bus, push, offsets=settings.reminder_offsets_s)
     registry = build_registry()
     services = Services(
         settings=settings,
@@ -113,6 +126,8 @@ def create_app(
         metrics=metrics,
         registry=registry,
         retention=retention,
+        scheduling=scheduling,
+        reminders=reminders,
     )
 
     app = web.Application(
@@ -129,6 +144,7 @@ def create_app(
     app.on_shutdown.append(_close_sockets)
     app.cleanup_ctx.append(routes_push.background)
     app.cleanup_ctx.append(retention_background.sweeper)
+    app.cleanup_ctx.append(routes_scheduling.background)
     return app
 
 

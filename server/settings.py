@@ -63,6 +63,11 @@ class Settings:
     retention_sweep_interval_s: int = 3600  # the first sweep runs one interval after start
     retention_sweep_enabled: bool = True
     retention_chunk_rows: int = 500  # rows deleted per transaction: what a live write may wait behind
+    # -- scheduling (issue 4)
+    reminder_offsets_s: tuple[int, ...] = (24 * 3600, 15 * 60)  # before an appointment's start
+    reminder_interval_s: int = 30  # how often the reminder task looks for due reminders
+    join_open_before_s: int = 10 * 60  # a check-in's window opens this long before the start
+    join_close_after_s: int = 15 * 60  # and closes this long after the scheduled end
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -165,6 +170,18 @@ def load_vapid_key(env: Mapping[str, str], data_dir: Path) -> bytes:
     return pem
 
 
+def _offsets(env: Mapping[str, str], name: str) -> tuple[int, ...]:
+    from server.scheduling.model import SchedulingError, parse_offsets
+
+    raw = env.get(name)
+    if not raw:
+        return (24 * 3600, 15 * 60)
+    try:
+        return parse_offsets(raw)
+    except SchedulingError as err:
+        raise SettingsError(f"{name}: {err}") from None
+
+
 def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
     env = os.environ if env is None else env
     demo = bool(overrides.pop("demo", _bool(env, "TANDEM_DEMO", False)))
@@ -198,5 +215,9 @@ def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Se
         retention_sweep_interval_s=_int(env, "TANDEM_RETENTION_SWEEP_INTERVAL_S", 3600),
         retention_sweep_enabled=_bool(env, "TANDEM_RETENTION_SWEEP", True),
         retention_chunk_rows=_int(env, "TANDEM_RETENTION_CHUNK_ROWS", 500),
+        reminder_offsets_s=_offsets(env, "TANDEM_REMINDER_OFFSETS"),
+        reminder_interval_s=_int(env, "TANDEM_REMINDER_INTERVAL_S", 30),
+        join_open_before_s=_int(env, "TANDEM_JOIN_OPEN_BEFORE_S", 10 * 60),
+        join_close_after_s=_int(env, "TANDEM_JOIN_CLOSE_AFTER_S", 15 * 60),
     )
     return settings.with_(**overrides) if overrides else settings

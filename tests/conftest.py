@@ -52,7 +52,8 @@ async def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 def make_settings(db_url: str, tmp_path: Path, **overrides: Any) -> Settings:
     base = Settings(database_url=db_url, data_dir=tmp_path, kek=TEST_KEK, cookie_secure=False,
-                    require_staff_mfa=False, policies_dir=REPO_ROOT / "policies", log_json=False)
+                    require_staff_mfa=False, policies_dir=REPO_ROOT / "policies", log_json=False,
+                    reminder_interval_s=24 * 3600)  # no background reminder pass mid-test: tests call run_once()
     return base.with_(**overrides) if overrides else base
 
 

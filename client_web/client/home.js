@@ -1,17 +1,22 @@
 // Landing page for a person under supervision, on a phone: who their officer is and
-// whether they can have check-ins remotely yet, and if not, why; and their messages.
+// whether they can have check-ins remotely yet, and if not, why; their appointments and
+// reminders; and their messages.
 import { h } from "../shared/dom.js";
 import { pageHeading, loadInto, signedInAs } from "../shared/ui.js";
 import { remoteStatus } from "../shared/remote.js";
 import { messagesCard } from "../shared/conversations.js";
 import { myDataCard } from "./my_data.js";
+import { remindersCard } from "../shared/appointments.js";
+import { upcomingCard } from "./appointments.js";
 
 export async function render(view, { me, api, t }) {
   const slot = h("div", { class: "stack" });
   const messages = messagesCard(me);
   const myData = myDataCard(api, t);
-  view.append(pageHeading(t("home.greeting", { name: me.display_name })), signedInAs(me), slot, messages.card,
-    myData.card);
+  const upcoming = upcomingCard(api, t);
+  const reminders = remindersCard(api);
+  view.append(pageHeading(t("home.greeting", { name: me.display_name })), signedInAs(me), reminders.card,
+    upcoming.card, slot, messages.card, myData.card);
   const load = async () => {
     const mine = await loadInto(slot, () => api.get("/api/my/case"), load);
     if (!mine) return;
@@ -24,5 +29,5 @@ export async function render(view, { me, api, t }) {
         remoteStatus(mine.remote, "client"),
         mine.low_digital_access ? h("p", { class: "note" }, t("client.alternatives")) : null));
   };
-  await Promise.all([load(), messages.loaded, myData.loaded]);
+  await Promise.all([load(), messages.loaded, myData.loaded, upcoming.loaded, reminders.loaded]);
 }

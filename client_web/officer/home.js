@@ -4,6 +4,7 @@ import { formatDate, languageName } from "../shared/i18n.js";
 import { pageHeading, loadInto, greeting, details } from "../shared/ui.js";
 import { remoteStatus } from "../shared/remote.js";
 import { inboxCard } from "../shared/conversations.js";
+import { remindersCard } from "../shared/appointments.js";
 
 function flagList(flags, t) {
   const items = [];
@@ -42,8 +43,13 @@ export async function render(view, ctx) {
   const senior = me.role === "senior_officer";
   const slot = h("div", { class: "stack" });
   const inbox = senior ? null : inboxCard(me); // senior officers have no conversations of their own
+  const reminders = remindersCard(api);
+  const scheduleCard = h("section", { class: "card", id: "schedule-card", "aria-labelledby": "schedule-card-title" },
+    h("h2", { id: "schedule-card-title" }, t("schedule.title")),
+    h("p", { class: "aside" },
+      h("a", { class: "text-link", href: "#/schedule", id: "open-schedule" }, t("schedule.open"))));
   view.append(pageHeading(t(senior ? "officer.title_senior" : "officer.title")), greeting(me),
-    inbox && inbox.card, slot);
+    scheduleCard, reminders.card, inbox && inbox.card, slot);
   const load = async () => {
     const data = await loadInto(slot, () => api.get("/api/caseload"), load);
     if (!data) return;
@@ -56,5 +62,5 @@ export async function render(view, ctx) {
           cases.map((c) => caseCard(c, ctx)))
         : h("p", {}, t("officer.empty")));
   };
-  await Promise.all([load(), inbox && inbox.loaded]);
+  await Promise.all([load(), inbox && inbox.loaded, reminders.loaded]);
 }

@@ -4,6 +4,7 @@
 //   #/second-factor  staff set up an authenticator app (when the server requires it)
 //   #/home           the landing page for the signed-in user's role
 //   #/messages       conversations (clients, officers, mentors, partners); ?id=… one thread
+//   #/schedule       an officer's day or week (?view=day|week&date=YYYY-MM-DD) and follow-ups
 import { h } from "./dom.js";
 import { fetchMe, logout as endSession, setCsrfToken, api } from "./api.js";
 import {
@@ -21,11 +22,13 @@ const HOMES = {
 };
 const BASIC_HOME = "/shared/basic_home.js"; // partner, interpreter, room_device
 const MESSAGING_ROLES = new Set(["client", "officer", "mentor", "partner"]); // who has #/messages
+const SCHEDULE_ROLES = new Set(["officer", "senior_officer"]); // who has #/schedule
 const SCREENS = {
   "/login": "/shared/login.js",
   "/enrol": "/shared/enrol.js",
   "/second-factor": "/shared/second_factor.js",
   "/messages": "/shared/messages.js",
+  "/schedule": "/officer/schedule.js",
 };
 // The server answers 403 mfa_enrolment_required to staff without a second factor, and
 // the app then shows the set-up screen. A landing page that makes no API call of its own
@@ -52,6 +55,7 @@ function wantedPath(path) {
   if (path === "/enrol") return path; // needs no session; the code is the credential
   if (!state.me) return "/login";
   if (state.mfaSetup) return "/second-factor";
+  if (path === "/schedule" && SCHEDULE_ROLES.has(state.me.role)) return path;
   return path === "/messages" && MESSAGING_ROLES.has(state.me.role) ? path : "/home";
 }
 
@@ -129,6 +133,9 @@ function renderHeader(path) {
       state.mfaSetup || !MESSAGING_ROLES.has(state.me.role) ? null
         : h("a", { href: "#/messages", id: "nav-messages", "aria-current": path === "/messages" ? "page" : null },
           t("messages.title")),
+      state.mfaSetup || !SCHEDULE_ROLES.has(state.me.role) ? null
+        : h("a", { href: "#/schedule", id: "nav-schedule", "aria-current": path === "/schedule" ? "page" : null },
+          t("schedule.title")),
       h("button", { type: "button", class: "button secondary", id: "logout", onclick: signOut },
         t("action.logout")))
     : null;

@@ -617,6 +617,8 @@ class Messenger {
       case "receipt": return this.receiptIn(frame);
       case "resync": return this.resync(frame);
       case "error": return this.refused(frame);
+      // Appointment reminders ride on the same socket; the reminders card listens for them.
+      case "reminder": return void window.dispatchEvent(new CustomEvent("tandem:reminder", { detail: frame }));
       default: return undefined;
     }
   }

@@ -152,6 +152,8 @@ def topic(conversation_id: str) -> str:
 class Job:
     conversation_id: str
     recipients: tuple[str, ...]
+    data: bytes | None = None  # another feature's content-free payload (reminders); default: new_message
+    topic: str | None = None
 
 
 class PushService:
@@ -237,6 +239,15 @@ class PushService:
             self._pushes.labels("dropped").inc()
             log.warning("push queue full; notification dropped")
 
+    def notify(self, recipients: tuple[str, ...], data: dict[str, str], topic_key: str) -> None:
+        """Queue a content-free push of another feature (a reminder) to whoever is offline then.
+        ``data`` must carry no case content; ``topic_key`` is hashed like a conversation id."""
+        try:
+            self._queue.put_nowait(Job(topic_key, recipients, msgspec.json.encode(data), topic(topic_key)))
+        except asyncio.QueueFull:
+            self._pushes.labels("dropped").inc()
+            log.warning("push queue full; notification dropped")
+
     # -- delivery ----------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -279,8 +290,9 @@ class PushService:
             subs = await subscriptions_of(conn, offline)
         if not subs:
             return
-        data = payload(job.conversation_id)
-        results = await asyncio.gather(*(self._send(s, data, topic(job.conversation_id)) for s in subs))
+        data = job.data if job.data is not None else payload(job.conversation_id)
+        topic_ = job.topic or topic(job.conversation_id)
+        results = await asyncio.gather(*(self._send(s, data, topic_) for s in subs))
         gone = [str(s.id) for s, status in zip(subs, results, strict=True) if status in GONE]
         if gone:
             async with self.store.write("push.expire") as conn:

@@ -376,3 +376,46 @@ data_requests = Table(
     Column("decided_at", UTCDateTime, nullable=True),
     Column("decision_reason", Text, nullable=True),
 )
+
+# -- scheduling (issue 4) --------------------------------------------------------
+
+appointments = Table(
+    "appointments", metadata,
+    Column("id", ID, primary_key=True),
+    Column("case_id", ID, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("client_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("officer_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # in_person | video | phone
+    Column("status", String(16), nullable=False),  # scheduled | cancelled
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("location", String(200), nullable=True),
+    Column("series_id", ID, nullable=True, index=True),  # occurrences of one series share it
+    Column("series_index", Integer, nullable=True),
+    Column("sequence", Integer, nullable=False, default=0),  # iCalendar SEQUENCE: bumped on each change
+    Column("outcome", String(24), nullable=True),
+    Column("outcome_key_id", ID, ForeignKey("data_keys.id"), nullable=True, index=True),
+    Column("outcome_note", LargeBinary, nullable=True),  # AES-256-GCM ciphertext (checkin_records)
+    Column("outcome_by", ID, ForeignKey("users.id"), nullable=True),
+    Column("outcome_at", UTCDateTime, nullable=True),
+    Column("cancelled_by", ID, ForeignKey("users.id"), nullable=True),
+    Column("cancelled_at", UTCDateTime, nullable=True),
+    Column("created_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_appointments_officer_starts", "officer_id", "starts_at"),
+    Index("ix_appointments_client_starts", "client_id", "starts_at"),
+    Index("ix_appointments_status_starts", "status", "starts_at"),
+)
+
+#: One row per (appointment, recipient, offset), inserted before the reminder goes out:
+#: the unique key is what makes a reminder go out once across restarts and nodes.
+appointment_reminders = Table(
+    "appointment_reminders", metadata,
+    Column("id", ID, primary_key=True),
+    Column("appointment_id", ID, ForeignKey("appointments.id"), nullable=False),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("offset_s", Integer, nullable=False),
+    Column("delivered", Boolean, nullable=False),  # False: overtaken by a closer reminder, never sent
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("appointment_id", "user_id", "offset_s", name="uq_appointment_reminders_once"),
+)

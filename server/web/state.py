@@ -18,6 +18,8 @@ from server.messaging.push import PushService
 from server.messaging.service import MessagingService
 from server.policy.service import PolicyService
 from server.retention.service import RetentionService
+from server.scheduling.reminders import ReminderService
+from server.scheduling.service import SchedulingService
 from server.settings import Settings
 from server.store.tx import Store
 from server.web.routing import Registry
@@ -40,6 +42,9 @@ class Services:
     metrics: CollectorRegistry
     registry: Registry
     retention: RetentionService
+    # -- scheduling (issue 4)
+    scheduling: SchedulingService
+    reminders: ReminderService
 
 
 SERVICES = web.AppKey("services", Services)

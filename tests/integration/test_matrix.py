@@ -54,6 +54,8 @@ from aiohttp.test_utils import TestClient
 
 from server.app import build_registry
 from server.identity.model import Role
+from server.scheduling.model import Kind
+from server.scheduling.service import NewAppointment
 from server.web.state import Services
 from tests.helpers import world
 from tests.helpers.http import row_counts
@@ -216,6 +218,26 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/admin/data-requests"):       "N   N   N   N   N   N   N   Y   N",
     ("POST", "/api/admin/data-requests/{request_id}/decision"): "N   N   N   N   N   N   N   Y   N",
     ("GET", "/api/admin/records-of-processing"): "N   N   N   N   N   N   N   Y   N",
+    # -- scheduling: officers schedule for cases in scope; a client reads their own appointments.
+    # Appointment routes act on a fresh appointment of case "own" per cell (starting in 5 minutes,
+    # so its window is open for an outcome).
+    ("POST", "/api/cases/{case_id}/appointments"): {
+        "own":                                 "N   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("GET", "/api/appointments/{appointment_id}"): "Y   Y   Y   N   N   N   N   N   N",
+    ("PATCH", "/api/appointments/{appointment_id}"): "N   Y   Y   N   N   N   N   N   N",
+    ("POST", "/api/appointments/{appointment_id}/cancel"): "N   Y   Y   N   N   N   N   N   N",
+    ("POST", "/api/appointments/{appointment_id}/outcome"): "N   Y   Y   N   N   N   N   N   N",
+    ("GET", "/api/appointments/{appointment_id}/ics"): "Y   Y   Y   N   N   N   N   N   N",
+    ("GET", "/api/calendar.ics"):              "Y   Y   Y   N   N   N   N   N   N",
+    ("GET", "/api/schedule"):                  "N   Y   Y   N   N   N   N   N   N",
+    ("GET", "/api/my/appointments"):           "Y   N   N   N   N   N   N   N   N",
+    ("GET", "/api/followups"):                 "N   Y   Y   N   N   N   N   N   N",
+    # Everyone signed in may list their own reminders (possibly none).
+    ("GET", "/api/reminders"):                 "Y   Y   Y   Y   Y   Y   Y   Y   Y",
 }
 
 #: Allowed cells answered by the route's own checks rather than with a 2xx: the
@@ -355,6 +377,8 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
     url = url.replace("{user_id}", ctx.spare["disable_target"]).replace("{request_id}", ctx.data_request)
     url = url.replace("{conversation_id}", ctx.case_conversation).replace("{attachment_id}", ctx.attachment)
     url = url.replace("{group_id}", ctx.group)
+    if "{appointment_id}" in url:
+        url = url.replace("{appointment_id}", await _fresh_appointment(ctx))
     headers = ctx.headers[role]
     body = _substitute(copy.deepcopy(spec.example), {
         "OFFICER": ctx.w.users["officer"] if relation is None else
@@ -385,7 +409,16 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
             body.update(config=ctx.policy_config)
         case ("POST", "/api/conversations/{conversation_id}/attachments"):
             body, headers = PNG, {**headers, "Content-Type": "image/png"}
+        case ("GET", "/api/schedule"):
+            url += "?date=2026-01-05&view=week"
     return url, body, headers
+
+
+async def _fresh_appointment(ctx: Ctx) -> str:
+    start = ctx.services.clock.now() + timedelta(minutes=5)
+    made = await ctx.services.scheduling.create(ctx.w.actor("officer"), ctx.cases["own"], NewAppointment(
+        kind=Kind.IN_PERSON, starts_at=start, ends_at=start + timedelta(minutes=30)))
+    return made[0].appointment.id
 
 
 def _succeeded(method: str, path: str, relation: str | None, status: int, body: Any) -> bool:

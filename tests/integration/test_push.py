@@ -78,14 +78,19 @@ class PushEndpoint:
         return [(h, b) for p, h, b in self.received if p == path]
 
 
-@pytest.fixture
-async def endpoint(aiohttp_server: Any) -> PushEndpoint:
+async def start_push_endpoint(aiohttp_server: Any) -> PushEndpoint:
+    """A PushEndpoint served on 127.0.0.1 by pytest-aiohttp's ``aiohttp_server``."""
     ep = PushEndpoint()
     app = web.Application()
     app.router.add_post("/{tail:.*}", ep.handle)
     server = await aiohttp_server(app)
     ep.base = str(server.make_url("")).rstrip("/")
     return ep
+
+
+@pytest.fixture
+async def endpoint(aiohttp_server: Any) -> PushEndpoint:
+    return await start_push_endpoint(aiohttp_server)
 
 
 @pytest.fixture

@@ -1,0 +1,201 @@
+// The officer's schedule: a day or a Monday-to-Sunday week of their appointments, a form
+// to schedule one (or a weekly series) for a client on their caseload, cancelling, and the
+// follow-up list: appointments whose window closed with nothing recorded, where the
+// outcome is recorded. A refusal (face_to_face_first, alternatives) is shown with its rule.
+import { h } from "../shared/dom.js";
+import { pageHeading, loadInto, errorBox, field } from "../shared/ui.js";
+import {
+  dayAndTime, dayName, isoDay, kindLabel, stateBadges, timeOnly, timeZone,
+} from "../shared/appointments.js";
+
+const KINDS = ["in_person", "video", "phone"];
+const OUTCOMES = ["attended", "late", "missed", "technical_failure", "not_safe_to_talk", "excused"];
+const DURATIONS = [30, 45, 60, 90];
+const REPEATS = [0, 1, 2, 4]; // weeks between; 0: once
+
+function select(id, label, options, value) {
+  return h("div", { class: "field" },
+    h("label", { for: id }, label),
+    h("select", { id, name: id },
+      options.map(([v, text]) => h("option", { value: String(v), selected: String(v) === String(value) }, text))));
+}
+
+function appointmentItem(a, t, onCancel) {
+  const titleId = `appt-${a.id}-title`;
+  const open = a.status === "scheduled" && !a.outcome && new Date(a.starts_at) > new Date();
+  return h("li", { class: "card appointment", "data-appointment-id": a.id, "data-status": a.status },
+    h("article", { "aria-labelledby": titleId },
+      h("h4", { id: titleId }, `${timeOnly(a.starts_at)}–${timeOnly(a.ends_at)} · ${a.client.display_name}`),
+      h("p", {}, kindLabel(a.kind), a.location ? ` · ${a.location}` : ""),
+      stateBadges(a),
+      open ? h("div", { class: "actions" },
+        h("button", { type: "button", class: "button secondary", "data-cancel": "one",
+          "aria-describedby": titleId, onclick: () => onCancel(a, "one") }, t("schedule.cancel")),
+        a.series_id ? h("button", { type: "button", class: "button secondary", "data-cancel": "following",
+          "aria-describedby": titleId, onclick: () => onCancel(a, "following") }, t("schedule.cancel_following"))
+          : null) : null));
+}
+
+function groupByDay(appointments) {
+  const days = new Map();
+  for (const a of appointments) {
+    const key = isoDay(new Date(a.starts_at));
+    if (!days.has(key)) days.set(key, []);
+    days.get(key).push(a);
+  }
+  return days;
+}
+
+function followUpItem(a, t, api, reload) {
+  const titleId = `follow-${a.id}-title`;
+  const selectId = `outcome-${a.id}`;
+  const error = h("div", { "aria-live": "assertive" });
+  const save = async (event) => {
+    event.preventDefault();
+    error.replaceChildren();
+    try {
+      await api.post(`/api/appointments/${encodeURIComponent(a.id)}/outcome`,
+        { outcome: document.getElementById(selectId).value });
+      await reload();
+    } catch (err) {
+      error.replaceChildren(errorBox(err));
+    }
+  };
+  return h("li", { class: "card followup", "data-appointment-id": a.id },
+    h("form", { class: "form", "aria-labelledby": titleId, onsubmit: save },
+      h("h3", { id: titleId }, `${dayAndTime(a.starts_at)} · ${a.client.display_name} · ${kindLabel(a.kind)}`),
+      select(selectId, t("schedule.outcome"), OUTCOMES.map((o) => [o, t(`appt.outcome.${o}`)]), "attended"),
+      h("button", { type: "submit", class: "button primary" }, t("schedule.record")),
+      error));
+}
+
+function scheduleForm(ctx, cases, onDone) {
+  const { api, t } = ctx;
+  const tomorrow = new Date(Date.now() + 24 * 3600 * 1000);
+  const error = h("div", { id: "schedule-error", "aria-live": "assertive" });
+  const submit = async (event) => {
+    event.preventDefault();
+    error.replaceChildren();
+    const value = (id) => document.getElementById(id).value;
+    const start = new Date(`${value("appt-date")}T${value("appt-time")}`);
+    if (Number.isNaN(start.getTime())) {
+      error.replaceChildren(h("p", { class: "form-error", role: "alert" }, t("schedule.bad_time")));
+      return;
+    }
+    const end = new Date(start.getTime() + Number(value("appt-duration")) * 60000);
+    const weeks = Number(value("appt-repeat"));
+    const body = { kind: value("appt-kind"), starts_at: start.toISOString(), ends_at: end.toISOString() };
+    if (value("appt-location").trim()) body.location = value("appt-location").trim();
+    if (weeks) body.recurrence = { interval_weeks: weeks, count: Number(value("appt-count")) || 2, timezone: timeZone() };
+    if (document.getElementById("appt-alternatives").checked) body.alternatives_offered = true;
+    const button = event.target.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const made = await api.post(`/api/cases/${encodeURIComponent(value("appt-case"))}/appointments`, body);
+      await onDone(made.appointments[0]);
+    } catch (err) {
+      error.replaceChildren(errorBox(err));
+    } finally {
+      button.disabled = false;
+    }
+  };
+  return h("section", { class: "card", "aria-labelledby": "new-appt-title" },
+    h("h2", { id: "new-appt-title" }, t("schedule.new")),
+    h("form", { class: "form", id: "schedule-form", onsubmit: submit },
+      select("appt-case", t("schedule.client"), cases.map((c) => [c.case_id, c.client.display_name])),
+      select("appt-kind", t("schedule.kind"), KINDS.map((k) => [k, kindLabel(k)]), "in_person"),
+      field("appt-date", t("schedule.date"), { type: "date", required: true, value: isoDay(tomorrow) }),
+      field("appt-time", t("schedule.time"), { type: "time", required: true, value: "10:00" }),
+      select("appt-duration", t("schedule.duration"), DURATIONS.map((m) => [m, t("schedule.minutes", { count: m })]), 45),
+      field("appt-location", t("schedule.location"), { type: "text", maxlength: "200", autocomplete: "off" }),
+      select("appt-repeat", t("schedule.repeat"), REPEATS.map((w) => [w, w ? t("schedule.every_weeks", { count: w })
+        : t("schedule.once")]), 0),
+      field("appt-count", t("schedule.count"), { type: "number", min: "2", max: "52", value: "4", inputmode: "numeric" },
+        t("schedule.count_hint")),
+      h("div", { class: "check" },
+        h("input", { type: "checkbox", id: "appt-alternatives" }),
+        h("label", { for: "appt-alternatives" }, t("schedule.alternatives_offered"))),
+      h("button", { type: "submit", class: "button primary", id: "schedule-submit" }, t("schedule.submit")),
+      error));
+}
+
+export async function render(view, ctx) {
+  const { api, t, params } = ctx;
+  const mode = params.get("view") === "week" ? "week" : "day";
+  const day = /^\d{4}-\d{2}-\d{2}$/.test(params.get("date") || "") ? params.get("date") : isoDay(new Date());
+  const status = h("p", { class: "visually-hidden", role: "status", id: "schedule-status" });
+  const listSlot = h("div", { class: "stack" });
+  const followSlot = h("div", { class: "stack" });
+  const formSlot = h("div", { class: "stack" });
+  const go = (nextView, nextDay) => ctx.navigate(`/schedule?view=${nextView}&date=${nextDay}`);
+  const shift = (days) => {
+    const d = new Date(`${day}T12:00:00`);
+    d.setDate(d.getDate() + days);
+    go(mode, isoDay(d));
+  };
+  const step = mode === "week" ? 7 : 1;
+  const nav = h("nav", { class: "actions", "aria-label": t("schedule.navigation") },
+    h("button", { type: "button", class: "button secondary", id: "view-day", "aria-pressed": String(mode === "day"),
+      onclick: () => go("day", day) }, t("schedule.day")),
+    h("button", { type: "button", class: "button secondary", id: "view-week", "aria-pressed": String(mode === "week"),
+      onclick: () => go("week", day) }, t("schedule.week")),
+    h("button", { type: "button", class: "button secondary", id: "previous", onclick: () => shift(-step) },
+      t(mode === "week" ? "schedule.previous_week" : "schedule.previous_day")),
+    h("button", { type: "button", class: "button secondary", id: "today", onclick: () => go(mode, isoDay(new Date())) },
+      t("schedule.today")),
+    h("button", { type: "button", class: "button secondary", id: "next", onclick: () => shift(step) },
+      t(mode === "week" ? "schedule.next_week" : "schedule.next_day")));
+  const rangeTitle = h("h2", { id: "range-title" });
+  view.append(pageHeading(t("schedule.title")), status, nav,
+    h("section", { class: "card", "aria-labelledby": "range-title" }, rangeTitle, listSlot),
+    formSlot,
+    h("section", { class: "card", id: "followups-card", "aria-labelledby": "followups-title" },
+      h("h2", { id: "followups-title" }, t("schedule.followups")),
+      h("p", { class: "hint" }, t("schedule.followups_hint")), followSlot));
+
+  const cancel = async (a, scope) => {
+    try {
+      await api.post(`/api/appointments/${encodeURIComponent(a.id)}/cancel`, { scope });
+      status.textContent = t("schedule.cancelled");
+      await loadList();
+    } catch (err) {
+      listSlot.prepend(errorBox(err));
+    }
+  };
+  const loadList = async () => {
+    const q = `/api/schedule?view=${mode}&date=${day}&tz=${encodeURIComponent(timeZone())}`;
+    const data = await loadInto(listSlot, () => api.get(q), loadList);
+    if (!data) return;
+    rangeTitle.textContent = mode === "week"
+      ? t("schedule.week_of", { date: dayName(data.start) }) : dayName(`${day}T12:00:00`);
+    if (!data.appointments.length) {
+      listSlot.replaceChildren(h("p", { id: "no-appointments" }, t(mode === "week" ? "schedule.empty_week"
+        : "schedule.empty_day")));
+      return;
+    }
+    const groups = [...groupByDay(data.appointments)].map(([key, items]) => h("div", {
+      class: "day", "data-day": key },
+    h("h3", { id: `day-${key}` }, dayName(`${key}T12:00:00`)),
+    h("ul", { class: "cards" }, items.map((a) => appointmentItem(a, t, cancel)))));
+    listSlot.replaceChildren(h("div", { id: "appointments" }, groups));
+  };
+  const loadFollowUps = async () => {
+    const data = await loadInto(followSlot, () => api.get("/api/followups"), loadFollowUps);
+    if (!data) return;
+    followSlot.replaceChildren(data.appointments.length
+      ? h("ul", { class: "cards", id: "followups" }, data.appointments.map((a) => followUpItem(a, t, api, loadFollowUps)))
+      : h("p", { id: "no-followups" }, t("schedule.no_followups")));
+  };
+  const loadForm = async () => {
+    const data = await loadInto(formSlot, () => api.get("/api/caseload"), loadForm);
+    if (!data) return;
+    const cases = [...data.cases].sort((a, b) => a.client.display_name.localeCompare(b.client.display_name));
+    formSlot.replaceChildren(cases.length ? scheduleForm(ctx, cases, async (made) => {
+      status.textContent = t("schedule.scheduled", { when: dayAndTime(made.starts_at) });
+      const madeDay = isoDay(new Date(made.starts_at));
+      if (madeDay !== day && mode === "day") go("day", madeDay);
+      else await loadList();
+    }) : h("p", {}, t("officer.empty")));
+  };
+  await Promise.all([loadList(), loadFollowUps(), loadForm()]);
+}

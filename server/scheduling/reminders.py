@@ -1,0 +1,98 @@
+"""Reminders: a background task that finds due reminders and sends each once.
+
+Design note. Which reminder is due is decided by ``model.plan_reminders`` (pure). This
+shell reads appointments starting within the longest offset, and for each due one
+inserts an ``appointment_reminders`` row before anything goes out. The row's unique key
+(appointment, recipient, offset) is the "once": a restarted node finds it and sends
+nothing, and of two nodes racing, only the one whose insert took effect sends. A node
+that dies between its commit and the send loses that reminder rather than sending it
+twice; the in-app list (``GET /api/reminders``) still shows it. Each reminder goes out
+in-app as a ``reminder`` frame on the recipient's ``user.<id>`` bus channel and, to
+recipients with no open connection, as a content-free Web Push.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import msgspec
+
+from server.audit import store as audit
+from server.bus.base import Bus
+from server.clock import Clock
+from server.errors import Unavailable
+from server.ids import new_id
+from server.messaging.push import PushService
+from server.scheduling import model, store
+from server.store.tx import Store
+
+log = logging.getLogger("tandem.reminders")
+
+
+class ReminderService:
+    def __init__(self, store_: Store, clock: Clock, bus: Bus, push: PushService, *,
+                 offsets: tuple[int, ...] = (24 * 3600, 15 * 60), batch: int = 500) -> None:
+        if not offsets:
+            raise ValueError("at least one reminder offset")
+        self.store = store_
+        self.clock = clock
+        self.bus = bus
+        self.push = push
+        self.offsets = offsets
+        self.batch = batch
+
+    async def run_once(self) -> int:
+        """Send what is due now; the number of reminders sent."""
+        now = self.clock.now()
+        async with self.store.read("reminder.scan") as conn:
+            rows = await store.starting_between(conn, now, now + timedelta(seconds=max(self.offsets)), self.batch)
+            done = await store.reminded(conn, [r.id for r in rows])
+        sent = 0
+        for row in rows:
+            for user_id in (row.client_id, row.officer_id):
+                plan = model.plan_reminders(row.starts_at, self.offsets, now, done.get((row.id, user_id), ()))
+                if plan.send is None:
+                    continue
+                sent += await self._send(row.id, user_id, plan)
+        return sent
+
+    async def _send(self, appointment_id: str, user_id: str, plan: model.ReminderPlan) -> int:
+        assert plan.send is not None
+        reminder_id = new_id()
+        now = self.clock.now()
+        async with self.store.write("reminder.claim") as conn:
+            current = await store.appointment(conn, appointment_id)
+            if current is None or current.status != model.Status.SCHEDULED:
+                return 0  # cancelled since the scan
+            for offset in plan.skip:
+                await store.claim_reminder(conn, is_sqlite=self.store.sqlite, id=new_id(),
+                                           appointment_id=appointment_id, user_id=user_id, offset_s=offset,
+                                           delivered=False, created_at=now)
+            claimed = await store.claim_reminder(conn, is_sqlite=self.store.sqlite, id=reminder_id,
+                                                 appointment_id=appointment_id, user_id=user_id,
+                                                 offset_s=plan.send, delivered=True, created_at=now)
+            if not claimed:
+                return 0  # another node or an earlier run sent it
+            await audit.append(conn, at=now, actor_id=None, action="reminder.send", target_type="appointment",
+                               target_id=appointment_id, case_id=current.case_id,
+                               details={"user_id": user_id, "offset_s": plan.send})
+            appt = model.appointment_of(current)
+        frame = msgspec.json.encode(model.reminder_frame(reminder_id=reminder_id, appointment=appt,
+                                                         offset_s=plan.send))
+        try:
+            await self.bus.publish(f"user.{user_id}", frame)
+        except Unavailable:
+            log.warning("reminder publish failed; it stays in the in-app list")
+        self.push.notify((user_id,), model.reminder_push(appointment_id), f"reminder|{appointment_id}")
+        return 1
+
+    async def run(self, interval_s: float) -> None:
+        """Forever: sleep, then one pass. A failed pass is logged and retried next time."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("reminder pass failed")

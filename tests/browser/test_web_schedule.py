@@ -1,0 +1,117 @@
+"""Scheduling in the web client: an officer schedules, sees the day and week, is refused
+video for a client not yet met (with the rule named) and cancels; a client on a phone
+gets a reminder live over /ws and sees their upcoming appointments. Axe-clean, 360 px."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import _phone, _serve
+from tests.browser.support import Phone, api_call, api_login, assert_phone_friendly
+from tests.browser.test_web_axe import assert_no_violations
+
+expect = pytest.importorskip("playwright.sync_api").expect
+
+pytestmark = pytest.mark.browser
+
+LIVE_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def reminding_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A demo server whose reminder task looks for due reminders every second."""
+    yield from _serve(tmp_path_factory, "TANDEM_SCHEDULE_BASE_URL", TANDEM_REMINDER_INTERVAL_S="1")
+
+
+def case_of(base_url: str, token: str, client_name: str) -> str:
+    cases = api_call(base_url, "GET", "/api/caseload", token)["cases"]
+    return str(next(c["case_id"] for c in cases if c["client"]["display_name"] == client_name))
+
+
+def test_officer_schedules_sees_day_and_week_and_cancels(phone: Phone) -> None:
+    page = phone.page
+    place = f"Room {secrets.token_hex(3)}"
+    phone.login("officer")
+    page.locator("#open-schedule").click()
+    page.wait_for_url("**/#/schedule")
+    phone.settled()
+    expect(page.locator("h1")).to_have_text(phone.t("schedule.title"))
+    assert_no_violations(phone, "officer schedule (empty day)")
+    # A video call for a client never met in person: refused, and the rule is named.
+    page.locator("#appt-case").select_option(label="Liis Client")
+    page.locator("#appt-kind").select_option("video")
+    page.locator("#schedule-submit").click()
+    expect(page.locator("#schedule-error [role=alert]")).to_contain_text("face-to-face")
+    expect(page.locator("#schedule-error")).to_contain_text("face_to_face_first")
+    assert_no_violations(phone, "officer schedule with a refusal")
+    # In person with Kalle, tomorrow at 10:00, weekly, three times.
+    tomorrow = page.locator("#appt-date").input_value()  # the form's default: tomorrow, in the browser's zone
+    page.locator("#appt-case").select_option(label="Kalle Client")
+    page.locator("#appt-kind").select_option("in_person")
+    page.locator("#appt-date").fill(tomorrow)
+    page.locator("#appt-time").fill("10:00")
+    page.locator("#appt-location").fill(place)
+    page.locator("#appt-repeat").select_option("1")
+    page.locator("#appt-count").fill("3")
+    page.locator("#schedule-submit").click()
+    page.wait_for_url(f"**/#/schedule?view=day&date={tomorrow}")
+    phone.settled()
+    item = page.locator("#appointments .appointment").filter(has_text=place)
+    expect(item).to_have_count(1)
+    expect(item).to_contain_text("Kalle Client")
+    expect(item).to_contain_text(phone.t("appt.kind.in_person"))
+    assert_phone_friendly(phone)
+    assert_no_violations(phone, "officer schedule (day with an appointment)")
+    page.locator("#view-week").click()
+    page.wait_for_url(f"**/#/schedule?view=week&date={tomorrow}")
+    phone.settled()
+    expect(page.locator("#view-week")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#appointments .appointment").filter(has_text=place)).to_have_count(1)
+    assert_no_violations(phone, "officer schedule (week)")
+    page.locator("#next").click()  # the next week has the second of the series
+    phone.settled()
+    expect(page.locator("#appointments .appointment").filter(has_text=place)).to_have_count(1)
+    # Cancel it and the one after: both show as cancelled, with no cancel buttons left.
+    page.locator("#appointments .appointment").filter(has_text=place).locator("[data-cancel=following]").click()
+    expect(page.locator("#schedule-status")).to_have_text(phone.t("schedule.cancelled"))
+    cancelled = page.locator("#appointments .appointment[data-status=cancelled]").filter(has_text=place)
+    expect(cancelled).to_have_count(1)
+    expect(cancelled).to_contain_text(phone.t("appt.cancelled"))
+    expect(cancelled.locator("button")).to_have_count(0)
+    assert_no_violations(phone, "officer schedule with a cancelled appointment")
+
+
+def test_client_gets_a_live_reminder_and_sees_upcoming(browser: Any, reminding_server: str,
+                                                       catalogs: dict[str, dict[str, str]]) -> None:
+    devices = _phone(browser, reminding_server, catalogs)
+    phone = next(devices)
+    try:
+        page = phone.page
+        phone.login("client1")
+        expect(page.locator("#no-reminders")).to_be_visible()
+        token = api_login(reminding_server, "officer")
+        start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=10)
+        made = api_call(reminding_server, "POST", f"/api/cases/{case_of(reminding_server, token, 'Kalle Client')}"
+                        "/appointments", token, {"kind": "video", "starts_at": start.isoformat(),
+                                                 "ends_at": (start + timedelta(minutes=30)).isoformat()})
+        appointment_id = made["appointments"][0]["id"]
+        reminder = page.locator("#reminders .reminder")
+        expect(reminder).to_have_count(1, timeout=LIVE_MS)  # the 15-minute one, live over /ws
+        expect(reminder).to_contain_text(phone.t("appt.kind.video"))
+        expect(page.locator("#reminder-announce")).to_contain_text(phone.t("appt.kind.video"))
+        expect(page.locator("#no-reminders")).to_be_hidden()
+        page.reload()
+        phone.settled()
+        expect(page.locator("#reminders .reminder")).to_have_count(1)  # kept in the in-app list
+        mine = page.locator(f'#appointments [data-appointment-id="{appointment_id}"]')
+        expect(mine).to_contain_text(phone.t("appt.kind.video"))
+        assert_phone_friendly(phone)
+        assert_no_violations(phone, "client home with appointments and a reminder")
+        assert not phone.page_errors, phone.page_errors
+    finally:
+        devices.close()
