@@ -34,6 +34,7 @@ from server.web import (
     routes_attachments,
     routes_cases,
     routes_identity,
+    routes_media,
     routes_messaging,
     routes_push,
     routes_system,
@@ -55,6 +56,7 @@ def build_registry() -> Registry:
     routes_messaging.register(registry)
     routes_attachments.register(registry)
     routes_push.register(registry)
+    routes_media.register(registry)
     return registry
 
 
@@ -115,6 +117,11 @@ def create_app(
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_close_sockets)
     app.cleanup_ctx.append(routes_push.background)
+    # -- media: the device-test echo peers, closed when the app stops
+    app[routes_media.ECHO] = routes_media.make_host(host_addresses=settings.media_host_addresses,
+                                                    max_peers=settings.echo_max_peers,
+                                                    lifetime_s=settings.echo_lifetime_s)
+    app.cleanup_ctx.append(routes_media.background)
     return app
 
 

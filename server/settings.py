@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -59,6 +60,10 @@ class Settings:
     push_ttl_s: int = 900
     push_hosts: tuple[str, ...] = PUSH_HOSTS
     push_allow_loopback_http: bool = False  # tests: push to an http://127.0.0.1 endpoint
+    # -- media (device-test echo peer) --
+    echo_max_peers: int = 8  # concurrent device tests; each decodes and re-encodes video
+    echo_lifetime_s: float = 60.0  # a device test is closed after this long, whatever it is doing
+    media_host_addresses: tuple[str, ...] = ()  # host candidates the server's peers offer; () = every interface
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -128,6 +133,17 @@ def _hosts(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple
     return hosts
 
 
+def _addresses(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name) or ""
+    out = tuple(a.strip() for a in raw.split(",") if a.strip())
+    for address in out:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise SettingsError(f"{name}: expected a comma-separated list of IP addresses, got {address!r}") from None
+    return out
+
+
 def _vapid_subject(env: Mapping[str, str]) -> str:
     subject = env.get("TANDEM_VAPID_SUBJECT") or "mailto:tandem@localhost"
     if not (subject.startswith("mailto:") and "@" in subject) and not subject.startswith("https://"):
@@ -191,5 +207,8 @@ def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Se
         vapid_subject=_vapid_subject(env),
         push_ttl_s=_int(env, "TANDEM_PUSH_TTL_S", 900),
         push_hosts=_hosts(env, "TANDEM_PUSH_HOSTS", PUSH_HOSTS),
+        echo_max_peers=_int(env, "TANDEM_ECHO_MAX_PEERS", 8),
+        echo_lifetime_s=float(_int(env, "TANDEM_ECHO_LIFETIME_S", 60)),
+        media_host_addresses=_addresses(env, "TANDEM_MEDIA_HOST_ADDRESSES"),
     )
     return settings.with_(**overrides) if overrides else settings

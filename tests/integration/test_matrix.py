@@ -162,6 +162,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/push/key"):                  "Y   Y   Y   Y   Y   Y   Y   Y   Y",
     ("POST", "/api/push/subscriptions"):       "Y   Y   Y   Y   Y   Y   Y   Y   Y",
     ("DELETE", "/api/push/subscriptions"):     "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    # -- media: anyone signed in may test their own camera, microphone and network
+    ("POST", "/api/media/echo"):               "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    ("POST", "/api/media/echo/{echo_id}/assessment"): "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    ("DELETE", "/api/media/echo/{echo_id}"):   "Y   Y   Y   Y   Y   Y   Y   Y   Y",
     ("GET", "/api/mentees"):                   "N   N   N   N   Y   N   N   N   N",
     # -- administration: admins run the service; seniors may read (not change) policies
     ("GET", "/api/admin/users"):               "N   N   N   N   N   N   N   Y   N",
@@ -181,6 +185,10 @@ MATRIX: dict[tuple[str, str], Row] = {
 NOT_2XX: dict[tuple[str, str, str | None], tuple[int, str]] = {
     ("POST", "/api/me/totp/confirm", None): (422, "invalid_request"),
     ("POST", "/api/cases/{case_id}/exceptions", "own"): (403, "face_to_face_first"),
+    # media: an SDP with no media is refused by the echo peer; no test is open to ask about or end
+    ("POST", "/api/media/echo", None): (422, "invalid_request"),
+    ("POST", "/api/media/echo/{echo_id}/assessment", None): (404, "not_found"),
+    ("DELETE", "/api/media/echo/{echo_id}", None): (404, "not_found"),
 }
 #: Routes fenced by conversation membership, which refuses with 404 not_found.
 MEMBERSHIP_ROUTES = {("GET", "/api/conversations/{conversation_id}/messages"),
@@ -300,6 +308,7 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
     url = path.replace("{case_id}", ctx.cases[key]).replace("{rule_id}", POLICY_RULE)
     url = url.replace("{user_id}", ctx.spare["disable_target"])
     url = url.replace("{conversation_id}", ctx.case_conversation).replace("{attachment_id}", ctx.attachment)
+    url = url.replace("{echo_id}", "no-such-echo")
     headers = ctx.headers[role]
     body = _substitute(copy.deepcopy(spec.example), {
         "OFFICER": ctx.w.users["officer"] if relation is None else
