@@ -4,6 +4,7 @@ import { formatDate, languageName } from "../shared/i18n.js";
 import { pageHeading, loadInto, greeting, details } from "../shared/ui.js";
 import { remoteStatus } from "../shared/remote.js";
 import { inboxCard } from "../shared/conversations.js";
+import { waitingPanel } from "./waiting.js";
 
 function flagList(flags, t) {
   const items = [];
@@ -42,8 +43,9 @@ export async function render(view, ctx) {
   const senior = me.role === "senior_officer";
   const slot = h("div", { class: "stack" });
   const inbox = senior ? null : inboxCard(me); // senior officers have no conversations of their own
+  const waiting = waitingPanel(ctx); // check-ins with someone in the waiting room
   view.append(pageHeading(t(senior ? "officer.title_senior" : "officer.title")), greeting(me),
-    inbox && inbox.card, slot);
+    waiting.card, inbox && inbox.card, slot);
   const load = async () => {
     const data = await loadInto(slot, () => api.get("/api/caseload"), load);
     if (!data) return;
@@ -56,5 +58,5 @@ export async function render(view, ctx) {
           cases.map((c) => caseCard(c, ctx)))
         : h("p", {}, t("officer.empty")));
   };
-  await Promise.all([load(), inbox && inbox.loaded]);
+  await Promise.all([load(), inbox && inbox.loaded, waiting.loaded]);
 }
