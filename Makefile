@@ -38,6 +38,7 @@ test: lint pytest
 bench: $(STAMP) services
 	$(BIN)/python bench/auth.py
 	$(BIN)/python bench/messaging.py
+	$(BIN)/python bench/checkins.py
 
 clean:
 	rm -rf $(VENV) node_modules var
