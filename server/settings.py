@@ -59,6 +59,13 @@ class Settings:
     push_ttl_s: int = 900
     push_hosts: tuple[str, ...] = PUSH_HOSTS
     push_allow_loopback_http: bool = False  # tests: push to an http://127.0.0.1 endpoint
+    # -- video check-ins (issue 4) --
+    turn_urls: tuple[str, ...] = ()  # turn:/turns: URLs of coturn
+    stun_urls: tuple[str, ...] = ()
+    turn_secret: str = field(default="", repr=False)  # coturn's static-auth-secret
+    turn_ttl_s: int = 3600
+    checkin_grace_s: float = 30.0  # a dropped participant may rejoin its place for this long
+    checkin_max_participants: int = 6
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -161,6 +168,22 @@ def load_vapid_key(env: Mapping[str, str], data_dir: Path) -> bytes:
     return pem
 
 
+def _urls(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name) or ""
+    return tuple(u.strip() for u in raw.split(",") if u.strip())
+
+
+def _secret(env: Mapping[str, str], name: str) -> str:
+    """A secret from NAME or from the file named by NAME_FILE."""
+    path = env.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as err:
+            raise SettingsError(f"{name}_FILE: cannot read {path}: {err.strerror}") from None
+    return env.get(name) or ""
+
+
 def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
     env = os.environ if env is None else env
     demo = bool(overrides.pop("demo", _bool(env, "TANDEM_DEMO", False)))
@@ -191,5 +214,10 @@ def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Se
         vapid_subject=_vapid_subject(env),
         push_ttl_s=_int(env, "TANDEM_PUSH_TTL_S", 900),
         push_hosts=_hosts(env, "TANDEM_PUSH_HOSTS", PUSH_HOSTS),
+        turn_urls=_urls(env, "TANDEM_TURN_URLS"),
+        stun_urls=_urls(env, "TANDEM_STUN_URLS"),
+        turn_secret=_secret(env, "TANDEM_TURN_SECRET"),
+        turn_ttl_s=_int(env, "TANDEM_TURN_TTL_S", 3600),
+        checkin_grace_s=float(_int(env, "TANDEM_CHECKIN_GRACE_S", 30)),
     )
     return settings.with_(**overrides) if overrides else settings
