@@ -15,6 +15,7 @@ from server.bus.base import Bus
 from server.bus.memory import MemoryBus
 from server.bus.redis import RedisBus
 from server.cases.service import CaseService
+from server.checkins.service import CheckinService
 from server.clock import Clock, SystemClock
 from server.crypto.keyring import Keyring
 from server.identity.passwords import Passwords
@@ -26,6 +27,7 @@ from server.messaging.service import MessagingService
 from server.policy.service import CHANNEL as POLICY_CHANNEL
 from server.policy.service import PolicyService
 from server.settings import Settings
+from server.signalling.turn import TurnConfig
 from server.store.engine import make_engine
 from server.store.tx import Store
 from server.web import (
@@ -33,12 +35,14 @@ from server.web import (
     routes_admin,
     routes_attachments,
     routes_cases,
+    routes_checkins,
     routes_identity,
     routes_media,
     routes_messaging,
     routes_push,
     routes_system,
     ws_messaging,
+    ws_signalling,
 )
 from server.web.gateway import Gateway
 from server.web.http import HttpMetrics, add_security_headers, make_edge_middleware
@@ -57,6 +61,7 @@ def build_registry() -> Registry:
     routes_attachments.register(registry)
     routes_push.register(registry)
     routes_media.register(registry)
+    routes_checkins.register(registry)
     return registry
 
 
@@ -87,6 +92,11 @@ def create_app(
                        hosts=settings.push_hosts, allow_loopback_http=settings.push_allow_loopback_http,
                        is_online=gateway.online, registry=metrics)
     messaging.sent_hooks.append(push.message_stored)
+    turn = TurnConfig(turn_urls=settings.turn_urls, stun_urls=settings.stun_urls, secret=settings.turn_secret,
+                      ttl_s=settings.turn_ttl_s)
+    checkins = CheckinService(store, clock, keyring, cases, policy, identity, bus, turn)
+    signalling = ws_signalling.Signalling(gateway, checkins, clock, grace_s=settings.checkin_grace_s,
+                                          max_participants=settings.checkin_max_participants)
     registry = build_registry()
     services = Services(
         settings=settings,
@@ -102,6 +112,7 @@ def create_app(
         push=push,
         metrics=metrics,
         registry=registry,
+        checkins=checkins,
     )
 
     app = web.Application(
@@ -109,6 +120,8 @@ def create_app(
     )
     app[SERVICES] = services
     ws_messaging.register(gateway, messaging)
+    signalling.register()
+    app[ws_signalling.SIGNALLING] = signalling
     app[GATEWAY] = gateway
     app.on_response_prepare.append(add_security_headers)
     api.mount(app, registry.routes)
@@ -122,6 +135,7 @@ def create_app(
                                                     max_peers=settings.echo_max_peers,
                                                     lifetime_s=settings.echo_lifetime_s)
     app.cleanup_ctx.append(routes_media.background)
+    app.cleanup_ctx.append(ws_signalling.background)
     return app
 
 

@@ -64,6 +64,13 @@ class Settings:
     echo_max_peers: int = 8  # concurrent device tests; each decodes and re-encodes video
     echo_lifetime_s: float = 60.0  # a device test is closed after this long, whatever it is doing
     media_host_addresses: tuple[str, ...] = ()  # host candidates the server's peers offer; () = every interface
+    # -- video check-ins (issue 4) --
+    turn_urls: tuple[str, ...] = ()  # turn:/turns: URLs of coturn
+    stun_urls: tuple[str, ...] = ()
+    turn_secret: str = field(default="", repr=False)  # coturn's static-auth-secret
+    turn_ttl_s: int = 3600
+    checkin_grace_s: float = 30.0  # a dropped participant may rejoin its place for this long
+    checkin_max_participants: int = 6
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -177,6 +184,22 @@ def load_vapid_key(env: Mapping[str, str], data_dir: Path) -> bytes:
     return pem
 
 
+def _urls(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name) or ""
+    return tuple(u.strip() for u in raw.split(",") if u.strip())
+
+
+def _secret(env: Mapping[str, str], name: str) -> str:
+    """A secret from NAME or from the file named by NAME_FILE."""
+    path = env.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as err:
+            raise SettingsError(f"{name}_FILE: cannot read {path}: {err.strerror}") from None
+    return env.get(name) or ""
+
+
 def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
     env = os.environ if env is None else env
     demo = bool(overrides.pop("demo", _bool(env, "TANDEM_DEMO", False)))
@@ -210,5 +233,10 @@ def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Se
         echo_max_peers=_int(env, "TANDEM_ECHO_MAX_PEERS", 8),
         echo_lifetime_s=float(_int(env, "TANDEM_ECHO_LIFETIME_S", 60)),
         media_host_addresses=_addresses(env, "TANDEM_MEDIA_HOST_ADDRESSES"),
+        turn_urls=_urls(env, "TANDEM_TURN_URLS"),
+        stun_urls=_urls(env, "TANDEM_STUN_URLS"),
+        turn_secret=_secret(env, "TANDEM_TURN_SECRET"),
+        turn_ttl_s=_int(env, "TANDEM_TURN_TTL_S", 3600),
+        checkin_grace_s=float(_int(env, "TANDEM_CHECKIN_GRACE_S", 30)),
     )
     return settings.with_(**overrides) if overrides else settings

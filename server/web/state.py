@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from server.bus.base import Bus
 from server.cases.service import CaseService
+from server.checkins.service import CheckinService
 from server.clock import Clock
 from server.crypto.keyring import Keyring
 from server.identity.service import IdentityService
@@ -36,6 +37,7 @@ class Services:
     push: PushService
     metrics: CollectorRegistry
     registry: Registry
+    checkins: CheckinService  # issue 4
 
 
 SERVICES = web.AppKey("services", Services)
