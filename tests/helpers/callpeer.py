@@ -85,8 +85,10 @@ class CallPeer:
         await self._ws.send_str(json.dumps(frame))
 
     async def signal(self, type_: str, **fields: Any) -> str:
+        """A frame for this room, with an id for errors to name (``stats`` frames carry none)."""
         frame_id = f"f{next(_ids)}"
-        await self.send({"type": type_, "room": self.room, "id": frame_id, **fields})
+        extra = {} if type_ == "stats" else {"id": frame_id}
+        await self.send({"type": type_, "room": self.room, **extra, **fields})
         return frame_id
 
     # -- frames in ---------------------------------------------------------------------
