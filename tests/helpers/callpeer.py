@@ -45,11 +45,13 @@ class CallPeer:
     room: str
     video: bool = True
     video_size: tuple[int, int] = (160, 120)
+    noise: bool = True  # random pixels (a realistic bitrate) or a cheap moving stripe
     frames: list[dict[str, Any]] = field(default_factory=list)
     links: dict[str, Link] = field(default_factory=dict)
     participant: str | None = None
     ice_servers: tuple[IceServer, ...] = ()
     relayed: int = 0  # signalling frames received from the server (all types)
+    first_at: dict[str, float] = field(default_factory=dict)  # frame type -> loop time it first arrived
     on_frame: Callable[[dict[str, Any]], None] | None = None
     _ws: Any = None
     _reader: asyncio.Task[None] | None = None
@@ -99,6 +101,7 @@ class CallPeer:
                 break
             frame = json.loads(msg.data)
             self.relayed += 1
+            self.first_at.setdefault(str(frame.get("type")), asyncio.get_running_loop().time())
             if self.on_frame is not None:
                 self.on_frame(frame)
             if not self._media_off:
@@ -167,7 +170,7 @@ class CallPeer:
         self._audio = self._audio or AudioStreamTrack()
         pc.addTrack(self._audio)
         if self.video:
-            self._video = self._video or SmallVideo(*self.video_size)
+            self._video = self._video or SmallVideo(*self.video_size, noise=self.noise)
             pc.addTrack(self._video)
         link = Link(pc, sink)
         self.links[other] = link

@@ -16,19 +16,30 @@ from av import VideoFrame
 from server.media.ice import IceServer, configuration
 
 
-class SmallVideo(VideoStreamTrack):  # type: ignore[misc]
-    """A small picture that changes every frame (random noise), so the encoder has work
-    and the link carries a realistic bitrate."""
+class SmallVideo(VideoStreamTrack):
+    """A small picture that changes every frame. ``noise``: random pixels, so the encoder has
+    work and the link carries a realistic bitrate; otherwise a cheap moving stripe (the bench,
+    where 20 peers share one process)."""
 
-    def __init__(self, width: int = 160, height: int = 120) -> None:
+    def __init__(self, width: int = 160, height: int = 120, *, noise: bool = True) -> None:
         super().__init__()
-        self.width, self.height = width, height
+        self.width, self.height, self.noise = width, height, noise
+        self._n = 0
 
     async def recv(self) -> VideoFrame:
         pts, time_base = await self.next_timestamp()
         frame = VideoFrame(width=self.width, height=self.height, format="yuv420p")
-        for plane in frame.planes:
-            plane.update(os.urandom(plane.buffer_size))
+        self._n += 1
+        for i, plane in enumerate(frame.planes):
+            if self.noise:
+                plane.update(os.urandom(plane.buffer_size))
+            elif i == 0:
+                row = self._n % (plane.buffer_size // plane.line_size)
+                luma = bytearray(b"\x40" * plane.buffer_size)
+                luma[row * plane.line_size:(row + 8) * plane.line_size] = b"\xe0" * (8 * plane.line_size)
+                plane.update(bytes(luma[:plane.buffer_size]))
+            else:
+                plane.update(b"\x80" * plane.buffer_size)
         frame.pts, frame.time_base = pts, time_base
         return frame
 
