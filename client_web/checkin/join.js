@@ -84,9 +84,18 @@ function inCall(view, slot, ctx, { checkinId, mode, host }) {
   const leave = h("button", { type: "button", class: "button primary big-button", id: "call-leave" }, t(host ? "call.end" : "call.leave"));
   const cantTalk = host ? null
     : h("button", { type: "button", class: "button secondary big-button", id: "call-cant-talk" }, t("safe.cant_talk"));
-  slot.replaceChildren(status, lobbyCard, tiles, h("div", { class: "stack call-actions" }, voice, leave, cantTalk));
+  slot.replaceChildren(...[status, lobbyCard, tiles, h("div", { class: "stack call-actions" }, voice, leave, cantTalk)]
+    .filter(Boolean));
 
   const shown = new Map();
+  // Who is waiting to be let in (hosts): from `lobby` frames and the room's own snapshots.
+  const drawLobby = (waiting) => {
+    waitingList.replaceChildren(...(waiting.length ? waiting.map((w) =>
+      h("li", { class: "row" }, h("span", { class: "big" }, w.display_name), " ",
+        h("button", { type: "button", class: "button primary admit", "data-participant": w.participant,
+          onclick: () => call.admit(w.participant) }, t("waiting.admit", { name: w.display_name }))))
+      : [h("li", { class: "muted" }, t("waiting.nobody"))]));
+  };
   const call = startCall({
     room: checkinId,
     mode,
@@ -98,7 +107,9 @@ function inCall(view, slot, ctx, { checkinId, mode, host }) {
         heading(view, t, "call.title");
         status.textContent = t("checkin.in_call");
         if (call.local && !document.getElementById("local-video")) {
-          tiles.prepend(videoTile("local-video", t("call.you"), call.local, { muted: true }));
+          const mine = videoTile("local-video", t("call.you"), call.local, { muted: true });
+          mine.classList.add("tile-local");
+          tiles.prepend(mine);
         }
       } else if (kind === "remote") {
         if (shown.has(d.participant)) shown.get(d.participant).querySelector("video").srcObject = d.stream;
@@ -112,11 +123,9 @@ function inCall(view, slot, ctx, { checkinId, mode, host }) {
         if (d.reason !== "dropped" && shown.has(d.participant)) { shown.get(d.participant).remove(); shown.delete(d.participant); }
         status.textContent = t(d.reason === "dropped" ? "call.peer_dropped" : "call.peer_left");
       } else if (kind === "lobby" && host && d.checkin_id === checkinId) {
-        waitingList.replaceChildren(...(d.waiting.length ? d.waiting.map((w) =>
-          h("li", { class: "row" }, h("span", { class: "big" }, w.display_name), " ",
-            h("button", { type: "button", class: "button primary admit", "data-participant": w.participant,
-              onclick: () => call.admit(w.participant) }, t("waiting.admit", { name: w.display_name }))))
-          : [h("li", { class: "muted" }, t("waiting.nobody"))]));
+        drawLobby(d.waiting);
+      } else if (kind === "room" && host) {
+        drawLobby(d.participants.filter((p) => p.state === "waiting"));
       } else if (kind === "media") {
         voice.disabled = true;
         status.textContent = t("call.audio_only_on");
