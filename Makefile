@@ -39,6 +39,7 @@ bench: $(STAMP) services
 	$(BIN)/python bench/auth.py
 	$(BIN)/python bench/messaging.py
 	$(BIN)/python bench/retention.py
+	$(BIN)/python bench/checkins.py
 
 clean:
 	rm -rf $(VENV) node_modules var

@@ -16,6 +16,7 @@ from server.bus.base import Bus
 from server.bus.memory import MemoryBus
 from server.bus.redis import RedisBus
 from server.cases.service import CaseService
+from server.checkins.service import CheckinService
 from server.clock import Clock, SystemClock
 from server.crypto.keyring import Keyring
 from server.groups.service import GroupService
@@ -34,6 +35,7 @@ from server.scheduling.model import WindowSettings
 from server.scheduling.reminders import ReminderService
 from server.scheduling.service import SchedulingService
 from server.settings import Settings
+from server.signalling.turn import TurnConfig
 from server.store.engine import make_engine
 from server.store.tx import Store
 from server.web import (
@@ -41,14 +43,17 @@ from server.web import (
     routes_admin,
     routes_attachments,
     routes_cases,
+    routes_checkins,
     routes_groups,
     routes_identity,
+    routes_media,
     routes_messaging,
     routes_push,
     routes_retention,
     routes_scheduling,
     routes_system,
     ws_messaging,
+    ws_signalling,
 )
 from server.web.gateway import Gateway
 from server.web.http import HttpMetrics, add_security_headers, make_edge_middleware
@@ -69,6 +74,8 @@ def build_registry() -> Registry:
     routes_groups.register(registry)
     routes_retention.register(registry)
     routes_scheduling.register(registry)
+    routes_media.register(registry)
+    routes_checkins.register(registry)
     return registry
 
 
@@ -109,6 +116,11 @@ def create_app(
     scheduling = SchedulingService(store, clock, keyring, cases, windows=windows,
                                    reminder_offsets=settings.reminder_offsets_s)
     reminders = ReminderService(store, clock, bus, push, offsets=settings.reminder_offsets_s)
+    turn = TurnConfig(turn_urls=settings.turn_urls, stun_urls=settings.stun_urls, secret=settings.turn_secret,
+                      ttl_s=settings.turn_ttl_s)
+    checkins = CheckinService(store, clock, keyring, cases, policy, identity, bus, turn)
+    signalling = ws_signalling.Signalling(gateway, checkins, clock, grace_s=settings.checkin_grace_s,
+                                          max_participants=settings.checkin_max_participants)
     registry = build_registry()
     services = Services(
         settings=settings,
@@ -128,6 +140,7 @@ def create_app(
         retention=retention,
         scheduling=scheduling,
         reminders=reminders,
+        checkins=checkins,
     )
 
     app = web.Application(
@@ -135,6 +148,8 @@ def create_app(
     )
     app[SERVICES] = services
     ws_messaging.register(gateway, messaging)
+    signalling.register()
+    app[ws_signalling.SIGNALLING] = signalling
     app[GATEWAY] = gateway
     app.on_response_prepare.append(add_security_headers)
     api.mount(app, registry.routes)
@@ -145,6 +160,12 @@ def create_app(
     app.cleanup_ctx.append(routes_push.background)
     app.cleanup_ctx.append(retention_background.sweeper)
     app.cleanup_ctx.append(routes_scheduling.background)
+    # -- media: the device-test echo peers, closed when the app stops
+    app[routes_media.ECHO] = routes_media.make_host(host_addresses=settings.media_host_addresses,
+                                                    max_peers=settings.echo_max_peers,
+                                                    lifetime_s=settings.echo_lifetime_s)
+    app.cleanup_ctx.append(routes_media.background)
+    app.cleanup_ctx.append(ws_signalling.background)
     return app
 
 

@@ -16,6 +16,15 @@
     ├── RateLimited                  rate_limited 429 (carries retry_after seconds)
     └── Unavailable                  unavailable 503 (a backing service is down)
 
+    Check-ins and signalling (issue 4):
+    Conflict ├── IllegalTransition   illegal_transition 409 (a lifecycle step not allowed in the state)
+             ├── OutsideWindow       outside_window 409 (before opens_at or after closes_at)
+             └── RoomFull            room_full 409
+    Forbidden├── NotInRoom           not_in_room 403 (a frame for a room you have not joined)
+             ├── NotAdmitted         not_admitted 403 (SDP/candidates from or to someone in the lobby)
+             └── NotHost             not_host 403 (admit/end by a non-host)
+    BadRequest── LimitExceeded       limit_exceeded 422 (candidate budget, SDP size)
+
 Client-facing errors carry a stable ``code``, an HTTP ``status`` and a human
 ``message``. Foreign exceptions (database, Redis, aiortc) are translated at the edge;
 anything else becomes ``internal_error`` 500 without detail.
@@ -115,3 +124,34 @@ class RateLimited(TandemError):
 class Unavailable(TandemError):
     code = "unavailable"
     status = 503
+
+
+# -- check-ins and signalling (issue 4) ------------------------------------------
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+
+
+class OutsideWindow(Conflict):
+    code = "outside_window"
+
+
+class RoomFull(Conflict):
+    code = "room_full"
+
+
+class NotInRoom(Forbidden):
+    code = "not_in_room"
+
+
+class NotAdmitted(Forbidden):
+    code = "not_admitted"
+
+
+class NotHost(Forbidden):
+    code = "not_host"
+
+
+class LimitExceeded(BadRequest):
+    code = "limit_exceeded"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -68,6 +69,17 @@ class Settings:
     reminder_interval_s: int = 30  # how often the reminder task looks for due reminders
     join_open_before_s: int = 10 * 60  # a check-in's window opens this long before the start
     join_close_after_s: int = 15 * 60  # and closes this long after the scheduled end
+    # -- media (device-test echo peer) --
+    echo_max_peers: int = 8  # concurrent device tests; each decodes and re-encodes video
+    echo_lifetime_s: float = 60.0  # a device test is closed after this long, whatever it is doing
+    media_host_addresses: tuple[str, ...] = ()  # host candidates the server's peers offer; () = every interface
+    # -- video check-ins (issue 4) --
+    turn_urls: tuple[str, ...] = ()  # turn:/turns: URLs of coturn
+    stun_urls: tuple[str, ...] = ()
+    turn_secret: str = field(default="", repr=False)  # coturn's static-auth-secret
+    turn_ttl_s: int = 3600
+    checkin_grace_s: float = 30.0  # a dropped participant may rejoin its place for this long
+    checkin_max_participants: int = 6
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -137,6 +149,17 @@ def _hosts(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple
     return hosts
 
 
+def _addresses(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name) or ""
+    out = tuple(a.strip() for a in raw.split(",") if a.strip())
+    for address in out:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise SettingsError(f"{name}: expected a comma-separated list of IP addresses, got {address!r}") from None
+    return out
+
+
 def _vapid_subject(env: Mapping[str, str]) -> str:
     subject = env.get("TANDEM_VAPID_SUBJECT") or "mailto:tandem@localhost"
     if not (subject.startswith("mailto:") and "@" in subject) and not subject.startswith("https://"):
@@ -182,6 +205,22 @@ def _offsets(env: Mapping[str, str], name: str) -> tuple[int, ...]:
         raise SettingsError(f"{name}: {err}") from None
 
 
+def _urls(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name) or ""
+    return tuple(u.strip() for u in raw.split(",") if u.strip())
+
+
+def _secret(env: Mapping[str, str], name: str) -> str:
+    """A secret from NAME or from the file named by NAME_FILE."""
+    path = env.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as err:
+            raise SettingsError(f"{name}_FILE: cannot read {path}: {err.strerror}") from None
+    return env.get(name) or ""
+
+
 def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
     env = os.environ if env is None else env
     demo = bool(overrides.pop("demo", _bool(env, "TANDEM_DEMO", False)))
@@ -219,5 +258,13 @@ def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Se
         reminder_interval_s=_int(env, "TANDEM_REMINDER_INTERVAL_S", 30),
         join_open_before_s=_int(env, "TANDEM_JOIN_OPEN_BEFORE_S", 10 * 60),
         join_close_after_s=_int(env, "TANDEM_JOIN_CLOSE_AFTER_S", 15 * 60),
+        echo_max_peers=_int(env, "TANDEM_ECHO_MAX_PEERS", 8),
+        echo_lifetime_s=float(_int(env, "TANDEM_ECHO_LIFETIME_S", 60)),
+        media_host_addresses=_addresses(env, "TANDEM_MEDIA_HOST_ADDRESSES"),
+        turn_urls=_urls(env, "TANDEM_TURN_URLS"),
+        stun_urls=_urls(env, "TANDEM_STUN_URLS"),
+        turn_secret=_secret(env, "TANDEM_TURN_SECRET"),
+        turn_ttl_s=_int(env, "TANDEM_TURN_TTL_S", 3600),
+        checkin_grace_s=float(_int(env, "TANDEM_CHECKIN_GRACE_S", 30)),
     )
     return settings.with_(**overrides) if overrides else settings

@@ -5,6 +5,7 @@ import { pageHeading, loadInto, greeting, details } from "../shared/ui.js";
 import { remoteStatus } from "../shared/remote.js";
 import { inboxCard } from "../shared/conversations.js";
 import { remindersCard } from "../shared/appointments.js";
+import { waitingPanel } from "./waiting.js";
 
 function flagList(flags, t) {
   const items = [];
@@ -48,8 +49,9 @@ export async function render(view, ctx) {
     h("h2", { id: "schedule-card-title" }, t("schedule.title")),
     h("p", { class: "aside" },
       h("a", { class: "text-link", href: "#/schedule", id: "open-schedule" }, t("schedule.open"))));
+  const waiting = waitingPanel(ctx); // check-ins with someone in the waiting room
   view.append(pageHeading(t(senior ? "officer.title_senior" : "officer.title")), greeting(me),
-    scheduleCard, reminders.card, inbox && inbox.card, slot);
+    waiting.card, scheduleCard, reminders.card, inbox && inbox.card, slot);
   const load = async () => {
     const data = await loadInto(slot, () => api.get("/api/caseload"), load);
     if (!data) return;
@@ -62,5 +64,5 @@ export async function render(view, ctx) {
           cases.map((c) => caseCard(c, ctx)))
         : h("p", {}, t("officer.empty")));
   };
-  await Promise.all([load(), inbox && inbox.loaded, reminders.loaded]);
+  await Promise.all([load(), inbox && inbox.loaded, reminders.loaded, waiting.loaded]);
 }

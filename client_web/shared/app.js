@@ -29,7 +29,9 @@ const SCREENS = {
   "/second-factor": "/shared/second_factor.js",
   "/messages": "/shared/messages.js",
   "/schedule": "/officer/schedule.js",
+  "/checkin": "/checkin/join.js", // a video check-in from its link (needs no session when the link has a code)
 };
+const AFTER_LOGIN_KEY = "tandem.after_login"; // a screen to return to after signing in (e.g. a check-in link)
 // The server answers 403 mfa_enrolment_required to staff without a second factor, and
 // the app then shows the set-up screen. A landing page that makes no API call of its own
 // would never hear it, so for those roles the first render asks once with a call the
@@ -53,6 +55,7 @@ function splitRoute(route) {
 
 function wantedPath(path) {
   if (path === "/enrol") return path; // needs no session; the code is the credential
+  if (path === "/checkin" && !state.mfaSetup) return path; // signs in, or uses the link's one-time code
   if (!state.me) return "/login";
   if (state.mfaSetup) return "/second-factor";
   if (path === "/schedule" && SCHEDULE_ROLES.has(state.me.role)) return path;
@@ -112,7 +115,17 @@ async function signedIn(session) {
   state.mfaPending = false;
   state.mfaSetup = null;
   if (!storedLanguage()) await setLanguage(state.me.locale || browserLanguage());
-  navigate("/home");
+  navigate(afterLogin() || "/home");
+}
+
+function afterLogin() {
+  try {
+    const route = sessionStorage.getItem(AFTER_LOGIN_KEY);
+    sessionStorage.removeItem(AFTER_LOGIN_KEY);
+    return route && route.startsWith("/checkin?") ? route : null;
+  } catch {
+    return null;
+  }
 }
 
 async function changeLanguage(lang) {

@@ -50,6 +50,8 @@ class Session:
     created_at: datetime
     last_seen_at: datetime
     expires_at: datetime
+    #: A session from a check-in link's one-time code reaches that check-in only (issue 4).
+    checkin_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import asyncio
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -241,6 +241,23 @@ class IdentityService:
             )
         if ok and row.password_hash and self.passwords.needs_rehash(row.password_hash):
             await self._rehash(actor.user_id, password)
+        return LoginResult(actor, token, session)
+
+    async def insert_checkin_session(self, conn: AsyncConnection, actor: Actor, *, checkin_id: str, kind: str,
+                                     expires_at: datetime, address: str) -> LoginResult:
+        """A session limited to one check-in, inside the caller's transaction (a redeemed link code).
+        It never has a second factor pending: only clients get link codes."""
+        now = self.clock.now()
+        token = new_token()
+        session = Session(token_hash=token_digest(token), user_id=actor.user_id, kind=kind, csrf_token=new_token(24),
+                          mfa_pending=False, created_at=now, last_seen_at=now, expires_at=expires_at,
+                          checkin_id=checkin_id)
+        await store.insert_session(conn, token_hash=session.token_hash, user_id=actor.user_id, kind=kind,
+                                   csrf_token=session.csrf_token, mfa_pending=False, created_at=now,
+                                   last_seen_at=now, expires_at=expires_at, checkin_id=checkin_id)
+        await audit.append(conn, at=now, actor_id=actor.user_id, action="session.create", target_type="user",
+                           target_id=actor.user_id, details={"kind": kind, "address": address,
+                                                             "checkin_id": checkin_id})
         return LoginResult(actor, token, session)
 
     async def _rehash(self, user_id: str, password: str) -> None:

@@ -80,6 +80,7 @@ async def session_with_user(conn: AsyncConnection, token_hash: str) -> tuple[Ses
         created_at=m[sessions.c.created_at],
         last_seen_at=m[sessions.c.last_seen_at],
         expires_at=m[sessions.c.expires_at],
+        checkin_id=m[sessions.c.checkin_id],
     )
     return session, row
 

@@ -101,6 +101,9 @@ class SafeSpaceConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only=
     shared_address_question: Question
     #: Answers are check-in evidence kept under this retention category.
     retention_category: Literal["safe_space_answers"] = "safe_space_answers"
+    #: Staff and interpreters connect through TURN only and the server forwards none of their
+    #: host or server-reflexive candidates, so a client never learns where they are.
+    force_relay_for_staff: bool = False
 
     def problems(self) -> list[Problem]:
         ids = tuple(

@@ -108,6 +108,8 @@ sessions = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_seen_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+    # Set for a session got from a check-in link's one-time code: it reaches that check-in only.
+    Column("checkin_id", ID, nullable=True),
 )
 
 enrolment_codes = Table(
@@ -418,4 +420,80 @@ appointment_reminders = Table(
     Column("delivered", Boolean, nullable=False),  # False: overtaken by a closer reminder, never sent
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("appointment_id", "user_id", "offset_s", name="uq_appointment_reminders_once"),
+)
+
+# -- video check-ins (issue 4) ---------------------------------------------------
+# Evidence rows (events, call quality, safe-space answers) and the outcome note are
+# ciphertext under the case's bucket key of their retention category, so retention
+# shreds them with the bucket (checkin_records, call_quality, safe_space_answers).
+
+checkins = Table(
+    "checkins", metadata,
+    Column("id", ID, primary_key=True),
+    Column("case_id", ID, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("appointment_id", ID, nullable=True, index=True),  # scheduling's appointment, when there is one
+    Column("opens_at", UTCDateTime, nullable=False),
+    Column("closes_at", UTCDateTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("outcome", String(24), nullable=True),
+    Column("outcome_by", ID, ForeignKey("users.id"), nullable=True),
+    Column("outcome_at", UTCDateTime, nullable=True),
+    Column("key_id", ID, ForeignKey("data_keys.id"), nullable=True, index=True),  # checkin_records: the note
+    Column("outcome_note", LargeBinary, nullable=True),
+    Index("ix_checkins_opens_at", "opens_at"),
+)
+
+checkin_events = Table(
+    "checkin_events", metadata,
+    Column("id", ID, primary_key=True),
+    Column("checkin_id", ID, ForeignKey("checkins.id"), nullable=False, index=True),
+    Column("case_id", ID, nullable=False),  # the bucket owner for shredding
+    Column("at", UTCDateTime, nullable=False),
+    Column("key_id", ID, ForeignKey("data_keys.id"), nullable=False, index=True),  # checkin_records
+    Column("body", LargeBinary, nullable=False),  # {kind, user_id, participant, role, detail}
+)
+
+call_quality = Table(
+    "call_quality", metadata,
+    Column("id", ID, primary_key=True),
+    Column("checkin_id", ID, ForeignKey("checkins.id"), nullable=False, index=True),
+    Column("case_id", ID, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("key_id", ID, ForeignKey("data_keys.id"), nullable=False, index=True),  # call_quality
+    Column("body", LargeBinary, nullable=False),  # {user_id, rtt_ms, loss_pct, bitrate_kbps, ...}
+)
+
+safe_space_answers = Table(
+    "safe_space_answers", metadata,
+    Column("id", ID, primary_key=True),
+    Column("checkin_id", ID, ForeignKey("checkins.id"), nullable=False, index=True),
+    Column("case_id", ID, nullable=False),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("side", String(8), nullable=False),  # client | staff
+    Column("passed", Boolean, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("key_id", ID, ForeignKey("data_keys.id"), nullable=False, index=True),  # safe_space_answers
+    Column("body", LargeBinary, nullable=False),  # {answers, verdict, unsafe}
+)
+
+checkin_codes = Table(
+    "checkin_codes", metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("checkin_id", ID, ForeignKey("checkins.id"), nullable=False, index=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),  # the client the code signs in
+    Column("created_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+)
+
+checkin_interpreters = Table(
+    "checkin_interpreters", metadata,
+    Column("checkin_id", ID, ForeignKey("checkins.id"), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id"), primary_key=True),
+    Column("invited_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("invited_at", UTCDateTime, nullable=False),
 )

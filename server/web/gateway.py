@@ -60,7 +60,7 @@ def step(state: ConnState, event: str) -> ConnState:
         raise IllegalTransition(f"{event!r} is not allowed in state {state.value}") from None
 
 
-SOCKET = Permission("open a live connection")
+SOCKET = Permission("open a live connection", checkin_session=True)
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_RESUME = 4009  # the node may have missed bus messages (e.g. Redis came back): reconnect and resume
 CLOSE_FLOODING = 4029
@@ -138,6 +138,7 @@ class Connection:
 
 FrameHandler = Callable[[Connection, Any], Awaitable[None]]
 HelloHook = Callable[[Connection, Hello], Awaitable[None]]
+CloseHook = Callable[[Connection], Awaitable[None]]
 
 
 class Gateway:
@@ -153,6 +154,10 @@ class Gateway:
         self.connections: set[Connection] = set()
         self._by_user: dict[str, set[Connection]] = {}  # the same connections, indexed by user
         self.hello_hooks: list[HelloHook] = []  # run after welcome, e.g. replaying missed messages
+        self.close_hooks: list[CloseHook] = []  # run when a connection ends, e.g. a dropped call participant
+        # A session limited to one check-in (a link's one-time code) may send only these frames, gets no
+        # bus traffic (no messages) and no hello hooks (no resume).
+        self.limited_frames: set[type[Inbound]] = {Ping}
         self.on(Ping, self._ping)
 
     def on(self, frame_type: type[Inbound], handler: FrameHandler) -> None:
@@ -209,15 +214,20 @@ class Gateway:
         conn = Connection(ws, auth, self.codec, self.outbox_limit,
                           FrameBudget(rate=self.frame_rate, burst=self.frame_burst))
         self._track(conn)
-        sub = await services.bus.subscribe(f"user.{auth.actor.user_id}", conn.forward)
+        limited = auth.session.checkin_id is not None
+        sub = None if limited else await services.bus.subscribe(f"user.{auth.actor.user_id}", conn.forward)
         try:
             await self._read_loop(conn)
         finally:
-            sub.close()
+            if sub is not None:
+                sub.close()
             conn.state = ConnState.CLOSED
             self._untrack(conn)
             await conn.flush(grace_s=1.0)
             await ws.close()
+            for close_hook in self.close_hooks:
+                with contextlib.suppress(Exception):
+                    await close_hook(conn)
         return ws
 
     async def _read_loop(self, conn: Connection) -> None:
@@ -247,11 +257,15 @@ class Gateway:
                     continue
                 conn.send(Welcome(user_id=conn.auth.actor.user_id, role=conn.auth.actor.role.value,
                                   heartbeat_s=self.heartbeat_s, max_frame_bytes=self.max_frame_bytes))
-                for hook in self.hello_hooks:
+                for hook in self.hello_hooks if conn.auth.session.checkin_id is None else ():
                     await self._guarded(conn, hook(conn, frame), None)
                 continue
             if conn.state is not ConnState.OPEN:
                 conn.send(Error(code="protocol_error", message="Send hello first"))
+                continue
+            if conn.auth.session.checkin_id is not None and type(frame) not in self.limited_frames:
+                conn.send(Error(code="forbidden", rule_id="scope", ref=getattr(frame, "id", None),
+                                message="This session was opened from a check-in link and reaches that check-in only"))
                 continue
             ref = getattr(frame, "id", None)
             await self._guarded(conn, self._handlers[type(frame)](conn, frame), ref if isinstance(ref, str) else None)

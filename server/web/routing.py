@@ -46,6 +46,7 @@ class Permission:
     public: bool = False
     during_mfa: bool = False  # callable while the second factor is pending or not yet enrolled
     case_scoped: bool = False
+    checkin_session: bool = False  # also open to a session limited to one check-in (issue 4)
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,9 @@ def authorise(perm: Permission, auth: Authenticated | None, *, require_staff_mfa
             raise MfaRequired("Enter the code from your authenticator app to finish signing in")
         if require_staff_mfa and actor.is_staff and not actor.mfa_enrolled:
             raise MfaEnrolmentRequired("Staff accounts must enrol a second factor first")
+    if auth.session.checkin_id is not None and not perm.checkin_session:
+        raise Forbidden("This session was opened from a check-in link and reaches that check-in only (rule scope)",
+                        rule_id="scope")
     if perm.roles is not None and actor.role not in perm.roles:
         raise Forbidden(f"Your role ({actor.role.value}) may not {perm.name} (rule scope)", rule_id="scope")
 

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from server.bus.base import Bus
 from server.cases.service import CaseService
+from server.checkins.service import CheckinService
 from server.clock import Clock
 from server.crypto.keyring import Keyring
 from server.groups.service import GroupService
@@ -45,6 +46,7 @@ class Services:
     # -- scheduling (issue 4)
     scheduling: SchedulingService
     reminders: ReminderService
+    checkins: CheckinService  # issue 4
 
 
 SERVICES = web.AppKey("services", Services)

@@ -32,7 +32,13 @@ CHROMIUM = Path(os.environ.get("TANDEM_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    # WebRTC: a fake camera and microphone, permission granted without a prompt, loopback
+    # candidates gathered (the server's peers offer only 127.0.0.1) and shown as addresses.
+    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
+#: Every demo server these tests start keeps the server's WebRTC peers on loopback.
+SERVER_ENV = {"TANDEM_DEMO": "1", "TANDEM_MEDIA_HOST_ADDRESSES": "127.0.0.1"}
 READY_TIMEOUT_S = 30.0
 
 
@@ -82,7 +88,7 @@ def _serve(tmp_path_factory: pytest.TempPathFactory, external_var: str, **extra_
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     log_path = data_dir / "server.log"
-    env = {**os.environ, "TANDEM_DEMO": "1", **extra_env}
+    env = {**os.environ, **SERVER_ENV, **extra_env}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [*command, "serve", "--demo", "--port", str(port), "--data-dir", str(data_dir)],
@@ -136,7 +142,7 @@ class DemoServer:
 
     def start(self) -> None:
         assert self.proc is None, "already running"
-        env = {**os.environ, "TANDEM_DEMO": "1"}
+        env = {**os.environ, **SERVER_ENV}
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [*self.command, "serve", "--demo", "--port", str(self.port), "--data-dir", str(self.data_dir)],

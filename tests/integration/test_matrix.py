@@ -164,6 +164,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/push/key"):                  "Y   Y   Y   Y   Y   Y   Y   Y   Y",
     ("POST", "/api/push/subscriptions"):       "Y   Y   Y   Y   Y   Y   Y   Y   Y",
     ("DELETE", "/api/push/subscriptions"):     "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    # -- media: anyone signed in may test their own camera, microphone and network
+    ("POST", "/api/media/echo"):               "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    ("POST", "/api/media/echo/{echo_id}/assessment"): "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    ("DELETE", "/api/media/echo/{echo_id}"):   "Y   Y   Y   Y   Y   Y   Y   Y   Y",
     ("GET", "/api/mentees"):                   "N   N   N   N   Y   N   N   N   N",
     # -- programme groups: facilitators and seniors run them; a client sees the groups they
     # are in (the harness group, in office A, has "own"'s client enrolled); an officer refers
@@ -252,6 +256,10 @@ NOT_2XX: dict[tuple[str, str, str | None], tuple[int, str]] = {
     # The senior sets (and lifts) the hold on office A's other case first; the admin then finds it set (lifted).
     ("POST", "/api/cases/{case_id}/legal-hold", "same_office"): (409, "conflict"),
     ("DELETE", "/api/cases/{case_id}/legal-hold", "same_office"): (409, "conflict"),
+    # media: an SDP with no media is refused by the echo peer; no test is open to ask about or end
+    ("POST", "/api/media/echo", None): (422, "invalid_request"),
+    ("POST", "/api/media/echo/{echo_id}/assessment", None): (404, "not_found"),
+    ("DELETE", "/api/media/echo/{echo_id}", None): (404, "not_found"),
 }
 #: Routes fenced by conversation membership, which refuses with 404 not_found.
 MEMBERSHIP_ROUTES = {("GET", "/api/conversations/{conversation_id}/messages"),
@@ -379,6 +387,7 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
     url = url.replace("{group_id}", ctx.group)
     if "{appointment_id}" in url:
         url = url.replace("{appointment_id}", await _fresh_appointment(ctx))
+    url = url.replace("{echo_id}", "no-such-echo")
     headers = ctx.headers[role]
     body = _substitute(copy.deepcopy(spec.example), {
         "OFFICER": ctx.w.users["officer"] if relation is None else

@@ -12,7 +12,11 @@ PURE = ["audit/chain.py", "crypto/envelope.py", "identity/totp.py", "identity/ra
         "identity/model.py", "web/frames.py", "clock.py", "errors.py", "ids.py",
         "groups/model.py",
         "retention/plan.py", "retention/erasure.py",
-        "scheduling/model.py", "scheduling/ics.py"]
+        "scheduling/model.py", "scheduling/ics.py",
+        "media/quality.py",
+        # check-ins and signalling (issue 4)
+        "checkins/lifecycle.py", "checkins/safe_space.py", "checkins/outcomes.py",
+        "signalling/protocol.py", "signalling/lobby.py", "signalling/turn.py"]
 FORBIDDEN = ("aiohttp", "sqlalchemy", "redis", "aiortc", "asyncpg", "aiosqlite", "asyncio")
 
 

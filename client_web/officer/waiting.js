@@ -1,0 +1,50 @@
+// "Who is waiting": the officer's live panel of check-ins with someone in the waiting room,
+// fed by `lobby` frames over /ws (and GET /api/checkins on load), and the quiet alerts a
+// client's "I can't talk safely now" sends. Opening one leads through the officer's own
+// safe-space check into the call (#/checkin?c=…), where they admit the person.
+import { h } from "../shared/dom.js";
+import { connectSocket } from "../shared/socket.js";
+import { formatTime } from "../shared/i18n.js";
+
+export function waitingPanel({ api, t }) {
+  const waiting = new Map(); // checkin id -> {case_id, waiting: [...]}
+  const list = h("ul", { class: "stack", id: "waiting-list" });
+  const alerts = h("ul", { class: "stack", id: "checkin-alerts", "aria-live": "polite" });
+  const card = h("section", { class: "card", id: "waiting-card", "aria-labelledby": "waiting-title" },
+    h("h2", { id: "waiting-title" }, t("waiting.title")), list, alerts);
+
+  function draw() {
+    const rows = [...waiting.entries()].filter(([, lobby]) => lobby.waiting.length);
+    list.replaceChildren(...(rows.length ? rows.map(([checkinId, lobby]) =>
+      h("li", { class: "row waiting", "data-checkin": checkinId },
+        h("span", { class: "big" }, lobby.waiting.map((w) => w.display_name).join(", ")), " ",
+        h("span", { class: "muted" }, t("waiting.since", { time: formatTime(lobby.waiting[0].since) })), " ",
+        h("a", { class: "button primary", href: `#/checkin?c=${encodeURIComponent(checkinId)}`, id: `open-${checkinId}` },
+          t("waiting.open"))))
+      : [h("li", { class: "muted", id: "waiting-nobody" }, t("waiting.nobody"))]));
+  }
+
+  const socket = connectSocket({
+    onMessage(frame) {
+      if (frame.type === "lobby") {
+        waiting.set(frame.checkin_id, frame);
+        draw();
+      } else if (frame.type === "checkin_alert") {
+        alerts.append(h("li", { class: "note", "data-checkin": frame.checkin_id },
+          t(frame.kind === "cant_talk_safely" ? "waiting.alert_cant_talk" : "waiting.alert_safe_space",
+            { time: formatTime(frame.at) })));
+      }
+    },
+  });
+  window.addEventListener("hashchange", () => socket.close(), { once: true });
+
+  const loaded = api.get("/api/checkins").then((data) => {
+    for (const c of (data && data.checkins) || []) {
+      if (c.state === "waiting" && !waiting.has(c.id)) {
+        waiting.set(c.id, { checkin_id: c.id, case_id: c.case_id,
+          waiting: [{ display_name: c.client_display_name || t("waiting.client"), since: c.opens_at }] });
+      }
+    }
+  }).catch(() => {}).finally(draw);
+  return { card, loaded };
+}

@@ -1,0 +1,1 @@
+"""Video check-ins: lifecycle, safe-space check, evidence, outcome suggestion."""

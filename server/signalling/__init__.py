@@ -1,0 +1,1 @@
+"""Signalling for video rooms: frames, lobby and rooms (pure), TURN credentials."""
