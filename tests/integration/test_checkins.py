@@ -132,12 +132,19 @@ async def test_safe_space_questions_by_flags_failure_alerts_the_officer_quietly(
         state = (await conn.execute(select(checkins.c.state).where(checkins.c.id == checkin_id))).scalar_one()
     assert len(rows) == 1 and rows[0].passed is False and b"not_at_shared_address" not in rows[0].body
     assert state == "not_safe"
+    ws = await peer(client, cli)  # a failed check does not let them in
+    await ws.send(type="join", room=checkin_id)
+    assert (await ws.next("error"))["rule_id"] == "safe_space"
     # the client tries again later: a pass lets them into the waiting room
     resp = await client.post(f"/api/checkins/{checkin_id}/safe-space", headers=cli,
                              json={"answers": dict.fromkeys(ids, True)})
     assert (await resp.json())["passed"] is True
     mine = await (await client.get(f"/api/checkins/{checkin_id}", headers=cli)).json()
     assert "evidence" not in mine and "suggestion" not in mine  # evidence is for staff
+    await ws.send(type="join", room=checkin_id)
+    assert (await ws.next("joined"))["state"] == "waiting"
+    assert not any(f["type"] == "checkin_alert" for f in ws.seen)  # nothing of the alert on the client's side
+    await ws.close()
     await watcher.close()
 
 
