@@ -27,6 +27,10 @@ async def checkin(conn: AsyncConnection, checkin_id: str) -> Any:
     return (await conn.execute(select(checkins).where(checkins.c.id == checkin_id))).first()
 
 
+async def checkins_of_appointment(conn: AsyncConnection, appointment_id: str) -> list[Any]:
+    return list((await conn.execute(select(checkins).where(checkins.c.appointment_id == appointment_id))).all())
+
+
 async def update_checkin(conn: AsyncConnection, checkin_id: str, **values: Any) -> None:
     await conn.execute(update(checkins).where(checkins.c.id == checkin_id).values(**values))
 

@@ -199,6 +199,12 @@ async def test_open_for_appointment_joins_the_callers_transaction(api: Any) -> N
     async with services.store.read("test.count") as conn:
         ids = (await conn.execute(select(checkins.c.appointment_id))).scalars().all()
     assert ids == ["appt-1"]  # the failed appointment took its check-in with it
+    async with services.store.write("test.appointment.cancel") as conn:
+        cancelled = await services.checkins.cancel_for_appointment(conn, w.actor("officer"), "appt-1")
+    assert cancelled == [made.row.id]
+    async with services.store.read("test.state") as conn:
+        state = (await conn.execute(select(checkins.c.state))).scalar_one()
+    assert state == "cancelled"
 
 
 async def test_ice_servers_carry_expiring_turn_credentials(app_factory: Any) -> None:
