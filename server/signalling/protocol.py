@@ -161,7 +161,7 @@ class PeerJoined(Outbound, tag="peer_joined"):
 class PeerLeft(Outbound, tag="peer_left"):
     room: str
     participant: str
-    reason: Literal["left", "dropped", "gone", "removed"]
+    reason: Literal["left", "dropped", "gone"]
 
 
 class PeerMedia(Outbound, tag="peer_media"):
