@@ -231,6 +231,14 @@ MATRIX: dict[tuple[str, str], Row] = {
         "other_office":                        "N   N   N   N   N   N   N   N   N",
         "unrelated":                           "N   N   N   N   N   N   N   N   N",
     },
+    # -- video check-ins (issue 4). Scheduling is for the case's staff; face_to_face_first
+    # refuses the senior on the two cases with no in-person meeting (a Y: scope let them by).
+    ("POST", "/api/cases/{case_id}/checkins"): {
+        "own":                                 "N   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
     ("GET", "/api/appointments/{appointment_id}"): "Y   Y   Y   N   N   N   N   N   N",
     ("PATCH", "/api/appointments/{appointment_id}"): "N   Y   Y   N   N   N   N   N   N",
     ("POST", "/api/appointments/{appointment_id}/cancel"): "N   Y   Y   N   N   N   N   N   N",
@@ -242,6 +250,18 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/followups"):                 "N   Y   Y   N   N   N   N   N   N",
     # Everyone signed in may list their own reminders (possibly none).
     ("GET", "/api/reminders"):                 "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    ("GET", "/api/checkins"):                  "Y   Y   Y   N   N   N   Y   N   N",
+    # The check-in below is case "own"'s: its client, its officer and the office's senior take
+    # part; an interpreter only when invited (this one is not: 404, as for anyone else).
+    ("GET", "/api/checkins/{checkin_id}"):     "Y   Y   Y   N   N   N   N   N   N",
+    ("POST", "/api/checkins/{checkin_id}/link"): "N   Y   Y   N   N   N   N   N   N",
+    ("POST", "/api/checkins/{checkin_id}/code-session"): "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    ("POST", "/api/checkins/{checkin_id}/interpreters"): "N   Y   Y   N   N   N   N   N   N",
+    ("GET", "/api/checkins/{checkin_id}/safe-space"): "Y   Y   Y   N   N   N   N   N   N",
+    ("POST", "/api/checkins/{checkin_id}/safe-space"): "Y   Y   Y   N   N   N   N   N   N",
+    ("POST", "/api/checkins/{checkin_id}/cant-talk"): "Y   Y   Y   N   N   N   N   N   N",
+    ("GET", "/api/checkins/{checkin_id}/ice-servers"): "Y   Y   Y   N   N   N   N   N   N",
+    ("POST", "/api/checkins/{checkin_id}/outcome"): "N   Y   Y   N   N   N   N   N   N",
 }
 
 #: Allowed cells answered by the route's own checks rather than with a 2xx: the
@@ -260,11 +280,24 @@ NOT_2XX: dict[tuple[str, str, str | None], tuple[int, str]] = {
     ("POST", "/api/media/echo", None): (422, "invalid_request"),
     ("POST", "/api/media/echo/{echo_id}/assessment", None): (404, "not_found"),
     ("DELETE", "/api/media/echo/{echo_id}", None): (404, "not_found"),
+    ("POST", "/api/cases/{case_id}/checkins", "own"): (403, "face_to_face_first"),  # the senior's own case
+    ("POST", "/api/cases/{case_id}/checkins", "same_office"): (403, "face_to_face_first"),
 }
 #: Routes fenced by conversation membership, which refuses with 404 not_found.
 MEMBERSHIP_ROUTES = {("GET", "/api/conversations/{conversation_id}/messages"),
                      ("POST", "/api/conversations/{conversation_id}/attachments"),
                      ("GET", "/api/attachments/{attachment_id}")}
+#: Check-in routes: no part in the check-in answers 404 not_found (denied).
+CHECKIN_ROUTES = {("GET", "/api/checkins/{checkin_id}"), ("POST", "/api/checkins/{checkin_id}/link"),
+                  ("POST", "/api/checkins/{checkin_id}/interpreters"),
+                  ("GET", "/api/checkins/{checkin_id}/safe-space"), ("POST", "/api/checkins/{checkin_id}/safe-space"),
+                  ("POST", "/api/checkins/{checkin_id}/cant-talk"),
+                  ("GET", "/api/checkins/{checkin_id}/ice-servers"),
+                  ("POST", "/api/checkins/{checkin_id}/outcome")}
+#: Check-in routes that change the check-in's state or who takes part: each cell gets a fresh check-in.
+FRESH_CHECKIN_ROUTES = {("POST", "/api/checkins/{checkin_id}/cant-talk"),
+                        ("POST", "/api/checkins/{checkin_id}/interpreters"),
+                        ("POST", "/api/checkins/{checkin_id}/outcome")}
 #: A PNG for the attachment routes (they take a raw body, not JSON).
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 #: Per-case routes whose case is named in the body rather than the path.
@@ -323,6 +356,7 @@ class Ctx:
     group: str = ""  # a programme group of office A run by the facilitator, "own"'s client enrolled
     attachment: str = ""  # uploaded by the client to the case conversation
     data_request: str = ""  # an open rectification request of the client of "own"
+    checkin: str = ""  # a video check-in of case "own", open now
     unique: itertools.count[int] = field(default_factory=itertools.count)
 
     def case_key(self, role: str, relation: str) -> str:
@@ -364,7 +398,15 @@ async def _setup(client: TestClient[Any, Any], services: Services) -> Ctx:
     ctx.group = await services.groups.create_cohort(w.actor("facilitator"), name="Matrix", programme="Matrix")
     await services.groups.enrol(w.actor("facilitator"), ctx.group, w.cases["own"])
     ctx.data_request = await services.retention.request(w.actor("client"), "rectification", "Wrong address", [])
+    ctx.checkin = await _new_checkin(ctx)
     return ctx
+
+
+async def _new_checkin(ctx: Ctx) -> str:
+    now = ctx.services.clock.now()
+    done = await ctx.services.checkins.schedule_checkin(ctx.w.actor("officer"), ctx.w.cases["own"],
+                                                       now - timedelta(minutes=5), now + timedelta(hours=1))
+    return str(done.row.id)
 
 
 def _substitute(value: Any, names: dict[str, str]) -> Any:
@@ -388,6 +430,8 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
     if "{appointment_id}" in url:
         url = url.replace("{appointment_id}", await _fresh_appointment(ctx))
     url = url.replace("{echo_id}", "no-such-echo")
+    checkin = await _new_checkin(ctx) if (method, path) in FRESH_CHECKIN_ROUTES else ctx.checkin
+    url = url.replace("{checkin_id}", checkin)
     headers = ctx.headers[role]
     body = _substitute(copy.deepcopy(spec.example), {
         "OFFICER": ctx.w.users["officer"] if relation is None else
@@ -398,6 +442,7 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
         "CLIENT": ctx.client_of[key],
         "CASE": ctx.cases[key],
         "FACILITATOR": ctx.w.users["facilitator"],
+        "INTERPRETER": ctx.w.users["interpreter"],
     })
     match (method, path):
         case ("POST", "/api/session"):
@@ -420,6 +465,11 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
             body, headers = PNG, {**headers, "Content-Type": "image/png"}
         case ("GET", "/api/schedule"):
             url += "?date=2026-01-05&view=week"
+        case ("POST", "/api/checkins/{checkin_id}/code-session"):
+            code, _ = await ctx.services.checkins.issue_link(ctx.w.actor("officer"), checkin)
+            body.update(code=code, kind="bearer")
+        case ("POST", "/api/checkins/{checkin_id}/safe-space") if role == "client":
+            body.update(answers={"private_place": True, "alone": True, "not_driving": True})
     return url, body, headers
 
 
@@ -464,7 +514,7 @@ async def test_role_route_matrix(api: Any) -> None:
         resp = await client.request(method, url, headers=headers, **sent)
         text = await resp.text(errors="replace")
         payload = await resp.json() if resp.content_type == "application/json" and text else None
-        got = _verdict(resp.status, payload, membership=(method, path) in MEMBERSHIP_ROUTES)
+        got = _verdict(resp.status, payload, membership=(method, path) in MEMBERSHIP_ROUTES | CHECKIN_ROUTES)
         want = "Y" if allowed else "N"
         where = f"{method} {path} as {role}" + (f" on {relation}" if relation else "")
         if got != want:
