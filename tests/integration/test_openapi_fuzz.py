@@ -13,9 +13,9 @@ Sign-out gets a spare session, so the fuzzing tokens stay alive.
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
