@@ -165,6 +165,8 @@ export async function render(view, ctx) {
   view.append(pageHeading(t("schedule.title")), status, nav,
     h("section", { class: "card", "aria-labelledby": "range-title" }, rangeTitle, listSlot),
     formSlot,
+    h("p", { class: "aside" }, h("a", { class: "button secondary", id: "calendar-feed", href: "/api/calendar.ics",
+      download: "tandem.ics" }, t("schedule.feed"))),
     h("section", { class: "card", id: "followups-card", "aria-labelledby": "followups-title" },
       h("h2", { id: "followups-title" }, t("schedule.followups")),
       h("p", { class: "hint" }, t("schedule.followups_hint")), followSlot));

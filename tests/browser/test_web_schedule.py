@@ -117,6 +117,10 @@ def test_client_gets_a_live_reminder_and_sees_upcoming(browser: Any, reminding_s
         expect(page.locator("#reminders .reminder")).to_have_count(1)  # kept in the in-app list
         mine = page.locator(f'#appointments [data-appointment-id="{appointment_id}"]')
         expect(mine).to_contain_text(phone.t("appt.kind.video"))
+        with page.expect_download() as download:  # "Add to my calendar": the .ics, with this session's cookie
+            mine.get_by_role("link", name=phone.t("appt.add_to_calendar")).click()
+        ics = download.value.path().read_bytes().decode()
+        assert ics.startswith("BEGIN:VCALENDAR\r\n") and f"UID:{appointment_id}@tandem" in ics
         assert_phone_friendly(phone)
         assert_no_violations(phone, "client home with appointments and a reminder")
         assert not phone.page_errors, phone.page_errors
