@@ -10,7 +10,10 @@ function item(a, t) {
       h("h3", { id: titleId }, dayAndTime(a.starts_at)),
       h("p", { class: "big" }, kindLabel(a.kind)),
       a.location ? h("p", {}, t("appt.where", { location: a.location })) : null,
-      stateBadges(a)));
+      stateBadges(a),
+      a.status === "scheduled" ? h("p", { class: "aside" },
+        h("a", { class: "button secondary", href: `/api/appointments/${encodeURIComponent(a.id)}/ics`,
+          download: "appointment.ics", "aria-describedby": titleId }, t("appt.add_to_calendar"))) : null));
 }
 
 /** "Your appointments" card; resolves when the first list is in. */

@@ -28,12 +28,28 @@ function appointmentItem(a, t, onCancel) {
       h("h4", { id: titleId }, `${timeOnly(a.starts_at)}–${timeOnly(a.ends_at)} · ${a.client.display_name}`),
       h("p", {}, kindLabel(a.kind), a.location ? ` · ${a.location}` : ""),
       stateBadges(a),
-      open ? h("div", { class: "actions" },
-        h("button", { type: "button", class: "button secondary", "data-cancel": "one",
-          "aria-describedby": titleId, onclick: () => onCancel(a, "one") }, t("schedule.cancel")),
-        a.series_id ? h("button", { type: "button", class: "button secondary", "data-cancel": "following",
-          "aria-describedby": titleId, onclick: () => onCancel(a, "following") }, t("schedule.cancel_following"))
-          : null) : null));
+      open ? cancelActions(a, t, titleId, onCancel) : null));
+}
+
+/** Cancel buttons; a cancellation cannot be undone, so each asks once more before it is sent. */
+function cancelActions(a, t, titleId, onCancel) {
+  const box = h("div", { class: "actions" });
+  const ask = (scope) => {
+    const question = `confirm-${a.id}`;
+    box.replaceChildren(
+      h("p", { id: question, class: "confirm" }, t(scope === "one" ? "schedule.confirm_one" : "schedule.confirm_following")),
+      h("button", { type: "button", class: "button secondary", "data-confirm": scope,
+        "aria-describedby": `${question} ${titleId}`, onclick: () => onCancel(a, scope) }, t("schedule.confirm_yes")),
+      h("button", { type: "button", class: "button secondary", "data-keep": "",
+        onclick: () => { box.replaceWith(cancelActions(a, t, titleId, onCancel)); } }, t("schedule.confirm_no")));
+    box.querySelector("[data-confirm]").focus();
+  };
+  box.append(
+    h("button", { type: "button", class: "button secondary", "data-cancel": "one",
+      "aria-describedby": titleId, onclick: () => ask("one") }, t("schedule.cancel")),
+    a.series_id ? h("button", { type: "button", class: "button secondary", "data-cancel": "following",
+      "aria-describedby": titleId, onclick: () => ask("following") }, t("schedule.cancel_following")) : null);
+  return box;
 }
 
 function groupByDay(appointments) {
@@ -149,6 +165,8 @@ export async function render(view, ctx) {
   view.append(pageHeading(t("schedule.title")), status, nav,
     h("section", { class: "card", "aria-labelledby": "range-title" }, rangeTitle, listSlot),
     formSlot,
+    h("p", { class: "aside" }, h("a", { class: "button secondary", id: "calendar-feed", href: "/api/calendar.ics",
+      download: "tandem.ics" }, t("schedule.feed"))),
     h("section", { class: "card", id: "followups-card", "aria-labelledby": "followups-title" },
       h("h2", { id: "followups-title" }, t("schedule.followups")),
       h("p", { class: "hint" }, t("schedule.followups_hint")), followSlot));

@@ -195,6 +195,13 @@ def outcome_may_be_recorded(*, status: str, starts_at: datetime, ends_at: dateti
     return None
 
 
+def counts_as_face_to_face(kind: str, outcome: str, previous: str | None) -> bool:
+    """An in-person appointment the client came to is the face-to-face meeting that
+    ``face_to_face_first`` waits for (CEP §4.5, §5); recorded once, when first marked so."""
+    met = (Outcome.ATTENDED, Outcome.LATE)
+    return kind == Kind.IN_PERSON and outcome in met and previous not in met
+
+
 # -- reminders ---------------------------------------------------------------------
 
 

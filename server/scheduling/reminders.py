@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import msgspec
 
@@ -46,17 +46,21 @@ class ReminderService:
     async def run_once(self) -> int:
         """Send what is due now; the number of reminders sent."""
         now = self.clock.now()
-        async with self.store.read("reminder.scan") as conn:
-            rows = await store.starting_between(conn, now, now + timedelta(seconds=max(self.offsets)), self.batch)
-            done = await store.reminded(conn, [r.id for r in rows])
+        horizon = now + timedelta(seconds=max(self.offsets))
         sent = 0
-        for row in rows:
-            for user_id in (row.client_id, row.officer_id):
-                plan = model.plan_reminders(row.starts_at, self.offsets, now, done.get((row.id, user_id), ()))
-                if plan.send is None:
-                    continue
-                sent += await self._send(row.id, user_id, plan)
-        return sent
+        after: tuple[datetime, str] | None = None
+        while True:  # in batches, so a busy day never starves the appointments after the first batch
+            async with self.store.read("reminder.scan") as conn:
+                rows = await store.starting_between(conn, now, horizon, self.batch, after)
+                done = await store.reminded(conn, [r.id for r in rows])
+            for row in rows:
+                for user_id in (row.client_id, row.officer_id):
+                    plan = model.plan_reminders(row.starts_at, self.offsets, now, done.get((row.id, user_id), ()))
+                    if plan.send is not None:
+                        sent += await self._send(row.id, user_id, plan)
+            if len(rows) < self.batch:
+                return sent
+            after = (rows[-1].starts_at, rows[-1].id)
 
     async def _send(self, appointment_id: str, user_id: str, plan: model.ReminderPlan) -> int:
         assert plan.send is not None

@@ -8,6 +8,9 @@ client with low digital access with the obligation to offer phone or in-person f
 request is refused (rule ``alternatives``, naming them) unless the officer states they
 were offered (``alternatives_offered``), which is audited.
 
+An in-person appointment recorded as attended (or late) is the face-to-face meeting
+itself: the meeting is recorded in the same transaction, so the video gate opens.
+
 Seam to check-ins: every hook in ``video_scheduled_hooks`` is awaited inside the same
 transaction for each video occurrence created (or turned into video), with its join
 window, so a check-in opens and commits with its appointment or not at all. Hooks in
@@ -26,6 +29,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.audit import store as audit
+from server.cases import store as cases_store
 from server.cases.service import CaseService, CaseView, refuse
 from server.clock import Clock
 from server.crypto.keyring import Keyring
@@ -249,6 +253,18 @@ class SchedulingService:
                                            outcome_note=blob, outcome_by=actor.user_id, outcome_at=now)
             await self._audit(conn, actor, "appointment.outcome", row.case_id, row.id,
                               {"outcome": outcome.value, "previous": row.outcome, "note": blob is not None})
+            if model.counts_as_face_to_face(row.kind, outcome.value, row.outcome):
+                # The meeting counts for the supervising officer, as record_face_to_face does.
+                met_at = min(row.starts_at, now)
+                location = row.location or "In-person appointment"
+                meeting_id = new_id()
+                await cases_store.insert_face_to_face(conn, id=meeting_id, case_id=row.case_id,
+                                                      officer_id=view.row.officer_id, met_at=met_at,
+                                                      location=location, recorded_by=actor.user_id, created_at=now)
+                await audit.append(conn, at=now, actor_id=actor.user_id, action="case.face_to_face",
+                                   target_type="case", target_id=row.case_id, case_id=row.case_id,
+                                   details={"met_at": met_at.isoformat(), "location": location,
+                                            "appointment_id": row.id})
             return model.appointment_of(await store.appointment(conn, row.id))
 
     async def outcome_note(self, conn: AsyncConnection, row: Any) -> str | None:

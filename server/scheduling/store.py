@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -75,14 +75,17 @@ async def unrecorded(conn: AsyncConnection, *, ended_before: datetime, officer_i
 # -- reminders ------------------------------------------------------------------------
 
 
-async def starting_between(conn: AsyncConnection, start: datetime, end: datetime, limit: int) -> list[Any]:
-    """Scheduled appointments starting in (start, end], with the reminders already recorded."""
+async def starting_between(conn: AsyncConnection, start: datetime, end: datetime, limit: int,
+                           after: tuple[datetime, str] | None = None) -> list[Any]:
+    """Scheduled appointments starting in (start, end], in (starts_at, id) order, from after ``after``."""
+    conds = [appointments.c.status == "scheduled", appointments.c.starts_at > start, appointments.c.starts_at <= end]
+    if after is not None:
+        conds.append(or_(appointments.c.starts_at > after[0],
+                         and_(appointments.c.starts_at == after[0], appointments.c.id > after[1])))
     rows = (await conn.execute(
         select(appointments.c.id, appointments.c.kind, appointments.c.starts_at, appointments.c.client_id,
                appointments.c.officer_id)
-        .where(appointments.c.status == "scheduled", appointments.c.starts_at > start,
-               appointments.c.starts_at <= end)
-        .order_by(appointments.c.starts_at).limit(limit)
+        .where(*conds).order_by(appointments.c.starts_at, appointments.c.id).limit(limit)
     )).all()
     return list(rows)
 

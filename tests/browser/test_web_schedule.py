@@ -77,7 +77,14 @@ def test_officer_schedules_sees_day_and_week_and_cancels(phone: Phone) -> None:
     phone.settled()
     expect(page.locator("#appointments .appointment").filter(has_text=place)).to_have_count(1)
     # Cancel it and the one after: both show as cancelled, with no cancel buttons left.
-    page.locator("#appointments .appointment").filter(has_text=place).locator("[data-cancel=following]").click()
+    mine = page.locator("#appointments .appointment").filter(has_text=place)
+    mine.locator("[data-cancel=following]").click()
+    expect(mine.locator("[data-confirm=following]")).to_be_focused()  # asks once more: it cannot be undone
+    mine.locator("[data-keep]").click()
+    expect(mine.locator("[data-confirm]")).to_have_count(0)
+    mine.locator("[data-cancel=following]").click()
+    assert_no_violations(phone, "officer schedule asking to confirm a cancellation")
+    mine.locator("[data-confirm=following]").click()
     expect(page.locator("#schedule-status")).to_have_text(phone.t("schedule.cancelled"))
     cancelled = page.locator("#appointments .appointment[data-status=cancelled]").filter(has_text=place)
     expect(cancelled).to_have_count(1)
@@ -110,6 +117,10 @@ def test_client_gets_a_live_reminder_and_sees_upcoming(browser: Any, reminding_s
         expect(page.locator("#reminders .reminder")).to_have_count(1)  # kept in the in-app list
         mine = page.locator(f'#appointments [data-appointment-id="{appointment_id}"]')
         expect(mine).to_contain_text(phone.t("appt.kind.video"))
+        with page.expect_download() as download:  # "Add to my calendar": the .ics, with this session's cookie
+            mine.get_by_role("link", name=phone.t("appt.add_to_calendar")).click()
+        ics = download.value.path().read_bytes().decode()
+        assert ics.startswith("BEGIN:VCALENDAR\r\n") and f"UID:{appointment_id}@tandem" in ics
         assert_phone_friendly(phone)
         assert_no_violations(phone, "client home with appointments and a reminder")
         assert not phone.page_errors, phone.page_errors

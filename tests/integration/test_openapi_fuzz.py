@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 from server.identity.model import Role
 from server.messaging.attachments import MAGIC
 from server.policy.loader import RULE_IDS
+from server.scheduling.model import Kind, Recurrence
+from server.scheduling.service import NewAppointment
 from tests.conftest import make_settings
 from tests.helpers import db
 from tests.helpers.live import LiveServer
@@ -53,6 +56,7 @@ class Live:
     spare_token: str  # signed out by the fuzzer's DELETE /api/session
     spare_user: str
     turn: itertools.count[int]
+    appointments: list[str]  # a weekly video series of the officer's own case
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         # Hypothesis prints fixtures of a failing example; the URL is all that helps there.
@@ -80,8 +84,13 @@ def live(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         w = server.run(build(services))
         spare_user = server.run(services.identity.create_user(
             None, username="spare", display_name="Spare", role=Role.OFFICER, office_id=w.offices["A"], password=None))
+        start = services.clock.now() + timedelta(days=1)
+        made = server.run(services.scheduling.create(w.actor("officer"), w.cases["own"], NewAppointment(
+            kind=Kind.VIDEO, starts_at=start, ends_at=start + timedelta(minutes=30),
+            recurrence=Recurrence(interval_weeks=1, count=20))))
         yield Live(server.url, w, {role: _bearer(server.url, role) for role in ("admin", "officer")},
-                   _bearer(server.url, "officer2"), spare_user, itertools.count())
+                   _bearer(server.url, "officer2"), spare_user, itertools.count(),
+                   [e.appointment.id for e in made])
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +112,8 @@ def _aim(case: Any, live: Live) -> None:
     if next(live.turn) % 2 or not case.path_parameters:
         return
     real = {"case_id": live.world.cases["own"], "user_id": live.spare_user,
-            "rule_id": RULE_IDS[next(live.turn) % len(RULE_IDS)]}
+            "rule_id": RULE_IDS[next(live.turn) % len(RULE_IDS)],
+            "appointment_id": live.appointments[next(live.turn) % len(live.appointments)]}
     case.path_parameters = {k: real.get(k, v) for k, v in case.path_parameters.items()}
 
 

@@ -154,3 +154,15 @@ async def test_the_background_task_sends_due_reminders(app_factory: Any) -> None
     frame = await next_of(c_ws, "reminder")  # within a few seconds, with no run_once() from the test
     assert frame["offset_s"] == 900
     await c_ws.close()
+
+
+async def test_a_busy_day_is_read_in_batches_and_nobody_is_starved(app_factory: Any) -> None:
+    client, services = await app_factory()
+    services.reminders.batch = 2  # five appointments: three batches
+    w = await build(services)
+    o_h = await login(client, "officer")
+    for i in range(5):
+        await make(client, o_h, w.cases["own"], START + timedelta(minutes=i), kind="phone")
+    move_to(services, START - timedelta(hours=23))
+    assert await services.reminders.run_once() == 10
+    assert await services.reminders.run_once() == 0

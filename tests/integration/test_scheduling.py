@@ -84,6 +84,34 @@ async def test_video_is_refused_until_face_to_face_or_an_exception(api: Any) -> 
     assert video["kind"] == "video"
 
 
+async def test_an_attended_in_person_appointment_is_the_face_to_face_meeting(api: Any) -> None:
+    client, services = api
+    w = await build(services)
+    o2 = await login(client, "officer2")
+    case = w.cases["same_office"]
+    [meeting] = await schedule(client, o2, case, body("in_person", location="Office A, room 3"))
+    [call] = await schedule(client, o2, case, body("phone", start=TOMORROW + timedelta(hours=1)))
+    services.clock.advance(timedelta(days=1, hours=2))
+    o2 = await login(client, "officer2")
+    for appt, outcome in ((call, "attended"), (meeting, "missed")):  # neither is a meeting in person
+        resp = await client.post(f"/api/appointments/{appt['id']}/outcome", headers=o2, json={"outcome": outcome})
+        assert resp.status == 200, await resp.text()
+    err = await schedule(client, o2, case, body("video", start=TOMORROW + timedelta(days=2)), status=403)
+    assert err["rule_id"] == "face_to_face_first"
+    # Corrected to "late": they came. That is the first face-to-face meeting, recorded once.
+    for outcome in ("late", "attended"):
+        resp = await client.post(f"/api/appointments/{meeting['id']}/outcome", headers=o2, json={"outcome": outcome})
+        assert resp.status == 200, await resp.text()
+    async with services.store.read("t") as conn:
+        met = (await conn.execute(select(func.count()).where(audit_log.c.action == "case.face_to_face",
+                                                             audit_log.c.case_id == case))).scalar_one()
+    assert met == 1
+    decision = await (await client.get(f"/api/cases/{case}/remote-decision", headers=o2)).json()
+    assert decision["allowed"] is True
+    [video] = await schedule(client, o2, case, body("video", start=TOMORROW + timedelta(days=2)))
+    assert video["kind"] == "video"
+
+
 async def test_low_digital_access_is_offered_phone_or_in_person(api: Any) -> None:
     client, services = api
     w = await build(services)

@@ -169,3 +169,12 @@ def test_appointment_of_a_row_and_the_frames() -> None:
     frame = model.reminder_frame(reminder_id="r", appointment=appt, offset_s=900)
     assert frame["type"] == "reminder" and "location" not in frame and "case_id" not in frame
     assert model.reminder_push("a") == {"type": "reminder", "appointment_id": "a"}
+
+
+def test_only_attending_in_person_counts_as_face_to_face() -> None:
+    assert model.counts_as_face_to_face("in_person", "attended", None)
+    assert model.counts_as_face_to_face("in_person", "late", "missed")
+    assert not model.counts_as_face_to_face("in_person", "attended", "late")  # already counted
+    assert not model.counts_as_face_to_face("in_person", "missed", None)
+    assert not model.counts_as_face_to_face("video", "attended", None)
+    assert not model.counts_as_face_to_face("phone", "attended", None)
