@@ -126,6 +126,11 @@ function inCall(view, slot, ctx, { checkinId, mode, host }) {
         drawLobby(d.waiting);
       } else if (kind === "room" && host) {
         drawLobby(d.participants.filter((p) => p.state === "waiting"));
+      } else if (kind === "quality") {
+        // Advice only: the weak link is named and "Voice only" becomes the main button.
+        const weak = d.mode === "audio_only";
+        status.textContent = t(weak ? "call.suggest_audio_only" : "checkin.in_call");
+        voice.className = `button big-button ${weak ? "primary" : "secondary"}`;
       } else if (kind === "media") {
         voice.disabled = true;
         status.textContent = t("call.audio_only_on");
