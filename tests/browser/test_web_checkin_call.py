@@ -2,7 +2,7 @@
 from the link with its one-time code, tests camera and network against the echo peer,
 answers the safe-space questions and waits; the officer on a desktop sees them waiting,
 passes their own safe-space check and admits them; each page then decodes the other's
-video (framesDecoded > 0 from getStats). Also: "I can't talk safely now" ends the client's
+video (framesDecoded > 0 from getStats); "Voice only" then leaves only audio flowing. Also: "I can't talk safely now" ends the client's
 attempt with a neutral message and quietly alerts the officer."""
 
 from __future__ import annotations
@@ -19,6 +19,15 @@ from tests.browser.test_web_axe import assert_no_blocking_violations
 
 pytestmark = pytest.mark.browser
 
+INBOUND = """async () => {
+    const out = {audio: 0, video: 0};
+    for (const entry of window.__tandemCall.peers.values()) {
+        (await entry.pc.getStats()).forEach((s) => {
+            if (s.type === 'inbound-rtp') out[s.kind] += s.packetsReceived || 0;
+        });
+    }
+    return out;
+}"""
 FRAMES_DECODED = """async () => {
     const call = window.__tandemCall;
     if (!call) return 0;
@@ -97,6 +106,17 @@ def test_whole_checkin_both_pages_decode_video(phone: Phone, open_device: Callab
     assert_no_blocking_violations(phone, "call (phone)")
     assert_phone_friendly(phone)
     assert_no_blocking_violations(officer, "call (officer)")
+
+    # Voice only from the phone: renegotiated, so no video flows either way; audio goes on.
+    phone.page.locator("#call-audio-only").click()
+    phone.page.locator("#call-status").filter(has_text=phone.t("call.audio_only_on")).wait_for()
+    phone.page.wait_for_timeout(1500)  # the renegotiation completes, packets in flight arrive
+    before = (phone.page.evaluate(INBOUND), officer.page.evaluate(INBOUND))
+    phone.page.wait_for_timeout(2000)
+    after = (phone.page.evaluate(INBOUND), officer.page.evaluate(INBOUND))
+    for side, b, a in (("phone", before[0], after[0]), ("officer", before[1], after[1])):
+        assert a["video"] == b["video"], f"{side} still receives video: {b} -> {a}"
+        assert a["audio"] > b["audio"], f"{side} receives no audio: {b} -> {a}"
 
     officer.page.locator("#call-leave").click()  # the host ends the call for everybody
     phone.page.locator("#checkin-ended").wait_for(timeout=15_000)
