@@ -167,6 +167,18 @@ class CheckinService:
             raise BadRequest("The appointment names no case")
         return await self._insert(conn, actor, case_id, _field(appointment, "id"), opens_at, closes_at)
 
+    async def cancel_for_appointment(self, conn: AsyncConnection, actor: Actor, appointment_id: str) -> list[str]:
+        """Cancel the scheduled check-ins of a cancelled appointment, inside the caller's transaction.
+        A check-in somebody already reached (waiting, in a call, ended) is left for its outcome."""
+        cancelled: list[str] = []
+        for row in await store.checkins_of_appointment(conn, appointment_id):
+            await self._host(conn, actor, row.id)
+            if await store.set_state(conn, row.id, CheckinState.SCHEDULED.value,
+                                     step(CheckinState.SCHEDULED, CheckinEvent.CANCEL).value, self.clock.now()):
+                await self._audit(conn, actor.user_id, "checkin.cancel", row, {"appointment_id": appointment_id})
+                cancelled.append(row.id)
+        return cancelled
+
     async def schedule_checkin(self, actor: Actor, case_id: str, starts_at: datetime, ends_at: datetime) -> Scheduled:
         async with self.store.write("checkin.schedule") as conn:
             return await self._insert(conn, actor, case_id, None, starts_at, ends_at)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.store.schema import (
@@ -25,6 +25,10 @@ async def insert_checkin(conn: AsyncConnection, **values: Any) -> None:
 
 async def checkin(conn: AsyncConnection, checkin_id: str) -> Any:
     return (await conn.execute(select(checkins).where(checkins.c.id == checkin_id))).first()
+
+
+async def checkins_of_appointment(conn: AsyncConnection, appointment_id: str) -> list[Any]:
+    return list((await conn.execute(select(checkins).where(checkins.c.appointment_id == appointment_id))).all())
 
 
 async def update_checkin(conn: AsyncConnection, checkin_id: str, **values: Any) -> None:
@@ -85,11 +89,13 @@ async def insert_answers(conn: AsyncConnection, **values: Any) -> None:
 
 
 async def passed_safe_space(conn: AsyncConnection, checkin_id: str, user_id: str) -> bool:
-    """Whether the user's latest safe-space check for this check-in passed."""
-    row = (await conn.execute(select(safe_space_answers.c.passed).where(
+    """Whether the user's latest safe-space check for this check-in passed (a pass and a failure
+    stored at the same instant count as a pass given after the failure)."""
+    rows = (await conn.execute(select(safe_space_answers.c.passed, func.max(safe_space_answers.c.at)).where(
         safe_space_answers.c.checkin_id == checkin_id, safe_space_answers.c.user_id == user_id)
-        .order_by(safe_space_answers.c.at.desc(), safe_space_answers.c.id).limit(1))).first()
-    return bool(row is not None and row.passed)
+        .group_by(safe_space_answers.c.passed))).all()
+    last = {bool(r[0]): r[1] for r in rows}
+    return True in last and (False not in last or last[True] >= last[False])
 
 
 async def insert_code(conn: AsyncConnection, **values: Any) -> None:

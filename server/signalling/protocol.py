@@ -48,18 +48,21 @@ class End(Inbound, tag="end"):
     id: FrameId | None = None
 
 
-class Offer(Inbound, tag="offer"):
+class _Description(Inbound):
+    """An SDP offer or answer for one admitted peer."""
+
     room: RoomId
     to: ParticipantId
     sdp: Sdp
     id: FrameId | None = None
 
 
-class Answer(Inbound, tag="answer"):
-    room: RoomId
-    to: ParticipantId
-    sdp: Sdp
-    id: FrameId | None = None
+class Offer(_Description, tag="offer"):
+    pass
+
+
+class Answer(_Description, tag="answer"):
+    pass
 
 
 class Candidate(Inbound, tag="candidate"):
@@ -158,7 +161,7 @@ class PeerJoined(Outbound, tag="peer_joined"):
 class PeerLeft(Outbound, tag="peer_left"):
     room: str
     participant: str
-    reason: Literal["left", "dropped", "gone", "removed"]
+    reason: Literal["left", "dropped", "gone"]
 
 
 class PeerMedia(Outbound, tag="peer_media"):
@@ -168,21 +171,20 @@ class PeerMedia(Outbound, tag="peer_media"):
     video: bool
 
 
-class RelayedOffer(Outbound, tag="offer"):
+class _Relayed(Outbound):
     room: str
     from_: str = msgspec.field(name="from")
+
+
+class RelayedOffer(_Relayed, tag="offer"):
     sdp: str
 
 
-class RelayedAnswer(Outbound, tag="answer"):
-    room: str
-    from_: str = msgspec.field(name="from")
+class RelayedAnswer(_Relayed, tag="answer"):
     sdp: str
 
 
-class RelayedCandidate(Outbound, tag="candidate"):
-    room: str
-    from_: str = msgspec.field(name="from")
+class RelayedCandidate(_Relayed, tag="candidate"):
     candidate: str
     sdp_mid: str | None = None
     sdp_mline_index: int | None = None

@@ -75,7 +75,7 @@ class Checkin(Struct, kw_only=True, omit_defaults=True):
     closes_at: datetime
     state: str
     outcome: str | None = None
-    alternatives: list[str] = []
+    alternatives: list[str]  # offered instead of video (rule alternatives); always present
     evidence: EvidenceSummary | None = None
     suggestion: SuggestionOut | None = None
 

@@ -176,6 +176,26 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/policies"):                  "N   N   Y   N   N   N   N   Y   N",
     ("GET", "/api/policies/versions"):         "N   N   Y   N   N   N   N   Y   N",
     ("PUT", "/api/policies/{rule_id}"):        "N   N   N   N   N   N   N   Y   N",
+    # -- video check-ins (issue 4). Scheduling is for the case's staff; face_to_face_first
+    # refuses the senior on the two cases with no in-person meeting (a Y: scope let them by).
+    ("POST", "/api/cases/{case_id}/checkins"): {
+        "own":                                 "N   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("GET", "/api/checkins"):                  "Y   Y   Y   N   N   N   Y   N   N",
+    # The check-in below is case "own"'s: its client, its officer and the office's senior take
+    # part; an interpreter only when invited (this one is not: 404, as for anyone else).
+    ("GET", "/api/checkins/{checkin_id}"):     "Y   Y   Y   N   N   N   N   N   N",
+    ("POST", "/api/checkins/{checkin_id}/link"): "N   Y   Y   N   N   N   N   N   N",
+    ("POST", "/api/checkins/{checkin_id}/code-session"): "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    ("POST", "/api/checkins/{checkin_id}/interpreters"): "N   Y   Y   N   N   N   N   N   N",
+    ("GET", "/api/checkins/{checkin_id}/safe-space"): "Y   Y   Y   N   N   N   N   N   N",
+    ("POST", "/api/checkins/{checkin_id}/safe-space"): "Y   Y   Y   N   N   N   N   N   N",
+    ("POST", "/api/checkins/{checkin_id}/cant-talk"): "Y   Y   Y   N   N   N   N   N   N",
+    ("GET", "/api/checkins/{checkin_id}/ice-servers"): "Y   Y   Y   N   N   N   N   N   N",
+    ("POST", "/api/checkins/{checkin_id}/outcome"): "N   Y   Y   N   N   N   N   N   N",
 }
 
 #: Allowed cells answered by the route's own checks rather than with a 2xx: the
@@ -185,6 +205,8 @@ MATRIX: dict[tuple[str, str], Row] = {
 NOT_2XX: dict[tuple[str, str, str | None], tuple[int, str]] = {
     ("POST", "/api/me/totp/confirm", None): (422, "invalid_request"),
     ("POST", "/api/cases/{case_id}/exceptions", "own"): (403, "face_to_face_first"),
+    ("POST", "/api/cases/{case_id}/checkins", "own"): (403, "face_to_face_first"),  # the senior's own case
+    ("POST", "/api/cases/{case_id}/checkins", "same_office"): (403, "face_to_face_first"),
     # media: an SDP with no media is refused by the echo peer; no test is open to ask about or end
     ("POST", "/api/media/echo", None): (422, "invalid_request"),
     ("POST", "/api/media/echo/{echo_id}/assessment", None): (404, "not_found"),
@@ -194,6 +216,17 @@ NOT_2XX: dict[tuple[str, str, str | None], tuple[int, str]] = {
 MEMBERSHIP_ROUTES = {("GET", "/api/conversations/{conversation_id}/messages"),
                      ("POST", "/api/conversations/{conversation_id}/attachments"),
                      ("GET", "/api/attachments/{attachment_id}")}
+#: Check-in routes: no part in the check-in answers 404 not_found (denied).
+CHECKIN_ROUTES = {("GET", "/api/checkins/{checkin_id}"), ("POST", "/api/checkins/{checkin_id}/link"),
+                  ("POST", "/api/checkins/{checkin_id}/interpreters"),
+                  ("GET", "/api/checkins/{checkin_id}/safe-space"), ("POST", "/api/checkins/{checkin_id}/safe-space"),
+                  ("POST", "/api/checkins/{checkin_id}/cant-talk"),
+                  ("GET", "/api/checkins/{checkin_id}/ice-servers"),
+                  ("POST", "/api/checkins/{checkin_id}/outcome")}
+#: Check-in routes that change the check-in's state or who takes part: each cell gets a fresh check-in.
+FRESH_CHECKIN_ROUTES = {("POST", "/api/checkins/{checkin_id}/cant-talk"),
+                        ("POST", "/api/checkins/{checkin_id}/interpreters"),
+                        ("POST", "/api/checkins/{checkin_id}/outcome")}
 #: A PNG for the attachment routes (they take a raw body, not JSON).
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 #: Per-case routes whose case is named in the body rather than the path.
@@ -250,6 +283,7 @@ class Ctx:
     policy_config: dict[str, Any] = field(default_factory=dict)
     case_conversation: str = ""
     attachment: str = ""  # uploaded by the client to the case conversation
+    checkin: str = ""  # a video check-in of case "own", open now
     unique: itertools.count[int] = field(default_factory=itertools.count)
 
     def case_key(self, role: str, relation: str) -> str:
@@ -288,7 +322,15 @@ async def _setup(client: TestClient[Any, Any], services: Services) -> Ctx:
     ctx.case_conversation = next(c["id"] for c in convs if c["kind"] == "case")
     made = await services.attachments.upload(w.actor("client"), ctx.case_conversation, "image/png", PNG)
     ctx.attachment = made.id
+    ctx.checkin = await _new_checkin(ctx)
     return ctx
+
+
+async def _new_checkin(ctx: Ctx) -> str:
+    now = ctx.services.clock.now()
+    done = await ctx.services.checkins.schedule_checkin(ctx.w.actor("officer"), ctx.w.cases["own"],
+                                                       now - timedelta(minutes=5), now + timedelta(hours=1))
+    return str(done.row.id)
 
 
 def _substitute(value: Any, names: dict[str, str]) -> Any:
@@ -308,6 +350,8 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
     url = path.replace("{case_id}", ctx.cases[key]).replace("{rule_id}", POLICY_RULE)
     url = url.replace("{user_id}", ctx.spare["disable_target"])
     url = url.replace("{conversation_id}", ctx.case_conversation).replace("{attachment_id}", ctx.attachment)
+    checkin = await _new_checkin(ctx) if (method, path) in FRESH_CHECKIN_ROUTES else ctx.checkin
+    url = url.replace("{checkin_id}", checkin)
     url = url.replace("{echo_id}", "no-such-echo")
     headers = ctx.headers[role]
     body = _substitute(copy.deepcopy(spec.example), {
@@ -317,6 +361,7 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
         "MENTOR": ctx.spare["mentor"],
         "PARTNER": ctx.spare["partner"],
         "CLIENT": ctx.client_of[key],
+        "INTERPRETER": ctx.w.users["interpreter"],
     })
     match (method, path):
         case ("POST", "/api/session"):
@@ -337,6 +382,11 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
             body.update(config=ctx.policy_config)
         case ("POST", "/api/conversations/{conversation_id}/attachments"):
             body, headers = PNG, {**headers, "Content-Type": "image/png"}
+        case ("POST", "/api/checkins/{checkin_id}/code-session"):
+            code, _ = await ctx.services.checkins.issue_link(ctx.w.actor("officer"), checkin)
+            body.update(code=code, kind="bearer")
+        case ("POST", "/api/checkins/{checkin_id}/safe-space") if role == "client":
+            body.update(answers={"private_place": True, "alone": True, "not_driving": True})
     return url, body, headers
 
 
@@ -374,7 +424,7 @@ async def test_role_route_matrix(api: Any) -> None:
         resp = await client.request(method, url, headers=headers, **sent)
         text = await resp.text(errors="replace")
         payload = await resp.json() if resp.content_type == "application/json" and text else None
-        got = _verdict(resp.status, payload, membership=(method, path) in MEMBERSHIP_ROUTES)
+        got = _verdict(resp.status, payload, membership=(method, path) in MEMBERSHIP_ROUTES | CHECKIN_ROUTES)
         want = "Y" if allowed else "N"
         where = f"{method} {path} as {role}" + (f" on {relation}" if relation else "")
         if got != want:
