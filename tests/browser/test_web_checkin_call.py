@@ -2,8 +2,9 @@
 from the link with its one-time code, tests camera and network against the echo peer,
 answers the safe-space questions and waits; the officer on a desktop sees them waiting,
 passes their own safe-space check and admits them; each page then decodes the other's
-video (framesDecoded > 0 from getStats); "Voice only" then leaves only audio flowing. Also: "I can't talk safely now" ends the client's
-attempt with a neutral message and quietly alerts the officer."""
+video (framesDecoded > 0 from getStats); "Voice only" then leaves only audio flowing.
+Also: "I can't talk safely now" ends the client's attempt with a neutral message and
+quietly alerts the officer."""
 
 from __future__ import annotations
 
