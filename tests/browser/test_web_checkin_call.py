@@ -98,7 +98,11 @@ def test_whole_checkin_both_pages_decode_video(phone: Phone, open_device: Callab
     assert_no_blocking_violations(phone, "waiting room")
 
     # The officer sees who is waiting, opens the check-in, passes the staff questions, admits.
-    officer.page.locator(f"#open-{checkin}").click(timeout=20_000)
+    officer.page.locator(f"#open-{checkin}").wait_for(timeout=20_000)
+    assert_no_blocking_violations(officer, "officer home, someone waiting")
+    officer.page.locator(f"#open-{checkin}").click()
+    officer.page.locator("#safe-form").wait_for()
+    assert_no_blocking_violations(officer, "staff safe-space questions")
     _answer_safe(officer)
     officer.page.locator("#call-lobby .admit").click(timeout=20_000)
 
@@ -140,3 +144,17 @@ def test_cant_talk_safely_is_neutral_for_the_client_and_alerts_the_officer(
     assert phone.page.locator("#checkin-alerts").count() == 0  # nothing on the client's screen says "alert"
     officer.page.locator(f"#checkin-alerts [data-checkin='{checkin}']").wait_for(timeout=15_000)
     assert_no_blocking_violations(phone, "ended (client)")
+
+
+def test_signing_in_from_a_link_returns_to_the_checkin(phone: Phone,
+                                                        demo_directory: dict[str, dict[str, Any]]) -> None:
+    checkin, _path = _checkin_for(phone.base_url, demo_directory["client1"]["display_name"])
+    phone.page.goto(f"{phone.base_url}/#/checkin?c={checkin}")
+    phone.settled()
+    assert phone.page.locator("#use-code").count() == 0  # no code in this link
+    assert_no_blocking_violations(phone, "check-in link, signed out")
+    phone.page.locator("#sign-in").click()
+    phone.page.locator("#username").wait_for()
+    phone.submit_login("client1")
+    phone.page.locator("#device-start").wait_for()  # back on the check-in, at the device test
+    assert f"c={checkin}" in phone.page.url
