@@ -28,7 +28,7 @@ def pc_for(joined: dict[str, Any]) -> RTCPeerConnection:
     return pc
 
 
-async def first_frame(pc: RTCPeerConnection) -> Any:
+async def first_frame(pc: RTCPeerConnection, pulls: set[asyncio.Task[None]]) -> Any:
     got: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
     @pc.on("track")
@@ -37,7 +37,9 @@ async def first_frame(pc: RTCPeerConnection) -> Any:
             frame = await track.recv()
             if not got.done():
                 got.set_result(frame)
-        asyncio.ensure_future(pull())
+        task = asyncio.ensure_future(pull())
+        pulls.add(task)
+        task.add_done_callback(pulls.discard)
 
     return got
 
@@ -60,7 +62,8 @@ async def test_two_aiortc_peers_call_through_the_signalling(tmp_path: Path, sqli
     officer, cli, joined, admitted = await in_call(client, room)
     client_joined = next(f for f in cli.seen if f["type"] == "joined")
     pc_officer, pc_client = pc_for(joined), pc_for(client_joined)
-    officer_sees, client_sees = await first_frame(pc_officer), await first_frame(pc_client)
+    pulls: set[asyncio.Task[None]] = set()
+    officer_sees, client_sees = await first_frame(pc_officer, pulls), await first_frame(pc_client, pulls)
     try:
         await pc_client.setLocalDescription(await pc_client.createOffer())  # the newcomer offers
         (officer_p,) = admitted["peers"]
