@@ -294,3 +294,21 @@ async def test_an_interpreter_joins_as_third_participant(api: Any) -> None:
     assert (await cli.next("offer"))["from"] == waiting["participant"]
     for p in (off, cli, interp):
         await p.close()
+
+
+async def test_a_waiting_room_nobody_answers_closes_with_the_window(api: Any) -> None:
+    client, services = api
+    w = await build(services)
+    checkin_id = await schedule(services, w, length=timedelta(minutes=10))
+    _, cli = await ready(client, "client", checkin_id)
+    await cli.send(type="join", room=checkin_id)
+    assert (await cli.next("joined"))["state"] == "waiting"
+    services.clock.advance(timedelta(minutes=6))
+    assert (await cli.next("ended", wait_s=5))["reason"] == "window_closed"  # the once-a-second tick
+    await cli.send(type="join", room=checkin_id)
+    assert (await cli.next("error"))["code"] == "outside_window"
+    officer = await login(client, "officer")
+    detail = await (await client.get(f"/api/checkins/{checkin_id}", headers=officer)).json()
+    assert detail["state"] == "scheduled"  # back from waiting: nobody was connected
+    assert detail["suggestion"]["outcome"] == "technical_failure"  # the client waited; it is not a miss
+    await cli.close()
