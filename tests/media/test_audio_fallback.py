@@ -7,14 +7,13 @@ both ways."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 import aiohttp
 
 from server.media.quality import Mode, recommend
 from tests.helpers.callpeer import CallPeer
-from tests.helpers.checkin import open_checkin, pass_safe_space
+from tests.helpers.checkins import pass_safe_space, schedule
 from tests.helpers.peers import until
 from tests.helpers.world import login
 
@@ -37,8 +36,7 @@ def lose_every(pc: Any, n: int) -> None:
 async def test_poor_quality_switches_to_audio_only(media_app: Any) -> None:
     client, services, w = await media_app()
     officer_h, client_h = await login(client, "officer"), await login(client, "client")
-    now = services.clock.now()
-    checkin = await open_checkin(client, officer_h, w.cases["own"], now, now + timedelta(hours=1))
+    checkin = await schedule(services, w)
     await pass_safe_space(client, officer_h, checkin)
     await pass_safe_space(client, client_h, checkin)
     base = str(client.make_url("")).rstrip("/")
