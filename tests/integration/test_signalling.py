@@ -129,6 +129,19 @@ async def test_refusals_safe_space_window_and_sdp_from_the_lobby(api: Any) -> No
     assert (err["code"], err["ref"]) == ("not_admitted", "c")
     await cli.send(type="admit", room=checkin_id, participant=waiting["participant"])
     assert (await cli.next("error"))["code"] == "not_host"
+
+    # the officer passes their own check too: a headset missing keeps them out, quietly
+    officer = await login(client, "officer")
+    answers = {"private_room": True, "headset": False, "screen_not_overlooked": True}
+    resp = await client.post(f"/api/checkins/{checkin_id}/safe-space", headers=officer, json={"answers": answers})
+    assert await resp.json() == {"passed": False, "ended": True}
+    off = await peer(client, officer)
+    await off.send(type="join", room=checkin_id)
+    assert (await off.next("error"))["rule_id"] == "safe_space"
+    assert (await view(client, checkin_id, officer))["state"] == "waiting"  # the client's attempt goes on
+    await off.drain()
+    assert not any(f["type"] == "checkin_alert" for f in off.seen)
+    await off.close()
     await cli.close()
 
 
