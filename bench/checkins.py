@@ -13,6 +13,7 @@ server process relays.
    silence. Measured per pair: from sending ``admit`` to the moment *both* peers have
    decoded a first video frame of the other, split into phases (admission by the server;
    offer, relay and answer; ICE, DTLS and the first decoded key frame).
+   Before them, one pair alone (``single_pair_*``): the same path without contention.
 3. **Baseline, same run:** as many pairs of the same aiortc peers, at once, connected
    directly in this process (SDP handed over in memory, no server): offer to both first
    frames. The difference is what the server's signalling path adds.
@@ -228,7 +229,7 @@ async def run(pairs: int, relay_s: float) -> dict[str, Any]:
     with tandem_server(env=SERVER_ENV) as server:
         cpu = ProcessCpu(server.pid)
         async with aiohttp.ClientSession() as session:
-            plan = await set_up(session, server.url, pairs)
+            plan = await set_up(session, server.url, pairs + 1)  # one more: the lone pair first
             calls = []
             for checkin, host, client in plan:
                 officer = CallPeer(session, server.url, host, checkin, noise=False)
@@ -237,6 +238,10 @@ async def run(pairs: int, relay_s: float) -> dict[str, Any]:
                 await phone.__aenter__()
                 calls.append((officer, phone))
             try:
+                alone = await admit_to_first_frame(*calls[0])  # uncontended: the path's own latency
+                await calls[0][0].close()
+                await calls[0][1].close()
+                calls = calls[1:]
                 cpu_before, t0 = cpu.total(), time.monotonic()
                 phases = await asyncio.gather(*(admit_to_first_frame(o, p) for o, p in calls))
                 times = [p["total"] for p in phases]
@@ -260,6 +265,7 @@ async def run(pairs: int, relay_s: float) -> dict[str, Any]:
         "admit_to_first_frame_phases_median_s": {k: rnd(median([p[k] for p in phases]))
                                                  for k in ("admit_to_admitted", "admitted_to_answer",
                                                            "answer_to_first_frame")},
+        "single_pair_admit_to_first_frame_s": {k: rnd(v) for k, v in alone.items()},
         "baseline_direct_offer_to_first_frame_median_s": rnd(median(baseline)),
         "baseline_direct_offer_to_first_frame_p95_s": rnd(percentile(baseline, 95)),
         "server_cpu_pct_during_call_setup": rnd(100 * (cpu_media - cpu_before) / media_elapsed, 1)

@@ -23,6 +23,7 @@ from server.groups.service import GroupService
 from server.identity.passwords import Passwords
 from server.identity.ratelimit import LoginLimiter
 from server.identity.service import IdentityService
+from server.media.quality import Advisor
 from server.messaging.attachments import AttachmentService
 from server.messaging.push import PushService, VapidKey
 from server.messaging.service import MessagingService
@@ -52,6 +53,7 @@ from server.web import (
     routes_retention,
     routes_scheduling,
     routes_system,
+    ws_media,
     ws_messaging,
     ws_signalling,
 )
@@ -149,6 +151,7 @@ def create_app(
     app[SERVICES] = services
     ws_messaging.register(gateway, messaging)
     signalling.register()
+    ws_media.register(gateway, signalling, Advisor())  # call-quality advice after stats samples
     app[ws_signalling.SIGNALLING] = signalling
     app[GATEWAY] = gateway
     app.on_response_prepare.append(add_security_headers)

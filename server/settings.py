@@ -18,6 +18,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from server.signalling.turn import TurnConfig
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Push services of the browsers we support (Chrome, Firefox, Safari, Edge). The server
 #: POSTs to a subscription's endpoint, so only these hosts (and their subdomains) may be one.
@@ -267,4 +269,10 @@ def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Se
         turn_ttl_s=_int(env, "TANDEM_TURN_TTL_S", 3600),
         checkin_grace_s=float(_int(env, "TANDEM_CHECKIN_GRACE_S", 30)),
     )
+    try:  # TURN settings are checked here so a bad one stops the server naming the variables
+        TurnConfig(turn_urls=settings.turn_urls, stun_urls=settings.stun_urls, secret=settings.turn_secret,
+                   ttl_s=settings.turn_ttl_s)
+    except ValueError as err:
+        raise SettingsError(f"TANDEM_TURN_URLS / TANDEM_STUN_URLS / TANDEM_TURN_SECRET / TANDEM_TURN_TTL_S: {err}") \
+            from None
     return settings.with_(**overrides) if overrides else settings

@@ -12,7 +12,7 @@ let frameIds = 0;
  * startCall({room, mode, onEvent}) -> call
  *   onEvent(kind, detail): "joined" {state} | "admitted" | "lobby" {waiting} | "room" {participants}
  *     | "remote" {participant, stream} | "peer_left" {participant} | "ended" {reason} | "error" {code, ruleId}
- *     | "alert" {frame} | "media" {audio, video}
+ *     | "alert" {frame} | "media" {audio, video} | "quality" {mode, reasons}: the server's advice from our stats
  *   call.admit(participant), call.audioOnly(), call.leave(), call.end(), call.cantTalk(),
  *   call.local (MediaStream), call.peers (Map participant -> RTCPeerConnection)
  */
@@ -152,6 +152,7 @@ export function startCall({ room, mode = "video", onEvent = () => {} }) {
     async lobby(f) { onEvent("lobby", f); },
     async room(f) { onEvent("room", f); },
     async peer_media(f) { onEvent("peer_media", f); },
+    async quality(f) { if (video) onEvent("quality", { mode: f.mode, reasons: f.reasons || [] }); },
     async checkin_alert(f) { onEvent("alert", f); },
     async ended(f) { finish(f.reason); },
     async left() { finish("left"); },

@@ -34,10 +34,31 @@ function videoTile(id, label, stream, { muted = false } = {}) {
   return h("figure", { class: "tile" }, el, h("figcaption", {}, label));
 }
 
+const csrfKey = (checkinId) => `tandem.checkin_csrf.${checkinId}`;
+
+/** A session from this check-in's code already open in this tab (e.g. after a reload)? */
+async function resumeCodeSession(api, checkinId) {
+  let csrf = null;
+  try {
+    csrf = sessionStorage.getItem(csrfKey(checkinId));
+  } catch {
+    return false;
+  }
+  if (!csrf) return false;
+  try {
+    await api.get(`/api/checkins/${encodeURIComponent(checkinId)}/safe-space`);
+  } catch {
+    return false; // expired or ended: the person starts again
+  }
+  setCsrfToken(csrf);
+  return true;
+}
+
 async function access(slot, { me, api, t, params, navigate }) {
   if (me) return true;
   const checkinId = params.get("c");
   const code = params.get("code");
+  if (await resumeCodeSession(api, checkinId)) return true;
   return new Promise((resolve) => {
     const problem = h("p", { role: "alert", class: "form-error", id: "access-error" });
     const useCode = code ? h("button", { type: "button", class: "button primary big-button", id: "use-code" }, t("checkin.use_code")) : null;
@@ -55,6 +76,13 @@ async function access(slot, { me, api, t, params, navigate }) {
         try {
           const session = await api.post(`/api/checkins/${encodeURIComponent(checkinId)}/code-session`, { code });
           setCsrfToken(session.csrf_token);
+          try {
+            // The session cookie is HttpOnly; its CSRF token is kept for this tab only, so a
+            // reload goes on with the same session instead of asking for the used code again.
+            sessionStorage.setItem(csrfKey(checkinId), session.csrf_token);
+          } catch {
+            // storage disabled: a reload needs a new link
+          }
           resolve(true);
         } catch (err) {
           problem.textContent = errorText(err);
@@ -126,6 +154,11 @@ function inCall(view, slot, ctx, { checkinId, mode, host }) {
         drawLobby(d.waiting);
       } else if (kind === "room" && host) {
         drawLobby(d.participants.filter((p) => p.state === "waiting"));
+      } else if (kind === "quality") {
+        // Advice only: the weak link is named and "Voice only" becomes the main button.
+        const weak = d.mode === "audio_only";
+        status.textContent = t(weak ? "call.suggest_audio_only" : "checkin.in_call");
+        voice.className = `button big-button ${weak ? "primary" : "secondary"}`;
       } else if (kind === "media") {
         voice.disabled = true;
         status.textContent = t("call.audio_only_on");

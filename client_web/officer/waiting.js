@@ -18,7 +18,8 @@ export function waitingPanel({ api, t }) {
     list.replaceChildren(...(rows.length ? rows.map(([checkinId, lobby]) =>
       h("li", { class: "row waiting", "data-checkin": checkinId },
         h("span", { class: "big" }, lobby.waiting.map((w) => w.display_name).join(", ")), " ",
-        h("span", { class: "muted" }, t("waiting.since", { time: formatTime(lobby.waiting[0].since) })), " ",
+        lobby.waiting[0].since
+          ? h("span", { class: "muted" }, t("waiting.since", { time: formatTime(lobby.waiting[0].since) })) : null, " ",
         h("a", { class: "button primary", href: `#/checkin?c=${encodeURIComponent(checkinId)}`, id: `open-${checkinId}` },
           t("waiting.open"))))
       : [h("li", { class: "muted", id: "waiting-nobody" }, t("waiting.nobody"))]));
@@ -42,7 +43,7 @@ export function waitingPanel({ api, t }) {
     for (const c of (data && data.checkins) || []) {
       if (c.state === "waiting" && !waiting.has(c.id)) {
         waiting.set(c.id, { checkin_id: c.id, case_id: c.case_id,
-          waiting: [{ display_name: c.client_display_name || t("waiting.client"), since: c.opens_at }] });
+          waiting: [{ display_name: t("waiting.client") }] }); // names come with the next lobby frame
       }
     }
   }).catch(() => {}).finally(draw);

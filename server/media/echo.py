@@ -36,6 +36,7 @@ from server.errors import BadRequest, NotFound, Unavailable
 from server.ids import new_token
 from server.media.ice import IceServer, configuration
 from server.media.quality import Measurements, loss_pct
+from server.media.rtcstats import totals
 
 log = logging.getLogger("tandem.media.echo")
 
@@ -138,23 +139,14 @@ class EchoHost:
     async def measure(self, user_id: str, peer_id: str) -> Measurements:
         """What the server has seen of this peer so far."""
         peer = self.peer_of(user_id, peer_id)
-        rtts: list[float] = []
-        received = lost = bytes_in = 0
-        for stats in (await peer.pc.getStats()).values():
-            if stats.type == "inbound-rtp":
-                received += stats.packetsReceived
-                lost += stats.packetsLost
-            elif stats.type == "remote-inbound-rtp" and stats.roundTripTime is not None:
-                rtts.append(stats.roundTripTime)
-            elif stats.type == "transport":
-                bytes_in = max(bytes_in, stats.bytesReceived)
+        seen = totals((await peer.pc.getStats()).values())
         bitrate = None
         if peer.connected_at is not None:
             elapsed = asyncio.get_running_loop().time() - peer.connected_at
-            bitrate = bytes_in * 8 / 1000 / elapsed if elapsed >= 1.0 else None
+            bitrate = seen.bytes_received * 8 / 1000 / elapsed if elapsed >= 1.0 else None
         return Measurements(
-            rtt_ms=max(rtts) * 1000 if rtts else None,
-            loss_pct=loss_pct(received, lost),
+            rtt_ms=seen.rtt_s * 1000 if seen.rtt_s is not None else None,
+            loss_pct=loss_pct(seen.packets_received, seen.packets_lost),
             bitrate_kbps=bitrate,
             audio_frames=peer.frames("audio") if any(t.kind == "audio" for t in peer.loops) else None,
             video_frames=peer.frames("video") if any(t.kind == "video" for t in peer.loops) else None,

@@ -121,3 +121,30 @@ def _check(name: str, value: float, *, upper: float | None = None) -> None:
         raise QualityError(f"{name}: must be a non-negative number, got {value!r}")
     if upper is not None and value > upper:
         raise QualityError(f"{name}: must be at most {upper}, got {value!r}")
+
+
+class Advisor:
+    """Advice during a call: says when the recommendation for a participant changes.
+
+    Fed one sample at a time (the ``stats`` frames a browser sends every few seconds); a
+    sample that recommends what was last said returns None, so a participant is told once
+    when their link turns poor, and once when it recovers. Keys are whatever identifies a
+    participant in a room to the caller; ``forget`` drops one (it left, its connection closed).
+    """
+
+    def __init__(self, thresholds: Thresholds | None = None) -> None:
+        self.thresholds = thresholds or Thresholds()
+        self._said: dict[object, Mode] = {}
+
+    def sample(self, who: object, m: Measurements) -> Recommendation | None:
+        verdict = recommend(m, self.thresholds)
+        if self._said.get(who, Mode.VIDEO) is verdict.mode:
+            return None
+        self._said[who] = verdict.mode
+        return verdict
+
+    def forget(self, who: object) -> None:
+        self._said.pop(who, None)
+
+    def __len__(self) -> int:
+        return len(self._said)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,6 +54,8 @@ class Signalling:
         self.rooms: dict[str, Hosted] = {}
         self.of_conn: dict[Connection, set[str]] = {}
         self.relayed = 0  # frames delivered, for bench/checkins.py
+        # After a kept stats sample, e.g. call-quality advice (server/web/ws_media.py).
+        self.stats_hooks: list[Callable[[Connection, p.Stats], Awaitable[None]]] = []
 
     def register(self) -> None:
         g = self.gateway
@@ -107,6 +109,8 @@ class Signalling:
             "user_id": who.user_id, "participant": who.id, "role": who.role, "rtt_ms": frame.rtt_ms,
             "loss_pct": frame.loss_pct, "bitrate_kbps": frame.bitrate_kbps, "jitter_ms": frame.jitter_ms,
             "frames_decoded": frame.frames_decoded, "audio_only": frame.audio_only})
+        for hook in self.stats_hooks:
+            await hook(conn, frame)
 
     async def on_cant_talk(self, conn: Connection, frame: p.CantTalk) -> None:
         hosted = self._hosted(conn, frame.room)

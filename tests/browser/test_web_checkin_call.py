@@ -2,8 +2,9 @@
 from the link with its one-time code, tests camera and network against the echo peer,
 answers the safe-space questions and waits; the officer on a desktop sees them waiting,
 passes their own safe-space check and admits them; each page then decodes the other's
-video (framesDecoded > 0 from getStats). Also: "I can't talk safely now" ends the client's
-attempt with a neutral message and quietly alerts the officer."""
+video (framesDecoded > 0 from getStats); "Voice only" then leaves only audio flowing.
+Also: "I can't talk safely now" ends the client's attempt with a neutral message and
+quietly alerts the officer."""
 
 from __future__ import annotations
 
@@ -19,6 +20,15 @@ from tests.browser.test_web_axe import assert_no_blocking_violations
 
 pytestmark = pytest.mark.browser
 
+INBOUND = """async () => {
+    const out = {audio: 0, video: 0};
+    for (const entry of window.__tandemCall.peers.values()) {
+        (await entry.pc.getStats()).forEach((s) => {
+            if (s.type === 'inbound-rtp') out[s.kind] += s.packetsReceived || 0;
+        });
+    }
+    return out;
+}"""
 FRAMES_DECODED = """async () => {
     const call = window.__tandemCall;
     if (!call) return 0;
@@ -56,7 +66,10 @@ def _client_reaches_safe_space(phone: Phone, path: str) -> None:
     phone.page.goto(f"{phone.base_url}/{path.lstrip('/')}")
     phone.page.locator("#use-code").click()
     phone.page.locator("#device-start").click()
-    phone.page.locator("#device-continue-video").click(timeout=30_000)
+    phone.page.locator("#device-continue-video").wait_for(timeout=30_000)
+    # The session from the link's code may run the device test; it worked and advises video.
+    assert phone.page.locator("#device-status").inner_text() == phone.t("device.recommend_video")
+    phone.page.locator("#device-continue-video").click()
 
 
 def _frames(device: Phone) -> int:
@@ -88,7 +101,11 @@ def test_whole_checkin_both_pages_decode_video(phone: Phone, open_device: Callab
     assert_no_blocking_violations(phone, "waiting room")
 
     # The officer sees who is waiting, opens the check-in, passes the staff questions, admits.
-    officer.page.locator(f"#open-{checkin}").click(timeout=20_000)
+    officer.page.locator(f"#open-{checkin}").wait_for(timeout=20_000)
+    assert_no_blocking_violations(officer, "officer home, someone waiting")
+    officer.page.locator(f"#open-{checkin}").click()
+    officer.page.locator("#safe-form").wait_for()
+    assert_no_blocking_violations(officer, "staff safe-space questions")
     _answer_safe(officer)
     officer.page.locator("#call-lobby .admit").click(timeout=20_000)
 
@@ -97,6 +114,17 @@ def test_whole_checkin_both_pages_decode_video(phone: Phone, open_device: Callab
     assert_no_blocking_violations(phone, "call (phone)")
     assert_phone_friendly(phone)
     assert_no_blocking_violations(officer, "call (officer)")
+
+    # Voice only from the phone: renegotiated, so no video flows either way; audio goes on.
+    phone.page.locator("#call-audio-only").click()
+    phone.page.locator("#call-status").filter(has_text=phone.t("call.audio_only_on")).wait_for()
+    phone.page.wait_for_timeout(1500)  # the renegotiation completes, packets in flight arrive
+    before = (phone.page.evaluate(INBOUND), officer.page.evaluate(INBOUND))
+    phone.page.wait_for_timeout(2000)
+    after = (phone.page.evaluate(INBOUND), officer.page.evaluate(INBOUND))
+    for side, b, a in (("phone", before[0], after[0]), ("officer", before[1], after[1])):
+        assert a["video"] == b["video"], f"{side} still receives video: {b} -> {a}"
+        assert a["audio"] > b["audio"], f"{side} receives no audio: {b} -> {a}"
 
     officer.page.locator("#call-leave").click()  # the host ends the call for everybody
     phone.page.locator("#checkin-ended").wait_for(timeout=15_000)
@@ -119,3 +147,17 @@ def test_cant_talk_safely_is_neutral_for_the_client_and_alerts_the_officer(
     assert phone.page.locator("#checkin-alerts").count() == 0  # nothing on the client's screen says "alert"
     officer.page.locator(f"#checkin-alerts [data-checkin='{checkin}']").wait_for(timeout=15_000)
     assert_no_blocking_violations(phone, "ended (client)")
+
+
+def test_signing_in_from_a_link_returns_to_the_checkin(phone: Phone,
+                                                        demo_directory: dict[str, dict[str, Any]]) -> None:
+    checkin, _path = _checkin_for(phone.base_url, demo_directory["client1"]["display_name"])
+    phone.page.goto(f"{phone.base_url}/#/checkin?c={checkin}")
+    phone.settled()
+    assert phone.page.locator("#use-code").count() == 0  # no code in this link
+    assert_no_blocking_violations(phone, "check-in link, signed out")
+    phone.page.locator("#sign-in").click()
+    phone.page.locator("#username").wait_for()
+    phone.submit_login("client1")
+    phone.page.locator("#device-start").wait_for()  # back on the check-in, at the device test
+    assert f"c={checkin}" in phone.page.url

@@ -23,6 +23,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from server.media.ice import IceServer
 from server.media.quality import Measurements, loss_pct
+from server.media.rtcstats import totals
 from tests.helpers.peers import Sink, SmallVideo, peer
 
 _ids = itertools.count(1)
@@ -202,24 +203,16 @@ class CallPeer:
     async def sample(self, other: str) -> Measurements:
         """What this peer measured of the link to ``other`` since the previous sample."""
         link = self.links[other]
-        rtts: list[float] = []
-        received = lost = bytes_in = 0
-        for s in (await link.pc.getStats()).values():
-            if s.type == "inbound-rtp":
-                received += s.packetsReceived
-                lost += s.packetsLost
-            elif s.type == "remote-inbound-rtp" and s.roundTripTime is not None:
-                rtts.append(s.roundTripTime)
-            elif s.type == "transport":
-                bytes_in = max(bytes_in, s.bytesReceived)
+        seen = totals((await link.pc.getStats()).values())
         now = asyncio.get_running_loop().time()
-        out = Measurements(rtt_ms=max(rtts) * 1000 if rtts else None, video_frames=link.sink.frames["video"])
+        rtt_ms = seen.rtt_s * 1000 if seen.rtt_s is not None else None
+        out = Measurements(rtt_ms=rtt_ms, video_frames=link.sink.frames["video"])
         if link.previous is not None:
             at, b, r, lo = link.previous
-            out = Measurements(rtt_ms=out.rtt_ms, video_frames=out.video_frames,
-                               loss_pct=loss_pct(received - r, lost - lo),
-                               bitrate_kbps=(bytes_in - b) * 8 / 1000 / max(now - at, 1e-3))
-        link.previous = (now, bytes_in, received, lost)
+            out = Measurements(rtt_ms=rtt_ms, video_frames=out.video_frames,
+                               loss_pct=loss_pct(seen.packets_received - r, seen.packets_lost - lo),
+                               bitrate_kbps=(seen.bytes_received - b) * 8 / 1000 / max(now - at, 1e-3))
+        link.previous = (now, seen.bytes_received, seen.packets_received, seen.packets_lost)
         return out
 
     async def inbound_packets(self, other: str) -> dict[str, int]:

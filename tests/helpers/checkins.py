@@ -19,6 +19,14 @@ async def schedule(services: Services, w: World, *, case: str = "own", by: str =
     return str(done.row.id)
 
 
+async def view(client: Any, checkin_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """GET /api/checkins/{id}, by default as the officer of case "own"."""
+    resp = await client.get(f"/api/checkins/{checkin_id}", headers=headers or await login(client, "officer"))
+    body: dict[str, Any] = await resp.json()
+    assert resp.status == 200, body
+    return body
+
+
 async def pass_safe_space(client: Any, headers: dict[str, str], checkin_id: str) -> None:
     resp = await client.get(f"/api/checkins/{checkin_id}/safe-space", headers=headers)
     body = await resp.json()

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from server.signalling.turn import valid
 from server.store.schema import audit_log, checkins, safe_space_answers
 from server.web.state import Services
-from tests.helpers.checkins import pass_safe_space, peer, schedule
+from tests.helpers.checkins import pass_safe_space, peer, schedule, view
 from tests.helpers.http import error_of
 from tests.helpers.world import build, login
 
@@ -139,7 +139,7 @@ async def test_safe_space_questions_by_flags_failure_alerts_the_officer_quietly(
     resp = await client.post(f"/api/checkins/{checkin_id}/safe-space", headers=cli,
                              json={"answers": dict.fromkeys(ids, True)})
     assert (await resp.json())["passed"] is True
-    mine = await (await client.get(f"/api/checkins/{checkin_id}", headers=cli)).json()
+    mine = await view(client, checkin_id, cli)
     assert "evidence" not in mine and "suggestion" not in mine  # evidence is for staff
     await ws.send(type="join", room=checkin_id)
     assert (await ws.next("joined"))["state"] == "waiting"
@@ -153,7 +153,7 @@ async def test_outcome_recorded_once_with_the_suggestion_and_audited(api: Any) -
     w = await build(services)
     checkin_id = await schedule(services, w)
     officer = await login(client, "officer")
-    detail = await (await client.get(f"/api/checkins/{checkin_id}", headers=officer)).json()
+    detail = await view(client, checkin_id, officer)
     assert detail["suggestion"] == {"outcome": "missed", "reasons": ["The client never reached the waiting room"]}
     assert await actions(services, "checkin.read") == 1
     body = {"outcome": "technical_failure", "note": "Phone battery died; rebooked for tomorrow"}

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from server.signalling.turn import valid
 from server.store.schema import call_quality, checkin_events
 from server.web.state import Services
-from tests.helpers.checkins import in_call, pass_safe_space, peer, ready, schedule
+from tests.helpers.checkins import in_call, pass_safe_space, peer, ready, schedule, view
 from tests.helpers.world import build, login
 
 HOST = "candidate:1 1 udp 2122260223 192.168.1.20 54321 typ host generation 0"
@@ -79,7 +79,7 @@ async def test_a_whole_check_in_waiting_room_admit_offer_answer_candidates_stats
     await off.next("pong")
     assert await count(services, call_quality) == 2
 
-    detail = await (await client.get(f"/api/checkins/{checkin_id}", headers=off_headers)).json()
+    detail = await view(client, checkin_id, off_headers)
     assert detail["state"] == "in_call"
     await cli.send(type="leave", room=checkin_id)
     assert (await cli.next("left"))["room"] == checkin_id
@@ -90,7 +90,7 @@ async def test_a_whole_check_in_waiting_room_admit_offer_answer_candidates_stats
     await off.send(type="ping", id="sync2")
     await off.next("pong")
 
-    detail = await (await client.get(f"/api/checkins/{checkin_id}", headers=off_headers)).json()
+    detail = await view(client, checkin_id, off_headers)
     assert detail["state"] == "ended"
     people = {p["user_id"]: p for p in detail["evidence"]["participants"]}
     assert len(people[w.users["client"]]["joined_at"]) == 1 and len(people[w.users["client"]]["left_at"]) == 1
@@ -129,6 +129,19 @@ async def test_refusals_safe_space_window_and_sdp_from_the_lobby(api: Any) -> No
     assert (err["code"], err["ref"]) == ("not_admitted", "c")
     await cli.send(type="admit", room=checkin_id, participant=waiting["participant"])
     assert (await cli.next("error"))["code"] == "not_host"
+
+    # the officer passes their own check too: a headset missing keeps them out, quietly
+    officer = await login(client, "officer")
+    answers = {"private_room": True, "headset": False, "screen_not_overlooked": True}
+    resp = await client.post(f"/api/checkins/{checkin_id}/safe-space", headers=officer, json={"answers": answers})
+    assert await resp.json() == {"passed": False, "ended": True}
+    off = await peer(client, officer)
+    await off.send(type="join", room=checkin_id)
+    assert (await off.next("error"))["rule_id"] == "safe_space"
+    assert (await view(client, checkin_id, officer))["state"] == "waiting"  # the client's attempt goes on
+    await off.drain()
+    assert not any(f["type"] == "checkin_alert" for f in off.seen)
+    await off.close()
     await cli.close()
 
 
@@ -247,8 +260,7 @@ async def test_rejoin_within_the_grace_period_and_gone_after_it(api: Any) -> Non
     assert (await off.next("peer_left"))["reason"] == "dropped"
     services.clock.advance(31)
     assert (await off.next("peer_left", wait_s=5))["reason"] == "gone"  # the tick released the place
-    off_headers = await login(client, "officer")
-    detail = await (await client.get(f"/api/checkins/{checkin_id}", headers=off_headers)).json()
+    detail = await view(client, checkin_id)
     assert detail["evidence"]["dropped"] is True
     assert detail["suggestion"]["outcome"] == "technical_failure"
     await off.close()
@@ -266,8 +278,7 @@ async def test_cant_talk_is_quiet_for_the_client_and_alerts_the_officer(api: Any
     assert (await off.next("peer_left"))["reason"] == "left"
     await cli.drain()
     assert not any(f["type"] == "checkin_alert" for f in cli.seen)
-    off_headers = await login(client, "officer")
-    detail = await (await client.get(f"/api/checkins/{checkin_id}", headers=off_headers)).json()
+    detail = await view(client, checkin_id)
     assert detail["state"] == "not_safe" and detail["suggestion"]["outcome"] == "not_safe_to_talk"
     await off.close()
     await cli.close()
@@ -294,3 +305,20 @@ async def test_an_interpreter_joins_as_third_participant(api: Any) -> None:
     assert (await cli.next("offer"))["from"] == waiting["participant"]
     for p in (off, cli, interp):
         await p.close()
+
+
+async def test_a_waiting_room_nobody_answers_closes_with_the_window(api: Any) -> None:
+    client, services = api
+    w = await build(services)
+    checkin_id = await schedule(services, w, length=timedelta(minutes=10))
+    _, cli = await ready(client, "client", checkin_id)
+    await cli.send(type="join", room=checkin_id)
+    assert (await cli.next("joined"))["state"] == "waiting"
+    services.clock.advance(timedelta(minutes=6))
+    assert (await cli.next("ended", wait_s=5))["reason"] == "window_closed"  # the once-a-second tick
+    await cli.send(type="join", room=checkin_id)
+    assert (await cli.next("error"))["code"] == "outside_window"
+    detail = await view(client, checkin_id)
+    assert detail["state"] == "scheduled"  # back from waiting: nobody was connected
+    assert detail["suggestion"]["outcome"] == "technical_failure"  # the client waited; it is not a miss
+    await cli.close()

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from server.media.quality import Measurements, Mode, QualityError, Thresholds, loss_pct, recommend
+from server.media.quality import Advisor, Measurements, Mode, QualityError, Thresholds, loss_pct, recommend
 
 GOOD = Measurements(rtt_ms=40, loss_pct=0.5, bitrate_kbps=900, audio_frames=200, video_frames=120)
 
@@ -75,3 +75,19 @@ def test_bad_measurements_are_refused(bad: dict[str, object]) -> None:
 def test_bad_thresholds_are_refused(bad: dict[str, float]) -> None:
     with pytest.raises(QualityError):
         Thresholds(**bad)
+
+
+def test_advisor_speaks_when_the_recommendation_changes() -> None:
+    advisor = Advisor()
+    poor = Measurements(loss_pct=12.0)
+    assert advisor.sample("a", GOOD) is None  # video was the starting point: nothing new to say
+    turned = advisor.sample("a", poor)
+    assert turned is not None and (turned.mode, turned.reasons) == (Mode.AUDIO_ONLY, ("loss_high",))
+    assert advisor.sample("a", poor) is None  # said once
+    assert advisor.sample("b", poor) is not None  # per participant
+    back = advisor.sample("a", GOOD)
+    assert back is not None and back.mode is Mode.VIDEO
+    advisor.forget("a")
+    advisor.forget("a")  # forgetting twice is harmless
+    assert len(advisor) == 1
+    assert Advisor(Thresholds(max_loss_pct=20.0)).sample("a", poor) is None

@@ -4,10 +4,12 @@ import base64
 import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from server.clock import FakeClock
+from server.settings import SettingsError, from_env
 from server.signalling.turn import TurnConfig, credential, ice_servers, username_for, valid
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -69,3 +71,14 @@ def test_bad_config_fails_when_built(kwargs: dict[str, object]) -> None:
 
 def test_secret_not_in_repr() -> None:
     assert "s3cret" not in repr(CONFIG)
+
+
+def test_settings_refuse_turn_urls_without_a_secret(tmp_path: Path) -> None:
+    env = {"TANDEM_DEMO": "1", "TANDEM_DATA_DIR": str(tmp_path), "TANDEM_TURN_URLS": "turn:turn.example.org"}
+    with pytest.raises(SettingsError, match="TANDEM_TURN_SECRET"):
+        from_env(env)
+    secret = tmp_path / "turn.secret"
+    secret.write_text("from-a-file\n")
+    settings = from_env(env | {"TANDEM_TURN_SECRET_FILE": str(secret), "TANDEM_STUN_URLS": "stun:a, stun:b"})
+    assert settings.turn_secret == "from-a-file" and settings.stun_urls == ("stun:a", "stun:b")
+    assert "from-a-file" not in repr(settings)
