@@ -157,7 +157,10 @@ class Signalling:
             elif isinstance(effect, LobbyChanged):
                 lobby = True
         if room.empty:
-            events.append(CheckinEvent.END)
+            # Everybody left: the meeting is over. Everybody's connection was lost: it is not, and
+            # people may join again within the window (a new room; the host admits again).
+            if not any(n["kind"] == "gone" for n in notes):
+                events.append(CheckinEvent.END)
             events.append(CheckinEvent.LOBBY_EMPTY)
             self.rooms.pop(room.id, None)
         if lobby:

@@ -4,6 +4,7 @@ other calls untouched."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from server.signalling.turn import valid
 from server.store.schema import call_quality, checkin_events
 from server.web.state import Services
+from server.web.ws_signalling import SIGNALLING
 from tests.helpers.checkins import in_call, pass_safe_space, peer, ready, schedule, view
 from tests.helpers.world import build, login
 
@@ -322,3 +324,29 @@ async def test_a_waiting_room_nobody_answers_closes_with_the_window(api: Any) ->
     assert detail["state"] == "scheduled"  # back from waiting: nobody was connected
     assert detail["suggestion"]["outcome"] == "technical_failure"  # the client waited; it is not a miss
     await cli.close()
+
+
+async def test_when_every_connection_is_lost_the_check_in_can_be_joined_again(api: Any) -> None:
+    client, services = api
+    w = await build(services)
+    checkin_id = await schedule(services, w)
+    off, cli, _, _ = await in_call(client, checkin_id)
+    await off.close()
+    await cli.close()
+    rooms = client.app[SIGNALLING].rooms
+
+    async def until(done: Any) -> None:
+        for _ in range(50):
+            if done():
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError("never happened")
+
+    await until(lambda: all(p.state.value == "dropped" for p in rooms[checkin_id].room.participants.values()))
+    services.clock.advance(31)
+    await until(lambda: checkin_id not in rooms)  # the once-a-second tick released both places and the room
+    assert (await view(client, checkin_id))["state"] == "in_call"  # not ended: nobody left on purpose
+    off2, cli2, _, admitted = await in_call(client, checkin_id)
+    assert admitted["peers"]
+    for p in (off2, cli2):
+        await p.close()
