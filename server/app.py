@@ -111,8 +111,7 @@ def create_app(
     messaging.sent_hooks.append(push.message_stored)
     sweeper = Sweeper(store, clock, keyring, policy, bus, chunk_rows=settings.retention_chunk_rows)
     retention = RetentionService(store, clock, policy, cases, sweeper)
-    # -- scheduling (issue 4). Check-ins (helper B) hook in with
-    #    scheduling.video_scheduled_hooks.append(checkins.open_for_appointment)
+    # -- scheduling and video check-ins (issue 4)
     windows = WindowSettings(open_before=timedelta(seconds=settings.join_open_before_s),
                              close_after=timedelta(seconds=settings.join_close_after_s))
     scheduling = SchedulingService(store, clock, keyring, cases, windows=windows,
@@ -121,6 +120,10 @@ def create_app(
     turn = TurnConfig(turn_urls=settings.turn_urls, stun_urls=settings.stun_urls, secret=settings.turn_secret,
                       ttl_s=settings.turn_ttl_s)
     checkins = CheckinService(store, clock, keyring, cases, policy, identity, bus, turn)
+    # A video appointment's check-in opens, moves and is cancelled with it; its outcome is the appointment's.
+    scheduling.video_scheduled_hooks.append(checkins.on_video_scheduled)
+    scheduling.video_changed_hooks.append(checkins.on_video_changed)
+    checkins.outcome_hooks.append(scheduling.record_outcome_in)
     signalling = ws_signalling.Signalling(gateway, checkins, clock, grace_s=settings.checkin_grace_s,
                                           max_participants=settings.checkin_max_participants)
     registry = build_registry()

@@ -61,7 +61,7 @@ async def _with_app(settings: Settings, fn: Callable[[Services], Awaitable[T]]) 
 def cmd_demo(settings: Settings) -> bool:
     from server import demo
 
-    return asyncio.run(_with_app(settings, lambda s: demo.load(s.identity, s.cases, s.clock, s.groups)))
+    return asyncio.run(_with_app(settings, lambda s: demo.load(s.identity, s.cases, s.clock, s.groups, s.scheduling)))
 
 
 def cmd_serve(settings: Settings) -> None:

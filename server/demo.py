@@ -12,6 +12,8 @@ from server.groups.service import GroupService
 from server.identity import store as identity_store
 from server.identity.model import Actor, Role
 from server.identity.service import IdentityService
+from server.scheduling.model import Kind
+from server.scheduling.service import NewAppointment, SchedulingService
 
 PASSWORD = "tandem-demo"  # noqa: S105 - demo accounts only work in demo mode
 STAFF = (
@@ -23,7 +25,8 @@ STAFF = (
 )
 
 
-async def load(identity: IdentityService, cases: CaseService, clock: Clock, groups: GroupService | None = None) -> bool:
+async def load(identity: IdentityService, cases: CaseService, clock: Clock, groups: GroupService | None = None,
+               scheduling: SchedulingService | None = None) -> bool:
     """Create the demo world; False when it already exists."""
     async with identity.store.read("demo.check") as conn:
         if await identity_store.user_by_username(conn, "admin") is not None:
@@ -76,4 +79,14 @@ async def load(identity: IdentityService, cases: CaseService, clock: Clock, grou
         cohort = await groups.create_cohort(facilitator, name="Tuesday evening", programme="Thinking Skills")
         for case in (c1, c2):
             await groups.enrol(facilitator, cohort, case.case_id)
+    if scheduling is not None:
+        # A video check-in with client1 (met face to face) that opens in a few minutes, and an
+        # in-person appointment with client2 next week (their first meeting, so no video yet).
+        soon = clock.now().replace(second=0, microsecond=0) + timedelta(minutes=5)
+        await scheduling.create(officer, c1.case_id, NewAppointment(kind=Kind.VIDEO, starts_at=soon,
+                                                                    ends_at=soon + timedelta(minutes=30)))
+        week = soon + timedelta(days=7)
+        await scheduling.create(officer, c2.case_id, NewAppointment(
+            kind=Kind.IN_PERSON, starts_at=week, ends_at=week + timedelta(hours=1),
+            location="Demo Probation Office, room 2"))
     return True

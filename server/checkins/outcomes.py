@@ -19,19 +19,11 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 import msgspec
 
-
-class Outcome(StrEnum):
-    ATTENDED = "attended"
-    LATE = "late"
-    MISSED = "missed"
-    TECHNICAL_FAILURE = "technical_failure"
-    NOT_SAFE_TO_TALK = "not_safe_to_talk"
-    EXCUSED = "excused"
-
+# The outcomes are the appointment's (a video check-in's outcome is its appointment's).
+from server.scheduling.model import Outcome as Outcome
 
 POOR_LOSS_PCT = 5.0
 POOR_RTT_MS = 800.0

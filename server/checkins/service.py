@@ -105,6 +105,9 @@ class CheckinService:
         # Run after a person ended their attempt as unsafe (REST), with (checkin_id, user_id): the
         # signalling layer takes them out of the room.
         self.unsafe_hooks: list[Callable[[str, str], Awaitable[None]]] = []
+        # Awaited inside the outcome's transaction for a check-in of an appointment, with
+        # (conn, actor, appointment_id, outcome, note): scheduling records it on the appointment.
+        self.outcome_hooks: list[Callable[[AsyncConnection, Actor, str, Outcome, str | None], Awaitable[object]]] = []
 
     @property
     def safe_space(self) -> SafeSpaceConfig:
@@ -178,6 +181,27 @@ class CheckinService:
                 await self._audit(conn, actor.user_id, "checkin.cancel", row, {"appointment_id": appointment_id})
                 cancelled.append(row.id)
         return cancelled
+
+    async def on_video_scheduled(self, conn: AsyncConnection, *, actor: Actor, appointment: Any,
+                                 opens_at: datetime, closes_at: datetime) -> None:
+        """Scheduling's hook: a video appointment was created, its check-in opens with it."""
+        await self.open_for_appointment(conn, actor, appointment, opens_at, closes_at)
+
+    async def on_video_changed(self, conn: AsyncConnection, *, actor: Actor, appointment: Any,
+                               opens_at: datetime, closes_at: datetime) -> None:
+        """Scheduling's hook: a video appointment moved, was cancelled or stopped being video.
+        Its check-ins not yet reached follow it (a moved window, or cancelled); one somebody
+        already reached is left for its outcome."""
+        if _field(appointment, "status") != "scheduled" or _field(appointment, "kind") != "video":
+            await self.cancel_for_appointment(conn, actor, _field(appointment, "id"))
+            return
+        now = self.clock.now()
+        for row in await store.checkins_of_appointment(conn, _field(appointment, "id")):
+            if row.state != CheckinState.SCHEDULED.value:
+                continue
+            await store.update_checkin(conn, row.id, opens_at=opens_at, closes_at=closes_at, updated_at=now)
+            await self._audit(conn, actor.user_id, "checkin.move", row,
+                              {"opens_at": opens_at.isoformat(), "closes_at": closes_at.isoformat()})
 
     async def schedule_checkin(self, actor: Actor, case_id: str, starts_at: datetime, ends_at: datetime) -> Scheduled:
         async with self.store.write("checkin.schedule") as conn:
@@ -411,4 +435,7 @@ class CheckinService:
             await store.update_checkin(conn, checkin_id, outcome=outcome.value, outcome_by=actor.user_id,
                                        outcome_at=now, key_id=key_id, outcome_note=blob)
             await self._audit(conn, actor.user_id, "checkin.outcome", acc.row, {"outcome": outcome.value})
+            if acc.row.appointment_id is not None:
+                for hook in self.outcome_hooks:
+                    await hook(conn, actor, acc.row.appointment_id, outcome, note or None)
             return await store.checkin(conn, checkin_id)

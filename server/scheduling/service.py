@@ -233,39 +233,45 @@ class SchedulingService:
 
     async def record_outcome(self, actor: Actor, appointment_id: str, outcome: Outcome,
                              note: str | None) -> Appointment:
-        now = self.clock.now()
         async with self.store.write("appointment.outcome") as conn:
-            row = await store.appointment(conn, appointment_id)
-            if row is None:
-                raise NotFound("No such appointment")
-            view = await self.cases.view(conn, row.case_id)
-            refuse(self.cases.decide(actor, "write_case", view))
-            why_not = model.outcome_may_be_recorded(status=row.status, starts_at=row.starts_at, ends_at=row.ends_at,
-                                                    now=now, settings=self.windows)
-            if why_not is not None:
-                raise Conflict(why_not)
-            key_id: str | None = None
-            blob: bytes | None = None
-            if note:
-                key_id, blob = await self.keyring.encrypt(conn, case_id=row.case_id, category=CATEGORY, at=now,
-                                                          plaintext=note.encode(), aad=_note_aad(row.id))
-            await store.update_appointment(conn, row.id, outcome=outcome.value, outcome_key_id=key_id,
-                                           outcome_note=blob, outcome_by=actor.user_id, outcome_at=now)
-            await self._audit(conn, actor, "appointment.outcome", row.case_id, row.id,
-                              {"outcome": outcome.value, "previous": row.outcome, "note": blob is not None})
-            if model.counts_as_face_to_face(row.kind, outcome.value, row.outcome):
-                # The meeting counts for the supervising officer, as record_face_to_face does.
-                met_at = min(row.starts_at, now)
-                location = row.location or "In-person appointment"
-                meeting_id = new_id()
-                await cases_store.insert_face_to_face(conn, id=meeting_id, case_id=row.case_id,
-                                                      officer_id=view.row.officer_id, met_at=met_at,
-                                                      location=location, recorded_by=actor.user_id, created_at=now)
-                await audit.append(conn, at=now, actor_id=actor.user_id, action="case.face_to_face",
-                                   target_type="case", target_id=row.case_id, case_id=row.case_id,
-                                   details={"met_at": met_at.isoformat(), "location": location,
-                                            "appointment_id": row.id})
-            return model.appointment_of(await store.appointment(conn, row.id))
+            return await self.record_outcome_in(conn, actor, appointment_id, outcome, note)
+
+    async def record_outcome_in(self, conn: AsyncConnection, actor: Actor, appointment_id: str, outcome: Outcome,
+                                note: str | None) -> Appointment:
+        """``record_outcome`` inside the caller's transaction (a video check-in's outcome is its
+        appointment's, recorded in the check-in's transaction)."""
+        now = self.clock.now()
+        row = await store.appointment(conn, appointment_id)
+        if row is None:
+            raise NotFound("No such appointment")
+        view = await self.cases.view(conn, row.case_id)
+        refuse(self.cases.decide(actor, "write_case", view))
+        why_not = model.outcome_may_be_recorded(status=row.status, starts_at=row.starts_at, ends_at=row.ends_at,
+                                                now=now, settings=self.windows)
+        if why_not is not None:
+            raise Conflict(why_not)
+        key_id: str | None = None
+        blob: bytes | None = None
+        if note:
+            key_id, blob = await self.keyring.encrypt(conn, case_id=row.case_id, category=CATEGORY, at=now,
+                                                      plaintext=note.encode(), aad=_note_aad(row.id))
+        await store.update_appointment(conn, row.id, outcome=outcome.value, outcome_key_id=key_id,
+                                       outcome_note=blob, outcome_by=actor.user_id, outcome_at=now)
+        await self._audit(conn, actor, "appointment.outcome", row.case_id, row.id,
+                          {"outcome": outcome.value, "previous": row.outcome, "note": blob is not None})
+        if model.counts_as_face_to_face(row.kind, outcome.value, row.outcome):
+            # The meeting counts for the supervising officer, as record_face_to_face does.
+            met_at = min(row.starts_at, now)
+            location = row.location or "In-person appointment"
+            meeting_id = new_id()
+            await cases_store.insert_face_to_face(conn, id=meeting_id, case_id=row.case_id,
+                                                  officer_id=view.row.officer_id, met_at=met_at,
+                                                  location=location, recorded_by=actor.user_id, created_at=now)
+            await audit.append(conn, at=now, actor_id=actor.user_id, action="case.face_to_face",
+                               target_type="case", target_id=row.case_id, case_id=row.case_id,
+                               details={"met_at": met_at.isoformat(), "location": location,
+                                        "appointment_id": row.id})
+        return model.appointment_of(await store.appointment(conn, row.id))
 
     async def outcome_note(self, conn: AsyncConnection, row: Any) -> str | None:
         if row.outcome_note is None or row.outcome_key_id is None:
