@@ -63,6 +63,7 @@ class Settings:
     retention_sweep_interval_s: int = 3600  # the first sweep runs one interval after start
     retention_sweep_enabled: bool = True
     retention_chunk_rows: int = 500  # rows deleted per transaction: what a live write may wait behind
+    retention_pause_ratio: float = 1.0  # after each chunk the sweeper rests this many times as long as it took
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -24,7 +24,9 @@ A dry run counts what step 1-3 would remove and changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -50,11 +52,14 @@ log = logging.getLogger(__name__)
 SHRED_CHANNEL = "retention.shredded"
 
 Progress = Callable[[str, int], Awaitable[None]]
+#: Full purge chunks between two passive WAL checkpoints on SQLite.
+CHECKPOINT_EVERY = 20
 
 
 class Sweeper:
     def __init__(self, store_: Store, clock: Clock, keyring: Keyring, policy: PolicyService, bus: Bus, *,
-                 chunk_rows: int = 500, chunk_keys: int = 200, audit_chunk: int = 2000) -> None:
+                 chunk_rows: int = 500, chunk_keys: int = 200, audit_chunk: int = 2000,
+                 pause_ratio: float = 1.0) -> None:
         if min(chunk_rows, chunk_keys, audit_chunk) < 1:
             raise ValueError("chunk sizes must be positive")
         self.store = store_
@@ -65,6 +70,8 @@ class Sweeper:
         self.chunk_rows = chunk_rows
         self.chunk_keys = chunk_keys
         self.audit_chunk = audit_chunk
+        self.pause_ratio = pause_ratio
+        self._chunks_done = 0
         #: Called after each committed chunk with (step, rows); may raise to stop the run
         #: (tests use it to interrupt a run between chunks, as a crash would).
         self.progress: Progress | None = None
@@ -196,6 +203,7 @@ class Sweeper:
     async def _chunks(self, run_id: str, category: str,
                       chunk: Callable[[AsyncConnection], Awaitable[int]]) -> None:
         while True:
+            started = time.perf_counter()
             async with self.store.write("retention.purge") as conn:
                 n = await chunk(conn)
                 if n:
@@ -204,6 +212,16 @@ class Sweeper:
                 await self._step("purge", n)
             if n < self.chunk_rows:
                 return  # a short chunk was the last: no need for an empty one to prove it
+            await self._yield(time.perf_counter() - started)
+
+    async def _yield(self, took: float) -> None:
+        """Leave the store to live traffic for a while after each full chunk: the sweeper takes at
+        most 1 / (1 + pause_ratio) of the writer's time. On SQLite, also fold the write-ahead log
+        back into the database now and then, so no live commit pays for a large checkpoint."""
+        self._chunks_done += 1
+        if self.store.sqlite and self._chunks_done % CHECKPOINT_EVERY == 0:
+            await store.checkpoint(self.store)
+        await asyncio.sleep(took * self.pause_ratio)
 
     async def _expire_audit(self, config: RetentionConfig, run_id: str) -> int:
         removed = 0
