@@ -93,6 +93,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _ratio(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: expected a number, got {raw!r}") from None
+    if not 0 <= value <= 1000:
+        raise SettingsError(f"{name}: must be between 0 and 1000, got {value}")
+    return value
+
+
 def load_kek(env: Mapping[str, str], data_dir: Path, *, create: bool) -> bytes:
     """The key-encryption key: TANDEM_KEK (base64, 32 bytes) or TANDEM_KEK_FILE.
 
@@ -199,5 +212,6 @@ def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Se
         retention_sweep_interval_s=_int(env, "TANDEM_RETENTION_SWEEP_INTERVAL_S", 3600),
         retention_sweep_enabled=_bool(env, "TANDEM_RETENTION_SWEEP", True),
         retention_chunk_rows=_int(env, "TANDEM_RETENTION_CHUNK_ROWS", 500),
+        retention_pause_ratio=_ratio(env, "TANDEM_RETENTION_PAUSE_RATIO", 1.0),
     )
     return settings.with_(**overrides) if overrides else settings
