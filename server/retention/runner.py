@@ -28,6 +28,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -54,12 +55,14 @@ SHRED_CHANNEL = "retention.shredded"
 Progress = Callable[[str, int], Awaitable[None]]
 #: Full purge chunks between two passive WAL checkpoints on SQLite.
 CHECKPOINT_EVERY = 20
+#: The smallest chunk the sweeper shrinks to when chunks run over their time budget.
+MIN_CHUNK_ROWS = 10
 
 
 class Sweeper:
     def __init__(self, store_: Store, clock: Clock, keyring: Keyring, policy: PolicyService, bus: Bus, *,
                  chunk_rows: int = 500, chunk_keys: int = 200, audit_chunk: int = 2000,
-                 pause_ratio: float = 1.0) -> None:
+                 pause_ratio: float = 1.0, chunk_budget_s: float = 0.02) -> None:
         if min(chunk_rows, chunk_keys, audit_chunk) < 1:
             raise ValueError("chunk sizes must be positive")
         self.store = store_
@@ -71,6 +74,8 @@ class Sweeper:
         self.chunk_keys = chunk_keys
         self.audit_chunk = audit_chunk
         self.pause_ratio = pause_ratio
+        self.chunk_budget_s = chunk_budget_s
+        self._rows = chunk_rows  # the chunk size in use: at most chunk_rows, less when chunks run long
         self._chunks_done = 0
         #: Called after each committed chunk with (step, rows); may raise to stop the run
         #: (tests use it to interrupt a run between chunks, as a crash would).
@@ -81,7 +86,7 @@ class Sweeper:
 
     # -- dry run --------------------------------------------------------------------
 
-    async def dry_run(self, config: RetentionConfig | None = None, *, on: Any = None,
+    async def dry_run(self, config: RetentionConfig | None = None, *, on: datetime | None = None,
                       version: int | None = None) -> plan.Report:
         """What a sweep on ``on`` (default now) under ``config`` (default the live one) would remove."""
         live, live_version = self._config()
@@ -96,7 +101,7 @@ class Sweeper:
                     report.cases.add(str(case_id))
                 for holder in holders_of(category):
                     report.add(category, items=await store.count_expired(conn, holder, before))
-            through = await audit.expirable_through(conn, plan.audit_cutoff(config, now), store._held())
+            through = await audit.expirable_through(conn, plan.audit_cutoff(config, now), store.held_cases())
             first, _ = await audit.anchor(conn)
             report.add("audit_log", items=max(0, through - first))
         return report
@@ -107,6 +112,7 @@ class Sweeper:
         config, version = self._config()
         now = self.clock.now()
         run_id = new_id()
+        self._rows = self.chunk_rows
         async with self.store.write("retention.run.start") as conn:
             await store.insert_run(conn, id=run_id, started_at=now, finished_at=None, policy_version=version,
                                    counts={}, buckets=0)
@@ -163,7 +169,7 @@ class Sweeper:
                 for holder in holders_of(key.category):
                     if holder.anonymise_nulls:
                         await self._chunks(run_id, key.category, partial(
-                            store.anonymise_chunk, holder=holder, key_ids=[key.id], limit=self.chunk_rows))
+                            store.anonymise_chunk, holder=holder, key_ids=[key.id]))
                 stuck.append(key.id)  # anonymised rows stay, and so does their (destroyed) key
         while keys := await self._destroyed(shredding, stuck):
             by_category: dict[str, list[str]] = {}
@@ -172,7 +178,7 @@ class Sweeper:
             for category, ids in by_category.items():
                 for holder in holders_of(category):
                     await self._chunks(run_id, category, partial(
-                        store.delete_chunk, holder=holder, key_ids=ids, limit=self.chunk_rows))
+                        store.delete_chunk, holder=holder, key_ids=ids))
             await self._drop_keys([str(k.id) for k in keys], stuck)
 
     async def _drop_keys(self, ids: list[str], stuck: list[str]) -> None:
@@ -201,18 +207,29 @@ class Sweeper:
             return await store.destroyed_keys(conn, categories, exclude, limit=self.chunk_keys)
 
     async def _chunks(self, run_id: str, category: str,
-                      chunk: Callable[[AsyncConnection], Awaitable[int]]) -> None:
+                      chunk: Callable[..., Awaitable[int]]) -> None:
+        """Run ``chunk(conn, limit=rows)`` in transactions of its own until it comes back short.
+
+        The number of rows adapts so a chunk takes about ``chunk_budget_s``: on a large table whose
+        pages are not cached, 500 deletes can hold SQLite's one writer for far longer than on a
+        small one, and a live send waits for at most one chunk."""
         while True:
+            limit = self._rows
             started = time.perf_counter()
             async with self.store.write("retention.purge") as conn:
-                n = await chunk(conn)
+                n = await chunk(conn, limit=limit)
                 if n:
                     await self._add_count(conn, run_id, category, n)
+            took = time.perf_counter() - started
+            if took > self.chunk_budget_s:
+                self._rows = max(min(MIN_CHUNK_ROWS, self.chunk_rows), limit // 2)
+            elif took < self.chunk_budget_s / 2:
+                self._rows = min(self.chunk_rows, limit * 2)
             if n:
                 await self._step("purge", n)
-            if n < self.chunk_rows:
+            if n < limit:
                 return  # a short chunk was the last: no need for an empty one to prove it
-            await self._yield(time.perf_counter() - started)
+            await self._yield(took)
 
     async def _yield(self, took: float) -> None:
         """Leave the store to live traffic for a while after each full chunk: the sweeper takes at
@@ -228,7 +245,7 @@ class Sweeper:
         cutoff = plan.audit_cutoff(config, self.clock.now())
         while True:
             async with self.store.write("retention.audit_expire") as conn:
-                through = await audit.expirable_through(conn, cutoff, store._held())
+                through = await audit.expirable_through(conn, cutoff, store.held_cases())
                 first, _ = await audit.anchor(conn)
                 if through <= first:
                     break

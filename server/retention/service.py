@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -97,6 +97,8 @@ class RetentionService:
         return updated.retention
 
     async def preview(self, changes: Mapping[str, Mapping[str, object]], on: datetime | None = None) -> plan.Report:
+        if on is not None and abs(on - self.clock.now()) > timedelta(days=plan.MAX_DAYS):
+            raise BadRequest("on: must be within a hundred years of today")
         config = self.proposed(changes)
         return await self.sweeper.dry_run(config, on=on, version=self.policy.meta.version + 1)
 

@@ -28,13 +28,14 @@ from server.store.schema import (
 from server.store.tx import Store
 
 
-def _held() -> Select[Any]:
+def held_cases() -> Select[Any]:
+    """The ids of cases under legal hold, as a subquery."""
     return select(cases.c.id).where(cases.c.legal_hold.is_(True))
 
 
 def _live_expired(category: str, before: str, case_id: str | None = None) -> list[Any]:
     conds = [data_keys.c.category == category, data_keys.c.bucket < before, data_keys.c.wrapped_key.is_not(None),
-             data_keys.c.case_id.not_in(_held())]
+             data_keys.c.case_id.not_in(held_cases())]
     if case_id is not None:
         conds.append(data_keys.c.case_id == case_id)
     return conds
