@@ -17,6 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.crypto import envelope
+from server.errors import Conflict
 from server.ids import new_id
 from server.policy.schema import CATEGORIES as RETENTION_CATEGORIES
 from server.store.schema import data_keys
@@ -102,7 +103,12 @@ class Keyring:
     ) -> tuple[str, bytes]:
         if category not in CATEGORIES:
             raise ValueError(f"unknown data category {category!r}")
-        key_id, key = await self._bucket_key(conn, case_id, category, bucket_of(at), at)
+        try:
+            key_id, key = await self._bucket_key(conn, case_id, category, bucket_of(at), at)
+        except KeyShredded:
+            # This month's bucket was erased a moment ago (a granted erasure request) and its rows
+            # are still being deleted; once they are, the bucket gets a new key.
+            raise Conflict("This data was just erased; try again in a minute") from None
         return key_id, envelope.encrypt(key, plaintext, key_id.encode() + b"|" + aad)
 
     async def decrypt(self, conn: AsyncConnection, *, key_id: str, blob: bytes, aad: bytes) -> bytes:

@@ -181,6 +181,17 @@ class Sweeper:
                         store.delete_chunk, holder=holder, key_ids=ids))
             await self._drop_keys([str(k.id) for k in keys], stuck)
 
+    async def purge_keys(self, key_ids: list[str]) -> None:
+        """Delete now the rows and key rows of keys just destroyed outside a sweep (a granted
+        erasure), so their buckets take new keys at once. A crash here is finished by a sweep."""
+        async with self.store.read("retention.purge_keys") as conn:
+            rows = await store.keys_by_id(conn, key_ids)
+        for category in {str(r.category) for r in rows}:
+            ids = [str(r.id) for r in rows if r.category == category]
+            for holder in holders_of(category):
+                await self._chunks(None, category, partial(store.delete_chunk, holder=holder, key_ids=ids))
+        await self._drop_keys([str(r.id) for r in rows], [])
+
     async def _drop_keys(self, ids: list[str], stuck: list[str]) -> None:
         """Delete the key rows whose data rows are all gone (one transaction; key by key when
         a table outside the registry still refers to one of them)."""
@@ -206,7 +217,7 @@ class Sweeper:
         async with self.store.read("retention.destroyed") as conn:
             return await store.destroyed_keys(conn, categories, exclude, limit=self.chunk_keys)
 
-    async def _chunks(self, run_id: str, category: str,
+    async def _chunks(self, run_id: str | None, category: str,
                       chunk: Callable[..., Awaitable[int]]) -> None:
         """Run ``chunk(conn, limit=rows)`` in transactions of its own until it comes back short.
 
@@ -218,7 +229,7 @@ class Sweeper:
             started = time.perf_counter()
             async with self.store.write("retention.purge") as conn:
                 n = await chunk(conn, limit=limit)
-                if n:
+                if n and run_id is not None:
                     await self._add_count(conn, run_id, category, n)
             took = time.perf_counter() - started
             if took > self.chunk_budget_s:

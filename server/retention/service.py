@@ -209,8 +209,10 @@ class RetentionService:
                                target_type="request", target_id=request_id, case_id=row.case_id,
                                details={"reason": reason, "keys_shredded": len(shredded)})
         if shredded:
-            # The rows of the destroyed keys are unreadable now; the sweeper's purge deletes them.
+            # Unreadable from the commit on; the rows and key rows go now, so the client's next
+            # message of this month takes a new key (a crash here is finished by the next sweep).
             await self.sweeper.forget(shredded)
+            await self.sweeper.purge_keys(shredded)
         return state.value
 
     async def requests(self, by: Actor) -> list[Any]:

@@ -74,6 +74,11 @@ async def destroyed_keys(conn: AsyncConnection, categories: list[str], exclude: 
         .order_by(data_keys.c.destroyed_at, data_keys.c.id).limit(limit))).all())
 
 
+async def keys_by_id(conn: AsyncConnection, key_ids: list[str]) -> list[Any]:
+    return list((await conn.execute(select(data_keys.c.id, data_keys.c.category).where(
+        data_keys.c.id.in_(key_ids), data_keys.c.wrapped_key.is_(None)))).all())
+
+
 async def delete_chunk(conn: AsyncConnection, holder: Holder, key_ids: list[str], *, limit: int) -> int:
     """Delete up to ``limit`` rows encrypted under any of ``key_ids``."""
     if conn.dialect.name == "sqlite":
