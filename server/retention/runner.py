@@ -27,7 +27,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -77,9 +78,21 @@ class Sweeper:
         self.chunk_budget_s = chunk_budget_s
         self._rows = chunk_rows  # the chunk size in use: at most chunk_rows, less when chunks run long
         self._chunks_done = 0
+        self.longest_hold_s = 0.0
         #: Called after each committed chunk with (step, rows); may raise to stop the run
         #: (tests use it to interrupt a run between chunks, as a crash would).
         self.progress: Progress | None = None
+
+    @asynccontextmanager
+    async def _write(self, name: str) -> AsyncIterator[AsyncConnection]:
+        """A write transaction of the sweeper's, timed: ``longest_hold_s`` is the longest any
+        live write can have waited for the sweeper (SQLite has one writer at a time)."""
+        started = time.perf_counter()
+        try:
+            async with self.store.write(name) as conn:
+                yield conn
+        finally:
+            self.longest_hold_s = max(self.longest_hold_s, time.perf_counter() - started)
 
     def _config(self) -> tuple[RetentionConfig, int]:
         return self.policy.engine.policies.retention, self.policy.meta.version
@@ -113,7 +126,7 @@ class Sweeper:
         now = self.clock.now()
         run_id = new_id()
         self._rows = self.chunk_rows
-        async with self.store.write("retention.run.start") as conn:
+        async with self._write("retention.run.start") as conn:
             await store.insert_run(conn, id=run_id, started_at=now, finished_at=None, policy_version=version,
                                    counts={}, buckets=0)
         await self._shred(config, run_id)
@@ -129,7 +142,7 @@ class Sweeper:
         for category in KEY_CATEGORIES:
             before = plan.expired_before(config, category, self.clock.now())
             while True:
-                async with self.store.write("retention.shred") as conn:
+                async with self._write("retention.shred") as conn:
                     keys = await store.expired_keys(conn, category, before, limit=self.chunk_keys)
                     if not keys:
                         break
@@ -196,14 +209,14 @@ class Sweeper:
         """Delete the key rows whose data rows are all gone (one transaction; key by key when
         a table outside the registry still refers to one of them)."""
         try:
-            async with self.store.write("retention.drop_keys") as conn:
+            async with self._write("retention.drop_keys") as conn:
                 await store.drop_keys(conn, ids)
             return
         except Conflict:
             pass
         for key_id in ids:
             try:
-                async with self.store.write("retention.drop_key") as conn:
+                async with self._write("retention.drop_key") as conn:
                     await store.drop_keys(conn, [key_id])
             except Conflict:
                 # A table not (yet) in the registry still holds rows under this key: they are
@@ -227,7 +240,7 @@ class Sweeper:
         while True:
             limit = self._rows
             started = time.perf_counter()
-            async with self.store.write("retention.purge") as conn:
+            async with self._write("retention.purge") as conn:
                 n = await chunk(conn, limit=limit)
                 if n and run_id is not None:
                     await self._add_count(conn, run_id, category, n)
@@ -255,7 +268,7 @@ class Sweeper:
         removed = 0
         cutoff = plan.audit_cutoff(config, self.clock.now())
         while True:
-            async with self.store.write("retention.audit_expire") as conn:
+            async with self._write("retention.audit_expire") as conn:
                 through = await audit.expirable_through(conn, cutoff, store.held_cases())
                 first, _ = await audit.anchor(conn)
                 if through <= first:
@@ -273,7 +286,7 @@ class Sweeper:
 
     async def _receipt(self, run_id: str, version: int, audit_removed: int) -> dict[str, Any]:
         now = self.clock.now()
-        async with self.store.write("retention.receipt") as conn:
+        async with self._write("retention.receipt") as conn:
             row = await store.run_row(conn, run_id)
             finished = [str(r.id) for r in await store.unfinished_runs(conn, run_id)]
             for other in finished:
