@@ -164,6 +164,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         # The longest one sweeper transaction held the store (queued behind the writer lock
         # included): the most any send can have waited *because of* the sweeper.
         "sweeper_longest_transaction_ms": rnd(services.retention.sweeper.longest_hold_s * 1000),
+        "sweeper_longest_ms_by_transaction": {name: rnd(s * 1000) for name, s
+                                              in services.retention.sweeper.longest_by_name.items()},
         "sends_without_sweep": idle,
         "sends_with_sweep": busy,
         "sends_with_sweep_by_step": {step: summarize_ms(v) for step, v in BY_STEP.items()},

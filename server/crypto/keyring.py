@@ -8,6 +8,7 @@ been destroyed, which callers treat as "this data no longer exists".
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from datetime import datetime
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -51,8 +52,14 @@ class Keyring:
 
     def forget(self, key_id: str) -> None:
         """Drop a key from memory (after a shred here or on another node)."""
-        self._cache.pop(key_id, None)
-        self._ids = {b: k for b, k in self._ids.items() if k != key_id}
+        self.forget_many((key_id,))
+
+    def forget_many(self, key_ids: Iterable[str]) -> None:
+        """Drop keys from memory in one pass over the cache (a sweep destroys hundreds at a time)."""
+        gone = set(key_ids)
+        for key_id in gone:
+            self._cache.pop(key_id, None)
+        self._ids = {b: k for b, k in self._ids.items() if k not in gone}
 
     async def _bucket_key(
         self, conn: AsyncConnection, case_id: str, category: str, bucket: str, at: datetime

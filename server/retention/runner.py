@@ -79,6 +79,7 @@ class Sweeper:
         self._rows = chunk_rows  # the chunk size in use: at most chunk_rows, less when chunks run long
         self._chunks_done = 0
         self.longest_hold_s = 0.0
+        self.longest_by_name: dict[str, float] = {}
         #: Called after each committed chunk with (step, rows); may raise to stop the run
         #: (tests use it to interrupt a run between chunks, as a crash would).
         self.progress: Progress | None = None
@@ -92,7 +93,9 @@ class Sweeper:
             async with self.store.write(name) as conn:
                 yield conn
         finally:
-            self.longest_hold_s = max(self.longest_hold_s, time.perf_counter() - started)
+            took = time.perf_counter() - started
+            self.longest_hold_s = max(self.longest_hold_s, took)
+            self.longest_by_name[name] = max(self.longest_by_name.get(name, 0.0), took)
 
     def _config(self) -> tuple[RetentionConfig, int]:
         return self.policy.engine.policies.retention, self.policy.meta.version
@@ -158,8 +161,7 @@ class Sweeper:
 
     async def forget(self, key_ids: list[str]) -> None:
         """Drop destroyed keys from this node's cache and tell the other nodes to (after commit)."""
-        for key_id in key_ids:
-            self.keyring.forget(key_id)
+        self.keyring.forget_many(key_ids)
         if key_ids:
             await self.bus.publish(SHRED_CHANNEL, ",".join(key_ids).encode())
 
