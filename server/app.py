@@ -109,7 +109,8 @@ def create_app(
                        hosts=settings.push_hosts, allow_loopback_http=settings.push_allow_loopback_http,
                        is_online=gateway.online, registry=metrics)
     messaging.sent_hooks.append(push.message_stored)
-    sweeper = Sweeper(store, clock, keyring, policy, bus, chunk_rows=settings.retention_chunk_rows)
+    sweeper = Sweeper(store, clock, keyring, policy, bus, chunk_rows=settings.retention_chunk_rows,
+                      pause_ratio=settings.retention_pause_ratio)
     retention = RetentionService(store, clock, policy, cases, sweeper)
     # -- scheduling and video check-ins (issue 4)
     windows = WindowSettings(open_before=timedelta(seconds=settings.join_open_before_s),

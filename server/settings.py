@@ -82,6 +82,7 @@ class Settings:
     turn_ttl_s: int = 3600
     checkin_grace_s: float = 30.0  # a dropped participant may rejoin its place for this long
     checkin_max_participants: int = 6
+    retention_pause_ratio: float = 1.0  # after each chunk the sweeper rests this many times as long as it took
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -108,6 +109,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name}: expected an integer, got {raw!r}") from None
     if value <= 0:
         raise SettingsError(f"{name}: must be positive, got {value}")
+    return value
+
+
+def _ratio(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: expected a number, got {raw!r}") from None
+    if not 0 <= value <= 1000:
+        raise SettingsError(f"{name}: must be between 0 and 1000, got {value}")
     return value
 
 
@@ -268,6 +282,7 @@ def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Se
         turn_secret=_secret(env, "TANDEM_TURN_SECRET"),
         turn_ttl_s=_int(env, "TANDEM_TURN_TTL_S", 3600),
         checkin_grace_s=float(_int(env, "TANDEM_CHECKIN_GRACE_S", 30)),
+        retention_pause_ratio=_ratio(env, "TANDEM_RETENTION_PAUSE_RATIO", 1.0),
     )
     try:  # TURN settings are checked here so a bad one stops the server naming the variables
         TurnConfig(turn_urls=settings.turn_urls, stun_urls=settings.stun_urls, secret=settings.turn_secret,

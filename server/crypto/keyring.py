@@ -8,7 +8,7 @@ been destroyed, which callers treat as "this data no longer exists".
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.crypto import envelope
+from server.errors import Conflict
 from server.ids import new_id
 from server.policy.schema import CATEGORIES as RETENTION_CATEGORIES
 from server.store.schema import data_keys
@@ -53,17 +54,21 @@ class Keyring:
 
     def forget(self, key_id: str) -> None:
         """Drop a key from memory (after a shred here or on another node)."""
-        self._cache.pop(key_id, None)
-        self._ids = {b: k for b, k in self._ids.items() if k != key_id}
+        self.forget_many((key_id,))
+
+    def forget_many(self, key_ids: Iterable[str]) -> None:
+        """Drop keys from memory in one pass over the cache (a sweep destroys hundreds at a time)."""
+        gone = set(key_ids)
+        for key_id in gone:
+            self._cache.pop(key_id, None)
+        self._ids = {b: k for b, k in self._ids.items() if k not in gone}
 
     def forget_inserted(self) -> None:
         """After a transaction that may have created keys rolled back: drop every key this
         process created from memory, so none points at a row that was never committed.
         Forgetting is always safe (the next use reads the key again)."""
         gone, self._inserted = self._inserted, set()
-        for key_id in gone:
-            self._cache.pop(key_id, None)
-        self._ids = {b: k for b, k in self._ids.items() if k not in gone}
+        self.forget_many(gone)
 
     async def _bucket_key(
         self, conn: AsyncConnection, case_id: str, category: str, bucket: str, at: datetime
@@ -152,7 +157,12 @@ class Keyring:
     ) -> tuple[str, bytes]:
         if category not in CATEGORIES:
             raise ValueError(f"unknown data category {category!r}")
-        key_id, key = await self._bucket_key(conn, case_id, category, bucket_of(at), at)
+        try:
+            key_id, key = await self._bucket_key(conn, case_id, category, bucket_of(at), at)
+        except KeyShredded:
+            # This month's bucket was erased a moment ago (a granted erasure request) and its rows
+            # are still being deleted; once they are, the bucket gets a new key.
+            raise Conflict("This data was just erased; try again in a minute") from None
         return key_id, self.seal(key_id, key, plaintext, aad)
 
     async def decrypt(self, conn: AsyncConnection, *, key_id: str, blob: bytes, aad: bytes) -> bytes:

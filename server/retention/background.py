@@ -27,8 +27,7 @@ async def sweeper(app: web.Application) -> AsyncIterator[None]:
     keyring = services.keyring
 
     def forget(_channel: str, payload: bytes) -> None:
-        for key_id in payload.decode().split(","):
-            keyring.forget(key_id)
+        keyring.forget_many(payload.decode().split(","))
 
     sub = await services.bus.subscribe(SHRED_CHANNEL, forget)
     task = asyncio.get_running_loop().create_task(_loop(app)) if services.settings.retention_sweep_enabled else None

@@ -75,6 +75,10 @@ class Report:
                 "total_buckets": self.total_buckets, "summary": self.sentence()}
 
 
+#: A century: a longer period is a typing mistake, and dates beyond it do not compute.
+MAX_DAYS = 36_500
+
+
 class CategoryError(ValueError):
     """A proposed retention change names a category or value that cannot be; ``key`` says where."""
 
@@ -96,9 +100,10 @@ def merged_categories(current: RetentionConfig, changes: Mapping[str, Mapping[st
         for key, value in values.items():
             if key not in ("period_days", "action"):
                 raise CategoryError(f"categories.{category}.{key}", "unknown key; expected period_days or action")
-            if key == "period_days" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            if key == "period_days" and (not isinstance(value, int) or isinstance(value, bool)
+                                         or not 1 <= value <= MAX_DAYS):
                 raise CategoryError(f"categories.{category}.period_days",
-                                    f"must be a positive number of days, got {value!r}")
+                                    f"must be a whole number of days from 1 to {MAX_DAYS}, got {value!r}")
             if key == "action" and value not in ("shred", "anonymise"):
                 raise CategoryError(f"categories.{category}.action", f"must be shred or anonymise, got {value!r}")
             if key == "action" and value == "anonymise" and category not in ANONYMISABLE:

@@ -18,9 +18,20 @@ from typing import Any
 
 from sqlalchemy import Column, Table
 
+from server.checkins.evidence import aad as evidence_aad
 from server.messaging.attachments import _aad as attachment_aad
 from server.messaging.model import aad as message_aad
-from server.store.schema import attachments, case_notes, messages
+from server.scheduling.service import _note_aad as appointment_note_aad
+from server.store.schema import (
+    appointments,
+    attachments,
+    call_quality,
+    case_notes,
+    checkin_events,
+    checkins,
+    messages,
+    safe_space_answers,
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,9 @@ class Holder:
     #: counts, with the encrypted body unreadable and no link to a person). Empty: the
     #: table cannot be anonymised and its rows are deleted.
     anonymise_nulls: tuple[str, ...] = ()
+    #: The encrypted value is a note inside a row that outlives it (a check-in, an appointment):
+    #: when its key goes, ``anonymise_nulls`` (the key and the note) are cleared, the row stays.
+    clear_only: bool = False
 
     def col(self, name: str) -> Column[Any]:
         return self.table.c[name]
@@ -51,6 +65,19 @@ HOLDERS: tuple[Holder, ...] = (
     Holder("attachments", attachments, "case_id", "key_id", "created_at",
            lambda r: attachment_aad(r.id, r.conversation_id, r.content_type)),
     Holder("case_notes", case_notes, "case_id", "key_id", "created_at", lambda r: str(r.id).encode()),
+    # Video check-ins (issue 4): evidence rows, and the outcome notes of check-ins and appointments.
+    Holder("checkin_records", checkin_events, "case_id", "key_id", "at",
+           lambda r: evidence_aad("checkin_events", r.id, r.checkin_id)),
+    Holder("call_quality", call_quality, "case_id", "key_id", "at",
+           lambda r: evidence_aad("call_quality", r.id, r.checkin_id)),
+    Holder("safe_space_answers", safe_space_answers, "case_id", "key_id", "at",
+           lambda r: evidence_aad("safe_space_answers", r.id, r.checkin_id)),
+    Holder("checkin_records", checkins, "case_id", "key_id", "outcome_at",
+           lambda r: evidence_aad("checkins", r.id, r.id), body_col="outcome_note",
+           anonymise_nulls=("key_id", "outcome_note"), clear_only=True),
+    Holder("checkin_records", appointments, "case_id", "outcome_key_id", "outcome_at",
+           lambda r: appointment_note_aad(r.id), body_col="outcome_note",
+           anonymise_nulls=("outcome_key_id", "outcome_note"), clear_only=True),
 )
 
 

@@ -24,8 +24,12 @@ A dry run counts what step 1-3 would remove and changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -42,7 +46,7 @@ from server.ids import new_id
 from server.policy.schema import RetentionConfig
 from server.policy.service import PolicyService
 from server.retention import plan, store
-from server.retention.registry import holders_of
+from server.retention.registry import Holder, holders_of
 from server.store.tx import Store
 
 log = logging.getLogger(__name__)
@@ -50,11 +54,16 @@ log = logging.getLogger(__name__)
 SHRED_CHANNEL = "retention.shredded"
 
 Progress = Callable[[str, int], Awaitable[None]]
+#: Full purge chunks between two passive WAL checkpoints on SQLite.
+CHECKPOINT_EVERY = 20
+#: The smallest chunk the sweeper shrinks to when chunks run over their time budget.
+MIN_CHUNK_ROWS = 10
 
 
 class Sweeper:
     def __init__(self, store_: Store, clock: Clock, keyring: Keyring, policy: PolicyService, bus: Bus, *,
-                 chunk_rows: int = 500, chunk_keys: int = 200, audit_chunk: int = 2000) -> None:
+                 chunk_rows: int = 500, chunk_keys: int = 200, audit_chunk: int = 2000,
+                 pause_ratio: float = 1.0, chunk_budget_s: float = 0.02) -> None:
         if min(chunk_rows, chunk_keys, audit_chunk) < 1:
             raise ValueError("chunk sizes must be positive")
         self.store = store_
@@ -65,16 +74,35 @@ class Sweeper:
         self.chunk_rows = chunk_rows
         self.chunk_keys = chunk_keys
         self.audit_chunk = audit_chunk
+        self.pause_ratio = pause_ratio
+        self.chunk_budget_s = chunk_budget_s
+        self._rows = chunk_rows  # the chunk size in use: at most chunk_rows, less when chunks run long
+        self._chunks_done = 0
+        self.longest_hold_s = 0.0
+        self.longest_by_name: dict[str, float] = {}
         #: Called after each committed chunk with (step, rows); may raise to stop the run
         #: (tests use it to interrupt a run between chunks, as a crash would).
         self.progress: Progress | None = None
+
+    @asynccontextmanager
+    async def _write(self, name: str) -> AsyncIterator[AsyncConnection]:
+        """A write transaction of the sweeper's, timed: ``longest_hold_s`` is the longest any
+        live write can have waited for the sweeper (SQLite has one writer at a time)."""
+        started = time.perf_counter()
+        try:
+            async with self.store.write(name) as conn:
+                yield conn
+        finally:
+            took = time.perf_counter() - started
+            self.longest_hold_s = max(self.longest_hold_s, took)
+            self.longest_by_name[name] = max(self.longest_by_name.get(name, 0.0), took)
 
     def _config(self) -> tuple[RetentionConfig, int]:
         return self.policy.engine.policies.retention, self.policy.meta.version
 
     # -- dry run --------------------------------------------------------------------
 
-    async def dry_run(self, config: RetentionConfig | None = None, *, on: Any = None,
+    async def dry_run(self, config: RetentionConfig | None = None, *, on: datetime | None = None,
                       version: int | None = None) -> plan.Report:
         """What a sweep on ``on`` (default now) under ``config`` (default the live one) would remove."""
         live, live_version = self._config()
@@ -89,7 +117,7 @@ class Sweeper:
                     report.cases.add(str(case_id))
                 for holder in holders_of(category):
                     report.add(category, items=await store.count_expired(conn, holder, before))
-            through = await audit.expirable_through(conn, plan.audit_cutoff(config, now), store._held())
+            through = await audit.expirable_through(conn, plan.audit_cutoff(config, now), store.held_cases())
             first, _ = await audit.anchor(conn)
             report.add("audit_log", items=max(0, through - first))
         return report
@@ -100,7 +128,8 @@ class Sweeper:
         config, version = self._config()
         now = self.clock.now()
         run_id = new_id()
-        async with self.store.write("retention.run.start") as conn:
+        self._rows = self.chunk_rows
+        async with self._write("retention.run.start") as conn:
             await store.insert_run(conn, id=run_id, started_at=now, finished_at=None, policy_version=version,
                                    counts={}, buckets=0)
         await self._shred(config, run_id)
@@ -116,7 +145,7 @@ class Sweeper:
         for category in KEY_CATEGORIES:
             before = plan.expired_before(config, category, self.clock.now())
             while True:
-                async with self.store.write("retention.shred") as conn:
+                async with self._write("retention.shred") as conn:
                     keys = await store.expired_keys(conn, category, before, limit=self.chunk_keys)
                     if not keys:
                         break
@@ -132,8 +161,7 @@ class Sweeper:
 
     async def forget(self, key_ids: list[str]) -> None:
         """Drop destroyed keys from this node's cache and tell the other nodes to (after commit)."""
-        for key_id in key_ids:
-            self.keyring.forget(key_id)
+        self.keyring.forget_many(key_ids)
         if key_ids:
             await self.bus.publish(SHRED_CHANNEL, ",".join(key_ids).encode())
 
@@ -156,7 +184,7 @@ class Sweeper:
                 for holder in holders_of(key.category):
                     if holder.anonymise_nulls:
                         await self._chunks(run_id, key.category, partial(
-                            store.anonymise_chunk, holder=holder, key_ids=[key.id], limit=self.chunk_rows))
+                            store.anonymise_chunk, holder=holder, key_ids=[key.id]))
                 stuck.append(key.id)  # anonymised rows stay, and so does their (destroyed) key
         while keys := await self._destroyed(shredding, stuck):
             by_category: dict[str, list[str]] = {}
@@ -164,22 +192,32 @@ class Sweeper:
                 by_category.setdefault(key.category, []).append(str(key.id))
             for category, ids in by_category.items():
                 for holder in holders_of(category):
-                    await self._chunks(run_id, category, partial(
-                        store.delete_chunk, holder=holder, key_ids=ids, limit=self.chunk_rows))
+                    await self._chunks(run_id, category, partial(_shred_chunk(holder), holder=holder, key_ids=ids))
             await self._drop_keys([str(k.id) for k in keys], stuck)
+
+    async def purge_keys(self, key_ids: list[str]) -> None:
+        """Delete now the rows and key rows of keys just destroyed outside a sweep (a granted
+        erasure), so their buckets take new keys at once. A crash here is finished by a sweep."""
+        async with self.store.read("retention.purge_keys") as conn:
+            rows = await store.keys_by_id(conn, key_ids)
+        for category in {str(r.category) for r in rows}:
+            ids = [str(r.id) for r in rows if r.category == category]
+            for holder in holders_of(category):
+                await self._chunks(None, category, partial(_shred_chunk(holder), holder=holder, key_ids=ids))
+        await self._drop_keys([str(r.id) for r in rows], [])
 
     async def _drop_keys(self, ids: list[str], stuck: list[str]) -> None:
         """Delete the key rows whose data rows are all gone (one transaction; key by key when
         a table outside the registry still refers to one of them)."""
         try:
-            async with self.store.write("retention.drop_keys") as conn:
+            async with self._write("retention.drop_keys") as conn:
                 await store.drop_keys(conn, ids)
             return
         except Conflict:
             pass
         for key_id in ids:
             try:
-                async with self.store.write("retention.drop_key") as conn:
+                async with self._write("retention.drop_key") as conn:
                     await store.drop_keys(conn, [key_id])
             except Conflict:
                 # A table not (yet) in the registry still holds rows under this key: they are
@@ -193,24 +231,46 @@ class Sweeper:
         async with self.store.read("retention.destroyed") as conn:
             return await store.destroyed_keys(conn, categories, exclude, limit=self.chunk_keys)
 
-    async def _chunks(self, run_id: str, category: str,
-                      chunk: Callable[[AsyncConnection], Awaitable[int]]) -> None:
+    async def _chunks(self, run_id: str | None, category: str,
+                      chunk: Callable[..., Awaitable[int]]) -> None:
+        """Run ``chunk(conn, limit=rows)`` in transactions of its own until it comes back short.
+
+        The number of rows adapts so a chunk takes about ``chunk_budget_s``: on a large table whose
+        pages are not cached, 500 deletes can hold SQLite's one writer for far longer than on a
+        small one, and a live send waits for at most one chunk."""
         while True:
-            async with self.store.write("retention.purge") as conn:
-                n = await chunk(conn)
-                if n:
+            limit = self._rows
+            started = time.perf_counter()
+            async with self._write("retention.purge") as conn:
+                n = await chunk(conn, limit=limit)
+                if n and run_id is not None:
                     await self._add_count(conn, run_id, category, n)
+            took = time.perf_counter() - started
+            if took > self.chunk_budget_s:
+                self._rows = max(min(MIN_CHUNK_ROWS, self.chunk_rows), limit // 2)
+            elif took < self.chunk_budget_s / 2:
+                self._rows = min(self.chunk_rows, limit * 2)
             if n:
                 await self._step("purge", n)
-            if n < self.chunk_rows:
+            if n < limit:
                 return  # a short chunk was the last: no need for an empty one to prove it
+            await self._yield(took)
+
+    async def _yield(self, took: float) -> None:
+        """Leave the store to live traffic for a while after each full chunk: the sweeper takes at
+        most 1 / (1 + pause_ratio) of the writer's time. On SQLite, also fold the write-ahead log
+        back into the database now and then, so no live commit pays for a large checkpoint."""
+        self._chunks_done += 1
+        if self.store.sqlite and self._chunks_done % CHECKPOINT_EVERY == 0:
+            await store.checkpoint(self.store)
+        await asyncio.sleep(took * self.pause_ratio)
 
     async def _expire_audit(self, config: RetentionConfig, run_id: str) -> int:
         removed = 0
         cutoff = plan.audit_cutoff(config, self.clock.now())
         while True:
-            async with self.store.write("retention.audit_expire") as conn:
-                through = await audit.expirable_through(conn, cutoff, store._held())
+            async with self._write("retention.audit_expire") as conn:
+                through = await audit.expirable_through(conn, cutoff, store.held_cases())
                 first, _ = await audit.anchor(conn)
                 if through <= first:
                     break
@@ -227,7 +287,7 @@ class Sweeper:
 
     async def _receipt(self, run_id: str, version: int, audit_removed: int) -> dict[str, Any]:
         now = self.clock.now()
-        async with self.store.write("retention.receipt") as conn:
+        async with self._write("retention.receipt") as conn:
             row = await store.run_row(conn, run_id)
             finished = [str(r.id) for r in await store.unfinished_runs(conn, run_id)]
             for other in finished:
@@ -241,3 +301,8 @@ class Sweeper:
         log.info("retention run finished", extra={"run_id": run_id, "buckets": receipt["buckets"]})
         return receipt
 
+
+
+def _shred_chunk(holder: Holder) -> Callable[..., Awaitable[int]]:
+    """Rows under a destroyed key are deleted; a note inside a row that outlives it is cleared."""
+    return store.anonymise_chunk if holder.clear_only else store.delete_chunk

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.audit import store as audit
 from server.cases import store as case_store
@@ -63,6 +64,24 @@ class RetentionService:
             raise PolicyRefused("Only a senior officer or an administrator sets a legal hold (rule scope)",
                                 rule_id="scope")
 
+    async def _subject_case(self, conn: AsyncConnection, by: Actor, case_id: str | None) -> CaseView:
+        """The case a data subject's right is exercised on: the client's own (``case_id`` None, or
+        their own id), or, for an admin, a case of the admin's office."""
+        if case_id is None:
+            row = await case_store.case_by_client(conn, by.user_id)
+            if row is None:
+                raise NotFound("You have no case on record")
+            case_id = str(row.id)
+        view = await self.cases.view(conn, case_id)
+        if by.role is Role.ADMIN:
+            self._admin_scope(by, view)
+        else:
+            refuse(self.cases.decide(by, "read_case", view))
+            if by.role is not Role.CLIENT:
+                raise PolicyRefused("Data-subject rights are exercised by the client or an administrator "
+                                    "(rule scope)", rule_id="scope")
+        return view
+
     # -- policy ------------------------------------------------------------------------
 
     def proposed(self, changes: Mapping[str, Mapping[str, object]]) -> RetentionConfig:
@@ -78,6 +97,8 @@ class RetentionService:
         return updated.retention
 
     async def preview(self, changes: Mapping[str, Mapping[str, object]], on: datetime | None = None) -> plan.Report:
+        if on is not None and abs(on - self.clock.now()) > timedelta(days=plan.MAX_DAYS):
+            raise BadRequest("on: must be within a hundred years of today")
         config = self.proposed(changes)
         return await self.sweeper.dry_run(config, on=on, version=self.policy.meta.version + 1)
 
@@ -129,19 +150,8 @@ class RetentionService:
         (``case_id`` None: the client's own case). The export is an audited read."""
         now = self.clock.now()
         async with self.store.write("retention.export") as conn:
-            if case_id is None:
-                row = await case_store.case_by_client(conn, by.user_id)
-                if row is None:
-                    raise NotFound("You have no case on record")
-                case_id = str(row.id)
-            view = await self.cases.view(conn, case_id)
-            if by.role is Role.ADMIN:
-                self._admin_scope(by, view)
-            else:
-                refuse(self.cases.decide(by, "read_case", view))
-                if by.role is not Role.CLIENT:
-                    raise PolicyRefused("An export is for the client or an administrator (rule scope)",
-                                        rule_id="scope")
+            view = await self._subject_case(conn, by, case_id)
+            case_id = str(view.row.id)
             data = await export.collect(conn, self.sweeper.keyring, self.policy.engine.policies.retention,
                                         self.policy.meta.version, view.row, now)
             await audit.append(conn, at=now, actor_id=by.user_id, action="data.export", target_type="case",
@@ -163,16 +173,7 @@ class RetentionService:
         request_id = new_id()
         now = self.clock.now()
         async with self.store.write("retention.request") as conn:
-            if case_id is None:
-                row = await case_store.case_by_client(conn, by.user_id)
-                if row is None:
-                    raise NotFound("You have no case on record")
-                case_id = str(row.id)
-            view = await self.cases.view(conn, case_id)
-            if by.role is Role.ADMIN:
-                self._admin_scope(by, view)
-            else:
-                refuse(self.cases.decide(by, "read_case", view))
+            case_id = str((await self._subject_case(conn, by, case_id)).row.id)
             await store.insert_request(conn, id=request_id, kind=kind_.value, case_id=case_id, requested_by=by.user_id,
                                        categories=categories, details=details, status=RequestState.OPEN.value,
                                        created_at=now, decided_by=None, decided_at=None, decision_reason=None)
@@ -208,8 +209,10 @@ class RetentionService:
                                target_type="request", target_id=request_id, case_id=row.case_id,
                                details={"reason": reason, "keys_shredded": len(shredded)})
         if shredded:
-            # The rows of the destroyed keys are unreadable now; the sweeper's purge deletes them.
+            # Unreadable from the commit on; the rows and key rows go now, so the client's next
+            # message of this month takes a new key (a crash here is finished by the next sweep).
             await self.sweeper.forget(shredded)
+            await self.sweeper.purge_keys(shredded)
         return state.value
 
     async def requests(self, by: Actor) -> list[Any]:

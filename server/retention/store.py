@@ -5,11 +5,14 @@ Every function runs inside the caller's transaction; the runner keeps each one s
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select, tuple_, update
+from sqlalchemy import Select, delete, func, literal_column, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnClause
 
 from server.retention.registry import Holder
 from server.store.schema import (
@@ -22,15 +25,17 @@ from server.store.schema import (
     retention_runs,
     users,
 )
+from server.store.tx import Store
 
 
-def _held() -> Select[Any]:
+def held_cases() -> Select[Any]:
+    """The ids of cases under legal hold, as a subquery."""
     return select(cases.c.id).where(cases.c.legal_hold.is_(True))
 
 
 def _live_expired(category: str, before: str, case_id: str | None = None) -> list[Any]:
     conds = [data_keys.c.category == category, data_keys.c.bucket < before, data_keys.c.wrapped_key.is_not(None),
-             data_keys.c.case_id.not_in(_held())]
+             data_keys.c.case_id.not_in(held_cases())]
     if case_id is not None:
         conds.append(data_keys.c.case_id == case_id)
     return conds
@@ -69,8 +74,19 @@ async def destroyed_keys(conn: AsyncConnection, categories: list[str], exclude: 
         .order_by(data_keys.c.destroyed_at, data_keys.c.id).limit(limit))).all())
 
 
+async def keys_by_id(conn: AsyncConnection, key_ids: list[str]) -> list[Any]:
+    return list((await conn.execute(select(data_keys.c.id, data_keys.c.category).where(
+        data_keys.c.id.in_(key_ids), data_keys.c.wrapped_key.is_(None)))).all())
+
+
 async def delete_chunk(conn: AsyncConnection, holder: Holder, key_ids: list[str], *, limit: int) -> int:
     """Delete up to ``limit`` rows encrypted under any of ``key_ids``."""
+    if conn.dialect.name == "sqlite":
+        # By rowid: the key_id index covers the choice and each delete is an integer-key lookup.
+        rowid: ColumnClause[int] = literal_column("rowid")
+        chosen_ids = select(rowid).select_from(holder.table).where(holder.col(holder.key_col).in_(key_ids))
+        return int((await conn.execute(delete(holder.table).where(
+            rowid.in_(chosen_ids.limit(limit).scalar_subquery())))).rowcount)
     pk = holder.pk
     chosen = select(*pk).where(holder.col(holder.key_col).in_(key_ids)).limit(limit)
     if len(pk) == 1:
@@ -177,7 +193,8 @@ async def decide_request(conn: AsyncConnection, request_id: str, **values: Any) 
 
 
 async def holder_rows(conn: AsyncConnection, holder: Holder, case_id: str, *, limit: int) -> list[Any]:
-    return list((await conn.execute(select(holder.table).where(holder.col(holder.case_col) == case_id)
+    return list((await conn.execute(select(holder.table).where(holder.col(holder.case_col) == case_id,
+                                                               holder.col(holder.key_col).is_not(None))
                                     .order_by(holder.col(holder.at_col)).limit(limit))).all())
 
 
@@ -198,3 +215,21 @@ async def names(conn: AsyncConnection, user_ids: set[str]) -> dict[str, tuple[st
         return {}
     rows = await conn.execute(select(users.c.id, users.c.display_name, users.c.role).where(users.c.id.in_(user_ids)))
     return {r.id: (r.display_name, r.role) for r in rows}
+
+
+async def checkpoint(store_: Store) -> None:
+    """A passive WAL checkpoint (SQLite): copies what it can without waiting for anyone. On a
+    connection of its own, in a thread: a pooled connection may hold a statement open."""
+    path = store_.engine.url.database
+    if path:
+        await asyncio.to_thread(_checkpoint, path)
+
+
+def _checkpoint(path: str) -> None:
+    db = sqlite3.connect(path, timeout=0.05)
+    try:
+        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    except sqlite3.OperationalError:
+        pass  # busy: the next one will do
+    finally:
+        db.close()

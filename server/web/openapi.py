@@ -47,8 +47,10 @@ def document(specs: list[RouteSpec], *, version: str = "0.1.0") -> dict[str, Any
         if spec.raw_body:
             op["requestBody"] = {"required": True, "content": dict.fromkeys(spec.raw_body, binary)}
         if spec.raw_response:
-            op["responses"][str(spec.status)] = {"description": "OK",
-                                                 "content": dict.fromkeys(spec.raw_response, binary)}
+            # A JSON document built by the handler (an export) is an object; anything else is bytes.
+            content = {media: {"schema": {"type": "object"}} if media == "application/json" else binary
+                       for media in spec.raw_response}
+            op["responses"][str(spec.status)] = {"description": "OK", "content": content}
         elif spec.response is not None:
             op["responses"][str(spec.status)] = {"description": "OK",
                                                  "content": {"application/json": {"schema": by_type[spec.response]}}}

@@ -337,7 +337,7 @@ class RetentionPolicy(Struct, kw_only=True):
 
 class RetentionPreview(Strict, kw_only=True):
     categories: CategoryChanges = {}
-    on: datetime | None = None
+    on: Annotated[datetime, Meta(tz=True)] | None = None
 
 
 class RetentionChange(Strict, kw_only=True):

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from server.store.schema import appointments, checkins
+from server.store.schema import appointments, checkin_events, checkins
 from tests.helpers.world import build, login
 from tests.integration.test_scheduling import TOMORROW, body, schedule
 
@@ -69,3 +69,28 @@ async def test_the_checkin_outcome_is_the_appointments(api: Any) -> None:
     assert (appt.outcome, appt.outcome_by) == ("technical_failure", w.users["officer"])
     assert appt.outcome_note is not None and b"phone" not in appt.outcome_note  # encrypted, like the check-in's
     assert (await (await client.get("/api/followups", headers=o_h)).json())["appointments"] == []
+
+
+async def test_retention_clears_outcome_notes_and_deletes_evidence(api: Any) -> None:
+    # The check-in and its appointment stay (the record that it happened, and its outcome);
+    # the notes inside them, and the evidence rows, go with their bucket keys.
+    client, services = api
+    w = await build(services)
+    o_h = await login(client, "officer")
+    [video] = await schedule(client, o_h, w.cases["own"], body("video"))
+    [row] = await _checkins_of(services, video["id"])
+    services.clock.advance(timedelta(days=2))
+    o_h = await login(client, "officer")
+    resp = await client.post(f"/api/checkins/{row.id}/outcome", headers=o_h,
+                             json={"outcome": "excused", "note": "Hospital appointment"})
+    assert resp.status == 200, await resp.text()
+    services.clock.advance(timedelta(days=4 * 365))  # past checkin_records' 1095 days
+    receipt = await services.retention.sweeper.run()
+    assert receipt["counts"].get("checkin_records", 0) >= 2, receipt
+    [row] = await _checkins_of(services, video["id"])
+    async with services.store.read("t") as conn:
+        appt = (await conn.execute(select(appointments).where(appointments.c.id == video["id"]))).one()
+        events = (await conn.execute(select(checkin_events).where(checkin_events.c.checkin_id == row.id))).all()
+    assert (row.outcome, row.key_id, row.outcome_note) == ("excused", None, None)
+    assert (appt.outcome, appt.outcome_key_id, appt.outcome_note) == ("excused", None, None)
+    assert events == []

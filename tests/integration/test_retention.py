@@ -50,7 +50,8 @@ async def test_expired_buckets_are_shredded_and_deleted(api: Any, clock: FakeClo
 
     clock.advance(AFTER_JANUARY_EXPIRED - clock.now())
     dry = await sweeper.dry_run()
-    assert dry.items == {"messages": 3, "attachments": 1, "case_notes": 0, "audit_log": 0}
+    assert dry.items == {"messages": 3, "attachments": 1, "case_notes": 0, "audit_log": 0, "checkin_records": 0,
+                         "call_quality": 0, "safe_space_answers": 0}
     assert dry.total_buckets == 2 and dry.cases == {own}
     assert await counts(services, own) == before  # a dry run changes nothing
     receipt = await sweeper.run()
@@ -85,7 +86,7 @@ async def test_legal_hold_suspends_shredding(api: Any, clock: FakeClock) -> None
     assert receipt["counts"] == {"messages": 3, "attachments": 1}
     async with services.store.read("t") as conn:
         actions = list((await conn.execute(select(audit_log.c.action).where(
-            audit_log.c.action.like("retention.hold.%")))).scalars())
+            audit_log.c.action.like("retention.hold.%")).order_by(audit_log.c.seq))).scalars())
     assert actions == ["retention.hold.set", "retention.hold.lift"]
 
 
@@ -155,5 +156,8 @@ def test_every_table_with_a_bucket_key_is_registered() -> None:
     from server.retention.registry import HOLDERS
     from server.store.schema import metadata
 
-    keyed = {t.name for t in metadata.sorted_tables if "key_id" in t.c}
+    keyed = {t.name for t in metadata.sorted_tables
+             if any(fk.column.table.name == "data_keys" for c in t.c for fk in c.foreign_keys)}
     assert keyed == {h.table.name for h in HOLDERS}
+    for h in HOLDERS:  # each names the column that refers to its bucket key
+        assert any(fk.column.table.name == "data_keys" for fk in h.col(h.key_col).foreign_keys), h.table.name

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from server.clock import FakeClock
 from server.crypto.keyring import Keyring, KeyShredded
-from server.messaging.service import _aad
+from server.messaging.model import aad as _aad
 from server.store.engine import make_engine
 from server.store.schema import messages
 from tests.conftest import TEST_KEK
