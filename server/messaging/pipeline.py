@@ -139,8 +139,9 @@ class SendPipeline:
             return
         self.batches += 1
         self.batched_sends += len(stored)
-        for message, members in stored:  # persisted; now publish, then acknowledge
-            await m.publish(members, message_frame(message))
+        # Persisted; now publish (one bus call for the batch), then acknowledge.
+        await m.publish_many([(members, message_frame(message)) for message, members in stored])
+        for message, members in stored:
             for hook in m.sent_hooks:
                 hook(message, members)
         for req, outcome in zip(batch, outcomes, strict=True):
