@@ -139,6 +139,16 @@ class Connection:
                 await asyncio.wait_for(asyncio.shield(self._drainer), grace_s)
 
 
+def _ref_of(codec: FrameCodec, data: Any) -> str | None:
+    """The id of a refused frame, when it is a valid frame that has one: the client then
+    knows which send to retry (it has not been processed)."""
+    try:
+        ref = getattr(codec.decode(data), "id", None)
+    except FrameError:
+        return None
+    return ref if isinstance(ref, str) else None
+
+
 FrameHandler = Callable[[Connection, Any], Awaitable[None]]
 HelloHook = Callable[[Connection, Hello], Awaitable[None]]
 
@@ -232,7 +242,8 @@ class Gateway:
                 if conn.budget.flooding:
                     await conn.ws.close(code=CLOSE_FLOODING, message=b"too many frames: slow down and reconnect")
                     return
-                conn.send(Error(code="rate_limited", message="Too many frames; wait a moment and retry"))
+                conn.send(Error(code="rate_limited", message="Too many frames; wait a moment and retry",
+                                ref=_ref_of(conn.codec, msg.data)))
                 continue
             if msg.type is not WSMsgType.TEXT:
                 conn.send(Error(code="invalid_frame", message="Send JSON text frames"))
