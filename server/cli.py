@@ -68,6 +68,7 @@ def cmd_serve(settings: Settings) -> None:
     from aiohttp import web
 
     from server.app import create_app
+    from server.web import gc_pauses
 
     # The event loop shares the GIL with the database and hashing threads; at CPython's
     # default 5 ms switch interval a waiting loop can stall that long (bench/auth.py).
@@ -80,8 +81,9 @@ def cmd_serve(settings: Settings) -> None:
         )
         print("  users: admin, senior, officer, facilitator, mentor, client1, client2, client3")
         print("  password: tandem-demo   (demo mode only)", flush=True)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None,
-                print=lambda m: print(m, flush=True))
+    app = create_app(settings)
+    app.cleanup_ctx.append(gc_pauses.keeper())  # no long GC pauses with many connections open
+    web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=lambda m: print(m, flush=True))
 
 
 def cmd_user_create(settings: Settings, args: argparse.Namespace) -> None:

@@ -7,7 +7,7 @@ Two implementations: ``MemoryBus`` (one process, the default) and ``RedisBus``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 Handler = Callable[[str, bytes], None]
@@ -24,6 +24,11 @@ class Bus(Protocol):
 
     async def publish(self, channel: str, payload: bytes) -> None:
         """Deliver to every subscriber of ``channel`` on every node, at most once."""
+        ...
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """``publish`` for each (channel, payload), in order; one round trip where the bus
+        has a network (a batch of sends publishes this way)."""
         ...
 
     async def subscribe(self, channel: str, handler: Handler) -> Subscription:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 from server.bus.base import Handler
 
@@ -41,6 +42,10 @@ class MemoryBus:
         for sub in list(self._subs.get(channel, ())):
             # Delivered on a later loop turn, as a remote node would see it.
             loop.call_soon(_deliver, sub.handler, channel, payload)
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        for channel, payload in messages:
+            await self.publish(channel, payload)
 
     async def subscribe(self, channel: str, handler: Handler) -> _Sub:
         sub = _Sub(self, channel, handler)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -82,6 +82,18 @@ class RedisBus:
         except (RedisError, OSError) as err:
             # Health is the reader's to say: it sees the outage too, and only its reconnect
             # (which makes every connection resume) may set it back.
+            raise Unavailable("The message bus is unavailable") from err
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        assert self._redis is not None, "bus not started"
+        if not messages:
+            return
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for channel, payload in messages:
+                    pipe.publish(self._prefix + channel, payload)
+                await pipe.execute()
+        except (RedisError, OSError) as err:
             raise Unavailable("The message bus is unavailable") from err
 
     async def subscribe(self, channel: str, handler: Handler) -> _Sub:

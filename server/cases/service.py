@@ -49,23 +49,18 @@ class CreatedCase:
     enrolment_code: str
 
 
-def build_views(rows: Sequence[Any], facts: store.ViewFacts) -> dict[str, CaseView]:
-    meetings, mentors, partners, exceptions = facts
-    out: dict[str, CaseView] = {}
-    for row in rows:
-        with_officer, total, last = meetings.get(row.id, (0, 0, None))
-        ref = CaseRef(row.id, row.client_id, row.officer_id, row.office_id,
-                      mentors.get(row.client_id, frozenset()), partners.get(row.id, frozenset()))
-        case_facts = CaseFacts(
-            case_id=row.id, office_id=row.office_id, officer_id=row.officer_id, client_id=row.client_id,
-            face_to_face_with_current_officer=with_officer, face_to_face_total=total,
-            exception_until=exceptions.get(row.id),
-            domestic_violence=row.domestic_violence, protected_person=row.protected_person,
-            low_digital_access=row.low_digital_access, interpreter_needed=row.interpreter_needed,
-            language=row.language, legal_hold=row.legal_hold,
-        )
-        out[row.id] = CaseView(row, ref, case_facts, last)
-    return out
+def build_view(f: store.CaseFactsRow) -> CaseView:
+    row = f.row
+    ref = CaseRef(row.id, row.client_id, row.officer_id, row.office_id, f.mentor_ids, f.partner_ids)
+    facts = CaseFacts(
+        case_id=row.id, office_id=row.office_id, officer_id=row.officer_id, client_id=row.client_id,
+        face_to_face_with_current_officer=f.met_with_officer, face_to_face_total=f.met_total,
+        exception_until=f.exception_until,
+        domestic_violence=row.domestic_violence, protected_person=row.protected_person,
+        low_digital_access=row.low_digital_access, interpreter_needed=row.interpreter_needed,
+        language=row.language, legal_hold=row.legal_hold,
+    )
+    return CaseView(row, ref, facts, f.last_met_at)
 
 
 def refuse(decision: Decision) -> None:
@@ -107,15 +102,14 @@ class CaseService:
         return (await self.views_of(conn, [row]))[row.id]
 
     def views_in(self, conn: Connection, case_ids: Collection[str], now: datetime) -> dict[str, CaseView]:
-        """The views of many cases in five set-based queries (missing cases are absent).
-        Synchronous: a step of a ``Store.write_in_thread`` transaction (group commit)."""
-        rows = store.cases_by_ids(conn, case_ids)
-        return build_views(rows, store.view_facts(conn, rows, now)) if rows else {}
+        """The views of many cases in one query (missing cases are absent). Synchronous: a
+        step of a ``Store.write_in_thread`` transaction (group commit of sends)."""
+        return {case_id: build_view(f) for case_id, f in store.case_facts(conn, case_ids, now).items()}
 
     async def views_of(self, conn: AsyncConnection, rows: Sequence[Any]) -> dict[str, CaseView]:
         if not rows:
             return {}
-        return build_views(rows, await conn.run_sync(store.view_facts, rows, self.clock.now()))
+        return await conn.run_sync(self.views_in, [row.id for row in rows], self.clock.now())
 
     def decide(self, actor: Actor, action: str, view: CaseView, **extra: Any) -> Decision:
         return self.policy.evaluate(PolicyRequest(

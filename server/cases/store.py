@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,64 +39,58 @@ async def update_case(conn: AsyncConnection, case_id: str, **values: Any) -> Non
 
 
 # -- what a policy decision needs to know about cases, many at once ----------------------
-# Synchronous (set-based) so they also run as steps of Store.write_in_thread; async callers
-# go through CaseService.views_of (run_sync).
+# One set-based query for any number of cases. Synchronous, so it also runs as a step of
+# Store.write_in_thread (group commit of sends); async callers go through
+# CaseService.views_of (run_sync).
 
-
-# Built once: a batch runs them with new ids, not new statements (``ids`` expands to IN (...)).
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
-_CASES = select(cases).where(cases.c.id.in_(_IDS))
-_MENTORS = select(mentor_assignments.c.client_id, mentor_assignments.c.mentor_id).where(
-    mentor_assignments.c.client_id.in_(_IDS), mentor_assignments.c.ended_at.is_(None)
-)
-_PARTNERS = select(network_members.c.case_id, network_members.c.user_id).where(network_members.c.case_id.in_(_IDS))
-_MEETINGS = (
-    select(
-        face_to_face_meetings.c.case_id,
-        func.count().filter(face_to_face_meetings.c.officer_id == cases.c.officer_id),
-        func.count(),
-        func.max(face_to_face_meetings.c.met_at),
-    )
-    .join(cases, cases.c.id == face_to_face_meetings.c.case_id)
-    .where(face_to_face_meetings.c.case_id.in_(_IDS))
-    .group_by(face_to_face_meetings.c.case_id)
-)
-_EXCEPTIONS = (
-    select(remote_exceptions.c.case_id, func.max(remote_exceptions.c.expires_at))
-    .join(
-        cases,
-        and_(cases.c.id == remote_exceptions.c.case_id, cases.c.officer_id == remote_exceptions.c.officer_id),
-    )
+_met = face_to_face_meetings
+_exc = remote_exceptions
+_CASE_FACTS = select(
+    cases,
+    select(func.count())
+    .where(_met.c.case_id == cases.c.id, _met.c.officer_id == cases.c.officer_id)
+    .scalar_subquery()
+    .label("met_with_officer"),
+    select(func.count()).where(_met.c.case_id == cases.c.id).scalar_subquery().label("met_total"),
+    select(func.max(_met.c.met_at)).where(_met.c.case_id == cases.c.id).scalar_subquery().label("last_met_at"),
+    select(func.max(_exc.c.expires_at))
     .where(
-        remote_exceptions.c.case_id.in_(_IDS),
-        remote_exceptions.c.revoked_at.is_(None),
-        remote_exceptions.c.starts_at <= bindparam("now"),
-        remote_exceptions.c.expires_at > bindparam("now"),
+        _exc.c.case_id == cases.c.id,
+        _exc.c.officer_id == cases.c.officer_id,
+        _exc.c.revoked_at.is_(None),
+        _exc.c.starts_at <= bindparam("now"),
+        _exc.c.expires_at > bindparam("now"),
     )
-    .group_by(remote_exceptions.c.case_id)
-)
+    .scalar_subquery()
+    .label("exception_until"),
+    # Ids never contain commas (server/ids.py): a joined list is one column on both databases.
+    select(func.aggregate_strings(mentor_assignments.c.mentor_id, ","))
+    .where(mentor_assignments.c.client_id == cases.c.client_id, mentor_assignments.c.ended_at.is_(None))
+    .scalar_subquery()
+    .label("mentor_ids"),
+    select(func.aggregate_strings(network_members.c.user_id, ","))
+    .where(network_members.c.case_id == cases.c.id)
+    .scalar_subquery()
+    .label("partner_ids"),
+).where(cases.c.id.in_(_IDS))
 
 
-def cases_by_ids(conn: Connection, case_ids: Collection[str]) -> list[Any]:
-    return list(conn.execute(_CASES, {"ids": list(case_ids)}).all())
+@dataclass(frozen=True, slots=True)
+class CaseFactsRow:
+    """A cases row with what the policy rules need to know about it."""
+
+    row: Any
+    met_with_officer: int
+    met_total: int
+    last_met_at: datetime | None
+    exception_until: datetime | None
+    mentor_ids: frozenset[str]
+    partner_ids: frozenset[str]
 
 
-def mentor_ids(conn: Connection, client_ids: Collection[str]) -> dict[str, frozenset[str]]:
-    """Current mentors of each client (set-based: one query for many cases)."""
-    rows = conn.execute(_MENTORS, {"ids": list(client_ids)})
-    return _grouped((r.client_id, r.mentor_id) for r in rows)
-
-
-def partner_ids(conn: Connection, case_ids: Collection[str]) -> dict[str, frozenset[str]]:
-    rows = conn.execute(_PARTNERS, {"ids": list(case_ids)})
-    return _grouped((r.case_id, r.user_id) for r in rows)
-
-
-def _grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
-    out: dict[str, set[str]] = {}
-    for key, value in pairs:
-        out.setdefault(key, set()).add(value)
-    return {k: frozenset(v) for k, v in out.items()}
+def _id_set(joined: str | None) -> frozenset[str]:
+    return frozenset(joined.split(",")) if joined else frozenset()
 
 
 def _utc(value: Any) -> datetime | None:
@@ -106,43 +101,16 @@ def _utc(value: Any) -> datetime | None:
     return value  # type: ignore[no-any-return]
 
 
-def face_to_face_counts(
-    conn: Connection, case_ids: Collection[str]
-) -> dict[str, tuple[int, int, datetime | None]]:
-    """Per case: (meetings with its current officer, meetings in all, last meeting time).
-    Cases without meetings are absent."""
-    rows = conn.execute(_MEETINGS, {"ids": list(case_ids)})
-    return {r[0]: (int(r[1]), int(r[2]), _utc(r[3])) for r in rows}
-
-
-def active_exceptions_until(
-    conn: Connection, case_ids: Collection[str], now: datetime
-) -> dict[str, datetime]:
-    """Per case: when the latest active exception for its current officer expires (absent: none)."""
-    rows = conn.execute(_EXCEPTIONS, {"ids": list(case_ids), "now": now})
-    out: dict[str, datetime] = {}
-    for case_id, until in rows:
-        value = _utc(until)
-        if value is not None:
-            out[case_id] = value
+def case_facts(conn: Connection, case_ids: Collection[str], now: datetime) -> dict[str, CaseFactsRow]:
+    """The cases (missing ones absent) with their face-to-face meetings, active exception,
+    mentors and network partners: one query."""
+    if not case_ids:
+        return {}
+    out: dict[str, CaseFactsRow] = {}
+    for r in conn.execute(_CASE_FACTS, {"ids": list(case_ids), "now": now}):
+        out[r.id] = CaseFactsRow(r, int(r.met_with_officer), int(r.met_total), _utc(r.last_met_at),
+                                 _utc(r.exception_until), _id_set(r.mentor_ids), _id_set(r.partner_ids))
     return out
-
-
-ViewFacts = tuple[
-    dict[str, tuple[int, int, datetime | None]], dict[str, frozenset[str]], dict[str, frozenset[str]],
-    dict[str, datetime],
-]
-
-
-def view_facts(conn: Connection, rows: Sequence[Any], now: datetime) -> ViewFacts:
-    """Meetings, mentors, partners and active exceptions of these cases: four queries."""
-    ids = [row.id for row in rows]
-    return (
-        face_to_face_counts(conn, ids),
-        mentor_ids(conn, [row.client_id for row in rows]),
-        partner_ids(conn, ids),
-        active_exceptions_until(conn, ids, now),
-    )
 
 
 async def insert_face_to_face(conn: AsyncConnection, **values: Any) -> None:

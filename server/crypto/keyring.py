@@ -122,6 +122,11 @@ class Keyring:
     # (``new_key``) and inserts them in its write step (``insert_keys``). A key made here is
     # not remembered: it is read back, committed, by a later batch.
 
+    def knows(self, case_id: str, category: str, at: datetime) -> bool:
+        """Whether the bucket's key is in memory. A plain read (no reordering), so a batch's
+        step may ask it from the SQLite writer thread to skip reading keys it has."""
+        return (case_id, category, bucket_of(at)) in self._ids
+
     def cached(self, case_id: str, category: str, at: datetime) -> tuple[str, AESGCM] | None:
         key_id = self._ids.get((case_id, category, bucket_of(at)))
         if key_id is None or key_id not in self._cache:

@@ -155,7 +155,14 @@ class MessagingService:
                 # Stored already: the member resumes from the store when the bus is back.
                 log.warning("publish failed; members will resync", extra={"user": user_id})
 
-    # -- receipts ---------------------------------------------------------------
+    async def publish_many(self, frames: list[tuple[list[str], bytes]]) -> None:
+        """Publish each frame to its members' channels, in order, in one bus call."""
+        try:
+            await self.bus.publish_many([(f"user.{u}", frame) for members, frame in frames for u in members])
+        except Unavailable:
+            log.warning("publish failed; members will resync")
+
+        # -- receipts ---------------------------------------------------------------
 
     async def receipt(self, actor: Actor, conversation_id: str, seq: int, status: str) -> None:
         """Move the actor's delivered or read cursor forward and tell the other members.

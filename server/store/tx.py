@@ -74,27 +74,25 @@ class Store:
 
     @asynccontextmanager
     async def write(self, name: str) -> AsyncIterator[AsyncConnection]:
-        start = time.perf_counter()
-        try:
-            async with self._writer_slot(), self.engine.begin() as conn:
-                yield conn
-        except sa_exc.IntegrityError as err:
-            raise Conflict(f"The change conflicts with existing data ({name})") from err
-        except (sa_exc.OperationalError, sa_exc.InterfaceError, OSError) as err:
-            raise Unavailable(f"The database is unavailable ({name})") from err
-        finally:
-            self._hist.labels(name).observe(time.perf_counter() - start)
+        async with self._named_write(name), self._writer_slot(), self.engine.begin() as conn:
+            yield conn
 
     @asynccontextmanager
     async def write_in_thread(self, name: str) -> AsyncIterator[ThreadTx]:
-        start = time.perf_counter()
-        try:
+        async with self._named_write(name), self._writer_slot():
             if self._thread_engine is None:
-                async with self._writer_slot(), self.engine.begin() as aconn:
+                async with self.engine.begin() as aconn:
                     yield ThreadTx(aconn.run_sync)
             else:
-                async with self._writer_slot(), self._in_thread() as tx:
+                async with self._in_thread() as tx:
                     yield tx
+
+    @asynccontextmanager
+    async def _named_write(self, name: str) -> AsyncIterator[None]:
+        """Database errors of a write become Tandem's; its duration is recorded under its name."""
+        start = time.perf_counter()
+        try:
+            yield
         except sa_exc.IntegrityError as err:
             raise Conflict(f"The change conflicts with existing data ({name})") from err
         except (sa_exc.OperationalError, sa_exc.InterfaceError, OSError) as err:

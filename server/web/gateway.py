@@ -81,7 +81,7 @@ class Connection:
         self.auth = auth
         self.codec = codec
         self.state = ConnState.OPENING
-        self.outbox: deque[bytes] = deque()
+        self.outbox: deque[bytes] | None = None  # made on the first frame, dropped when drained
         self.outbox_limit = outbox_limit
         self.closed_reason: str | None = None
         self._drainer: asyncio.Task[None] | None = None
@@ -90,14 +90,17 @@ class Connection:
         """Queue a frame; False (and the connection is being closed) when the consumer is too slow."""
         if self.state is ConnState.CLOSED:
             return False
-        if len(self.outbox) >= self.outbox_limit:
+        outbox = self.outbox
+        if outbox is None:
+            outbox = self.outbox = deque()  # an empty deque is ~600 bytes: idle connections hold none
+        elif len(outbox) >= self.outbox_limit:
             self.closed_reason = "slow consumer: outbox full, reconnect and resync"
             self.state = ConnState.CLOSED
-            self.outbox.clear()
+            self.outbox = None
             asyncio.get_running_loop().create_task(
                 self.ws.close(code=CLOSE_SLOW_CONSUMER, message=self.closed_reason.encode()))
             return False
-        self.outbox.append(frame if isinstance(frame, bytes) else self.codec.encode(frame))
+        outbox.append(frame if isinstance(frame, bytes) else self.codec.encode(frame))
         if self._drainer is None:
             self._drainer = asyncio.get_running_loop().create_task(self._drain())
         return True
@@ -108,7 +111,7 @@ class Connection:
             return
         self.closed_reason = reason
         self.state = ConnState.CLOSED
-        self.outbox.clear()
+        self.outbox = None
         task = asyncio.get_running_loop().create_task(self.ws.close(code=code, message=reason.encode()))
         task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
@@ -119,21 +122,31 @@ class Connection:
     async def _drain(self) -> None:
         """Write queued frames (already UTF-8 JSON: sent as text frames without re-encoding)
         until the outbox is empty; a send waits only when the socket's buffer is full."""
-        ws, outbox = self.ws, self.outbox
+        ws = self.ws
         try:
-            while outbox and not ws.closed:
-                await ws.send_frame(outbox.popleft(), WSMsgType.TEXT)
+            while self.outbox and not ws.closed:
+                await ws.send_frame(self.outbox.popleft(), WSMsgType.TEXT)
         except Exception as err:  # the peer went away mid-write; the read loop sees the close
             log.debug("ws write failed: %s", type(err).__name__)
-            outbox.clear()
         finally:
             self._drainer = None
+            self.outbox = None  # empty (or not worth sending any more)
 
     async def flush(self, grace_s: float) -> None:
         """Wait (at most ``grace_s`` seconds) for frames queued before closing to be written."""
         if self._drainer is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self._drainer), grace_s)
+
+
+def _ref_of(codec: FrameCodec, data: Any) -> str | None:
+    """The id of a refused frame, when it is a valid frame that has one: the client then
+    knows which send to retry (it has not been processed)."""
+    try:
+        ref = getattr(codec.decode(data), "id", None)
+    except FrameError:
+        return None
+    return ref if isinstance(ref, str) else None
 
 
 FrameHandler = Callable[[Connection, Any], Awaitable[None]]
@@ -239,7 +252,8 @@ class Gateway:
                 if conn.budget.flooding:
                     await conn.ws.close(code=CLOSE_FLOODING, message=b"too many frames: slow down and reconnect")
                     return
-                conn.send(Error(code="rate_limited", message="Too many frames; wait a moment and retry"))
+                conn.send(Error(code="rate_limited", message="Too many frames; wait a moment and retry",
+                                ref=_ref_of(conn.codec, msg.data)))
                 continue
             if msg.type is not WSMsgType.TEXT:
                 conn.send(Error(code="invalid_frame", message="Send JSON text frames"))

@@ -114,6 +114,9 @@ async def test_frame_floods_are_refused_then_cut_off(api: Any) -> None:
     kinds = [r["type"] for r in replies]
     assert kinds.count("pong") >= burst - 1 and "error" in kinds
     assert all(r["code"] == "rate_limited" for r in replies if r["type"] == "error")
+    # Each refusal names the frame it refused, and every frame is answered once.
+    answered = [r["id"] if r["type"] == "pong" else r["ref"] for r in replies]
+    assert sorted(answered) == sorted(str(i) for i in range(burst + 5))
     # A peer that ignores the refusals is disconnected with a reason.
     for i in range(200):
         await ws.send_json({"type": "ping", "id": f"f{i}"})
