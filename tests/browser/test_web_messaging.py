@@ -89,7 +89,8 @@ def test_client_and_officer_talk_live_and_survive_a_server_restart(
     officer = open_device(server.base_url, desktop=True)
 
     client.login("client1")
-    expect(client.page.locator("#messages-card [data-kind]")).to_have_count(2)  # officer and mentor
+    expect(client.page.locator("#messages-card [data-kind]")).to_have_count(3)  # officer, mentor, programme group
+    expect(client.page.locator('#messages-card [data-kind="group"]')).to_contain_text(client.t("messages.kind.group"))
     expect(client.page.locator('#messages-card [data-kind="mentoring"]')).to_contain_text(
         client.t("messages.kind.mentoring.client"))
     conversation_id = open_conversation(client, "case")
