@@ -3,7 +3,20 @@ import { h } from "../shared/dom.js";
 import { loadInto } from "../shared/ui.js";
 import { dayAndTime, kindLabel, stateBadges } from "../shared/appointments.js";
 
-function item(a, t) {
+const OPEN_STATES = new Set(["scheduled", "waiting", "in_call"]);
+
+/** appointment id -> its video check-in, while the check-in's join window is open. */
+function joinable(checkins, now = Date.now()) {
+  const out = new Map();
+  for (const c of checkins) {
+    if (c.appointment_id && OPEN_STATES.has(c.state) && Date.parse(c.opens_at) <= now && now < Date.parse(c.closes_at)) {
+      out.set(c.appointment_id, c.id);
+    }
+  }
+  return out;
+}
+
+function item(a, t, checkinId) {
   const titleId = `appt-${a.id}-when`;
   return h("li", { class: "card appointment", "data-appointment-id": a.id, "data-status": a.status },
     h("article", { "aria-labelledby": titleId },
@@ -11,6 +24,9 @@ function item(a, t) {
       h("p", { class: "big" }, kindLabel(a.kind)),
       a.location ? h("p", {}, t("appt.where", { location: a.location })) : null,
       stateBadges(a),
+      checkinId ? h("p", {},
+        h("a", { class: "button primary big-button", href: `#/checkin?c=${encodeURIComponent(checkinId)}`, "data-join": checkinId,
+          "aria-describedby": titleId }, t("client.join_checkin"))) : null,
       a.status === "scheduled" ? h("p", { class: "aside" },
         h("a", { class: "button secondary", href: `/api/appointments/${encodeURIComponent(a.id)}/ics`,
           download: "appointment.ics", "aria-describedby": titleId }, t("appt.add_to_calendar"))) : null));
@@ -22,10 +38,13 @@ export function upcomingCard(api, t) {
   const card = h("section", { class: "card", id: "appointments-card", "aria-labelledby": "appointments-title" },
     h("h2", { id: "appointments-title" }, t("client.appointments_title")), slot);
   const load = async () => {
-    const data = await loadInto(slot, () => api.get("/api/my/appointments"), load);
+    const data = await loadInto(slot, async () => {
+      const [mine, checkins] = await Promise.all([api.get("/api/my/appointments"), api.get("/api/checkins")]);
+      return { appointments: mine.appointments, join: joinable(checkins.checkins) };
+    }, load);
     if (!data) return;
     slot.replaceChildren(data.appointments.length
-      ? h("ul", { class: "cards", id: "appointments" }, data.appointments.map((a) => item(a, t)))
+      ? h("ul", { class: "cards", id: "appointments" }, data.appointments.map((a) => item(a, t, data.join.get(a.id))))
       : h("p", { id: "no-appointments" }, t("client.no_appointments")));
   };
   return { card, loaded: load() };

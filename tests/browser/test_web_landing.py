@@ -89,10 +89,12 @@ def check_mentor(phone: Phone, directory: Directory) -> None:
         expect(main).not_to_contain_text(name_of(directory, other))
 
 
-def check_client(client: str, remote: str, reason_key: str | None, alternatives: bool) -> Callable[
-        [Phone, Directory], None]:
+def check_client(client: str, remote: str, reason_key: str | None, alternatives: bool, join: bool = False
+                 ) -> Callable[[Phone, Directory], None]:
     def check(phone: Phone, directory: Directory) -> None:
         page = phone.page
+        # The demo's video check-in with client1 is open from load: its appointment offers "Join".
+        expect(page.locator("#appointments [data-join]")).to_have_count(1 if join else 0)
         expect(page.locator("h1")).to_have_text(phone.t("home.greeting", name=name_of(directory, client)))
         expect(page.locator("#officer-name")).to_have_text(name_of(directory, "officer"))
         status = page.locator("[data-remote]")
@@ -103,6 +105,9 @@ def check_client(client: str, remote: str, reason_key: str | None, alternatives:
         expect(page.locator(".note")).to_have_count(1 if alternatives else 0)
         if alternatives:
             expect(page.locator(".note")).to_have_text(phone.t("client.alternatives"))
+        if join:
+            page.locator("#appointments [data-join]").click()
+            expect(page.locator("h1")).to_have_text(phone.t("device.title"))  # signed in: straight to the device test
     return check
 
 
@@ -112,7 +117,7 @@ CHECKS: dict[str, Callable[[Phone, Directory], None]] = {
     "officer": check_officer,
     "facilitator": check_facilitator,
     "mentor": check_mentor,
-    "client1": check_client("client1", "allowed", None, alternatives=False),
+    "client1": check_client("client1", "allowed", None, alternatives=False, join=True),
     "client2": check_client("client2", "refused", "remote.refused.face_to_face_first.client", alternatives=False),
     "client3": check_client("client3", "refused", None, alternatives=True),
 }
