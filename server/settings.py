@@ -166,8 +166,7 @@ def _hosts(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple
 
 
 def _addresses(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    raw = env.get(name) or ""
-    out = tuple(a.strip() for a in raw.split(",") if a.strip())
+    out = _urls(env, name)
     for address in out:
         try:
             ipaddress.ip_address(address)
@@ -222,6 +221,7 @@ def _offsets(env: Mapping[str, str], name: str) -> tuple[int, ...]:
 
 
 def _urls(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list, blanks dropped (unset: empty)."""
     raw = env.get(name) or ""
     return tuple(u.strip() for u in raw.split(",") if u.strip())
 

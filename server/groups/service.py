@@ -56,14 +56,14 @@ class GroupService:
         self.clock = clock
         self.policy = policy
 
-    async def _ref(self, conn: AsyncConnection, cohort_id: str) -> tuple[Any, CohortRef]:
+    async def _ref(self, conn: AsyncConnection, cohort_id: str) -> tuple[Any, CohortRef, list[Any]]:
+        """The cohort's row, who runs it, and its current members (named)."""
         row = await store.cohort(conn, cohort_id)
         if row is None:
             raise NotFound("No such group")
-        facilitators = frozenset(
-            m.user_id for m in await store.members(conn, cohort_id) if m.role == CohortRole.FACILITATOR.value
-        )
-        return row, CohortRef(row.id, row.office_id, facilitators)
+        members = await store.members(conn, cohort_id)
+        facilitators = frozenset(m.user_id for m in members if m.role == CohortRole.FACILITATOR.value)
+        return row, CohortRef(row.id, row.office_id, facilitators), members
 
     async def _audit(self, conn: AsyncConnection, by: Actor, action: str, cohort_id: str,
                      case_id: str | None = None, details: dict[str, object] | None = None) -> None:
@@ -89,7 +89,7 @@ class GroupService:
 
     async def add_facilitator(self, by: Actor, cohort_id: str, user_id: str) -> None:
         async with self.store.write("group.facilitator.add") as conn:
-            row, ref = await self._ref(conn, cohort_id)
+            row, ref, _members = await self._ref(conn, cohort_id)
             self._require_manager(by, ref)
             user = await identity_store.user_by_id(conn, user_id)
             if user is None or user.role != Role.FACILITATOR.value:
@@ -103,7 +103,7 @@ class GroupService:
     async def enrol(self, by: Actor, cohort_id: str, case_id: str) -> str:
         """Enrol the client of ``case_id``; returns their user id."""
         async with self.store.write("group.enrol") as conn:
-            row, ref = await self._ref(conn, cohort_id)
+            row, ref, members = await self._ref(conn, cohort_id)
             case = await case_store.case_by_id(conn, case_id)
             if case is None:
                 raise NotFound("No such case")
@@ -115,7 +115,7 @@ class GroupService:
                 raise PolicyRefused("A participant joins a group of their own office (rule scope)", rule_id="scope")
             member = await store.member(conn, cohort_id, case.client_id)
             if member is None or member.left_at is not None:
-                participants = await store.count_participants(conn, cohort_id)
+                participants = sum(m.role == CohortRole.PARTICIPANT.value for m in members)
                 refuse(self.policy.evaluate(PolicyRequest(
                     action=ENROL_GROUP, now=self.clock.now(),
                     actor=ActorFacts(user_id=by.user_id, role=by.role.value, office_id=by.office_id),
@@ -132,7 +132,7 @@ class GroupService:
         """Take a member out of the group and its conversation (they keep no access to it)."""
         now = self.clock.now()
         async with self.store.write("group.withdraw") as conn:
-            _row, ref = await self._ref(conn, cohort_id)
+            _row, ref, _members = await self._ref(conn, cohort_id)
             self._require_manager(by, ref)
             member = await store.member(conn, cohort_id, user_id)
             if member is None or member.left_at is not None:
@@ -154,11 +154,9 @@ class GroupService:
     async def cohort(self, actor: Actor, cohort_id: str) -> Cohort:
         """One group with its members by name. Audited: it names clients."""
         async with self.store.write("group.read") as conn:
-            row, ref = await self._ref(conn, cohort_id)
-            mine = await store.member(conn, cohort_id, actor.user_id)
-            if not (manages(actor, ref) or (mine is not None and mine.left_at is None)):
+            row, ref, members = await self._ref(conn, cohort_id)
+            if not (manages(actor, ref) or any(m.user_id == actor.user_id for m in members)):
                 raise NotFound("No such group")
-            members = await store.members(conn, cohort_id)
             await self._audit(conn, actor, "group.read", cohort_id)
             return Cohort(row.id, row.name, row.programme, row.office_id, await self._conversation(conn, cohort_id),
                           tuple(CohortMember(m.user_id, m.display_name, m.role) for m in members))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.store.schema import cohort_members, cohorts, conversations, users
@@ -36,17 +36,6 @@ async def member(conn: AsyncConnection, cohort_id: str, user_id: str) -> Any:
             select(cohort_members).where(cohort_members.c.cohort_id == cohort_id, cohort_members.c.user_id == user_id)
         )
     ).first()
-
-
-async def count_participants(conn: AsyncConnection, cohort_id: str) -> int:
-    result = await conn.execute(
-        select(func.count()).where(
-            cohort_members.c.cohort_id == cohort_id,
-            cohort_members.c.role == "participant",
-            cohort_members.c.left_at.is_(None),
-        )
-    )
-    return int(result.scalar_one())
 
 
 async def add_member(conn: AsyncConnection, *, cohort_id: str, user_id: str, role: str, case_id: str | None,

@@ -115,6 +115,11 @@ class Connection:
         task = asyncio.get_running_loop().create_task(self.ws.close(code=code, message=reason.encode()))
         task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
+    @property
+    def limited(self) -> bool:
+        """Opened with a check-in link's one-time code: reaches that check-in only."""
+        return self.auth.session.checkin_id is not None
+
     def forward(self, _channel: str, data: bytes) -> None:
         """Bus handler: frames published to this user go out as they are."""
         self.send(data)
@@ -227,8 +232,7 @@ class Gateway:
         conn = Connection(ws, auth, self.codec, self.outbox_limit,
                           FrameBudget(rate=self.frame_rate, burst=self.frame_burst))
         self._track(conn)
-        limited = auth.session.checkin_id is not None
-        sub = None if limited else await services.bus.subscribe(f"user.{auth.actor.user_id}", conn.forward)
+        sub = None if conn.limited else await services.bus.subscribe(f"user.{auth.actor.user_id}", conn.forward)
         try:
             await self._read_loop(conn)
         finally:
@@ -271,13 +275,13 @@ class Gateway:
                     continue
                 conn.send(Welcome(user_id=conn.auth.actor.user_id, role=conn.auth.actor.role.value,
                                   heartbeat_s=self.heartbeat_s, max_frame_bytes=self.max_frame_bytes))
-                for hook in self.hello_hooks if conn.auth.session.checkin_id is None else ():
+                for hook in self.hello_hooks if not conn.limited else ():
                     await self._guarded(conn, hook(conn, frame), None)
                 continue
             if conn.state is not ConnState.OPEN:
                 conn.send(Error(code="protocol_error", message="Send hello first"))
                 continue
-            if conn.auth.session.checkin_id is not None and type(frame) not in self.limited_frames:
+            if conn.limited and type(frame) not in self.limited_frames:
                 conn.send(Error(code="forbidden", rule_id="scope", ref=getattr(frame, "id", None),
                                 message="This session was opened from a check-in link and reaches that check-in only"))
                 continue
