@@ -105,6 +105,8 @@ TARGET_P99_HALF_MS = 50.0
 TARGET_IDLE_KIB = 24.0
 GROUP_SIZE = 12
 PASSWORD = "bench messaging password"
+#: Tandem's event loop (its TANDEM_EVENT_LOOP setting); the relay runs on the same one.
+EVENT_LOOP = os.environ.get("TANDEM_EVENT_LOOP") or "uvloop"
 PG_URL = os.environ.get("TANDEM_BENCH_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 TWELVE_PERSON = ("case network conversations: the supervising officer and 11 partner-agency users. Messaging "
                  "has no group conversations yet (Kind.GROUP exists, nothing creates one); a case network is "
@@ -242,11 +244,14 @@ class _In(msgspec.Struct):
     body: str | None = None
 
 
-def run_relay(port: int, layout_path: str) -> None:
-    """A bare aiohttp WebSocket relay: the same frames as Tandem's /ws, nothing stored."""
+def run_relay(port: int, layout_path: str, loop_kind: str) -> None:
+    """A bare aiohttp WebSocket relay: the same frames as Tandem's /ws, nothing stored, on the
+    same event loop as ``tandem serve`` (``TANDEM_EVENT_LOOP``, uvloop by default)."""
     from datetime import UTC, datetime
 
     from aiohttp import web
+
+    from server.cli import event_loop
 
     layout = json.loads(Path(layout_path).read_text())
     tokens = {token: uid for uid, token in layout["load"] + layout["idle"]}
@@ -296,7 +301,8 @@ def run_relay(port: int, layout_path: str) -> None:
     app = web.Application()
     app.router.add_get("/ws", handle)
     app.router.add_get("/readyz", readyz)
-    web.run_app(app, host=HOST, port=port, access_log=None, print=lambda m: print(m, flush=True))
+    web.run_app(app, host=HOST, port=port, access_log=None, print=lambda m: print(m, flush=True),
+                loop=event_loop(loop_kind))
 
 
 # -- servers under test ------------------------------------------------------------------------
@@ -346,7 +352,7 @@ def tandem(store_url: str, workdir: Path) -> Any:
     data_dir = workdir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     env = _clean_env({"DATABASE_URL": store_url, "TANDEM_KEK": base64.b64encode(_kek()).decode(),
-                      "TANDEM_REQUIRE_STAFF_MFA": "false"})
+                      "TANDEM_REQUIRE_STAFF_MFA": "false", "TANDEM_EVENT_LOOP": EVENT_LOOP})
     script = Path(sys.executable).parent / "tandem"
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "server.cli"]
     cmd += ["serve", "--data-dir", str(data_dir), "--host", HOST, "--port", str(port)]
@@ -355,7 +361,8 @@ def tandem(store_url: str, workdir: Path) -> Any:
 
 def relay(layout_path: Path, workdir: Path) -> Any:
     port = free_port()
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--relay", "--port", str(port), "--layout", str(layout_path)]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--relay", "--port", str(port), "--layout", str(layout_path),
+           "--event-loop", EVENT_LOOP]
     return server_process("relay", cmd, _clean_env({}), workdir, port)
 
 
@@ -879,6 +886,7 @@ def row(store: str, tandem_result: dict[str, Any], baseline: dict[str, Any], see
             "generators": args.generators, "quick": args.quick, "profiled": bool(args.py_spy),
             "latency": "p50_ms/p99_ms: at max rate (closed loop, `window` sends in flight); *_at_half_rate: open loop",
             "server": "tandem serve, production settings except TANDEM_REQUIRE_STAFF_MFA=false",
+            "event_loop": f"{EVENT_LOOP} in tandem serve and in the relay (TANDEM_EVENT_LOOP)",
         },
         "machine": host,
         "elapsed_s": rnd(time.monotonic() - started, 1),
@@ -961,6 +969,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--relay", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     p.add_argument("--layout", help=argparse.SUPPRESS)
+    p.add_argument("--event-loop", default=EVENT_LOOP, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     if not args.stores or set(args.stores) - {"sqlite", "postgresql"}:
@@ -977,7 +986,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.relay:
-        run_relay(args.port, args.layout)
+        run_relay(args.port, args.layout, args.event_loop)
         return 0
     started = time.monotonic()
     host = machine()

@@ -64,6 +64,16 @@ def cmd_demo(settings: Settings) -> bool:
     return asyncio.run(_with_app(settings, lambda s: demo.load(s.identity, s.cases, s.clock, s.groups, s.scheduling)))
 
 
+def event_loop(kind: str) -> asyncio.AbstractEventLoop:
+    """The server's event loop: uvloop by default (libuv), or the standard library's.
+    bench/messaging.py runs its bare relay on the same one."""
+    if kind == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
 def cmd_serve(settings: Settings) -> None:
     from aiohttp import web
 
@@ -83,7 +93,8 @@ def cmd_serve(settings: Settings) -> None:
         print("  password: tandem-demo   (demo mode only)", flush=True)
     app = create_app(settings)
     app.cleanup_ctx.append(gc_pauses.keeper())  # no long GC pauses with many connections open
-    web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=lambda m: print(m, flush=True))
+    web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=lambda m: print(m, flush=True),
+                loop=event_loop(settings.event_loop))
 
 
 def cmd_user_create(settings: Settings, args: argparse.Namespace) -> None:

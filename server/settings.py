@@ -56,6 +56,7 @@ class Settings:
     ws_frame_rate: int = 10  # frames per second per connection, refilled continuously
     ws_frame_burst: int = 30
     log_json: bool = True
+    event_loop: str = "uvloop"  # uvloop (libuv, the default) or asyncio (the standard library's loop)
     attachment_max_bytes: int = 5 * 1024 * 1024
     vapid_private_key: bytes = field(default=b"", repr=False)  # PEM; empty: an ephemeral key (tests)
     vapid_subject: str = "mailto:tandem@localhost"
@@ -237,6 +238,14 @@ def _secret(env: Mapping[str, str], name: str) -> str:
     return env.get(name) or ""
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices``; unset: the first."""
+    value = env.get(name) or choices[0]
+    if value not in choices:
+        raise SettingsError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
     env = os.environ if env is None else env
     demo = bool(overrides.pop("demo", _bool(env, "TANDEM_DEMO", False)))
@@ -262,6 +271,7 @@ def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Se
         max_body_bytes=_int(env, "TANDEM_MAX_BODY_BYTES", 64 * 1024),
         ws_frame_rate=_int(env, "TANDEM_WS_FRAME_RATE", 10),
         ws_frame_burst=_int(env, "TANDEM_WS_FRAME_BURST", 30),
+        event_loop=_choice(env, "TANDEM_EVENT_LOOP", ("uvloop", "asyncio")),
         attachment_max_bytes=_int(env, "TANDEM_ATTACHMENT_MAX_BYTES", 5 * 1024 * 1024),
         vapid_private_key=load_vapid_key(env, data_dir),
         vapid_subject=_vapid_subject(env),

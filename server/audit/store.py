@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, func, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.audit.chain import GENESIS, AuditRecord, canonical_details, record_hash
+from server.store.raw import Driver, Statement
 from server.store.schema import audit_anchor, audit_head, audit_log
 
 
@@ -47,23 +48,44 @@ async def append(
     return (await conn.run_sync(append_many, [entry]))[0]
 
 
+_THE_HEAD = audit_head.c.id == literal_column("1")  # one row; a literal, so the statements bind nothing else
+_HEAD = Statement(lambda _: select(audit_head.c.seq, audit_head.c.hash).where(_THE_HEAD).with_for_update(), [])
+_AUDIT_COLUMNS = (
+    "seq",
+    "at",
+    "actor_id",
+    "action",
+    "target_type",
+    "target_id",
+    "case_id",
+    "details",
+    "prev_hash",
+    "hash",
+)
+_INSERT = Statement(lambda _: audit_log.insert().values({c: bindparam(c) for c in _AUDIT_COLUMNS}), _AUDIT_COLUMNS)
+_SET_HEAD = Statement(
+    lambda _: update(audit_head).where(_THE_HEAD).values(seq=bindparam("seq"), hash=bindparam("hash")),
+    ["seq", "hash"],
+)
+
+
 def append_many(conn: Connection, entries: Sequence[AuditEntry]) -> list[int]:
     """Append the entries in order under one lock of the head: one INSERT for all of them and
     one head update, whatever their number (group commit of sends). Returns their seqs.
     Synchronous, so it also runs as a step of ``Store.write_in_thread``; async callers use
-    ``append``."""
+    ``append``. Driver-level statements (server/store/raw.py): every write appends here."""
     if not entries:
         return []
-    head = conn.execute(
-        select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
-    ).first()
-    if head is None:
+    db = Driver(conn)
+    head = db.rows(_HEAD)
+    if not head:
         conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS))
         seq, prev_hash = 0, GENESIS
     else:
-        seq, prev_hash = int(head.seq), str(head.hash)
+        seq, prev_hash = int(head[0][0]), str(head[0][1])
     first = seq + 1
-    rows: list[dict[str, object]] = []
+    rows: list[tuple[object, ...]] = []
+    at_of: dict[datetime, object] = {}  # a batch's entries share their timestamp: convert it once
     for e in entries:
         seq += 1
         text = canonical_details(e.details or {})
@@ -78,23 +100,13 @@ def append_many(conn: Connection, entries: Sequence[AuditEntry]) -> list[int]:
             case_id=e.case_id,
             details=text,
         )
-        rows.append(
-            {
-                "seq": seq,
-                "at": e.at,
-                "actor_id": e.actor_id,
-                "action": e.action,
-                "target_type": e.target_type,
-                "target_id": e.target_id,
-                "case_id": e.case_id,
-                "details": text,
-                "prev_hash": prev_hash,
-                "hash": digest,
-            }
-        )
+        at = at_of.get(e.at)
+        if at is None:
+            at = at_of[e.at] = db.ts(e.at)
+        rows.append((seq, at, e.actor_id, e.action, e.target_type, e.target_id, e.case_id, text, prev_hash, digest))
         prev_hash = digest
-    conn.execute(audit_log.insert(), rows)
-    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev_hash))
+    db.many(_INSERT, rows)
+    db.run(_SET_HEAD, (seq, prev_hash))
     return list(range(first, seq + 1))
 
 
@@ -149,8 +161,9 @@ async def head(conn: AsyncConnection) -> tuple[int, str]:
 
 async def anchor(conn: AsyncConnection) -> tuple[int, str]:
     """(seq, hash) of the last removed record: where verification starts. (0, GENESIS) if none."""
-    row = (await conn.execute(select(audit_anchor.c.through_seq, audit_anchor.c.hash)
-                              .where(audit_anchor.c.id == 1))).first()
+    row = (
+        await conn.execute(select(audit_anchor.c.through_seq, audit_anchor.c.hash).where(audit_anchor.c.id == 1))
+    ).first()
     return (0, GENESIS) if row is None else (int(row.through_seq), str(row.hash))
 
 
@@ -158,8 +171,9 @@ async def expirable_through(conn: AsyncConnection, before: datetime, held_case_i
     """The highest seq that may go: every record up to it is older than ``before``, and none
     before it belongs to a case under legal hold (a prefix cannot skip records)."""
     first_young = (await conn.execute(select(func.min(audit_log.c.seq)).where(audit_log.c.at >= before))).scalar()
-    first_held = (await conn.execute(select(func.min(audit_log.c.seq))
-                                     .where(audit_log.c.case_id.in_(held_case_ids)))).scalar()
+    first_held = (
+        await conn.execute(select(func.min(audit_log.c.seq)).where(audit_log.c.case_id.in_(held_case_ids)))
+    ).scalar()
     head_seq, _ = await head(conn)
     limits = [head_seq + 1] + [int(v) for v in (first_young, first_held) if v is not None]
     return min(limits) - 1

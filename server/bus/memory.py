@@ -44,8 +44,11 @@ class MemoryBus:
             loop.call_soon(_deliver, sub.handler, channel, payload)
 
     async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
-        for channel, payload in messages:
-            await self.publish(channel, payload)
+        # One loop callback for the whole batch, in order (a batch of sends is hundreds of frames).
+        deliveries = [(sub.handler, channel, payload) for channel, payload in messages
+                      for sub in list(self._subs.get(channel, ()))]
+        if deliveries:
+            asyncio.get_running_loop().call_soon(_deliver_all, deliveries)
 
     async def subscribe(self, channel: str, handler: Handler) -> _Sub:
         sub = _Sub(self, channel, handler)
@@ -58,3 +61,8 @@ def _deliver(handler: Handler, channel: str, payload: bytes) -> None:
         handler(channel, payload)
     except Exception:
         log.exception("bus handler failed", extra={"channel": channel})
+
+
+def _deliver_all(deliveries: list[tuple[Handler, str, bytes]]) -> None:
+    for handler, channel, payload in deliveries:
+        _deliver(handler, channel, payload)

@@ -39,6 +39,7 @@ from server.errors import Conflict, NotFound, TandemError
 from server.identity.model import Actor
 from server.messaging import store
 from server.messaging.model import CATEGORY, Ack, Kind, MessageKind, StoredMessage, aad, bucket_owner, message_frame
+from server.store.raw import Driver, driver_ts
 
 if TYPE_CHECKING:
     from server.messaging.service import MessagingService
@@ -168,21 +169,22 @@ class SendPipeline:
         stored: list[tuple[StoredMessage, list[str]]] = []
         wanted = {key: batch[i].conversation_id for key, i in first.items()}
         async with m.store.write_in_thread("message.send_batch") as tx:
-            seen = await tx.run(_read_step, wanted, now, m.cases.views_in, m.keyring.knows)
+            seen = await tx.run(_read_step, wanted, now, m.cases.policy_views, m.keyring.knows)
             todo: list[int] = []
             for key, i in first.items():
                 old = seen.existing.get(key)
                 if old is None:
                     todo.append(i)
                 else:
-                    outcomes[i] = _retry_of(batch[i], old.conversation_id, int(old.seq), old.sent_at)
+                    outcomes[i] = _retry_of(batch[i], old.conversation_id, old.seq, old.sent_at)
             convs, members, views = seen.conversations, seen.members, seen.views
             key_rows = {(r.case_id, r.category, r.bucket): r for r in seen.key_rows}
             keys: dict[str, tuple[str, AESGCM]] = {}  # bucket owner -> (key id, key) for this batch
             new_keys: list[dict[str, Any]] = []
             decisions: dict[tuple[str, str, str], Any] = {}  # once per (sender, case, kind) per batch
-            last = {c: int(row.last_seq) for c, row in convs.items()}
-            rows: list[dict[str, Any]] = []
+            last = {c: row.last_seq for c, row in convs.items()}
+            rows: list[tuple[Any, ...]] = []  # in store.MESSAGE_COLUMNS order, in the driver's form
+            sent_at = driver_ts(now, sqlite=m.store.sqlite)
             entries: list[AuditEntry] = []
             cursors: dict[tuple[str, str], int] = {}
             for i in sorted(todo):
@@ -193,11 +195,11 @@ class SendPipeline:
                     outcomes[i] = NotFound("No such conversation")
                     continue
                 if row.kind == Kind.CASE.value:
-                    view = views.get(row.case_id)
+                    view = views.get(row.case_id or "")
                     if view is None:
                         outcomes[i] = NotFound("No such case")
                         continue
-                    dkey = (sender, row.case_id, req.kind.value)
+                    dkey = (sender, view.ref.case_id, req.kind.value)
                     if dkey not in decisions:
                         decisions[dkey] = m.cases.decide(req.actor, "send_message", view, message_kind=req.kind.value)
                     try:
@@ -221,17 +223,37 @@ class SendPipeline:
                     keys[owner] = found
                 key_id, aes = keys[owner]
                 seq = last[cid] = last[cid] + 1
-                rows.append({"conversation_id": cid, "seq": seq, "id": req.client_id, "sender_id": sender,
-                             "kind": req.kind.value, "case_id": row.case_id, "key_id": key_id,
-                             "body": m.keyring.seal(key_id, aes, req.body.encode(), aad(cid, seq)), "sent_at": now})
+                rows.append(
+                    (
+                        cid,
+                        seq,
+                        req.client_id,
+                        sender,
+                        req.kind.value,
+                        row.case_id,
+                        key_id,
+                        m.keyring.seal(key_id, aes, req.body.encode(), aad(cid, seq)),
+                        sent_at,
+                    )
+                )
                 cursors[(cid, sender)] = seq
-                entries.append(AuditEntry(now, sender, "message.send", "message", f"{cid}:{seq}", row.case_id,
-                                          {"conversation_id": cid, "seq": seq, "kind": req.kind.value}))
+                entries.append(
+                    AuditEntry(
+                        now,
+                        sender,
+                        "message.send",
+                        "message",
+                        f"{cid}:{seq}",
+                        row.case_id,
+                        {"conversation_id": cid, "seq": seq, "kind": req.kind.value},
+                    )
+                )
                 outcomes[i] = Ack(req.client_id, cid, seq, now)
-                stored.append((StoredMessage(cid, seq, req.client_id, sender, req.kind.value, req.body, now),
-                               members[cid]))
+                stored.append(
+                    (StoredMessage(cid, seq, req.client_id, sender, req.kind.value, req.body, now), members[cid])
+                )
             if rows:
-                changed = {c: s for c, s in last.items() if s != int(convs[c].last_seq)}
+                changed = {c: s for c, s in last.items() if s != convs[c].last_seq}
                 await tx.run(_write_step, new_keys, rows, changed, cursors, entries)
         again: list[SendRequest] = []
         for i, j in repeats:
@@ -245,8 +267,8 @@ class SendPipeline:
 
 @dataclass(frozen=True, slots=True)
 class _Seen:
-    existing: dict[tuple[str, str], Any]
-    conversations: dict[str, Any]
+    existing: dict[tuple[str, str], store.StoredRef]
+    conversations: dict[str, store.ConversationRow]
     members: dict[str, list[str]]
     views: dict[str, CaseView]
     key_rows: list[Any]
@@ -256,17 +278,20 @@ def _read_step(
     conn: Connection,
     wanted: dict[tuple[str, str], str],
     now: datetime,
-    views_in: Callable[[Connection, Collection[str], datetime], dict[str, CaseView]],
+    policy_views: Callable[[Driver, Collection[str], datetime], dict[str, CaseView]],
     knows_key: Callable[[str, str, datetime], bool],
 ) -> _Seen:
     """Step one of a batch (in the SQLite writer thread): which (sender, id)s are stored
-    already, the other sends' conversations (locked), their members, case views, bucket keys."""
-    existing = store.messages_by_client_ids(conn, set(wanted))
+    already, the other sends' conversations (locked), their members, case views, bucket keys.
+    Driver-level statements (server/store/raw.py) but for the rare bucket-key lookup."""
+    db = Driver(conn)
+    existing = store.messages_by_client_ids(db, set(wanted))
     conversation_ids = {c for key, c in wanted.items() if key not in existing}
-    convs = store.lock_conversations(conn, conversation_ids) if conversation_ids else {}
-    members = store.current_members(conn, list(convs)) if convs else {}
+    convs = store.lock_conversations(db, conversation_ids) if conversation_ids else {}
+    members = store.current_members(db, list(convs)) if convs else {}
     owners = {bucket_owner(row) for row in convs.values()}
-    views = views_in(conn, {row.case_id for row in convs.values() if row.kind == Kind.CASE.value}, now)
+    case_ids = {row.case_id for row in convs.values() if row.kind == Kind.CASE.value and row.case_id}
+    views = policy_views(db, case_ids, now)
     key_rows = select_bucket_rows(
         conn, {(c, CATEGORY, bucket_of(now)) for c in owners if not knows_key(c, CATEGORY, now)}
     )
@@ -276,12 +301,12 @@ def _read_step(
 def _write_step(
     conn: Connection,
     new_keys: list[dict[str, Any]],
-    rows: list[dict[str, Any]],
+    rows: list[tuple[Any, ...]],
     last_seqs: dict[str, int],
     cursors: dict[tuple[str, str], int],
     entries: list[AuditEntry],
 ) -> None:
     """Step two: new bucket keys, the messages, seqs and cursors, the audit records."""
     insert_keys(conn, new_keys)
-    store.store_batch(conn, rows, last_seqs, cursors)
+    store.store_batch(Driver(conn), rows, last_seqs, cursors)
     audit.append_many(conn, entries)

@@ -230,7 +230,9 @@ class PushService:
 
     def message_stored(self, message: StoredMessage, member_ids: list[str]) -> None:
         """A hook for MessagingService: queue a push to every other member."""
-        recipients = tuple(m for m in member_ids if m != message.sender_id)
+        # Only who has no open connection here gets a push: most sends reach everyone live, and
+        # then queue nothing (the worker checks again when it delivers).
+        recipients = tuple(m for m in member_ids if m != message.sender_id and not self.is_online(m))
         if not recipients:
             return
         try:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.ids import new_id
+from server.store.raw import Driver, Statement, any_of, parse_ts
 from server.store.schema import conversation_members, conversations, messages, users
 
 
@@ -187,77 +188,106 @@ async def messages_after(conn: AsyncConnection, conversation_id: str, after_seq:
     )
 
 
-# -- group commit of sends: synchronous steps of Store.write_in_thread, set-based ----------
+# -- group commit of sends: driver-level statements (server/store/raw.py), set-based -----
 
 
-# Built once (``expanding`` parameters become IN (...) lists): a batch runs them, not builds them.
-_BY_CLIENT_IDS = select(
-    messages.c.sender_id, messages.c.id, messages.c.conversation_id, messages.c.seq, messages.c.sent_at
-).where(
-    messages.c.sender_id.in_(bindparam("senders", expanding=True)), messages.c.id.in_(bindparam("ids", expanding=True))
+class StoredRef(NamedTuple):
+    """Where an already stored (sender, client id) went."""
+
+    conversation_id: str
+    seq: int
+    sent_at: datetime
+
+
+class ConversationRow(NamedTuple):
+    id: str
+    kind: str
+    case_id: str | None
+    cohort_id: str | None
+    last_seq: int
+
+
+_BY_CLIENT_IDS = Statement(
+    lambda sqlite: select(
+        messages.c.sender_id, messages.c.id, messages.c.conversation_id, messages.c.seq, messages.c.sent_at
+    ).where(any_of(messages.c.sender_id, "senders", sqlite=sqlite), any_of(messages.c.id, "ids", sqlite=sqlite)),
+    ["senders", "ids"],
 )
-_LOCK_CONVERSATIONS = (
-    select(conversations.c.id, conversations.c.kind, conversations.c.case_id, conversations.c.cohort_id,
-           conversations.c.last_seq)
-    .where(conversations.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(conversations.c.id)
-    .with_for_update()
+_LOCK_CONVERSATIONS = Statement(
+    lambda sqlite: (
+        select(*(conversations.c[name] for name in ConversationRow._fields))
+        .where(any_of(conversations.c.id, "ids", sqlite=sqlite))
+        .order_by(conversations.c.id)
+        .with_for_update()
+    ),
+    ["ids"],
 )
-_CURRENT_MEMBERS = select(conversation_members.c.conversation_id, conversation_members.c.user_id).where(
-    conversation_members.c.conversation_id.in_(bindparam("ids", expanding=True)),
-    conversation_members.c.left_at.is_(None),
+_CURRENT_MEMBERS = Statement(
+    lambda sqlite: select(conversation_members.c.conversation_id, conversation_members.c.user_id).where(
+        any_of(conversation_members.c.conversation_id, "ids", sqlite=sqlite),
+        conversation_members.c.left_at.is_(None),
+    ),
+    ["ids"],
+)
+#: The columns of a message row, in the order ``store_batch`` takes them.
+MESSAGE_COLUMNS = tuple(c.name for c in messages.c)
+_INSERT_MESSAGES = Statement(
+    lambda _: messages.insert().values({name: bindparam(name) for name in MESSAGE_COLUMNS}), MESSAGE_COLUMNS
+)
+_SET_LAST_SEQ = Statement(
+    lambda _: (
+        update(conversations).where(conversations.c.id == bindparam("b_id")).values(last_seq=bindparam("b_last_seq"))
+    ),
+    ["b_last_seq", "b_id"],
+)
+_SET_CURSORS = Statement(
+    lambda _: (
+        update(conversation_members)
+        .where(
+            conversation_members.c.conversation_id == bindparam("b_conversation_id"),
+            conversation_members.c.user_id == bindparam("b_user_id"),
+        )
+        .values(delivered_seq=bindparam("b_seq"), read_seq=bindparam("b_seq"))
+    ),
+    ["b_seq", "b_conversation_id", "b_user_id"],
 )
 
 
-def messages_by_client_ids(
-    conn: Connection, keys: Collection[tuple[str, str]]
-) -> dict[tuple[str, str], Any]:
+def messages_by_client_ids(db: Driver, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], StoredRef]:
     """Stored messages by (sender, client id), for the idempotency check of a batch."""
     if not keys:
         return {}
-    rows = conn.execute(_BY_CLIENT_IDS, {"senders": list({s for s, _ in keys}), "ids": list({i for _, i in keys})})
-    return {(r.sender_id, r.id): r for r in rows if (r.sender_id, r.id) in keys}
+    rows = db.rows(_BY_CLIENT_IDS, (db.set_of({s for s, _ in keys}), db.set_of({i for _, i in keys})))
+    return {
+        (sender, cid): StoredRef(conv, int(seq), parse_ts(at))
+        for sender, cid, conv, seq, at in rows
+        if (sender, cid) in keys
+    }
 
 
-def lock_conversations(conn: Connection, conversation_ids: Collection[str]) -> dict[str, Any]:
+def lock_conversations(db: Driver, conversation_ids: Collection[str]) -> dict[str, ConversationRow]:
     """The conversations, their rows locked until commit (in id order, so two nodes locking
     overlapping batches never deadlock; on SQLite the write lock already serialises writers)."""
-    rows = conn.execute(_LOCK_CONVERSATIONS, {"ids": list(conversation_ids)})
-    return {r.id: r for r in rows}
+    rows = db.rows(_LOCK_CONVERSATIONS, (db.set_of(conversation_ids),))
+    return {r[0]: ConversationRow(r[0], r[1], r[2], r[3], int(r[4])) for r in rows}
 
 
-def current_members(conn: Connection, conversation_ids: Collection[str]) -> dict[str, list[str]]:
-    rows = conn.execute(_CURRENT_MEMBERS, {"ids": list(conversation_ids)})
+def current_members(db: Driver, conversation_ids: Collection[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for r in rows:
-        out.setdefault(r.conversation_id, []).append(r.user_id)
+    for conversation_id, user_id in db.rows(_CURRENT_MEMBERS, (db.set_of(conversation_ids),)):
+        out.setdefault(conversation_id, []).append(user_id)
     return out
 
 
-_SET_LAST_SEQ = (
-    update(conversations).where(conversations.c.id == bindparam("b_id")).values(last_seq=bindparam("b_last_seq"))
-)
-_SET_CURSORS = (
-    update(conversation_members)
-    .where(
-        conversation_members.c.conversation_id == bindparam("b_conversation_id"),
-        conversation_members.c.user_id == bindparam("b_user_id"),
-    )
-    .values(delivered_seq=bindparam("b_seq"), read_seq=bindparam("b_seq"))
-)
-
-
 def store_batch(
-    conn: Connection,
-    rows: list[dict[str, Any]],
+    db: Driver,
+    rows: list[tuple[Any, ...]],
     last_seqs: dict[str, int],
     sender_cursors: dict[tuple[str, str], int],
 ) -> None:
-    """Insert the batch's messages, move each conversation's last_seq (its row is locked by
-    ``lock_conversations``) and each sender's own cursors: three statements."""
-    conn.execute(messages.insert(), rows)
-    conn.execute(_SET_LAST_SEQ, [{"b_id": c, "b_last_seq": s} for c, s in last_seqs.items()])
-    conn.execute(
-        _SET_CURSORS,
-        [{"b_conversation_id": c, "b_user_id": u, "b_seq": s} for (c, u), s in sender_cursors.items()],
-    )
+    """Insert the batch's messages (tuples in ``MESSAGE_COLUMNS`` order, values in the driver's
+    form), move each conversation's last_seq (its row is locked by ``lock_conversations``) and
+    each sender's own cursors: three statements."""
+    db.many(_INSERT_MESSAGES, rows)
+    db.many(_SET_LAST_SEQ, [(s, c) for c, s in last_seqs.items()])
+    db.many(_SET_CURSORS, [(s, c, u) for (c, u), s in sender_cursors.items()])

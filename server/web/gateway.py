@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from enum import Enum
 from typing import Any
 
@@ -68,9 +68,10 @@ CLOSE_UNAUTHENTICATED = 4001
 
 
 class Connection:
-    """One /ws connection. Its outbox is a bounded deque drained by a task that exists only
-    while there is something to send, so an idle connection holds no task, no queue and no
-    futures (memory per idle connection is a target: docs/operations.md)."""
+    """One /ws connection. A frame is written straight into the socket's buffer; only when the
+    socket pushes back (flow control) do the next frames wait in the outbox, a bounded deque
+    drained by a task that exists only then. An idle connection holds no task, no queue and
+    no futures (memory per idle connection is a target: docs/operations.md)."""
 
     __slots__ = ("_drainer", "auth", "budget", "closed_reason", "codec", "outbox", "outbox_limit", "state", "ws")
 
@@ -90,6 +91,19 @@ class Connection:
         """Queue a frame; False (and the connection is being closed) when the consumer is too slow."""
         if self.state is ConnState.CLOSED:
             return False
+        data = frame if isinstance(frame, bytes) else self.codec.encode(frame)
+        if self._drainer is None:
+            # Nothing queued: write now, into the socket's buffer, with no task for the frame;
+            # only a write that must wait for the socket (flow control) leaves its rest, and
+            # the frames that follow, to a drainer task.
+            try:
+                rest = start(self.ws.send_frame(data, WSMsgType.TEXT))
+            except Exception as err:  # the peer went away; the read loop sees the close
+                log.debug("ws write failed: %s", type(err).__name__)
+                return True
+            if rest is not None:
+                self._drainer = asyncio.get_running_loop().create_task(self._drain(rest))
+            return True
         outbox = self.outbox
         if outbox is None:
             outbox = self.outbox = deque()  # an empty deque is ~600 bytes: idle connections hold none
@@ -100,9 +114,7 @@ class Connection:
             asyncio.get_running_loop().create_task(
                 self.ws.close(code=CLOSE_SLOW_CONSUMER, message=self.closed_reason.encode()))
             return False
-        outbox.append(frame if isinstance(frame, bytes) else self.codec.encode(frame))
-        if self._drainer is None:
-            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+        outbox.append(data)
         return True
 
     def close_soon(self, code: int, reason: str) -> None:
@@ -124,11 +136,12 @@ class Connection:
         """Bus handler: frames published to this user go out as they are."""
         self.send(data)
 
-    async def _drain(self) -> None:
-        """Write queued frames (already UTF-8 JSON: sent as text frames without re-encoding)
-        until the outbox is empty; a send waits only when the socket's buffer is full."""
+    async def _drain(self, first: Awaitable[None]) -> None:
+        """Finish the write that had to wait, then write queued frames (already UTF-8 JSON: sent
+        as text frames without re-encoding) until the outbox is empty."""
         ws = self.ws
         try:
+            await first
             while self.outbox and not ws.closed:
                 await ws.send_frame(self.outbox.popleft(), WSMsgType.TEXT)
         except Exception as err:  # the peer went away mid-write; the read loop sees the close
@@ -142,6 +155,42 @@ class Connection:
         if self._drainer is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self._drainer), grace_s)
+
+
+class _Suspended:
+    """The rest of a coroutine that ``start`` ran until it first waited: awaiting this hands
+    what it waits for to the awaiting task and resumes it, as if it had been awaited whole."""
+
+    __slots__ = ("_coro", "_waiting")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+        self._coro, self._waiting = coro, waiting
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro, waiting = self._coro, self._waiting
+        while True:
+            try:
+                sent = yield waiting
+            except BaseException as err:  # cancelled while waiting: the coroutine sees it
+                try:
+                    waiting = coro.throw(err)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waiting = coro.send(sent)
+                except StopIteration:
+                    return
+
+
+def start(coro: Coroutine[Any, Any, None]) -> Awaitable[None] | None:
+    """Run ``coro`` now, until it finishes (None) or first waits (its rest, to await): an
+    eager start, as Python 3.12's eager tasks do, without a task for work that never waits."""
+    try:
+        waiting = coro.send(None)
+    except StopIteration:
+        return None
+    return _Suspended(coro, waiting)
 
 
 def _ref_of(codec: FrameCodec, data: Any) -> str | None:

@@ -84,9 +84,12 @@ async def test_slow_consumer_is_cut_off_with_a_reason_without_stalling_others(ap
     fast = await client.ws_connect("/ws", headers=await login(client, "officer"))
     await hello(fast)
     conn = next(c for c in gateway.connections if c.auth.actor.user_id == w.users["client"])
-    # Fill the slow connection's outbox faster than anything can drain it.
+    # Frames go straight into the socket until it pushes back (kernel and transport buffers
+    # full: 32 MiB here is far more than they hold), then into the outbox, faster than
+    # anything can drain it.
+    pad = b"x" * 32 * 1024
     for i in range(gateway.outbox_limit * 4):
-        conn.send(b'{"type":"filler","i":%d}' % i)
+        conn.send(b'{"type":"filler","i":%d,"pad":"%s"}' % (i, pad))
     assert conn.closed_reason is not None and "slow consumer" in conn.closed_reason
     await services.bus.publish(f"user.{w.users['officer']}", b'{"type":"still-here"}')
     assert await fast.receive_json(timeout=5) == {"type": "still-here"}
