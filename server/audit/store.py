@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, delete, func, literal_column, select, update
@@ -92,7 +92,7 @@ def append_many(conn: Connection, entries: Sequence[AuditEntry]) -> list[int]:
         digest = record_hash(
             prev_hash,
             seq=seq,
-            at=e.at,
+            at=e.at.astimezone(UTC),  # as stored and read back by verification, whatever offset it came with
             actor_id=e.actor_id,
             action=e.action,
             target_type=e.target_type,

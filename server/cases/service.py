@@ -83,6 +83,7 @@ def _check_case_opener(by: Actor, officer_id: str, officer: Any) -> None:
 
 
 class CaseService:
+    VIEW_MEMO = 4096  # views kept by policy_views; past it they are all dropped and built again
     def __init__(self, store_: Store, clock: Clock, keyring: Keyring, policy: PolicyService,
                  identity: IdentityService) -> None:
         self.store = store_
@@ -90,6 +91,7 @@ class CaseService:
         self.keyring = keyring
         self.policy = policy
         self.identity = identity
+        self._built_views: dict[tuple[Any, ...], CaseView] = {}  # policy_views: facts row -> view
 
     # -- loading and deciding ---------------------------------------------------
 
@@ -109,8 +111,19 @@ class CaseService:
 
     def policy_views(self, db: Driver, case_ids: Collection[str], now: datetime) -> dict[str, CaseView]:
         """Views enough for ``decide`` (their ``row`` holds only the columns the rules read), at
-        the driver level: a step of the group commit of sends."""
-        return {case_id: build_view(f) for case_id, f in store.policy_facts(db, case_ids, now).items()}
+        the driver level: a step of the group commit of sends. The facts are read every time;
+        a view is built again only when they differ from the last ones seen for the case (a
+        view is a pure function of them, and most batches meet the same cases again)."""
+        views: dict[str, CaseView] = {}
+        built = self._built_views
+        for r in store.policy_fact_rows(db, case_ids, now):
+            view = built.get(r)
+            if view is None:
+                if len(built) >= self.VIEW_MEMO:
+                    built.clear()
+                view = built[r] = build_view(store.policy_facts_of(r))
+            views[view.ref.case_id] = view
+        return views
 
     async def views_of(self, conn: AsyncConnection, rows: Sequence[Any]) -> dict[str, CaseView]:
         if not rows:

@@ -151,53 +151,26 @@ _POLICY_FACTS = Statement(
 )
 
 
-def policy_facts(db: Driver, case_ids: Collection[str], now: datetime) -> dict[str, CaseFactsRow]:
+def policy_fact_rows(db: Driver, case_ids: Collection[str], now: datetime) -> list[tuple[Any, ...]]:
     """``case_facts`` for a policy decision on a hot path (group commit of sends): the same
-    subqueries, run at the driver level, with only the case columns the rules read."""
+    subqueries, run at the driver level, with only the case columns the rules read. Plain
+    tuples (hashable: a caller may keep what it built from one, ``policy_facts_of``)."""
     if not case_ids:
-        return {}
-    out: dict[str, CaseFactsRow] = {}
-    for r in db.rows(_POLICY_FACTS, (db.ts(now), db.set_of(case_ids))):
-        (
-            case_id,
-            client_id,
-            officer_id,
-            office_id,
-            dv,
-            protected,
-            low_access,
-            interpreter,
-            language,
-            hold,
-            met_with_officer,
-            met_total,
-            last_met_at,
-            exception_until,
-            mentor_ids,
-            partner_ids,
-        ) = r
-        row = PolicyCaseRow(
-            case_id,
-            client_id,
-            officer_id,
-            office_id,
-            bool(dv),
-            bool(protected),
-            bool(low_access),
-            bool(interpreter),
-            language,
-            bool(hold),
-        )
-        out[case_id] = CaseFactsRow(
-            row,
-            int(met_with_officer),
-            int(met_total),
-            _utc(last_met_at),
-            _utc(exception_until),
-            _id_set(mentor_ids),
-            _id_set(partner_ids),
-        )
-    return out
+        return []
+    return [tuple(r) for r in db.rows(_POLICY_FACTS, (db.ts(now), db.set_of(case_ids)))]
+
+
+def policy_facts_of(r: tuple[Any, ...]) -> CaseFactsRow:
+    (case_id, client_id, officer_id, office_id, dv, protected, low_access, interpreter, language, hold,
+     met_with_officer, met_total, last_met_at, exception_until, mentor_ids, partner_ids) = r
+    row = PolicyCaseRow(case_id, client_id, officer_id, office_id, bool(dv), bool(protected), bool(low_access),
+                        bool(interpreter), language, bool(hold))
+    return CaseFactsRow(row, int(met_with_officer), int(met_total), _utc(last_met_at), _utc(exception_until),
+                        _id_set(mentor_ids), _id_set(partner_ids))
+
+
+def policy_facts(db: Driver, case_ids: Collection[str], now: datetime) -> dict[str, CaseFactsRow]:
+    return {r[0]: policy_facts_of(r) for r in policy_fact_rows(db, case_ids, now)}
 
 
 async def insert_face_to_face(conn: AsyncConnection, **values: Any) -> None:

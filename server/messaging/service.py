@@ -165,7 +165,8 @@ class MessagingService:
         # -- receipts ---------------------------------------------------------------
 
     async def receipt(self, actor: Actor, conversation_id: str, seq: int, status: str) -> None:
-        """Move the actor's delivered or read cursor forward and tell the other members.
+        """Move the actor's delivered or read cursor forward and tell the members (the actor's own
+        other connections too).
 
         Receipts are the reader's own cursor, not client data, so they are not audited."""
         if status not in ("delivered", "read"):
@@ -192,7 +193,8 @@ class MessagingService:
                 "seq": seq,
             }
         )
-        await self.publish([m for m in members if m != actor.user_id], frame)
+        # To every member, the reader included: their other tabs and devices clear the unread count.
+        await self.publish(members, frame)
 
     # -- reading (audited) ------------------------------------------------------
 

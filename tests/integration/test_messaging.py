@@ -57,12 +57,19 @@ async def test_case_conversation_send_ack_deliver_once_in_order(api: Any) -> Non
         assert (await conn.execute(select(func.count()).where(audit_log.c.action == "message.send"))).scalar_one() == 3
     listing = await conversation(client, o_h, "case")
     assert listing["last_seq"] == 3 and listing["unread"] == 3
+    # The officer has the inbox open in a second tab too: a read reaches the client and every
+    # connection of the reader (the other tab clears its unread count), as messages do.
+    o_tab = await connect(client, o_h)
     await o_ws.send_json({"type": "receipt", "conversation_id": conv["id"], "seq": 3, "status": "read"})
     receipt = await next_of(c_ws, "receipt")
     assert receipt["status"] == "read" and receipt["seq"] == 3
+    mine = await next_of(o_tab, "receipt")
+    assert (mine["user_id"], mine["status"], mine["seq"]) == (receipt["user_id"], "read", 3)
+    assert (await next_of(o_ws, "receipt")) == mine
     assert (await conversation(client, o_h, "case"))["unread"] == 0
     await c_ws.close()
     await o_ws.close()
+    await o_tab.close()
 
 
 async def test_face_to_face_first_refuses_client_messages_but_not_appointment_notices(api: Any) -> None:
