@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from server.app import create_app
+from server.bus.base import Bus
 from server.clock import FakeClock
 from server.settings import REPO_ROOT, Settings
 from server.web.state import SERVICES, Services
@@ -68,10 +69,11 @@ AppFactory = Callable[..., Any]
 @pytest.fixture
 async def app_factory(tmp_path: Path, db_url: str, clock: FakeClock,
                       aiohttp_client: Any) -> AppFactory:
-    """Start a real aiohttp server on this test's database; returns (client, services)."""
+    """Start a real aiohttp server on this test's database; returns (client, services). Called
+    twice with a RedisBus each (one prefix), it gives two nodes of one deployment."""
 
-    async def make(**overrides: Any) -> tuple[TestClient[Any, Any], Services]:
-        app: web.Application = create_app(make_settings(db_url, tmp_path, **overrides), clock=clock)
+    async def make(*, bus: Bus | None = None, **overrides: Any) -> tuple[TestClient[Any, Any], Services]:
+        app: web.Application = create_app(make_settings(db_url, tmp_path, **overrides), clock=clock, bus=bus)
         client = await aiohttp_client(app)
         return client, app[SERVICES]
 

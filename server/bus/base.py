@@ -26,9 +26,13 @@ class Bus(Protocol):
         """Deliver to every subscriber of ``channel`` on every node, at most once."""
         ...
 
-    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> list[int]:
         """``publish`` for each (channel, payload), in order; one round trip where the bus
-        has a network (a batch of sends publishes this way)."""
+        has a network (a batch of sends publishes this way). Returns, per message, how many
+        subscribers it reached at publish time: local subscriptions for the in-process bus,
+        subscribed nodes for Redis (each node subscribes a channel once). 0 means no one
+        was listening; more than 0 means the message was handed to a listener, not that a
+        client has read it."""
         ...
 
     async def subscribe(self, channel: str, handler: Handler) -> Subscription:

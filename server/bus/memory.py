@@ -43,12 +43,17 @@ class MemoryBus:
             # Delivered on a later loop turn, as a remote node would see it.
             loop.call_soon(_deliver, sub.handler, channel, payload)
 
-    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> list[int]:
         # One loop callback for the whole batch, in order (a batch of sends is hundreds of frames).
-        deliveries = [(sub.handler, channel, payload) for channel, payload in messages
-                      for sub in list(self._subs.get(channel, ()))]
+        deliveries: list[tuple[Handler, str, bytes]] = []
+        reached: list[int] = []
+        for channel, payload in messages:
+            subs = self._subs.get(channel, ())
+            reached.append(len(subs))
+            deliveries += [(sub.handler, channel, payload) for sub in subs]
         if deliveries:
             asyncio.get_running_loop().call_soon(_deliver_all, deliveries)
+        return reached
 
     async def subscribe(self, channel: str, handler: Handler) -> _Sub:
         sub = _Sub(self, channel, handler)

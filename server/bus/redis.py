@@ -84,17 +84,20 @@ class RedisBus:
             # (which makes every connection resume) may set it back.
             raise Unavailable("The message bus is unavailable") from err
 
-    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> list[int]:
         assert self._redis is not None, "bus not started"
         if not messages:
-            return
+            return []
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for channel, payload in messages:
                     pipe.publish(self._prefix + channel, payload)
-                await pipe.execute()
+                # PUBLISH answers how many subscriber connections got the message: one per node
+                # with a local subscriber of the channel (the reader subscribes each channel once).
+                results = await pipe.execute()
         except (RedisError, OSError) as err:
             raise Unavailable("The message bus is unavailable") from err
+        return [int(n) for n in results]
 
     async def subscribe(self, channel: str, handler: Handler) -> _Sub:
         sub = _Sub(self, channel, handler)

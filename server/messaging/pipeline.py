@@ -141,10 +141,10 @@ class SendPipeline:
         self.batches += 1
         self.batched_sends += len(stored)
         # Persisted; now publish (one bus call for the batch), then acknowledge.
-        await m.publish_many([(members, message_frame(message)) for message, members in stored])
+        reached = await m.publish_many([(members, message_frame(message)) for message, members in stored])
         for message, members in stored:
             for hook in m.sent_hooks:
-                hook(message, members)
+                hook(message, members, reached)
         for req, outcome in zip(batch, outcomes, strict=True):
             if outcome is not None:
                 _settle(req, outcome)

@@ -11,13 +11,16 @@ stale news.
 
 Pushes are sent off the request path: ``message_stored`` only queues a job (bounded;
 a full queue drops the job and counts it, the message itself is stored and syncs on
-the next connection). Workers decide at delivery time who is offline, using the
-presence the gateway knows on this node. With several nodes a member connected to
-another node is pushed anyway (a spurious wake-up that carries nothing); see
-docs/operations.md. Endpoints are capability URLs on the browser vendors' push
-services: only hosts on an allow-list are accepted (we POST to them, so anything else
-would be a server-side request forgery), redirects are not followed, endpoints are
-never logged, and subscriptions that answer 404 or 410 are deleted.
+the next connection). A new message is pushed to the members it did not reach live:
+the bus says how many subscribers each publish reached, on any node, and a member
+whose ``user.<id>`` channel nobody subscribed has no open connection anywhere. Only
+when the bus failed (nobody knows who was reached) does this node fall back to the
+presence its own gateway knows, and check it again at delivery time; a member
+connected to another node is then pushed anyway (a spurious wake-up that carries
+nothing); see docs/operations.md. Endpoints are capability URLs on the browser
+vendors' push services: only hosts on an allow-list are accepted (we POST to them, so
+anything else would be a server-side request forgery), redirects are not followed,
+endpoints are never logged, and subscriptions that answer 404 or 410 are deleted.
 """
 
 from __future__ import annotations
@@ -154,6 +157,9 @@ class Job:
     recipients: tuple[str, ...]
     data: bytes | None = None  # another feature's content-free payload (reminders); default: new_message
     topic: str | None = None
+    # Recipients chosen from this node's presence: check it again at delivery. Not when the bus
+    # said who was reached: a member online on another node is offline here.
+    recheck_local: bool = True
 
 
 class PushService:
@@ -228,15 +234,19 @@ class PushService:
 
     # -- queueing (called on the request path: never blocks) ---------------------------
 
-    def message_stored(self, message: StoredMessage, member_ids: list[str]) -> None:
-        """A hook for MessagingService: queue a push to every other member."""
-        # Only who has no open connection here gets a push: most sends reach everyone live, and
-        # then queue nothing (the worker checks again when it delivers).
-        recipients = tuple(m for m in member_ids if m != message.sender_id and not self.is_online(m))
+    def message_stored(self, message: StoredMessage, member_ids: list[str], reached: set[str] | None) -> None:
+        """A hook for MessagingService: queue a push to every other member the message did not
+        reach live on any node. ``reached`` None (the bus failed): whoever has no open
+        connection on this node, checked again when the worker delivers."""
+        # Most sends reach everyone live, and then queue nothing.
+        if reached is None:
+            recipients = tuple(m for m in member_ids if m != message.sender_id and not self.is_online(m))
+        else:
+            recipients = tuple(m for m in member_ids if m != message.sender_id and m not in reached)
         if not recipients:
             return
         try:
-            self._queue.put_nowait(Job(message.conversation_id, recipients))
+            self._queue.put_nowait(Job(message.conversation_id, recipients, recheck_local=reached is None))
         except asyncio.QueueFull:
             self._pushes.labels("dropped").inc()
             log.warning("push queue full; notification dropped")
@@ -285,7 +295,10 @@ class PushService:
                 self._queue.task_done()
 
     async def _deliver(self, job: Job) -> None:
-        offline = [user_id for user_id in job.recipients if not self.is_online(user_id)]
+        if job.recheck_local:
+            offline = [user_id for user_id in job.recipients if not self.is_online(user_id)]
+        else:
+            offline = list(job.recipients)
         if not offline:
             return
         async with self.store.read("push.targets") as conn:

@@ -59,8 +59,9 @@ class MessagingService:
         self.keyring = keyring
         self.cases = cases
         self.bus = bus
-        # Run after a new message is published, with its members (Web Push queues here); must not block.
-        self.sent_hooks: list[Callable[[StoredMessage, list[str]], None]] = []
+        # Run after a new message is published, with its members and those of them it reached live
+        # on some node (None: the bus failed and nobody knows); Web Push queues here. Must not block.
+        self.sent_hooks: list[Callable[[StoredMessage, list[str], set[str] | None], None]] = []
         self.pipeline = SendPipeline(self, max_batch=max_batch)
 
     # -- sending ------------------------------------------------------------------
@@ -142,9 +143,9 @@ class MessagingService:
             )
             members = await store.member_ids(conn, conversation_id)
         stored = StoredMessage(conversation_id, seq, client_id, actor.user_id, kind.value, body, now)
-        await self.publish(members, message_frame(stored))
+        reached = await self.publish_many([(members, message_frame(stored))])
         for hook in self.sent_hooks:
-            hook(stored, members)
+            hook(stored, members, reached)
         return Ack(client_id, conversation_id, seq, now)
 
     async def publish(self, user_ids: list[str], frame: bytes) -> None:
@@ -155,12 +156,17 @@ class MessagingService:
                 # Stored already: the member resumes from the store when the bus is back.
                 log.warning("publish failed; members will resync", extra={"user": user_id})
 
-    async def publish_many(self, frames: list[tuple[list[str], bytes]]) -> None:
-        """Publish each frame to its members' channels, in order, in one bus call."""
+    async def publish_many(self, frames: list[tuple[list[str], bytes]]) -> set[str] | None:
+        """Publish each frame to its members' channels, in order, in one bus call. Returns the
+        members a frame reached on some node (a connection there subscribes ``user.<id>``), or
+        None when the bus failed and nobody knows who was reached."""
+        targets = [(u, frame) for members, frame in frames for u in members]
         try:
-            await self.bus.publish_many([(f"user.{u}", frame) for members, frame in frames for u in members])
+            counts = await self.bus.publish_many([(f"user.{u}", frame) for u, frame in targets])
         except Unavailable:
             log.warning("publish failed; members will resync")
+            return None
+        return {u for (u, _frame), n in zip(targets, counts, strict=True) if n > 0}
 
         # -- receipts ---------------------------------------------------------------
 

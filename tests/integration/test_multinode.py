@@ -4,6 +4,8 @@
 (b) A message stored while Redis is down reaches a member who sends nothing after
     (the node asks its connections to resume once its bus is back).
     And a retry racing its original on the other node gets the original's ack.
+    And a member connected to node B gets node A's message live and no Web Push;
+    once offline everywhere, they get one.
 (c) Chaos: 50 WebSocket clients (the client and the officer of 25 case conversations),
     spread over both nodes, each send 20 messages while Redis is stopped and started
     three times and clients drop their own connections now and then. Clients behave as
@@ -32,6 +34,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 from aiohttp import web
 
 from server.app import create_app
@@ -44,6 +47,7 @@ from tests.helpers import db
 from tests.helpers.nodes import Node, RedisServer, node_env, start_node
 from tests.helpers.services import require_postgres
 from tests.helpers.world import PASSWORD, build
+from tests.integration.test_push import Browser, start_push_endpoint
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -72,6 +76,7 @@ class Cluster:
     members: dict[str, Member]  # username -> member
     conversations: dict[str, str]  # username -> the id of their (one) case conversation
     chaos_pairs: list[tuple[str, str]]  # (client username, officer username), one per chaos case
+    database_url: str
 
     def urls(self) -> list[str]:
         return [n.url for n in self.nodes]
@@ -142,7 +147,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         nodes = [start_node(n, workdir, env) for n in ("node-a", "node-b")]
         for node in nodes:
             node.wait_ready()
-        yield Cluster(nodes, redis, members, conversations, pairs)
+        yield Cluster(nodes, redis, members, conversations, pairs, database_url)
         for node in nodes:
             assert node.alive(), f"node {node.name} died:\n{node.log_tail()}"
             tracebacks = node.log_text().count("Traceback")
@@ -500,6 +505,65 @@ async def test_a_retry_racing_its_original_on_the_other_node_gets_the_same_ack(c
         finally:
             for ws in sockets:
                 await ws.close()
+
+
+# -- Web Push only for who was not reached on any node ---------------------------------------------
+
+PUSH_GRACE_S = 0.5  # a push node A would send goes out within milliseconds of the ack
+
+
+async def test_a_member_connected_to_the_other_node_gets_no_push_until_offline(
+        cluster: Cluster, aiohttp_client: Any, aiohttp_server: Any, tmp_path: Path) -> None:
+    """The officer sends through node A; the client is connected to node B. Node A has no connection
+    of the client, but Redis says its publish reached node B: no push. Once the client's last
+    connection is gone, the next message is pushed."""
+    cluster.wait_bus_healthy()
+    conv = cluster.conversations["client"]
+    member = cluster.members["client"]
+    headers = {"Authorization": f"Bearer {member.token}"}
+    endpoint = await start_push_endpoint(aiohttp_server)
+    phone = Browser(f"{endpoint.base}/client-phone")
+    # The nodes accept only the browsers' push services. A third, in-process node on the same database,
+    # set up for tests, registers the loopback endpoint through the same route; the nodes push to what
+    # is stored.
+    registrar = await aiohttp_client(create_app(make_settings(cluster.database_url, tmp_path,
+                                                              push_allow_loopback_http=True)))
+    resp = await registrar.post("/api/push/subscriptions", json=phone.subscription(), headers=headers)
+    assert resp.status == 204, await resp.text()
+    admin = aioredis.from_url(cluster.redis.url)
+    try:
+        async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+            rng = random.Random(4)
+            client = Client(member, [conv], cluster.urls(), 1, session, rng)  # node B
+            officer = Client(cluster.members["officer"], [conv], cluster.urls(), 0, session, rng)  # node A
+            for c in (client, officer):
+                c.start()
+                await asyncio.wait_for(c.open.wait(), 10)
+            try:
+                seq = await officer.send(conv, "push-1", "Are you coming on Friday?")
+                await until(lambda: client.holds(conv, seq), 5, "the client (node B) to receive the message")
+                assert client.stats["history_pages"] == 0 and client.stats["reconnects"] == 0  # live
+                await asyncio.sleep(PUSH_GRACE_S)
+                assert endpoint.received == [], "pushed although the message reached the client on node B"
+                await client.close()
+                channel = f"tandem:user.{member.user_id}"
+                deadline = time.monotonic() + 10
+                while (await admin.pubsub_numsub(channel))[0][1] > 0:  # node B unsubscribes after the close
+                    assert time.monotonic() < deadline, "node B never left the client's channel"
+                    await asyncio.sleep(0.02)
+                seq2 = await officer.send(conv, "push-2", "Call me back")
+                assert seq2 == seq + 1
+                await until(lambda: len(endpoint.received) > 0, 10, "node A to push to the offline client")
+                await asyncio.sleep(PUSH_GRACE_S)
+                [(_, body)] = endpoint.to("/client-phone")
+                assert len(endpoint.received) == 1
+                assert phone.decrypt(body) == {"type": "new_message", "conversation_id": conv}
+            finally:
+                await client.close()
+                await officer.close()
+    finally:
+        await admin.aclose()
+        await registrar.delete("/api/push/subscriptions", json={"endpoint": phone.endpoint}, headers=headers)
 
 
 # -- (c) chaos ------------------------------------------------------------------------------------

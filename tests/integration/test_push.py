@@ -1,7 +1,9 @@
 """Web Push: a real push endpoint on 127.0.0.1 receives the notification, which the test
 decrypts as a browser would (ECDH P-256 key pair and auth secret, aes128gcm per RFC
-8291) and finds content-free. Members with an open connection are not pushed; a push
-never delays the ack; endpoints that answer 410 are forgotten. SQLite and PostgreSQL.
+8291) and finds content-free. Members a message reached live are not pushed, whichever
+node holds their connection (two apps on one Redis); when the bus fails, members
+connected to this node still are not; a push never delays the ack; endpoints that
+answer 410 are forgotten. SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import http_ece
 import pytest
+import redis.asyncio as aioredis
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -24,9 +27,12 @@ from py_vapid import Vapid02
 from py_vapid.jwt import decode as decode_jwt
 from sqlalchemy import func, select
 
+from server.bus.redis import RedisBus
 from server.settings import SettingsError, load_vapid_key
 from server.store.schema import audit_log, push_subscriptions
+from tests.helpers.checkins import peer, schedule
 from tests.helpers.http import error_of, row_counts
+from tests.helpers.services import REDIS_URL, require_redis
 from tests.helpers.world import build, login
 from tests.integration.test_messaging import connect, conversation, next_of
 
@@ -155,6 +161,106 @@ async def test_member_with_an_open_connection_is_not_pushed(push_api: Any, endpo
     await next_of(o_ws, "ack")
     await services.push.drain()
     assert [p for p, _, _ in endpoint.received] == ["/client-phone"]
+    await o_ws.close()
+
+
+async def wait_healthy(bus: Any) -> None:
+    for _ in range(500):
+        if bus.healthy:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the bus never became healthy")
+
+
+@pytest.mark.redis
+async def test_a_member_connected_to_another_node_is_not_pushed(app_factory: Any, endpoint: PushEndpoint,
+                                                                tmp_path: Path) -> None:
+    """Node A stores the message, the client is connected to node B: it reaches them live there,
+    so node A pushes nothing, although the client has no connection on node A."""
+    require_redis()
+    prefix = f"tandem-test-{tmp_path.name}:"
+    api_a, node_a = await app_factory(push_allow_loopback_http=True, bus=RedisBus(REDIS_URL, prefix=prefix))
+    api_b, node_b = await app_factory(push_allow_loopback_http=True, bus=RedisBus(REDIS_URL, prefix=prefix))
+    for node in (node_a, node_b):
+        await wait_healthy(node.bus)
+    w = await build(node_a)
+    c_h, o_h = await login(api_b, "client"), await login(api_a, "officer")
+    phone = Browser(f"{endpoint.base}/client-phone")
+    await subscribe(api_b, c_h, phone)
+    conv = await conversation(api_b, c_h, "case")
+    c_ws, o_ws = await connect(api_b, c_h), await connect(api_a, o_h)
+    await o_ws.send_json({"type": "send", "id": "m1", "conversation_id": conv["id"], "body": "hello"})
+    await next_of(o_ws, "ack")
+    assert (await next_of(c_ws, "message"))["body"] == "hello"  # live, through node B
+    assert not node_a.push.is_online(w.users["client"])  # node A's gateway alone would have pushed
+    await node_a.push.drain()
+    assert endpoint.received == []
+    # Offline everywhere (node B has left the client's channel): node A pushes the next message.
+    await c_ws.close()
+    admin = aioredis.from_url(REDIS_URL)
+    try:
+        for _ in range(500):
+            if (await admin.pubsub_numsub(f"{prefix}user.{w.users['client']}"))[0][1] == 0:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("node B never left the client's channel")
+    finally:
+        await admin.aclose()
+    await o_ws.send_json({"type": "send", "id": "m2", "conversation_id": conv["id"], "body": "still there?"})
+    await next_of(o_ws, "ack")
+    await node_a.push.drain()
+    [(_, body)] = endpoint.to("/client-phone")
+    assert len(endpoint.received) == 1
+    assert phone.decrypt(body) == {"type": "new_message", "conversation_id": conv["id"]}
+    await o_ws.close()
+
+
+async def test_when_the_bus_fails_members_connected_here_are_still_not_pushed(
+        app_factory: Any, endpoint: PushEndpoint) -> None:
+    """No bus, nobody knows who was reached: this node's own connections decide, as before."""
+    client, services = await app_factory(push_allow_loopback_http=True, bus=RedisBus("redis://127.0.0.1:1/0"))
+    w = await build(services)
+    c_h, o_h = await login(client, "client"), await login(client, "officer")
+    await subscribe(client, c_h, Browser(f"{endpoint.base}/client-phone"))
+    conv = await conversation(client, c_h, "case")
+    c_ws, o_ws = await connect(client, c_h), await connect(client, o_h)
+    await o_ws.send_json({"type": "send", "id": "m1", "conversation_id": conv["id"], "body": "hello"})
+    await next_of(o_ws, "ack")  # stored; the publish failed
+    await services.push.drain()
+    assert endpoint.received == []
+    await c_ws.close()
+    for _ in range(500):
+        if not services.push.is_online(w.users["client"]):
+            break
+        await asyncio.sleep(0.01)
+    await o_ws.send_json({"type": "send", "id": "m2", "conversation_id": conv["id"], "body": "still there?"})
+    await next_of(o_ws, "ack")
+    await services.push.drain()
+    assert [p for p, _, _ in endpoint.received] == ["/client-phone"]
+    await o_ws.close()
+
+
+async def test_a_check_in_link_session_carries_no_messages_so_its_user_is_pushed(
+        push_api: Any, endpoint: PushEndpoint) -> None:
+    """A session limited to one check-in gets no bus traffic: the message did not reach the client
+    live, although this node's gateway counts them as connected."""
+    client, services = push_api
+    w = await build(services)
+    c_h, o_h = await login(client, "client"), await login(client, "officer")
+    await subscribe(client, c_h, Browser(f"{endpoint.base}/client-phone"))
+    conv = await conversation(client, c_h, "case")
+    checkin_id = await schedule(services, w)
+    link = await (await client.post(f"/api/checkins/{checkin_id}/link", headers=o_h)).json()
+    resp = await client.post(f"/api/checkins/{checkin_id}/code-session", json={"code": link["code"], "kind": "bearer"})
+    limited = await peer(client, {"Authorization": f"Bearer {(await resp.json())['token']}"})
+    assert services.push.is_online(w.users["client"])
+    o_ws = await connect(client, o_h)
+    await o_ws.send_json({"type": "send", "id": "m1", "conversation_id": conv["id"], "body": "hello"})
+    await next_of(o_ws, "ack")
+    await services.push.drain()
+    assert [p for p, _, _ in endpoint.received] == ["/client-phone"]
+    await limited.close()
     await o_ws.close()
 
 
