@@ -10,6 +10,11 @@ members, the case views and one policy decision per (sender, case, kind), seqs a
 in memory under those locks, one INSERT of all messages, one UPDATE per kind of row, and
 the audit records chained in order under one lock of the audit head.
 
+On PostgreSQL two batches are in flight at once (``writers``): while one commits (a round
+trip and a WAL flush), the next reads and locks. They lock their conversations, and
+publish, in the order they were taken (``_Turns``); row locks and the audit head's lock,
+always taken in that order, keep seqs and the audit chain right. SQLite has one writer.
+
 Every send is acknowledged only after its batch committed, and published before it is
 acknowledged (persist, publish, ack). A refusal (policy, not a member, an id reused in
 another conversation) fails only its own send. If the batch transaction fails as a whole
@@ -48,6 +53,8 @@ log = logging.getLogger(__name__)
 
 #: The most sends stored in one transaction (bounded: a huge batch would hold the locks long).
 MAX_BATCH = 256
+#: Batches in flight at once on PostgreSQL (bench/messaging.py).
+SEND_WRITERS_PG = 2
 
 
 @dataclass(eq=False, slots=True)
@@ -81,53 +88,77 @@ def _retry_of(req: SendRequest, conversation_id: str, seq: int, sent_at: datetim
 
 
 class SendPipeline:
-    def __init__(self, messaging: MessagingService, *, max_batch: int = MAX_BATCH) -> None:
-        if max_batch < 1:
-            raise ValueError("max_batch is at least 1")
+    def __init__(self, messaging: MessagingService, *, max_batch: int = MAX_BATCH, writers: int = 1) -> None:
+        if max_batch < 1 or writers < 1:
+            raise ValueError("max_batch and writers are at least 1")
         self.messaging = messaging
         self.max_batch = max_batch
+        self.writers = writers  # batches in flight at once (one on SQLite: it has one writer)
         self._queue: deque[SendRequest] = deque()
-        self._writer: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        # The latest batch's "has locked its conversations" and "has published": the next batch
+        # locks, and publishes, after it (futures chained in the order batches were taken).
+        self._locked: asyncio.Future[None] | None = None
+        self._published: asyncio.Future[None] | None = None
         self.batches = 0  # committed batches and the sends they stored (for tests and metrics)
         self.batched_sends = 0
         self.fallbacks = 0  # batches that failed as a whole and were stored send by send
+        self.most_in_flight = 0  # the most batches that were being stored at once
+        self._in_flight = 0
 
     async def send(self, actor: Actor, conversation_id: str, client_id: str, body: str, kind: MessageKind) -> Ack:
         loop = asyncio.get_running_loop()
         req = SendRequest(actor, conversation_id, client_id, body, kind, loop.create_future())
         self._queue.append(req)
-        if self._writer is None:
-            # Started on demand: sends that arrive before it first runs, and while it commits,
-            # are the next batch.
-            self._writer = loop.create_task(self._drain(), name="message-send-pipeline")
+        if len(self._tasks) < self.writers:
+            # Started on demand: sends that arrive before it first runs, and while the others
+            # commit, are its batch.
+            task = loop.create_task(self._drain(), name="message-send-pipeline")
+            self._tasks.add(task)
         return await req.done
 
     async def close(self) -> None:
-        """Let the writer finish what is queued (at shutdown, before the engine goes)."""
-        if self._writer is not None:
-            await asyncio.shield(self._writer)
+        """Let the writers finish what is queued (at shutdown, before the engine goes)."""
+        while self._tasks:
+            await asyncio.shield(next(iter(self._tasks)))
 
     async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while self._queue:
                 batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))]
-                await self._commit(batch)
+                after_locked, after_published = self._locked, self._published
+                locked = self._locked = loop.create_future()
+                published = self._published = loop.create_future()
+                self._in_flight += 1
+                self.most_in_flight = max(self.most_in_flight, self._in_flight)
+                try:
+                    await self._commit(batch, _Turns(after_locked, locked, after_published, published))
+                finally:
+                    self._in_flight -= 1
+                    for turn in (locked, published):
+                        if not turn.done():
+                            turn.set_result(None)
         finally:
-            self._writer = None
-            for req in self._queue:  # only when cancelled: nothing of these was stored
-                req.done.cancel()
-            self._queue.clear()
+            task = asyncio.current_task()
+            if task is not None:
+                self._tasks.discard(task)
+            if not self._tasks:
+                for req in self._queue:  # only when cancelled: nothing of these was stored
+                    req.done.cancel()
+                self._queue.clear()
 
-    async def _commit(self, batch: list[SendRequest]) -> None:
+    async def _commit(self, batch: list[SendRequest], turns: _Turns) -> None:
         m = self.messaging
         try:
-            outcomes, stored, again = await self._store(batch)
+            outcomes, stored, again = await self._store(batch, turns)
         except asyncio.CancelledError:
             for req in batch:
                 req.done.cancel()
             raise
         except Exception as err:  # rolled back as a whole: store each send on its own
             log.warning("send batch of %d failed (%s); storing its sends one by one", len(batch), type(err).__name__)
+            turns.done_publishing()  # its sends publish one by one: later batches need not wait
             self.fallbacks += 1
             m.keyring.forget_inserted()  # keys created in the rolled-back transaction do not exist
             for req in batch:
@@ -140,8 +171,10 @@ class SendPipeline:
             return
         self.batches += 1
         self.batched_sends += len(stored)
-        # Persisted; now publish (one bus call for the batch), then acknowledge.
+        # Persisted; now publish (one bus call for the batch, after the batch before), then acknowledge.
+        await turns.my_turn_to_publish()
         reached = await m.publish_many([(members, message_frame(message)) for message, members in stored])
+        turns.done_publishing()
         for message, members in stored:
             for hook in m.sent_hooks:
                 hook(message, members, reached)
@@ -151,7 +184,7 @@ class SendPipeline:
         self._queue.extendleft(reversed(again))
 
     async def _store(
-        self, batch: list[SendRequest]
+        self, batch: list[SendRequest], turns: _Turns
     ) -> tuple[list[Outcome], list[tuple[StoredMessage, list[str]]], list[SendRequest]]:
         """One transaction for the batch. Returns each send's outcome (None: sent again in the
         next batch), the stored messages with their members, and the sends to queue again."""
@@ -168,8 +201,12 @@ class SendPipeline:
                 first[key] = i
         stored: list[tuple[StoredMessage, list[str]]] = []
         wanted = {key: batch[i].conversation_id for key, i in first.items()}
+        # Waited for outside the transaction: on SQLite a transaction holds the one writer slot
+        # that the batch before needs.
+        await turns.my_turn_to_lock()
         async with m.store.write_in_thread("message.send_batch") as tx:
             seen = await tx.run(_read_step, wanted, now, m.cases.policy_views, m.keyring.knows)
+            turns.done_locking()
             todo: list[int] = []
             for key, i in first.items():
                 old = seen.existing.get(key)
@@ -263,6 +300,35 @@ class SendPipeline:
             else:  # the first was not stored: this one is a send of its own, in the next batch
                 again.append(batch[i])
         return outcomes, stored, again
+
+
+@dataclass(frozen=True, slots=True)
+class _Turns:
+    """A batch's place among the batches in flight (``SendPipeline.writers`` > 1, PostgreSQL):
+    it locks its conversations after the batch taken before it has locked its own, so seqs
+    follow the order batches were taken, and publishes after it has published. Meanwhile
+    the batches' other work (reads, encryption, writes, commits) overlaps."""
+
+    after_locked: asyncio.Future[None] | None
+    locked: asyncio.Future[None]
+    after_published: asyncio.Future[None] | None
+    published: asyncio.Future[None]
+
+    async def my_turn_to_lock(self) -> None:
+        if self.after_locked is not None:
+            await asyncio.shield(self.after_locked)
+
+    def done_locking(self) -> None:
+        if not self.locked.done():
+            self.locked.set_result(None)
+
+    async def my_turn_to_publish(self) -> None:
+        if self.after_published is not None:
+            await asyncio.shield(self.after_published)
+
+    def done_publishing(self) -> None:
+        if not self.published.done():
+            self.published.set_result(None)
 
 
 @dataclass(frozen=True, slots=True)

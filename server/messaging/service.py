@@ -36,7 +36,7 @@ from server.messaging.model import (
     message_frame,
     next_cursor,
 )
-from server.messaging.pipeline import MAX_BATCH, SendPipeline
+from server.messaging.pipeline import MAX_BATCH, SEND_WRITERS_PG, SendPipeline
 from server.store.tx import Store
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,8 @@ class MessagingService:
         # Run after a new message is published, with its members and those of them it reached live
         # on some node (None: the bus failed and nobody knows); Web Push queues here. Must not block.
         self.sent_hooks: list[Callable[[StoredMessage, list[str], set[str] | None], None]] = []
-        self.pipeline = SendPipeline(self, max_batch=max_batch)
+        # SQLite has one writer; on PostgreSQL a batch reads and locks while the one before commits.
+        self.pipeline = SendPipeline(self, max_batch=max_batch, writers=1 if store_.sqlite else SEND_WRITERS_PG)
 
     # -- sending ------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ without losing or doubling any valid send.
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from server.audit.service import verify_database
 from server.crypto.keyring import bucket_of
 from server.errors import Conflict, NotFound, PolicyRefused
 from server.messaging.model import Ack
+from server.messaging.pipeline import SendPipeline
 from server.store.schema import audit_log, conversation_members, conversations, messages
 from server.web.state import Services
 from tests.helpers.world import World, build
@@ -162,3 +164,62 @@ async def test_two_nodes_racing_the_same_sends_store_each_once(app_factory: Any,
         count = (await conn.execute(select(func.count()).where(audit_log.c.action == "message.send"))).scalar_one()
     assert count == 8 * rounds
     assert (await verify_database(node1.store.engine)).broken is None
+
+
+class FirstBatchLate(SendPipeline):
+    """The first batch it takes starts storing late (as when it waits for a pooled connection)."""
+
+    late = True
+
+    async def _store(self, batch: list[Any], turns: Any) -> Any:
+        if self.late:
+            self.late = False
+            await asyncio.sleep(0.3)
+        return await super()._store(batch, turns)
+
+
+async def test_batches_in_flight_together_keep_seqs_audit_and_publish_order(api: Any) -> None:
+    """Several batches at once (as on PostgreSQL; here three writers on either database):
+    batches lock their conversations and publish in the order they were taken, so each
+    conversation's seqs are dense and published in order, every send is stored once, and
+    the audit chain stays one chain."""
+    _client, services = api
+    w = await build(services)
+    messaging = services.messaging
+    pipeline = messaging.pipeline = FirstBatchLate(messaging, max_batch=4, writers=3)
+    now = services.clock.now()
+    await services.cases.record_face_to_face(w.actor("officer3"), w.cases["other_office"],
+                                             met_at=now - timedelta(days=1), location="Office B")
+    own, other = [await case_conversation(services, w, name) for name in ("client", "client_other")]
+    senders = [(own, w.actor("client")), (own, w.actor("officer")), (other, w.actor("officer3"))]
+    published: dict[str, list[int]] = {own: [], other: []}  # as the officer and client_other see them
+
+    def seen(_channel: str, data: bytes) -> None:
+        frame = json.loads(data)
+        if frame["type"] == "message":
+            published[frame["conversation_id"]].append(frame["seq"])
+
+    subs = [await services.bus.subscribe(f"user.{w.users[name]}", seen) for name in ("officer", "client_other")]
+    # 24 sends queued before any writer runs: three batches of four go at once, then the rest.
+    results = await asyncio.gather(*(messaging.send(who, c, f"{i}-{who.user_id}", f"message {i}")
+                                     for i in range(8) for c, who in senders))
+    assert pipeline.most_in_flight == 3 and pipeline.fallbacks == 0
+    for c, n in ((own, 16), (other, 8)):
+        # The first batch was late, yet its sends hold the first seqs: seqs follow the order
+        # in which sends were taken, whichever batch is ready first.
+        acks = [a.seq for a in results if a.conversation_id == c]
+        assert acks == [seq for seq, _id, _sender in await stored(services, c)] == list(range(1, n + 1))
+    async with services.store.read("t") as conn:
+        audited = (await conn.execute(
+            select(audit_log.c.target_id).where(audit_log.c.action == "message.send").order_by(audit_log.c.seq)
+        )).scalars().all()
+    for c, n in ((own, 16), (other, 8)):  # audited once each, in seq order within the conversation
+        assert [int(t.split(":")[1]) for t in audited if t.startswith(f"{c}:")] == list(range(1, n + 1))
+    assert (await verify_database(services.store.engine)).broken is None
+    for _ in range(200):
+        if len(published[own]) + len(published[other]) >= 24:
+            break
+        await asyncio.sleep(0.01)
+    for sub in subs:
+        sub.close()
+    assert published == {own: list(range(1, 17)), other: list(range(1, 9))}  # once each, in seq order
