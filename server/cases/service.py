@@ -130,10 +130,11 @@ class CaseService:
             return {}
         return await conn.run_sync(self.views_in, [row.id for row in rows], self.clock.now())
 
-    def decide(self, actor: Actor, action: str, view: CaseView, **extra: Any) -> Decision:
+    def decide(self, actor: Actor, action: str, view: CaseView, *, now: datetime | None = None,
+               **extra: Any) -> Decision:
         return self.policy.evaluate(PolicyRequest(
             action=action, actor=ActorFacts(user_id=actor.user_id, role=actor.role.value, office_id=actor.office_id),
-            now=self.clock.now(), case=view.facts, relation=relation(actor, view.ref), **extra,
+            now=now or self.clock.now(), case=view.facts, relation=relation(actor, view.ref), **extra,
         ))
 
     async def _audit(self, conn: AsyncConnection, actor: Actor, action: str, case_id: str,

@@ -44,6 +44,8 @@ from server.errors import Conflict, NotFound, TandemError
 from server.identity.model import Actor
 from server.messaging import store
 from server.messaging.model import CATEGORY, Ack, Kind, MessageKind, StoredMessage, aad, bucket_owner, message_frame
+from server.policy.decision import Decision
+from server.policy.engine import PolicyEngine, clock_facts
 from server.store.raw import Driver, driver_ts
 
 if TYPE_CHECKING:
@@ -55,6 +57,8 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 256
 #: Batches in flight at once on PostgreSQL (bench/messaging.py).
 SEND_WRITERS_PG = 2
+#: Policy decisions a pipeline keeps for reuse (past it, all are dropped and made again).
+DECISION_MEMO = 4096
 
 
 @dataclass(eq=False, slots=True)
@@ -104,6 +108,8 @@ class SendPipeline:
         self.batched_sends = 0
         self.fallbacks = 0  # batches that failed as a whole and were stored send by send
         self.most_in_flight = 0  # the most batches that were being stored at once
+        self._memo: dict[tuple[Any, ...], tuple[CaseView, Decision]] = {}  # see _decision
+        self._memo_engine: PolicyEngine | None = None
         self._in_flight = 0
 
     async def send(self, actor: Actor, conversation_id: str, client_id: str, body: str, kind: MessageKind) -> Ack:
@@ -183,6 +189,25 @@ class SendPipeline:
                 _settle(req, outcome)
         self._queue.extendleft(reversed(again))
 
+    def _decision(self, actor: Actor, view: CaseView, kind: str, now: datetime) -> Decision:
+        """The policy's decision on this send, reused while nothing it depends on changed: the
+        same sender, the same case view (views are rebuilt whenever the case's facts change),
+        the same kind, ``now`` on the same side of every instant the rules compare it with, and
+        the same policy version (a new engine empties the memo)."""
+        engine = self.messaging.cases.policy.engine
+        if engine is not self._memo_engine:
+            self._memo.clear()
+            self._memo_engine = engine
+        key = (actor.user_id, actor.role, actor.office_id, id(view), kind, clock_facts(view.facts, now))
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] is view:  # the view itself, not another one at a reused address
+            return hit[1]
+        decision = self.messaging.cases.decide(actor, "send_message", view, now=now, message_kind=kind)
+        if len(self._memo) >= DECISION_MEMO:
+            self._memo.clear()
+        self._memo[key] = (view, decision)
+        return decision
+
     async def _store(
         self, batch: list[SendRequest], turns: _Turns
     ) -> tuple[list[Outcome], list[tuple[StoredMessage, list[str]]], list[SendRequest]]:
@@ -218,7 +243,6 @@ class SendPipeline:
             key_rows = {(r.case_id, r.category, r.bucket): r for r in seen.key_rows}
             keys: dict[str, tuple[str, AESGCM]] = {}  # bucket owner -> (key id, key) for this batch
             new_keys: list[dict[str, Any]] = []
-            decisions: dict[tuple[str, str, str], Any] = {}  # once per (sender, case, kind) per batch
             last = {c: row.last_seq for c, row in convs.items()}
             rows: list[tuple[Any, ...]] = []  # in store.MESSAGE_COLUMNS order, in the driver's form
             sent_at = driver_ts(now, sqlite=m.store.sqlite)
@@ -236,11 +260,8 @@ class SendPipeline:
                     if view is None:
                         outcomes[i] = NotFound("No such case")
                         continue
-                    dkey = (sender, view.ref.case_id, req.kind.value)
-                    if dkey not in decisions:
-                        decisions[dkey] = m.cases.decide(req.actor, "send_message", view, message_kind=req.kind.value)
                     try:
-                        refuse(decisions[dkey])
+                        refuse(self._decision(req.actor, view, req.kind.value, now))
                     except TandemError as err:
                         outcomes[i] = err
                         continue

@@ -10,10 +10,11 @@ storage limitation are not optional; the other rules may be switched off by poli
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from server.policy.decision import Decision
-from server.policy.facts import PolicyRequest
+from server.policy.facts import CaseFacts, PolicyRequest
 from server.policy.loader import PolicySet
 from server.policy.rules import (
     alternatives,
@@ -35,6 +36,15 @@ ORDER: tuple[tuple[str, Evaluate], ...] = (
     (alternatives.RULE_ID, alternatives.evaluate),
     (retention.RULE_ID, retention.evaluate),
 )
+
+
+def clock_facts(case: CaseFacts | None, now: datetime) -> tuple[bool, ...]:
+    """How ``now`` compares with every instant a rule compares it with (today only
+    face_to_face_first, with a case's exception end). Two requests equal but for ``now``
+    and equal in these get the same decision, so a caller may reuse one (the send
+    pipeline does). tests/unit/policy/test_clock_facts.py holds every rule to this."""
+    until = case.exception_until if case is not None else None
+    return (until is not None and until > now,)
 
 
 class PolicyEngine:

@@ -223,3 +223,33 @@ async def test_batches_in_flight_together_keep_seqs_audit_and_publish_order(api:
     for sub in subs:
         sub.close()
     assert published == {own: list(range(1, 17)), other: list(range(1, 9))}  # once each, in seq order
+
+
+async def test_reused_decisions_follow_the_case_and_the_clock(api: Any, clock: Any) -> None:
+    """The pipeline reuses a policy decision only while its facts hold: an officer change
+    (no meeting with the new officer) refuses the next send at once, and a senior-officer
+    exception allows sends only until it ends, by the pipeline's own clock."""
+    _client, services = api
+    w = await build(services)
+    messaging = services.messaging
+    own = await case_conversation(services, w, "client")
+    client = w.actor("client")
+    assert (await messaging.send(client, own, "a1", "before the change")).seq == 1
+    assert (await messaging.send(client, own, "a2", "again: the decision is reused")).seq == 2
+    await services.cases.change_officer(w.actor("senior"), w.cases["own"], w.users["officer2"])
+    with pytest.raises(PolicyRefused) as refused:
+        await messaging.send(client, own, "a3", "after the change")
+    assert refused.value.rule_id == "face_to_face_first"
+
+    unmet = await case_conversation(services, w, "client_same")  # never met officer2
+    client_same = w.actor("client_same")
+    with pytest.raises(PolicyRefused):
+        await messaging.send(client_same, unmet, "b1", "before the exception")
+    await services.cases.grant_exception(w.actor("senior"), w.cases["same_office"], days=2,
+                                         reason="Client in hospital, agreed with the senior officer")
+    for i in range(3):  # allowed while the exception runs, the same decision each time
+        assert (await messaging.send(client_same, unmet, f"b{i + 2}", "under the exception")).seq == i + 1
+    clock.advance(timedelta(days=2, seconds=1))
+    with pytest.raises(PolicyRefused) as ended:
+        await messaging.send(client_same, unmet, "b9", "after the exception")
+    assert ended.value.rule_id == "face_to_face_first"
