@@ -20,8 +20,14 @@ from datetime import datetime
 GENESIS = "0" * 64
 
 
+# Built once: json.dumps with any non-default option builds an encoder per call, which was a
+# visible part of every send (two per audit record). Same options, same output.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_details(details: Mapping[str, object]) -> str:
-    return json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL.encode(details)
 
 
 @dataclass(frozen=True)
@@ -50,10 +56,8 @@ def record_hash(
     case_id: str | None,
     details: str,
 ) -> str:
-    body = json.dumps(
-        [seq, at.isoformat(timespec="microseconds"), actor_id, action, target_type, target_id, case_id, details],
-        separators=(",", ":"),
-        ensure_ascii=False,
+    body = _COMPACT.encode(
+        [seq, at.isoformat(timespec="microseconds"), actor_id, action, target_type, target_id, case_id, details]
     )
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 

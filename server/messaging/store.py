@@ -247,9 +247,9 @@ _SET_CURSORS = Statement(
             conversation_members.c.conversation_id == bindparam("b_conversation_id"),
             conversation_members.c.user_id == bindparam("b_user_id"),
         )
-        .values(delivered_seq=bindparam("b_seq"), read_seq=bindparam("b_seq"))
+        .values(delivered_seq=bindparam("b_delivered"), read_seq=bindparam("b_read"))
     ),
-    ["b_seq", "b_conversation_id", "b_user_id"],
+    ["b_delivered", "b_read", "b_conversation_id", "b_user_id"],
 )
 
 
@@ -290,4 +290,4 @@ def store_batch(
     each sender's own cursors: three statements."""
     db.many(_INSERT_MESSAGES, rows)
     db.many(_SET_LAST_SEQ, [(s, c) for c, s in last_seqs.items()])
-    db.many(_SET_CURSORS, [(s, c, u) for (c, u), s in sender_cursors.items()])
+    db.many(_SET_CURSORS, [(s, s, c, u) for (c, u), s in sender_cursors.items()])
