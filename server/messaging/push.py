@@ -251,11 +251,15 @@ class PushService:
             self._pushes.labels("dropped").inc()
             log.warning("push queue full; notification dropped")
 
-    def notify(self, recipients: tuple[str, ...], data: dict[str, str], topic_key: str) -> None:
-        """Queue a content-free push of another feature (a reminder) to whoever is offline then.
-        ``data`` must carry no case content; ``topic_key`` is hashed like a conversation id."""
+    def notify(self, recipients: tuple[str, ...], data: dict[str, str], topic_key: str, *,
+               recheck_local: bool = True) -> None:
+        """Queue a content-free push of another feature (a reminder). ``data`` must carry no case
+        content; ``topic_key`` is hashed like a conversation id. ``recheck_local``: the caller
+        does not know who is online, so whoever is online on this node then is skipped; False
+        when the bus already said no node has them online."""
         try:
-            self._queue.put_nowait(Job(topic_key, recipients, msgspec.json.encode(data), topic(topic_key)))
+            self._queue.put_nowait(Job(topic_key, recipients, msgspec.json.encode(data), topic(topic_key),
+                                       recheck_local=recheck_local))
         except asyncio.QueueFull:
             self._pushes.labels("dropped").inc()
             log.warning("push queue full; notification dropped")

@@ -85,11 +85,14 @@ class ReminderService:
             appt = model.appointment_of(current)
         frame = msgspec.json.encode(model.reminder_frame(reminder_id=reminder_id, appointment=appt,
                                                          offset_s=plan.send))
-        try:
-            await self.bus.publish(f"user.{user_id}", frame)
+        try:  # the count says whether a connection on some node got it live
+            (reached,) = await self.bus.publish_many([(f"user.{user_id}", frame)])
         except Unavailable:
             log.warning("reminder publish failed; it stays in the in-app list")
-        self.push.notify((user_id,), model.reminder_push(appointment_id), f"reminder|{appointment_id}")
+            reached = None
+        if not reached:  # pushed when no node has them online (unknown: this node's own check)
+            self.push.notify((user_id,), model.reminder_push(appointment_id), f"reminder|{appointment_id}",
+                             recheck_local=reached is None)
         return 1
 
     async def run(self, interval_s: float) -> None:

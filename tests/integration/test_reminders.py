@@ -1,5 +1,5 @@
 """Reminders with a FakeClock: each offset (24 h, 15 min) sent once to each party, in-app as
-a ``reminder`` frame over /ws and, to whoever has no connection open, as a content-free Web
+a ``reminder`` frame over /ws and, to whoever it reached on no node, as a content-free Web
 Push the test decrypts as a browser would. Once across restarts and racing nodes, never for
 a cancelled appointment, and only the closest reminder when several fall due at once.
 SQLite and PostgreSQL.
@@ -10,14 +10,19 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
+import redis.asyncio as aioredis
 from sqlalchemy import select
 
+from server.bus.redis import RedisBus
 from server.store.schema import appointment_reminders
+from tests.helpers.services import REDIS_URL, require_redis
 from tests.helpers.world import build, login
 from tests.integration.test_messaging import connect, next_of
-from tests.integration.test_push import Browser, start_push_endpoint, subscribe
+from tests.integration.test_push import Browser, start_push_endpoint, subscribe, wait_healthy
 
 START = datetime.fromisoformat("2026-01-07T10:00:00+00:00")  # the FakeClock starts 2026-01-05 09:00 UTC
 LOCATION = "Probation office, Tallinn road 5"
@@ -166,3 +171,45 @@ async def test_a_busy_day_is_read_in_batches_and_nobody_is_starved(app_factory: 
     move_to(services, START - timedelta(hours=23))
     assert await services.reminders.run_once() == 10
     assert await services.reminders.run_once() == 0
+
+
+@pytest.mark.redis
+async def test_a_reminder_reaching_the_client_on_another_node_is_not_pushed(app_factory: Any, aiohttp_server: Any,
+                                                                           tmp_path: Path) -> None:
+    """Node A sends the reminder while the client is connected to node B: the frame reaches them
+    there, so no push; once they are offline everywhere, the next reminder is pushed."""
+    require_redis()
+    push = await start_push_endpoint(aiohttp_server)
+    prefix = f"tandem-test-{tmp_path.name}:"
+    api_a, node_a = await app_factory(**PUSH_TO_LOOPBACK, bus=RedisBus(REDIS_URL, prefix=prefix))
+    api_b, node_b = await app_factory(**PUSH_TO_LOOPBACK, bus=RedisBus(REDIS_URL, prefix=prefix))
+    for node in (node_a, node_b):
+        await wait_healthy(node.bus)
+    w = await build(node_a)
+    c_h = await login(api_b, "client")
+    phone = Browser(f"{push.base}/client-phone")
+    await subscribe(api_b, c_h, phone)
+    appt = await make(api_a, await login(api_a, "officer"), w.cases["own"], START)
+    c_ws = await connect(api_b, c_h)
+    move_to(node_a, START - timedelta(hours=24))
+    assert await node_a.reminders.run_once() == 2
+    assert (await next_of(c_ws, "reminder"))["appointment_id"] == appt  # live, through node B
+    assert not node_a.push.is_online(w.users["client"])  # node A's own gateway would have pushed
+    await node_a.push.drain()
+    assert push.to("/client-phone") == []
+    await c_ws.close()
+    admin = aioredis.from_url(REDIS_URL)
+    try:
+        for _ in range(500):  # node B leaves the client's channel
+            if (await admin.pubsub_numsub(f"{prefix}user.{w.users['client']}"))[0][1] == 0:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("node B never left the client's channel")
+    finally:
+        await admin.aclose()
+    move_to(node_a, START - timedelta(minutes=15))
+    assert await node_a.reminders.run_once() == 2
+    await node_a.push.drain()
+    [(_, body)] = push.to("/client-phone")
+    assert phone.decrypt(body) == {"type": "reminder", "appointment_id": appt}
