@@ -170,6 +170,19 @@ async def pushed_once_offline(services: Any, w: Any, c_ws: Any, o_ws: Any, conv:
     await o_ws.close()
 
 
+async def wait_unsubscribed(channel: str) -> None:
+    """Until no node subscribes ``channel`` on Redis (a node leaves it after its last connection)."""
+    admin = aioredis.from_url(REDIS_URL)
+    try:
+        for _ in range(500):
+            if (await admin.pubsub_numsub(channel))[0][1] == 0:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"a node never left {channel}")
+    finally:
+        await admin.aclose()
+
+
 async def wait_healthy(bus: Any) -> None:
     for _ in range(500):
         if bus.healthy:
@@ -203,16 +216,7 @@ async def test_a_member_connected_to_another_node_is_not_pushed(app_factory: Any
     assert endpoint.received == []
     # Offline everywhere (node B has left the client's channel): node A pushes the next message.
     await c_ws.close()
-    admin = aioredis.from_url(REDIS_URL)
-    try:
-        for _ in range(500):
-            if (await admin.pubsub_numsub(f"{prefix}user.{w.users['client']}"))[0][1] == 0:
-                break
-            await asyncio.sleep(0.01)
-        else:
-            raise AssertionError("node B never left the client's channel")
-    finally:
-        await admin.aclose()
+    await wait_unsubscribed(f"{prefix}user.{w.users['client']}")
     await o_ws.send_json({"type": "send", "id": "m2", "conversation_id": conv["id"], "body": "still there?"})
     await next_of(o_ws, "ack")
     await node_a.push.drain()

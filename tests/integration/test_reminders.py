@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 from sqlalchemy import select
 
 from server.bus.redis import RedisBus
@@ -22,7 +21,7 @@ from server.store.schema import appointment_reminders
 from tests.helpers.services import REDIS_URL, require_redis
 from tests.helpers.world import build, login
 from tests.integration.test_messaging import connect, next_of
-from tests.integration.test_push import Browser, start_push_endpoint, subscribe, wait_healthy
+from tests.integration.test_push import Browser, start_push_endpoint, subscribe, wait_healthy, wait_unsubscribed
 
 START = datetime.fromisoformat("2026-01-07T10:00:00+00:00")  # the FakeClock starts 2026-01-05 09:00 UTC
 LOCATION = "Probation office, Tallinn road 5"
@@ -198,16 +197,7 @@ async def test_a_reminder_reaching_the_client_on_another_node_is_not_pushed(app_
     await node_a.push.drain()
     assert push.to("/client-phone") == []
     await c_ws.close()
-    admin = aioredis.from_url(REDIS_URL)
-    try:
-        for _ in range(500):  # node B leaves the client's channel
-            if (await admin.pubsub_numsub(f"{prefix}user.{w.users['client']}"))[0][1] == 0:
-                break
-            await asyncio.sleep(0.01)
-        else:
-            raise AssertionError("node B never left the client's channel")
-    finally:
-        await admin.aclose()
+    await wait_unsubscribed(f"{prefix}user.{w.users['client']}")  # node B leaves the client's channel
     move_to(node_a, START - timedelta(minutes=15))
     assert await node_a.reminders.run_once() == 2
     await node_a.push.drain()
