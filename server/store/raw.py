@@ -2,8 +2,9 @@
 
 Design note. SQLAlchemy Core spends Python time on every row it binds or fetches:
 parameter dicts, bind and result processors, cache-key lookups. On the group commit of
-sends (``messaging/pipeline.py``) that was about 60 % of the server's CPU: ~150 µs per
-message for a handful of statements. A ``Statement`` keeps the SQL written once, in Core
+sends (``messaging/pipeline.py``) the SQLite writer thread held the GIL 43 % of the time,
+most of it in that work; at the driver level it is 27 % (py-spy over bench/messaging.py,
+which also counts the rest of the batch's steps). A ``Statement`` keeps the SQL written once, in Core
 (dialect-neutral, next to the schema), compiles it once per dialect to the driver's own
 SQL text, and then runs it on the DBAPI cursor of the same connection, inside the same
 transaction: values go in as positional tuples already in the driver's form
