@@ -30,7 +30,7 @@ from server.errors import BadRequest, NotFound, PayloadTooLarge, RateLimited, Un
 from server.identity.model import Actor
 from server.ids import new_id
 from server.messaging import store as messaging_store
-from server.messaging.model import Kind
+from server.messaging.model import Kind, attachment_aad
 from server.messaging.service import member_conversation
 from server.store.schema import attachments
 from server.store.tx import Store
@@ -72,10 +72,6 @@ def check_content(content_type: str, data: bytes, *, max_bytes: int) -> None:
         raise BadRequest("The attachment is empty")
     if not data.startswith(MAGIC[content_type]):
         raise BadRequest(f"The file's content is not {content_type}")
-
-
-def _aad(attachment_id: str, conversation_id: str, content_type: str) -> bytes:
-    return f"attachment|{attachment_id}|{conversation_id}|{content_type}".encode()
 
 
 class AttachmentService:
@@ -137,7 +133,7 @@ class AttachmentService:
                 category=CATEGORY,
                 at=now,
                 plaintext=data,
-                aad=_aad(attachment_id, conversation_id, content_type),
+                aad=attachment_aad(attachment_id, conversation_id, content_type),
             )
             await insert(
                 conn,
@@ -171,7 +167,8 @@ class AttachmentService:
                 raise NotFound("No such attachment")
             try:
                 data = await self.keyring.decrypt(
-                    conn, key_id=row.key_id, blob=row.body, aad=_aad(row.id, row.conversation_id, row.content_type)
+                    conn, key_id=row.key_id, blob=row.body,
+                    aad=attachment_aad(row.id, row.conversation_id, row.content_type),
                 )
             except KeyShredded:
                 raise NotFound("No such attachment") from None  # shredded by retention: it no longer exists

@@ -38,6 +38,11 @@ def aad(conversation_id: str, seq: int) -> bytes:
     return f"{conversation_id}|{seq}".encode()
 
 
+def attachment_aad(attachment_id: str, conversation_id: str, content_type: str) -> bytes:
+    """Associated data binding an attachment's ciphertext to its id, conversation and type."""
+    return f"attachment|{attachment_id}|{conversation_id}|{content_type}".encode()
+
+
 #: Messages replayed on resume before the client is told to page through REST instead.
 REPLAY_LIMIT = 200
 

@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import Column, Table
 
 from server.checkins.evidence import aad as evidence_aad
-from server.messaging.attachments import _aad as attachment_aad
 from server.messaging.model import aad as message_aad
-from server.scheduling.service import _note_aad as appointment_note_aad
+from server.messaging.model import attachment_aad
+from server.scheduling.model import note_aad as appointment_note_aad
 from server.store.schema import (
     appointments,
     attachments,

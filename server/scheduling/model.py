@@ -310,3 +310,8 @@ def reminder_frame(*, reminder_id: str, appointment: Appointment, offset_s: int)
 def reminder_push(appointment_id: str) -> dict[str, str]:
     """All a reminder push says (a lock screen may be read by anyone): no time, no kind, no names."""
     return {"type": "reminder", "appointment_id": appointment_id}
+
+
+def note_aad(appointment_id: str) -> bytes:
+    """Associated data binding an appointment's encrypted outcome note to the appointment."""
+    return f"appointment-outcome|{appointment_id}".encode()

@@ -254,7 +254,7 @@ class SchedulingService:
         blob: bytes | None = None
         if note:
             key_id, blob = await self.keyring.encrypt(conn, case_id=row.case_id, category=CATEGORY, at=now,
-                                                      plaintext=note.encode(), aad=_note_aad(row.id))
+                                                      plaintext=note.encode(), aad=model.note_aad(row.id))
         await store.update_appointment(conn, row.id, outcome=outcome.value, outcome_key_id=key_id,
                                        outcome_note=blob, outcome_by=actor.user_id, outcome_at=now)
         await self._audit(conn, actor, "appointment.outcome", row.case_id, row.id,
@@ -280,7 +280,7 @@ class SchedulingService:
 
         try:
             plain = await self.keyring.decrypt(conn, key_id=row.outcome_key_id, blob=row.outcome_note,
-                                               aad=_note_aad(row.id))
+                                               aad=model.note_aad(row.id))
         except KeyShredded:
             return None
         return plain.decode()
@@ -386,8 +386,4 @@ class SchedulingService:
                 await audit.append(conn, at=self.clock.now(), actor_id=actor.user_id, action="reminder.read",
                                    target_type="user", target_id=actor.user_id, details={"count": len(rows)})
         return rows
-
-
-def _note_aad(appointment_id: str) -> bytes:
-    return f"appointment-outcome|{appointment_id}".encode()
 
