@@ -38,13 +38,11 @@ class MemoryBus:
         return True
 
     async def publish(self, channel: str, payload: bytes) -> None:
-        loop = asyncio.get_running_loop()
-        for sub in list(self._subs.get(channel, ())):
-            # Delivered on a later loop turn, as a remote node would see it.
-            loop.call_soon(_deliver, sub.handler, channel, payload)
+        await self.publish_many([(channel, payload)])
 
     async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> list[int]:
-        # One loop callback for the whole batch, in order (a batch of sends is hundreds of frames).
+        # Delivered on a later loop turn, as a remote node would see it: one callback for the
+        # whole batch, in order (a batch of sends is hundreds of frames).
         deliveries: list[tuple[Handler, str, bytes]] = []
         reached: list[int] = []
         for channel, payload in messages:

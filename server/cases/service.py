@@ -84,6 +84,7 @@ def _check_case_opener(by: Actor, officer_id: str, officer: Any) -> None:
 
 class CaseService:
     VIEW_MEMO = 4096  # views kept by policy_views; past it they are all dropped and built again
+
     def __init__(self, store_: Store, clock: Clock, keyring: Keyring, policy: PolicyService,
                  identity: IdentityService) -> None:
         self.store = store_

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -81,6 +81,7 @@ def _fact_columns() -> list[Any]:
     ]
 
 
+_FACT_COLUMNS = len(_fact_columns())
 _CASE_FACTS = select(cases, *_fact_columns()).where(cases.c.id.in_(_IDS))
 
 
@@ -95,6 +96,13 @@ class CaseFactsRow:
     exception_until: datetime | None
     mentor_ids: frozenset[str]
     partner_ids: frozenset[str]
+
+
+def _with_facts(row: Any, facts: Sequence[Any]) -> CaseFactsRow:
+    """``row`` with the values of ``_fact_columns`` (in their order) as a CaseFactsRow."""
+    met_with_officer, met_total, last_met_at, exception_until, mentor_ids, partner_ids = facts
+    return CaseFactsRow(row, int(met_with_officer), int(met_total), _utc(last_met_at), _utc(exception_until),
+                        _id_set(mentor_ids), _id_set(partner_ids))
 
 
 def _id_set(joined: str | None) -> frozenset[str]:
@@ -116,15 +124,7 @@ def case_facts(conn: Connection, case_ids: Collection[str], now: datetime) -> di
         return {}
     out: dict[str, CaseFactsRow] = {}
     for r in conn.execute(_CASE_FACTS, {"ids": list(case_ids), "now": now}):
-        out[r.id] = CaseFactsRow(
-            r,
-            int(r.met_with_officer),
-            int(r.met_total),
-            _utc(r.last_met_at),
-            _utc(r.exception_until),
-            _id_set(r.mentor_ids),
-            _id_set(r.partner_ids),
-        )
+        out[r.id] = _with_facts(r, r[-_FACT_COLUMNS:])
     return out
 
 
@@ -161,16 +161,11 @@ def policy_fact_rows(db: Driver, case_ids: Collection[str], now: datetime) -> li
 
 
 def policy_facts_of(r: tuple[Any, ...]) -> CaseFactsRow:
-    (case_id, client_id, officer_id, office_id, dv, protected, low_access, interpreter, language, hold,
-     met_with_officer, met_total, last_met_at, exception_until, mentor_ids, partner_ids) = r
+    """A row of ``policy_fact_rows`` as ``case_facts`` gives it (flags as bools on SQLite too)."""
+    case_id, client_id, officer_id, office_id, dv, protected, low_access, interpreter, language, hold = r[:10]
     row = PolicyCaseRow(case_id, client_id, officer_id, office_id, bool(dv), bool(protected), bool(low_access),
                         bool(interpreter), language, bool(hold))
-    return CaseFactsRow(row, int(met_with_officer), int(met_total), _utc(last_met_at), _utc(exception_until),
-                        _id_set(mentor_ids), _id_set(partner_ids))
-
-
-def policy_facts(db: Driver, case_ids: Collection[str], now: datetime) -> dict[str, CaseFactsRow]:
-    return {r[0]: policy_facts_of(r) for r in policy_fact_rows(db, case_ids, now)}
+    return _with_facts(row, r[10:])
 
 
 async def insert_face_to_face(conn: AsyncConnection, **values: Any) -> None:

@@ -133,18 +133,16 @@ class SendPipeline:
         try:
             while self._queue:
                 batch = [self._queue.popleft() for _ in range(min(len(self._queue), self.max_batch))]
-                after_locked, after_published = self._locked, self._published
-                locked = self._locked = loop.create_future()
-                published = self._published = loop.create_future()
+                turns = _Turns(self._locked, loop.create_future(), self._published, loop.create_future())
+                self._locked, self._published = turns.locked, turns.published
                 self._in_flight += 1
                 self.most_in_flight = max(self.most_in_flight, self._in_flight)
                 try:
-                    await self._commit(batch, _Turns(after_locked, locked, after_published, published))
-                finally:
+                    await self._commit(batch, turns)
+                finally:  # whatever became of the batch, the next one may go on
                     self._in_flight -= 1
-                    for turn in (locked, published):
-                        if not turn.done():
-                            turn.set_result(None)
+                    turns.done_locking()
+                    turns.done_publishing()
         finally:
             task = asyncio.current_task()
             if task is not None:

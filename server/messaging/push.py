@@ -239,10 +239,8 @@ class PushService:
         reach live on any node. ``reached`` None (the bus failed): whoever has no open
         connection on this node, checked again when the worker delivers."""
         # Most sends reach everyone live, and then queue nothing.
-        if reached is None:
-            recipients = tuple(m for m in member_ids if m != message.sender_id and not self.is_online(m))
-        else:
-            recipients = tuple(m for m in member_ids if m != message.sender_id and m not in reached)
+        live = self.is_online if reached is None else reached.__contains__
+        recipients = tuple(m for m in member_ids if m != message.sender_id and not live(m))
         if not recipients:
             return
         try:

@@ -149,18 +149,11 @@ class MessagingService:
             hook(stored, members, reached)
         return Ack(client_id, conversation_id, seq, now)
 
-    async def publish(self, user_ids: list[str], frame: bytes) -> None:
-        for user_id in user_ids:
-            try:
-                await self.bus.publish(f"user.{user_id}", frame)
-            except Unavailable:
-                # Stored already: the member resumes from the store when the bus is back.
-                log.warning("publish failed; members will resync", extra={"user": user_id})
-
     async def publish_many(self, frames: list[tuple[list[str], bytes]]) -> set[str] | None:
         """Publish each frame to its members' channels, in order, in one bus call. Returns the
         members a frame reached on some node (a connection there subscribes ``user.<id>``), or
-        None when the bus failed and nobody knows who was reached."""
+        None when the bus failed and nobody knows who was reached (stored already: members
+        resume from the store when the bus is back)."""
         targets = [(u, frame) for members, frame in frames for u in members]
         try:
             counts = await self.bus.publish_many([(f"user.{u}", frame) for u, frame in targets])
@@ -169,7 +162,7 @@ class MessagingService:
             return None
         return {u for (u, _frame), n in zip(targets, counts, strict=True) if n > 0}
 
-        # -- receipts ---------------------------------------------------------------
+    # -- receipts ---------------------------------------------------------------
 
     async def receipt(self, actor: Actor, conversation_id: str, seq: int, status: str) -> None:
         """Move the actor's delivered or read cursor forward and tell the members (the actor's own
@@ -201,7 +194,7 @@ class MessagingService:
             }
         )
         # To every member, the reader included: their other tabs and devices clear the unread count.
-        await self.publish(members, frame)
+        await self.publish_many([(members, frame)])
 
     # -- reading (audited) ------------------------------------------------------
 

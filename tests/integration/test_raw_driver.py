@@ -3,7 +3,7 @@
 A ``Statement`` runs on the DBAPI cursor of the SQLAlchemy connection it is given: it
 must see and join that connection's transaction, write timestamps exactly as
 ``UTCDateTime`` would, raise the errors SQLAlchemy would (so a named write still maps
-them), and put values in placeholder order. The hot paths built on it (``policy_facts``,
+them), and put values in placeholder order. The hot paths built on it (``policy_fact_rows``,
 ``append_many``, the message batch) must agree with their Core counterparts.
 """
 
@@ -23,7 +23,7 @@ from server.audit import store as audit_store
 from server.audit.chain import GENESIS
 from server.audit.service import verify_database
 from server.audit.store import AuditEntry, append_many
-from server.cases.store import PolicyCaseRow, case_facts, policy_facts
+from server.cases.store import PolicyCaseRow, case_facts, policy_fact_rows, policy_facts_of
 from server.errors import Conflict
 from server.identity.model import Role
 from server.ids import new_id
@@ -286,7 +286,9 @@ async def test_policy_facts_agree_with_case_facts(api: Any) -> None:
     for label, at in instants.items():
         async with services.store.write_in_thread("t.facts") as tx:
             core = await tx.run(case_facts, ids, at)
-            raw = await tx.run(lambda conn, at=at: policy_facts(Driver(conn), ids, at))
+            raw = await tx.run(
+                lambda conn, at=at: {r[0]: policy_facts_of(r) for r in policy_fact_rows(Driver(conn), ids, at)}
+            )
         assert set(raw) == set(core) == {own, same, other, flagged.case_id}, label
         for case_id, c in core.items():
             r = raw[case_id]
