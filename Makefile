@@ -1,23 +1,49 @@
 # Tandem: `make serve` runs the demo, `make test` runs every test.
+# Python comes from one lock (uv.lock, hashes included), installed by uv (scripts/uv-requirements.txt,
+# itself pinned by hash). `make serve` installs the runtime only; `make test` adds the dev group.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+TOOLS  := .tools
+UV     := $(TOOLS)/bin/uv
 PORT   ?= 8080
-STAMP  := $(VENV)/.installed
+# uv never fetches an interpreter of its own, and creates .venv from $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: serve test lint pytest bench services chromium clean
+.PHONY: serve test lint pytest bench services chromium lock lock-check python-check clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
-	touch $(STAMP)
+python-check:
+	@./scripts/check-python.sh "$(PYTHON)"
+
+$(UV): scripts/uv-requirements.txt | python-check
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q --no-deps --require-hashes -r scripts/uv-requirements.txt
+	touch $(UV)
+
+lock-check: $(UV)
+	@$(UV) lock --check -q 2>/dev/null || { \
+	  echo "uv.lock does not match pyproject.toml: run 'make lock' and commit uv.lock with the change." >&2; exit 1; }
+
+# Refresh uv.lock within pyproject.toml's ranges (newest releases allowed by them).
+lock: $(UV)
+	$(UV) lock --upgrade
+
+$(VENV)/.runtime: uv.lock pyproject.toml $(UV) | lock-check
+	$(UV) sync --locked --no-dev
+	rm -f $(VENV)/.dev
+	touch $@
+
+$(VENV)/.dev: uv.lock pyproject.toml $(UV) | lock-check
+	$(UV) sync --locked
+	touch $(VENV)/.runtime $@
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch node_modules/.installed
 
-serve: $(STAMP)
+serve: $(VENV)/.runtime
 	$(BIN)/tandem serve --demo --port $(PORT)
 
 services:
@@ -26,20 +52,20 @@ services:
 chromium:
 	./scripts/ensure-chromium.sh
 
-lint: $(STAMP)
+lint: $(VENV)/.dev
 	$(BIN)/ruff check server tests bench
 	$(BIN)/mypy --strict server
 
-pytest: $(STAMP) node_modules/.installed services chromium
+pytest: $(VENV)/.dev node_modules/.installed services chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint pytest
+test: lock-check lint pytest
 
-bench: $(STAMP) services
+bench: $(VENV)/.dev services
 	$(BIN)/python bench/auth.py
 	$(BIN)/python bench/messaging.py
 	$(BIN)/python bench/retention.py
 	$(BIN)/python bench/checkins.py
 
 clean:
-	rm -rf $(VENV) node_modules var
+	rm -rf $(VENV) $(TOOLS) node_modules var

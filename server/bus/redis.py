@@ -158,7 +158,7 @@ class RedisBus:
                 self._ready = False
                 if self._pubsub is not None:
                     with contextlib.suppress(Exception):
-                        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+                        await self._pubsub.aclose()
                     self._pubsub = None
             await asyncio.sleep(backoff)
             backoff = min(self._max_backoff, backoff * 2)
