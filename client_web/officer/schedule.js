@@ -44,11 +44,12 @@ function cancelActions(a, t, titleId, onCancel) {
         onclick: () => { box.replaceWith(cancelActions(a, t, titleId, onCancel)); } }, t("schedule.confirm_no")));
     box.querySelector("[data-confirm]").focus();
   };
+  // Element.append writes a null as the text "null": leave the series button out instead.
   box.append(
     h("button", { type: "button", class: "button secondary", "data-cancel": "one",
       "aria-describedby": titleId, onclick: () => ask("one") }, t("schedule.cancel")),
-    a.series_id ? h("button", { type: "button", class: "button secondary", "data-cancel": "following",
-      "aria-describedby": titleId, onclick: () => ask("following") }, t("schedule.cancel_following")) : null);
+    ...(a.series_id ? [h("button", { type: "button", class: "button secondary", "data-cancel": "following",
+      "aria-describedby": titleId, onclick: () => ask("following") }, t("schedule.cancel_following"))] : []));
   return box;
 }
 

@@ -33,6 +33,29 @@ def case_of(base_url: str, token: str, client_name: str) -> str:
     return str(next(c["case_id"] for c in cases if c["client"]["display_name"] == client_name))
 
 
+def test_a_one_off_appointment_has_one_cancel_button_and_no_stray_text(phone: Phone) -> None:
+    """Not part of a series: one cancel button, and nothing else in the actions (a null
+    handed to Element.append used to show as the word "null" beside it)."""
+    page = phone.page
+    place = f"Room {secrets.token_hex(3)}"
+    phone.login("officer")
+    page.locator("#open-schedule").click()
+    page.wait_for_url("**/#/schedule")
+    phone.settled()
+    tomorrow = page.locator("#appt-date").input_value()
+    page.locator("#appt-case").select_option(label="Kalle Client")
+    page.locator("#appt-kind").select_option("in_person")
+    page.locator("#appt-time").fill("15:00")
+    page.locator("#appt-location").fill(place)
+    page.locator("#appt-repeat").select_option("0")
+    page.locator("#schedule-submit").click()
+    page.wait_for_url(f"**/#/schedule?view=day&date={tomorrow}")
+    phone.settled()
+    actions = page.locator("#appointments .appointment").filter(has_text=place).locator(".actions")
+    expect(actions.locator("button")).to_have_count(1)
+    expect(actions).to_have_text(phone.t("schedule.cancel"))
+
+
 def test_officer_schedules_sees_day_and_week_and_cancels(phone: Phone) -> None:
     page = phone.page
     place = f"Room {secrets.token_hex(3)}"

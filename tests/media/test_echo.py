@@ -129,11 +129,14 @@ async def test_refusals(media_app: Any) -> None:
 
 
 async def test_peers_close_at_lifetime_end_and_when_the_app_stops(media_app: Any) -> None:
-    client, _services, _w = await media_app(echo_lifetime_s=1.0)
+    # Long enough for an answer (ICE gathering) on a loaded 2-core machine: a lifetime that ends
+    # while the answer is made closes the peer first, and the offer is refused.
+    client, _services, _w = await media_app(echo_lifetime_s=3.0)
     host = client.server.app[ECHO]
     headers = await login(client, "client")
     pc, sink, resp = await _offer(client, headers)
     answer = await resp.json()
+    assert resp.status == 201, answer
     first = host.peers[answer["id"]]
     await until(lambda: answer["id"] not in host.peers, within_s=10, what="the lifetime to end the peer")
     await until(lambda: first.pc.connectionState == "closed", within_s=5, what="the peer connection to close")
@@ -142,6 +145,7 @@ async def test_peers_close_at_lifetime_end_and_when_the_app_stops(media_app: Any
 
     pc, sink, resp = await _offer(client, headers)
     answer = await resp.json()
+    assert resp.status == 201, answer
     second = host.peers[answer["id"]]
     await client.close()  # the app stops: cleanup_ctx closes what is still open
     assert host.peers == {}
