@@ -7,7 +7,7 @@ import { inboxCard } from "../shared/conversations.js";
 import { remindersCard } from "../shared/appointments.js";
 import { waitingPanel } from "./waiting.js";
 
-function flagList(flags, t) {
+export function flagList(flags, t) {
   const items = [];
   if (flags.domestic_violence) items.push(["risk", t("flag.domestic_violence")]);
   if (flags.low_digital_access) items.push(["info", t("flag.low_digital_access")]);
@@ -28,7 +28,9 @@ function caseCard(c, { me, t }) {
     : t("officer.never_met");
   return h("li", { class: "card case", "data-case-id": c.case_id },
     h("article", { "aria-labelledby": titleId },
-      h("h2", { id: titleId }, c.client.display_name),
+      h("h2", { id: titleId },
+        h("a", { class: "text-link", href: `#/cases/${encodeURIComponent(c.case_id)}`, "data-open-case": c.case_id },
+          c.client.display_name)),
       details([
         me.role === "senior_officer" || c.officer.id !== me.id
           ? [t("officer.officer"), c.officer.display_name] : null,

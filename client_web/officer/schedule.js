@@ -3,7 +3,7 @@
 // follow-up list: appointments whose window closed with nothing recorded, where the
 // outcome is recorded. A refusal (face_to_face_first, alternatives) is shown with its rule.
 import { h } from "../shared/dom.js";
-import { pageHeading, loadInto, errorBox, field } from "../shared/ui.js";
+import { pageHeading, loadInto, errorBox, field, selectField as select } from "../shared/ui.js";
 import {
   dayAndTime, dayName, isoDay, kindLabel, stateBadges, timeOnly, timeZone,
 } from "../shared/appointments.js";
@@ -13,12 +13,6 @@ const OUTCOMES = ["attended", "late", "missed", "technical_failure", "not_safe_t
 const DURATIONS = [30, 45, 60, 90];
 const REPEATS = [0, 1, 2, 4]; // weeks between; 0: once
 
-function select(id, label, options, value) {
-  return h("div", { class: "field" },
-    h("label", { for: id }, label),
-    h("select", { id, name: id },
-      options.map(([v, text]) => h("option", { value: String(v), selected: String(v) === String(value) }, text))));
-}
 
 function appointmentItem(a, t, onCancel) {
   const titleId = `appt-${a.id}-title`;

@@ -5,6 +5,7 @@
 //   #/home           the landing page for the signed-in user's role
 //   #/messages       conversations (clients, officers, mentors, partners); ?id=… one thread
 //   #/schedule       an officer's day or week (?view=day|week&date=YYYY-MM-DD) and follow-ups
+//   #/cases/<id>     the officer's case page (officers and senior officers)
 import { h } from "./dom.js";
 import { fetchMe, logout as endSession, setCsrfToken, api } from "./api.js";
 import {
@@ -29,6 +30,7 @@ const SCREENS = {
   "/second-factor": "/shared/second_factor.js",
   "/messages": "/shared/messages.js",
   "/schedule": "/officer/schedule.js",
+  "/case": "/officer/case.js", // reached as #/cases/<id>
   "/checkin": "/checkin/join.js", // a video check-in from its link (needs no session when the link has a code)
 };
 const AFTER_LOGIN_KEY = "tandem.after_login"; // a screen to return to after signing in (e.g. a check-in link)
@@ -46,11 +48,17 @@ function currentRoute() {
   return location.hash.replace(/^#/, "");
 }
 
-/** "/enrol?code=X" -> ["/enrol", URLSearchParams]. */
+const CASE_PAGE = /^\/cases\/([A-Za-z0-9_-]{1,64})$/;
+
+/** "/enrol?code=X" -> ["/enrol", URLSearchParams]; "/cases/<id>" -> ["/case", id=<id>]. */
 function splitRoute(route) {
   const at = route.indexOf("?");
-  return at < 0 ? [route, new URLSearchParams()]
+  const [path, params] = at < 0 ? [route, new URLSearchParams()]
     : [route.slice(0, at), new URLSearchParams(route.slice(at + 1))];
+  const casePage = CASE_PAGE.exec(path);
+  if (!casePage) return [path, params];
+  params.set("id", casePage[1]);
+  return ["/case", params];
 }
 
 function wantedPath(path) {
@@ -58,7 +66,7 @@ function wantedPath(path) {
   if (path === "/checkin" && !state.mfaSetup) return path; // signs in, or uses the link's one-time code
   if (!state.me) return "/login";
   if (state.mfaSetup) return "/second-factor";
-  if (path === "/schedule" && SCHEDULE_ROLES.has(state.me.role)) return path;
+  if ((path === "/schedule" || path === "/case") && SCHEDULE_ROLES.has(state.me.role)) return path;
   return path === "/messages" && MESSAGING_ROLES.has(state.me.role) ? path : "/home";
 }
 

@@ -22,6 +22,14 @@ export function field(id, label, attrs, hint) {
     h("input", { id, name: id, "aria-describedby": hintId, ...attrs }));
 }
 
+/** Label and <select> from [value, text] options, `value` selected. */
+export function selectField(id, label, options, value) {
+  return h("div", { class: "field" },
+    h("label", { for: id }, label),
+    h("select", { id, name: id },
+      options.map(([v, text]) => h("option", { value: String(v), selected: String(v) === String(value) }, text))));
+}
+
 /** The page's one h1; focusable so the app can move focus to it after navigation. */
 export function pageHeading(text) {
   return h("h1", { id: "page-title", tabindex: "-1" }, text);
@@ -61,9 +69,16 @@ export async function loadInto(slot, load, onRetry) {
   }
 }
 
+/** What the server said is wrong with a form, when its catalog text is only the generic one. */
+function formReason(err) {
+  return err instanceof ApiError && err.code === "invalid_request" && err.message && err.message !== err.code
+    ? err.message : null;
+}
+
 export function errorBox(err, onRetry) {
+  const reason = formReason(err);
   return h("div", { class: "error-box" },
-    h("p", { role: "alert" }, errorText(err)),
+    h("p", { role: "alert" }, errorText(err), reason ? h("span", { class: "reason" }, ` ${reason}`) : null),
     err instanceof ApiError && err.ruleId
       ? h("p", { class: "muted" }, t("remote.rule", { rule_id: err.ruleId })) : null,
     onRetry ? h("button", { type: "button", class: "button secondary", onclick: onRetry },

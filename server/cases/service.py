@@ -44,6 +44,23 @@ class CaseView:
 
 
 @dataclass(frozen=True)
+class CaseFile:
+    """What the officer's case page shows beyond the case itself: names, meetings, who else
+    takes part, and who the case could be handed or introduced to."""
+
+    view: CaseView
+    decision: Decision
+    client_name: str
+    officer_name: str
+    meetings: list[Any]
+    network: list[Any]
+    mentors: list[Any]
+    #: officers of the case's office (a senior hands the case to one), mentors of the office,
+    #: partner-agency users of the office or of none (the network's candidates)
+    candidates: list[Any]
+
+
+@dataclass(frozen=True)
 class CreatedCase:
     case_id: str
     client_id: str
@@ -355,3 +372,28 @@ class CaseService:
             await audit.append(conn, at=self.clock.now(), actor_id=mentor.user_id, action="mentees.read",
                                target_type="user", details={"clients": [r.id for r in rows]})
         return [(r.id, r.display_name) for r in rows]
+
+    async def case_file(self, by: Actor, case_id: str, *, meetings: int = 50) -> CaseFile:
+        """The case page: for those who may change the case (its officer, the office's senior).
+        An audited read of the case, as ``read`` is."""
+        async with self.store.write("case.file.read") as conn:
+            view = await self.view(conn, case_id)
+            refuse(self.decide(by, "write_case", view))
+            row = view.row
+            client = await identity_store.user_by_id(conn, row.client_id)
+            officer = await identity_store.user_by_id(conn, row.officer_id)
+            staff = [Role.OFFICER.value, Role.SENIOR_OFFICER.value, Role.MENTOR.value]
+            candidates = [c for c in await store.staff_rows(conn, office_id=row.office_id, roles=staff)
+                          if c.id != row.officer_id]
+            candidates += await store.staff_rows(conn, office_id=row.office_id, roles=[Role.PARTNER.value],
+                                                 office_less=True)
+            found = CaseFile(
+                view=view, decision=self.decide(by, "supervise_remotely", view),
+                client_name=str(client.display_name), officer_name=str(officer.display_name),
+                meetings=await store.face_to_face_rows(conn, case_id, limit=meetings),
+                network=await store.network_rows(conn, case_id),
+                mentors=await store.active_mentor_rows(conn, row.client_id),
+                candidates=candidates,
+            )
+            await self._audit(conn, by, "case.read", case_id, {"via": "case_file"})
+        return found

@@ -232,3 +232,49 @@ async def note_rows(conn: AsyncConnection, case_id: str, *, limit: int) -> list[
             )
         ).all()
     )
+
+
+# -- the case page (staff) ------------------------------------------------------------------
+
+
+async def face_to_face_rows(conn: AsyncConnection, case_id: str, *, limit: int) -> list[Any]:
+    """The case's in-person meetings, newest first, with the officer who met the client."""
+    return list((await conn.execute(
+        select(face_to_face_meetings.c.id, face_to_face_meetings.c.met_at, face_to_face_meetings.c.location,
+               face_to_face_meetings.c.officer_id, users.c.display_name.label("officer_name"))
+        .join(users, users.c.id == face_to_face_meetings.c.officer_id)
+        .where(face_to_face_meetings.c.case_id == case_id)
+        .order_by(face_to_face_meetings.c.met_at.desc())
+        .limit(limit)
+    )).all())
+
+
+async def network_rows(conn: AsyncConnection, case_id: str) -> list[Any]:
+    return list((await conn.execute(
+        select(users.c.id, users.c.display_name)
+        .join(network_members, network_members.c.user_id == users.c.id)
+        .where(network_members.c.case_id == case_id)
+        .order_by(users.c.display_name)
+    )).all())
+
+
+async def active_mentor_rows(conn: AsyncConnection, client_id: str) -> list[Any]:
+    return list((await conn.execute(
+        select(users.c.id, users.c.display_name)
+        .join(mentor_assignments, mentor_assignments.c.mentor_id == users.c.id)
+        .where(mentor_assignments.c.client_id == client_id, mentor_assignments.c.ended_at.is_(None))
+        .order_by(users.c.display_name)
+    )).all())
+
+
+async def staff_rows(conn: AsyncConnection, *, office_id: str, roles: Collection[str],
+                     office_less: bool = False) -> list[Any]:
+    """Enabled accounts of ``roles`` in ``office_id`` (and, with ``office_less``, those of no office)."""
+    where_office = users.c.office_id == office_id
+    if office_less:
+        where_office = or_(where_office, users.c.office_id.is_(None))
+    return list((await conn.execute(
+        select(users.c.id, users.c.display_name, users.c.role)
+        .where(users.c.role.in_(list(roles)), users.c.disabled.is_(False), where_office)
+        .order_by(users.c.display_name)
+    )).all())

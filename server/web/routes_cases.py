@@ -75,6 +75,23 @@ def register(api: Registry) -> None:
                             office_id=view.row.office_id, face_to_face=f2f(view), remote=remote_status(decision),
                             flags=flags(view), legal_hold=view.row.legal_hold)
 
+    @api.route("GET", "/api/cases/{case_id}/file", permission=WRITE_CASE,
+               summary="The officer's case page: names, meetings, network, mentors and candidates",
+               response=s.CaseFile, tag="cases")
+    async def case_file(call: Call[None]) -> s.CaseFile:
+        f = await call.request.app[SERVICES].cases.case_file(call.actor, call.param("case_id"))
+        row = f.view.row
+        return s.CaseFile(
+            case_id=row.id, client_id=row.client_id, officer_id=row.officer_id, office_id=row.office_id,
+            client=s.PersonRef(id=row.client_id, display_name=f.client_name),
+            officer=s.PersonRef(id=row.officer_id, display_name=f.officer_name), face_to_face=f2f(f.view),
+            remote=remote_status(f.decision), flags=flags(f.view), legal_hold=row.legal_hold,
+            meetings=[s.Meeting(id=m.id, met_at=m.met_at, location=m.location,
+                                officer=s.PersonRef(id=m.officer_id, display_name=m.officer_name)) for m in f.meetings],
+            network=[s.PersonRef(id=p.id, display_name=p.display_name) for p in f.network],
+            mentors=[s.PersonRef(id=p.id, display_name=p.display_name) for p in f.mentors],
+            candidates=[s.Candidate(id=c.id, display_name=c.display_name, role=c.role) for c in f.candidates])
+
     @api.route("POST", "/api/cases/{case_id}/face-to-face", permission=WRITE_CASE,
                summary="Record an in-person meeting", body=s.RecordFaceToFace, response=s.Created, status=201,
                tag="cases", example={"met_at": "2026-01-05T08:00:00Z", "location": "Office"})

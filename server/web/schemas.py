@@ -156,6 +156,29 @@ class CaseDetail(Struct, kw_only=True):
     legal_hold: bool
 
 
+class Meeting(Struct, kw_only=True):
+    id: str
+    met_at: datetime
+    location: str
+    officer: PersonRef
+
+
+class Candidate(Struct, kw_only=True):
+    id: str
+    display_name: str
+    role: str
+
+
+class CaseFile(CaseDetail, kw_only=True):
+    """The officer's case page: the case, who is in it, and whom it could be handed or introduced to."""
+    client: PersonRef
+    officer: PersonRef
+    meetings: list[Meeting]
+    network: list[PersonRef]
+    mentors: list[PersonRef]
+    candidates: list[Candidate]
+
+
 class RecordFaceToFace(Strict, kw_only=True):
     met_at: Annotated[datetime, Meta(tz=True)]  # a meeting time without a zone is ambiguous
     location: Name

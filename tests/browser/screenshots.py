@@ -23,19 +23,22 @@ PHONE: dict[str, Any] = {"viewport": {"width": 360, "height": 740}, "is_mobile":
                          "device_scale_factor": 2}
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}, "device_scale_factor": 1}
 
-#: (file, device, demo user to sign in as, or None for the sign-in screen)
-SHOTS: list[tuple[str, dict[str, Any], str | None]] = [
-    ("login.png", PHONE, None),
-    ("client-home.png", PHONE, "client1"),
-    ("officer-home.png", PHONE, "officer"),
-    ("admin-home.png", PHONE, "admin"),
-    ("officer-desktop.png", DESKTOP, "officer"),
+#: (file, device, demo user to sign in as or None for the sign-in screen, a link to follow
+#: after signing in or None; a screen reached by a link is taken whole, not only its first view)
+SHOTS: list[tuple[str, dict[str, Any], str | None, str | None]] = [
+    ("login.png", PHONE, None, None),
+    ("client-home.png", PHONE, "client1", None),
+    ("officer-home.png", PHONE, "officer", None),
+    ("admin-home.png", PHONE, "admin", None),
+    ("officer-desktop.png", DESKTOP, "officer", None),
+    ("officer-case.png", PHONE, "officer", ".case a[data-open-case]"),
 ]
 
 SETTLED = "() => document.querySelector('main h1') && !document.querySelector('[aria-busy]')"
 
 
-def take(browser: Any, base_url: str, out: Path, device: dict[str, Any], username: str | None) -> None:
+def take(browser: Any, base_url: str, out: Path, device: dict[str, Any], username: str | None,
+         link: str | None) -> None:
     context = browser.new_context(**device, locale="en-GB", color_scheme="light", reduced_motion="reduce")
     try:
         page = context.new_page()
@@ -47,9 +50,12 @@ def take(browser: Any, base_url: str, out: Path, device: dict[str, Any], usernam
             page.locator("form button[type=submit]").click()
             page.locator("#logout").wait_for()
         page.wait_for_function(SETTLED)
+        if link:
+            page.locator(link).first.click()
+            page.wait_for_function(SETTLED)
         page.evaluate("() => document.activeElement && document.activeElement.blur()")
         page.evaluate("() => document.fonts.ready")
-        page.screenshot(path=str(out), animations="disabled", caret="hide")
+        page.screenshot(path=str(out), animations="disabled", caret="hide", full_page=link is not None)
     finally:
         context.close()
 
@@ -72,9 +78,9 @@ def main(argv: list[str]) -> int:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            for name, device, username in SHOTS:
+            for name, device, username, link in SHOTS:
                 path = outdir / name
-                take(browser, base_url, path, device, username)
+                take(browser, base_url, path, device, username, link)
                 print(f"{path} ({path.stat().st_size // 1024} KB)")
         finally:
             browser.close()

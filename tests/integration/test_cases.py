@@ -167,3 +167,32 @@ async def test_officer_opens_case_with_enrolment_code(api: Any) -> None:
     r = await client.post("/api/cases", headers=officer, json={
         "client_username": "other", "client_display_name": "Other", "officer_id": w.users["officer2"]})
     assert r.status == 403
+
+
+async def test_case_file_names_meetings_network_mentors_and_candidates_of_the_office(api: Any) -> None:
+    client, services = api
+    w = await build(services)
+    officer, senior = await login(client, "officer"), await login(client, "senior")
+    case = w.cases["own"]
+    before = await count(services, audit_log, audit_log.c.action == "case.read", audit_log.c.case_id == case)
+    r = await client.get(f"/api/cases/{case}/file", headers=officer)
+    body = await r.json()
+    assert r.status == 200, body
+    assert body["client"] == {"id": w.clients["own"], "display_name": "Client"}
+    assert body["officer"] == {"id": w.users["officer"], "display_name": "Officer"}
+    assert [(m["location"], m["officer"]["display_name"]) for m in body["meetings"]] == [("Office A", "Officer")]
+    assert body["network"] == [{"id": w.users["partner"], "display_name": "Partner"}]
+    assert body["mentors"] == [{"id": w.users["mentor"], "display_name": "Mentor"}]
+    # Candidates: office A's officers (not the case's own), seniors and mentors; partners of A or of no office.
+    names = {(c["display_name"], c["role"]) for c in body["candidates"]}
+    assert ("Officer2", "officer") in names and ("Senior", "senior_officer") in names
+    assert ("Mentor", "mentor") in names and ("Partner", "partner") in names
+    assert ("Officer", "officer") not in names
+    assert not {"Officer3", "Senior_B"} & {n for n, _ in names}  # office B's staff
+    assert await count(services, audit_log, audit_log.c.action == "case.read",
+                       audit_log.c.case_id == case) == before + 1
+    # The office's senior reads it too; another office's officer and the client do not.
+    assert (await client.get(f"/api/cases/{case}/file", headers=senior)).status == 200
+    for outsider in ("officer3", "client", "officer2"):
+        r = await client.get(f"/api/cases/{case}/file", headers=await login(client, outsider))
+        assert r.status in (403, 404), (outsider, r.status)

@@ -124,6 +124,13 @@ MATRIX: dict[tuple[str, str], Row] = {
         "unrelated":                           "N   N   N   N   N   N   N   N   N",
     },
     # Case notes are for staff: the client of the case may not read them.
+    # The officer's case page: those who may change the case.
+    ("GET", "/api/cases/{case_id}/file"): {
+        "own":                                 "N   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
     ("GET", "/api/cases/{case_id}/notes"): {
         "own":                                 "N   Y   Y   N   N   N   N   N   N",
         "same_office":                         "N   N   Y   N   N   N   N   N   N",

@@ -1,0 +1,197 @@
+// The officer's case page (#/cases/<id>), reached from each caseload card: the client and
+// their flags, face-to-face meetings and a form to record one, the remote-supervision
+// decision with its rule, the senior's exception, notes, mentor and case network, and for
+// senior officers the handover and the legal hold. Every form shows the server's refusal
+// with its rule; each read of the page and of the notes is audited by the server.
+import { h, append } from "../shared/dom.js";
+import { formatDate, formatTime } from "../shared/i18n.js";
+import { pageHeading, loadInto, errorBox, field, selectField, details } from "../shared/ui.js";
+import { remoteStatus } from "../shared/remote.js";
+import { isoDay } from "../shared/appointments.js";
+import { flagList } from "./home.js";
+
+const path = (caseId, rest = "") => `/api/cases/${encodeURIComponent(caseId)}${rest}`;
+
+/** A card with a heading, its content, and an optional form whose submit calls `send`. */
+function section(id, title, ...content) {
+  return h("section", { class: "card", id, "aria-labelledby": `${id}-title` },
+    h("h2", { id: `${id}-title` }, title), ...content);
+}
+
+/**
+ * A form that posts what `body()` returns with `send(body)`, then calls `done()`.
+ * A refusal stays on the form with the server's reason and rule; nothing typed is lost.
+ */
+function actionForm(id, fields, submitText, { body, send, done }) {
+  const error = h("div", { id: `${id}-error`, "aria-live": "polite" });
+  const submit = async (event) => {
+    event.preventDefault();
+    const button = event.target.querySelector("button[type=submit]");
+    error.replaceChildren();
+    button.disabled = true;
+    try {
+      await send(body());
+      await done();
+    } catch (err) {
+      error.replaceChildren(errorBox(err));
+      button.disabled = false;
+    }
+  };
+  return h("form", { class: "form", id, onsubmit: submit }, fields,
+    h("button", { type: "submit", class: "button primary", id: `${id}-submit` }, submitText), error);
+}
+
+const value = (id) => document.getElementById(id).value;
+
+function meetingsCard(file, ctx, reload) {
+  const { t, api } = ctx;
+  const list = file.meetings.length
+    ? h("ul", { class: "plain", id: "meetings" }, file.meetings.map((m) =>
+      h("li", { "data-meeting-id": m.id }, `${formatTime(m.met_at)} · ${m.location} · ${m.officer.display_name}`)))
+    : h("p", { class: "muted", id: "meetings" }, t("case.no_meetings"));
+  const form = actionForm("f2f-form", [
+    field("f2f-date", t("schedule.date"), { type: "date", required: true, value: isoDay(new Date()) }),
+    field("f2f-time", t("schedule.time"), { type: "time", required: true }),
+    field("f2f-location", t("case.location"), { type: "text", required: true, maxlength: "200" }),
+  ], t("case.record_meeting"), {
+    body: () => ({ met_at: new Date(`${value("f2f-date")}T${value("f2f-time")}`).toISOString(),
+      location: value("f2f-location").trim() }),
+    send: (b) => api.post(path(file.case_id, "/face-to-face"), b),
+    done: () => reload(t("case.meeting_recorded")),
+  });
+  return section("case-meetings", t("case.meetings"),
+    h("p", {}, t("case.meeting_count", { count: file.face_to_face.count })), list,
+    h("h3", {}, t("case.record_meeting")), form);
+}
+
+function remoteCard(file, ctx, reload) {
+  const { t, api, me } = ctx;
+  const exception = me.role === "senior_officer" && !file.remote.allowed
+    ? [h("h3", {}, t("case.exception")), actionForm("exception-form", [
+      field("exception-days", t("case.exception_days"), { type: "number", min: "1", max: "365", value: "14",
+        required: true, inputmode: "numeric" }),
+      field("exception-reason", t("case.reason"), { type: "text", required: true, maxlength: "500" }),
+    ], t("case.grant_exception"), {
+      body: () => ({ days: Number(value("exception-days")), reason: value("exception-reason").trim() }),
+      send: (b) => api.post(path(file.case_id, "/exceptions"), b),
+      done: () => reload(t("case.exception_granted")),
+    })]
+    : [];
+  return section("case-remote", t("officer.remote"), remoteStatus(file.remote, "staff"), ...exception);
+}
+
+function notesCard(file, ctx, reload) {
+  const { t, api } = ctx;
+  const slot = h("div", { class: "stack", id: "notes" });
+  const load = async () => {
+    const data = await loadInto(slot, () => api.get(path(file.case_id, "/notes")), load);
+    if (!data) return;
+    slot.replaceChildren(data.notes.length
+      ? h("ul", { class: "plain notes" }, data.notes.map((n) =>
+        h("li", { "data-note-id": n.id }, h("p", { class: "muted" }, formatTime(n.created_at)), h("p", {}, n.text))))
+      : h("p", { class: "muted" }, t("case.no_notes")));
+  };
+  const form = actionForm("note-form", [
+    h("div", { class: "field" }, h("label", { for: "note-text" }, t("case.new_note")),
+      h("textarea", { id: "note-text", name: "note-text", required: true, maxlength: "4000", rows: "3" })),
+  ], t("case.add_note"), {
+    body: () => ({ text: value("note-text").trim() }),
+    send: (b) => api.post(path(file.case_id, "/notes"), b),
+    done: () => reload(t("case.note_added")),
+  });
+  return { card: section("case-notes", t("case.notes"), slot, form), loaded: load() };
+}
+
+function chooser(id, label, people) {
+  return selectField(id, label, people.map((p) => [p.id, p.display_name]));
+}
+
+function peopleList(id, people, empty) {
+  return people.length
+    ? h("ul", { class: "plain", id }, people.map((p) => h("li", { "data-user-id": p.id }, p.display_name)))
+    : h("p", { class: "muted", id }, empty);
+}
+
+function peopleCard(file, ctx, reload) {
+  const { t, api } = ctx;
+  const of = (role) => file.candidates.filter((c) => c.role === role);
+  const mentors = of("mentor").filter((m) => !file.mentors.some((x) => x.id === m.id));
+  const partners = of("partner").filter((p) => !file.network.some((x) => x.id === p.id));
+  return section("case-people", t("case.people"),
+    h("h3", {}, t("case.mentor")), peopleList("mentors", file.mentors, t("case.no_mentor")),
+    mentors.length ? actionForm("mentor-form", [chooser("mentor-choice", t("case.choose_mentor"), mentors)],
+      t("case.assign_mentor"), {
+        body: () => ({ mentor_id: value("mentor-choice"), client_id: file.client.id }),
+        send: (b) => api.post("/api/mentor-assignments", b),
+        done: () => reload(t("case.mentor_assigned")),
+      }) : null,
+    h("h3", {}, t("case.network")), peopleList("network", file.network, t("case.no_network")),
+    partners.length ? actionForm("network-form", [chooser("partner-choice", t("case.choose_partner"), partners)],
+      t("case.add_partner"), {
+        body: () => ({ partner_id: value("partner-choice") }),
+        send: (b) => api.post(path(file.case_id, "/network"), b),
+        done: () => reload(t("case.partner_added")),
+      }) : null);
+}
+
+/** Senior officers: hand the case to another officer of the office; set or lift a legal hold. */
+function seniorCard(file, ctx, reload) {
+  const { t, api } = ctx;
+  const officers = file.candidates.filter((c) => c.role === "officer" || c.role === "senior_officer");
+  const hold = file.legal_hold ? "lift" : "set";
+  return section("case-senior", t("case.senior_actions"),
+    h("h3", {}, t("case.handover")),
+    officers.length ? actionForm("handover-form", [chooser("handover-choice", t("case.new_officer"), officers)],
+      t("case.hand_over"), {
+        body: () => ({ officer_id: value("handover-choice") }),
+        send: (b) => api.put(path(file.case_id, "/officer"), b),
+        done: () => reload(t("case.handed_over")),
+      }) : h("p", { class: "muted" }, t("case.no_officers")),
+    h("h3", {}, t("case.legal_hold")),
+    h("p", { id: "hold-state" }, t(file.legal_hold ? "case.hold_on" : "case.hold_off")),
+    actionForm("hold-form", [field("hold-reason", t("case.reason"), { type: "text", required: true, maxlength: "500" })],
+      t(`case.hold_button_${hold}`), {
+        body: () => ({ reason: value("hold-reason").trim() }),
+        send: (b) => (hold === "set" ? api.post(path(file.case_id, "/legal-hold"), b)
+          : api.del(path(file.case_id, "/legal-hold"), b)),
+        done: () => reload(t(hold === "set" ? "case.hold_was_set" : "case.hold_was_lifted")),
+      }));
+}
+
+export async function render(view, ctx) {
+  const { t, api, params } = ctx;
+  const caseId = params.get("id");
+  const status = h("p", { class: "visually-hidden", role: "status", id: "case-status" });
+  const slot = h("div", { class: "stack" });
+  const back = h("p", {}, h("a", { class: "text-link", href: "#/home", id: "back-to-caseload" }, t("case.back")));
+  view.append(back, status, slot);
+  const reload = async (said) => {
+    const file = await loadInto(slot, () => api.get(path(caseId, "/file")), () => reload());
+    if (!file) {
+      view.prepend(pageHeading(t("case.title")));
+      return;
+    }
+    const notes = notesCard(file, ctx, reload);
+    view.querySelector("h1")?.remove();
+    view.prepend(pageHeading(file.client.display_name));
+    slot.replaceChildren();
+    append(slot, [
+      section("case-summary", t("case.summary"), details([
+        [t("officer.officer"), file.officer.display_name],
+        [t("officer.flags"), flagList(file.flags, t)],
+        [t("officer.face_to_face"), h("span", { class: "count" }, String(file.face_to_face.count)),
+          file.face_to_face.last_met_at
+            ? h("span", { class: "muted" }, ` · ${t("officer.last_met", { date: formatDate(file.face_to_face.last_met_at) })}`)
+            : null],
+        file.legal_hold ? [t("case.legal_hold"), t("case.hold_on")] : null,
+      ]), h("p", {}, h("a", { class: "text-link", href: "#/schedule", id: "case-schedule" }, t("case.schedule")))),
+      meetingsCard(file, ctx, reload),
+      remoteCard(file, ctx, reload),
+      notes.card,
+      peopleCard(file, ctx, reload),
+      ctx.me.role === "senior_officer" ? seniorCard(file, ctx, reload) : null]);
+    await notes.loaded;
+    if (said) status.textContent = said;
+  };
+  await reload();
+}

@@ -1,0 +1,102 @@
+"""The officer's case page, through the UI only: from the caseload card an officer sees the
+client refused remote supervision by face_to_face_first, is refused a meeting in the future
+(the server's reason shown), records one that happened two hours ago, and remote supervision
+opens; adds a note and assigns a mentor. The office's senior puts the case on legal hold.
+The API is used only to open a fresh case (so the demo's own cases stay as other tests
+expect them) and to check results. Axe-clean at 360 px."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.browser.support import Phone, api_call, api_login, assert_phone_friendly, open_case
+from tests.browser.test_web_axe import assert_no_violations
+
+expect = pytest.importorskip("playwright.sync_api").expect
+
+pytestmark = pytest.mark.browser
+
+
+def _open_case_page(phone: Phone, username: str, name: str) -> None:
+    """A fresh case of the demo officer's for `name`, opened from `username`'s caseload."""
+    open_case(phone.base_url, name)
+    phone.login(username)
+    phone.page.locator(".case a[data-open-case]").filter(has_text=name).click()
+    phone.page.wait_for_url("**/#/cases/*")
+    phone.settled()
+    expect(phone.page.locator("h1")).to_have_text(name)
+
+
+def _case_id(base_url: str, name: str) -> str:
+    cases = api_call(base_url, "GET", "/api/caseload", api_login(base_url, "officer"))["cases"]
+    return str(next(c["case_id"] for c in cases if c["client"]["display_name"] == name))
+
+
+def test_officer_records_a_meeting_adds_a_note_and_assigns_a_mentor(phone: Phone) -> None:
+    page = phone.page
+    name = f"Mari Tamm {secrets.token_hex(2)}"
+    _open_case_page(phone, "officer", name)
+    remote = page.locator("#case-remote [data-remote]")
+    expect(remote).to_have_attribute("data-remote", "refused")
+    expect(remote).to_have_attribute("data-rule-id", "face_to_face_first")
+    expect(page.locator("#meetings")).to_have_text(phone.t("case.no_meetings"))
+    assert_phone_friendly(phone)
+    assert_no_violations(phone, "officer case page (never met)")
+
+    # Tomorrow: the server refuses, and its reason stays on the form with what was typed.
+    # The browser runs in UTC here, so the server's clock and the form's agree.
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    page.locator("#f2f-date").fill(tomorrow.strftime("%Y-%m-%d"))
+    page.locator("#f2f-time").fill("10:00")
+    page.locator("#f2f-location").fill("Office, room 2")
+    page.locator("#f2f-form-submit").click()
+    expect(page.locator("#f2f-form-error [role=alert]")).to_contain_text("cannot be recorded before it happens")
+    expect(page.locator("#f2f-location")).to_have_value("Office, room 2")
+    assert_no_violations(phone, "officer case page (meeting refused)")
+
+    # Two hours ago: recorded, listed, and remote supervision is open.
+    met = datetime.now(UTC) - timedelta(hours=2)
+    page.locator("#f2f-date").fill(met.strftime("%Y-%m-%d"))
+    page.locator("#f2f-time").fill(met.strftime("%H:%M"))
+    page.locator("#f2f-form-submit").click()
+    expect(page.locator("#case-status")).to_have_text(phone.t("case.meeting_recorded"))
+    expect(page.locator("#meetings li")).to_have_count(1)
+    expect(page.locator("#meetings li")).to_contain_text("Office, room 2")
+    expect(page.locator("#case-remote [data-remote]")).to_have_attribute("data-remote", "allowed")
+
+    page.locator("#note-text").fill("Talked about the job interview on Monday.")
+    page.locator("#note-form-submit").click()
+    expect(page.locator("#case-status")).to_have_text(phone.t("case.note_added"))
+    expect(page.locator("#notes li")).to_contain_text("job interview on Monday")
+
+    page.locator("#mentor-choice").select_option(label="Mihai Mentor")
+    page.locator("#mentor-form-submit").click()
+    expect(page.locator("#case-status")).to_have_text(phone.t("case.mentor_assigned"))
+    expect(page.locator("#mentors li")).to_have_text("Mihai Mentor")
+    assert_no_violations(phone, "officer case page (met, with a note and a mentor)")
+
+    # What the server holds now, read back through the API.
+    token = api_login(phone.base_url, "officer")
+    case_file = api_call(phone.base_url, "GET", f"/api/cases/{_case_id(phone.base_url, name)}/file", token)
+    assert [m["location"] for m in case_file["meetings"]] == ["Office, room 2"]
+    assert case_file["remote"]["allowed"] is True
+    assert [m["display_name"] for m in case_file["mentors"]] == ["Mihai Mentor"]
+
+
+def test_senior_puts_a_case_on_legal_hold_from_its_page(phone: Phone) -> None:
+    page = phone.page
+    name = f"Jaan Kask {secrets.token_hex(2)}"
+    _open_case_page(phone, "senior", name)
+    expect(page.locator("#hold-state")).to_have_text(phone.t("case.hold_off"))
+    expect(page.locator("#exception-form")).to_be_visible()  # never met: a senior may grant an exception
+    assert_no_violations(phone, "senior case page")
+    page.locator("#hold-reason").fill("Appeal pending")
+    page.locator("#hold-form-submit").click()
+    expect(page.locator("#case-status")).to_have_text(phone.t("case.hold_was_set"))
+    expect(page.locator("#hold-state")).to_have_text(phone.t("case.hold_on"))
+    case_id = _case_id(phone.base_url, name)
+    detail = api_call(phone.base_url, "GET", f"/api/cases/{case_id}", api_login(phone.base_url, "senior"))
+    assert detail["legal_hold"] is True
