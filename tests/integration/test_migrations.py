@@ -1,4 +1,5 @@
-"""Migrations: 0002 gives cases that existed before messaging their conversations.
+"""Migrations: 0002 gives cases that existed before messaging their conversations; 0008
+gives each running mentor assignment a mentoring conversation of its own.
 
 The old rows are written with SQL against the 0001 schema: today's action functions
 write to tables 0001 does not have, so they cannot build a pre-messaging database.
