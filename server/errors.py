@@ -25,6 +25,10 @@
              └── NotHost             not_host 403 (admit/end by a non-host)
     BadRequest── LimitExceeded       limit_exceeded 422 (candidate budget, SDP size)
 
+    Mentoring (issue 12):
+    Conflict ├── AlreadyAssigned     already_assigned 409 (the mentor already mentors this client)
+             └── ConversationClosed  conversation_closed 409 (a send to a conversation whose mentoring ended)
+
 Client-facing errors carry a stable ``code``, an HTTP ``status`` and a human
 ``message``. Foreign exceptions (database, Redis, aiortc) are translated at the edge;
 anything else becomes ``internal_error`` 500 without detail.
@@ -155,3 +159,14 @@ class NotHost(Forbidden):
 
 class LimitExceeded(BadRequest):
     code = "limit_exceeded"
+
+
+# -- mentoring (issue 12) --------------------------------------------------------
+
+
+class AlreadyAssigned(Conflict):
+    code = "already_assigned"
+
+
+class ConversationClosed(Conflict):
+    code = "conversation_closed"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
@@ -20,7 +20,7 @@ from server.audit import store as audit
 from server.cases import store
 from server.clock import Clock
 from server.crypto.keyring import Keyring, KeyShredded
-from server.errors import BadRequest, NotFound, PolicyRefused
+from server.errors import AlreadyAssigned, BadRequest, Conflict, NotFound, PolicyRefused
 from server.identity import store as identity_store
 from server.identity.model import Actor, Role
 from server.identity.scope import CaseRef, relation
@@ -41,6 +41,15 @@ class CaseView:
     ref: CaseRef
     facts: CaseFacts
     last_met_at: datetime | None
+
+
+@dataclass(frozen=True)
+class MentorAssignment:
+    id: str
+    mentor_id: str
+    client_id: str
+    created_at: datetime
+    ends_on: date | None
 
 
 @dataclass(frozen=True)
@@ -231,18 +240,49 @@ class CaseService:
             await self._audit(conn, by, "case.exception", case_id, {"until": until.isoformat(), "reason": reason})
         return until
 
-    async def assign_mentor(self, by: Actor, *, mentor_id: str, client_id: str) -> None:
+    async def assign_mentor(self, by: Actor, *, mentor_id: str, client_id: str,
+                            ends_on: date | None = None) -> MentorAssignment:
+        """Assign a mentor to a client, with a new, empty mentoring conversation of their own:
+        a mentor never reads what the client wrote to an earlier mentor."""
+        now = self.clock.now()
+        if ends_on is not None and ends_on <= now.date():
+            raise BadRequest("A planned end (ends_on) is a day after today")
+        assignment = MentorAssignment(new_id(), mentor_id, client_id, now, ends_on)
         async with self.store.write("mentor.assign") as conn:
             row = await store.case_by_client(conn, client_id)
             mentor = await identity_store.user_by_id(conn, mentor_id)
             if row is None or mentor is None or mentor.role != Role.MENTOR.value:
                 raise NotFound("No such client or mentor")
             refuse(self.decide(by, "write_case", await self._view_of(conn, row)))
-            await store.insert_mentor_assignment(conn, id=new_id(), mentor_id=mentor_id, client_id=client_id,
-                                                 created_at=self.clock.now(), ended_at=None)
-            await self._audit(conn, by, "mentor.assign", row.id, {"mentor_id": mentor_id})
-            await messaging_store.ensure_conversation(conn, kind="mentoring", case_id=row.id,
-                                                      user_ids=[client_id, mentor_id], at=self.clock.now())
+            if mentor.office_id != row.office_id and not self.policy.engine.policies.scope.mentor_from_other_office:
+                raise PolicyRefused("A mentor comes from the client's office (rule scope)", rule_id="scope")
+            if await store.running_assignment(conn, mentor_id, client_id) is not None:
+                raise AlreadyAssigned("This mentor already mentors this client")
+            await store.insert_mentor_assignment(conn, id=assignment.id, mentor_id=mentor_id, client_id=client_id,
+                                                 created_at=now, ended_at=None, ends_on=ends_on)
+            await self._audit(conn, by, "mentor.assign", row.id, {
+                "mentor_id": mentor_id, "assignment_id": assignment.id,
+                "ends_on": None if ends_on is None else ends_on.isoformat()})
+            await messaging_store.open_mentoring(conn, case_id=row.id, assignment_id=assignment.id,
+                                                 user_ids=[client_id, mentor_id], at=now)
+        return assignment
+
+    async def end_mentor_assignment(self, by: Actor, assignment_id: str) -> None:
+        """End a mentoring: the mentor leaves its conversation (no more reading or sending), the
+        client keeps its history, and the client leaves the mentor's list of mentees."""
+        now = self.clock.now()
+        async with self.store.write("mentor.end") as conn:
+            assignment = await store.mentor_assignment(conn, assignment_id)
+            row = None if assignment is None else await store.case_by_client(conn, assignment.client_id)
+            if assignment is None or row is None:
+                raise NotFound("No such mentor assignment")
+            refuse(self.decide(by, "write_case", await self._view_of(conn, row)))
+            if not await store.end_mentor_assignment(conn, assignment_id, now):
+                raise Conflict("This mentor assignment has already ended")
+            await messaging_store.close_mentoring(conn, assignment_id=assignment_id, mentor_id=assignment.mentor_id,
+                                                  at=now)
+            await self._audit(conn, by, "mentor.end", row.id, {"mentor_id": assignment.mentor_id,
+                                                               "assignment_id": assignment_id})
 
     async def change_officer(self, by: Actor, case_id: str, officer_id: str) -> None:
         """Hand a case to another officer of its office. The new officer takes over the case's

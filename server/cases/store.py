@@ -180,6 +180,32 @@ async def insert_mentor_assignment(conn: AsyncConnection, **values: Any) -> None
     await conn.execute(mentor_assignments.insert().values(**values))
 
 
+async def mentor_assignment(conn: AsyncConnection, assignment_id: str) -> Any:
+    return (await conn.execute(select(mentor_assignments).where(mentor_assignments.c.id == assignment_id))).first()
+
+
+async def running_assignment(conn: AsyncConnection, mentor_id: str, client_id: str) -> Any:
+    return (
+        await conn.execute(
+            select(mentor_assignments).where(
+                mentor_assignments.c.mentor_id == mentor_id,
+                mentor_assignments.c.client_id == client_id,
+                mentor_assignments.c.ended_at.is_(None),
+            )
+        )
+    ).first()
+
+
+async def end_mentor_assignment(conn: AsyncConnection, assignment_id: str, at: datetime) -> bool:
+    """End a running assignment; False when it had already ended."""
+    result = await conn.execute(
+        update(mentor_assignments)
+        .where(mentor_assignments.c.id == assignment_id, mentor_assignments.c.ended_at.is_(None))
+        .values(ended_at=at)
+    )
+    return bool(result.rowcount)
+
+
 async def insert_network_member(conn: AsyncConnection, **values: Any) -> None:
     await conn.execute(network_members.insert().values(**values))
 

@@ -30,7 +30,7 @@ from server.errors import BadRequest, NotFound, PayloadTooLarge, RateLimited, Un
 from server.identity.model import Actor
 from server.ids import new_id
 from server.messaging import store as messaging_store
-from server.messaging.model import Kind, attachment_aad
+from server.messaging.model import Kind, attachment_aad, refuse_closed
 from server.messaging.service import member_conversation
 from server.store.schema import attachments
 from server.store.tx import Store
@@ -108,6 +108,7 @@ class AttachmentService:
     async def _writable(self, conn: AsyncConnection, actor: Actor, conversation_id: str) -> Any:
         """The conversation, if the actor is a member who may send content to it now."""
         row = await member_conversation(conn, actor, conversation_id)
+        refuse_closed(row)
         if row.case_id is None:
             raise BadRequest("Attachments belong to case conversations")
         if row.kind == Kind.CASE.value:

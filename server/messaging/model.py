@@ -16,6 +16,8 @@ from typing import Any
 
 import msgspec
 
+from server.errors import ConversationClosed
+
 
 class Kind(StrEnum):
     CASE = "case"  # client <-> supervising officer
@@ -90,6 +92,12 @@ def next_cursor(current: int, reported: int, last_seq: int) -> int:
 
 def unread(last_seq: int, read_seq: int) -> int:
     return max(0, last_seq - read_seq)
+
+
+def refuse_closed(row: Any) -> None:
+    """A conversation whose mentoring ended keeps its history for its members and takes no sends."""
+    if row.closed_at is not None:
+        raise ConversationClosed("This conversation has ended; its history stays readable")
 
 
 def bucket_owner(row: Any) -> str:

@@ -43,7 +43,17 @@ from server.crypto.keyring import bucket_of, insert_keys, select_bucket_rows
 from server.errors import Conflict, NotFound, TandemError
 from server.identity.model import Actor
 from server.messaging import store
-from server.messaging.model import CATEGORY, Ack, Kind, MessageKind, StoredMessage, aad, bucket_owner, message_frame
+from server.messaging.model import (
+    CATEGORY,
+    Ack,
+    Kind,
+    MessageKind,
+    StoredMessage,
+    aad,
+    bucket_owner,
+    message_frame,
+    refuse_closed,
+)
 from server.policy.decision import Decision
 from server.policy.engine import PolicyEngine, clock_facts
 from server.store.raw import Driver, driver_ts
@@ -252,6 +262,11 @@ class SendPipeline:
                 row = convs.get(cid)
                 if row is None or sender not in members.get(cid, ()):
                     outcomes[i] = NotFound("No such conversation")
+                    continue
+                try:
+                    refuse_closed(row)
+                except TandemError as err:
+                    outcomes[i] = err
                     continue
                 if row.kind == Kind.CASE.value:
                     view = views.get(row.case_id or "")

@@ -35,6 +35,7 @@ from server.messaging.model import (
     bucket_owner,
     message_frame,
     next_cursor,
+    refuse_closed,
 )
 from server.messaging.pipeline import MAX_BATCH, SEND_WRITERS_PG, SendPipeline
 from server.store.tx import Store
@@ -107,6 +108,7 @@ class MessagingService:
                     raise Conflict("That message id was already used in another conversation")
                 return Ack(client_id, conversation_id, int(existing.seq), existing.sent_at, duplicate=True)
             row = await member_conversation(conn, actor, conversation_id)
+            refuse_closed(row)
             if row.kind == Kind.CASE.value:
                 view = await self.cases.view(conn, row.case_id)
                 refuse(self.cases.decide(actor, "send_message", view, message_kind=kind.value))

@@ -45,6 +45,37 @@ async def ensure_conversation(
     return conversation_id
 
 
+async def open_mentoring(
+    conn: AsyncConnection, *, case_id: str, assignment_id: str, user_ids: list[str], at: datetime
+) -> str:
+    """A new, empty mentoring conversation for one mentor assignment."""
+    conversation_id = new_id()
+    await insert_conversation(conn, id=conversation_id, kind="mentoring", case_id=case_id,
+                              mentor_assignment_id=assignment_id, created_at=at)
+    for user_id in user_ids:
+        await add_member(conn, conversation_id, user_id, at)
+    return conversation_id
+
+
+async def close_mentoring(conn: AsyncConnection, *, assignment_id: str, mentor_id: str, at: datetime) -> None:
+    """Close the assignment's conversation: the mentor leaves it, nobody sends any more."""
+    row = (
+        await conn.execute(select(conversations.c.id).where(conversations.c.mentor_assignment_id == assignment_id))
+    ).first()
+    if row is None:
+        return
+    await conn.execute(update(conversations).where(conversations.c.id == row.id).values(closed_at=at))
+    await conn.execute(
+        update(conversation_members)
+        .where(
+            conversation_members.c.conversation_id == row.id,
+            conversation_members.c.user_id == mentor_id,
+            conversation_members.c.left_at.is_(None),
+        )
+        .values(left_at=at)
+    )
+
+
 async def membership(conn: AsyncConnection, conversation_id: str, user_id: str) -> Any:
     return (
         await conn.execute(
@@ -205,6 +236,7 @@ class ConversationRow(NamedTuple):
     case_id: str | None
     cohort_id: str | None
     last_seq: int
+    closed_at: Any  # None while open; the driver's timestamp form otherwise
 
 
 _BY_CLIENT_IDS = Statement(
@@ -269,7 +301,7 @@ def lock_conversations(db: Driver, conversation_ids: Collection[str]) -> dict[st
     """The conversations, their rows locked until commit (in id order, so two nodes locking
     overlapping batches never deadlock; on SQLite the write lock already serialises writers)."""
     rows = db.rows(_LOCK_CONVERSATIONS, (db.set_of(conversation_ids),))
-    return {r[0]: ConversationRow(r[0], r[1], r[2], r[3], int(r[4])) for r in rows}
+    return {r[0]: ConversationRow(r[0], r[1], r[2], r[3], int(r[4]), r[5]) for r in rows}
 
 
 def current_members(db: Driver, conversation_ids: Collection[str]) -> dict[str, list[str]]:

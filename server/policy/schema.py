@@ -184,6 +184,9 @@ class ScopeConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only=True
     #: file and an attempt to flip it is refused with a reason instead of passing
     #: unnoticed as an unknown key.
     admin_reads_message_content: bool
+    #: A mentor comes from the client's office unless the deployment says otherwise
+    #: (groups, participants and handovers never cross offices).
+    mentor_from_other_office: bool = False
 
     def problems(self) -> list[Problem]:
         if self.admin_reads_message_content:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -148,6 +150,10 @@ mentor_assignments = Table(
     Column("client_id", ID, ForeignKey("users.id"), nullable=False, index=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("ended_at", UTCDateTime, nullable=True),
+    Column("ends_on", Date, nullable=True),  # the planned last day, if one was set
+    # A mentor has at most one running assignment to a client.
+    Index("ix_mentor_assignments_active", "mentor_id", "client_id", unique=True,
+          sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL")),
 )
 
 network_members = Table(
@@ -278,8 +284,16 @@ conversations = Table(
     Column("created_at", UTCDateTime, nullable=False),
     # A programme group's conversation belongs to its cohort, not to one case (kind = group).
     Column("cohort_id", ID, ForeignKey("cohorts.id"), nullable=True),
-    UniqueConstraint("case_id", "kind", name="uq_conversations_case_kind"),
+    # A mentoring conversation belongs to one mentor assignment: a new mentor starts a new one.
+    Column("mentor_assignment_id", ID, ForeignKey("mentor_assignments.id"), nullable=True),
+    # Set when its mentor assignment ended: the history stays readable by the remaining
+    # members, nobody sends any more.
+    Column("closed_at", UTCDateTime, nullable=True),
+    # A case has one case conversation and one network conversation; mentoring ones are per assignment.
+    Index("ix_conversations_case_kind", "case_id", "kind", unique=True,
+          sqlite_where=text("kind <> 'mentoring'"), postgresql_where=text("kind <> 'mentoring'")),
     Index("ix_conversations_cohort_id", "cohort_id", unique=True),
+    Index("ix_conversations_mentor_assignment_id", "mentor_assignment_id", unique=True),
 )
 
 conversation_members = Table(

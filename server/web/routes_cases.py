@@ -25,6 +25,7 @@ OWN_CASE = Permission("read their own case", roles=frozenset({Role.CLIENT}))
 MENTEES = Permission("list their mentees", roles=frozenset({Role.MENTOR}))
 REASSIGN = Permission("reassign a case", roles=frozenset({Role.SENIOR_OFFICER}), case_scoped=True)
 ASSIGN_MENTOR = Permission("assign a mentor", roles=OFFICERS, case_scoped=True)
+END_MENTORING = Permission("end a mentor assignment", roles=OFFICERS, case_scoped=True)
 
 
 def remote_status(decision: PolicyDecision) -> s.RemoteStatus:
@@ -141,11 +142,21 @@ def register(api: Registry) -> None:
         await call.request.app[SERVICES].cases.add_network_member(call.actor, call.param("case_id"),
                                                                   call.body.partner_id)
 
-    @api.route("POST", "/api/mentor-assignments", permission=ASSIGN_MENTOR, summary="Assign a mentor to a client",
-               body=s.AssignMentor, tag="cases", example={"mentor_id": "MENTOR", "client_id": "CLIENT"})
-    async def assign(call: Call[s.AssignMentor]) -> None:
-        await call.request.app[SERVICES].cases.assign_mentor(call.actor, mentor_id=call.body.mentor_id,
-                                                             client_id=call.body.client_id)
+    @api.route("POST", "/api/mentor-assignments", permission=ASSIGN_MENTOR,
+               summary="Assign a mentor to a client (a new mentoring conversation)", body=s.AssignMentor,
+               response=s.MentorAssignmentOut, status=201, tag="cases",
+               example={"mentor_id": "MENTOR", "client_id": "CLIENT"})
+    async def assign(call: Call[s.AssignMentor]) -> s.MentorAssignmentOut:
+        made = await call.request.app[SERVICES].cases.assign_mentor(
+            call.actor, mentor_id=call.body.mentor_id, client_id=call.body.client_id, ends_on=call.body.ends_on)
+        return s.MentorAssignmentOut(id=made.id, mentor_id=made.mentor_id, client_id=made.client_id,
+                                     created_at=made.created_at, ends_on=made.ends_on)
+
+    @api.route("POST", "/api/mentor-assignments/{assignment_id}/end", permission=END_MENTORING,
+               summary="End a mentoring: the mentor leaves its conversation, the client keeps its history",
+               tag="cases")
+    async def end_assignment(call: Call[None]) -> None:
+        await call.request.app[SERVICES].cases.end_mentor_assignment(call.actor, call.param("assignment_id"))
 
     @api.route("GET", "/api/my/case", permission=OWN_CASE, summary="The client's own case", response=s.MyCase,
                tag="cases")

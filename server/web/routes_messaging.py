@@ -31,6 +31,7 @@ class Conversation(Struct, kw_only=True):
     last_seq: int
     last_read_seq: int
     unread: int
+    closed: bool  # its mentor assignment ended: history to read, nothing more to send
 
 
 class Conversations(Struct, kw_only=True):
@@ -81,6 +82,7 @@ def register(api: Registry) -> None:
                     last_seq=int(row.last_seq),
                     last_read_seq=int(row.read_seq),
                     unread=unread(int(row.last_seq), int(row.read_seq)),
+                    closed=row.closed_at is not None,
                 )
             )
         return Conversations(conversations=out)

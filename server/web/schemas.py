@@ -3,7 +3,7 @@ refused, every string and list has a size limit. OpenAPI is generated from these
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -238,6 +238,15 @@ class AddNetworkMember(Strict, kw_only=True):
 class AssignMentor(Strict, kw_only=True):
     mentor_id: Id
     client_id: Id
+    ends_on: date | None = None  # the planned last day of the mentoring
+
+
+class MentorAssignmentOut(Struct, kw_only=True):
+    id: str
+    mentor_id: str
+    client_id: str
+    created_at: datetime
+    ends_on: date | None
 
 
 class MyCase(Struct, kw_only=True):

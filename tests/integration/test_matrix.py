@@ -157,6 +157,8 @@ MATRIX: dict[tuple[str, str], Row] = {
         "other_office":                        "N   N   N   N   N   N   N   N   N",
         "unrelated":                           "N   N   N   N   N   N   N   N   N",
     },
+    # Ending a mentor assignment of case "own" (a fresh one each time).
+    ("POST", "/api/mentor-assignments/{assignment_id}/end"): "N   Y   Y   N   N   N   N   N   N",
     ("GET", "/api/my/case"):                   "Y   N   N   N   N   N   N   N   N",
     # -- messaging: every role may list its own conversations (possibly none); a thread's
     # history is for its members only. The thread here is case "own"'s case conversation
@@ -436,6 +438,8 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
     url = url.replace("{group_id}", ctx.group)
     if "{appointment_id}" in url:
         url = url.replace("{appointment_id}", await _fresh_appointment(ctx))
+    if "{assignment_id}" in url:
+        url = url.replace("{assignment_id}", await _fresh_mentor_assignment(ctx, n))
     url = url.replace("{echo_id}", "no-such-echo")
     checkin = await _new_checkin(ctx) if (method, path) in FRESH_CHECKIN_ROUTES else ctx.checkin
     url = url.replace("{checkin_id}", checkin)
@@ -478,6 +482,14 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
         case ("POST", "/api/checkins/{checkin_id}/safe-space") if role == "client":
             body.update(answers={"private_place": True, "alone": True, "not_driving": True})
     return url, body, headers
+
+
+async def _fresh_mentor_assignment(ctx: Ctx, n: int) -> str:
+    mentor = await ctx.services.identity.create_user(None, username=f"matrix_mentor_{n}", display_name="Mentor",
+                                                     role=Role.MENTOR, office_id=ctx.w.offices["A"], password=None)
+    made = await ctx.services.cases.assign_mentor(ctx.w.actor("officer"), mentor_id=mentor,
+                                                  client_id=ctx.client_of["own"])
+    return made.id
 
 
 async def _fresh_appointment(ctx: Ctx) -> str:
