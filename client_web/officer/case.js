@@ -112,13 +112,47 @@ function peopleList(id, people, empty) {
     : h("p", { class: "muted", id }, empty);
 }
 
+/** The client's mentors, each with "End the mentoring", which asks once more before it is sent. */
+function mentorList(file, ctx, reload) {
+  const { t, api } = ctx;
+  if (!file.mentors.length) return h("p", { class: "muted", id: "mentors" }, t("case.no_mentor"));
+  const item = (m) => {
+    const li = h("li", { "data-user-id": m.mentor.id });
+    const error = h("div", { "aria-live": "polite" });
+    const end = async () => {
+      try {
+        await api.post(`/api/mentor-assignments/${encodeURIComponent(m.assignment_id)}/end`);
+        await reload(t("case.mentoring_ended"));
+      } catch (err) {
+        error.replaceChildren(errorBox(err));
+      }
+    };
+    const ask = () => {
+      li.replaceChildren(h("p", { class: "confirm", id: `end-${m.assignment_id}` },
+        t("case.confirm_end_mentoring", { name: m.mentor.display_name })),
+      h("div", { class: "actions" },
+        h("button", { type: "button", class: "button secondary", "data-confirm-end": "",
+          "aria-describedby": `end-${m.assignment_id}`, onclick: end }, t("schedule.confirm_yes")),
+        h("button", { type: "button", class: "button secondary", onclick: () => li.replaceWith(item(m)) },
+          t("schedule.confirm_no"))), error);
+      li.querySelector("[data-confirm-end]").focus();
+    };
+    append(li, [h("span", { class: "name" }, m.mentor.display_name),
+      m.ends_on ? h("span", { class: "muted" }, ` · ${t("case.mentoring_until", { date: formatDate(m.ends_on) })}`) : null,
+      h("button", { type: "button", class: "button secondary", "data-end-mentoring": m.assignment_id, onclick: ask },
+        t("case.end_mentoring"))]);
+    return li;
+  };
+  return h("ul", { class: "plain", id: "mentors" }, file.mentors.map(item));
+}
+
 function peopleCard(file, ctx, reload) {
   const { t, api } = ctx;
   const of = (role) => file.candidates.filter((c) => c.role === role);
-  const mentors = of("mentor").filter((m) => !file.mentors.some((x) => x.id === m.id));
+  const mentors = of("mentor").filter((m) => !file.mentors.some((x) => x.mentor.id === m.id));
   const partners = of("partner").filter((p) => !file.network.some((x) => x.id === p.id));
   return section("case-people", t("case.people"),
-    h("h3", {}, t("case.mentor")), peopleList("mentors", file.mentors, t("case.no_mentor")),
+    h("h3", {}, t("case.mentor")), mentorList(file, ctx, reload),
     mentors.length ? actionForm("mentor-form", [chooser("mentor-choice", t("case.choose_mentor"), mentors)],
       t("case.assign_mentor"), {
         body: () => ({ mentor_id: value("mentor-choice"), client_id: file.client.id }),

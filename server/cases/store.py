@@ -285,8 +285,10 @@ async def network_rows(conn: AsyncConnection, case_id: str) -> list[Any]:
 
 
 async def active_mentor_rows(conn: AsyncConnection, client_id: str) -> list[Any]:
+    """The client's mentors now, with their assignment (its id ends it) and its planned end."""
     return list((await conn.execute(
-        select(users.c.id, users.c.display_name)
+        select(users.c.id, users.c.display_name, mentor_assignments.c.id.label("assignment_id"),
+               mentor_assignments.c.ends_on)
         .join(mentor_assignments, mentor_assignments.c.mentor_id == users.c.id)
         .where(mentor_assignments.c.client_id == client_id, mentor_assignments.c.ended_at.is_(None))
         .order_by(users.c.display_name)

@@ -90,7 +90,8 @@ def register(api: Registry) -> None:
             meetings=[s.Meeting(id=m.id, met_at=m.met_at, location=m.location,
                                 officer=s.PersonRef(id=m.officer_id, display_name=m.officer_name)) for m in f.meetings],
             network=[s.PersonRef(id=p.id, display_name=p.display_name) for p in f.network],
-            mentors=[s.PersonRef(id=p.id, display_name=p.display_name) for p in f.mentors],
+            mentors=[s.Mentoring(assignment_id=m.assignment_id, ends_on=m.ends_on,
+                                 mentor=s.PersonRef(id=m.id, display_name=m.display_name)) for m in f.mentors],
             candidates=[s.Candidate(id=c.id, display_name=c.display_name, role=c.role) for c in f.candidates])
 
     @api.route("POST", "/api/cases/{case_id}/face-to-face", permission=WRITE_CASE,

@@ -169,13 +169,19 @@ class Candidate(Struct, kw_only=True):
     role: str
 
 
+class Mentoring(Struct, kw_only=True):
+    assignment_id: str
+    mentor: PersonRef
+    ends_on: date | None
+
+
 class CaseFile(CaseDetail, kw_only=True):
     """The officer's case page: the case, who is in it, and whom it could be handed or introduced to."""
     client: PersonRef
     officer: PersonRef
     meetings: list[Meeting]
     network: list[PersonRef]
-    mentors: list[PersonRef]
+    mentors: list[Mentoring]
     candidates: list[Candidate]
 
 

@@ -1,7 +1,7 @@
 """The officer's case page, through the UI only: from the caseload card an officer sees the
 client refused remote supervision by face_to_face_first, is refused a meeting in the future
 (the server's reason shown), records one that happened two hours ago, and remote supervision
-opens; adds a note and assigns a mentor. The office's senior puts the case on legal hold.
+opens; adds a note, assigns a mentor, ends the mentoring and assigns one again. The office's senior puts the case on legal hold.
 The API is used only to open a fresh case (so the demo's own cases stay as other tests
 expect them) and to check results. Axe-clean at 360 px."""
 
@@ -75,15 +75,23 @@ def test_officer_records_a_meeting_adds_a_note_and_assigns_a_mentor(phone: Phone
     page.locator("#mentor-choice").select_option(label="Mihai Mentor")
     page.locator("#mentor-form-submit").click()
     expect(page.locator("#case-status")).to_have_text(phone.t("case.mentor_assigned"))
-    expect(page.locator("#mentors li")).to_have_text("Mihai Mentor")
+    expect(page.locator("#mentors li .name")).to_have_text("Mihai Mentor")
     assert_no_violations(phone, "officer case page (met, with a note and a mentor)")
+    page.locator("#mentors [data-end-mentoring]").click()
+    assert_no_violations(phone, "officer case page (asked to confirm the end of a mentoring)")
+    page.locator("#mentors [data-confirm-end]").click()
+    expect(page.locator("#case-status")).to_have_text(phone.t("case.mentoring_ended"))
+    expect(page.locator("#mentors")).to_have_text(phone.t("case.no_mentor"))
+    page.locator("#mentor-choice").select_option(label="Mihai Mentor")  # a new mentoring, a new conversation
+    page.locator("#mentor-form-submit").click()
+    expect(page.locator("#mentors li .name")).to_have_text("Mihai Mentor")
 
     # What the server holds now, read back through the API.
     token = api_login(phone.base_url, "officer")
     case_file = api_call(phone.base_url, "GET", f"/api/cases/{_case_id(phone.base_url, name)}/file", token)
     assert [m["location"] for m in case_file["meetings"]] == ["Office, room 2"]
     assert case_file["remote"]["allowed"] is True
-    assert [m["display_name"] for m in case_file["mentors"]] == ["Mihai Mentor"]
+    assert [m["mentor"]["display_name"] for m in case_file["mentors"]] == ["Mihai Mentor"]
 
 
 def test_senior_puts_a_case_on_legal_hold_from_its_page(phone: Phone) -> None:
