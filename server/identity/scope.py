@@ -60,6 +60,7 @@ def office_relation(actor: Actor, office_id: str | None) -> str:
     return "cross_office" if actor.cross_office else "none"
 
 
-def audit_mark(actor: Actor) -> dict[str, object]:
-    """What the audit row of an office-scoped action adds when a cross-office administrator acts."""
-    return {"cross_office": True} if actor.cross_office else {}
+def audit_mark(actor: Actor | None) -> dict[str, object]:
+    """What the audit row of an office-scoped action adds when a cross-office administrator acts
+    (``actor`` None: the system)."""
+    return {"cross_office": True} if actor is not None and actor.cross_office else {}

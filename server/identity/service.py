@@ -102,7 +102,7 @@ class IdentityService:
                 action="office.create",
                 target_type="office",
                 target_id=office_id,
-                details={"name": name, **(audit_mark(by) if by else {})},
+                details={"name": name, **audit_mark(by)},
             )
         return office_id
 
@@ -173,8 +173,7 @@ class IdentityService:
         await audit.append(
             conn, at=now, actor_id=by.user_id if by else None, action="user.create", target_type="user",
             target_id=user_id,
-            details={"username": username, "role": role.value, "office_id": office_id,
-                     **(audit_mark(by) if by else {})},
+            details={"username": username, "role": role.value, "office_id": office_id, **audit_mark(by)},
         )
         return user_id
 

@@ -65,3 +65,4 @@ def test_office_relation(who: Actor, office: str | None, expected: str) -> None:
 def test_a_cross_office_administrators_acts_are_marked() -> None:
     assert audit_mark(actor("root", Role.ADMIN, None, cross_office=True)) == {"cross_office": True}
     assert audit_mark(actor("ad", Role.ADMIN)) == {}
+    assert audit_mark(None) == {}
