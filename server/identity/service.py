@@ -278,7 +278,7 @@ class IdentityService:
                 action="session.create",
                 target_type="user",
                 target_id=actor.user_id,
-                details={"kind": kind, "address": address, "mfa_pending": session.mfa_pending},
+                details={"kind": kind, "address": address, "mfa_pending": session.mfa_pending, **audit_mark(actor)},
             )
         if ok and row.password_hash and self.passwords.needs_rehash(row.password_hash):
             await self._rehash(actor.user_id, password)

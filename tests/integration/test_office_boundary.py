@@ -200,10 +200,14 @@ async def test_the_named_cross_office_admin_crosses_and_every_act_is_audited(app
     assert [d["path"] for d in requests] == ["/api/admin/users", "/api/admin/offices", "/api/admin/users",
                                              "/api/admin/users", f"/api/admin/users/{ops}/disabled", "/api/cases"]
     assert all(d["cross_office"] is True for d in requests)
+    # Refused by a role fence, still audited.
+    assert (await client.get("/api/caseload", headers=root)).status == 403
     ws = await client.ws_connect("/ws", headers=root)
     await ws.close()
     opened = [d for actor, d in await _audit(services, "cross_office.request") if actor == w.users["root"]]
-    assert opened[-1] == {"path": "/ws", "cross_office": True}
+    assert opened[-2:] == [{"path": "/api/caseload", "cross_office": True}, {"path": "/ws", "cross_office": True}]
+    assert [d["cross_office"] for actor, d in await _audit(services, "session.create") if actor == w.users["root"]] \
+        == [True]
     # Nobody else's acts are marked: the office admins' rows say nothing of crossing.
     await client.get("/api/admin/users", headers=await login(client, "admin_b"))
     assert all("cross_office" not in d for actor, d in await _audit(services, "user.list") if actor != w.users["root"])
