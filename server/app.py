@@ -97,8 +97,8 @@ def create_app(
         max_block_s=settings.login_max_block_s,
     )
     keyring = Keyring(settings.kek)
-    identity = IdentityService(store, clock, passwords, limiter, settings)
     policy = PolicyService(store, clock, settings.policies_dir, bus)
+    identity = IdentityService(store, clock, passwords, limiter, settings, policy)
     cases = CaseService(store, clock, keyring, policy, identity)
     messaging = MessagingService(store, clock, keyring, cases, bus)
     groups = GroupService(store, clock, policy)

@@ -181,7 +181,8 @@ def parser() -> argparse.ArgumentParser:
     uc.add_argument("username")
     uc.add_argument("--display-name", required=True)
     uc.add_argument("--role", required=True)
-    uc.add_argument("--office")
+    uc.add_argument("--office", help="the account's office id; without it the account has no office (an admin "
+                                      "with no office acts in none unless named in TANDEM_CROSS_OFFICE_ADMINS)")
     uc.add_argument("--data-dir")
     audit = sub.add_parser("audit").add_subparsers(dest="audit_cmd", required=True)
     av = audit.add_parser("verify", help="verify the audit hash chain; exit 1 at the first tampered record")

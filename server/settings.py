@@ -10,6 +10,7 @@ import base64
 import binascii
 import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -84,6 +85,8 @@ class Settings:
     checkin_grace_s: float = 30.0  # a dropped participant may rejoin its place for this long
     checkin_max_participants: int = 6
     retention_pause_ratio: float = 1.0  # after each chunk the sweeper rests this many times as long as it took
+    # -- the office boundary (issue 12): office-less admin accounts that may act in every office
+    cross_office_admins: frozenset[str] = frozenset()
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -227,6 +230,14 @@ def _urls(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(u.strip() for u in raw.split(",") if u.strip())
 
 
+def _usernames(env: Mapping[str, str], name: str) -> frozenset[str]:
+    names = _urls(env, name)
+    for username in names:
+        if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", username):
+            raise SettingsError(f"{name}: expected a comma-separated list of usernames, got {username!r}")
+    return frozenset(names)
+
+
 def _secret(env: Mapping[str, str], name: str) -> str:
     """A secret from NAME or from the file named by NAME_FILE."""
     path = env.get(f"{name}_FILE")
@@ -293,6 +304,7 @@ def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Se
         turn_ttl_s=_int(env, "TANDEM_TURN_TTL_S", 3600),
         checkin_grace_s=float(_int(env, "TANDEM_CHECKIN_GRACE_S", 30)),
         retention_pause_ratio=_ratio(env, "TANDEM_RETENTION_PAUSE_RATIO", 1.0),
+        cross_office_admins=_usernames(env, "TANDEM_CROSS_OFFICE_ADMINS"),
     )
     try:  # TURN settings are checked here so a bad one stops the server naming the variables
         TurnConfig(turn_urls=settings.turn_urls, stun_urls=settings.stun_urls, secret=settings.turn_secret,

@@ -23,7 +23,7 @@ from server.crypto.keyring import Keyring, KeyShredded
 from server.errors import AlreadyAssigned, BadRequest, Conflict, NotFound, PolicyRefused
 from server.identity import store as identity_store
 from server.identity.model import Actor, Role
-from server.identity.scope import CaseRef, relation
+from server.identity.scope import CaseRef, audit_mark, relation
 from server.identity.service import IdentityService
 from server.ids import new_id
 from server.messaging import store as messaging_store
@@ -97,15 +97,14 @@ def refuse(decision: Decision) -> None:
 
 
 def _check_case_opener(by: Actor, officer_id: str, officer: Any) -> None:
-    """May ``by`` open a case supervised by ``officer`` (a users row, or None)?"""
+    """May ``by`` open a case supervised by ``officer`` (a users row, or None)? The office
+    is checked by the caller (``act_in_office``)."""
     if officer is None or officer.role not in (Role.OFFICER.value, Role.SENIOR_OFFICER.value):
         raise BadRequest("The supervising officer must be an officer or senior officer")
     if officer.office_id is None:
         raise BadRequest("The supervising officer belongs to no office")
     if by.role is Role.OFFICER and officer_id != by.user_id:
         raise PolicyRefused("Officers open cases only on their own caseload (rule scope)", rule_id="scope")
-    if by.role is Role.SENIOR_OFFICER and officer.office_id != by.office_id:
-        raise PolicyRefused("Senior officers open cases only in their office (rule scope)", rule_id="scope")
 
 
 class CaseService:
@@ -188,6 +187,8 @@ class CaseService:
         async with self.store.write("case.create") as conn:
             officer = await identity_store.user_by_id(conn, officer_id)
             _check_case_opener(by, officer_id, officer)
+            # The case is the officer's office's: the opener must act in it (an admin in their own).
+            self.policy.require_office(by, officer.office_id)
             client_id = await self.identity.insert_user(
                 conn, by, username=client_username, display_name=client_display_name, role=Role.CLIENT,
                 office_id=None, password_hash=hashed, locale=locale, is_demo=is_demo)
@@ -196,7 +197,7 @@ class CaseService:
                 officer_since=now, domestic_violence=domestic_violence, protected_person=protected_person,
                 low_digital_access=low_digital_access, interpreter_needed=interpreter_needed, language=language,
                 legal_hold=False, created_at=now)
-            await self._audit(conn, by, "case.create", case_id, {"officer_id": officer_id})
+            await self._audit(conn, by, "case.create", case_id, {"officer_id": officer_id, **audit_mark(by)})
             await messaging_store.ensure_conversation(conn, kind="case", case_id=case_id,
                                                       user_ids=[client_id, officer_id], at=now)
             code = await self.identity.issue_enrolment_code(conn, by, client_id)

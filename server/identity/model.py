@@ -34,6 +34,8 @@ class Actor:
     office_id: str | None
     locale: str
     mfa_enrolled: bool
+    #: An office-less admin the deployment names in TANDEM_CROSS_OFFICE_ADMINS (identity/scope.py).
+    cross_office: bool = False
 
     @property
     def is_staff(self) -> bool:

@@ -5,6 +5,14 @@ sees their caseload, a senior officer their office, a client their own case, a m
 only their mentees' conversations (never case data), a partner only the case networks
 they were invited to. ``relation`` names the actor's tie to one case; the policy
 engine's ``scope`` rule turns a relation into allow or deny for an action.
+
+The office boundary (docs/threat-model.md): staff act within their own office.
+``office_relation`` names the actor's tie to one office, the office of whatever an
+office-scoped action touches (an account, a new case); the ``scope`` rule decides
+``act_in_office`` on it. Only a cross-office administrator crosses the boundary: an
+admin account with no office whose username the deployment lists in
+``TANDEM_CROSS_OFFICE_ADMINS``. Nobody can make one through the API, because only a
+cross-office administrator or the CLI creates accounts with no office.
 """
 
 from __future__ import annotations
@@ -38,3 +46,21 @@ def relation(actor: Actor, case: CaseRef) -> str:
     if actor.role is Role.PARTNER:
         return "network_partner" if actor.user_id in case.partner_ids else "none"
     return "none"
+
+
+def is_cross_office(actor: Actor, named: frozenset[str]) -> bool:
+    """Is ``actor`` one of the cross-office administrators the deployment ``named``?"""
+    return actor.role is Role.ADMIN and actor.office_id is None and actor.username in named
+
+
+def office_relation(actor: Actor, office_id: str | None) -> str:
+    """The actor's tie to an office; ``office_id`` None is an account of no office."""
+    if actor.office_id is not None and actor.office_id == office_id:
+        return "own_office"
+    return "cross_office" if actor.cross_office else "none"
+
+
+def audit_mark(actor: Actor | None) -> dict[str, object]:
+    """What the audit row of an office-scoped action adds when a cross-office administrator acts
+    (``actor`` None: the system)."""
+    return {"cross_office": True} if actor is not None and actor.cross_office else {}

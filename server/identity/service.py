@@ -6,6 +6,11 @@ new token and revokes any token the request presented (no session fixation). Log
 throttling is checked before any password hashing. Demo accounts (``is_demo``) are
 refused unless the server runs in demo mode. Every change here writes an audit row
 in the same transaction.
+
+Administration stays inside the office boundary (``identity/scope.py``, rule ``scope``):
+an admin lists, creates and disables the accounts of their own office only, so no
+account they create holds more than they do. An account of another office answers as
+one that does not exist.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +32,9 @@ from server.identity import store, totp
 from server.identity.model import CREATABLE_ROLES, STAFF_ROLES, Actor, Role, Session, SessionExpiry
 from server.identity.passwords import MAX_LENGTH, MIN_LENGTH, Passwords
 from server.identity.ratelimit import LoginLimiter
+from server.identity.scope import audit_mark, is_cross_office
 from server.ids import new_id, new_token, token_digest
+from server.policy.service import PolicyService
 from server.settings import Settings
 from server.store.tx import Store
 
@@ -52,13 +59,15 @@ def check_password_rules(password: str) -> None:
 
 class IdentityService:
     def __init__(
-        self, store_: Store, clock: Clock, passwords: Passwords, limiter: LoginLimiter, settings: Settings
+        self, store_: Store, clock: Clock, passwords: Passwords, limiter: LoginLimiter, settings: Settings,
+        policy: PolicyService,
     ) -> None:
         self.store = store_
         self.clock = clock
         self.passwords = passwords
         self.limiter = limiter
         self.settings = settings
+        self.policy = policy
         self._totp_key = envelope.derive(settings.kek, "totp")
         self._login_gate = asyncio.Semaphore(max(1, settings.hash_workers))
 
@@ -66,6 +75,10 @@ class IdentityService:
         if role in STAFF_ROLES:
             return SessionExpiry(self.settings.session_absolute_s, self.settings.session_idle_s)
         return SessionExpiry(self.settings.client_session_absolute_s, None)
+
+    def actor_of(self, row: Any) -> Actor:
+        actor = store.actor_from_row(row)
+        return replace(actor, cross_office=is_cross_office(actor, self.settings.cross_office_admins))
 
     def _throttle(self, key: str, address: str) -> None:
         """Refuse before any hashing when this account or address is blocked."""
@@ -76,6 +89,9 @@ class IdentityService:
     # -- accounts -----------------------------------------------------------------
 
     async def create_office(self, by: Actor | None, name: str) -> str:
+        """A new office lies in no office yet: only a cross-office administrator (or the system) opens one."""
+        if by is not None:
+            self.policy.require_office(by, None)
         office_id = new_id()
         async with self.store.write("office.create") as conn:
             await store.insert_office(conn, id=office_id, name=name, created_at=self.clock.now())
@@ -86,9 +102,16 @@ class IdentityService:
                 action="office.create",
                 target_type="office",
                 target_id=office_id,
-                details={"name": name},
+                details={"name": name, **audit_mark(by)},
             )
         return office_id
+
+    async def list_offices(self, by: Actor) -> list[Any]:
+        """The offices ``by`` administers: their own, or every one for a cross-office administrator."""
+        self.policy.require_office(by, by.office_id)
+        async with self.store.read("office.list") as conn:
+            rows = await store.list_offices(conn)
+        return rows if by.cross_office else [r for r in rows if r.id == by.office_id]
 
     async def create_user(
         self,
@@ -102,9 +125,13 @@ class IdentityService:
         locale: str = "en",
         is_demo: bool = False,
     ) -> str:
-        """Create an account. ``by`` None means the system (CLI, demo loader)."""
-        if by is not None and role not in CREATABLE_ROLES:
-            raise BadRequest("Clients are enrolled through their case, not created directly")
+        """Create an account. ``by`` None means the system (CLI, demo loader); otherwise the
+        account's office must be ``by``'s own (an account of no office: a cross-office
+        administrator's), whatever its role."""
+        if by is not None:
+            if role not in CREATABLE_ROLES:
+                raise BadRequest("Clients are enrolled through their case, not created directly")
+            self.policy.require_office(by, office_id)
         hashed = await self.hash_new_password(password)
         async with self.store.write("user.create") as conn:
             return await self.insert_user(conn, by, username=username, display_name=display_name, role=role,
@@ -145,21 +172,35 @@ class IdentityService:
         )
         await audit.append(
             conn, at=now, actor_id=by.user_id if by else None, action="user.create", target_type="user",
-            target_id=user_id, details={"username": username, "role": role.value},
+            target_id=user_id,
+            details={"username": username, "role": role.value, "office_id": office_id, **audit_mark(by)},
         )
         return user_id
 
+    async def audit_cross_office(self, by: Actor, method: str, route: str, path: str) -> None:
+        """Every request of a cross-office administrator is audited before it runs, whatever
+        its outcome, reads included."""
+        async with self.store.write("cross_office.request") as conn:
+            await audit.append(conn, at=self.clock.now(), actor_id=by.user_id, action="cross_office.request",
+                               target_type="route", target_id=f"{method} {route}",
+                               details={"path": path, **audit_mark(by)})
+
     async def list_users(self, by: Actor, *, limit: int, offset: int) -> list[Any]:
-        """Accounts for administration. The list names clients, so reading it is audited."""
+        """The accounts ``by`` administers (a client's office is their case's). The list names
+        clients, so reading it is audited."""
+        self.policy.require_office(by, by.office_id)
         async with self.store.write("user.list") as conn:
-            rows = await store.list_users(conn, limit=limit, offset=offset)
+            rows = await store.list_users(conn, office_id=None if by.cross_office else by.office_id, limit=limit,
+                                          offset=offset)
             await audit.append(conn, at=self.clock.now(), actor_id=by.user_id, action="user.list",
-                               target_type="user", details={"limit": limit, "offset": offset, "count": len(rows)})
+                               target_type="user", details={"limit": limit, "offset": offset, "count": len(rows),
+                                                            **audit_mark(by)})
         return rows
 
     async def set_disabled(self, by: Actor, user_id: str, disabled: bool) -> None:
         async with self.store.write("user.disable") as conn:
-            if await store.user_by_id(conn, user_id) is None:
+            found = await store.user_with_office(conn, user_id)
+            if found is None or not self.policy.in_office(by, found[1]).allowed:
                 raise NotFound(f"No user {user_id}")
             await store.update_user(conn, user_id, disabled=disabled)
             if disabled:
@@ -171,7 +212,7 @@ class IdentityService:
                 action="user.disable",
                 target_type="user",
                 target_id=user_id,
-                details={"disabled": disabled},
+                details={"disabled": disabled, **audit_mark(by)},
             )
 
     # -- login ----------------------------------------------------------------------
@@ -203,7 +244,7 @@ class IdentityService:
             raise InvalidCredentials("Wrong username or password")
         assert row is not None
         self.limiter.succeeded(username, address)
-        actor = store.actor_from_row(row)
+        actor = self.actor_of(row)
         token = new_token()
         expiry = self.expiry_for(actor.role)
         session = Session(
@@ -237,7 +278,7 @@ class IdentityService:
                 action="session.create",
                 target_type="user",
                 target_id=actor.user_id,
-                details={"kind": kind, "address": address, "mfa_pending": session.mfa_pending},
+                details={"kind": kind, "address": address, "mfa_pending": session.mfa_pending, **audit_mark(actor)},
             )
         if ok and row.password_hash and self.passwords.needs_rehash(row.password_hash):
             await self._rehash(actor.user_id, password)
@@ -276,7 +317,7 @@ class IdentityService:
         if found is None:
             raise Unauthenticated("Not signed in")
         session, row = found
-        actor = store.actor_from_row(row)
+        actor = self.actor_of(row)
         if (
             row.disabled
             or self.expiry_for(actor.role).expired(session, now)

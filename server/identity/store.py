@@ -9,7 +9,11 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.identity.model import Actor, Role, Session
-from server.store.schema import enrolment_codes, offices, recovery_codes, sessions, users
+from server.store.schema import cases, enrolment_codes, offices, recovery_codes, sessions, users
+
+#: The office that administers an account: its own, or for a client their case's.
+_administering_office = func.coalesce(users.c.office_id, cases.c.office_id)
+_with_case = users.outerjoin(cases, cases.c.client_id == users.c.id)
 
 
 def actor_from_row(row: Any) -> Actor:
@@ -40,8 +44,19 @@ async def update_user(conn: AsyncConnection, user_id: str, **values: Any) -> Non
     await conn.execute(update(users).where(users.c.id == user_id).values(**values))
 
 
-async def list_users(conn: AsyncConnection, *, limit: int, offset: int) -> list[Any]:
-    return list((await conn.execute(select(users).order_by(users.c.username).limit(limit).offset(offset))).all())
+async def list_users(conn: AsyncConnection, *, office_id: str | None, limit: int, offset: int) -> list[Any]:
+    """Accounts by username: all of them (``office_id`` None), or those one office administers."""
+    query = select(users).select_from(_with_case)
+    if office_id is not None:
+        query = query.where(_administering_office == office_id)
+    return list((await conn.execute(query.order_by(users.c.username).limit(limit).offset(offset))).all())
+
+
+async def user_with_office(conn: AsyncConnection, user_id: str) -> tuple[Any, str | None] | None:
+    """An account and the office that administers it (None: no office)."""
+    row = (await conn.execute(select(users, _administering_office.label("administered_by")).select_from(_with_case)
+                              .where(users.c.id == user_id))).first()
+    return None if row is None else (row, row.administered_by)
 
 
 async def insert_office(conn: AsyncConnection, **values: Any) -> None:

@@ -26,7 +26,8 @@ ROLES = (
 )
 STAFF_ROLES = ("officer", "senior_officer", "facilitator", "admin")
 
-#: The actor's relation to the case, computed by the caller from assignments.
+#: The actor's relation to the case, computed by the caller from assignments, or for
+#: ``act_in_office`` their relation to the office (``own_office``, ``cross_office``).
 RELATIONS = (
     "supervising_officer",
     "office_senior",
@@ -35,6 +36,8 @@ RELATIONS = (
     "network_partner",
     "interpreter_invited",
     "facilitator",
+    "own_office",
+    "cross_office",
     "none",
 )
 
@@ -46,6 +49,9 @@ ENROL_GROUP = "enrol_group"
 READ_CASE = "read_case"
 WRITE_CASE = "write_case"
 GRANT_EXCEPTION = "grant_exception"
+#: Anything done to an office's accounts or cases from outside a case: user
+#: administration, opening a case, an admin's acts on a case of the office.
+ACT_IN_OFFICE = "act_in_office"
 ACTIONS = (
     SUPERVISE_REMOTELY,
     SEND_MESSAGE,
@@ -55,6 +61,7 @@ ACTIONS = (
     READ_CASE,
     WRITE_CASE,
     GRANT_EXCEPTION,
+    ACT_IN_OFFICE,
 )
 
 MESSAGE_KINDS = ("text", "appointment_notice")
@@ -75,9 +82,13 @@ class ActorFacts(msgspec.Struct, frozen=True, kw_only=True):
     user_id: str
     role: str
     office_id: str | None
+    #: A cross-office administrator named by the deployment (identity/scope.py).
+    cross_office: bool = False
 
     def __post_init__(self) -> None:
         _require_one_of("role", self.role, ROLES)
+        if self.cross_office and (self.role != "admin" or self.office_id is not None):
+            raise ValueError("only an admin with no office is a cross-office administrator")
 
 
 class CaseFacts(msgspec.Struct, frozen=True, kw_only=True):
@@ -103,6 +114,11 @@ class CaseFacts(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError("face_to_face_with_current_officer must be between 0 and face_to_face_total")
 
 
+class OfficeFacts(msgspec.Struct, frozen=True, kw_only=True):
+    #: The office an ``act_in_office`` request touches; None: an account of no office.
+    office_id: str | None
+
+
 class GroupFacts(msgspec.Struct, frozen=True, kw_only=True):
     #: People already in the session, before this join.
     participants: int
@@ -123,6 +139,7 @@ class PolicyRequest(msgspec.Struct, frozen=True, kw_only=True):
     actor: ActorFacts
     now: datetime
     case: CaseFacts | None = None
+    office: OfficeFacts | None = None
     relation: str = "none"
     message_kind: str | None = None
     category: str | None = None

@@ -17,12 +17,13 @@ from pathlib import Path
 from server.audit import store as audit
 from server.bus.base import Bus
 from server.clock import Clock
-from server.errors import BadRequest, NotFound
+from server.errors import BadRequest, NotFound, PolicyRefused
 from server.identity.model import Actor
+from server.identity.scope import office_relation
 from server.policy import store
 from server.policy.decision import Decision
 from server.policy.engine import PolicyEngine
-from server.policy.facts import PolicyRequest
+from server.policy.facts import ACT_IN_OFFICE, ActorFacts, OfficeFacts, PolicyRequest
 from server.policy.loader import RULE_IDS, PolicyError, PolicySet, load_dir, parse_documents, replace_rule
 from server.store.tx import Store
 
@@ -61,6 +62,19 @@ class PolicyService:
 
     def evaluate(self, request: PolicyRequest) -> Decision:
         return self.engine.evaluate(request)
+
+    def in_office(self, actor: Actor, office_id: str | None) -> Decision:
+        """May ``actor`` act on an account or case of ``office_id`` (None: of no office)?"""
+        facts = ActorFacts(user_id=actor.user_id, role=actor.role.value, office_id=actor.office_id,
+                           cross_office=actor.cross_office)
+        return self.evaluate(PolicyRequest(action=ACT_IN_OFFICE, actor=facts, now=self.clock.now(),
+                                           office=OfficeFacts(office_id=office_id),
+                                           relation=office_relation(actor, office_id)))
+
+    def require_office(self, actor: Actor, office_id: str | None) -> None:
+        decision = self.in_office(actor, office_id)
+        if not decision.allowed:
+            raise PolicyRefused(decision.reasons[0], rule_id=decision.rule_id or "scope", reasons=decision.reasons)
 
     async def load(self) -> None:
         """Load the newest stored version, storing the files as version 1 on first start."""

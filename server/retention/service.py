@@ -51,9 +51,9 @@ class RetentionService:
     # -- scope -------------------------------------------------------------------------
 
     def _admin_scope(self, by: Actor, view: CaseView) -> None:
-        """Admins act on the cases of their own office (an admin with no office: all)."""
-        if by.role is Role.ADMIN and by.office_id is not None and by.office_id != view.row.office_id:
-            raise PolicyRefused("Administrators act only on cases of their own office (rule scope)", rule_id="scope")
+        """Admins act on the cases of their own office (every office: a cross-office administrator)."""
+        if by.role is Role.ADMIN:
+            self.policy.require_office(by, view.row.office_id)
 
     def _hold_scope(self, by: Actor, view: CaseView) -> None:
         if by.role is Role.ADMIN:
@@ -216,9 +216,10 @@ class RetentionService:
         return state.value
 
     async def requests(self, by: Actor) -> list[Any]:
+        self.policy.require_office(by, by.office_id)
         async with self.store.read("retention.requests") as conn:
             rows = await store.requests(conn)
-        if by.office_id is None:
+        if by.cross_office:
             return rows
         async with self.store.read("retention.requests.scope") as conn:
             return [r for r in rows if (await case_store.case_by_id(conn, r.case_id)).office_id == by.office_id]

@@ -21,6 +21,8 @@ def make_handler(spec: RouteSpec) -> Any:
         auth = None if spec.permission.public else await authenticate(request, services.identity)
         if auth is not None:
             check_csrf(request, auth)
+            if auth.actor.cross_office:
+                await services.identity.audit_cross_office(auth.actor, spec.method, spec.path, request.path)
         authorise(spec.permission, auth, require_staff_mfa=settings.require_staff_mfa)
         body: Any = None
         if spec.body is not None:

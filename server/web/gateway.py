@@ -276,6 +276,8 @@ class Gateway:
         except TandemError as err:
             raise web.HTTPUnauthorized(reason=err.message) if err.status == 401 else \
                 web.HTTPForbidden(reason=err.message) from None
+        if auth.actor.cross_office:
+            await services.identity.audit_cross_office(auth.actor, "GET", "/ws", request.path)
         ws = web.WebSocketResponse(heartbeat=self.heartbeat_s, max_msg_size=self.max_frame_bytes, compress=False)
         await ws.prepare(request)
         conn = Connection(ws, auth, self.codec, self.outbox_limit,

@@ -1,4 +1,5 @@
-"""Administration: staff accounts, offices, policies. Admins see no case data."""
+"""Administration: staff accounts, offices, policies. Admins see no case data, and administer
+their own office only (identity/service.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from typing import Any
 
 import msgspec
 
-from server.identity import store as identity_store
 from server.identity.model import Role
 from server.policy.loader import RULE_IDS
 from server.web import schemas as s
@@ -26,21 +26,22 @@ def user_row(row: Any) -> s.UserRow:
 
 
 def register(api: Registry) -> None:
-    @api.route("GET", "/api/admin/users", permission=MANAGE_USERS, summary="List users", query=s.Paging,
-               response=s.Users, tag="admin")
+    @api.route("GET", "/api/admin/users", permission=MANAGE_USERS, summary="List the users of your office",
+               query=s.Paging, response=s.Users, tag="admin")
     async def list_users(call: Call[None]) -> s.Users:
         rows = await call.request.app[SERVICES].identity.list_users(call.actor, limit=call.query.limit,
                                                                     offset=call.query.offset)
         return s.Users(users=[user_row(r) for r in rows])
 
-    @api.route("POST", "/api/admin/users", permission=MANAGE_USERS, summary="Create a staff account",
+    @api.route("POST", "/api/admin/users", permission=MANAGE_USERS, summary="Create an account in your office",
                body=s.CreateStaff, response=s.Created, status=201, tag="admin",
                example={"username": "newofficer", "display_name": "New Officer", "role": "officer",
                         "password": "a-long-password"})
     async def create_user(call: Call[s.CreateStaff]) -> s.Created:
         b = call.body
+        office_id = call.actor.office_id if b.office_id is msgspec.UNSET else b.office_id
         user_id = await call.request.app[SERVICES].identity.create_user(
-            call.actor, username=b.username, display_name=b.display_name, role=Role(b.role), office_id=b.office_id,
+            call.actor, username=b.username, display_name=b.display_name, role=Role(b.role), office_id=office_id,
             password=b.password, locale=b.locale)
         return s.Created(id=user_id)
 
@@ -50,14 +51,13 @@ def register(api: Registry) -> None:
     async def set_disabled(call: Call[s.SetDisabled]) -> None:
         await call.request.app[SERVICES].identity.set_disabled(call.actor, call.param("user_id"), call.body.disabled)
 
-    @api.route("GET", "/api/admin/offices", permission=MANAGE_OFFICES, summary="List offices", response=s.Offices,
-               tag="admin")
+    @api.route("GET", "/api/admin/offices", permission=MANAGE_OFFICES,
+               summary="List your office (every office: a cross-office admin)", response=s.Offices, tag="admin")
     async def offices(call: Call[None]) -> s.Offices:
-        async with call.request.app[SERVICES].store.read("admin.offices") as conn:
-            rows = await identity_store.list_offices(conn)
+        rows = await call.request.app[SERVICES].identity.list_offices(call.actor)
         return s.Offices(offices=[s.Office(id=r.id, name=r.name) for r in rows])
 
-    @api.route("POST", "/api/admin/offices", permission=MANAGE_OFFICES, summary="Create an office",
+    @api.route("POST", "/api/admin/offices", permission=MANAGE_OFFICES, summary="Create an office (cross-office admin)",
                body=s.CreateOffice, response=s.Created, status=201, tag="admin", example={"name": "Tartu"})
     async def create_office(call: Call[s.CreateOffice]) -> s.Created:
         office_id = await call.request.app[SERVICES].identity.create_office(call.actor, call.body.name)

@@ -291,7 +291,8 @@ class CreateStaff(Strict, kw_only=True):
     username: Username
     display_name: Name
     role: StaffRoleName
-    office_id: Id | None = None
+    #: Left out: the creator's own office. ``null``: no office (a cross-office administrator only).
+    office_id: Id | msgspec.UnsetType | None = msgspec.UNSET
     password: Annotated[str, Meta(min_length=10, max_length=256)]
     locale: Locale = "en"
 

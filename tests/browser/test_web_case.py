@@ -1,9 +1,10 @@
 """The officer's case page, through the UI only: from the caseload card an officer sees the
 client refused remote supervision by face_to_face_first, is refused a meeting in the future
 (the server's reason shown), records one that happened two hours ago, and remote supervision
-opens; adds a note, assigns a mentor, ends the mentoring and assigns one again. The office's senior puts the case on legal hold.
-The API is used only to open a fresh case (so the demo's own cases stay as other tests
-expect them) and to check results. Axe-clean at 360 px."""
+opens; adds a note, assigns a mentor, ends the mentoring and assigns one again. The
+office's senior puts the case on legal hold. The API is used only to open a fresh case (so
+the demo's own cases stay as other tests expect them) and to check results. Axe-clean at
+360 px."""
 
 from __future__ import annotations
 

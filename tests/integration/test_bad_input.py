@@ -259,15 +259,16 @@ async def test_failing_staff_creates_leave_every_table_unchanged(env: Env) -> No
     good = {"username": "newbie", "display_name": "New", "role": "officer", "password": "a-long-password"}
     await unchanged(env, "POST", "/api/admin/users", 409, "conflict", json={**good, "username": "officer"},
                     headers=admin)
-    await unchanged(env, "POST", "/api/admin/users", 404, "not_found", json={**good, "office_id": "no-such-office"},
-                    headers=admin)
+    await unchanged(env, "POST", "/api/admin/users", 403, "policy_refused",
+                    json={**good, "office_id": "no-such-office"}, headers=admin)
     await unchanged(env, "POST", "/api/admin/users", 422, "invalid_request", json={**good, "password": "short"},
                     headers=admin)
     await unchanged(env, "POST", "/api/admin/users", 422, "invalid_request", json={**good, "role": "client"},
                     headers=admin)
     await unchanged(env, "POST", "/api/admin/users", 422, "invalid_request", json={**good, "username": "a b"},
                     headers=admin)
-    await unchanged(env, "POST", "/api/admin/offices", 409, "conflict", json={"name": "Office A"}, headers=admin)
+    await unchanged(env, "POST", "/api/admin/offices", 403, "policy_refused", json={"name": "Office A"},
+                    headers=admin)
     await unchanged(env, "POST", "/api/admin/users/no-such-user/disabled", 404, "not_found",
                     json={"disabled": True}, headers=admin)
 

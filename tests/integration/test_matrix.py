@@ -82,12 +82,12 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/enrol"):                    "Y   Y   Y   Y   Y   Y   Y   Y   Y",
     # -- cases
     ("GET", "/api/caseload"):                  "N   Y   Y   N   N   N   N   N   N",
-    # Officers open cases on their own caseload, seniors in their office, admins anywhere.
+    # Officers open cases on their own caseload, seniors and admins in their own office.
     ("POST", "/api/cases"): {
         "own":                                 "N   Y   Y   N   N   N   N   Y   N",
         "same_office":                         "N   N   Y   N   N   N   N   Y   N",
-        "other_office":                        "N   N   N   N   N   N   N   Y   N",
-        "unrelated":                           "N   N   N   N   N   N   N   Y   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
     },
     # A client reads their own case; mentors, partners and admins never read case data.
     ("GET", "/api/cases/{case_id}"): {
@@ -187,12 +187,14 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/groups/{group_id}/participants"): "N   Y   Y   Y   N   N   N   N   N",
     ("POST", "/api/groups/{group_id}/facilitators"): "N   N   Y   Y   N   N   N   N   N",
     ("DELETE", "/api/groups/{group_id}/members/{user_id}"): "N   N   Y   Y   N   N   N   N   N",
-    # -- administration: admins run the service; seniors may read (not change) policies
+    # -- administration: admins run the service, each their own office (a new office only the
+    # deployment's cross-office admin opens: test_office_boundary.py); seniors may read (not
+    # change) policies
     ("GET", "/api/admin/users"):               "N   N   N   N   N   N   N   Y   N",
     ("POST", "/api/admin/users"):              "N   N   N   N   N   N   N   Y   N",
     ("POST", "/api/admin/users/{user_id}/disabled"): "N   N   N   N   N   N   N   Y   N",
     ("GET", "/api/admin/offices"):             "N   N   N   N   N   N   N   Y   N",
-    ("POST", "/api/admin/offices"):            "N   N   N   N   N   N   N   Y   N",
+    ("POST", "/api/admin/offices"):            "N   N   N   N   N   N   N   N   N",
     ("GET", "/api/policies"):                  "N   N   Y   N   N   N   N   Y   N",
     ("GET", "/api/policies/versions"):         "N   N   Y   N   N   N   N   Y   N",
     ("PUT", "/api/policies/{rule_id}"):        "N   N   N   N   N   N   N   Y   N",

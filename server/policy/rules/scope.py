@@ -9,12 +9,18 @@ relation agrees with the case facts, so a wrong relation fails closed.
 
 Conversations that are not case conversations (mentor-mentee, case network) are sent
 with ``case=None`` and are governed by conversation membership, not by this rule.
+
+The office boundary is the same rule's ``act_in_office``: staff act in their own office;
+only a cross-office administrator (an office-less admin the deployment names, never one
+the API can make) acts in another office or on an account of no office. An admin's office
+is all they administer, so an admin of office B has no way into office A (issue 12).
 """
 
 from __future__ import annotations
 
 from server.policy.decision import Decision, allow, refuse
 from server.policy.facts import (
+    ACT_IN_OFFICE,
     READ_CASE,
     SEND_MESSAGE,
     START_VIDEO,
@@ -65,7 +71,25 @@ def _not_permitted(request: PolicyRequest) -> str:
     return _BY_ROLE.get(request.actor.role, "You have no part in this case")
 
 
+def _in_office(request: PolicyRequest, version: int) -> Decision:
+    office, actor = request.office, request.actor
+    if office is None:
+        return refuse(RULE_ID, version, "This action needs an office")
+    if request.relation == "own_office" and actor.office_id is not None and actor.office_id == office.office_id:
+        return allow(RULE_ID, version, ["Acting in their own office"])
+    if request.relation == "cross_office" and actor.cross_office:
+        return allow(RULE_ID, version, ["Acting as the deployment's cross-office administrator"])
+    if request.relation in ("own_office", "cross_office"):
+        return refuse(RULE_ID, version, "The relation to this office does not match the records")
+    if actor.office_id is None:
+        return refuse(RULE_ID, version, "An account with no office acts in no office unless the deployment names "
+                                        "it a cross-office administrator")
+    return refuse(RULE_ID, version, "Staff act only within their own office")
+
+
 def evaluate(config: ScopeConfig, request: PolicyRequest, version: int) -> Decision | None:
+    if request.action == ACT_IN_OFFICE:
+        return _in_office(request, version)
     permitted = PERMITTED.get(request.action)
     if permitted is None:
         return None

@@ -3,14 +3,14 @@ from __future__ import annotations
 import pytest
 
 from server.identity.model import Actor, Role
-from server.identity.scope import CaseRef, relation
+from server.identity.scope import CaseRef, audit_mark, is_cross_office, office_relation, relation
 
 CASE = CaseRef("c1", client_id="cl", officer_id="of", office_id="A", mentor_ids=frozenset({"me"}),
                partner_ids=frozenset({"pa"}))
 
 
-def actor(user_id: str, role: Role, office: str | None = "A") -> Actor:
-    return Actor(user_id, user_id, user_id, role, office, "en", False)
+def actor(user_id: str, role: Role, office: str | None = "A", *, cross_office: bool = False) -> Actor:
+    return Actor(user_id, user_id, user_id, role, office, "en", False, cross_office)
 
 
 @pytest.mark.parametrize(("who", "expected"), [
@@ -33,3 +33,36 @@ def actor(user_id: str, role: Role, office: str | None = "A") -> Actor:
 ])
 def test_relation(who: Actor, expected: str) -> None:
     assert relation(who, CASE) == expected
+
+
+NAMED = frozenset({"root"})
+
+
+@pytest.mark.parametrize(("who", "expected"), [
+    (actor("root", Role.ADMIN, None), True),
+    (actor("root", Role.ADMIN, "A"), False),  # an admin of an office stays in it, named or not
+    (actor("root", Role.OFFICER, None), False),
+    (actor("other", Role.ADMIN, None), False),
+])
+def test_only_a_named_admin_with_no_office_is_cross_office(who: Actor, expected: bool) -> None:
+    assert is_cross_office(who, NAMED) is expected
+
+
+@pytest.mark.parametrize(("who", "office", "expected"), [
+    (actor("ad", Role.ADMIN), "A", "own_office"),
+    (actor("of", Role.OFFICER), "A", "own_office"),
+    (actor("ad", Role.ADMIN), "B", "none"),
+    (actor("ad", Role.ADMIN), None, "none"),
+    (actor("ad", Role.ADMIN, None), None, "none"),
+    (actor("ad", Role.ADMIN, None), "A", "none"),
+    (actor("root", Role.ADMIN, None, cross_office=True), "B", "cross_office"),
+    (actor("root", Role.ADMIN, None, cross_office=True), None, "cross_office"),
+])
+def test_office_relation(who: Actor, office: str | None, expected: str) -> None:
+    assert office_relation(who, office) == expected
+
+
+def test_a_cross_office_administrators_acts_are_marked() -> None:
+    assert audit_mark(actor("root", Role.ADMIN, None, cross_office=True)) == {"cross_office": True}
+    assert audit_mark(actor("ad", Role.ADMIN)) == {}
+    assert audit_mark(None) == {}

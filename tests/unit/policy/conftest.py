@@ -22,6 +22,8 @@ ACTORS = {
     "network_partner": ActorFacts(user_id="par-1", role="partner", office_id=None),
     "interpreter_invited": ActorFacts(user_id="int-1", role="interpreter", office_id=None),
     "facilitator": ActorFacts(user_id="fac-1", role="facilitator", office_id="o-1"),
+    "own_office": ActorFacts(user_id="adm-1", role="admin", office_id="o-1"),
+    "cross_office": ActorFacts(user_id="adm-0", role="admin", office_id=None, cross_office=True),
     "none": ActorFacts(user_id="off-2", role="officer", office_id="o-2"),
 }
 

@@ -30,6 +30,7 @@ def test_the_vocabularies_are_the_documented_ones() -> None:
         "read_case",
         "write_case",
         "grant_exception",
+        "act_in_office",
     )
     assert "room_device" in ROLES
     assert RELATIONS[-1] == "none"
@@ -99,3 +100,9 @@ def test_group_counts_cannot_be_negative(
 ) -> None:
     with pytest.raises(ValueError, match="cannot be negative"):
         group(participants=participants, facilitators=facilitators)
+
+
+@pytest.mark.parametrize(("role", "office_id"), [("officer", None), ("admin", "o")])
+def test_only_an_admin_with_no_office_is_cross_office(role: str, office_id: str | None) -> None:
+    with pytest.raises(ValueError, match="only an admin with no office"):
+        ActorFacts(user_id="u", role=role, office_id=office_id, cross_office=True)

@@ -5,11 +5,13 @@ from collections.abc import Callable
 import msgspec
 import pytest
 
-from server.policy.decision import refuse
-from server.policy.facts import ACTIONS, RELATIONS, ActorFacts, CaseFacts, PolicyRequest
+from server.policy.decision import allow, refuse
+from server.policy.facts import ACTIONS, RELATIONS, ActorFacts, CaseFacts, OfficeFacts, PolicyRequest
 from server.policy.loader import PolicySet
 from server.policy.rules.scope import PERMITTED, evaluate
 from server.policy.schema import ScopeConfig
+
+from ..conftest import NOW
 
 Request = Callable[..., PolicyRequest]
 
@@ -35,6 +37,9 @@ def test_each_relation_may_do_exactly_what_the_table_says(
     config: ScopeConfig, request_for: Request, action: str, relation: str
 ) -> None:
     decision = evaluate(config, request_for(action, relation), 1)
+    if action == "act_in_office":
+        assert decision is not None and decision.rule_id == "scope"  # no office in the request
+        return
     if action not in PERMITTED:
         assert decision is None
         return
@@ -131,3 +136,60 @@ def test_a_senior_of_the_office_reads_any_case_in_it(
     decision = evaluate(config, request, 1)
     assert decision is not None
     assert decision.allowed
+
+
+# -- the office boundary: act_in_office ---------------------------------------------------
+
+OFFICE_ADMIN = ActorFacts(user_id="adm-1", role="admin", office_id="o-1")
+NO_OFFICE_ADMIN = ActorFacts(user_id="adm-9", role="admin", office_id=None)
+CROSS_OFFICE_ADMIN = ActorFacts(user_id="adm-0", role="admin", office_id=None, cross_office=True)
+
+
+def in_office(actor: ActorFacts, relation: str, office_id: str | None) -> PolicyRequest:
+    return PolicyRequest(action="act_in_office", actor=actor, now=NOW, relation=relation,
+                         office=OfficeFacts(office_id=office_id))
+
+
+@pytest.mark.parametrize(
+    ("actor", "relation", "office_id", "expected"),
+    [
+        (OFFICE_ADMIN, "own_office", "o-1", allow("scope", 1, ["Acting in their own office"])),
+        (ActorFacts(user_id="s", role="senior_officer", office_id="o-1"), "own_office", "o-1",
+         allow("scope", 1, ["Acting in their own office"])),
+        (CROSS_OFFICE_ADMIN, "cross_office", "o-2",
+         allow("scope", 1, ["Acting as the deployment's cross-office administrator"])),
+        (CROSS_OFFICE_ADMIN, "cross_office", None,
+         allow("scope", 1, ["Acting as the deployment's cross-office administrator"])),
+        (OFFICE_ADMIN, "none", "o-2", refuse("scope", 1, "Staff act only within their own office")),
+        (OFFICE_ADMIN, "none", None, refuse("scope", 1, "Staff act only within their own office")),
+        (NO_OFFICE_ADMIN, "none", "o-1", refuse("scope", 1, "An account with no office acts in no office unless "
+                                                            "the deployment names it a cross-office administrator")),
+        (NO_OFFICE_ADMIN, "none", None, refuse("scope", 1, "An account with no office acts in no office unless "
+                                                           "the deployment names it a cross-office administrator")),
+    ],
+)
+def test_staff_act_in_their_own_office_and_only_a_named_admin_crosses(
+    config: ScopeConfig, actor: ActorFacts, relation: str, office_id: str | None, expected: object
+) -> None:
+    assert evaluate(config, in_office(actor, relation, office_id), 1) == expected
+
+
+@pytest.mark.parametrize(
+    ("actor", "relation", "office_id"),
+    [
+        (OFFICE_ADMIN, "own_office", "o-2"),
+        (NO_OFFICE_ADMIN, "own_office", None),
+        (NO_OFFICE_ADMIN, "cross_office", "o-1"),
+        (OFFICE_ADMIN, "cross_office", "o-2"),
+    ],
+)
+def test_an_office_relation_that_does_not_match_fails_closed(
+    config: ScopeConfig, actor: ActorFacts, relation: str, office_id: str | None
+) -> None:
+    assert evaluate(config, in_office(actor, relation, office_id), 1) == refuse(
+        "scope", 1, "The relation to this office does not match the records")
+
+
+def test_acting_in_an_office_needs_an_office(config: ScopeConfig) -> None:
+    request = PolicyRequest(action="act_in_office", actor=OFFICE_ADMIN, now=NOW, relation="own_office")
+    assert evaluate(config, request, 1) == refuse("scope", 1, "This action needs an office")
