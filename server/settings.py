@@ -48,9 +48,11 @@ class Settings:
     client_session_absolute_s: int = 30 * 24 * 3600
     max_body_bytes: int = 64 * 1024
     hash_workers: int = max(1, (os.cpu_count() or 2) - 1)
-    login_limit_per_account: int = 5
-    login_limit_per_address: int = 20
+    login_limit_per_source: int = 5  # failures per (account, address) in login_window_s
+    login_limit_per_account: int = 20  # failures per account from all addresses in login_account_window_s
+    login_limit_per_address: int = 20  # failures per address across accounts in login_window_s
     login_window_s: float = 300.0
+    login_account_window_s: float = 3600.0
     login_max_block_s: float = 900.0
     enrolment_code_ttl_s: int = 72 * 3600
     ws_frame_rate: int = 10  # frames per second per connection, refilled continuously
