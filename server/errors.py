@@ -25,6 +25,10 @@
              └── NotHost             not_host 403 (admit/end by a non-host)
     BadRequest── LimitExceeded       limit_exceeded 422 (candidate budget, SDP size)
 
+    Input the server refuses by value (issue 12):
+    BadRequest├── DateOutOfRange     date_out_of_range 400 (a date outside the years the server handles)
+              └── InvalidName        invalid_name 400 (a name with control or bidirectional-formatting characters)
+
 Client-facing errors carry a stable ``code``, an HTTP ``status`` and a human
 ``message``. Foreign exceptions (database, Redis, aiortc) are translated at the edge;
 anything else becomes ``internal_error`` 500 without detail.
@@ -155,3 +159,16 @@ class NotHost(Forbidden):
 
 class LimitExceeded(BadRequest):
     code = "limit_exceeded"
+
+
+# -- input refused by value (issue 12) ---------------------------------------------
+
+
+class DateOutOfRange(BadRequest):
+    code = "date_out_of_range"
+    status = 400
+
+
+class InvalidName(BadRequest):
+    code = "invalid_name"
+    status = 400
