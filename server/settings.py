@@ -78,6 +78,7 @@ class Settings:
     echo_max_peers: int = 8  # concurrent device tests; each decodes and re-encodes video
     echo_lifetime_s: float = 60.0  # a device test is closed after this long, whatever it is doing
     media_host_addresses: tuple[str, ...] = ()  # host candidates the server's peers offer; () = every interface
+    trusted_proxies: tuple[str, ...] = ()  # networks whose X-Forwarded-For names the client (nginx)
     # -- video check-ins (issue 4) --
     turn_urls: tuple[str, ...] = ()  # turn:/turns: URLs of coturn
     stun_urls: tuple[str, ...] = ()
@@ -176,6 +177,17 @@ def _addresses(env: Mapping[str, str], name: str) -> tuple[str, ...]:
         except ValueError:
             raise SettingsError(f"{name}: expected a comma-separated list of IP addresses, got {address!r}") from None
     return out
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    out = []
+    for network in _urls(env, name):
+        try:
+            out.append(str(ipaddress.ip_network(network, strict=False)))
+        except ValueError:
+            raise SettingsError(f"{name}: expected a comma-separated list of IP addresses or networks, "
+                                f"got {network!r}") from None
+    return tuple(out)
 
 
 def _vapid_subject(env: Mapping[str, str]) -> str:
@@ -289,6 +301,7 @@ def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Se
         echo_max_peers=_int(env, "TANDEM_ECHO_MAX_PEERS", 8),
         echo_lifetime_s=float(_int(env, "TANDEM_ECHO_LIFETIME_S", 60)),
         media_host_addresses=_addresses(env, "TANDEM_MEDIA_HOST_ADDRESSES"),
+        trusted_proxies=_networks(env, "TANDEM_TRUSTED_PROXIES"),
         turn_urls=_urls(env, "TANDEM_TURN_URLS"),
         stun_urls=_urls(env, "TANDEM_STUN_URLS"),
         turn_secret=_secret(env, "TANDEM_TURN_SECRET"),

@@ -192,6 +192,34 @@ async def test_the_real_users_login_does_not_reset_an_attackers_throttle(api: An
         assert resp.status == 429 and "Retry-After" in resp.headers
 
 
+async def test_behind_a_trusted_proxy_each_client_has_its_own_count(app_factory: Any) -> None:
+    client, services = await app_factory(trusted_proxies=("127.0.0.1/32",))
+    await build(services)
+    wrong = {"username": "officer", "password": "wrong-password-x"}
+    right = {"username": "officer", "password": PASSWORD}
+    user, attacker = {"X-Forwarded-For": "198.51.100.7"}, {"X-Forwarded-For": "203.0.113.5"}
+    assert (await client.post("/api/session", json=right, headers=user)).status == 200
+    for _ in range(services.settings.login_limit_per_source):
+        assert (await client.post("/api/session", json=wrong, headers=attacker)).status == 401
+    assert (await client.post("/api/session", json=wrong, headers=attacker)).status == 429
+    assert (await client.post("/api/session", json=right, headers=user)).status == 200
+    assert (await client.post("/api/session", json=wrong, headers=attacker)).status == 429
+    # A client cannot choose its address by writing one in front of what the proxy appended.
+    spoofed = {"X-Forwarded-For": "198.51.100.7, 203.0.113.5"}
+    assert (await client.post("/api/session", json=wrong, headers=spoofed)).status == 429
+
+
+async def test_without_a_trusted_proxy_a_forwarded_address_is_ignored(api: Any) -> None:
+    client, services = api
+    await build(services)
+    wrong = {"username": "officer", "password": "wrong-password-x"}
+    for i in range(services.settings.login_limit_per_source):
+        resp = await client.post("/api/session", json=wrong, headers={"X-Forwarded-For": f"203.0.113.{i}"})
+        assert resp.status == 401
+    resp = await client.post("/api/session", json=wrong, headers={"X-Forwarded-For": "203.0.113.99"})
+    assert resp.status == 429
+
+
 async def test_failures_from_many_addresses_add_up_for_the_account(app_factory: Any) -> None:
     client, services = await app_factory(login_limit_per_source=5, login_limit_per_account=8)
     await build(services)
