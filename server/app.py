@@ -91,9 +91,11 @@ def create_app(
     bus = bus or (RedisBus(settings.redis_url) if settings.redis_url else MemoryBus())
     passwords = passwords or Passwords(workers=settings.hash_workers)
     limiter = LoginLimiter(
+        per_source=settings.login_limit_per_source,
         per_account=settings.login_limit_per_account,
         per_address=settings.login_limit_per_address,
         window_s=settings.login_window_s,
+        account_window_s=settings.login_account_window_s,
         max_block_s=settings.login_max_block_s,
     )
     keyring = Keyring(settings.kek)

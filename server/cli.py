@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from server import logs
+from server.errors import InvalidName
 from server.settings import Settings, SettingsError, from_env
+from server.text import clean_name
 
 if TYPE_CHECKING:
     from server.web.state import Services
@@ -179,7 +181,7 @@ def parser() -> argparse.ArgumentParser:
     user = sub.add_parser("user").add_subparsers(dest="user_cmd", required=True)
     uc = user.add_parser("create", help="create a staff account (password from TANDEM_NEW_PASSWORD or prompt)")
     uc.add_argument("username")
-    uc.add_argument("--display-name", required=True)
+    uc.add_argument("--display-name", required=True, type=_display_name)
     uc.add_argument("--role", required=True)
     uc.add_argument("--office", help="the account's office id; without it the account has no office (an admin "
                                       "with no office acts in none unless named in TANDEM_CROSS_OFFICE_ADMINS)")
@@ -195,6 +197,13 @@ def parser() -> argparse.ArgumentParser:
     pc = policy.add_parser("check", help="validate a folder of policy files")
     pc.add_argument("dir", type=Path)
     return p
+
+
+def _display_name(value: str) -> str:
+    try:
+        return clean_name(value, "display name", max_length=200)
+    except InvalidName as err:
+        raise argparse.ArgumentTypeError(err.message) from None
 
 
 def main(argv: list[str] | None = None) -> int:

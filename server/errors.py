@@ -28,6 +28,9 @@
     Mentoring (issue 12):
     Conflict ├── AlreadyAssigned     already_assigned 409 (the mentor already mentors this client)
              └── ConversationClosed  conversation_closed 409 (a send to a conversation whose mentoring ended)
+    Input the server refuses by value (issue 12):
+    BadRequest├── DateOutOfRange     date_out_of_range 400 (a date outside the years the server handles)
+              └── InvalidName        invalid_name 400 (a name with control or bidirectional-formatting characters)
 
 Client-facing errors carry a stable ``code``, an HTTP ``status`` and a human
 ``message``. Foreign exceptions (database, Redis, aiortc) are translated at the edge;
@@ -170,3 +173,16 @@ class AlreadyAssigned(Conflict):
 
 class ConversationClosed(Conflict):
     code = "conversation_closed"
+
+
+# -- input refused by value (issue 12) ---------------------------------------------
+
+
+class DateOutOfRange(BadRequest):
+    code = "date_out_of_range"
+    status = 400
+
+
+class InvalidName(BadRequest):
+    code = "invalid_name"
+    status = 400

@@ -49,9 +49,11 @@ class Settings:
     client_session_absolute_s: int = 30 * 24 * 3600
     max_body_bytes: int = 64 * 1024
     hash_workers: int = max(1, (os.cpu_count() or 2) - 1)
-    login_limit_per_account: int = 5
-    login_limit_per_address: int = 20
+    login_limit_per_source: int = 5  # failures per (account, address) in login_window_s
+    login_limit_per_account: int = 20  # failures per account from all addresses in login_account_window_s
+    login_limit_per_address: int = 20  # failures per address across accounts in login_window_s
     login_window_s: float = 300.0
+    login_account_window_s: float = 3600.0
     login_max_block_s: float = 900.0
     enrolment_code_ttl_s: int = 72 * 3600
     ws_frame_rate: int = 10  # frames per second per connection, refilled continuously
@@ -77,6 +79,7 @@ class Settings:
     echo_max_peers: int = 8  # concurrent device tests; each decodes and re-encodes video
     echo_lifetime_s: float = 60.0  # a device test is closed after this long, whatever it is doing
     media_host_addresses: tuple[str, ...] = ()  # host candidates the server's peers offer; () = every interface
+    trusted_proxies: tuple[str, ...] = ()  # networks whose X-Forwarded-For names the client (nginx)
     # -- video check-ins (issue 4) --
     turn_urls: tuple[str, ...] = ()  # turn:/turns: URLs of coturn
     stun_urls: tuple[str, ...] = ()
@@ -177,6 +180,17 @@ def _addresses(env: Mapping[str, str], name: str) -> tuple[str, ...]:
         except ValueError:
             raise SettingsError(f"{name}: expected a comma-separated list of IP addresses, got {address!r}") from None
     return out
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    out = []
+    for network in _urls(env, name):
+        try:
+            out.append(str(ipaddress.ip_network(network, strict=False)))
+        except ValueError:
+            raise SettingsError(f"{name}: expected a comma-separated list of IP addresses or networks, "
+                                f"got {network!r}") from None
+    return tuple(out)
 
 
 def _vapid_subject(env: Mapping[str, str]) -> str:
@@ -298,6 +312,7 @@ def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Se
         echo_max_peers=_int(env, "TANDEM_ECHO_MAX_PEERS", 8),
         echo_lifetime_s=float(_int(env, "TANDEM_ECHO_LIFETIME_S", 60)),
         media_host_addresses=_addresses(env, "TANDEM_MEDIA_HOST_ADDRESSES"),
+        trusted_proxies=_networks(env, "TANDEM_TRUSTED_PROXIES"),
         turn_urls=_urls(env, "TANDEM_TURN_URLS"),
         stun_urls=_urls(env, "TANDEM_STUN_URLS"),
         turn_secret=_secret(env, "TANDEM_TURN_SECRET"),

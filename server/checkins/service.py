@@ -275,17 +275,26 @@ class CheckinService:
         return code, acc.row.closes_at
 
     async def code_session(self, checkin_id: str, code: str, *, kind: str, address: str) -> LoginResult:
+        # Throttled like a login, before the write a wrong code costs: per (check-in, address) and
+        # per address. Not per check-in as a whole, or strangers could keep its client out.
+        key = f"checkin:{checkin_id}"
+        self.identity.throttle(key, address, account_wide=False)
         now = self.clock.now()
-        async with self.store.write("checkin.code_session") as conn:
-            used = await store.use_code(conn, checkin_id, token_digest(code), now)
-            user = await identity_store.user_by_id(conn, used.user_id) if used is not None else None
-            row = await store.checkin(conn, checkin_id)
-            if used is None or user is None or user.disabled or row is None:
-                raise Unauthenticated("This link's code is not valid: it was used, has expired or is wrong")
-            actor = identity_store.actor_from_row(user)
-            result = await self.identity.insert_checkin_session(conn, actor, checkin_id=checkin_id, kind=kind,
-                                                                expires_at=row.closes_at, address=address)
-            await self._audit(conn, actor.user_id, "checkin.code_used", row)
+        try:
+            async with self.store.write("checkin.code_session") as conn:
+                used = await store.use_code(conn, checkin_id, token_digest(code), now)
+                user = await identity_store.user_by_id(conn, used.user_id) if used is not None else None
+                row = await store.checkin(conn, checkin_id)
+                if used is None or user is None or user.disabled or row is None:
+                    raise Unauthenticated("This link's code is not valid: it was used, has expired or is wrong")
+                actor = identity_store.actor_from_row(user)
+                result = await self.identity.insert_checkin_session(conn, actor, checkin_id=checkin_id, kind=kind,
+                                                                    expires_at=row.closes_at, address=address)
+                await self._audit(conn, actor.user_id, "checkin.code_used", row)
+        except Unauthenticated:
+            self.identity.limiter.failed(key, address, self.clock.monotonic(), account_wide=False)
+            raise
+        self.identity.limiter.succeeded(key, address)
         return result
 
     async def invite_interpreter(self, actor: Actor, checkin_id: str, user_id: str) -> None:

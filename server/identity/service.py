@@ -80,9 +80,9 @@ class IdentityService:
         actor = store.actor_from_row(row)
         return replace(actor, cross_office=is_cross_office(actor, self.settings.cross_office_admins))
 
-    def _throttle(self, key: str, address: str) -> None:
-        """Refuse before any hashing when this account or address is blocked."""
-        wait = self.limiter.retry_after(key, address, self.clock.monotonic())
+    def throttle(self, key: str, address: str, *, account_wide: bool = True) -> None:
+        """Refuse before any hashing or write when this key, this address or the pair is blocked."""
+        wait = self.limiter.retry_after(key, address, self.clock.monotonic(), account_wide=account_wide)
         if wait > 0:
             raise RateLimited(f"Too many attempts; try again in {int(wait) + 1} s", retry_after=wait)
 
@@ -220,7 +220,7 @@ class IdentityService:
     async def login(
         self, username: str, password: str, *, address: str, kind: str, previous_token: str | None = None
     ) -> LoginResult:
-        self._throttle(username, address)
+        self.throttle(username, address)
         # At most as many logins look up and hash as there are hashing threads: the rest wait
         # here, cheaply, instead of all taking connections and loop time at once (bench/auth.py).
         async with self._login_gate:
@@ -397,7 +397,7 @@ class IdentityService:
         if not auth.session.mfa_pending:
             return auth
         key = f"mfa:{auth.actor.username}"
-        self._throttle(key, address)
+        self.throttle(key, address)
         now = self.clock.now()
         async with self.store.write("totp.verify") as conn:
             row = await store.user_by_id(conn, auth.actor.user_id)
@@ -445,7 +445,7 @@ class IdentityService:
         check_password_rules(password)
         # Per address only: one shared key would let a few bad codes block everyone's enrolment.
         key = f"enrol:{address}"
-        self._throttle(key, address)
+        self.throttle(key, address)
         digest = token_digest(code.strip().upper())
         hashed = await self.passwords.hash(password)
         now = self.clock.now()

@@ -56,7 +56,8 @@ def document(specs: list[RouteSpec], *, version: str = "0.1.0") -> dict[str, Any
                                                  "content": {"application/json": {"schema": by_type[spec.response]}}}
         else:
             op["responses"]["204" if spec.status == 200 else str(spec.status)] = {"description": "Done"}
-        for status, why in ((400, "Malformed request"), (401, "Not signed in"), (403, "Refused; carries rule_id"),
+        for status, why in ((400, "Malformed JSON, a date outside the supported years or a refused name"),
+                            (401, "Not signed in"), (403, "Refused; carries rule_id"),
                             (404, "Not found"), (409, "Conflict"), (413, "Body too large"),
                             (415, "Body of a media type the route does not take"),
                             (422, "Invalid request"),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+from functools import cache
+
 from aiohttp import web
 
 from server.errors import Unauthenticated
@@ -26,8 +29,39 @@ def me(actor: Actor, auth: Authenticated, *, require_staff_mfa: bool) -> s.Me:
 
 
 def client_address(request: web.Request) -> str:
-    # Behind nginx the real address arrives in X-Forwarded-For; only trust it from a configured proxy.
-    return request.remote or "unknown"
+    """The address the throttles count a request against: the peer's, or behind a trusted proxy
+    the one X-Forwarded-For gives for it. Without this every client behind nginx shares nginx's
+    address, and the real user's success would clear an attacker's count again (issue 12)."""
+    return forwarded_client(request.remote or "unknown", request.headers.getall("X-Forwarded-For", []),
+                            request.app[SERVICES].settings.trusted_proxies)
+
+
+def forwarded_client(peer: str, forwarded_for: list[str], trusted: tuple[str, ...]) -> str:
+    """Walk X-Forwarded-For from the right while the hop is a trusted proxy: each proxy appends
+    the address it was reached from, so the first untrusted hop is the client as the nearest
+    trusted proxy saw it. Anything further left is what the client claimed, and is ignored."""
+    networks = _networks(trusted)
+    hop = peer
+    hops = [h.strip() for value in forwarded_for for h in value.split(",")]
+    while _within(hop, networks) and hops:
+        hop = hops.pop()
+    try:
+        return str(ipaddress.ip_address(hop))
+    except ValueError:
+        return peer  # a proxy wrote something that is no address: count the request against the proxy
+
+
+@cache
+def _networks(trusted: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(n, strict=False) for n in trusted)
+
+
+def _within(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in n for n in networks)
 
 
 def is_browser(request: web.Request) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from aiohttp import web
@@ -35,19 +35,11 @@ FEED = Permission("export their calendar", roles=frozenset({Role.OFFICER, Role.S
 REMINDED = Permission("see their reminders")
 
 Aware = Annotated[datetime, Meta(tz=True)]  # a time without a zone is ambiguous: refused
-Place = Annotated[str, Meta(min_length=1, max_length=200)]
 Zone = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+\-/]+$")]
 KindName = Literal["in_person", "video", "phone"]
 ScopeName = Literal["one", "following"]
 OutcomeName = Literal["attended", "late", "missed", "technical_failure", "not_safe_to_talk", "excused"]
 ICS = ("text/calendar",)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    try:
-        return None if value is None else value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("a time is out of range") from None
 
 
 class RecurrenceIn(s.Strict, kw_only=True):
@@ -61,13 +53,10 @@ class CreateAppointment(s.Strict, kw_only=True):
     kind: KindName
     starts_at: Aware
     ends_at: Aware
-    location: Place | None = None
+    location: s.Name | None = None
     recurrence: RecurrenceIn | None = None
     #: The officer offered phone or in-person and the client chose video (rule alternatives).
     alternatives_offered: bool = False
-
-    def __post_init__(self) -> None:
-        self.starts_at, self.ends_at = _utc(self.starts_at), _utc(self.ends_at)  # type: ignore[assignment]
 
 
 class UpdateAppointment(s.Strict, kw_only=True):
@@ -75,11 +64,8 @@ class UpdateAppointment(s.Strict, kw_only=True):
     starts_at: Aware | None = None
     ends_at: Aware | None = None
     kind: KindName | None = None
-    location: Place | None = None
+    location: s.Name | None = None
     alternatives_offered: bool = False
-
-    def __post_init__(self) -> None:
-        self.starts_at, self.ends_at = _utc(self.starts_at), _utc(self.ends_at)
 
 
 class CancelAppointment(s.Strict, kw_only=True):
@@ -92,7 +78,7 @@ class RecordOutcome(s.Strict, kw_only=True):
 
 
 class ScheduleQuery(s.Strict, kw_only=True):
-    date: Annotated[str, Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+    date: date
     view: Literal["day", "week"] = "day"
     tz: Zone = "UTC"
 
@@ -254,8 +240,7 @@ def register(api: Registry) -> None:
     async def schedule(call: Call[None]) -> Schedule:
         q: ScheduleQuery = call.query
         try:
-            day = date.fromisoformat(q.date)
-            start, end = model.view_range(day, q.view, q.tz)
+            start, end = model.view_range(q.date, q.view, q.tz)
         except (ValueError, model.SchedulingError) as err:
             raise BadRequest(f"Invalid query: {err}") from None
         entries = await call.request.app[SERVICES].scheduling.schedule(call.actor, start, end)

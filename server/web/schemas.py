@@ -3,15 +3,26 @@ refused, every string and list has a size limit. OpenAPI is generated from these
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Annotated, Any, Literal
 
 import msgspec
+import msgspec.inspect as mi
 from msgspec import Meta, Struct
+
+from server.errors import DateOutOfRange
+from server.text import clean_name
 
 Username = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
 Password = Annotated[str, Meta(min_length=1, max_length=256)]
-Name = Annotated[str, Meta(min_length=1, max_length=200)]
+#: A name someone types that others read (a person, an office, a group, a place). ``x-name``
+#: in the OpenAPI document is also what makes ``Strict`` clean it, so the two cannot differ.
+Name = Annotated[str, Meta(min_length=1, max_length=200, extra_json_schema={
+    "x-name": True,
+    "description": "A name shown to others: stored in Unicode NFC; control characters, line separators and "
+                   "bidirectional formatting characters are refused (400 invalid_name)"})]
 Text = Annotated[str, Meta(min_length=1, max_length=10_000)]
 Reason = Annotated[str, Meta(min_length=1, max_length=2_000)]
 Id = Annotated[str, Meta(min_length=1, max_length=64)]
@@ -23,8 +34,81 @@ StaffRoleName = Literal["officer", "senior_officer", "facilitator", "mentor", "p
                         "room_device"]
 
 
+#: The years a date or time sent to the API may fall in. Every real appointment, meeting
+#: or retention date is far inside; the margin keeps the server's own arithmetic on them (a
+#: week view's seven days, a weekly series of up to 10,000 occurrences, a shift of up to
+#: 14 h into UTC, a retention period subtracted) inside the years 1..9999 that Python's
+#: datetime holds. "9999-12-31" plus a week, or "0001-01-01T00:00+14:00" in UTC, overflowed
+#: into a 500 (issue 12, finding 5).
+MIN_YEAR, MAX_YEAR = 1900, 2200
+
+
+def in_range(value: date, field: str) -> date:
+    """``value`` (an aware time converted to UTC), or DateOutOfRange naming ``field``."""
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise DateOutOfRange(f"{field}: a date must fall in the years {MIN_YEAR} to {MAX_YEAR}")
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC)
+    return value
+
+
+@dataclass(frozen=True)
+class _Check:
+    attr: str
+    field: str
+    kind: Literal["date", "name"]
+    max_length: int | None
+    many: bool  # a list of them
+
+
+def _check_of(field: mi.Field) -> _Check | None:
+    t, many, name = field.type, False, False
+    while True:
+        if isinstance(t, mi.UnionType):
+            inner = [m for m in t.types if not isinstance(m, mi.NoneType)]
+            if len(inner) != 1:
+                return None
+            t = inner[0]
+        elif isinstance(t, mi.Metadata):
+            name = name or bool((t.extra_json_schema or {}).get("x-name"))
+            t = t.type
+        elif isinstance(t, mi.ListType) and not many:
+            t, many = t.item_type, True
+        else:
+            break
+    if isinstance(t, mi.DateTimeType | mi.DateType):
+        return _Check(field.name, field.encode_name, "date", None, many)
+    if name and isinstance(t, mi.StrType):
+        return _Check(field.name, field.encode_name, "name", t.max_length, many)
+    return None
+
+
+@cache
+def _checks(cls: type) -> tuple[_Check, ...]:
+    info = mi.type_info(cls)
+    assert isinstance(info, mi.StructType)
+    return tuple(c for f in info.fields if (c := _check_of(f)) is not None)
+
+
 class Strict(Struct, forbid_unknown_fields=True, kw_only=True):
-    pass
+    """A request body or query. Unknown fields are refused; every date or time is checked
+    against the supported years (an aware time is stored in UTC) and every ``Name`` is
+    cleaned (``server/text.py``), when the body is decoded, with a coded 400 naming the
+    field. A subclass with its own ``__post_init__`` calls this one first."""
+
+    def __post_init__(self) -> None:
+        for check in _checks(type(self)):
+            value = getattr(self, check.attr)
+            if value is None:
+                continue
+            done = [self._checked(check, v) for v in (value if check.many else [value])]
+            setattr(self, check.attr, done if check.many else done[0])
+
+    @staticmethod
+    def _checked(check: _Check, value: Any) -> Any:
+        if check.kind == "date":
+            return in_range(value, check.field)
+        return clean_name(value, check.field, max_length=check.max_length)
 
 
 class ErrorDetail(Struct, kw_only=True, omit_defaults=True):
@@ -188,13 +272,6 @@ class CaseFile(CaseDetail, kw_only=True):
 class RecordFaceToFace(Strict, kw_only=True):
     met_at: Annotated[datetime, Meta(tz=True)]  # a meeting time without a zone is ambiguous
     location: Name
-
-    def __post_init__(self) -> None:
-        # Stored as UTC; "0001-01-01T00:00+01:00" has no UTC time (msgspec turns this into a 422).
-        try:
-            self.met_at = self.met_at.astimezone(UTC)
-        except OverflowError:
-            raise ValueError("met_at is out of range") from None
 
 
 class Created(Struct, kw_only=True):

@@ -1,10 +1,14 @@
-"""HTTP assertions shared by the integration tests: the JSON error shape, and row
-counts of every table to show that a refused request wrote nothing."""
+"""HTTP assertions shared by the integration tests: the JSON error shape, row counts of
+every table to show that a refused request wrote nothing, and a client that sends from
+another address."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+from aiohttp import ClientSession, TCPConnector
 from sqlalchemy import func, select
 
 from server.store.schema import metadata
@@ -33,3 +37,11 @@ async def row_counts(services: Services) -> dict[str, int]:
     async with services.store.read("test.row_counts") as conn:
         return {t.name: (await conn.execute(select(func.count()).select_from(t))).scalar_one()
                 for t in metadata.sorted_tables}
+
+
+@asynccontextmanager
+async def from_address(address: str) -> AsyncIterator[ClientSession]:
+    """A client whose requests leave from another loopback address (127.0.0.0/8), which the
+    server sees as their remote address: a second source for the throttles."""
+    async with ClientSession(connector=TCPConnector(local_addr=(address, 0))) as session:
+        yield session

@@ -13,7 +13,7 @@ from server.signalling.turn import valid
 from server.store.schema import audit_log, checkins, safe_space_answers
 from server.web.state import Services
 from tests.helpers.checkins import pass_safe_space, peer, schedule, view
-from tests.helpers.http import error_of
+from tests.helpers.http import error_of, from_address
 from tests.helpers.world import build, login
 
 
@@ -103,6 +103,43 @@ async def test_a_link_code_gives_one_session_limited_to_its_check_in(api: Any) -
     link2 = await (await client.post(f"/api/checkins/{other}/link", headers=officer)).json()
     services.clock.advance(timedelta(hours=2))  # the code expires with the window
     await error_of(await client.post(f"/api/checkins/{other}/code-session", json={"code": link2["code"]}), 401)
+
+
+def code_session_writes(services: Services) -> float:
+    return services.metrics.get_sample_value("tandem_transaction_seconds_count",
+                                             {"name": "checkin.code_session"}) or 0.0
+
+
+async def test_wrong_link_codes_are_throttled_per_check_in_and_address_before_any_write(api: Any) -> None:
+    client, services = api
+    w = await build(services)
+    checkin_id = await schedule(services, w)
+    link = await (await client.post(f"/api/checkins/{checkin_id}/link", headers=await login(client, "officer"))).json()
+    url = f"/api/checkins/{checkin_id}/code-session"
+    for _ in range(services.settings.login_limit_per_source):
+        await error_of(await client.post(url, json={"code": "WRONG", "kind": "bearer"}), 401, "unauthenticated")
+    writes = code_session_writes(services)
+    resp = await client.post(url, json={"code": link["code"], "kind": "bearer"})
+    await error_of(resp, 429, "rate_limited")
+    assert "Retry-After" in resp.headers
+    assert code_session_writes(services) == writes
+    # The check-in as a whole is not blocked: the client's phone elsewhere still gets in.
+    async with from_address("127.0.0.2") as phone:
+        resp = await phone.post(client.make_url(url), json={"code": link["code"], "kind": "bearer"})
+        assert resp.status == 200, await resp.text()
+    services.clock.advance(services.settings.login_max_block_s + 1)
+    await error_of(await client.post(url, json={"code": "WRONG", "kind": "bearer"}), 401)
+
+
+async def test_wrong_link_codes_over_several_check_ins_add_up_per_address(app_factory: Any) -> None:
+    client, services = await app_factory(login_limit_per_address=6)
+    w = await build(services)
+    ids = [await schedule(services, w) for _ in range(3)]
+    for checkin_id in ids[:2]:
+        for _ in range(3):
+            await error_of(await client.post(f"/api/checkins/{checkin_id}/code-session", json={"code": "WRONG"}), 401)
+    await error_of(await client.post(f"/api/checkins/{ids[2]}/code-session", json={"code": "WRONG"}), 429,
+                   "rate_limited")
 
 
 async def test_safe_space_questions_by_flags_failure_alerts_the_officer_quietly(api: Any) -> None:

@@ -45,6 +45,12 @@ def test_refuses_to_start_without_a_key(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "TANDEM_KEK" in proc.stderr
 
 
+def test_user_create_refuses_a_name_with_bidi_or_control_characters() -> None:
+    for name in ("Officer\u202eSmith", "Officer\x1bSmith"):
+        proc = run("user", "create", "spoof", "--display-name", name, "--role", "officer")
+        assert proc.returncode == 2 and "display name:" in proc.stderr, proc.stderr
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

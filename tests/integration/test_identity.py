@@ -12,6 +12,7 @@ from server.identity import totp
 from server.identity.model import Role
 from server.ids import token_digest
 from server.store.schema import audit_log, sessions, users
+from tests.helpers.http import from_address
 from tests.helpers.world import PASSWORD, build, login
 
 
@@ -167,12 +168,76 @@ async def test_staff_without_second_factor_must_enrol_when_required(app_factory:
 async def test_login_throttle_is_checked_before_hashing_and_expires(api: Any) -> None:
     client, services = api
     await build(services)
-    for _ in range(services.settings.login_limit_per_account):
+    for _ in range(services.settings.login_limit_per_source):
         await client.post("/api/session", json={"username": "officer", "password": "wrong-password-x"})
     resp = await client.post("/api/session", json={"username": "officer", "password": PASSWORD})
     assert resp.status == 429 and "Retry-After" in resp.headers
     services.clock.advance(services.settings.login_max_block_s + 1)
     assert (await client.post("/api/session", json={"username": "officer", "password": PASSWORD})).status == 200
+
+
+async def test_the_real_users_login_does_not_reset_an_attackers_throttle(api: Any) -> None:
+    client, services = api
+    await build(services)
+    url = client.make_url("/api/session")
+    wrong = {"username": "officer", "password": "wrong-password-x"}
+    right = {"username": "officer", "password": PASSWORD}
+    assert (await client.post("/api/session", json=right)).status == 200
+    async with from_address("127.0.0.2") as attacker:
+        for _ in range(services.settings.login_limit_per_source):
+            assert (await attacker.post(url, json=wrong)).status == 401
+        assert (await attacker.post(url, json=wrong)).status == 429
+        assert (await client.post("/api/session", json=right)).status == 200
+        resp = await attacker.post(url, json=wrong)
+        assert resp.status == 429 and "Retry-After" in resp.headers
+
+
+async def test_behind_a_trusted_proxy_each_client_has_its_own_count(app_factory: Any) -> None:
+    client, services = await app_factory(trusted_proxies=("127.0.0.1/32",))
+    await build(services)
+    wrong = {"username": "officer", "password": "wrong-password-x"}
+    right = {"username": "officer", "password": PASSWORD}
+    user, attacker = {"X-Forwarded-For": "198.51.100.7"}, {"X-Forwarded-For": "203.0.113.5"}
+    assert (await client.post("/api/session", json=right, headers=user)).status == 200
+    for _ in range(services.settings.login_limit_per_source):
+        assert (await client.post("/api/session", json=wrong, headers=attacker)).status == 401
+    assert (await client.post("/api/session", json=wrong, headers=attacker)).status == 429
+    assert (await client.post("/api/session", json=right, headers=user)).status == 200
+    assert (await client.post("/api/session", json=wrong, headers=attacker)).status == 429
+    # A client cannot choose its address by writing one in front of what the proxy appended.
+    spoofed = {"X-Forwarded-For": "198.51.100.7, 203.0.113.5"}
+    assert (await client.post("/api/session", json=wrong, headers=spoofed)).status == 429
+
+
+async def test_without_a_trusted_proxy_a_forwarded_address_is_ignored(api: Any) -> None:
+    client, services = api
+    await build(services)
+    wrong = {"username": "officer", "password": "wrong-password-x"}
+    for i in range(services.settings.login_limit_per_source):
+        resp = await client.post("/api/session", json=wrong, headers={"X-Forwarded-For": f"203.0.113.{i}"})
+        assert resp.status == 401
+    resp = await client.post("/api/session", json=wrong, headers={"X-Forwarded-For": "203.0.113.99"})
+    assert resp.status == 429
+
+
+async def test_failures_from_many_addresses_add_up_for_the_account(app_factory: Any) -> None:
+    client, services = await app_factory(login_limit_per_source=5, login_limit_per_account=8)
+    await build(services)
+    url = client.make_url("/api/session")
+    wrong = {"username": "officer", "password": "wrong-password-x"}
+    right = {"username": "officer", "password": PASSWORD}
+    assert (await client.post("/api/session", json=right)).status == 200
+    for address in ("127.0.0.2", "127.0.0.3"):
+        async with from_address(address) as attacker:
+            for _ in range(4):
+                assert (await attacker.post(url, json=wrong)).status == 401
+    async with from_address("127.0.0.4") as attacker:
+        assert (await attacker.post(url, json=right)).status == 429
+    # The real user's known address is not held back by the account-wide block, and its success
+    # leaves that block in place.
+    assert (await client.post("/api/session", json=right)).status == 200
+    async with from_address("127.0.0.4") as attacker:
+        assert (await attacker.post(url, json=right)).status == 429
 
 
 async def test_demo_accounts_refused_outside_demo_mode(api: Any) -> None:
@@ -227,7 +292,7 @@ async def test_bad_enrolment_codes_from_one_address_do_not_block_another(api: An
     _, services = api
     w = await build(services)
     last = ""
-    for _ in range(services.settings.login_limit_per_account + 1):
+    for _ in range(services.settings.login_limit_per_source + 1):
         try:
             await services.identity.redeem_enrolment_code("BAD000-BAD000-BAD000", "long enough pw",
                                                            address="6.6.6.6")

@@ -76,8 +76,8 @@ def live(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     tmp = tmp_path_factory.mktemp("fuzz")
     # Throttling off, so generated sign-ins and enrolments reach the password check
     # instead of stopping at a 429 after the first twenty.
-    settings = make_settings(db.sqlite_copy(sqlite_template, tmp), tmp, login_limit_per_account=1_000_000,
-                             login_limit_per_address=1_000_000)
+    settings = make_settings(db.sqlite_copy(sqlite_template, tmp), tmp, login_limit_per_source=1_000_000,
+                             login_limit_per_account=1_000_000, login_limit_per_address=1_000_000)
     with LiveServer(settings) as server:
         assert server.services is not None
         services = server.services
