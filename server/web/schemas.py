@@ -3,17 +3,16 @@ refused, every string and list has a size limit. OpenAPI is generated from these
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from functools import cache
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-import msgspec.inspect as mi
 from msgspec import Meta, Struct
 
-from server.errors import DateOutOfRange
-from server.text import clean_name
+from server.web.strict import MAX_YEAR as MAX_YEAR
+from server.web.strict import MIN_YEAR as MIN_YEAR
+from server.web.strict import Strict as Strict
+from server.web.strict import in_range as in_range
 
 Username = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
 Password = Annotated[str, Meta(min_length=1, max_length=256)]
@@ -32,83 +31,6 @@ RoleName = Literal["client", "officer", "senior_officer", "facilitator", "mentor
                    "admin", "room_device"]
 StaffRoleName = Literal["officer", "senior_officer", "facilitator", "mentor", "partner", "interpreter", "admin",
                         "room_device"]
-
-
-#: The years a date or time sent to the API may fall in. Every real appointment, meeting
-#: or retention date is far inside; the margin keeps the server's own arithmetic on them (a
-#: week view's seven days, a weekly series of up to 10,000 occurrences, a shift of up to
-#: 14 h into UTC, a retention period subtracted) inside the years 1..9999 that Python's
-#: datetime holds. "9999-12-31" plus a week, or "0001-01-01T00:00+14:00" in UTC, overflowed
-#: into a 500 (issue 12, finding 5).
-MIN_YEAR, MAX_YEAR = 1900, 2200
-
-
-def in_range(value: date, field: str) -> date:
-    """``value`` (an aware time converted to UTC), or DateOutOfRange naming ``field``."""
-    if not MIN_YEAR <= value.year <= MAX_YEAR:
-        raise DateOutOfRange(f"{field}: a date must fall in the years {MIN_YEAR} to {MAX_YEAR}")
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC)
-    return value
-
-
-@dataclass(frozen=True)
-class _Check:
-    attr: str
-    field: str
-    kind: Literal["date", "name"]
-    max_length: int | None
-    many: bool  # a list of them
-
-
-def _check_of(field: mi.Field) -> _Check | None:
-    t, many, name = field.type, False, False
-    while True:
-        if isinstance(t, mi.UnionType):
-            inner = [m for m in t.types if not isinstance(m, mi.NoneType)]
-            if len(inner) != 1:
-                return None
-            t = inner[0]
-        elif isinstance(t, mi.Metadata):
-            name = name or bool((t.extra_json_schema or {}).get("x-name"))
-            t = t.type
-        elif isinstance(t, mi.ListType) and not many:
-            t, many = t.item_type, True
-        else:
-            break
-    if isinstance(t, mi.DateTimeType | mi.DateType):
-        return _Check(field.name, field.encode_name, "date", None, many)
-    if name and isinstance(t, mi.StrType):
-        return _Check(field.name, field.encode_name, "name", t.max_length, many)
-    return None
-
-
-@cache
-def _checks(cls: type) -> tuple[_Check, ...]:
-    info = mi.type_info(cls)
-    assert isinstance(info, mi.StructType)
-    return tuple(c for f in info.fields if (c := _check_of(f)) is not None)
-
-
-class Strict(Struct, forbid_unknown_fields=True, kw_only=True):
-    """A request body or query. Unknown fields are refused; every date or time is checked
-    against the supported years (an aware time is stored in UTC) and every ``Name`` is
-    cleaned (``server/text.py``), when the body is decoded, with a coded 400 naming the
-    field. A subclass with its own ``__post_init__`` calls this one first."""
-
-    def __post_init__(self) -> None:
-        for check in _checks(type(self)):
-            value = getattr(self, check.attr)
-            if value is None:
-                continue
-            done = [self._checked(check, v) for v in (value if check.many else [value])]
-            setattr(self, check.attr, done if check.many else done[0])
-
-    @staticmethod
-    def _checked(check: _Check, value: Any) -> Any:
-        if check.kind == "date":
-            return in_range(value, check.field)
-        return clean_name(value, check.field, max_length=check.max_length)
 
 
 class ErrorDetail(Struct, kw_only=True, omit_defaults=True):

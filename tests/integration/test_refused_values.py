@@ -201,8 +201,10 @@ async def test_names_with_control_or_bidi_characters_are_400_on_every_route_that
 
 async def test_names_are_stored_in_nfc(env: Env) -> None:
     admin = await login(env.client, "admin")
-    resp = await env.client.post("/api/admin/offices", json={"name": "Cafe\u0301 \u05d0\u05d1"}, headers=admin)
+    resp = await env.client.post("/api/admin/users", headers=admin, json={
+        "username": "cafe", "display_name": "Cafe\u0301 \u05d0\u05d1", "role": "officer",
+        "password": "a-long-password"})
     assert resp.status == 201, await resp.text()
-    listed = await (await env.client.get("/api/admin/offices", headers=admin)).json()
-    assert "Caf\u00e9 \u05d0\u05d1" in [o["name"] for o in listed["offices"]]  # Hebrew needs no bidi controls
+    listed = await (await env.client.get("/api/admin/users", headers=admin)).json()
+    assert "Caf\u00e9 \u05d0\u05d1" in [u["display_name"] for u in listed["users"]]  # Hebrew needs no bidi controls
 
