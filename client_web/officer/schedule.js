@@ -186,9 +186,10 @@ export async function render(view, ctx) {
         : "schedule.empty_day")));
       return;
     }
+    // A day's own heading only in the week: in the day view the range title already names it.
     const groups = [...groupByDay(data.appointments)].map(([key, items]) => h("div", {
       class: "day", "data-day": key },
-    h("h3", { id: `day-${key}` }, dayName(`${key}T12:00:00`)),
+    mode === "week" ? h("h3", { id: `day-${key}` }, dayName(`${key}T12:00:00`)) : null,
     h("ul", { class: "cards" }, items.map((a) => appointmentItem(a, t, cancel)))));
     listSlot.replaceChildren(h("div", { id: "appointments" }, groups));
   };

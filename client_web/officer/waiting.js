@@ -43,7 +43,7 @@ export function waitingPanel({ api, t }) {
     for (const c of (data && data.checkins) || []) {
       if (c.state === "waiting" && !waiting.has(c.id)) {
         waiting.set(c.id, { checkin_id: c.id, case_id: c.case_id,
-          waiting: [{ display_name: t("waiting.client") }] }); // names come with the next lobby frame
+          waiting: [{ display_name: c.client ? c.client.display_name : t("waiting.client") }] });
       }
     }
   }).catch(() => {}).finally(draw);

@@ -16,6 +16,7 @@ from server.store.schema import (
     checkin_interpreters,
     checkins,
     safe_space_answers,
+    users,
 )
 
 
@@ -45,7 +46,8 @@ async def set_state(conn: AsyncConnection, checkin_id: str, expected: str, state
 async def checkins_in_scope(conn: AsyncConnection, *, officer_id: str | None, office_id: str | None,
                             client_id: str | None, interpreter_id: str | None, start: datetime | None,
                             end: datetime | None, limit: int) -> list[Any]:
-    query = select(checkins, cases.c.client_id, cases.c.officer_id).join(cases, cases.c.id == checkins.c.case_id)
+    query = (select(checkins, cases.c.client_id, cases.c.officer_id, users.c.display_name.label("client_name"))
+             .join(cases, cases.c.id == checkins.c.case_id).join(users, users.c.id == cases.c.client_id))
     scopes = []
     if officer_id is not None:
         scopes.append(cases.c.officer_id == officer_id)

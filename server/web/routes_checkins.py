@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import msgspec
 from aiohttp import web
 from msgspec import Meta, Struct
 
@@ -78,6 +79,7 @@ class Checkin(Struct, kw_only=True, omit_defaults=True):
     alternatives: list[str]  # offered instead of video (rule alternatives); always present
     evidence: EvidenceSummary | None = None
     suggestion: SuggestionOut | None = None
+    client: s.PersonRef | None = None  # in lists: whose check-in it is ("who is waiting" names them)
 
 
 class Checkins(Struct, kw_only=True):
@@ -161,7 +163,9 @@ def register(api: Registry) -> None:
     async def list_checkins(call: Call[None]) -> Checkins:
         q: ListQuery = call.query
         rows = await call.request.app[SERVICES].checkins.list_for(call.actor, q.start, q.end, q.limit)
-        return Checkins(checkins=[checkin_out(r) for r in rows])
+        return Checkins(checkins=[
+            msgspec.structs.replace(checkin_out(r), client=s.PersonRef(id=r.client_id, display_name=r.client_name))
+            for r in rows])
 
     @api.route("GET", "/api/checkins/{checkin_id}", permission=TAKE_PART,
                summary="A check-in: state; for its staff also evidence and the suggested outcome", response=Checkin,

@@ -35,7 +35,8 @@ def case_of(base_url: str, token: str, client_name: str) -> str:
 
 def test_a_one_off_appointment_has_one_cancel_button_and_no_stray_text(phone: Phone) -> None:
     """Not part of a series: one cancel button, and nothing else in the actions (a null
-    handed to Element.append used to show as the word "null" beside it)."""
+    handed to Element.append used to show as the word "null" beside it); the day view names
+    its day once (it used to print the day heading twice)."""
     page = phone.page
     place = f"Room {secrets.token_hex(3)}"
     phone.login("officer")
@@ -54,6 +55,12 @@ def test_a_one_off_appointment_has_one_cancel_button_and_no_stray_text(phone: Ph
     actions = page.locator("#appointments .appointment").filter(has_text=place).locator(".actions")
     expect(actions.locator("button")).to_have_count(1)
     expect(actions).to_have_text(phone.t("schedule.cancel"))
+    # The day is named once, by the range title; the week view names each of its days.
+    expect(page.locator("#range-title")).not_to_be_empty()
+    expect(page.locator("#appointments h3")).to_have_count(0)
+    page.locator("#view-week").click()
+    phone.settled()
+    expect(page.locator(f"#appointments [data-day='{tomorrow}'] h3")).to_have_count(1)
 
 
 def test_officer_schedules_sees_day_and_week_and_cancels(phone: Phone) -> None:

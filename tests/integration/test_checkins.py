@@ -57,6 +57,8 @@ async def test_scheduling_is_gated_by_face_to_face_first_scope_and_offers_altern
 
     listed = await (await client.get("/api/checkins", headers=officer)).json()
     assert len(listed["checkins"]) == 2
+    # Each names its client, so "who is waiting" can say who before any lobby frame arrives.
+    assert sorted(c["client"]["display_name"] for c in listed["checkins"]) == ["Client", "Offline"]
     mine = await (await client.get("/api/checkins", headers=await login(client, "client"))).json()
     assert [c["id"] for c in mine["checkins"]] == [body["id"]]
 
