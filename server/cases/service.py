@@ -20,10 +20,10 @@ from server.audit import store as audit
 from server.cases import store
 from server.clock import Clock
 from server.crypto.keyring import Keyring, KeyShredded
-from server.errors import BadRequest, NotFound, PolicyRefused
+from server.errors import BadRequest, NotFound, OutOfScope, PolicyRefused
 from server.identity import store as identity_store
 from server.identity.model import Actor, Role
-from server.identity.scope import CaseRef, relation
+from server.identity.scope import CaseRef, in_scope, relation
 from server.identity.service import IdentityService
 from server.ids import new_id
 from server.messaging import store as messaging_store
@@ -71,15 +71,18 @@ def refuse(decision: Decision) -> None:
 
 
 def _check_case_opener(by: Actor, officer_id: str, officer: Any) -> None:
-    """May ``by`` open a case supervised by ``officer`` (a users row, or None)?"""
-    if officer is None or officer.role not in (Role.OFFICER.value, Role.SENIOR_OFFICER.value):
+    """May ``by`` open a case supervised by ``officer`` (a users row, or None)? An officer opens
+    cases on their own caseload only; to a senior, anyone outside their office does not exist."""
+    if by.role is Role.OFFICER and officer_id != by.user_id:
+        raise PolicyRefused("Officers open cases only on their own caseload (rule scope)", rule_id="scope")
+    if officer is None:
+        raise NotFound("No such officer")
+    if by.role is Role.SENIOR_OFFICER and officer.office_id != by.office_id:
+        raise OutOfScope("No such officer")
+    if officer.role not in (Role.OFFICER.value, Role.SENIOR_OFFICER.value):
         raise BadRequest("The supervising officer must be an officer or senior officer")
     if officer.office_id is None:
         raise BadRequest("The supervising officer belongs to no office")
-    if by.role is Role.OFFICER and officer_id != by.user_id:
-        raise PolicyRefused("Officers open cases only on their own caseload (rule scope)", rule_id="scope")
-    if by.role is Role.SENIOR_OFFICER and officer.office_id != by.office_id:
-        raise PolicyRefused("Senior officers open cases only in their office (rule scope)", rule_id="scope")
 
 
 class CaseService:
@@ -138,6 +141,21 @@ class CaseService:
             now=now or self.clock.now(), case=view.facts, relation=relation(actor, view.ref), **extra,
         ))
 
+    def require(self, actor: Actor, action: str, view: CaseView, *, missing: str = "No such case",
+                **extra: Any) -> Decision:
+        """``decide``, refusing what it refuses. Outside the case's scope the refusal is
+        ``OutOfScope`` with ``missing``, the route's answer for an id that does not exist."""
+        decision = self.decide(actor, action, view, **extra)
+        if not decision.allowed:
+            self.conceal(actor, view, missing)
+            refuse(decision)
+        return decision
+
+    @staticmethod
+    def conceal(actor: Actor, view: CaseView, missing: str = "No such case") -> None:
+        if not in_scope(actor, view.ref):
+            raise OutOfScope(missing)
+
     async def _audit(self, conn: AsyncConnection, actor: Actor, action: str, case_id: str,
                      details: dict[str, object] | None = None, target_type: str = "case",
                      target_id: str | None = None) -> None:
@@ -182,7 +200,7 @@ class CaseService:
         meeting_id = new_id()
         async with self.store.write("case.face_to_face") as conn:
             view = await self.view(conn, case_id)
-            refuse(self.decide(by, "write_case", view))
+            self.require(by, "write_case", view)
             # The meeting counts for the officer who held it: the supervising officer.
             await store.insert_face_to_face(conn, id=meeting_id, case_id=case_id, officer_id=view.row.officer_id,
                                             met_at=met_at, location=location, recorded_by=by.user_id,
@@ -202,12 +220,12 @@ class CaseService:
             view = await self.view(conn, case_id)
             # Scope first: the scope rule has no entry for grant_exception, and
             # face_to_face_first (which checks the office) may be switched off by policy.
-            refuse(self.decide(by, "write_case", view))
+            self.require(by, "write_case", view)
             limit = face_to_face_first.max_exception(self.policy.engine.policies.config("face_to_face_first"))  # type: ignore[arg-type]
             if timedelta(days=days) > limit:
                 raise PolicyRefused(f"An exception may last at most {limit.days} days (rule face_to_face_first)",
                                     rule_id="face_to_face_first")
-            refuse(self.decide(by, "grant_exception", view))
+            self.require(by, "grant_exception", view)
             await store.insert_exception(conn, id=new_id(), case_id=case_id, officer_id=view.row.officer_id,
                                          granted_by=by.user_id, reason=reason, starts_at=now, expires_at=until,
                                          revoked_at=None)
@@ -220,7 +238,7 @@ class CaseService:
             mentor = await identity_store.user_by_id(conn, mentor_id)
             if row is None or mentor is None or mentor.role != Role.MENTOR.value:
                 raise NotFound("No such client or mentor")
-            refuse(self.decide(by, "write_case", await self._view_of(conn, row)))
+            self.require(by, "write_case", await self._view_of(conn, row), missing="No such client or mentor")
             await store.insert_mentor_assignment(conn, id=new_id(), mentor_id=mentor_id, client_id=client_id,
                                                  created_at=self.clock.now(), ended_at=None)
             await self._audit(conn, by, "mentor.assign", row.id, {"mentor_id": mentor_id})
@@ -234,7 +252,7 @@ class CaseService:
         now = self.clock.now()
         async with self.store.write("case.change_officer") as conn:
             view = await self.view(conn, case_id)
-            refuse(self.decide(by, "write_case", view))
+            self.require(by, "write_case", view)
             if by.role is not Role.SENIOR_OFFICER:
                 raise PolicyRefused("Only a senior officer reassigns a case (rule scope)", rule_id="scope")
             officer = await identity_store.user_by_id(conn, officer_id)
@@ -255,7 +273,7 @@ class CaseService:
             partner = await identity_store.user_by_id(conn, partner_id)
             if partner is None or partner.role != Role.PARTNER.value:
                 raise NotFound("No such partner-agency user")
-            refuse(self.decide(by, "write_case", view))
+            self.require(by, "write_case", view)
             await store.insert_network_member(conn, id=new_id(), case_id=case_id, user_id=partner_id,
                                               created_at=self.clock.now())
             await self._audit(conn, by, "network.add", case_id, {"partner_id": partner_id})
@@ -267,7 +285,7 @@ class CaseService:
         now = self.clock.now()
         async with self.store.write("case.note.add") as conn:
             view = await self.view(conn, case_id)
-            refuse(self.decide(by, "write_case", view))
+            self.require(by, "write_case", view)
             key_id, blob = await self.keyring.encrypt(conn, case_id=case_id, category="case_notes", at=now,
                                                       plaintext=text.encode(), aad=note_id.encode())
             await store.insert_note(conn, id=note_id, case_id=case_id, author_id=by.user_id, key_id=key_id,
@@ -281,7 +299,7 @@ class CaseService:
         """The case as its reader may see it, with the remote-supervision decision."""
         async with self.store.write("case.read") as conn:
             view = await self.view(conn, case_id)
-            refuse(self.decide(by, "read_case", view))
+            self.require(by, "read_case", view)
             decision = self.decide(by, "supervise_remotely", view) if by.role is not Role.CLIENT else \
                 self._remote_for_client(view)
             await self._audit(conn, by, "case.read", case_id)
@@ -297,6 +315,7 @@ class CaseService:
             view = await self.view(conn, case_id)
             decision = self.decide(by, "supervise_remotely", view)
             if decision.rule_id == "scope":
+                self.conceal(by, view)
                 refuse(decision)
             await self._audit(conn, by, "case.remote_decision", case_id,
                               {"allowed": decision.allowed, "rule_id": decision.rule_id,
@@ -335,7 +354,7 @@ class CaseService:
         out: list[dict[str, object]] = []
         async with self.store.write("case.note.read") as conn:
             view = await self.view(conn, case_id)
-            refuse(self.decide(by, "read_case", view))
+            self.require(by, "read_case", view)
             if by.role is Role.CLIENT:
                 raise PolicyRefused("Case notes are for staff (rule scope)", rule_id="scope")
             for row in await store.note_rows(conn, case_id, limit=limit):

@@ -5,6 +5,11 @@ sees their caseload, a senior officer their office, a client their own case, a m
 only their mentees' conversations (never case data), a partner only the case networks
 they were invited to. ``relation`` names the actor's tie to one case; the policy
 engine's ``scope`` rule turns a relation into allow or deny for an action.
+
+An actor with no relation to a case is outside its scope: for them the case does not
+exist, and every route answers as it does for an id that was never issued (issue 12),
+so case ids cannot be probed. An actor with a relation who is refused an action (a
+client writing their own case, a mentor reading case data) is told why, with a rule id.
 """
 
 from __future__ import annotations
@@ -38,3 +43,7 @@ def relation(actor: Actor, case: CaseRef) -> str:
     if actor.role is Role.PARTNER:
         return "network_partner" if actor.user_id in case.partner_ids else "none"
     return "none"
+
+
+def in_scope(actor: Actor, case: CaseRef) -> bool:
+    return relation(actor, case) != "none"

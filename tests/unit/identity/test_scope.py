@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from server.identity.model import Actor, Role
-from server.identity.scope import CaseRef, relation
+from server.identity.scope import CaseRef, in_scope, relation
 
 CASE = CaseRef("c1", client_id="cl", officer_id="of", office_id="A", mentor_ids=frozenset({"me"}),
                partner_ids=frozenset({"pa"}))
@@ -33,3 +33,5 @@ def actor(user_id: str, role: Role, office: str | None = "A") -> Actor:
 ])
 def test_relation(who: Actor, expected: str) -> None:
     assert relation(who, CASE) == expected
+    # With no relation the case is outside the actor's scope: to them it does not exist.
+    assert in_scope(who, CASE) is (expected != "none")
