@@ -256,10 +256,12 @@ class CaseService:
             if by.role is not Role.SENIOR_OFFICER:
                 raise PolicyRefused("Only a senior officer reassigns a case (rule scope)", rule_id="scope")
             officer = await identity_store.user_by_id(conn, officer_id)
-            if officer is None or officer.role not in (Role.OFFICER.value, Role.SENIOR_OFFICER.value):
+            if officer is None:
+                raise NotFound("No such officer")
+            if officer.office_id != view.row.office_id:  # a case moves only within its office
+                raise OutOfScope("No such officer")
+            if officer.role not in (Role.OFFICER.value, Role.SENIOR_OFFICER.value):
                 raise BadRequest("The new supervising officer must be an officer or senior officer")
-            if officer.office_id != view.row.office_id:
-                raise PolicyRefused("A case moves only to an officer of its own office (rule scope)", rule_id="scope")
             old = view.row.officer_id
             if officer_id == old:
                 return

@@ -95,10 +95,12 @@ class GroupService:
             row, ref, _members = await self._ref(conn, by, cohort_id)
             self._require_manager(by, ref)
             user = await identity_store.user_by_id(conn, user_id)
-            if user is None or user.role != Role.FACILITATOR.value:
+            if user is None:
+                raise NotFound("No such facilitator")
+            if user.office_id != row.office_id:  # facilitators run groups of their own office
+                raise OutOfScope("No such facilitator")
+            if user.role != Role.FACILITATOR.value:
                 raise BadRequest("A group's facilitator must be a facilitator")
-            if user.office_id != row.office_id:
-                raise PolicyRefused("Facilitators run groups of their own office (rule scope)", rule_id="scope")
             await self._join(conn, cohort_id, await self._conversation(conn, cohort_id), user_id,
                              CohortRole.FACILITATOR, None)
             await self._audit(conn, by, "group.facilitator.add", cohort_id, details={"user_id": user_id})
