@@ -12,6 +12,7 @@
     │   ├── CsrfFailed               csrf_failed 403
     │   └── MfaEnrolmentRequired     mfa_enrolment_required 403
     ├── NotFound                     not_found 404
+    │   └── OutOfScope               not_found 404 (exists, but not for this caller: answered as absent)
     ├── Conflict                     conflict 409
     ├── RateLimited                  rate_limited 429 (carries retry_after seconds)
     └── Unavailable                  unavailable 503 (a backing service is down)
@@ -112,6 +113,15 @@ class MfaEnrolmentRequired(Forbidden):
 class NotFound(TandemError):
     code = "not_found"
     status = 404
+
+
+class OutOfScope(NotFound):
+    """A resource the caller has no part in, answered exactly as one that does not exist
+    (same status, code and message, no rule id), so its id cannot be probed (issue 12).
+    Raise it with the route's own not-found message; the edge counts it as a refusal by
+    ``refused_by``."""
+
+    refused_by = "scope"
 
 
 class Conflict(TandemError):

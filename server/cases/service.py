@@ -8,7 +8,7 @@ records of access), in the same transaction as the read.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -20,10 +20,10 @@ from server.audit import store as audit
 from server.cases import store
 from server.clock import Clock
 from server.crypto.keyring import Keyring, KeyShredded
-from server.errors import AlreadyAssigned, BadRequest, Conflict, NotFound, PolicyRefused
+from server.errors import AlreadyAssigned, BadRequest, Conflict, NotFound, OutOfScope, PolicyRefused
 from server.identity import store as identity_store
 from server.identity.model import Actor, Role
-from server.identity.scope import CaseRef, audit_mark, relation
+from server.identity.scope import CaseRef, audit_mark, in_scope, relation
 from server.identity.service import IdentityService
 from server.ids import new_id
 from server.messaging import store as messaging_store
@@ -96,15 +96,20 @@ def refuse(decision: Decision) -> None:
         raise PolicyRefused(reason, rule_id=decision.rule_id or "unknown", reasons=decision.reasons)
 
 
-def _check_case_opener(by: Actor, officer_id: str, officer: Any) -> None:
-    """May ``by`` open a case supervised by ``officer`` (a users row, or None)? The office
-    is checked by the caller (``act_in_office``)."""
-    if officer is None or officer.role not in (Role.OFFICER.value, Role.SENIOR_OFFICER.value):
+def _check_case_opener(by: Actor, officer_id: str, officer: Any, may_act_in: Callable[[str | None], bool]) -> None:
+    """May ``by`` open a case supervised by ``officer`` (a users row, or None)? An officer opens
+    cases on their own caseload only; to anyone else, an officer of an office they may not act
+    in does not exist (``may_act_in``: the office rule, ``act_in_office``)."""
+    if by.role is Role.OFFICER and officer_id != by.user_id:
+        raise PolicyRefused("Officers open cases only on their own caseload (rule scope)", rule_id="scope")
+    if officer is None:
+        raise NotFound("No such officer")
+    if not may_act_in(officer.office_id):
+        raise OutOfScope("No such officer")
+    if officer.role not in (Role.OFFICER.value, Role.SENIOR_OFFICER.value):
         raise BadRequest("The supervising officer must be an officer or senior officer")
     if officer.office_id is None:
         raise BadRequest("The supervising officer belongs to no office")
-    if by.role is Role.OFFICER and officer_id != by.user_id:
-        raise PolicyRefused("Officers open cases only on their own caseload (rule scope)", rule_id="scope")
 
 
 class CaseService:
@@ -163,6 +168,21 @@ class CaseService:
             now=now or self.clock.now(), case=view.facts, relation=relation(actor, view.ref), **extra,
         ))
 
+    def require(self, actor: Actor, action: str, view: CaseView, *, missing: str = "No such case",
+                **extra: Any) -> Decision:
+        """``decide``, refusing what it refuses. Outside the case's scope the refusal is
+        ``OutOfScope`` with ``missing``, the route's answer for an id that does not exist."""
+        decision = self.decide(actor, action, view, **extra)
+        if not decision.allowed:
+            self.conceal(actor, view, missing)
+            refuse(decision)
+        return decision
+
+    @staticmethod
+    def conceal(actor: Actor, view: CaseView, missing: str = "No such case") -> None:
+        if not in_scope(actor, view.ref):
+            raise OutOfScope(missing)
+
     async def _audit(self, conn: AsyncConnection, actor: Actor, action: str, case_id: str,
                      details: dict[str, object] | None = None, target_type: str = "case",
                      target_id: str | None = None) -> None:
@@ -186,9 +206,8 @@ class CaseService:
         # One transaction: the client's account, the case and the enrolment code commit together or not at all.
         async with self.store.write("case.create") as conn:
             officer = await identity_store.user_by_id(conn, officer_id)
-            _check_case_opener(by, officer_id, officer)
             # The case is the officer's office's: the opener must act in it (an admin in their own).
-            self.policy.require_office(by, officer.office_id)
+            _check_case_opener(by, officer_id, officer, lambda office: self.policy.in_office(by, office).allowed)
             client_id = await self.identity.insert_user(
                 conn, by, username=client_username, display_name=client_display_name, role=Role.CLIENT,
                 office_id=None, password_hash=hashed, locale=locale, is_demo=is_demo)
@@ -209,7 +228,7 @@ class CaseService:
         meeting_id = new_id()
         async with self.store.write("case.face_to_face") as conn:
             view = await self.view(conn, case_id)
-            refuse(self.decide(by, "write_case", view))
+            self.require(by, "write_case", view)
             # The meeting counts for the officer who held it: the supervising officer.
             await store.insert_face_to_face(conn, id=meeting_id, case_id=case_id, officer_id=view.row.officer_id,
                                             met_at=met_at, location=location, recorded_by=by.user_id,
@@ -229,12 +248,12 @@ class CaseService:
             view = await self.view(conn, case_id)
             # Scope first: the scope rule has no entry for grant_exception, and
             # face_to_face_first (which checks the office) may be switched off by policy.
-            refuse(self.decide(by, "write_case", view))
+            self.require(by, "write_case", view)
             limit = face_to_face_first.max_exception(self.policy.engine.policies.config("face_to_face_first"))  # type: ignore[arg-type]
             if timedelta(days=days) > limit:
                 raise PolicyRefused(f"An exception may last at most {limit.days} days (rule face_to_face_first)",
                                     rule_id="face_to_face_first")
-            refuse(self.decide(by, "grant_exception", view))
+            self.require(by, "grant_exception", view)
             await store.insert_exception(conn, id=new_id(), case_id=case_id, officer_id=view.row.officer_id,
                                          granted_by=by.user_id, reason=reason, starts_at=now, expires_at=until,
                                          revoked_at=None)
@@ -254,9 +273,10 @@ class CaseService:
             mentor = await identity_store.user_by_id(conn, mentor_id)
             if row is None or mentor is None or mentor.role != Role.MENTOR.value:
                 raise NotFound("No such client or mentor")
-            refuse(self.decide(by, "write_case", await self._view_of(conn, row)))
+            self.require(by, "write_case", await self._view_of(conn, row), missing="No such client or mentor")
             if mentor.office_id != row.office_id and not self.policy.engine.policies.scope.mentor_from_other_office:
-                raise PolicyRefused("A mentor comes from the client's office (rule scope)", rule_id="scope")
+                # Another office's mentor is out of the officer's scope: answered as an unknown id.
+                raise OutOfScope("No such client or mentor")
             if await store.running_assignment(conn, mentor_id, client_id) is not None:
                 raise AlreadyAssigned("This mentor already mentors this client")
             await store.insert_mentor_assignment(conn, id=assignment.id, mentor_id=mentor_id, client_id=client_id,
@@ -277,7 +297,7 @@ class CaseService:
             row = None if assignment is None else await store.case_by_client(conn, assignment.client_id)
             if assignment is None or row is None:
                 raise NotFound("No such mentor assignment")
-            refuse(self.decide(by, "write_case", await self._view_of(conn, row)))
+            self.require(by, "write_case", await self._view_of(conn, row), missing="No such mentor assignment")
             if not await store.end_mentor_assignment(conn, assignment_id, now):
                 raise Conflict("This mentor assignment has already ended")
             await messaging_store.close_mentoring(conn, assignment_id=assignment_id, mentor_id=assignment.mentor_id,
@@ -292,14 +312,16 @@ class CaseService:
         now = self.clock.now()
         async with self.store.write("case.change_officer") as conn:
             view = await self.view(conn, case_id)
-            refuse(self.decide(by, "write_case", view))
+            self.require(by, "write_case", view)
             if by.role is not Role.SENIOR_OFFICER:
                 raise PolicyRefused("Only a senior officer reassigns a case (rule scope)", rule_id="scope")
             officer = await identity_store.user_by_id(conn, officer_id)
-            if officer is None or officer.role not in (Role.OFFICER.value, Role.SENIOR_OFFICER.value):
+            if officer is None:
+                raise NotFound("No such officer")
+            if officer.office_id != view.row.office_id:  # a case moves only within its office
+                raise OutOfScope("No such officer")
+            if officer.role not in (Role.OFFICER.value, Role.SENIOR_OFFICER.value):
                 raise BadRequest("The new supervising officer must be an officer or senior officer")
-            if officer.office_id != view.row.office_id:
-                raise PolicyRefused("A case moves only to an officer of its own office (rule scope)", rule_id="scope")
             old = view.row.officer_id
             if officer_id == old:
                 return
@@ -313,7 +335,7 @@ class CaseService:
             partner = await identity_store.user_by_id(conn, partner_id)
             if partner is None or partner.role != Role.PARTNER.value:
                 raise NotFound("No such partner-agency user")
-            refuse(self.decide(by, "write_case", view))
+            self.require(by, "write_case", view)
             await store.insert_network_member(conn, id=new_id(), case_id=case_id, user_id=partner_id,
                                               created_at=self.clock.now())
             await self._audit(conn, by, "network.add", case_id, {"partner_id": partner_id})
@@ -325,7 +347,7 @@ class CaseService:
         now = self.clock.now()
         async with self.store.write("case.note.add") as conn:
             view = await self.view(conn, case_id)
-            refuse(self.decide(by, "write_case", view))
+            self.require(by, "write_case", view)
             key_id, blob = await self.keyring.encrypt(conn, case_id=case_id, category="case_notes", at=now,
                                                       plaintext=text.encode(), aad=note_id.encode())
             await store.insert_note(conn, id=note_id, case_id=case_id, author_id=by.user_id, key_id=key_id,
@@ -339,7 +361,7 @@ class CaseService:
         """The case as its reader may see it, with the remote-supervision decision."""
         async with self.store.write("case.read") as conn:
             view = await self.view(conn, case_id)
-            refuse(self.decide(by, "read_case", view))
+            self.require(by, "read_case", view)
             decision = self.decide(by, "supervise_remotely", view) if by.role is not Role.CLIENT else \
                 self._remote_for_client(view)
             await self._audit(conn, by, "case.read", case_id)
@@ -355,6 +377,7 @@ class CaseService:
             view = await self.view(conn, case_id)
             decision = self.decide(by, "supervise_remotely", view)
             if decision.rule_id == "scope":
+                self.conceal(by, view)
                 refuse(decision)
             await self._audit(conn, by, "case.remote_decision", case_id,
                               {"allowed": decision.allowed, "rule_id": decision.rule_id,
@@ -393,7 +416,7 @@ class CaseService:
         out: list[dict[str, object]] = []
         async with self.store.write("case.note.read") as conn:
             view = await self.view(conn, case_id)
-            refuse(self.decide(by, "read_case", view))
+            self.require(by, "read_case", view)
             if by.role is Role.CLIENT:
                 raise PolicyRefused("Case notes are for staff (rule scope)", rule_id="scope")
             for row in await store.note_rows(conn, case_id, limit=limit):

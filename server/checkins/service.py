@@ -35,6 +35,7 @@ from server.errors import (
     BadRequest,
     IllegalTransition,
     NotFound,
+    OutOfScope,
     OutsideWindow,
     PolicyRefused,
     Unauthenticated,
@@ -131,7 +132,7 @@ class CheckinService:
             return Access(row, view, "client")
         if actor.role is Role.INTERPRETER and await store.is_interpreter(conn, checkin_id, actor.user_id):
             return Access(row, view, "interpreter")
-        raise NotFound("No such check-in")
+        raise OutOfScope("No such check-in")
 
     async def _host(self, conn: AsyncConnection, actor: Actor, checkin_id: str) -> Access:
         acc = await self.access(conn, actor, checkin_id)

@@ -20,7 +20,7 @@ from server.audit import store as audit
 from server.cases import store as case_store
 from server.cases.service import refuse
 from server.clock import Clock
-from server.errors import BadRequest, NotFound, PolicyRefused
+from server.errors import BadRequest, NotFound, OutOfScope, PolicyRefused
 from server.groups import store
 from server.groups.model import COHORT_OPENERS, CohortRef, CohortRole, manages
 from server.identity import store as identity_store
@@ -56,12 +56,15 @@ class GroupService:
         self.clock = clock
         self.policy = policy
 
-    async def _ref(self, conn: AsyncConnection, cohort_id: str) -> tuple[Any, CohortRef, list[Any]]:
-        """The cohort's row, who runs it, and its current members (named)."""
+    async def _ref(self, conn: AsyncConnection, actor: Actor, cohort_id: str) -> tuple[Any, CohortRef, list[Any]]:
+        """The cohort's row, who runs it, and its current members (named). A cohort of another
+        office that the actor is no member of is outside their scope: "No such group"."""
         row = await store.cohort(conn, cohort_id)
         if row is None:
             raise NotFound("No such group")
         members = await store.members(conn, cohort_id)
+        if actor.office_id != row.office_id and not any(m.user_id == actor.user_id for m in members):
+            raise OutOfScope("No such group")
         facilitators = frozenset(m.user_id for m in members if m.role == CohortRole.FACILITATOR.value)
         return row, CohortRef(row.id, row.office_id, facilitators), members
 
@@ -89,13 +92,15 @@ class GroupService:
 
     async def add_facilitator(self, by: Actor, cohort_id: str, user_id: str) -> None:
         async with self.store.write("group.facilitator.add") as conn:
-            row, ref, _members = await self._ref(conn, cohort_id)
+            row, ref, _members = await self._ref(conn, by, cohort_id)
             self._require_manager(by, ref)
             user = await identity_store.user_by_id(conn, user_id)
-            if user is None or user.role != Role.FACILITATOR.value:
+            if user is None:
+                raise NotFound("No such facilitator")
+            if user.office_id != row.office_id:  # facilitators run groups of their own office
+                raise OutOfScope("No such facilitator")
+            if user.role != Role.FACILITATOR.value:
                 raise BadRequest("A group's facilitator must be a facilitator")
-            if user.office_id != row.office_id:
-                raise PolicyRefused("Facilitators run groups of their own office (rule scope)", rule_id="scope")
             await self._join(conn, cohort_id, await self._conversation(conn, cohort_id), user_id,
                              CohortRole.FACILITATOR, None)
             await self._audit(conn, by, "group.facilitator.add", cohort_id, details={"user_id": user_id})
@@ -103,16 +108,17 @@ class GroupService:
     async def enrol(self, by: Actor, cohort_id: str, case_id: str) -> str:
         """Enrol the client of ``case_id``; returns their user id."""
         async with self.store.write("group.enrol") as conn:
-            row, ref, members = await self._ref(conn, cohort_id)
+            row, ref, members = await self._ref(conn, by, cohort_id)
             case = await case_store.case_by_id(conn, case_id)
             if case is None:
                 raise NotFound("No such case")
+            if case.office_id != row.office_id:
+                # Whoever may see this group is of its office; another office's case is not theirs to know of.
+                raise OutOfScope("No such case")
             supervises = by.user_id == case.officer_id
             if not (manages(by, ref) or supervises):
                 raise PolicyRefused("Only the group's facilitators, the office's senior officers or the "
                                     "supervising officer enrol a participant (rule scope)", rule_id="scope")
-            if case.office_id != row.office_id:
-                raise PolicyRefused("A participant joins a group of their own office (rule scope)", rule_id="scope")
             member = await store.member(conn, cohort_id, case.client_id)
             if member is None or member.left_at is not None:
                 participants = sum(m.role == CohortRole.PARTICIPANT.value for m in members)
@@ -132,7 +138,7 @@ class GroupService:
         """Take a member out of the group and its conversation (they keep no access to it)."""
         now = self.clock.now()
         async with self.store.write("group.withdraw") as conn:
-            _row, ref, _members = await self._ref(conn, cohort_id)
+            _row, ref, _members = await self._ref(conn, by, cohort_id)
             self._require_manager(by, ref)
             member = await store.member(conn, cohort_id, user_id)
             if member is None or member.left_at is not None:
@@ -154,7 +160,7 @@ class GroupService:
     async def cohort(self, actor: Actor, cohort_id: str) -> Cohort:
         """One group with its members by name. Audited: it names clients."""
         async with self.store.write("group.read") as conn:
-            row, ref, members = await self._ref(conn, cohort_id)
+            row, ref, members = await self._ref(conn, actor, cohort_id)
             if not (manages(actor, ref) or any(m.user_id == actor.user_id for m in members)):
                 raise NotFound("No such group")
             await self._audit(conn, actor, "group.read", cohort_id)

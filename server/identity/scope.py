@@ -13,6 +13,11 @@ office-scoped action touches (an account, a new case); the ``scope`` rule decide
 admin account with no office whose username the deployment lists in
 ``TANDEM_CROSS_OFFICE_ADMINS``. Nobody can make one through the API, because only a
 cross-office administrator or the CLI creates accounts with no office.
+
+An actor with no relation to a case is outside its scope: for them the case does not
+exist, and every route answers as it does for an id that was never issued (issue 12),
+so case ids cannot be probed. An actor with a relation who is refused an action (a
+client writing their own case, a mentor reading case data) is told why, with a rule id.
 """
 
 from __future__ import annotations
@@ -64,3 +69,6 @@ def audit_mark(actor: Actor | None) -> dict[str, object]:
     """What the audit row of an office-scoped action adds when a cross-office administrator acts
     (``actor`` None: the system)."""
     return {"cross_office": True} if actor is not None and actor.cross_office else {}
+
+def in_scope(actor: Actor, case: CaseRef) -> bool:
+    return relation(actor, case) != "none"

@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.audit import store as audit
 from server.cases import store as case_store
-from server.cases.service import CaseService, CaseView, refuse
+from server.cases.service import CaseService, CaseView
 from server.clock import Clock
-from server.errors import BadRequest, Conflict, NotFound, PolicyRefused
+from server.errors import BadRequest, Conflict, NotFound, OutOfScope, PolicyRefused
 from server.identity.model import Actor, Role
 from server.ids import new_id
 from server.policy.loader import PolicyError, replace_rule
@@ -50,16 +50,17 @@ class RetentionService:
 
     # -- scope -------------------------------------------------------------------------
 
-    def _admin_scope(self, by: Actor, view: CaseView) -> None:
-        """Admins act on the cases of their own office (every office: a cross-office administrator)."""
-        if by.role is Role.ADMIN:
-            self.policy.require_office(by, view.row.office_id)
+    def _admin_scope(self, by: Actor, view: CaseView, missing: str = "No such case") -> None:
+        """Admins act on the cases of their own office (every office: a cross-office administrator).
+        Another office's case is outside their scope: answered as if absent (``missing``)."""
+        if by.role is Role.ADMIN and not self.policy.in_office(by, view.row.office_id).allowed:
+            raise OutOfScope(missing)
 
     def _hold_scope(self, by: Actor, view: CaseView) -> None:
         if by.role is Role.ADMIN:
             self._admin_scope(by, view)
         elif by.role is Role.SENIOR_OFFICER:
-            refuse(self.cases.decide(by, "write_case", view))
+            self.cases.require(by, "write_case", view)
         else:
             raise PolicyRefused("Only a senior officer or an administrator sets a legal hold (rule scope)",
                                 rule_id="scope")
@@ -76,7 +77,7 @@ class RetentionService:
         if by.role is Role.ADMIN:
             self._admin_scope(by, view)
         else:
-            refuse(self.cases.decide(by, "read_case", view))
+            self.cases.require(by, "read_case", view)
             if by.role is not Role.CLIENT:
                 raise PolicyRefused("Data-subject rights are exercised by the client or an administrator "
                                     "(rule scope)", rule_id="scope")
@@ -195,7 +196,7 @@ class RetentionService:
             if row is None:
                 raise NotFound("No such request")
             view = await self.cases.view(conn, row.case_id)
-            self._admin_scope(by, view)
+            self._admin_scope(by, view, "No such request")
             state = next_state(RequestState(row.status), decision)
             if state is RequestState.GRANTED and row.kind == RequestKind.ERASURE.value:
                 if view.row.legal_hold:

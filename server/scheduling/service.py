@@ -33,7 +33,7 @@ from server.cases import store as cases_store
 from server.cases.service import CaseService, CaseView, refuse
 from server.clock import Clock
 from server.crypto.keyring import Keyring
-from server.errors import BadRequest, Conflict, NotFound, PolicyRefused
+from server.errors import BadRequest, Conflict, NotFound, OutOfScope, PolicyRefused
 from server.identity.model import Actor, Role
 from server.ids import new_id
 from server.scheduling import model, store
@@ -107,7 +107,7 @@ class SchedulingService:
 
     def gate(self, actor: Actor, view: CaseView, kind: Kind, *, alternatives_offered: bool) -> tuple[str, ...]:
         """Refuse what policy refuses; the obligations met, for the audit row."""
-        refuse(self.cases.decide(actor, "write_case", view))
+        self.cases.require(actor, "write_case", view)
         if kind is not Kind.VIDEO:
             return ()
         decision = self.cases.decide(actor, "start_video", view)
@@ -168,7 +168,7 @@ class SchedulingService:
         if row is None:
             raise NotFound("No such appointment")
         view = await self.cases.view(conn, row.case_id)
-        refuse(self.cases.decide(actor, "write_case", view))
+        self.cases.require(actor, "write_case", view, missing="No such appointment")
         if row.status != Status.SCHEDULED:
             raise Conflict("The appointment is cancelled")
         if scope is Scope.FOLLOWING and row.series_id is not None:
@@ -245,7 +245,7 @@ class SchedulingService:
         if row is None:
             raise NotFound("No such appointment")
         view = await self.cases.view(conn, row.case_id)
-        refuse(self.cases.decide(actor, "write_case", view))
+        self.cases.require(actor, "write_case", view, missing="No such appointment")
         why_not = model.outcome_may_be_recorded(status=row.status, starts_at=row.starts_at, ends_at=row.ends_at,
                                                 now=now, settings=self.windows)
         if why_not is not None:
@@ -324,8 +324,8 @@ class SchedulingService:
             view = await self.cases.view(conn, row.case_id)
             decision = self.cases.decide(actor, "read_case", view)
             if not decision.allowed:
-                # The same 404 as "no such appointment": ids cannot be probed.
-                raise NotFound("No such appointment")
+                # The same 404 as "no such appointment" for anyone who may not read it: ids cannot be probed.
+                raise OutOfScope("No such appointment")
             note = None if actor.role is Role.CLIENT else await self.outcome_note(conn, row)
             await self._audit_reads(conn, actor, [row], via)
         return self.entry(row, note)

@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from server.errors import PolicyRefused, RateLimited, TandemError
+from server.errors import OutOfScope, PolicyRefused, RateLimited, TandemError
 from server.ids import new_id
 
 log = logging.getLogger("tandem.http")
@@ -77,6 +77,8 @@ def make_edge_middleware(metrics: HttpMetrics) -> Middleware:
             except TandemError as err:
                 if isinstance(err, PolicyRefused) or err.rule_id is not None:
                     metrics.refusals.labels(err.rule_id or "unknown").inc()
+                elif isinstance(err, OutOfScope):
+                    metrics.refusals.labels(err.refused_by).inc()
                 response = error_response(err.status, err.code, err.message, err.rule_id)
                 if isinstance(err, RateLimited):
                     response.headers["Retry-After"] = str(int(err.retry_after) + 1)

@@ -1,6 +1,6 @@
 """HTTP assertions shared by the integration tests: the JSON error shape, row counts of
-every table to show that a refused request wrote nothing, and a client that sends from
-another address."""
+every table to show that a refused request wrote nothing, a route's example body with its
+placeholders filled in, and a client that sends from another address."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp import ClientSession, TCPConnector
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union_all
 
 from server.store.schema import metadata
 from server.web.state import Services
@@ -34,9 +34,19 @@ async def error_of(resp: Any, status: int | None = None, code: str | None = None
 
 async def row_counts(services: Services) -> dict[str, int]:
     """Rows in every table of the schema (sessions included)."""
+    counts = union_all(*(select(literal(t.name).label("name"), func.count().label("n")).select_from(t)
+                         for t in metadata.sorted_tables))  # one round trip: probes count after every call
     async with services.store.read("test.row_counts") as conn:
-        return {t.name: (await conn.execute(select(func.count()).select_from(t))).scalar_one()
-                for t in metadata.sorted_tables}
+        return {str(name): int(n) for name, n in (await conn.execute(counts)).all()}
+
+
+def substitute(value: Any, names: dict[str, str]) -> Any:
+    """``value`` (a route's example body) with every string found in ``names`` replaced."""
+    if isinstance(value, dict):
+        return {k: substitute(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, names) for v in value]
+    return names.get(value, value) if isinstance(value, str) else value
 
 
 @asynccontextmanager

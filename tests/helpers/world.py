@@ -4,6 +4,9 @@ Office A: officer (supervises case ``own``), officer2 (supervises ``same_office`
 senior, facilitator, admin, mentor (mentor of ``own``'s client), partner (in
 ``own``'s case network), interpreter, room_device. Office B: officer3 (supervises
 ``other_office``). One client per case; ``own`` has a face-to-face meeting.
+
+``add_office_b`` gives office B a user in every role (tests that probe from the other
+office call it; the others do not pay for the extra accounts).
 """
 
 from __future__ import annotations
@@ -69,6 +72,32 @@ async def build(services: Services) -> World:
     await cases.assign_mentor(officer, mentor_id=w.users["mentor"], client_id=w.clients["own"])
     await cases.add_network_member(officer, w.cases["own"], w.users["partner"])
     return w
+
+
+#: role -> the office-B user acting in it, once ``add_office_b`` has run.
+OFFICE_B = {"client": "client_other", "officer": "officer3", "senior_officer": "senior_b",
+            "facilitator": "facilitator_b", "mentor": "mentor_b", "partner": "partner_b",
+            "interpreter": "interpreter_b", "admin": "admin_b", "room_device": "room_device_b"}
+
+
+async def add_office_b(services: Services, w: World) -> None:
+    """Office B's staff in every role: mentor_b mentors ``other_office``'s client and
+    partner_b is in its case network (partners and interpreters belong to no office)."""
+    ident, cases = services.identity, services.cases
+    staff = [("admin_b", Role.ADMIN, "B"), ("facilitator_b", Role.FACILITATOR, "B"), ("mentor_b", Role.MENTOR, "B"),
+             ("partner_b", Role.PARTNER, None), ("interpreter_b", Role.INTERPRETER, None),
+             ("room_device_b", Role.ROOM_DEVICE, "B")]
+    for username, role, office in staff:
+        if username in w.users:  # already part of the base world
+            continue
+        office_id = w.offices[office] if office else None
+        uid = await ident.create_user(None, username=username, display_name=username.title(), role=role,
+                                      office_id=office_id, password=PASSWORD)
+        w.users[username] = uid
+        w.actors[username] = Actor(uid, username, username.title(), role, office_id, "en", False)
+    officer3 = w.actor("officer3")
+    await cases.assign_mentor(officer3, mentor_id=w.users["mentor_b"], client_id=w.clients["other_office"])
+    await cases.add_network_member(officer3, w.cases["other_office"], w.users["partner_b"])
 
 
 async def login(client: TestClient[Any, Any], username: str, password: str = PASSWORD) -> dict[str, str]:

@@ -279,15 +279,15 @@ async def test_failing_case_opens_leave_every_table_unchanged(env: Env) -> None:
     # The supervising officer must be an officer.
     await unchanged(env, "POST", "/api/cases", 422, "invalid_request",
                     json={**case, "officer_id": w.users["mentor"]}, headers=senior)
-    await unchanged(env, "POST", "/api/cases", 422, "invalid_request",
-                    json={**case, "officer_id": "no-such-officer"}, headers=senior)
-    # Out of scope: an officer opens cases only on their own caseload, a senior only in their office.
+    missing = await unchanged(env, "POST", "/api/cases", 404, "not_found",
+                              json={**case, "officer_id": "no-such-officer"}, headers=senior)
+    # Out of scope: an officer opens cases only on their own caseload; to a senior, an officer
+    # of another office is no officer at all (issue 12: the same answer as a missing one).
     err = await unchanged(env, "POST", "/api/cases", 403, "policy_refused",
                           json={**case, "officer_id": w.users["officer2"]}, headers=officer)
     assert err["rule_id"] == "scope"
-    err = await unchanged(env, "POST", "/api/cases", 403, "policy_refused",
-                          json={**case, "officer_id": w.users["officer3"]}, headers=senior)
-    assert err["rule_id"] == "scope"
+    assert await unchanged(env, "POST", "/api/cases", 404, "not_found",
+                           json={**case, "officer_id": w.users["officer3"]}, headers=senior) == missing
     # The client's username is taken.
     await unchanged(env, "POST", "/api/cases", 409, "conflict",
                     json={**case, "client_username": "client", "officer_id": w.users["officer"]}, headers=officer)

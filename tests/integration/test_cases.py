@@ -67,8 +67,9 @@ async def test_senior_grants_time_limited_audited_exception(api: Any) -> None:
     senior_b = await login(client, "senior_b")
     r = await client.post(f"/api/cases/{case}/exceptions", headers=senior_b, json={"days": 7, "reason": "x"})
     err = (await r.json())["error"]
-    # Scope refuses first, so the check holds even where face_to_face_first is switched off.
-    assert r.status == 403 and err["rule_id"] == "scope", err
+    # Scope refuses first, so the check holds even where face_to_face_first is switched off; to
+    # a senior of another office the case does not exist.
+    assert r.status == 404 and err == {"code": "not_found", "message": "No such case"}, err
 
 
 async def test_change_of_officer_needs_a_new_meeting(api: Any) -> None:
@@ -132,12 +133,14 @@ async def test_refusal_names_rule_and_reads_outside_scope_are_refused(api: Any) 
     client, services = api
     w = await build(services)
     officer = await login(client, "officer")
+    # No tie to the case: answered as if it did not exist (issue 12).
     r = await client.get(f"/api/cases/{w.cases['other_office']}", headers=officer)
-    body = await r.json()
-    assert r.status == 403 and body["error"]["rule_id"] == "scope" and "(rule scope)" in body["error"]["message"]
+    assert r.status == 404 and (await r.json())["error"] == {"code": "not_found", "message": "No such case"}
+    # A tie that does not allow the action (a mentor reads no case data): refused with the rule.
     mentor = await login(client, "mentor")
     r = await client.get(f"/api/cases/{w.cases['own']}", headers=mentor)
-    assert r.status == 403
+    body = await r.json()
+    assert r.status == 403 and body["error"]["rule_id"] == "scope" and "(rule scope)" in body["error"]["message"]
     mentees = (await (await client.get("/api/mentees", headers=mentor)).json())["mentees"]
     assert [m["display_name"] for m in mentees] == ["Client"]
     assert await count(services, audit_log, audit_log.c.action == "mentees.read") == 1

@@ -33,6 +33,19 @@ async def test_health_ready_and_metrics(api: Any) -> None:
     assert "tandem_transaction_seconds_bucket" in metrics
 
 
+
+async def test_out_of_scope_is_answered_as_absent_and_counted_as_a_scope_refusal(api: Any) -> None:
+    client, services = api
+    w = await build(services)
+    officer3 = await login(client, "officer3")
+    absent = await client.get("/api/cases/" + "0" * 32, headers=officer3)
+    hidden = await client.get(f"/api/cases/{w.cases['own']}", headers=officer3)
+    assert (hidden.status, await hidden.json()) == (absent.status, await absent.json()) == (
+        404, {"error": {"code": "not_found", "message": "No such case"}})
+    metrics = await (await client.get("/metrics")).text()
+    assert 'tandem_policy_refusals_total{rule_id="scope"} 1.0' in metrics
+
+
 async def test_openapi_describes_every_route_with_schemas(api: Any) -> None:
     client, services = api
     doc = await (await client.get("/api/openapi.json")).json()

@@ -82,19 +82,22 @@ async def test_enrolment_fences_and_group_size(api: Any) -> None:
     f_h, o_h, o3_h = await login(client, "facilitator"), await login(client, "officer"), await login(client, "officer3")
     group_id = await _group(client, f_h)
 
-    # A case from another office never joins this office's group.
+    # A case from another office never joins this office's group: to its facilitator it does not exist.
     resp = await client.post(f"/api/groups/{group_id}/participants", json={"case_id": w.cases["other_office"]},
                              headers=f_h)
-    assert resp.status == 403
-    assert (await resp.json())["error"]["rule_id"] == "scope"
+    assert resp.status == 404
+    assert (await resp.json())["error"] == {"code": "not_found", "message": "No such case"}
     # An officer refers their own client, but not someone else's.
     assert (await client.post(f"/api/groups/{group_id}/participants", json={"case_id": w.cases["own"]},
                               headers=o_h)).status == 201
     resp = await client.post(f"/api/groups/{group_id}/participants", json={"case_id": w.cases["same_office"]},
                              headers=o_h)
     assert (await resp.json())["error"]["rule_id"] == "scope"
-    assert (await client.post(f"/api/groups/{group_id}/participants", json={"case_id": w.cases["other_office"]},
-                              headers=o3_h)).status == 403
+    # Nor does this group exist for an officer of another office.
+    resp = await client.post(f"/api/groups/{group_id}/participants", json={"case_id": w.cases["other_office"]},
+                             headers=o3_h)
+    assert resp.status == 404
+    assert (await resp.json())["error"] == {"code": "not_found", "message": "No such group"}
     # Officers do not open groups; clients cannot change them.
     assert (await client.post("/api/groups", json={"name": "x", "programme": "y"}, headers=o_h)).status == 403
     c_h = await login(client, "client")

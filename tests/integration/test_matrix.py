@@ -10,9 +10,13 @@ longer exists.
 Outcome of a cell:
 
 - ``N`` denied: 401, or 403 with code ``forbidden``, or 403 ``policy_refused`` with
-  rule_id ``scope``.
-- ``Y`` allowed: any other answer (201, 204, 404, 409, 422, a refusal by a domain rule
-  such as ``face_to_face_first`` ...), the request got past authorisation.
+  rule_id ``scope``, or 404 ``not_found``: a resource outside the caller's scope is
+  answered as if it did not exist (issue 12), whatever route it is reached through.
+- ``Y`` allowed: the request got past authorisation, and must succeed (2xx) unless the
+  cell is listed in ``NOT_2XX`` with the answer the route's own checks give (a refusal by
+  a domain rule such as ``face_to_face_first``, a 409, a 404 for a thing other than the
+  fenced resource). A 404 anywhere else is a denial, so an allowed cell cannot pass on a
+  "no such ..." for its own resource.
 - A 5xx fails the cell whatever the table says, and so does a denied cell that wrote
   anything (row counts of every table, audit log included, are compared).
 
@@ -58,7 +62,7 @@ from server.scheduling.model import Kind
 from server.scheduling.service import NewAppointment
 from server.web.state import Services
 from tests.helpers import world
-from tests.helpers.http import row_counts
+from tests.helpers.http import row_counts, substitute
 from tests.helpers.world import PASSWORD, login
 
 ROLES = world.ROLES  # client officer senior_officer facilitator mentor partner interpreter admin room_device
@@ -162,8 +166,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/my/case"):                   "Y   N   N   N   N   N   N   N   N",
     # -- messaging: every role may list its own conversations (possibly none); a thread's
     # history is for its members only. The thread here is case "own"'s case conversation
-    # (its client and supervising officer); the membership fence answers 404, counted as
-    # denied for MEMBERSHIP_ROUTES, so conversation ids cannot be probed.
+    # (its client and supervising officer); the membership fence answers 404 (denied), so
+    # conversation ids cannot be probed.
     ("GET", "/api/conversations"):             "Y   Y   Y   Y   Y   Y   Y   Y   Y",
     ("GET", "/api/conversations/{conversation_id}/messages"): "Y   Y   N   N   N   N   N   N   N",
     # Attachments have the same fence as the thread they were sent to.
@@ -294,17 +298,6 @@ NOT_2XX: dict[tuple[str, str, str | None], tuple[int, str]] = {
     ("POST", "/api/cases/{case_id}/checkins", "own"): (403, "face_to_face_first"),  # the senior's own case
     ("POST", "/api/cases/{case_id}/checkins", "same_office"): (403, "face_to_face_first"),
 }
-#: Routes fenced by conversation membership, which refuses with 404 not_found.
-MEMBERSHIP_ROUTES = {("GET", "/api/conversations/{conversation_id}/messages"),
-                     ("POST", "/api/conversations/{conversation_id}/attachments"),
-                     ("GET", "/api/attachments/{attachment_id}")}
-#: Check-in routes: no part in the check-in answers 404 not_found (denied).
-CHECKIN_ROUTES = {("GET", "/api/checkins/{checkin_id}"), ("POST", "/api/checkins/{checkin_id}/link"),
-                  ("POST", "/api/checkins/{checkin_id}/interpreters"),
-                  ("GET", "/api/checkins/{checkin_id}/safe-space"), ("POST", "/api/checkins/{checkin_id}/safe-space"),
-                  ("POST", "/api/checkins/{checkin_id}/cant-talk"),
-                  ("GET", "/api/checkins/{checkin_id}/ice-servers"),
-                  ("POST", "/api/checkins/{checkin_id}/outcome")}
 #: Check-in routes that change the check-in's state or who takes part: each cell gets a fresh check-in.
 FRESH_CHECKIN_ROUTES = {("POST", "/api/checkins/{checkin_id}/cant-talk"),
                         ("POST", "/api/checkins/{checkin_id}/interpreters"),
@@ -420,14 +413,6 @@ async def _new_checkin(ctx: Ctx) -> str:
     return str(done.row.id)
 
 
-def _substitute(value: Any, names: dict[str, str]) -> Any:
-    if isinstance(value, dict):
-        return {k: _substitute(v, names) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_substitute(v, names) for v in value]
-    return names.get(value, value) if isinstance(value, str) else value
-
-
 async def _request_for(ctx: Ctx, method: str, path: str, role: str,
                        relation: str | None) -> tuple[str, Any, dict[str, str]]:
     """The URL, JSON body and headers of one cell, from the route's example body."""
@@ -446,7 +431,7 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
     checkin = await _new_checkin(ctx) if (method, path) in FRESH_CHECKIN_ROUTES else ctx.checkin
     url = url.replace("{checkin_id}", checkin)
     headers = ctx.headers[role]
-    body = _substitute(copy.deepcopy(spec.example), {
+    body = substitute(copy.deepcopy(spec.example), {
         "OFFICER": ctx.w.users["officer"] if relation is None else
         ctx.w.actor(ACTOR[role]).user_id if relation == "own" and role in ("officer", "senior_officer") else
         ctx.officer_of[key],
@@ -509,14 +494,14 @@ def _succeeded(method: str, path: str, relation: str | None, status: int, body: 
     return expected is not None and expected[0] == status and expected[1] in (err.get("code"), err.get("rule_id"))
 
 
-def _verdict(status: int, body: Any, *, membership: bool = False) -> str:
-    """"Y", "N" or "5xx" for one response."""
+def _verdict(status: int, body: Any, *, expected: tuple[int, str] | None = None) -> str:
+    """"Y", "N" or "5xx" for one response; ``expected`` is the cell's ``NOT_2XX`` answer."""
     if status >= 500:
         return "5xx"
     err = body.get("error") if isinstance(body, dict) else None
     if status == 401:
         return "N"
-    if membership and status == 404 and isinstance(err, dict) and err.get("code") == "not_found":
+    if status == 404 and isinstance(err, dict) and err.get("code") == "not_found" and expected != (404, "not_found"):
         return "N"
     if status == 403 and isinstance(err, dict) and (
             err.get("code") == "forbidden" or (err.get("code") == "policy_refused" and err.get("rule_id") == "scope")):
@@ -535,7 +520,7 @@ async def test_role_route_matrix(api: Any) -> None:
         resp = await client.request(method, url, headers=headers, **sent)
         text = await resp.text(errors="replace")
         payload = await resp.json() if resp.content_type == "application/json" and text else None
-        got = _verdict(resp.status, payload, membership=(method, path) in MEMBERSHIP_ROUTES | CHECKIN_ROUTES)
+        got = _verdict(resp.status, payload, expected=NOT_2XX.get((method, path, relation)))
         want = "Y" if allowed else "N"
         where = f"{method} {path} as {role}" + (f" on {relation}" if relation else "")
         if got != want:
@@ -557,7 +542,7 @@ async def test_role_route_matrix(api: Any) -> None:
 async def test_exceptions_stay_in_scope_when_face_to_face_first_is_off(api: Any) -> None:
     # face_to_face_first may be switched off by policy; scope may not. Granting an
     # exception is a write on the case, so a senior of another office is refused by scope
-    # whatever the other rules say.
+    # whatever the other rules say: the case is outside their scope, so it does not exist.
     client, services = api
     w = await world.build(services)
     admin, senior_b = await login(client, "admin"), await login(client, "senior_b")
@@ -568,5 +553,5 @@ async def test_exceptions_stay_in_scope_when_face_to_face_first_is_off(api: Any)
     assert resp.status == 200, await resp.text()
     resp = await client.post(f"/api/cases/{w.cases['same_office']}/exceptions", headers=senior_b,
                              json={"days": 7, "reason": "Client in hospital"})
-    assert resp.status == 403
-    assert (await resp.json())["error"]["rule_id"] == "scope"
+    assert resp.status == 404
+    assert (await resp.json())["error"] == {"code": "not_found", "message": "No such case"}

@@ -206,8 +206,9 @@ async def test_new_officer_takes_over_the_conversation_with_its_history(api: Any
     # Face-to-face-first counts meetings with the new officer: remote supervision waits.
     d = await (await client.get(f"/api/cases/{w.cases['own']}/remote-decision", headers=o2_h)).json()
     assert d["allowed"] is False and d["rule_id"] == "face_to_face_first"
-    # Only within the office, and only by a senior officer.
+    # Only within the office (to whom an officer of another office is no officer at all), and
+    # only by a senior officer.
     r = await client.put(url, headers=senior, json={"officer_id": w.users["officer3"]})
-    assert r.status == 403
+    assert (r.status, await r.json()) == (404, {"error": {"code": "not_found", "message": "No such officer"}})
     r = await client.put(url, headers=o2_h, json={"officer_id": w.users["officer"]})
     assert r.status == 403

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from server.identity.model import Actor, Role
-from server.identity.scope import CaseRef, audit_mark, is_cross_office, office_relation, relation
+from server.identity.scope import CaseRef, audit_mark, in_scope, is_cross_office, office_relation, relation
 
 CASE = CaseRef("c1", client_id="cl", officer_id="of", office_id="A", mentor_ids=frozenset({"me"}),
                partner_ids=frozenset({"pa"}))
@@ -33,6 +33,8 @@ def actor(user_id: str, role: Role, office: str | None = "A", *, cross_office: b
 ])
 def test_relation(who: Actor, expected: str) -> None:
     assert relation(who, CASE) == expected
+    # With no relation the case is outside the actor's scope: to them it does not exist.
+    assert in_scope(who, CASE) is (expected != "none")
 
 
 NAMED = frozenset({"root"})
