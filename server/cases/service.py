@@ -442,7 +442,7 @@ class CaseService:
         An audited read of the case, as ``read`` is."""
         async with self.store.write("case.file.read") as conn:
             view = await self.view(conn, case_id)
-            refuse(self.decide(by, "write_case", view))
+            self.require(by, "write_case", view)
             row = view.row
             client = await identity_store.user_by_id(conn, row.client_id)
             officer = await identity_store.user_by_id(conn, row.officer_id)

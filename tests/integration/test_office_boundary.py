@@ -44,6 +44,12 @@ async def _refused(resp: Any) -> None:
     assert err["rule_id"] == "scope", err
 
 
+async def _no_such_officer(resp: Any) -> None:
+    """An officer of an office the caller may not act in: the answer to an unknown id (issue 12, finding 3)."""
+    err = await error_of(resp, 404, "not_found")
+    assert err == {"code": "not_found", "message": "No such officer"}, err
+
+
 async def _audit(services: Services, action: str) -> list[tuple[str | None, dict[str, Any]]]:
     async with services.store.read("test.audit") as conn:
         rows = (await conn.execute(select(audit_log.c.actor_id, audit_log.c.details)
@@ -110,7 +116,7 @@ async def test_an_admin_with_no_office_that_the_deployment_did_not_name_acts_in_
         **NEW_STAFF, "username": "x", "role": "officer", "office_id": w.offices["A"]}))
     await _refused(await client.post("/api/admin/users", headers=nobody, json={
         **NEW_STAFF, "username": "x", "role": "admin"}))
-    await _refused(await client.post("/api/cases", headers=nobody, json={
+    await _no_such_officer(await client.post("/api/cases", headers=nobody, json={
         "client_username": "x", "client_display_name": "X", "officer_id": w.users["officer"]}))
     await _refused(await client.post("/api/admin/offices", headers=nobody, json={"name": "Office C"}))
     await error_of(await client.post(f"/api/admin/users/{w.users['admin']}/disabled", headers=nobody,
@@ -153,7 +159,7 @@ async def test_an_admin_cannot_open_a_case_in_another_office(app_factory: Any) -
     before = await row_counts(services)
     resp = await client.post("/api/cases", headers=admin_b, json={
         "client_username": "planted", "client_display_name": "Planted", "officer_id": w.users["officer"]})
-    await _refused(resp)
+    await _no_such_officer(resp)
     assert await row_counts(services) == before
     resp = await client.post("/api/cases", headers=admin_b, json={
         "client_username": "placed", "client_display_name": "Placed", "officer_id": w.users["officer3"]})
