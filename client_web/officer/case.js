@@ -10,8 +10,6 @@ import { remoteStatus } from "../shared/remote.js";
 import { isoDay } from "../shared/appointments.js";
 import { flagList } from "./home.js";
 
-const path = (caseId, rest = "") => `/api/cases/${encodeURIComponent(caseId)}${rest}`;
-
 /** A card with a heading, its content, and an optional form whose submit calls `send`. */
 function section(id, title, ...content) {
   return h("section", { class: "card", id, "aria-labelledby": `${id}-title` },
@@ -56,7 +54,7 @@ function meetingsCard(file, ctx, reload) {
   ], t("case.record_meeting"), {
     body: () => ({ met_at: new Date(`${value("f2f-date")}T${value("f2f-time")}`).toISOString(),
       location: value("f2f-location").trim() }),
-    send: (b) => api.post(path(file.case_id, "/face-to-face"), b),
+    send: (b) => api.post(`/api/cases/${encodeURIComponent(file.case_id)}/face-to-face`, b),
     done: () => reload(t("case.meeting_recorded")),
   });
   return section("case-meetings", t("case.meetings"),
@@ -73,7 +71,7 @@ function remoteCard(file, ctx, reload) {
       field("exception-reason", t("case.reason"), { type: "text", required: true, maxlength: "500" }),
     ], t("case.grant_exception"), {
       body: () => ({ days: Number(value("exception-days")), reason: value("exception-reason").trim() }),
-      send: (b) => api.post(path(file.case_id, "/exceptions"), b),
+      send: (b) => api.post(`/api/cases/${encodeURIComponent(file.case_id)}/exceptions`, b),
       done: () => reload(t("case.exception_granted")),
     })]
     : [];
@@ -84,7 +82,7 @@ function notesCard(file, ctx, reload) {
   const { t, api } = ctx;
   const slot = h("div", { class: "stack", id: "notes" });
   const load = async () => {
-    const data = await loadInto(slot, () => api.get(path(file.case_id, "/notes")), load);
+    const data = await loadInto(slot, () => api.get(`/api/cases/${encodeURIComponent(file.case_id)}/notes`), load);
     if (!data) return;
     slot.replaceChildren(data.notes.length
       ? h("ul", { class: "plain notes" }, data.notes.map((n) =>
@@ -96,7 +94,7 @@ function notesCard(file, ctx, reload) {
       h("textarea", { id: "note-text", name: "note-text", required: true, maxlength: "4000", rows: "3" })),
   ], t("case.add_note"), {
     body: () => ({ text: value("note-text").trim() }),
-    send: (b) => api.post(path(file.case_id, "/notes"), b),
+    send: (b) => api.post(`/api/cases/${encodeURIComponent(file.case_id)}/notes`, b),
     done: () => reload(t("case.note_added")),
   });
   return { card: section("case-notes", t("case.notes"), slot, form), loaded: load() };
@@ -163,7 +161,7 @@ function peopleCard(file, ctx, reload) {
     partners.length ? actionForm("network-form", [chooser("partner-choice", t("case.choose_partner"), partners)],
       t("case.add_partner"), {
         body: () => ({ partner_id: value("partner-choice") }),
-        send: (b) => api.post(path(file.case_id, "/network"), b),
+        send: (b) => api.post(`/api/cases/${encodeURIComponent(file.case_id)}/network`, b),
         done: () => reload(t("case.partner_added")),
       }) : null);
 }
@@ -178,7 +176,7 @@ function seniorCard(file, ctx, reload) {
     officers.length ? actionForm("handover-form", [chooser("handover-choice", t("case.new_officer"), officers)],
       t("case.hand_over"), {
         body: () => ({ officer_id: value("handover-choice") }),
-        send: (b) => api.put(path(file.case_id, "/officer"), b),
+        send: (b) => api.put(`/api/cases/${encodeURIComponent(file.case_id)}/officer`, b),
         done: () => reload(t("case.handed_over")),
       }) : h("p", { class: "muted" }, t("case.no_officers")),
     h("h3", {}, t("case.legal_hold")),
@@ -186,8 +184,8 @@ function seniorCard(file, ctx, reload) {
     actionForm("hold-form", [field("hold-reason", t("case.reason"), { type: "text", required: true, maxlength: "500" })],
       t(`case.hold_button_${hold}`), {
         body: () => ({ reason: value("hold-reason").trim() }),
-        send: (b) => (hold === "set" ? api.post(path(file.case_id, "/legal-hold"), b)
-          : api.del(path(file.case_id, "/legal-hold"), b)),
+        send: (b) => (hold === "set" ? api.post(`/api/cases/${encodeURIComponent(file.case_id)}/legal-hold`, b)
+          : api.del(`/api/cases/${encodeURIComponent(file.case_id)}/legal-hold`, b)),
         done: () => reload(t(hold === "set" ? "case.hold_was_set" : "case.hold_was_lifted")),
       }));
 }
@@ -200,7 +198,7 @@ export async function render(view, ctx) {
   const back = h("p", {}, h("a", { class: "text-link", href: "#/home", id: "back-to-caseload" }, t("case.back")));
   view.append(back, status, slot);
   const reload = async (said) => {
-    const file = await loadInto(slot, () => api.get(path(caseId, "/file")), () => reload());
+    const file = await loadInto(slot, () => api.get(`/api/cases/${encodeURIComponent(caseId)}/file`), () => reload());
     if (!file) {
       view.prepend(pageHeading(t("case.title")));
       return;

@@ -109,3 +109,39 @@ def test_senior_puts_a_case_on_legal_hold_from_its_page(phone: Phone) -> None:
     case_id = _case_id(phone.base_url, name)
     detail = api_call(phone.base_url, "GET", f"/api/cases/{case_id}", api_login(phone.base_url, "senior"))
     assert detail["legal_hold"] is True
+
+
+def test_officer_opens_a_case_and_the_client_enrols_from_the_link(phone: Phone) -> None:
+    """Open a case on the caseload: the one-time enrolment link is shown once; the client
+    opens it and chooses a password; the case is on the caseload with its flags."""
+    page = phone.page
+    suffix = secrets.token_hex(3)
+    name, username = f"Anna Põld {suffix}", f"anna{suffix}"
+    phone.login("officer")
+    page.locator("#new-client-name").fill(name)
+    page.locator("#new-client-username").fill(username)
+    page.locator("#new-client-low-digital").check()
+    page.locator("#new-client-language").select_option("ru")
+    assert_no_violations(phone, "officer home, opening a case")
+    page.locator("#open-case-submit").click()
+    link = page.locator("#enrolment-link")
+    expect(link).to_contain_text("/#/enrol?code=")
+    enrolment = link.inner_text()
+    expect(page.locator("#new-client-name")).to_have_value("")  # the form is ready for the next one
+    card = page.locator(".case").filter(has_text=name)
+    expect(card).to_contain_text(phone.t("flag.low_digital_access"))
+    assert_no_violations(phone, "officer home, a case opened")
+    # The same username again: the server's refusal is shown, and nothing typed is lost.
+    page.locator("#new-client-name").fill("Someone Else")
+    page.locator("#new-client-username").fill(username)
+    page.locator("#open-case-submit").click()
+    expect(page.locator("#open-case-result [role=alert]")).to_be_visible()
+    expect(page.locator("#new-client-name")).to_have_value("Someone Else")
+
+    page.locator("#logout").click()
+    page.goto(enrolment)
+    phone.settled()
+    page.locator("#new-password").fill("correct horse battery")
+    page.locator("#confirm-password").fill("correct horse battery")
+    page.locator("form button[type=submit]").click()
+    expect(page.locator("#enrol-username")).to_have_text(username)
