@@ -15,6 +15,12 @@ export const ACCEPT = "image/jpeg,image/png,application/pdf";
 const PHOTO_TYPES = new Set(["image/jpeg", "image/png"]);
 const BODY = /^attachment:([A-Za-z0-9_-]{1,64})(?:\s+(image\/jpeg|image\/png|application\/pdf))?$/;
 const ANNOUNCE_STEP = 25; // progress is announced every 25 %, not every event
+// Photos are redrawn before they leave the phone: a camera's 12-50 megapixels become at most
+// 2048 px on the long edge (small enough for the server's limit and a slow connection), and
+// the redrawn JPEG carries no metadata, so no GPS position of where a client lives or works.
+const MAX_EDGE = 2048;
+const QUALITY = 0.85;
+const REDRAW_PNG_BYTES = 2 * 1024 * 1024; // a smaller PNG (a screenshot) goes as it is
 
 /** {id, type} when a message body carries an attachment, else null. */
 export function parseAttachment(body) {
@@ -50,6 +56,31 @@ export function attachmentView(attachment, { own, name }) {
   const text = attachment.type === "application/pdf" ? t("attach.download_pdf") : t("attach.download_other");
   return h("div", { class: "attachment", "data-attachment-id": attachment.id, "data-type": attachment.type || "" },
     h("a", { class: "button secondary attachment-link", href, download: "" }, text));
+}
+
+/** The file to upload: a JPEG (or a large PNG) redrawn smaller and without metadata; any
+ * other file, or one the browser cannot decode, as it is (the server then says why). */
+async function prepared(file) {
+  const redraw = file.type === "image/jpeg" || (file.type === "image/png" && file.size > REDRAW_PNG_BYTES);
+  if (!redraw || typeof createImageBitmap !== "function") return file;
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file); // turned upright by its EXIF orientation
+  } catch {
+    return file;
+  }
+  const scale = Math.min(1, MAX_EDGE / Math.max(bitmap.width, bitmap.height));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.max(1, Math.round(bitmap.width * scale));
+  canvas.height = Math.max(1, Math.round(bitmap.height * scale));
+  const context = canvas.getContext("2d");
+  context.fillStyle = "#ffffff"; // JPEG has no transparency
+  context.fillRect(0, 0, canvas.width, canvas.height);
+  context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  bitmap.close();
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", QUALITY));
+  if (!blob) return file;
+  return new File([blob], `${file.name.replace(/\.[^.]*$/, "")}.jpg`, { type: "image/jpeg" });
 }
 
 /** The catalog text for an upload's refusal, and the server's own reason when it gave one. */
@@ -113,9 +144,13 @@ export function attachControls(conversationId, { onUploaded, explain }) {
       }
     };
     busy(true);
-    show(0);
     try {
-      const made = await upload(`/api/conversations/${encodeURIComponent(conversationId)}/attachments`, file,
+      progress.removeAttribute("value"); // indeterminate while a photo is redrawn
+      say(t("attach.preparing", { name: file.name }));
+      const ready = await prepared(file);
+      if (controller.signal.aborted) throw new ApiError(0, "aborted", "");
+      show(0);
+      const made = await upload(`/api/conversations/${encodeURIComponent(conversationId)}/attachments`, ready,
         { onProgress: show, signal: controller.signal });
       say(t("attach.uploaded", { name: file.name }));
       onUploaded(attachmentBody(made));

@@ -7,6 +7,7 @@ conversations stay as test_web_messaging expects them) and to check what the ser
 
 from __future__ import annotations
 
+import os
 import secrets
 import struct
 import urllib.request
@@ -28,17 +29,42 @@ PASSWORD = "a long enough password"
 LIVE_MS = 15_000
 LIMIT = 5 * 1024 * 1024  # the server's default TANDEM_ATTACHMENT_MAX_BYTES
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+GPS = b"GPSLatitude 60.1699N GPSLongitude 24.9384E"
 TYPED = "Here is my payslip, and the letter"
 
 
-def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+def png(width: int, height: int, rgb: tuple[int, int, int], rows: bytes | None = None) -> bytes:
     """A real PNG (8-bit truecolour), written here so the test needs no image library."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    line = width * 3
+    pixels = rows if rows is not None else bytes(rgb) * width * height
+    raw = b"".join(b"\x00" + pixels[y * line:(y + 1) * line] for y in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 1))
             + chunk(b"IEND", b""))
+
+
+def noise_png(width: int, height: int) -> bytes:
+    """A PNG that does not compress: a large photo-like file."""
+    return png(width, height, (0, 0, 0), rows=os.urandom(width * height * 3))
+
+
+def camera_jpeg(device: Phone) -> bytes:
+    """A JPEG as a phone's camera makes one: encoded by the browser (test data, not the app),
+    with an EXIF segment that names where it was taken."""
+    made = device.page.evaluate("""async () => {
+      const canvas = document.createElement("canvas");
+      canvas.width = 64; canvas.height = 48;
+      const context = canvas.getContext("2d");
+      context.fillStyle = "#0b4f8a"; context.fillRect(0, 0, 64, 48);
+      const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+      return [...new Uint8Array(await blob.arrayBuffer())];
+    }""")
+    jpeg = bytes(made)
+    assert jpeg.startswith(b"\xff\xd8")
+    exif = b"Exif\x00\x00" + GPS
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif + jpeg[2:]
 
 
 def fresh_client(base_url: str, name: str) -> str:
@@ -65,15 +91,20 @@ def attachment(device: Phone, content_type: str) -> Any:
     return device.page.locator(f'#messages > li .attachment[data-type="{content_type}"]')
 
 
-def loaded(image: Any) -> bool:
-    return bool(image.evaluate("(img) => img.complete && img.naturalWidth > 0"))
+def download_attachment(base_url: str, token: str, attachment_id: str) -> bytes:
+    request = urllib.request.Request(f"{base_url}/api/attachments/{attachment_id}",
+                                     headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return bytes(resp.read())
 
 
-def test_client_attaches_a_photo_and_a_pdf_and_the_officer_sees_them(
+def test_client_attaches_photos_and_a_pdf_and_the_officer_sees_them(
         tandem_server: str, open_device: Callable[..., Phone]) -> None:
     name = f"Liis Lepp {secrets.token_hex(2)}"
     username = fresh_client(tandem_server, name)
-    photo = png(48, 32, (11, 79, 138))
+    screenshot = png(48, 32, (11, 79, 138))
+    big_photo = noise_png(1800, 1100)  # over the server's limit as it is
+    assert len(big_photo) > LIMIT
     client = open_device(tandem_server)
     page = client.page
     client.open_login()
@@ -95,8 +126,7 @@ def test_client_attaches_a_photo_and_a_pdf_and_the_officer_sees_them(
     expect(page.locator("#attach-error .reason")).to_contain_text("image/jpeg")  # the server's reason
     expect(page.locator("#message-input")).to_have_value(TYPED)
     assert_no_violations(client, "client thread, a file refused")
-    too_large = b"\x89PNG\r\n\x1a\n" + bytes(LIMIT)
-    choose(client, "#attach-file", "huge.png", "image/png", too_large)
+    choose(client, "#attach-file", "huge.pdf", "application/pdf", PDF + bytes(LIMIT))
     expect(page.locator("#attach-error")).to_contain_text(client.t("attach.too_large"), timeout=30_000)
     expect(page.locator("#attach-error .reason")).to_contain_text(str(LIMIT))
     expect(page.locator("#message-input")).to_have_value(TYPED)
@@ -120,22 +150,25 @@ def test_client_attaches_a_photo_and_a_pdf_and_the_officer_sees_them(
     cdp.send("Network.emulateNetworkConditions", {
         "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
 
-    # A photo from the camera, then a PDF: each sent as a message of its own.
-    choose(client, "#attach-photo", "payslip.png", "image/png", photo)
-    expect(page.locator("#attach-status")).to_have_text(client.t("attach.uploaded", name="payslip.png"))
+    # A photo from the camera, a screenshot, a photo too large as it is, a PDF: each a message.
+    choose(client, "#attach-photo", "camera.jpg", "image/jpeg", camera_jpeg(client))
+    expect(page.locator("#attach-status")).to_have_text(client.t("attach.uploaded", name="camera.jpg"))
     expect(page.locator("#attach-error")).to_be_empty()
-    mine = attachment(client, "image/png")
-    expect(mine.locator("img")).to_have_attribute("alt", client.t("attach.photo_alt_own"))
+    expect(attachment(client, "image/jpeg").locator("img")).to_have_attribute("alt", client.t("attach.photo_alt_own"))
     expect(page.locator("#messages > li").first).to_have_attribute("data-state", "sent", timeout=LIVE_MS)
+    choose(client, "#attach-file", "screen.png", "image/png", screenshot)
+    expect(attachment(client, "image/png")).to_have_count(1)
+    choose(client, "#attach-file", "big.png", "image/png", big_photo)
+    expect(attachment(client, "image/jpeg")).to_have_count(2, timeout=30_000)  # redrawn as a JPEG
     choose(client, "#attach-file", "letter.pdf", "application/pdf", PDF)
     expect(attachment(client, "application/pdf").locator("a")).to_have_text(client.t("attach.download_pdf"))
-    expect(page.locator("#messages > li")).to_have_count(2)
+    expect(page.locator("#messages > li")).to_have_count(4)
     expect(page.locator("#message-input")).to_have_value(TYPED)  # still there, to be sent on its own
     page.wait_for_function("() => [...document.querySelectorAll('.msg-photo')].every((i) => i.naturalWidth > 0)")
     assert_phone_friendly(client)
-    assert_no_violations(client, "client thread with a photo and a PDF")
+    assert_no_violations(client, "client thread with photos and a PDF")
 
-    # The officer, at a desk: the photo inline (fetched with the session's cookie), the PDF to download.
+    # The officer, at a desk: photos inline (fetched with the session's cookie), the PDF to download.
     officer = open_device(tandem_server, desktop=True)
     officer.login("officer")
     officer.page.locator("#open-inbox").click()
@@ -145,10 +178,12 @@ def test_client_attaches_a_photo_and_a_pdf_and_the_officer_sees_them(
     officer.settled()
     expect(officer.page.locator("#attach-photo")).to_have_count(0)  # no camera button on a desktop
     expect(officer.page.locator("#attach-file")).to_be_visible()
-    image = attachment(officer, "image/png").locator("img")
-    expect(image).to_have_attribute("alt", officer.t("attach.photo_alt", name=name), timeout=LIVE_MS)
-    officer.page.wait_for_function("() => document.querySelector('.msg-photo').naturalWidth === 48")
-    assert loaded(image)
+    photos = officer.page.locator("#messages .msg-photo")
+    expect(photos).to_have_count(3, timeout=LIVE_MS)
+    for index in range(3):
+        expect(photos.nth(index)).to_have_attribute("alt", officer.t("attach.photo_alt", name=name))
+    officer.page.wait_for_function(
+        "() => [...document.querySelectorAll('.msg-photo')].map((i) => i.naturalWidth).join() === '64,48,1800'")
     with officer.page.expect_download() as download:
         attachment(officer, "application/pdf").locator("a").click()
     path = download.value.path()
@@ -156,18 +191,19 @@ def test_client_attaches_a_photo_and_a_pdf_and_the_officer_sees_them(
     with open(path, "rb") as fh:
         assert fh.read() == PDF
     assert download.value.suggested_filename.endswith(".pdf")
-    assert_no_violations(officer, "officer thread with a photo and a PDF (desktop)")
+    assert_no_violations(officer, "officer thread with photos and a PDF (desktop)")
 
-    # What the server holds: two messages, each naming its attachment, and the photo's bytes.
+    # What the server holds: a message naming each attachment; the camera's photo without its GPS.
     token = api_login(tandem_server, "officer")
     stored = api_call(tandem_server, "GET", f"/api/conversations/{conversation_id}/messages?after_seq=0", token)
     bodies = [m["body"] for m in stored["messages"]]
-    assert [b.split(" ", 1)[1] for b in bodies] == ["image/png", "application/pdf"], bodies
+    assert [b.split(" ", 1)[1] for b in bodies] == ["image/jpeg", "image/png", "image/jpeg", "application/pdf"]
     assert all(b.startswith("attachment:") for b in bodies), bodies
-    request = urllib.request.Request(f"{tandem_server}/api/attachments/{bodies[0].split()[0].split(':', 1)[1]}",
-                                     headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(request, timeout=10) as resp:
-        assert resp.read() == photo
+    held = [download_attachment(tandem_server, token, b.split()[0].split(":", 1)[1]) for b in bodies]
+    assert held[0].startswith(b"\xff\xd8\xff") and GPS not in held[0]
+    assert held[1] == screenshot
+    assert held[2].startswith(b"\xff\xd8\xff") and len(held[2]) < LIMIT
+    assert held[3] == PDF
     for device in (client, officer):
         assert not device.csp_reports(), device.csp_reports()
         assert not device.page_errors, device.page_errors
