@@ -142,7 +142,9 @@ export async function renderThread(view, ctx, id) {
   const form = h("form", { class: "composer", id: "composer", novalidate: true },
     h("label", { for: "message-input" }, t("messages.input_label", { name: conversationName(conv, me) })),
     composerError, input,
-    attachControls(id, {
+    // Attachments are case data, kept under the case's keys: a programme group's
+    // conversation (no one case) takes text only.
+    conv.kind === "group" ? null : attachControls(id, {
       onUploaded: (carrier) => {
         store.send(id, carrier); // what is typed stays in the box, to be sent on its own
         toBottom();

@@ -1,8 +1,10 @@
 """Attachments in a conversation, through the UI only: a client on a 360 px phone takes a
 photo and chooses a PDF; a file of the wrong type and one over the server's limit are
 refused with the catalog text and the server's reason, and the message being typed stays;
-their officer on a desktop sees the photo inline and downloads the PDF. The API is used
-only to open a fresh case (enrolled, met in person, so messaging is open and the demo's own
+their officer on a desktop sees the photos inline and downloads the PDF; a programme
+group's conversation offers no file buttons. Photos leave the phone redrawn, without their
+EXIF GPS position, and a photo too large as it is still goes. The API is used only to open
+a fresh case (enrolled, met in person, so messaging is open and the demo's own
 conversations stay as test_web_messaging expects them) and to check what the server holds."""
 
 from __future__ import annotations
@@ -207,3 +209,29 @@ def test_client_attaches_photos_and_a_pdf_and_the_officer_sees_them(
     for device in (client, officer):
         assert not device.csp_reports(), device.csp_reports()
         assert not device.page_errors, device.page_errors
+
+
+def test_a_programme_group_conversation_takes_text_only(phone: Phone) -> None:
+    """Attachments are kept under one case's keys: a group's conversation offers no file buttons."""
+    name = f"Mart Mets {secrets.token_hex(2)}"
+    username = fresh_client(phone.base_url, name)
+    facilitator = api_login(phone.base_url, "facilitator")
+    group_id = api_call(phone.base_url, "POST", "/api/groups", facilitator,
+                        {"name": f"Attachments {secrets.token_hex(2)}", "programme": "Thinking Skills"})["id"]
+    officer = api_login(phone.base_url, "officer")
+    cases = api_call(phone.base_url, "GET", "/api/caseload", officer)["cases"]
+    case_id = next(c["case_id"] for c in cases if c["client"]["display_name"] == name)
+    api_call(phone.base_url, "POST", f"/api/groups/{group_id}/participants", officer, {"case_id": case_id})
+    phone.open_login()
+    phone.submit_login(username, PASSWORD)
+    phone.page.locator("#logout").wait_for()
+    phone.settled()
+    phone.page.locator('#messages-card [data-kind="group"] a').click()
+    phone.page.locator("#message-input").wait_for()
+    phone.settled()
+    expect(phone.page.locator("#attach-file")).to_have_count(0)
+    expect(phone.page.locator("#attach-photo")).to_have_count(0)
+    phone.page.locator("#back-to-list").click()
+    phone.page.locator('#conversations [data-kind="case"] a').click()
+    phone.page.locator("#message-input").wait_for()
+    expect(phone.page.locator("#attach-file")).to_be_visible()
