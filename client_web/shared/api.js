@@ -57,6 +57,45 @@ export async function request(method, path, body) {
   }
 }
 
+/**
+ * Upload a file as the raw request body, with progress: XMLHttpRequest, because fetch
+ * cannot report upload progress. `onProgress(fraction)` is called as bytes go out;
+ * `signal` aborts. Resolves with the JSON answer; rejects with ApiError like `request`.
+ */
+export function upload(path, file, { onProgress, signal } = {}) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", path);
+    xhr.withCredentials = true;
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+    if (csrfToken) xhr.setRequestHeader("X-CSRF-Token", csrfToken);
+    if (onProgress) {
+      xhr.upload.addEventListener("progress", (event) => {
+        if (event.lengthComputable && event.total) onProgress(event.loaded / event.total);
+      });
+    }
+    const abort = () => xhr.abort();
+    if (signal) signal.addEventListener("abort", abort, { once: true });
+    const done = () => { if (signal) signal.removeEventListener("abort", abort); };
+    xhr.addEventListener("load", () => {
+      done();
+      let data = null;
+      try {
+        data = JSON.parse(xhr.responseText);
+      } catch {
+        // not JSON (a proxy's error page): the status alone says what happened
+      }
+      if (xhr.status >= 200 && xhr.status < 300) return resolve(data);
+      const e = (data && data.error) || {};
+      return reject(new ApiError(xhr.status, e.code || `http_${xhr.status}`, e.message, e.rule_id ?? null));
+    });
+    xhr.addEventListener("error", () => { done(); reject(new ApiError(0, "network_error", "")); });
+    xhr.addEventListener("abort", () => { done(); reject(new ApiError(0, "aborted", "")); });
+    xhr.send(file);
+  });
+}
+
 export const api = {
   get: (path) => request("GET", path),
   post: (path, body = {}) => request("POST", path, body),

@@ -7,6 +7,7 @@ import { ApiError } from "./api.js";
 import { pageHeading, loadInto, errorBox } from "./ui.js";
 import { messenger, MAX_BODY } from "./messaging.js";
 import { conversationName, kindLabel, threadRoute } from "./conversations.js";
+import { attachControls, attachmentView, parseAttachment } from "./attachments.js";
 
 const NEAR_BOTTOM_PX = 160;
 
@@ -43,7 +44,7 @@ let bubbles = 0;
 function bubble(store) {
   const bodyId = `msg-body-${++bubbles}`;
   const sender = h("p", { class: "msg-sender" });
-  const body = h("p", { class: "msg-body", id: bodyId });
+  const body = h("div", { class: "msg-body", id: bodyId });
   const time = h("time", { class: "msg-time" });
   const state = h("span", { class: "msg-state" });
   // Named by the button, described by the message it acts on (several may have failed).
@@ -61,6 +62,7 @@ function bubble(store) {
     if (next && next.querySelector("button:not([hidden])")) next.querySelector("button").focus();
     else if (input) input.focus();
   });
+  let shown = null; // the body the bubble shows
   const set = (el, text) => { if (el.textContent !== text) el.textContent = text; };
   li.fill = (item, { twoParty, names }) => {
     const own = item.own;
@@ -70,7 +72,14 @@ function bubble(store) {
     if (item.sendId) li.dataset.sendId = item.sendId;
     set(sender, own ? t("messages.you") : names.get(item.sender_id) || t("messages.someone"));
     sender.classList.toggle("visually-hidden", twoParty);
-    set(body, item.body);
+    if (shown !== item.body) { // a photo is not fetched again on every update
+      shown = item.body;
+      const attachment = parseAttachment(item.body);
+      if (attachment) {
+        const name = names.get(item.sender_id) || t("messages.someone");
+        body.replaceChildren(attachmentView(attachment, { own, name }));
+      } else body.textContent = item.body;
+    }
     const at = item.sent_at || item.created_at;
     if (time.getAttribute("datetime") !== at) time.setAttribute("datetime", at);
     set(time, formatTime(at));
@@ -132,7 +141,17 @@ export async function renderThread(view, ctx, id) {
     t("messages.send"));
   const form = h("form", { class: "composer", id: "composer", novalidate: true },
     h("label", { for: "message-input" }, t("messages.input_label", { name: conversationName(conv, me) })),
-    composerError, input, send);
+    composerError, input,
+    // Attachments are case data, kept under the case's keys: a programme group's
+    // conversation (no one case) takes text only.
+    conv.kind === "group" ? null : attachControls(id, {
+      onUploaded: (carrier) => {
+        store.send(id, carrier); // what is typed stays in the box, to be sent on its own
+        toBottom();
+      },
+      explain: (error) => problemText(error, me),
+    }),
+    send);
 
   const body = h("div", { class: "stack thread-body" });
   view.append(
@@ -271,6 +290,11 @@ export async function renderThread(view, ctx, id) {
     if (!log.isConnected) unsubscribe();
     else update();
   });
+  list.addEventListener("load", (event) => {
+    // A photo that has just loaded grows the page: keep the newest message in view.
+    if (event.target.tagName === "IMG" && window.innerHeight + window.scrollY
+        >= document.documentElement.scrollHeight - NEAR_BOTTOM_PX - event.target.offsetHeight) toBottom();
+  }, true);
   update(); // before the log is on the page, so screen readers do not read out the history
   body.replaceChildren(conn, earlier, log, empty, problem, form);
   store.show(id, log);
