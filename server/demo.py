@@ -22,6 +22,7 @@ STAFF = (
     ("officer", "Olli Officer", Role.OFFICER),
     ("facilitator", "Fiona Facilitator", Role.FACILITATOR),
     ("mentor", "Mihai Mentor", Role.MENTOR),
+    ("interpreter", "Irina Interpreter", Role.INTERPRETER),  # Romanian, for client3's check-ins
 )
 
 

@@ -9,6 +9,7 @@ import { pageHeading, loadInto, errorBox, field, selectField, details } from "..
 import { remoteStatus } from "../shared/remote.js";
 import { isoDay } from "../shared/appointments.js";
 import { flagList } from "./home.js";
+import { checkinsCard } from "./case_checkins.js";
 
 /** A card with a heading, its content, and an optional form whose submit calls `send`. */
 function section(id, title, ...content) {
@@ -204,6 +205,7 @@ export async function render(view, ctx) {
       return;
     }
     const notes = notesCard(file, ctx, reload);
+    const checkins = checkinsCard(file, ctx);
     view.querySelector("h1")?.remove();
     view.prepend(pageHeading(file.client.display_name));
     slot.replaceChildren();
@@ -219,10 +221,11 @@ export async function render(view, ctx) {
       ]), h("p", {}, h("a", { class: "text-link", href: "#/schedule", id: "case-schedule" }, t("case.schedule")))),
       meetingsCard(file, ctx, reload),
       remoteCard(file, ctx, reload),
+      checkins.card,
       notes.card,
       peopleCard(file, ctx, reload),
       ctx.me.role === "senior_officer" ? seniorCard(file, ctx, reload) : null]);
-    await notes.loaded;
+    await Promise.all([notes.loaded, checkins.loaded]);
     if (said) status.textContent = said;
   };
   await reload();

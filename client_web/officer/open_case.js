@@ -4,6 +4,7 @@
 import { h } from "../shared/dom.js";
 import { LANGUAGES, languageName } from "../shared/i18n.js";
 import { errorBox, field, selectField } from "../shared/ui.js";
+import { shareableLink } from "../shared/share.js";
 
 const INTERPRETER_LANGUAGES = ["", "ru", "uk", "ro", "ar", "so", "fa", ...LANGUAGES.filter((l) => l !== "en")];
 
@@ -11,27 +12,12 @@ function check(id, label) {
   return h("div", { class: "check" }, h("input", { type: "checkbox", id, name: id }), h("label", { for: id }, label));
 }
 
-/** The enrolment link, absolute, with a way to pass it on. */
+/** The enrolment link, shown once, with a way to pass it on. */
 function enrolmentResult(made, t) {
-  const link = new URL(made.enrolment_link, location.origin).href;
-  const said = h("p", { class: "muted", role: "status", id: "enrolment-copied" });
-  const share = navigator.share
-    ? h("button", { type: "button", class: "button secondary", id: "enrolment-share",
-      onclick: () => navigator.share({ title: t("app.name"), url: link }).catch(() => {}) }, t("open_case.share"))
-    : null;
-  const copy = h("button", { type: "button", class: "button secondary", id: "enrolment-copy", onclick: async () => {
-    try {
-      await navigator.clipboard.writeText(link);
-      said.textContent = t("open_case.copied");
-    } catch {
-      said.textContent = t("open_case.copy_failed");
-    }
-  } }, t("open_case.copy"));
   return h("div", { class: "note", id: "enrolment" },
     h("p", {}, t("open_case.done")),
-    h("p", {}, h("code", { id: "enrolment-link" }, link)),
-    h("p", { class: "hint" }, t("open_case.code_once", { code: made.enrolment_code })),
-    h("div", { class: "actions" }, copy, share), said);
+    shareableLink(made.enrolment_link, "enrolment"),
+    h("p", { class: "hint" }, t("open_case.code_once", { code: made.enrolment_code })));
 }
 
 export function openCaseCard(ctx, onOpened) {

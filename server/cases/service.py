@@ -65,7 +65,8 @@ class CaseFile:
     network: list[Any]
     mentors: list[Any]
     #: officers of the case's office (a senior hands the case to one), mentors of the office,
-    #: partner-agency users of the office or of none (the network's candidates)
+    #: partner-agency users and interpreters of the office or of none (the network's candidates,
+    #: and who may be invited to interpret a check-in)
     candidates: list[Any]
 
 
@@ -449,8 +450,8 @@ class CaseService:
             staff = [Role.OFFICER.value, Role.SENIOR_OFFICER.value, Role.MENTOR.value]
             candidates = [c for c in await store.staff_rows(conn, office_id=row.office_id, roles=staff)
                           if c.id != row.officer_id]
-            candidates += await store.staff_rows(conn, office_id=row.office_id, roles=[Role.PARTNER.value],
-                                                 office_less=True)
+            candidates += await store.staff_rows(conn, office_id=row.office_id, office_less=True,
+                                                 roles=[Role.PARTNER.value, Role.INTERPRETER.value])
             found = CaseFile(
                 view=view, decision=self.decide(by, "supervise_remotely", view),
                 client_name=str(client.display_name), officer_name=str(officer.display_name),

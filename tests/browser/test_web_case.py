@@ -1,7 +1,8 @@
 """The officer's case page, through the UI only: from the caseload card an officer sees the
 client refused remote supervision by face_to_face_first, is refused a meeting in the future
 (the server's reason shown), records one that happened two hours ago, and remote supervision
-opens; adds a note, assigns a mentor, ends the mentoring and assigns one again. The
+opens; schedules a video check-in, makes its join link and invites an interpreter; adds a
+note, assigns a mentor, ends the mentoring and assigns one again. The
 office's senior puts the case on legal hold. The API is used only to open a fresh case (so
 the demo's own cases stay as other tests expect them) and to check results. Axe-clean at
 360 px."""
@@ -67,6 +68,21 @@ def test_officer_records_a_meeting_adds_a_note_and_assigns_a_mentor(phone: Phone
     expect(page.locator("#meetings li")).to_have_count(1)
     expect(page.locator("#meetings li")).to_contain_text("Office, room 2")
     expect(page.locator("#case-remote [data-remote]")).to_have_attribute("data-remote", "allowed")
+
+    # A video check-in in an hour: its one-time join link, and the interpreter invited.
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    page.locator("#checkin-date").fill(soon.strftime("%Y-%m-%d"))
+    page.locator("#checkin-time").fill(soon.strftime("%H:%M"))
+    page.locator("#checkin-form-submit").click()
+    checkin = page.locator("#case-checkins-list [data-checkin-id]")
+    expect(checkin).to_have_count(1)
+    checkin.locator("[data-link]").click()
+    expect(checkin.locator("code")).to_contain_text("/#/checkin?c=")
+    expect(checkin.locator("code")).to_contain_text("&code=")
+    checkin.locator("select").select_option(label="Irina Interpreter")
+    checkin.locator("[data-invite]").click()
+    expect(checkin).to_contain_text(phone.t("case_checkins.interpreter_invited", name="Irina Interpreter"))
+    assert_no_violations(phone, "officer case page (a check-in with its link)")
 
     page.locator("#note-text").fill("Talked about the job interview on Monday.")
     page.locator("#note-form-submit").click()
