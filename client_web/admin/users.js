@@ -13,49 +13,58 @@ const STAFF_ROLES = ["officer", "senior_officer", "facilitator", "mentor", "part
 
 const value = (form, name) => form.querySelector(`[name="${name}"]`).value;
 
-/** One account's row; the last cell disables or re-enables it after asking once more. */
-function userRow(u, ctx, officeNames, reload) {
-  const { t, api, me } = ctx;
-  const cell = h("td", { class: "row-action" });
-  const status = h("td", { "data-status": u.disabled ? "disabled" : "active" },
-    t(u.disabled ? "admin.disabled" : "admin.active"));
-  const tr = h("tr", { "data-username": u.username, "data-user-id": u.id },
+/** One account's row; its last cell asks (below the table) to disable or re-enable it. */
+function userRow(u, ctx, officeNames, ask) {
+  const { t, me } = ctx;
+  const toggle = u.id === me.id ? h("span", { class: "muted" }, t("admin.you"))
+    : h("button", { type: "button", class: "button secondary", "data-toggle": u.disabled ? "enable" : "disable",
+      "aria-describedby": `user-${u.id}`, // which account: the row's username
+      onclick: (event) => ask(u, event.currentTarget) }, t(u.disabled ? "admin.enable" : "admin.disable"));
+  return h("tr", { "data-username": u.username, "data-user-id": u.id },
     h("th", { scope: "row", id: `user-${u.id}` }, u.username),
     h("td", {}, u.display_name),
     h("td", {}, roleName(u.role)),
     h("td", {}, u.office_id ? officeNames.get(u.office_id) || u.office_id : t("admin.no_office")),
-    status, cell);
-  const actionKey = u.disabled ? "admin.enable" : "admin.disable";
-  const send = async () => {
-    try {
-      await api.post(`/api/admin/users/${encodeURIComponent(u.id)}/disabled`, { disabled: !u.disabled });
-      await reload(t(u.disabled ? "admin.enabled_done" : "admin.disabled_done", { username: u.username }));
-    } catch (err) {
-      cell.replaceChildren(errorBox(err), idle());
-    }
-  };
-  const ask = () => {
-    const question = `confirm-${u.id}`;
-    cell.replaceChildren(
-      h("p", { class: "confirm", id: question },
-        t(u.disabled ? "admin.confirm_enable" : "admin.confirm_disable", { username: u.username })),
-      h("div", { class: "actions" },
-        h("button", { type: "button", class: "button primary", "data-confirm": "", "aria-describedby": question,
-          onclick: send }, t(actionKey)),
-        h("button", { type: "button", class: "button secondary", "data-cancel": "",
-          onclick: () => { cell.replaceChildren(idle()); cell.querySelector("button").focus(); } },
-        t("admin.keep"))));
-    cell.querySelector("[data-confirm]").focus();
-  };
-  const idle = () => (u.id === me.id ? h("span", { class: "muted" }, t("admin.you"))
-    : h("button", { type: "button", class: "button secondary", "data-toggle": u.disabled ? "enable" : "disable",
-      "aria-describedby": `user-${u.id}`, // which account: the row's username
-      onclick: ask }, t(actionKey)));
-  cell.append(idle());
-  return tr;
+    h("td", { "data-status": u.disabled ? "disabled" : "active" }, t(u.disabled ? "admin.disabled" : "admin.active")),
+    h("td", { class: "row-action" }, toggle));
 }
 
-function usersTable(rows, ctx, officeNames, reload) {
+/**
+ * The confirmation step, shown under the table (a phone's table scrolls sideways, so a
+ * question inside it would be cut off); focus moves to it and back to the row's button.
+ */
+function confirmer(box, ctx, reload) {
+  const { t, api } = ctx;
+  return (u, opener) => {
+    const enable = u.disabled;
+    const error = h("div", { "aria-live": "polite" });
+    const send = async () => {
+      try {
+        await api.post(`/api/admin/users/${encodeURIComponent(u.id)}/disabled`, { disabled: !enable });
+        box.replaceChildren();
+        await reload(t(enable ? "admin.enabled_done" : "admin.disabled_done", { username: u.username }));
+      } catch (err) {
+        error.replaceChildren(errorBox(err));
+      }
+    };
+    const cancel = () => {
+      box.replaceChildren();
+      opener.focus();
+    };
+    box.replaceChildren(h("div", { class: "note", "data-username": u.username },
+      h("p", { class: "confirm", id: "user-confirm-question" },
+        t(enable ? "admin.confirm_enable" : "admin.confirm_disable", { username: u.username })),
+      h("div", { class: "actions" },
+        h("button", { type: "button", class: "button primary", "data-confirm": "",
+          "aria-describedby": "user-confirm-question", onclick: send }, t(enable ? "admin.enable" : "admin.disable")),
+        h("button", { type: "button", class: "button secondary", "data-cancel": "", onclick: cancel },
+          t("admin.keep"))),
+      error));
+    box.querySelector("[data-confirm]").focus();
+  };
+}
+
+function usersTable(rows, ctx, officeNames, ask) {
   const { t } = ctx;
   const columns = ["admin.username", "admin.display_name", "admin.role", "admin.office", "admin.status",
     "admin.action"];
@@ -65,7 +74,7 @@ function usersTable(rows, ctx, officeNames, reload) {
   },
   h("table", { class: "table", id: "users-table" },
     h("thead", {}, h("tr", {}, columns.map((key) => h("th", { scope: "col" }, t(key))))),
-    h("tbody", {}, rows.map((u) => userRow(u, ctx, officeNames, reload)))));
+    h("tbody", {}, rows.map((u) => userRow(u, ctx, officeNames, ask)))));
 }
 
 /** The form for a new staff account; `created(username)` after the server accepts it. */
@@ -120,6 +129,7 @@ export function usersCard(ctx) {
   const slot = h("div", { class: "stack" });
   const said = h("p", { class: "visually-hidden", role: "status", id: "users-status" });
   const done = h("div", { id: "new-user-result" });
+  const confirmBox = h("div", { id: "user-confirm" });
   let offset = 0;
   const load = async (message) => {
     const data = await loadInto(slot, () => Promise.all([
@@ -130,9 +140,11 @@ export function usersCard(ctx) {
     const [{ users: rows }, { offices }] = data;
     const officeNames = new Map(offices.map((office) => [office.id, office.name]));
     const page = (delta) => { offset = Math.max(0, offset + delta); return load(); };
+    const ask = confirmer(confirmBox, ctx, load);
+    confirmBox.replaceChildren();
     slot.replaceChildren();
     append(slot, [
-      rows.length ? usersTable(rows, ctx, officeNames, load) : h("p", { class: "muted" }, t("admin.no_users")),
+      rows.length ? usersTable(rows, ctx, officeNames, ask) : h("p", { class: "muted" }, t("admin.no_users")),
       h("p", { class: "muted", id: "users-range" },
         t("admin.users_range", { from: rows.length ? offset + 1 : offset, to: offset + rows.length })),
       offset > 0 || rows.length === PAGE ? h("div", { class: "actions" },
@@ -147,7 +159,7 @@ export function usersCard(ctx) {
     await load();
   };
   const card = h("section", { class: "card", id: "users-card", "aria-labelledby": "users-title" },
-    h("h2", { id: "users-title" }, t("admin.users")), said, slot,
+    h("h2", { id: "users-title" }, t("admin.users")), said, slot, confirmBox,
     h("h3", { id: "new-user-title" }, t("admin.new_user")), createForm(ctx, created), done);
   return { card, loaded: load() };
 }

@@ -45,7 +45,6 @@ function memberItem(group, m, ctx, reload) {
     li.replaceChildren();
     const nameId = `member-${group.id}-${m.id}`;
     append(li, [h("span", { class: "name", id: nameId }, m.display_name),
-      h("span", { class: "muted" }, ` · ${t(`groups.role.${m.role}`)}`),
       m.id === me.id ? h("span", { class: "muted" }, ` · ${t("groups.you")}`)
         : h("button", { type: "button", class: "button secondary", "data-withdraw": m.id,
           "aria-describedby": nameId, onclick: ask }, t("groups.withdraw")),
