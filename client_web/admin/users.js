@@ -6,12 +6,11 @@
 import { h, append } from "../shared/dom.js";
 import { loadInto, errorBox, field, selectField, roleName } from "../shared/ui.js";
 import { LANGUAGES, languageName } from "../shared/i18n.js";
+import { actionForm } from "../shared/forms.js";
 
 const PAGE = 50; // the server allows up to 500; 50 keeps a phone's table short
 const STAFF_ROLES = ["officer", "senior_officer", "facilitator", "mentor", "partner", "interpreter", "admin",
   "room_device"];
-
-const value = (form, name) => form.querySelector(`[name="${name}"]`).value;
 
 /** One account's row; its last cell asks (below the table) to disable or re-enable it. */
 function userRow(u, ctx, officeNames, ask) {
@@ -80,29 +79,8 @@ function usersTable(rows, ctx, officeNames, ask) {
 /** The form for a new staff account; `created(username)` after the server accepts it. */
 function createForm(ctx, created) {
   const { t, api } = ctx;
-  const error = h("div", { id: "new-user-error", "aria-live": "polite" });
-  const submit = async (event) => {
-    event.preventDefault();
-    const form = event.target;
-    const button = form.querySelector("button[type=submit]");
-    error.replaceChildren();
-    button.disabled = true;
-    const username = value(form, "new-username").trim();
-    try {
-      // No office_id: the server creates the account in the admin's own office.
-      await api.post("/api/admin/users", {
-        username, display_name: value(form, "new-display-name").trim(), role: value(form, "new-role"),
-        password: value(form, "new-password"), locale: value(form, "new-locale"),
-      });
-      form.reset();
-      await created(username);
-    } catch (err) {
-      error.replaceChildren(errorBox(err));
-    } finally {
-      button.disabled = false;
-    }
-  };
-  return h("form", { class: "form", id: "new-user-form", onsubmit: submit },
+  const value = (form, name) => form.querySelector(`[name="${name}"]`).value;
+  return actionForm("new-user-form", [
     h("p", { class: "muted" }, t("admin.new_user_hint")),
     field("new-username", t("admin.username"), { type: "text", required: true, maxlength: "64",
       autocomplete: "off", autocapitalize: "none", spellcheck: "false" }),
@@ -111,8 +89,18 @@ function createForm(ctx, created) {
     field("new-password", t("admin.first_password"), { type: "password", required: true, minlength: "10",
       maxlength: "256", autocomplete: "new-password" }, t("admin.first_password_hint")),
     selectField("new-locale", t("admin.language"), LANGUAGES.map((lang) => [lang, languageName(lang)]), "en"),
-    h("button", { type: "submit", class: "button primary", id: "new-user-submit" }, t("admin.create_user")),
-    error);
+  ], t("admin.create_user"), {
+    // No office_id: the server creates the account in the admin's own office.
+    body: (form) => ({
+      username: value(form, "new-username").trim(), display_name: value(form, "new-display-name").trim(),
+      role: value(form, "new-role"), password: value(form, "new-password"), locale: value(form, "new-locale"),
+    }),
+    send: (b) => api.post("/api/admin/users", b),
+    done: async (form, _created, sent) => {
+      form.reset();
+      await created(sent.username);
+    },
+  });
 }
 
 /** How a new staff member gets in: there is no link for staff, only the sign-in page. */

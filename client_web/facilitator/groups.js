@@ -5,29 +5,9 @@
 // members is a read the server audits, so it happens only when asked for.
 import { h, append } from "../shared/dom.js";
 import { loadInto, errorBox, field, selectField } from "../shared/ui.js";
+import { actionForm } from "../shared/forms.js";
 
 const groupPath = (id, rest = "") => `/api/groups/${encodeURIComponent(id)}${rest}`;
-
-/** A form posting `body(form)` with `send`, then `done()`; a refusal stays on the form. */
-function actionForm(id, fields, submitText, { body, send, done }) {
-  const error = h("div", { id: `${id}-error`, "aria-live": "polite" });
-  const submit = async (event) => {
-    event.preventDefault();
-    const form = event.target;
-    const button = form.querySelector("button[type=submit]");
-    error.replaceChildren();
-    button.disabled = true;
-    try {
-      await send(body(form));
-      await done(form);
-    } catch (err) {
-      error.replaceChildren(errorBox(err));
-      button.disabled = false;
-    }
-  };
-  return h("form", { class: "form", id, onsubmit: submit }, fields,
-    h("button", { type: "submit", class: "button primary", id: `${id}-submit` }, submitText), error);
-}
 
 function memberItem(group, m, ctx, reload) {
   const { t, api, me } = ctx;
@@ -142,11 +122,9 @@ export function groupsCard(ctx) {
     body: (form) => ({ name: form.querySelector("#new-group-name").value.trim(),
       programme: form.querySelector("#new-group-programme").value.trim() }),
     send: (b) => api.post("/api/groups", b),
-    done: async (form) => {
-      const name = form.querySelector("#new-group-name").value.trim();
+    done: async (form, _created, sent) => {
       form.reset();
-      form.querySelector("button[type=submit]").disabled = false;
-      await load(t("groups.created", { name }));
+      await load(t("groups.created", { name: sent.name }));
     },
   });
   const card = h("section", { class: "card", "aria-labelledby": "groups-title" },

@@ -45,7 +45,7 @@ def test_admin_creates_a_staff_account_and_the_person_signs_in(phone: Phone) -> 
     page.locator("#new-display-name").fill(name)
     page.locator("#new-role").select_option("mentor")
     page.locator("#new-password").fill(password)
-    page.locator("#new-user-submit").click()
+    page.locator("#new-user-form-submit").click()
     expect(page.locator("#new-user-done")).to_contain_text(phone.t("admin.user_created", username=username))
     sign_in = f"{phone.base_url}/#/login"  # staff have no enrolment link: they are told where to sign in
     expect(page.locator("#new-user-done")).to_contain_text(phone.t("admin.how_staff_sign_in", url=sign_in))
@@ -61,8 +61,8 @@ def test_admin_creates_a_staff_account_and_the_person_signs_in(phone: Phone) -> 
     page.locator("#new-username").fill(username)
     page.locator("#new-display-name").fill(name)
     page.locator("#new-password").fill(password)
-    page.locator("#new-user-submit").click()
-    expect(page.locator("#new-user-error [role=alert]")).not_to_be_empty()
+    page.locator("#new-user-form-submit").click()
+    expect(page.locator("#new-user-form-error [role=alert]")).not_to_be_empty()
 
     _sign_out(phone)
     phone.submit_login(username, password)
@@ -130,8 +130,8 @@ def test_admin_sees_versions_receipts_and_the_office_refusal(phone: Phone) -> No
 
     name = f"Tartu {secrets.token_hex(2)}"
     page.locator("#new-office-name").fill(name)
-    page.locator("#new-office-submit").click()
-    refusal = page.locator("#new-office-result")
+    page.locator("#new-office-form-submit").click()
+    refusal = page.locator("#new-office-form-error")
     expect(refusal.locator("[role=alert]")).not_to_be_empty()
     expect(refusal).to_contain_text(phone.t("remote.rule", rule_id="scope"))
     assert_no_violations(phone, "admin office refused")
@@ -142,5 +142,5 @@ def test_admin_sees_versions_receipts_and_the_office_refusal(phone: Phone) -> No
     page.locator("#versions").wait_for()
     phone.settled()
     expect(page.locator("#versions-card-title")).to_have_text(phone.t("admin.versions", lang="fi"))
-    expect(page.locator("#new-user-submit")).to_have_text(phone.t("admin.create_user", lang="fi"))
+    expect(page.locator("#new-user-form-submit")).to_have_text(phone.t("admin.create_user", lang="fi"))
     assert_no_violations(phone, "admin home in Finnish")
