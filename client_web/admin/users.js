@@ -8,7 +8,7 @@ import { loadInto, errorBox, field, selectField, roleName } from "../shared/ui.j
 import { LANGUAGES, languageName } from "../shared/i18n.js";
 import { actionForm } from "../shared/forms.js";
 
-const PAGE = 50; // the server allows up to 500; 50 keeps a phone's table short
+const PAGE = 100; // the server's default page; it allows up to 500
 const STAFF_ROLES = ["officer", "senior_officer", "facilitator", "mentor", "partner", "interpreter", "admin",
   "room_device"];
 

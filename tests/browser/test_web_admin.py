@@ -2,15 +2,18 @@
 office, and the new person signs in with it (staff get no enrolment link); disables an
 account after a confirmation, the person can then not sign in, and re-enables it; is
 refused opening an office (an office's admin is not a cross-office one), with the server's
-reason and rule; sees the policy versions and the retention receipts. The API is used only
-to set up a fresh account and to check results. Axe-clean at 360 px."""
+reason and rule; sees the policy versions and the retention receipts; pages through more
+accounts than a page holds (on a server of its own). The API is used only to set up fresh
+accounts and to check results. Axe-clean at 360 px."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 import pytest
 
+from tests.browser.conftest import DemoServer
 from tests.browser.support import Phone, api_call, api_login, assert_phone_friendly
 from tests.browser.test_web_axe import assert_no_violations
 
@@ -144,3 +147,31 @@ def test_admin_sees_versions_receipts_and_the_office_refusal(phone: Phone) -> No
     expect(page.locator("#versions-card-title")).to_have_text(phone.t("admin.versions", lang="fi"))
     expect(page.locator("#new-user-form-submit")).to_have_text(phone.t("admin.create_user", lang="fi"))
     assert_no_violations(phone, "admin home in Finnish")
+
+
+def test_admin_pages_through_the_accounts(restartable_server: DemoServer, open_device: Callable[..., Phone]) -> None:
+    """A server of this test's own, so the shared one's first page keeps every demo account."""
+    base = restartable_server.base_url
+    admin = api_login(base, "admin")
+    demo = len(api_call(base, "GET", "/api/admin/users", admin)["users"])
+    for n in range(101 - demo):  # 101 accounts: one more than a page
+        api_call(base, "POST", "/api/admin/users", admin,
+                 {"username": f"zz{n:03d}", "display_name": f"Zoe {n:03d}", "role": "mentor",
+                  "password": "a-long-password"})
+    phone = open_device(base)
+    page = phone.page
+    phone.login("admin")
+    rows = page.locator("#users-table tbody tr")
+    expect(rows).to_have_count(100)
+    expect(page.locator("#users-range")).to_have_text(phone.t("admin.users_range", **{"from": 1, "to": 100}))
+    expect(page.locator("#users-previous")).to_have_count(0)
+    page.locator("#users-next").click()
+    expect(page.locator("#users-range")).to_have_text(phone.t("admin.users_range", **{"from": 101, "to": 101}))
+    expect(rows).to_have_count(1)
+    last = f"zz{100 - demo:03d}"
+    expect(rows.first).to_have_attribute("data-username", last)
+    expect(page.locator("#users-next")).to_have_count(0)
+    assert_no_violations(phone, "admin users, second page")
+    page.locator("#users-previous").click()
+    expect(rows).to_have_count(100)
+    expect(page.locator(f'#users-table tr[data-username="{last}"]')).to_have_count(0)
