@@ -1,25 +1,13 @@
-// Administration landing page: who can sign in, and the policy version in force.
+// Administration landing page: the office's accounts (create, page through, disable and
+// re-enable), its offices, the policy in force and its versions, the retention policy and
+// the receipts of its runs.
 import { h } from "../shared/dom.js";
 import { formatDate } from "../shared/i18n.js";
-import { pageHeading, loadInto, greeting, roleName, details } from "../shared/ui.js";
+import { pageHeading, loadInto, greeting, details } from "../shared/ui.js";
 import { retentionCard } from "./retention.js";
-
-function usersTable(users, officeNames, t) {
-  const columns = ["admin.username", "admin.display_name", "admin.role", "admin.office",
-    "admin.status"];
-  return h("div", {
-    // Scrolls sideways on a phone, so it must be focusable (keyboard scrolling) and named.
-    class: "table-wrap", role: "region", "aria-label": t("admin.users_table"), tabindex: "0",
-  },
-  h("table", { class: "table", id: "users-table" },
-    h("thead", {}, h("tr", {}, columns.map((key) => h("th", { scope: "col" }, t(key))))),
-    h("tbody", {}, users.map((u) => h("tr", { "data-username": u.username },
-      h("th", { scope: "row" }, u.username),
-      h("td", {}, u.display_name),
-      h("td", {}, roleName(u.role)),
-      h("td", {}, u.office_id ? officeNames.get(u.office_id) || u.office_id : t("admin.no_office")),
-      h("td", {}, t(u.disabled ? "admin.disabled" : "admin.active")))))));
-}
+import { usersCard } from "./users.js";
+import { officesCard } from "./offices.js";
+import { historyCards } from "./history.js";
 
 function policySummary(policy, t) {
   return [
@@ -37,30 +25,20 @@ function policySummary(policy, t) {
   ];
 }
 
-function section(id, title) {
+export async function render(view, ctx) {
+  const { me, api, t } = ctx;
+  const users = usersCard(ctx);
+  const offices = officesCard(ctx);
   const slot = h("div", { class: "stack" });
-  const el = h("section", { class: "card", "aria-labelledby": id }, h("h2", { id }, title), slot);
-  return { el, slot };
-}
-
-export async function render(view, { me, api, t }) {
-  const users = section("users-title", t("admin.users"));
-  const policies = section("policies-title", t("admin.policies"));
+  const policies = h("section", { class: "card", "aria-labelledby": "policies-title" },
+    h("h2", { id: "policies-title" }, t("admin.policies")), slot);
+  const history = historyCards(ctx);
   const retention = retentionCard(api, t);
-  view.append(pageHeading(t("admin.title")), greeting(me), users.el, policies.el, retention.card);
-  const loadUsers = async () => {
-    const data = await loadInto(users.slot, () => Promise.all([
-      api.get("/api/admin/users"),
-      api.get("/api/admin/offices").catch(() => ({ offices: [] })), // names are a nicety; ids will do
-    ]), loadUsers);
-    if (!data) return;
-    const [{ users: rows }, { offices }] = data;
-    const officeNames = new Map(offices.map((office) => [office.id, office.name]));
-    users.slot.replaceChildren(usersTable(rows, officeNames, t));
-  };
+  view.append(pageHeading(t("admin.title")), greeting(me), users.card, offices.card, policies,
+    ...history.cards, retention.card);
   const loadPolicies = async () => {
-    const data = await loadInto(policies.slot, () => api.get("/api/policies"), loadPolicies);
-    if (data) policies.slot.replaceChildren(...policySummary(data, t));
+    const data = await loadInto(slot, () => api.get("/api/policies"), loadPolicies);
+    if (data) slot.replaceChildren(...policySummary(data, t));
   };
-  await Promise.all([loadUsers(), loadPolicies(), retention.loaded]);
+  await Promise.all([users.loaded, offices.loaded, loadPolicies(), history.loaded, retention.loaded]);
 }

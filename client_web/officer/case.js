@@ -212,6 +212,7 @@ export async function render(view, ctx) {
     append(slot, [
       section("case-summary", t("case.summary"), details([
         [t("officer.officer"), file.officer.display_name],
+        [t("case.reference"), h("code", { id: "case-reference" }, file.case_id)],
         [t("officer.flags"), flagList(file.flags, t)],
         [t("officer.face_to_face"), h("span", { class: "count" }, String(file.face_to_face.count)),
           file.face_to_face.last_met_at

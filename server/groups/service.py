@@ -48,6 +48,8 @@ class Cohort:
     office_id: str
     conversation_id: str
     members: tuple[CohortMember, ...]
+    #: For those who run the group: the office's other active facilitators, who may be added.
+    colleagues: tuple[CohortMember, ...] = ()
 
 
 class GroupService:
@@ -164,8 +166,14 @@ class GroupService:
             if not (manages(actor, ref) or any(m.user_id == actor.user_id for m in members)):
                 raise NotFound("No such group")
             await self._audit(conn, actor, "group.read", cohort_id)
+            colleagues: tuple[CohortMember, ...] = ()
+            if manages(actor, ref):
+                inside = {m.user_id for m in members}
+                colleagues = tuple(CohortMember(u.id, u.display_name, u.role)
+                                   for u in await store.office_facilitators(conn, row.office_id)
+                                   if u.id not in inside)
             return Cohort(row.id, row.name, row.programme, row.office_id, await self._conversation(conn, cohort_id),
-                          tuple(CohortMember(m.user_id, m.display_name, m.role) for m in members))
+                          tuple(CohortMember(m.user_id, m.display_name, m.role) for m in members), colleagues)
 
     # -- helpers ------------------------------------------------------------------
 

@@ -30,6 +30,16 @@ async def members(conn: AsyncConnection, cohort_id: str) -> list[Any]:
     return list(rows.all())
 
 
+async def office_facilitators(conn: AsyncConnection, office_id: str) -> list[Any]:
+    """The office's facilitators who may sign in, by name (those a group may add)."""
+    rows = await conn.execute(
+        select(users.c.id, users.c.display_name, users.c.role)
+        .where(users.c.office_id == office_id, users.c.role == "facilitator", users.c.disabled.is_(False))
+        .order_by(users.c.display_name)
+    )
+    return list(rows.all())
+
+
 async def member(conn: AsyncConnection, cohort_id: str, user_id: str) -> Any:
     return (
         await conn.execute(

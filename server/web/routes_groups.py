@@ -58,6 +58,8 @@ class Group(Struct, kw_only=True):
     programme: str
     conversation_id: str
     members: list[GroupMember]
+    #: Those who run the group see the office's other facilitators here, to add one.
+    colleagues: list[GroupMember]
 
 
 def register(api: Registry) -> None:
@@ -81,7 +83,9 @@ def register(api: Registry) -> None:
     async def read(call: Call[None]) -> Group:
         c = await call.request.app[SERVICES].groups.cohort(call.actor, call.param("group_id"))
         return Group(id=c.id, name=c.name, programme=c.programme, conversation_id=c.conversation_id,
-                     members=[GroupMember(id=m.user_id, display_name=m.display_name, role=m.role) for m in c.members])
+                     members=[GroupMember(id=m.user_id, display_name=m.display_name, role=m.role) for m in c.members],
+                     colleagues=[GroupMember(id=m.user_id, display_name=m.display_name, role=m.role)
+                                 for m in c.colleagues])
 
     @api.route("POST", "/api/groups/{group_id}/participants", permission=ENROL,
                summary="Enrol a case's client in the group", body=Enrol, response=s.Created, status=201,

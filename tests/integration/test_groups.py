@@ -130,3 +130,33 @@ async def test_enrolment_fences_and_group_size(api: Any) -> None:
     detail = await (await client.get(f"/api/groups/{group_id}", headers=f_h)).json()
     assert [m["role"] for m in detail["members"]].count("participant") == 2
 
+
+
+async def test_those_who_run_a_group_see_the_office_facilitators_they_may_add(api: Any) -> None:
+    from server.identity.model import Role
+    from tests.helpers.world import PASSWORD
+
+    client, services = api
+    w = await build(services)
+    ident = services.identity
+    second = await ident.create_user(None, username="facilitator2", display_name="Second", role=Role.FACILITATOR,
+                                     office_id=w.offices["A"], password=PASSWORD)
+    gone = await ident.create_user(None, username="facilitator3", display_name="Gone", role=Role.FACILITATOR,
+                                   office_id=w.offices["A"], password=PASSWORD)
+    await ident.create_user(None, username="facilitator_b", display_name="Other office", role=Role.FACILITATOR,
+                            office_id=w.offices["B"], password=PASSWORD)
+    await ident.set_disabled(w.actor("admin"), gone, True)
+    f_h = await login(client, "facilitator")
+    group_id = await _group(client, f_h)
+    detail = await (await client.get(f"/api/groups/{group_id}", headers=f_h)).json()
+    assert [(c["id"], c["display_name"]) for c in detail["colleagues"]] == [(second, "Second")]
+    resp = await client.post(f"/api/groups/{group_id}/facilitators", json={"user_id": second}, headers=f_h)
+    assert resp.status == 204, await resp.text()
+    detail = await (await client.get(f"/api/groups/{group_id}", headers=f_h)).json()
+    assert detail["colleagues"] == []
+    assert ("Second", "facilitator") in [(m["display_name"], m["role"]) for m in detail["members"]]
+    # A participant sees the group's members, never the office's staff list.
+    assert (await client.post(f"/api/groups/{group_id}/participants", json={"case_id": w.cases["own"]},
+                              headers=f_h)).status == 201
+    seen = await (await client.get(f"/api/groups/{group_id}", headers=await login(client, "client"))).json()
+    assert seen["colleagues"] == []
