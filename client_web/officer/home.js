@@ -6,6 +6,7 @@ import { remoteStatus } from "../shared/remote.js";
 import { inboxCard } from "../shared/conversations.js";
 import { remindersCard } from "../shared/appointments.js";
 import { waitingPanel } from "./waiting.js";
+import { pushCard } from "../shared/push.js";
 
 export function flagList(flags, t) {
   const items = [];
@@ -52,8 +53,9 @@ export async function render(view, ctx) {
     h("p", { class: "aside" },
       h("a", { class: "text-link", href: "#/schedule", id: "open-schedule" }, t("schedule.open"))));
   const waiting = waitingPanel(ctx); // check-ins with someone in the waiting room
+  const push = pushCard(api);
   view.append(pageHeading(t(senior ? "officer.title_senior" : "officer.title")), greeting(me),
-    waiting.card, scheduleCard, reminders.card, inbox && inbox.card, slot);
+    waiting.card, scheduleCard, reminders.card, inbox && inbox.card, slot, push.card);
   const load = async () => {
     const data = await loadInto(slot, () => api.get("/api/caseload"), load);
     if (!data) return;
@@ -66,5 +68,5 @@ export async function render(view, ctx) {
           cases.map((c) => caseCard(c, ctx)))
         : h("p", {}, t("officer.empty")));
   };
-  await Promise.all([load(), inbox && inbox.loaded, reminders.loaded, waiting.loaded]);
+  await Promise.all([load(), inbox && inbox.loaded, reminders.loaded, waiting.loaded, push.loaded]);
 }
