@@ -8,6 +8,7 @@ import { messagesCard } from "../shared/conversations.js";
 import { myDataCard } from "./my_data.js";
 import { remindersCard } from "../shared/appointments.js";
 import { upcomingCard } from "./appointments.js";
+import { pushCard } from "../shared/push.js";
 
 export async function render(view, { me, api, t }) {
   const slot = h("div", { class: "stack" });
@@ -15,8 +16,9 @@ export async function render(view, { me, api, t }) {
   const myData = myDataCard(api, t);
   const upcoming = upcomingCard(api, t);
   const reminders = remindersCard(api);
+  const push = pushCard(api);
   view.append(pageHeading(t("home.greeting", { name: me.display_name })), signedInAs(me), reminders.card,
-    upcoming.card, slot, messages.card, myData.card);
+    upcoming.card, slot, messages.card, push.card, myData.card);
   const load = async () => {
     const mine = await loadInto(slot, () => api.get("/api/my/case"), load);
     if (!mine) return;
@@ -29,5 +31,5 @@ export async function render(view, { me, api, t }) {
         remoteStatus(mine.remote, "client"),
         mine.low_digital_access ? h("p", { class: "note" }, t("client.alternatives")) : null));
   };
-  await Promise.all([load(), messages.loaded, myData.loaded, upcoming.loaded, reminders.loaded]);
+  await Promise.all([load(), messages.loaded, myData.loaded, upcoming.loaded, reminders.loaded, push.loaded]);
 }

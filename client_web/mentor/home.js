@@ -3,11 +3,13 @@
 import { h } from "../shared/dom.js";
 import { pageHeading, loadInto, greeting } from "../shared/ui.js";
 import { messagesCard } from "../shared/conversations.js";
+import { pushCard } from "../shared/push.js";
 
 export async function render(view, { me, api, t }) {
   const slot = h("div", { class: "stack" });
   const messages = messagesCard(me);
-  view.append(pageHeading(t("mentor.title")), greeting(me), slot, messages.card);
+  const push = pushCard(api);
+  view.append(pageHeading(t("mentor.title")), greeting(me), slot, messages.card, push.card);
   const load = async () => {
     const data = await loadInto(slot, () => api.get("/api/mentees"), load);
     if (!data) return;
@@ -17,5 +19,5 @@ export async function render(view, { me, api, t }) {
           h("p", { class: "big" }, m.display_name))))
       : h("p", {}, t("mentor.empty")));
   };
-  await Promise.all([load(), messages.loaded]);
+  await Promise.all([load(), messages.loaded, push.loaded]);
 }

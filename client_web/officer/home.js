@@ -1,5 +1,5 @@
 // Caseload for officers (their own cases) and senior officers (their office's cases).
-import { h } from "../shared/dom.js";
+import { h, append } from "../shared/dom.js";
 import { formatDate, languageName } from "../shared/i18n.js";
 import { pageHeading, loadInto, greeting, details } from "../shared/ui.js";
 import { remoteStatus } from "../shared/remote.js";
@@ -7,6 +7,7 @@ import { inboxCard } from "../shared/conversations.js";
 import { remindersCard } from "../shared/appointments.js";
 import { waitingPanel } from "./waiting.js";
 import { openCaseCard } from "./open_case.js";
+import { pushCard } from "../shared/push.js";
 
 export function flagList(flags, t) {
   const items = [];
@@ -53,6 +54,7 @@ export async function render(view, ctx) {
     h("p", { class: "aside" },
       h("a", { class: "text-link", href: "#/schedule", id: "open-schedule" }, t("schedule.open"))));
   const waiting = waitingPanel(ctx); // check-ins with someone in the waiting room
+  const push = pushCard(api);
   const load = async () => {
     const data = await loadInto(slot, () => api.get("/api/caseload"), load);
     if (!data) return;
@@ -65,7 +67,8 @@ export async function render(view, ctx) {
           cases.map((c) => caseCard(c, ctx)))
         : h("p", {}, t("officer.empty")));
   };
-  view.append(pageHeading(t(senior ? "officer.title_senior" : "officer.title")), greeting(me),
-    waiting.card, scheduleCard, reminders.card, inbox && inbox.card, slot, openCaseCard(ctx, load));
-  await Promise.all([load(), inbox && inbox.loaded, reminders.loaded, waiting.loaded]);
+  // append() leaves out a senior's missing inbox (Element.append would write "null").
+  append(view, [pageHeading(t(senior ? "officer.title_senior" : "officer.title")), greeting(me),
+    waiting.card, scheduleCard, reminders.card, inbox && inbox.card, slot, openCaseCard(ctx, load), push.card]);
+  await Promise.all([load(), inbox && inbox.loaded, reminders.loaded, waiting.loaded, push.loaded]);
 }

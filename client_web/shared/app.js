@@ -12,6 +12,7 @@ import {
   t, setLanguage, storedLanguage, browserLanguage, languageSwitcher,
 } from "./i18n.js";
 import { errorBox } from "./ui.js";
+import { registerWorker, forgetDevice } from "./push.js";
 
 const HOMES = {
   client: "/client/home.js",
@@ -83,6 +84,11 @@ function forgetUser() {
 }
 
 async function signOut() {
+  try {
+    await forgetDevice(api); // a shared phone stops showing this person's notifications
+  } catch {
+    // not subscribed here, or the server is unreachable: the browser side is gone regardless
+  }
   try {
     await endSession();
   } catch {
@@ -213,6 +219,7 @@ async function render({ focus = null } = {}) {
 }
 
 async function start() {
+  registerWorker();
   await setLanguage(storedLanguage() || browserLanguage());
   try {
     state.me = await fetchMe();

@@ -46,12 +46,21 @@ export function browserLanguage() {
   return null;
 }
 
+/** The service worker (/sw.js) shows notifications in this language; it cannot read localStorage. */
+function keepForNotifications(lang) {
+  if (!window.caches) return; // not a secure context: no service worker either
+  caches.open("tandem-settings")
+    .then((cache) => cache.put("/tandem-settings/language", new Response(lang)))
+    .catch(() => {}); // storage refused: notifications fall back to English
+}
+
 export async function setLanguage(tag, { remember = false } = {}) {
   const lang = supported(tag) || "en";
   fallback = await fetchCatalog("en");
   catalog = await fetchCatalog(lang);
   current = lang;
   document.documentElement.lang = lang;
+  keepForNotifications(lang);
   if (remember) {
     try {
       localStorage.setItem(STORAGE_KEY, lang);

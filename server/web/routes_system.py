@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import msgspec
@@ -46,13 +47,28 @@ async def openapi(request: web.Request) -> web.Response:
     return web.Response(body=msgspec.json.encode(doc), content_type="application/json")
 
 
+# Files served from the web root itself rather than a sub-directory: a service worker
+# controls only the pages under its own path, so /sw.js must sit at the root to serve
+# the whole app (then no Service-Worker-Allowed header is needed). Both are revalidated
+# on every load so a new release reaches phones at once.
+ROOT_FILES = {"sw.js": "text/javascript", "manifest.webmanifest": "application/manifest+json"}
+
+
 def add_static(app: web.Application, root: Path) -> None:
     index = root / "index.html"
 
     async def index_page(request: web.Request) -> web.FileResponse:
         return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
 
+    def root_file(path: Path, content_type: str) -> Callable[[web.Request], Awaitable[web.FileResponse]]:
+        async def serve(request: web.Request) -> web.FileResponse:
+            return web.FileResponse(path, headers={"Cache-Control": "no-cache", "Content-Type": content_type})
+        return serve
+
     app.router.add_get("/", index_page)
+    for name, content_type in ROOT_FILES.items():
+        if (root / name).is_file():
+            app.router.add_get(f"/{name}", root_file(root / name, content_type))
     for sub in sorted(p for p in root.iterdir() if p.is_dir()):
         app.router.add_static(f"/{sub.name}/", sub, follow_symlinks=False, append_version=False)
 

@@ -24,21 +24,23 @@ PHONE: dict[str, Any] = {"viewport": {"width": 360, "height": 740}, "is_mobile":
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}, "device_scale_factor": 1}
 
 #: (file, device, demo user to sign in as or None for the sign-in screen, a link to follow
-#: after signing in or None; a screen reached by a link is taken whole, not only its first view)
-SHOTS: list[tuple[str, dict[str, Any], str | None, str | None]] = [
-    ("login.png", PHONE, None, None),
-    ("client-home.png", PHONE, "client1", None),
-    ("officer-home.png", PHONE, "officer", None),
-    ("admin-home.png", PHONE, "admin", None),
-    ("officer-desktop.png", DESKTOP, "officer", None),
-    ("officer-case.png", PHONE, "officer", ".case a[data-open-case]"),
+#: after signing in or None; a screen reached by a link is taken whole, not only its first view;
+#: a part of the screen to take alone, or None)
+SHOTS: list[tuple[str, dict[str, Any], str | None, str | None, str | None]] = [
+    ("login.png", PHONE, None, None, None),
+    ("client-home.png", PHONE, "client1", None, None),
+    ("officer-home.png", PHONE, "officer", None, None),
+    ("admin-home.png", PHONE, "admin", None, None),
+    ("officer-desktop.png", DESKTOP, "officer", None, None),
+    ("officer-case.png", PHONE, "officer", ".case a[data-open-case]", None),
+    ("client-push.png", PHONE, "client1", None, "#push-card"),
 ]
 
 SETTLED = "() => document.querySelector('main h1') && !document.querySelector('[aria-busy]')"
 
 
 def take(browser: Any, base_url: str, out: Path, device: dict[str, Any], username: str | None,
-         link: str | None) -> None:
+         link: str | None, part: str | None = None) -> None:
     context = browser.new_context(**device, locale="en-GB", color_scheme="light", reduced_motion="reduce")
     try:
         page = context.new_page()
@@ -55,7 +57,10 @@ def take(browser: Any, base_url: str, out: Path, device: dict[str, Any], usernam
             page.wait_for_function(SETTLED)
         page.evaluate("() => document.activeElement && document.activeElement.blur()")
         page.evaluate("() => document.fonts.ready")
-        page.screenshot(path=str(out), animations="disabled", caret="hide", full_page=link is not None)
+        if part:
+            page.locator(part).screenshot(path=str(out), animations="disabled", caret="hide")
+        else:
+            page.screenshot(path=str(out), animations="disabled", caret="hide", full_page=link is not None)
     finally:
         context.close()
 
@@ -78,9 +83,9 @@ def main(argv: list[str]) -> int:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            for name, device, username, link in SHOTS:
+            for name, device, username, link, part in SHOTS:
                 path = outdir / name
-                take(browser, base_url, path, device, username, link)
+                take(browser, base_url, path, device, username, link, part)
                 print(f"{path} ({path.stat().st_size // 1024} KB)")
         finally:
             browser.close()

@@ -26,6 +26,8 @@ def _open_case_page(phone: Phone, username: str, name: str) -> None:
     """A fresh case of the demo officer's for `name`, opened from `username`'s caseload."""
     open_case(phone.base_url, name)
     phone.login(username)
+    # Nothing missing is written out as "null" (a senior has no inbox card).
+    expect(phone.page.locator("#main")).not_to_contain_text("null")
     phone.page.locator(".case a[data-open-case]").filter(has_text=name).click()
     phone.page.wait_for_url("**/#/cases/*")
     phone.settled()
