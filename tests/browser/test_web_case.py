@@ -157,6 +157,7 @@ def test_officer_opens_a_case_and_the_client_enrols_from_the_link(phone: Phone) 
     expect(page.locator("#new-client-name")).to_have_value("Someone Else")
 
     page.locator("#logout").click()
+    page.locator("#username").wait_for()  # signed out: the sign-in screen
     page.goto(enrolment)
     phone.settled()
     page.locator("#new-password").fill("correct horse battery")
