@@ -7,7 +7,6 @@ import { h, append } from "../shared/dom.js";
 import { loadInto, errorBox, field, selectField } from "../shared/ui.js";
 import { actionForm } from "../shared/forms.js";
 
-const groupPath = (id, rest = "") => `/api/groups/${encodeURIComponent(id)}${rest}`;
 
 function memberItem(group, m, ctx, reload) {
   const { t, api, me } = ctx;
@@ -15,7 +14,7 @@ function memberItem(group, m, ctx, reload) {
   const error = h("div", { "aria-live": "polite" });
   const withdraw = async () => {
     try {
-      await api.del(groupPath(group.id, `/members/${encodeURIComponent(m.id)}`));
+      await api.del(`/api/groups/${encodeURIComponent(group.id)}/members/${encodeURIComponent(m.id)}`);
       await reload(t("groups.withdrawn", { name: m.display_name }));
     } catch (err) {
       error.replaceChildren(errorBox(err));
@@ -51,7 +50,7 @@ async function showGroup(slot, summary, ctx) {
   const content = h("div", { class: "stack" });
   slot.replaceChildren(said, content);
   const reload = async (message) => {
-    const group = await loadInto(content, () => api.get(groupPath(summary.id)), () => reload());
+    const group = await loadInto(content, () => api.get(`/api/groups/${encodeURIComponent(summary.id)}`), () => reload());
     if (!group) return;
     const key = (name) => `${name}-${group.id}`;
     const participants = group.members.filter((m) => m.role === "participant");
@@ -69,7 +68,7 @@ async function showGroup(slot, summary, ctx) {
           spellcheck: "false", "data-case-reference": "" }, t("groups.case_reference_hint"))],
       t("groups.enrol"), {
         body: (form) => ({ case_id: form.querySelector("[data-case-reference]").value.trim() }),
-        send: (b) => api.post(groupPath(group.id, "/participants"), b),
+        send: (b) => api.post(`/api/groups/${encodeURIComponent(group.id)}/participants`, b),
         done: () => reload(t("groups.enrolled")),
       }),
       h("h4", {}, t("groups.add_facilitator")),
@@ -77,7 +76,7 @@ async function showGroup(slot, summary, ctx) {
         ? actionForm(key("cofac"), [selectField(key("colleague"), t("groups.choose_facilitator"),
           group.colleagues.map((c) => [c.id, c.display_name]))], t("groups.add"), {
           body: (form) => ({ user_id: form.querySelector("select").value }),
-          send: (b) => api.post(groupPath(group.id, "/facilitators"), b),
+          send: (b) => api.post(`/api/groups/${encodeURIComponent(group.id)}/facilitators`, b),
           done: () => reload(t("groups.facilitator_added")),
         })
         : h("p", { class: "muted" }, t("groups.no_colleagues"))]);
