@@ -2,7 +2,7 @@
 // ("on date D this would remove N items in M buckets of K cases") before saving, the
 // save as a new policy version with a reason, and the records of processing (art. 30).
 import { h } from "../shared/dom.js";
-import { request, ApiError } from "../shared/api.js";
+import { request } from "../shared/api.js";
 import { formatDate } from "../shared/i18n.js";
 import { loadInto, errorBox, field } from "../shared/ui.js";
 
@@ -68,11 +68,9 @@ export function retentionCard(api, t) {
           result.replaceChildren(h("p", { role: "status", id: "retention-preview" }, summary(report, t)));
         }
       } catch (err) {
-        // The server's message names the offending key (categories.messages.period_days):
-        // shown to the admin as the detail under the translated error.
-        const detail = err instanceof ApiError && err.status === 422 ? err.message : null;
-        result.replaceChildren(errorBox(err),
-          detail ? h("p", { class: "muted", id: "retention-error-detail" }, detail) : null);
+        // errorBox adds the server's reason, which names the offending key
+        // (categories.messages.period_days), to the translated error.
+        result.replaceChildren(errorBox(err));
       }
     };
     slot.replaceChildren(

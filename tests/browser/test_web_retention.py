@@ -24,8 +24,10 @@ def test_admin_previews_and_is_told_what_is_wrong(phone: Phone) -> None:
     assert_no_violations(phone, "admin retention dry run")
     page.locator("#period-messages").fill("0")
     page.locator("#retention-preview-button").click()
-    expect(page.locator("#retention-result [role=alert]")).to_have_text(phone.t("errors.invalid_request"))
-    expect(page.locator("#retention-error-detail")).to_contain_text("categories.messages.period_days")
+    alert = page.locator("#retention-result [role=alert]")
+    expect(alert).to_contain_text(phone.t("errors.invalid_request"))
+    expect(alert).to_contain_text("categories.messages.period_days")  # the server's reason, once
+    expect(page.locator("#retention-result")).not_to_contain_text("null")
     assert_no_violations(phone, "admin retention refused period")
     page.locator("#lang-select").select_option("fi")
     page.locator("#retention-table").wait_for()
