@@ -4,7 +4,7 @@
 //
 // ctx.mfaSetup lives in the app's state, so the key and the codes survive a re-render
 // (a language switch) instead of starting over with a new key.
-import { h } from "./dom.js";
+import { h, append } from "./dom.js";
 import { t } from "./i18n.js";
 import { beginTotp, confirmTotp } from "./api.js";
 import { errorText, pageHeading, field, loadInto } from "./ui.js";
@@ -89,7 +89,8 @@ function showRecoveryCodes(view, ctx, { focus = false } = {}) {
   const title = pageHeading(t("mfa_setup.codes_title"));
   const copied = h("p", { class: "muted", role: "status", id: "codes-copied" });
   const canCopy = Boolean(navigator.clipboard && window.isSecureContext);
-  view.replaceChildren(
+  view.replaceChildren(); // append() leaves out the copy button where copying is impossible (not "null")
+  append(view, [
     title,
     h("p", { class: "lead" }, t("mfa_setup.codes_intro")),
     h("p", { class: "note" }, t("mfa_setup.codes_once")),
@@ -110,7 +111,7 @@ function showRecoveryCodes(view, ctx, { focus = false } = {}) {
       copied) : null,
     h("button", {
       type: "button", class: "button primary", id: "codes-saved", onclick: () => ctx.secondFactorDone(),
-    }, t("mfa_setup.saved")));
+    }, t("mfa_setup.saved"))]);
   if (focus) {
     document.title = t("app.doc_title", { page: title.textContent });
     title.focus();
