@@ -50,7 +50,9 @@ export function stateBadges(a) {
   return h("ul", { class: "badges" }, items.map(([kind, text]) => h("li", { class: `badge badge-${kind}` }, text)));
 }
 
-function reminderText(r) {
+/** A reminder's line: "in about 15 min" while the appointment is ahead, its time once it began. */
+export function reminderText(r, now = new Date()) {
+  if (new Date(r.starts_at) <= now) return t("reminders.past", { kind: kindLabel(r.kind), when: dayAndTime(r.starts_at) });
   const key = r.offset_s >= 3600 ? "reminders.hours" : "reminders.minutes";
   const amount = r.offset_s >= 3600 ? Math.round(r.offset_s / 3600) : Math.round(r.offset_s / 60);
   return t(key, { kind: kindLabel(r.kind), when: dayAndTime(r.starts_at), count: amount });

@@ -156,3 +156,17 @@ def test_client_gets_a_live_reminder_and_sees_upcoming(browser: Any, reminding_s
         assert not phone.page_errors, phone.page_errors
     finally:
         devices.close()
+
+
+def test_a_reminder_no_longer_counts_down_once_its_appointment_began(phone: Phone) -> None:
+    """The reminder list keeps a week of reminders: one whose appointment began says when it
+    was, not "in about 15 min" (issue 13). The page's own module, in the page's language."""
+    phone.login("client1")
+    texts = phone.page.evaluate("""async () => {
+        const { reminderText } = await import("/shared/appointments.js");
+        const r = { kind: "video", offset_s: 900, starts_at: "2026-12-01T10:00:00Z" };
+        return [reminderText(r, new Date("2026-12-01T09:45:00Z")), reminderText(r, new Date("2026-12-01T10:30:00Z"))];
+    }""")
+    assert phone.t("appt.kind.video") in texts[0] and "15" in texts[0], texts
+    was = phone.t("reminders.past").split("{when}")[0].replace("{kind}", phone.t("appt.kind.video"))
+    assert texts[1].startswith(was), texts
