@@ -8,6 +8,7 @@ import { formatTime } from "../shared/i18n.js";
 
 export function waitingPanel({ api, t }) {
   const waiting = new Map(); // checkin id -> {case_id, waiting: [...]}
+  const clients = new Map(); // checkin id -> the client's name (GET /api/checkins), for alerts
   const list = h("ul", { class: "stack", id: "waiting-list" });
   const alerts = h("ul", { class: "stack", id: "checkin-alerts", "aria-live": "polite" });
   const card = h("section", { class: "card", id: "waiting-card", "aria-labelledby": "waiting-title" },
@@ -31,9 +32,10 @@ export function waitingPanel({ api, t }) {
         waiting.set(frame.checkin_id, frame);
         draw();
       } else if (frame.type === "checkin_alert") {
+        const key = frame.kind === "cant_talk_safely" ? "waiting.alert_cant_talk" : "waiting.alert_safe_space";
+        const name = clients.get(frame.checkin_id);
         alerts.append(h("li", { class: "note", "data-checkin": frame.checkin_id },
-          t(frame.kind === "cant_talk_safely" ? "waiting.alert_cant_talk" : "waiting.alert_safe_space",
-            { time: formatTime(frame.at) })));
+          t(name ? `${key}_named` : key, { time: formatTime(frame.at), name })));
       }
     },
   });
@@ -41,6 +43,7 @@ export function waitingPanel({ api, t }) {
 
   const loaded = api.get("/api/checkins").then((data) => {
     for (const c of (data && data.checkins) || []) {
+      if (c.client) clients.set(c.id, c.client.display_name);
       if (c.state === "waiting" && !waiting.has(c.id)) {
         waiting.set(c.id, { checkin_id: c.id, case_id: c.case_id,
           waiting: [{ display_name: c.client ? c.client.display_name : t("waiting.client") }] });

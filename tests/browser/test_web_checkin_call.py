@@ -145,7 +145,9 @@ def test_cant_talk_safely_is_neutral_for_the_client_and_alerts_the_officer(
     ended.wait_for()
     assert ended.inner_text() == phone.t("checkin.ended_neutral")
     assert phone.page.locator("#checkin-alerts").count() == 0  # nothing on the client's screen says "alert"
-    officer.page.locator(f"#checkin-alerts [data-checkin='{checkin}']").wait_for(timeout=15_000)
+    alert = officer.page.locator(f"#checkin-alerts [data-checkin='{checkin}']")
+    alert.wait_for(timeout=15_000)
+    assert demo_directory["client1"]["display_name"] in alert.inner_text()  # says who, not "A client"
     assert_no_blocking_violations(phone, "ended (client)")
 
 
