@@ -35,6 +35,28 @@ class MessageKind(StrEnum):
 CATEGORY = "messages"
 
 
+@dataclass(frozen=True)
+class Member:
+    """A conversation member as one viewer is shown them."""
+
+    conversation_id: str
+    id: str
+    display_name: str
+    role: str
+
+
+def as_seen_by(viewer_role: str, kind: str, members: list[Any]) -> list[Member]:
+    """In a programme group's conversation the participants see one another by first name
+    only: a group brings together people under supervision, some of whom (a case flagged for
+    domestic violence) must not be findable by their full name (issue 13). Staff, and
+    everyone in other conversations, see the full names."""
+    first_names = viewer_role == "client" and kind == Kind.GROUP
+    return [Member(m.conversation_id, m.id,
+                   m.display_name.split()[0] if first_names and m.role == "client" and m.display_name.split()
+                   else m.display_name, m.role)
+            for m in members]
+
+
 def aad(conversation_id: str, seq: int) -> bytes:
     """Associated data binding a message's ciphertext to its place in its conversation."""
     return f"{conversation_id}|{seq}".encode()

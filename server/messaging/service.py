@@ -29,9 +29,11 @@ from server.messaging.model import (
     CATEGORY,
     Ack,
     Kind,
+    Member,
     MessageKind,
     StoredMessage,
     aad,
+    as_seen_by,
     bucket_owner,
     message_frame,
     next_cursor,
@@ -233,14 +235,14 @@ class MessagingService:
                 )
         return out, int(row.last_seq)
 
-    async def conversations(self, actor: Actor) -> list[tuple[Any, list[Any]]]:
+    async def conversations(self, actor: Actor) -> list[tuple[Any, list[Member]]]:
         async with self.store.read("conversation.list") as conn:
             rows = await store.conversations_of(conn, actor.user_id)
             members = await store.members_with_names(conn, [r.id for r in rows])
         by_conv: dict[str, list[Any]] = {}
         for m in members:
             by_conv.setdefault(m.conversation_id, []).append(m)
-        return [(r, by_conv.get(r.id, [])) for r in rows]
+        return [(r, as_seen_by(actor.role.value, r.kind, by_conv.get(r.id, []))) for r in rows]
 
     async def last_seq(self, actor: Actor, conversation_id: str) -> int:
         async with self.store.read("conversation.last_seq") as conn:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from server.store.schema import audit_log, data_keys, messages
-from tests.helpers.world import build, login
+from tests.helpers.world import PASSWORD, build, login
 from tests.integration.test_messaging import connect, next_of
 
 
@@ -160,3 +160,27 @@ async def test_those_who_run_a_group_see_the_office_facilitators_they_may_add(ap
                               headers=f_h)).status == 201
     seen = await (await client.get(f"/api/groups/{group_id}", headers=await login(client, "client"))).json()
     assert seen["colleagues"] == []
+
+
+async def test_participants_see_one_another_by_first_name_staff_by_full_name(api: Any) -> None:
+    """A programme group gathers people under supervision: in its conversation they see one
+    another by first name (a case flagged for domestic violence included), staff see full names."""
+    client, services = api
+    w = await build(services)
+    f_h = await login(client, "facilitator")
+    group_id = await _group(client, f_h)
+    for username, name in (("kalle", "Kalle Tamm"), ("liis", "Liis Kask")):
+        made = await services.cases.create_case(w.actor("senior"), client_username=username, client_display_name=name,
+                                                officer_id=w.users["officer"], password=PASSWORD,
+                                                domestic_violence=username == "liis")
+        resp = await client.post(f"/api/groups/{group_id}/participants", json={"case_id": made.case_id}, headers=f_h)
+        assert resp.status == 201, await resp.text()
+
+    def group_names(listing: dict[str, Any]) -> list[str]:
+        conv = next(c for c in listing["conversations"] if c["kind"] == "group")
+        return sorted(m["display_name"] for m in conv["members"])
+
+    seen_by_kalle = await (await client.get("/api/conversations", headers=await login(client, "kalle"))).json()
+    assert group_names(seen_by_kalle) == ["Facilitator", "Kalle", "Liis"]
+    seen_by_staff = await (await client.get("/api/conversations", headers=f_h)).json()
+    assert group_names(seen_by_staff) == ["Facilitator", "Kalle Tamm", "Liis Kask"]
