@@ -14,12 +14,14 @@ const DURATIONS = [30, 45, 60, 90];
 const REPEATS = [0, 1, 2, 4]; // weeks between; 0: once
 
 
-function appointmentItem(a, t, onCancel) {
+/** One appointment; its title sits one level under the heading above it: h3 under the day view's range title
+ * (h2), h4 under each day's h3 in the week. */
+function appointmentItem(a, t, onCancel, heading = "h4") {
   const titleId = `appt-${a.id}-title`;
   const open = a.status === "scheduled" && !a.outcome && new Date(a.starts_at) > new Date();
   return h("li", { class: "card appointment", "data-appointment-id": a.id, "data-status": a.status },
     h("article", { "aria-labelledby": titleId },
-      h("h4", { id: titleId }, `${timeOnly(a.starts_at)}–${timeOnly(a.ends_at)} · ${a.client.display_name}`),
+      h(heading, { id: titleId }, `${timeOnly(a.starts_at)}–${timeOnly(a.ends_at)} · ${a.client.display_name}`),
       h("p", {}, kindLabel(a.kind), a.location ? ` · ${a.location}` : ""),
       stateBadges(a),
       open ? cancelActions(a, t, titleId, onCancel) : null));
@@ -190,7 +192,7 @@ export async function render(view, ctx) {
     const groups = [...groupByDay(data.appointments)].map(([key, items]) => h("div", {
       class: "day", "data-day": key },
     mode === "week" ? h("h3", { id: `day-${key}` }, dayName(`${key}T12:00:00`)) : null,
-    h("ul", { class: "cards" }, items.map((a) => appointmentItem(a, t, cancel)))));
+    h("ul", { class: "cards" }, items.map((a) => appointmentItem(a, t, cancel, mode === "week" ? "h4" : "h3")))));
     listSlot.replaceChildren(h("div", { id: "appointments" }, groups));
   };
   const loadFollowUps = async () => {
