@@ -1,10 +1,13 @@
 // "My data" on the client's phone (GDPR art. 15, 20): what Tandem holds about them, how
 // long each kind is kept (a countdown to its next removal), who looked at it, and the
-// whole of it to download, as a readable page or as JSON.
+// whole of it to download, as a readable page or as JSON; and (art. 16, 17) asking for
+// something to be corrected or removed, with where each such request stands.
 import { h } from "../shared/dom.js";
 import { formatDate } from "../shared/i18n.js";
 import { loadInto, details } from "../shared/ui.js";
+import { actionForm } from "../shared/forms.js";
 import { categoryName } from "../admin/retention.js";
+import { requestFields, requestBody, requestDetails, requestTitle } from "../shared/data_requests.js";
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -15,11 +18,33 @@ function countdown(cat, t) {
   return t("mydata.removed_in", { days, date: formatDate(cat.next_expiry_at) });
 }
 
+/** The client's own requests (from the export's records) and the form to make one. */
+function requests(data, api, t, reload, sent) {
+  const mine = [...(data.records.data_requests || [])].sort((a, b) => b.created_at.localeCompare(a.created_at));
+  const form = actionForm("my-request", requestFields("my-request", t), t("datareq.send"), {
+    body: (f) => requestBody(f, "my-request"),
+    send: (b) => api.post("/api/my/data-requests", b),
+    done: () => reload(true),
+  });
+  return [
+    h("h3", { id: "my-requests-title" }, t("datareq.mine")),
+    mine.length
+      ? h("ul", { class: "plain stack", id: "my-requests", "aria-labelledby": "my-requests-title" },
+        mine.map((r) => h("li", { "data-request-id": r.id, "data-status": r.status },
+          h("h4", {}, requestTitle(r, t)), requestDetails({ ...r, categories: r.categories || [] }, t))))
+      : h("p", { class: "muted", id: "my-requests" }, t("datareq.mine_none")),
+    h("h3", { id: "my-request-title" }, t("datareq.ask")),
+    h("p", { class: "muted" }, t("datareq.ask_intro")),
+    form,
+    h("p", { role: "status", id: "my-request-notice" }, sent ? t("datareq.sent") : ""),
+  ];
+}
+
 export function myDataCard(api, t) {
   const slot = h("div", { class: "stack" });
   const card = h("section", { class: "card", id: "my-data-card", "aria-labelledby": "my-data-title" },
     h("h2", { id: "my-data-title" }, t("mydata.title")), slot);
-  const load = async () => {
+  const load = async (sent = false) => {
     const data = await loadInto(slot, () => api.get("/api/my/data"), load);
     if (!data) return;
     const held = Object.entries(data.categories).filter(([name, cat]) => cat.count > 0 && name !== "audit_log");
@@ -35,6 +60,7 @@ export function myDataCard(api, t) {
       h("h3", { id: "my-data-seen" }, t("mydata.seen_by")),
       seen.length ? details(seen.map((a) => [formatDate(a.at), a.actor]), "details")
         : h("p", { class: "muted" }, t("mydata.seen_none")),
+      ...requests(data, api, t, load, sent === true),
       h("p", {}, h("a", { href: "/api/my/data?format=html", download: "my-data.html", id: "my-data-html",
         class: "button secondary" },
         t("mydata.download_html"))),
