@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -37,10 +38,15 @@ def test_client_asks_for_erasure_and_the_admin_decides_it(
     expect = pytest.importorskip("playwright.sync_api").expect
     name = f"Eeva Erase {secrets.token_hex(2)}"
     username, case_id = fresh_client(tandem_server, name)
+    api_call(tandem_server, "POST", f"/api/cases/{case_id}/face-to-face", api_login(tandem_server, "officer"),
+             {"met_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(), "location": "Office"})
     client = open_device(tandem_server)
     page = client.page
     client.login(username)
     page.locator("#my-data-card #my-request").wait_for()
+    # A meeting is kept with the case: "my data" says so rather than "nothing is kept".
+    expect(page.locator('#my-data-categories [data-record="face_to_face_meetings"]')).to_contain_text(
+        client.t("mydata.count", count=1))
     expect(page.locator("#my-requests")).to_have_text(client.t("datareq.mine_none"))
     # An erasure names at least one category: the server's refusal is shown on the form.
     page.locator("#my-request-kind").select_option("erasure")
@@ -78,6 +84,12 @@ def test_client_asks_for_erasure_and_the_admin_decides_it(
     page.locator("#my-requests > li").wait_for()
     expect(page.locator("#my-requests .request-status")).to_have_text(client.t("datareq.status.granted"))
     expect(page.locator("#my-requests .request-reason")).to_have_text("No legal duty to keep the messages.")
+    # Who looked at the data: the admin's decision, under today, with what it was about.
+    decided_by = page.locator('#my-data-access li[data-action="request.granted"]')
+    expect(decided_by).to_contain_text(client.t("role.admin"))
+    expect(decided_by).to_contain_text(client.t("mydata.what.requests"))
+    client.settled()
+    assert_no_violations(client, "client my data after the decision")
 
 
 def test_admin_records_a_request_for_a_client_and_exports_their_data(
