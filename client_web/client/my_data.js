@@ -40,7 +40,7 @@ function accessLog(entries, t) {
   }
   return h("ol", { class: "plain stack", id: "my-data-access" }, [...days].map(([day, rows]) =>
     h("li", { class: "access-day" }, h("h4", {}, day),
-      h("ul", { class: "plain" }, rows.map((a) => h("li", { "data-action": a.action },
+      h("ul", { class: "plain stack" }, rows.map((a) => h("li", { "data-action": a.action },
         t("mydata.access_entry", { time: time.format(new Date(a.at)), who: a.actor, role: roleName(a.role),
           what: t(`mydata.what.${accessWhat(a.action)}`) })))))));
 }
