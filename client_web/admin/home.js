@@ -1,6 +1,6 @@
 // Administration landing page: the office's accounts (create, page through, disable and
 // re-enable), its offices, the policy in force and its versions, the retention policy and
-// the receipts of its runs.
+// the receipts of its runs; data subjects' requests and exports.
 import { h } from "../shared/dom.js";
 import { formatDate } from "../shared/i18n.js";
 import { pageHeading, loadInto, greeting, details } from "../shared/ui.js";
@@ -8,6 +8,7 @@ import { retentionCard } from "./retention.js";
 import { usersCard } from "./users.js";
 import { officesCard } from "./offices.js";
 import { historyCards } from "./history.js";
+import { dataRequestCards } from "./data_requests.js";
 
 function policySummary(policy, t) {
   return [
@@ -34,11 +35,13 @@ export async function render(view, ctx) {
     h("h2", { id: "policies-title" }, t("admin.policies")), slot);
   const history = historyCards(ctx);
   const retention = retentionCard(api, t);
+  const requests = dataRequestCards(ctx);
   view.append(pageHeading(t("admin.title")), greeting(me), users.card, offices.card, policies,
-    ...history.cards, retention.card);
+    ...history.cards, retention.card, ...requests.cards);
   const loadPolicies = async () => {
     const data = await loadInto(slot, () => api.get("/api/policies"), loadPolicies);
     if (data) slot.replaceChildren(...policySummary(data, t));
   };
-  await Promise.all([users.loaded, offices.loaded, loadPolicies(), history.loaded, retention.loaded]);
+  await Promise.all([users.loaded, offices.loaded, loadPolicies(), history.loaded, retention.loaded,
+    requests.loaded]);
 }
