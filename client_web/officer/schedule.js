@@ -62,13 +62,13 @@ function groupByDay(appointments) {
  * suggestion preselected (recorded on the check-in, which closes it); for the others the
  * officer chooses, nothing preset.
  */
-function followUpItem(a, checkin, ctx, reload) {
+function followUpItem(a, checkin, ctx, onRecorded) {
   const { t, api } = ctx;
   const titleId = `follow-${a.id}-title`;
   const prefix = `follow-${a.id}`;
   const body = checkin
-    ? checkinOutcome(checkin, ctx, { prefix, onRecorded: reload })
-    : outcomeForm({ t, prefix, onRecorded: reload,
+    ? checkinOutcome(checkin, ctx, { prefix, onRecorded })
+    : outcomeForm({ t, prefix, onRecorded,
       record: (outcome, note) => api.post(`/api/appointments/${encodeURIComponent(a.id)}/outcome`,
         note ? { outcome, note } : { outcome }) });
   return h("li", { class: "card followup", "data-appointment-id": a.id, "data-checkin-id": checkin ? checkin.id : null },
@@ -205,6 +205,11 @@ export async function render(view, ctx) {
     h("ul", { class: "cards" }, items.map((a) => appointmentItem(a, t, cancel)))));
     listSlot.replaceChildren(h("div", { id: "appointments" }, groups));
   };
+  // The card leaves the list once recorded: the confirmation is announced in the page's status.
+  const recorded = async (outcome) => {
+    status.textContent = t("outcome.recorded", { outcome: t(`appt.outcome.${outcome}`) });
+    await loadFollowUps();
+  };
   const loadFollowUps = async () => {
     const data = await loadInto(followSlot, async () => {
       const { appointments } = await api.get("/api/followups");
@@ -213,7 +218,7 @@ export async function render(view, ctx) {
     if (!data) return;
     followSlot.replaceChildren(data.appointments.length
       ? h("ul", { class: "cards", id: "followups" }, data.appointments.map((a) =>
-        followUpItem(a, data.checkins.get(a.id) || null, ctx, loadFollowUps)))
+        followUpItem(a, data.checkins.get(a.id) || null, ctx, recorded)))
       : h("p", { id: "no-followups" }, t("schedule.no_followups")));
   };
   const loadForm = async () => {

@@ -1,15 +1,19 @@
 """The outcome is asked for at once when the officer ends the call: what happened (who
 joined, drops, quality) and the suggested outcome preselected, recorded from that page and
 checked through the API. A client who said "I can't talk safely now" in the call is not one
-click from "attended": the officer's form preselects "not safe to talk" and says why."""
+click from "attended": the officer's form preselects "not safe to talk" and says why; nor
+in the schedule's follow-up list, once the window has closed with nothing recorded."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from tests.browser.conftest import _serve
 from tests.browser.support import Phone, api_call, api_login, assert_phone_friendly
 from tests.browser.test_web_axe import assert_no_blocking_violations
 from tests.browser.test_web_checkin_call import (
@@ -20,6 +24,12 @@ from tests.browser.test_web_checkin_call import (
 )
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def closing_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A demo server whose join windows close one second after the appointment's end."""
+    yield from _serve(tmp_path_factory, "TANDEM_OUTCOME_BASE_URL", TANDEM_JOIN_CLOSE_AFTER_S="1")
 
 
 def _in_call(phone: Phone, open_device: Callable[..., Phone], client: str) -> tuple[str, Phone]:
@@ -94,4 +104,49 @@ def test_cant_talk_in_the_call_is_not_preselected_as_attended(
     officer.page.locator("#call-outcome-submit").click()
     officer.page.locator("#call-outcome-recorded").wait_for()
     assert _recorded(phone.base_url, checkin)["outcome"] == "not_safe_to_talk"
+    assert not officer.page_errors, officer.page_errors
+
+
+def test_followup_of_a_cant_talk_checkin_preselects_not_safe_to_talk(
+        open_device: Callable[..., Phone], closing_server: str, demo_directory: dict[str, dict[str, Any]]) -> None:
+    base = closing_server
+    token = api_login(base, "officer")
+    cases = api_call(base, "GET", "/api/caseload", token)["cases"]
+    case_id = next(c["case_id"] for c in cases
+                   if c["client"]["display_name"] == demo_directory["client1"]["display_name"])
+    # The shortest appointment the server takes (5 min), started as far back as it allows,
+    # so that its window closes within the test.
+    ends = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=40)
+    made = api_call(base, "POST", f"/api/cases/{case_id}/appointments", token,
+                    {"kind": "video", "starts_at": (ends - timedelta(minutes=5)).isoformat(),
+                     "ends_at": ends.isoformat()})["appointments"][0]
+    checkin = next(c["id"] for c in api_call(base, "GET", "/api/checkins", token)["checkins"]
+                   if c["appointment_id"] == made["id"])
+    path = api_call(base, "POST", f"/api/checkins/{checkin}/link", token)["path"]
+
+    phone = open_device(base)
+    _client_reaches_safe_space(phone, path)
+    phone.page.locator("#safe-cant-talk").click()
+    phone.page.locator("#checkin-ended").wait_for()
+
+    while datetime.now(UTC) < ends + timedelta(seconds=2):  # the window closes, nothing recorded
+        time.sleep(0.5)
+    officer = open_device(base, desktop=True)
+    officer.login("officer")
+    officer.page.goto(f"{base}/#/schedule")
+    card = officer.page.locator(f"#followups [data-appointment-id='{made['id']}']")
+    card.wait_for()
+    assert card.get_attribute("data-checkin-id") == checkin
+    card.locator("#outcome-cant-talk").wait_for()
+    name = f"follow-{made['id']}-outcome"
+    assert card.locator(f"input[name='{name}'][value=attended]").is_checked() is False
+    assert card.locator(f"input[name='{name}']:checked").get_attribute("value") == "not_safe_to_talk"
+    assert_no_blocking_violations(officer, "follow-up with a check-in's evidence")
+    card.locator(f"#{name}-submit").click()
+    # Recorded: announced, and the appointment has left the follow-up list.
+    card.wait_for(state="detached")
+    assert officer.page.locator("#schedule-status").text_content() == officer.t(
+        "outcome.recorded", outcome=officer.t("appt.outcome.not_safe_to_talk"))
+    seen = api_call(base, "GET", f"/api/appointments/{made['id']}", token)
+    assert seen["outcome"] == "not_safe_to_talk"
     assert not officer.page_errors, officer.page_errors
