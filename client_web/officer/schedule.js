@@ -14,12 +14,13 @@ const DURATIONS = [30, 45, 60, 90];
 const REPEATS = [0, 1, 2, 4]; // weeks between; 0: once
 
 
-function appointmentItem(a, t, onCancel) {
+/** `heading`: "h3" under the day's range title, "h4" under a week's day heading. */
+function appointmentItem(a, t, onCancel, heading) {
   const titleId = `appt-${a.id}-title`;
   const open = a.status === "scheduled" && !a.outcome && new Date(a.starts_at) > new Date();
   return h("li", { class: "card appointment", "data-appointment-id": a.id, "data-status": a.status },
     h("article", { "aria-labelledby": titleId },
-      h("h4", { id: titleId }, `${timeOnly(a.starts_at)}–${timeOnly(a.ends_at)} · ${a.client.display_name}`),
+      h(heading, { id: titleId }, `${timeOnly(a.starts_at)}–${timeOnly(a.ends_at)} · ${a.client.display_name}`),
       h("p", {}, kindLabel(a.kind), a.location ? ` · ${a.location}` : ""),
       stateBadges(a),
       open ? cancelActions(a, t, titleId, onCancel) : null));
@@ -202,7 +203,7 @@ export async function render(view, ctx) {
     const groups = [...groupByDay(data.appointments)].map(([key, items]) => h("div", {
       class: "day", "data-day": key },
     mode === "week" ? h("h3", { id: `day-${key}` }, dayName(`${key}T12:00:00`)) : null,
-    h("ul", { class: "cards" }, items.map((a) => appointmentItem(a, t, cancel)))));
+    h("ul", { class: "cards" }, items.map((a) => appointmentItem(a, t, cancel, mode === "week" ? "h4" : "h3")))));
     listSlot.replaceChildren(h("div", { id: "appointments" }, groups));
   };
   // The card leaves the list once recorded: the confirmation is announced in the page's status.
