@@ -6,6 +6,7 @@ import { connectSocket } from "../shared/socket.js";
 import { peerConnection, statsSampler, present, stopMedia, localMedia } from "./rtc.js";
 
 const STATS_EVERY_MS = 5000;
+const CANT_TALK_WAIT_MS = 3000; // no `ended` back by then: the frame is taken as lost
 let frameIds = 0;
 
 /**
@@ -13,10 +14,12 @@ let frameIds = 0;
  *   onEvent(kind, detail): "joined" {state} | "admitted" | "lobby" {waiting} | "room" {participants}
  *     | "remote" {participant, stream} | "peer_left" {participant} | "ended" {reason} | "error" {code, ruleId}
  *     | "alert" {frame} | "media" {audio, video} | "quality" {mode, reasons}: the server's advice from our stats
- *   call.admit(participant), call.audioOnly(), call.leave(), call.end(), call.cantTalk(),
+ *   call.admit(participant), call.audioOnly(), call.leave(), call.end(), call.cantTalk() (the
+ *   `cant_talk` frame; with no socket open, or no `ended` back in time, POST
+ *   /api/checkins/{room}/cant-talk through `api`, as docs/protocol.md says),
  *   call.local (MediaStream), call.peers (Map participant -> RTCPeerConnection)
  */
-export function startCall({ room, mode = "video", onEvent = () => {} }) {
+export function startCall({ room, api = null, mode = "video", onEvent = () => {} }) {
   const peers = new Map(); // participant id -> {pc, sample, polite}
   let me = null;
   let iceServers = [];
@@ -25,7 +28,7 @@ export function startCall({ room, mode = "video", onEvent = () => {} }) {
   let video = mode === "video";
   let statsTimer = null;
   let closed = false;
-  const send = (frame) => socket.send({ ...frame, room });
+  const send = (frame) => socket.send({ ...frame, room }); // false when no socket is open
   const id = () => `f${++frameIds}`;
 
   async function media() {
@@ -195,7 +198,21 @@ export function startCall({ room, mode = "video", onEvent = () => {} }) {
     },
     leave() { send({ type: "leave", id: id() }); setTimeout(() => finish("left"), 1000); },
     end() { send({ type: "end", id: id() }); },
-    cantTalk() { send({ type: "cant_talk", id: id() }); },
+    /** "I can't talk safely now": it must reach the server even on a lost or flaky socket. */
+    cantTalk() {
+      const post = async () => {
+        if (closed) return;
+        try {
+          if (api) await api.post(`/api/checkins/${encodeURIComponent(room)}/cant-talk`);
+        } catch {
+          // recorded already through the frame (the check-in moved on), or offline: the
+          // person's screen ends neutrally either way
+        }
+        finish("ended");
+      };
+      if (!send({ type: "cant_talk", id: id() })) post();
+      else setTimeout(post, CANT_TALK_WAIT_MS);
+    },
     close() { finish("closed"); },
   };
   return call;

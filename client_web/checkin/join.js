@@ -4,10 +4,11 @@
 // room as host, with the people waiting to admit -> call.
 import { h } from "../shared/dom.js";
 import { setCsrfToken } from "../shared/api.js";
-import { errorText, errorBox } from "../shared/ui.js";
+import { errorText, errorBox, loadInto } from "../shared/ui.js";
 import { deviceTest } from "./device_test.js";
 import { safeSpaceCheck, neutralEnd } from "./safe_space.js";
 import { startCall } from "./call.js";
+import { checkinOutcome } from "./outcome.js";
 
 const STAFF = new Set(["officer", "senior_officer", "interpreter"]);
 export const AFTER_LOGIN_KEY = "tandem.after_login";
@@ -101,6 +102,19 @@ async function iceServersFor(api, checkinId) {
   }
 }
 
+/** After the officer's call: what happened and the suggested outcome, recorded right here. */
+async function askOutcome(slot, ctx, checkinId) {
+  const { t, api } = ctx;
+  const panel = h("section", { class: "card", id: "call-outcome", "aria-labelledby": "call-outcome-title" },
+    h("h2", { id: "call-outcome-title" }, t("outcome.title")));
+  const body = h("div", { class: "stack" });
+  panel.append(body);
+  slot.replaceChildren(h("p", { class: "lead", id: "checkin-ended", role: "status" }, t("outcome.call_ended")), panel);
+  const checkin = await loadInto(body, () => api.get(`/api/checkins/${encodeURIComponent(checkinId)}`),
+    () => askOutcome(slot, ctx, checkinId));
+  if (checkin) body.replaceChildren(checkinOutcome(checkin, ctx, { prefix: "call" }));
+}
+
 function inCall(view, slot, ctx, { checkinId, mode, host }) {
   const { t } = ctx;
   const status = h("p", { role: "status", class: "live", id: "call-status" }, t("checkin.connecting"));
@@ -126,6 +140,7 @@ function inCall(view, slot, ctx, { checkinId, mode, host }) {
   };
   const call = startCall({
     room: checkinId,
+    api: ctx.api,
     mode,
     onEvent(kind, d) {
       if (kind === "joined") {
@@ -164,7 +179,9 @@ function inCall(view, slot, ctx, { checkinId, mode, host }) {
         status.textContent = t("call.audio_only_on");
       } else if (kind === "ended") {
         heading(view, t, "checkin.ended_title");
-        neutralEnd(slot, t);
+        // The officer is asked for the outcome at once; anyone else is thanked, neutrally.
+        if (host && !["replaced", "closed"].includes(d.reason)) askOutcome(slot, ctx, checkinId);
+        else neutralEnd(slot, t);
       } else if (kind === "error") {
         status.replaceChildren(errorBox(Object.assign(new Error(d.message || d.code), { code: d.code, ruleId: d.ruleId })));
       }

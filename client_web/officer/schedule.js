@@ -1,22 +1,21 @@
 // The officer's schedule: a day or a Monday-to-Sunday week of their appointments, a form
 // to schedule one (or a weekly series) for a client on their caseload, cancelling, and the
 // follow-up list: appointments whose window closed with nothing recorded, where the
-// outcome is recorded. A refusal (face_to_face_first, alternatives) is shown with its rule.
+// outcome is recorded (a video one's with its check-in's evidence and suggestion). A refusal (face_to_face_first, alternatives) is shown with its rule.
 import { h } from "../shared/dom.js";
 import { pageHeading, loadInto, errorBox, field, selectField as select } from "../shared/ui.js";
 import {
   dayAndTime, dayName, isoDay, kindLabel, stateBadges, timeOnly, timeZone,
 } from "../shared/appointments.js";
+import { checkinOutcome, outcomeForm } from "../checkin/outcome.js";
 
 const KINDS = ["in_person", "video", "phone"];
-const OUTCOMES = ["attended", "late", "missed", "technical_failure", "not_safe_to_talk", "excused"];
 const DURATIONS = [30, 45, 60, 90];
 const REPEATS = [0, 1, 2, 4]; // weeks between; 0: once
 
 
-/** One appointment; its title sits one level under the heading above it: h3 under the day view's range title
- * (h2), h4 under each day's h3 in the week. */
-function appointmentItem(a, t, onCancel, heading = "h4") {
+/** `heading`: "h3" under the day's range title, "h4" under a week's day heading. */
+function appointmentItem(a, t, onCancel, heading) {
   const titleId = `appt-${a.id}-title`;
   const open = a.status === "scheduled" && !a.outcome && new Date(a.starts_at) > new Date();
   return h("li", { class: "card appointment", "data-appointment-id": a.id, "data-status": a.status },
@@ -59,27 +58,39 @@ function groupByDay(appointments) {
   return days;
 }
 
-function followUpItem(a, t, api, reload) {
+/**
+ * One follow-up: for a video appointment what happened in its check-in and the server's
+ * suggestion preselected (recorded on the check-in, which closes it); for the others the
+ * officer chooses, nothing preset.
+ */
+function followUpItem(a, checkin, ctx, onRecorded) {
+  const { t, api } = ctx;
   const titleId = `follow-${a.id}-title`;
-  const selectId = `outcome-${a.id}`;
-  const error = h("div", { "aria-live": "assertive" });
-  const save = async (event) => {
-    event.preventDefault();
-    error.replaceChildren();
-    try {
-      await api.post(`/api/appointments/${encodeURIComponent(a.id)}/outcome`,
-        { outcome: document.getElementById(selectId).value });
-      await reload();
-    } catch (err) {
-      error.replaceChildren(errorBox(err));
-    }
-  };
-  return h("li", { class: "card followup", "data-appointment-id": a.id },
-    h("form", { class: "form", "aria-labelledby": titleId, onsubmit: save },
+  const prefix = `follow-${a.id}`;
+  const body = checkin
+    ? checkinOutcome(checkin, ctx, { prefix, onRecorded })
+    : outcomeForm({ t, prefix, onRecorded,
+      record: (outcome, note) => api.post(`/api/appointments/${encodeURIComponent(a.id)}/outcome`,
+        note ? { outcome, note } : { outcome }) });
+  return h("li", { class: "card followup", "data-appointment-id": a.id, "data-checkin-id": checkin ? checkin.id : null },
+    h("section", { "aria-labelledby": titleId },
       h("h3", { id: titleId }, `${dayAndTime(a.starts_at)} · ${a.client.display_name} · ${kindLabel(a.kind)}`),
-      select(selectId, t("schedule.outcome"), OUTCOMES.map((o) => [o, t(`appt.outcome.${o}`)]), "attended"),
-      h("button", { type: "submit", class: "button primary" }, t("schedule.record")),
-      error));
+      body));
+}
+
+/** The check-ins (read with evidence and suggestion) of the video follow-ups, by appointment. */
+async function followUpCheckins(api, appointments) {
+  const video = appointments.filter((a) => a.kind === "video");
+  if (!video.length) return new Map();
+  const day = 24 * 3600 * 1000;
+  const times = video.map((a) => new Date(a.starts_at).getTime());
+  const q = new URLSearchParams({ start: new Date(Math.min(...times) - day).toISOString(),
+    end: new Date(Math.max(...times) + day).toISOString(), limit: "500" });
+  const listed = (await api.get(`/api/checkins?${q}`)).checkins;
+  const wanted = new Set(video.map((a) => a.id));
+  const read = await Promise.all(listed.filter((c) => wanted.has(c.appointment_id))
+    .map((c) => api.get(`/api/checkins/${encodeURIComponent(c.id)}`)));
+  return new Map(read.map((c) => [c.appointment_id, c]));
 }
 
 function scheduleForm(ctx, cases, onDone) {
@@ -195,11 +206,20 @@ export async function render(view, ctx) {
     h("ul", { class: "cards" }, items.map((a) => appointmentItem(a, t, cancel, mode === "week" ? "h4" : "h3")))));
     listSlot.replaceChildren(h("div", { id: "appointments" }, groups));
   };
+  // The card leaves the list once recorded: the confirmation is announced in the page's status.
+  const recorded = async (outcome) => {
+    status.textContent = t("outcome.recorded", { outcome: t(`appt.outcome.${outcome}`) });
+    await loadFollowUps();
+  };
   const loadFollowUps = async () => {
-    const data = await loadInto(followSlot, () => api.get("/api/followups"), loadFollowUps);
+    const data = await loadInto(followSlot, async () => {
+      const { appointments } = await api.get("/api/followups");
+      return { appointments, checkins: await followUpCheckins(api, appointments) };
+    }, loadFollowUps);
     if (!data) return;
     followSlot.replaceChildren(data.appointments.length
-      ? h("ul", { class: "cards", id: "followups" }, data.appointments.map((a) => followUpItem(a, t, api, loadFollowUps)))
+      ? h("ul", { class: "cards", id: "followups" }, data.appointments.map((a) =>
+        followUpItem(a, data.checkins.get(a.id) || null, ctx, recorded)))
       : h("p", { id: "no-followups" }, t("schedule.no_followups")));
   };
   const loadForm = async () => {

@@ -57,7 +57,7 @@ def test_a_one_off_appointment_has_one_cancel_button_and_no_stray_text(phone: Ph
     expect(actions).to_have_text(phone.t("schedule.cancel"))
     # The day is named once, by the range title; the week view names each of its days.
     expect(page.locator("#range-title")).not_to_be_empty()
-    expect(page.locator("#appointments .day > h3")).to_have_count(0)
+    expect(page.locator("#appointments .day > h3")).to_have_count(0)  # (an appointment's own title is an h3 here)
     page.locator("#view-week").click()
     phone.settled()
     expect(page.locator(f"#appointments [data-day='{tomorrow}'] > h3")).to_have_count(1)
