@@ -31,9 +31,6 @@ PENDING: dict[tuple[str, str], str] = {
     ("GET", "/api/appointments/{appointment_id}"): "changing an appointment in the schedule",
     ("PATCH", "/api/appointments/{appointment_id}"): "changing an appointment in the schedule",
     ("GET", "/api/cases/{case_id}/remote-decision"): "the decision in full on the case page",
-    ("GET", "/api/checkins/{checkin_id}"): "the outcome asked when the call ends, with its evidence",
-    ("POST", "/api/checkins/{checkin_id}/outcome"): "the outcome asked when the call ends, with its evidence",
-    ("POST", "/api/checkins/{checkin_id}/cant-talk"): "'I can't talk safely now' during the call",
     ("PUT", "/api/policies/{rule_id}"): "an admin changing a rule's configuration",
 }
 
