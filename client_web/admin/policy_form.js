@@ -1,16 +1,35 @@
 // The admin changes one policy rule: a form derived from the rule's config as the server
-// returns it (a yes/no as a checkbox, a number as a number, a list of words as
-// comma-separated text, anything nested as JSON), and a reason, required. The server
+// returns it (a yes/no as a checkbox, a number as a number, one of the values the server
+// lists as a select, a list of them as checkboxes, other lists as comma-separated text,
+// anything nested as JSON), and a reason, required. The server
 // checks the whole config and stores it as a new policy version; its refusal (an unknown
 // value, a number out of range) is shown on the form with what was typed kept.
 import { h } from "../shared/dom.js";
-import { errorBox, field } from "../shared/ui.js";
+import { errorBox, field, selectField } from "../shared/ui.js";
 
 const isWordList = (v) => Array.isArray(v) && v.every((x) => typeof x === "string" || typeof x === "number");
 
-/** One input for `key`'s value, and a reader that turns what was typed back into JSON. */
-function input(ruleId, key, original, t) {
+/**
+ * One input for `key`'s value, and a reader that turns what was typed back into JSON.
+ * `allowed`: the values the server lists for a field of a fixed set (a select), or for a
+ * list of them (a checkbox each).
+ */
+function input(ruleId, key, original, allowed, t) {
   const id = `policy-${ruleId}-${key}`;
+  if (allowed && typeof original === "string") {
+    return { el: selectField(id, key, allowed.map((v) => [v, v]), original),
+      read: () => document.getElementById(id).value };
+  }
+  if (allowed && Array.isArray(original)) {
+    const box = (v) => document.getElementById(`${id}-${v}`);
+    return { el: h("fieldset", { class: "field", id },
+      h("legend", {}, key),
+      allowed.map((v) => h("div", { class: "check" },
+        h("input", { type: "checkbox", id: `${id}-${v}`, name: key, value: v, checked: original.includes(v) }),
+        h("label", { for: `${id}-${v}` }, v)))),
+    // What was listed keeps its order; what is added comes after it.
+    read: () => [...original.filter((v) => box(v).checked), ...allowed.filter((v) => !original.includes(v) && box(v).checked)] };
+  }
   if (typeof original === "boolean") {
     return { el: h("div", { class: "check" },
       h("input", { type: "checkbox", id, name: key, checked: original }),
@@ -50,7 +69,8 @@ function input(ruleId, key, original, t) {
 /** The form for `rule`; `done(version)` runs after the server stored the change. */
 export function policyForm(rule, ctx, done, close) {
   const { api, t } = ctx;
-  const inputs = Object.entries(rule.config).map(([key, v]) => [key, input(rule.rule_id, key, v, t)]);
+  const choices = rule.choices || {};
+  const inputs = Object.entries(rule.config).map(([key, v]) => [key, input(rule.rule_id, key, v, choices[key], t)]);
   const reasonId = `policy-${rule.rule_id}-reason`;
   const error = h("div", { id: `policy-${rule.rule_id}-error`, "aria-live": "assertive" });
   const titleId = `policy-${rule.rule_id}-form-title`;

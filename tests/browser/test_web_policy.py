@@ -1,6 +1,7 @@
 """An admin changes a policy rule through the UI only, on a server of its own (so the
 shared demo server's rules stay as other tests expect them): the rule's form is derived
-from its config (a yes/no as a checkbox, a number as a number, a list as comma-separated
+from its config and the values the server lists (a yes/no as a checkbox, a number as a
+number, one of a fixed set as a select, a list of them as checkboxes, other lists as comma-separated
 text); a value the server's schema refuses is shown with the server's reason, nothing
 stored; a valid change with a reason becomes a new policy version, listed with who and
 why; changed back, a version more. The API is used only to check results. Axe-clean at
@@ -58,7 +59,13 @@ def test_admin_changes_a_rule_is_refused_a_bad_value_and_changes_it_back(admin: 
     expect(page.locator(f"#policy-{RULE}-enabled")).to_have_attribute("type", "checkbox")
     expect(page.locator(f"#policy-{RULE}-min_meetings")).to_have_attribute("type", "number")
     expect(page.locator(f"#policy-{RULE}-min_meetings")).to_have_value("1")
-    expect(page.locator(f"#policy-{RULE}-gated_actions")).to_have_value(", ".join(config["gated_actions"]))
+    # A list of a fixed set (the server lists the values): a checkbox each, those in force ticked.
+    for action in ("send_message", "start_video", "supervise_remotely"):
+        box = page.locator(f"#policy-{RULE}-gated_actions-{action}")
+        expect(box).to_be_checked(checked=action in config["gated_actions"])
+    # One of a fixed set: a select.
+    page.locator("[data-change-rule=scope]").click()
+    expect(page.locator("#policy-scope-senior_officer_scope option")).to_have_text(["caseload", "office"])
     assert_phone_friendly(admin)
     assert_no_violations(admin, "admin changing a policy rule")
 
