@@ -56,5 +56,5 @@ export function historyCards(ctx) {
       ? h("ol", { class: "plain history", id: "runs" }, data.runs.map((run) => runItem(run, t)))
       : h("p", { class: "muted", id: "runs" }, t("admin.no_runs")));
   };
-  return { cards: [versions.el, runs.el], loaded: Promise.all([loadVersions(), loadRuns()]) };
+  return { cards: [versions.el, runs.el], loaded: Promise.all([loadVersions(), loadRuns()]), reloadVersions: loadVersions };
 }

@@ -76,7 +76,21 @@ function remoteCard(file, ctx, reload) {
       done: () => reload(t("case.exception_granted")),
     })]
     : [];
-  return section("case-remote", t("officer.remote"), remoteStatus(file.remote, "staff"), ...exception);
+  const decision = h("div", { class: "stack", id: "remote-decision" });
+  const load = async () => {
+    const d = await loadInto(decision,
+      () => api.get(`/api/cases/${encodeURIComponent(file.case_id)}/remote-decision`), load);
+    if (!d) return;
+    const list = (id, items) => h("ul", { class: "plain", id }, items.map((x) => h("li", {}, x)));
+    decision.replaceChildren(details([
+      [t("case.decided_by_version"), h("span", { id: "remote-policy-version" }, String(d.policy_version))],
+      d.rule_id ? [t("case.deciding_rule"), h("code", { id: "remote-rule" }, d.rule_id)] : null,
+      d.reasons.length ? [t("case.decision_reasons"), list("remote-reasons", d.reasons)] : null,
+      d.obligations.length ? [t("case.decision_obligations"), list("remote-obligations", d.obligations)] : null,
+    ]));
+  };
+  return { card: section("case-remote", t("officer.remote"), remoteStatus(file.remote, "staff"), decision,
+    ...exception), loaded: load() };
 }
 
 function notesCard(file, ctx, reload) {
@@ -206,6 +220,7 @@ export async function render(view, ctx) {
     }
     const notes = notesCard(file, ctx, reload);
     const checkins = checkinsCard(file, ctx);
+    const remote = remoteCard(file, ctx, reload);
     view.querySelector("h1")?.remove();
     view.prepend(pageHeading(file.client.display_name));
     slot.replaceChildren();
@@ -221,12 +236,12 @@ export async function render(view, ctx) {
         file.legal_hold ? [t("case.legal_hold"), t("case.hold_on")] : null,
       ]), h("p", {}, h("a", { class: "text-link", href: "#/schedule", id: "case-schedule" }, t("case.schedule")))),
       meetingsCard(file, ctx, reload),
-      remoteCard(file, ctx, reload),
+      remote.card,
       checkins.card,
       notes.card,
       peopleCard(file, ctx, reload),
       ctx.me.role === "senior_officer" ? seniorCard(file, ctx, reload) : null]);
-    await Promise.all([notes.loaded, checkins.loaded]);
+    await Promise.all([notes.loaded, checkins.loaded, remote.loaded]);
     if (said) status.textContent = said;
   };
   await reload();

@@ -14,20 +14,86 @@ const DURATIONS = [30, 45, 60, 90];
 const REPEATS = [0, 1, 2, 4]; // weeks between; 0: once
 
 
-/** `heading`: "h3" under the day's range title, "h4" under a week's day heading. */
-function appointmentItem(a, t, onCancel, heading) {
+function appointmentItem(a, ctx, level, onCancel, onChanged) {
+  const { t } = ctx;
   const titleId = `appt-${a.id}-title`;
   const open = a.status === "scheduled" && !a.outcome && new Date(a.starts_at) > new Date();
+  const changeSlot = h("div", { class: "stack" });
+  const onChange = (button) => changeForm(a, ctx, level + 1, changeSlot, button, onChanged);
   return h("li", { class: "card appointment", "data-appointment-id": a.id, "data-status": a.status },
     h("article", { "aria-labelledby": titleId },
-      h(heading, { id: titleId }, `${timeOnly(a.starts_at)}–${timeOnly(a.ends_at)} · ${a.client.display_name}`),
+      h(`h${level}`, { id: titleId }, `${timeOnly(a.starts_at)}–${timeOnly(a.ends_at)} · ${a.client.display_name}`),
       h("p", {}, kindLabel(a.kind), a.location ? ` · ${a.location}` : ""),
       stateBadges(a),
-      open ? cancelActions(a, t, titleId, onCancel) : null));
+      open ? cancelActions(a, t, titleId, onCancel, onChange) : null,
+      open ? changeSlot : null));
 }
 
-/** Cancel buttons; a cancellation cannot be undone, so each asks once more before it is sent. */
-function cancelActions(a, t, titleId, onCancel) {
+/**
+ * The form that moves or changes one appointment (or it and the rest of its series),
+ * prefilled from the server's own copy of it; a refusal (face_to_face_first for video,
+ * a moved time in the past) stays on the form with the server's reason and rule.
+ */
+async function changeForm(a, ctx, level, slot, opener, onChanged) {
+  const { api, t } = ctx;
+  const current = await loadInto(slot, () => api.get(`/api/appointments/${encodeURIComponent(a.id)}`),
+    () => changeForm(a, ctx, level, slot, opener, onChanged));
+  if (!current) return;
+  const id = (name) => `change-${a.id}-${name}`;
+  const value = (name) => document.getElementById(id(name)).value;
+  const starts = new Date(current.starts_at);
+  const minutes = Math.round((new Date(current.ends_at) - starts) / 60000);
+  const error = h("div", { id: id("error"), "aria-live": "assertive" });
+  const close = () => { slot.replaceChildren(); opener.focus(); };
+  const save = async (event) => {
+    event.preventDefault();
+    error.replaceChildren();
+    const start = new Date(`${value("date")}T${value("time")}`);
+    if (Number.isNaN(start.getTime())) {
+      error.replaceChildren(h("p", { class: "form-error", role: "alert" }, t("schedule.bad_time")));
+      return;
+    }
+    const body = { scope: current.series_id ? value("scope") : "one", kind: value("kind"),
+      starts_at: start.toISOString(), ends_at: new Date(start.getTime() + Number(value("duration")) * 60000).toISOString() };
+    if (value("location").trim()) body.location = value("location").trim();
+    if (document.getElementById(id("alternatives")).checked) body.alternatives_offered = true;
+    const button = event.target.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const changed = await api.patch(`/api/appointments/${encodeURIComponent(a.id)}`, body);
+      await onChanged(changed.appointments[0]);
+    } catch (err) {
+      error.replaceChildren(errorBox(err));
+      button.disabled = false;
+    }
+  };
+  const titleId = id("title");
+  slot.replaceChildren(h("form", { class: "form", id: id("form"), "aria-labelledby": titleId, onsubmit: save },
+    h(`h${level}`, { id: titleId }, t("schedule.change_title", { client: a.client.display_name })),
+    field(id("date"), t("schedule.date"), { type: "date", required: true, value: isoDay(starts) }),
+    field(id("time"), t("schedule.time"), { type: "time", required: true, value: clock(starts) }),
+    field(id("duration"), t("schedule.duration_minutes"), { type: "number", min: "5", max: "480", step: "5",
+      required: true, value: String(minutes), inputmode: "numeric" }),
+    select(id("kind"), t("schedule.kind"), KINDS.map((k) => [k, kindLabel(k)]), current.kind),
+    field(id("location"), t("schedule.location"), { type: "text", maxlength: "200", autocomplete: "off",
+      value: current.location || "" }),
+    current.series_id ? select(id("scope"), t("schedule.change_scope"),
+      [["one", t("schedule.change_one")], ["following", t("schedule.change_following")]], "one") : null,
+    h("div", { class: "check" },
+      h("input", { type: "checkbox", id: id("alternatives") }),
+      h("label", { for: id("alternatives") }, t("schedule.alternatives_offered"))),
+    h("div", { class: "actions" },
+      h("button", { type: "submit", class: "button primary", id: id("save") }, t("schedule.change_save")),
+      h("button", { type: "button", class: "button secondary", onclick: close }, t("schedule.change_close"))),
+    error));
+  document.getElementById(id("date")).focus();
+}
+
+/**
+ * "Change" and the cancel buttons; a cancellation cannot be undone, so each asks once
+ * more before it is sent.
+ */
+function cancelActions(a, t, titleId, onCancel, onChange) {
   const box = h("div", { class: "actions" });
   const ask = (scope) => {
     const question = `confirm-${a.id}`;
@@ -36,16 +102,23 @@ function cancelActions(a, t, titleId, onCancel) {
       h("button", { type: "button", class: "button secondary", "data-confirm": scope,
         "aria-describedby": `${question} ${titleId}`, onclick: () => onCancel(a, scope) }, t("schedule.confirm_yes")),
       h("button", { type: "button", class: "button secondary", "data-keep": "",
-        onclick: () => { box.replaceWith(cancelActions(a, t, titleId, onCancel)); } }, t("schedule.confirm_no")));
+        onclick: () => { box.replaceWith(cancelActions(a, t, titleId, onCancel, onChange)); } }, t("schedule.confirm_no")));
     box.querySelector("[data-confirm]").focus();
   };
   // Element.append writes a null as the text "null": leave the series button out instead.
   box.append(
+    h("button", { type: "button", class: "button secondary", "data-change": "", "aria-describedby": titleId,
+      onclick: (event) => onChange(event.currentTarget) }, t("schedule.change")),
     h("button", { type: "button", class: "button secondary", "data-cancel": "one",
       "aria-describedby": titleId, onclick: () => ask("one") }, t("schedule.cancel")),
     ...(a.series_id ? [h("button", { type: "button", class: "button secondary", "data-cancel": "following",
       "aria-describedby": titleId, onclick: () => ask("following") }, t("schedule.cancel_following"))] : []));
   return box;
+}
+
+/** "HH:MM" in local time, as <input type=time> takes it whatever the language. */
+function clock(date) {
+  return `${String(date.getHours()).padStart(2, "0")}:${String(date.getMinutes()).padStart(2, "0")}`;
 }
 
 function groupByDay(appointments) {
@@ -188,6 +261,12 @@ export async function render(view, ctx) {
       listSlot.prepend(errorBox(err));
     }
   };
+  const changed = async (moved) => {
+    status.textContent = t("schedule.changed", { when: dayAndTime(moved.starts_at) });
+    const movedDay = isoDay(new Date(moved.starts_at));
+    if (movedDay !== day && mode === "day") go("day", movedDay);
+    else await loadList();
+  };
   const loadList = async () => {
     const q = `/api/schedule?view=${mode}&date=${day}&tz=${encodeURIComponent(timeZone())}`;
     const data = await loadInto(listSlot, () => api.get(q), loadList);
@@ -203,7 +282,7 @@ export async function render(view, ctx) {
     const groups = [...groupByDay(data.appointments)].map(([key, items]) => h("div", {
       class: "day", "data-day": key },
     mode === "week" ? h("h3", { id: `day-${key}` }, dayName(`${key}T12:00:00`)) : null,
-    h("ul", { class: "cards" }, items.map((a) => appointmentItem(a, t, cancel, mode === "week" ? "h4" : "h3")))));
+    h("ul", { class: "cards" }, items.map((a) => appointmentItem(a, ctx, mode === "week" ? 4 : 3, cancel, changed)))));
     listSlot.replaceChildren(h("div", { id: "appointments" }, groups));
   };
   // The card leaves the list once recorded: the confirmation is announced in the page's status.

@@ -100,6 +100,7 @@ export const api = {
   get: (path) => request("GET", path),
   post: (path, body = {}) => request("POST", path, body),
   put: (path, body = {}) => request("PUT", path, body),
+  patch: (path, body = {}) => request("PATCH", path, body),
   del: (path, body) => request("DELETE", path, body),
 };
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Annotated, Literal, NamedTuple
 
 import msgspec
+import msgspec.inspect as mi
 
 #: Retention data categories, each with its own period and encryption key buckets.
 CATEGORIES = (
@@ -239,3 +240,16 @@ CONFIG_TYPES: dict[str, type[RuleConfig]] = {
     "scope": ScopeConfig,
     "group_rules": GroupRulesConfig,
 }
+
+
+def choices(rule_id: str) -> dict[str, list[str]]:
+    """The allowed values of each of a rule's top-level fields that is one of a fixed set, or
+    a list of such (``senior_officer_scope``, ``gated_actions``): what a form offers."""
+    found: dict[str, list[str]] = {}
+    info = mi.type_info(CONFIG_TYPES[rule_id])
+    assert isinstance(info, mi.StructType)
+    for f in info.fields:
+        kind = f.type.item_type if isinstance(f.type, mi.VarTupleType | mi.ListType) else f.type
+        if isinstance(kind, mi.LiteralType):
+            found[f.name] = sorted(str(v) for v in kind.values)
+    return found

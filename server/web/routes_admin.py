@@ -9,6 +9,7 @@ import msgspec
 
 from server.identity.model import Role
 from server.policy.loader import RULE_IDS
+from server.policy.schema import choices
 from server.web import schemas as s
 from server.web.routing import Call, Permission, Registry
 from server.web.state import SERVICES
@@ -72,7 +73,7 @@ def register(api: Registry) -> None:
         for rule_id in RULE_IDS:
             config = active.config(rule_id)
             rules.append(s.PolicyRule(rule_id=rule_id, title=str(getattr(config, "title", rule_id)),
-                                      config=msgspec.to_builtins(config)))
+                                      config=msgspec.to_builtins(config), choices=choices(rule_id)))
         return s.Policies(version=meta.version, author=meta.author, reason=meta.reason, created_at=meta.created_at,
                           rules=rules)
 

@@ -317,6 +317,8 @@ class PolicyRule(Struct, kw_only=True):
     rule_id: str
     title: str
     config: dict[str, Any]
+    #: field -> its allowed values, for the fields (or lists) of a fixed set (a form's choices)
+    choices: dict[str, list[str]] = {}
 
 
 class Policies(Struct, kw_only=True):

@@ -49,6 +49,20 @@ def _new_mentor(base_url: str) -> str:
     return name
 
 
+def _decision_shown_in_full(phone: Phone, name: str) -> None:
+    """The remote-supervision card shows the server's decision whole: the policy version
+    that decided it, its rule, every reason and every obligation."""
+    token = api_login(phone.base_url, "officer")
+    d = api_call(phone.base_url, "GET", f"/api/cases/{_case_id(phone.base_url, name)}/remote-decision", token)
+    card = phone.page.locator("#case-remote")
+    expect(card.locator("#remote-policy-version")).to_have_text(str(d["policy_version"]))
+    expect(card.locator("#remote-rule")).to_have_count(1 if d["rule_id"] else 0)
+    if d["rule_id"]:
+        expect(card.locator("#remote-rule")).to_have_text(d["rule_id"])
+    expect(card.locator("#remote-reasons li")).to_have_text(d["reasons"])
+    expect(card.locator("#remote-obligations li")).to_have_text(d["obligations"])
+
+
 def test_officer_records_a_meeting_adds_a_note_and_assigns_a_mentor(phone: Phone) -> None:
     page = phone.page
     name = f"Mari Tamm {secrets.token_hex(2)}"
@@ -57,6 +71,7 @@ def test_officer_records_a_meeting_adds_a_note_and_assigns_a_mentor(phone: Phone
     remote = page.locator("#case-remote [data-remote]")
     expect(remote).to_have_attribute("data-remote", "refused")
     expect(remote).to_have_attribute("data-rule-id", "face_to_face_first")
+    _decision_shown_in_full(phone, name)
     expect(page.locator("#meetings")).to_have_text(phone.t("case.no_meetings"))
     assert_phone_friendly(phone)
     assert_no_violations(phone, "officer case page (never met)")
@@ -81,6 +96,7 @@ def test_officer_records_a_meeting_adds_a_note_and_assigns_a_mentor(phone: Phone
     expect(page.locator("#meetings li")).to_have_count(1)
     expect(page.locator("#meetings li")).to_contain_text("Office, room 2")
     expect(page.locator("#case-remote [data-remote]")).to_have_attribute("data-remote", "allowed")
+    _decision_shown_in_full(phone, name)
 
     # A video check-in in an hour: its one-time join link, and the interpreter invited.
     soon = datetime.now(UTC) + timedelta(hours=1)

@@ -4,6 +4,7 @@ gets a reminder live over /ws and sees their upcoming appointments. Axe-clean, 3
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import _phone, _serve
-from tests.browser.support import Phone, api_call, api_login, assert_phone_friendly
+from tests.browser.support import Phone, api_call, api_login, assert_phone_friendly, open_case
 from tests.browser.test_web_axe import assert_no_violations
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -53,14 +54,67 @@ def test_a_one_off_appointment_has_one_cancel_button_and_no_stray_text(phone: Ph
     page.wait_for_url(f"**/#/schedule?view=day&date={tomorrow}")
     phone.settled()
     actions = page.locator("#appointments .appointment").filter(has_text=place).locator(".actions")
-    expect(actions.locator("button")).to_have_count(1)
-    expect(actions).to_have_text(phone.t("schedule.cancel"))
+    expect(actions.locator("button")).to_have_text([phone.t("schedule.change"), phone.t("schedule.cancel")])
+    expect(actions).to_have_text(phone.t("schedule.change") + phone.t("schedule.cancel"))
     # The day is named once, by the range title; the week view names each of its days.
     expect(page.locator("#range-title")).not_to_be_empty()
-    expect(page.locator("#appointments .day > h3")).to_have_count(0)  # (an appointment's own title is an h3 here)
+    expect(page.locator("#appointments .day > h3")).to_have_count(0)
     page.locator("#view-week").click()
     phone.settled()
     expect(page.locator(f"#appointments [data-day='{tomorrow}'] > h3")).to_have_count(1)
+
+
+def test_officer_moves_an_appointment_and_is_refused_video_for_a_client_never_met(phone: Phone) -> None:
+    """Change on an open appointment: a form prefilled from the server's copy; video for a
+    client never met is refused with the server's reason and rule (nothing typed is lost);
+    moved to 14:30 in person, the schedule shows it there and so does the API. A fresh
+    case, so the demo's own appointments stay as other tests expect them."""
+    page = phone.page
+    name = f"Toomas Tamm {secrets.token_hex(2)}"
+    place = f"Room {secrets.token_hex(3)}"
+    open_case(phone.base_url, name)
+    token = api_login(phone.base_url, "officer")
+    case_id = case_of(phone.base_url, token, name)
+    # The browser runs in UTC here, so the day and times the form shows are the API's.
+    day = (datetime.now(UTC) + timedelta(days=2)).date()
+    starts = datetime(day.year, day.month, day.day, 11, 0, tzinfo=UTC)
+    made = api_call(phone.base_url, "POST", f"/api/cases/{case_id}/appointments", token, {
+        "kind": "in_person", "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(minutes=45)).isoformat(),
+        "location": place})["appointments"][0]
+    phone.login("officer")
+    page.goto(f"{phone.base_url}/#/schedule?view=day&date={day.isoformat()}")
+    phone.settled()
+    mine = page.locator(f"#appointments [data-appointment-id='{made['id']}']")
+    mine.locator("[data-change]").click()
+    form = mine.locator("form")
+    prefix = f"#change-{made['id']}-"
+    expect(page.locator(f"{prefix}date")).to_be_focused()
+    expect(page.locator(f"{prefix}date")).to_have_value(day.isoformat())
+    expect(page.locator(f"{prefix}time")).to_have_value("11:00")
+    expect(page.locator(f"{prefix}duration")).to_have_value("45")
+    expect(page.locator(f"{prefix}location")).to_have_value(place)
+    expect(page.locator(f"{prefix}kind")).to_have_value("in_person")
+    assert_no_violations(phone, "officer schedule changing an appointment")
+
+    page.locator(f"{prefix}kind").select_option("video")
+    page.locator(f"{prefix}time").fill("14:30")
+    page.locator(f"{prefix}save").click()
+    expect(form.locator("[role=alert]")).to_contain_text("face-to-face")
+    expect(form).to_contain_text("face_to_face_first")
+    expect(page.locator(f"{prefix}time")).to_have_value("14:30")
+    assert_no_violations(phone, "officer schedule with a refused change")
+    assert api_call(phone.base_url, "GET", f"/api/appointments/{made['id']}", token)["kind"] == "in_person"
+
+    page.locator(f"{prefix}kind").select_option("in_person")
+    page.locator(f"{prefix}save").click()
+    expect(page.locator("#schedule-status")).to_contain_text(phone.t("schedule.changed", when="").rstrip(". "))
+    moved = page.locator(f"#appointments [data-appointment-id='{made['id']}']")
+    expect(moved.locator("h3")).to_have_text(re.compile(r"^(14:30|02:30\sPM)"))  # as the language writes 14:30
+    expect(moved.locator("form")).to_have_count(0)
+    stored = api_call(phone.base_url, "GET", f"/api/appointments/{made['id']}", token)
+    assert datetime.fromisoformat(stored["starts_at"]) == starts.replace(hour=14, minute=30)
+    assert datetime.fromisoformat(stored["ends_at"]) == starts.replace(hour=15, minute=15)
+    assert stored["location"] == place
 
 
 def test_officer_schedules_sees_day_and_week_and_cancels(phone: Phone) -> None:

@@ -25,21 +25,14 @@ API_ONLY: dict[tuple[str, str], str] = {
     ("GET", "/api/cases/{case_id}"): "a case as integrators read it; the officer's case page reads the fuller "
                                      "/api/cases/{case_id}/file, the client's home /api/my/case",
 }
-#: Operations whose screen is still to be built (issue 13 stays open while this is not empty).
-#: A screen that starts using one fails the test until it is taken off.
-PENDING: dict[tuple[str, str], str] = {
-    ("GET", "/api/appointments/{appointment_id}"): "changing an appointment in the schedule",
-    ("PATCH", "/api/appointments/{appointment_id}"): "changing an appointment in the schedule",
-    ("GET", "/api/cases/{case_id}/remote-decision"): "the decision in full on the case page",
-    ("PUT", "/api/policies/{rule_id}"): "an admin changing a rule's configuration",
-}
 
 LITERAL = re.compile(r"""[`"'](/(?:api|metrics)[^`"'?#\s]*)""")
 PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
-METHOD = re.compile(r"""api\.(get|post|put|del)\(|request\(\s*["'](GET|POST|PUT|DELETE)["']|"""
+METHOD = re.compile(r"""api\.(get|post|put|del|patch)\(|request\(\s*["'](GET|POST|PUT|DELETE)["']|"""
                     r"""method:\s*["'](GET|POST|PUT|DELETE)["']|\.open\(\s*["'](GET|POST|PUT|DELETE)["']|"""
                     r"""\b(upload)\(""")
-SHORT = {"get": "GET", "post": "POST", "put": "PUT", "del": "DELETE", "upload": "POST"}  # api.upload: XHR POST
+#: api.upload is an XHR POST
+SHORT = {"get": "GET", "post": "POST", "put": "PUT", "del": "DELETE", "patch": "PATCH", "upload": "POST"}
 ASSIGNED = re.compile(r"(?:const|let)\s+(\w+)\s*=\s*$")
 
 
@@ -66,7 +59,7 @@ def used_operations() -> set[tuple[str, str]]:
                 named = ASSIGNED.search(line[:literal.start()])
                 if named:  # const url = `/api/…`; … api.post(url, …)
                     methods += [SHORT.get(m.group(1) or "", "") or m.group(2) for m in
-                                re.finditer(rf"""api\.(get|post|put|del)\(\s*{named.group(1)}\b|"""
+                                re.finditer(rf"""api\.(get|post|put|del|patch)\(\s*{named.group(1)}\b|"""
                                             rf"""request\(\s*["'](GET|POST|PUT|DELETE)["']\s*,\s*{named.group(1)}\b""",
                                             text)]
                 for method in methods or ["GET"]:
@@ -81,13 +74,13 @@ def operations() -> set[tuple[str, str]]:
 def test_every_operation_has_a_screen_or_a_reason() -> None:
     used = used_operations()
     missing = sorted((m, p) for m, p in operations()
-                     if (m, _shape(p)) not in used and (m, p) not in API_ONLY and (m, p) not in PENDING)
+                     if (m, _shape(p)) not in used and (m, p) not in API_ONLY)
     assert not missing, "operations no page uses (add a screen, or a reason in API_ONLY):\n" + "\n".join(
         f"  {m} {p}" for m, p in missing)
 
 
 def test_the_api_only_list_names_real_operations_no_page_uses() -> None:
     used, ops = used_operations(), operations()
-    stale = [op for op in [*API_ONLY, *PENDING] if op not in ops or (op[0], _shape(op[1])) in used]
-    assert not stale, f"API_ONLY or PENDING lists operations that do not exist or that a page uses: {stale}"
+    stale = [op for op in API_ONLY if op not in ops or (op[0], _shape(op[1])) in used]
+    assert not stale, f"API_ONLY lists operations that do not exist or that a page uses: {stale}"
     assert len(API_ONLY) <= 5, "issue 13: at most 5 operations without a screen"
