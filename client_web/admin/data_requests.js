@@ -62,7 +62,7 @@ function recordCard(ctx, reloadList) {
   const { t, api } = ctx;
   const notice = h("p", { role: "status", id: "record-request-notice" });
   const form = actionForm("record-request", [
-    field("record-request-case", t("datareq.case_id"), { required: true, autocomplete: "off" }),
+    field("record-request-case", t("datareq.case_id"), { type: "text", required: true, autocomplete: "off", maxlength: "64" }),
     ...requestFields("record-request", t),
   ], t("datareq.record"), {
     body: (f) => requestBody(f, "record-request"),
@@ -116,7 +116,7 @@ function exportCard(ctx) {
     }
   };
   const form = h("form", { class: "form", id: "export-form", onsubmit: submit },
-    field("export-case", t("datareq.case_id"), { required: true, autocomplete: "off" }),
+    field("export-case", t("datareq.case_id"), { type: "text", required: true, autocomplete: "off", maxlength: "64" }),
     selectField("export-format", t("datareq.export_format"),
       [["html", t("datareq.export_html")], ["json", t("datareq.export_json")]], "html"),
     h("button", { type: "submit", class: "button primary", id: "export-submit" }, t("datareq.export")));
