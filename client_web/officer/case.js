@@ -7,6 +7,7 @@ import { h, append } from "../shared/dom.js";
 import { formatDate, formatTime } from "../shared/i18n.js";
 import { pageHeading, loadInto, errorBox, field, selectField, details } from "../shared/ui.js";
 import { remoteStatus } from "../shared/remote.js";
+import { actionForm } from "../shared/forms.js";
 import { isoDay } from "../shared/appointments.js";
 import { flagList } from "./home.js";
 import { checkinsCard } from "./case_checkins.js";
@@ -15,29 +16,6 @@ import { checkinsCard } from "./case_checkins.js";
 function section(id, title, ...content) {
   return h("section", { class: "card", id, "aria-labelledby": `${id}-title` },
     h("h2", { id: `${id}-title` }, title), ...content);
-}
-
-/**
- * A form that posts what `body()` returns with `send(body)`, then calls `done()`.
- * A refusal stays on the form with the server's reason and rule; nothing typed is lost.
- */
-function actionForm(id, fields, submitText, { body, send, done }) {
-  const error = h("div", { id: `${id}-error`, "aria-live": "polite" });
-  const submit = async (event) => {
-    event.preventDefault();
-    const button = event.target.querySelector("button[type=submit]");
-    error.replaceChildren();
-    button.disabled = true;
-    try {
-      await send(body());
-      await done();
-    } catch (err) {
-      error.replaceChildren(errorBox(err));
-      button.disabled = false;
-    }
-  };
-  return h("form", { class: "form", id, onsubmit: submit }, fields,
-    h("button", { type: "submit", class: "button primary", id: `${id}-submit` }, submitText), error);
 }
 
 const value = (id) => document.getElementById(id).value;

@@ -18,8 +18,7 @@ mentor) against a random id there.
 
 Writes that would change their target if they were wrongly allowed get a fresh office-A
 target per cell (``FRESH``), so one cell cannot change what the next one sees. One world
-per database, built once for the module on a live server. A cell known to fail would be
-marked ``xfail(strict=True)`` in ``KNOWN`` with its reason; there is none.
+per database, built once for the module on a live server.
 """
 
 from __future__ import annotations
@@ -308,18 +307,11 @@ async def _probe_body_cell(p: Probe, method: str, path: str, role: str, placehol
                    _request(p, method, path, own, {**names, placeholder: new_id()}))
 
 
-#: Cells known to fail, each with its reason (xfail, strict: a cell that starts passing fails
-#: the run until it is taken off). None: every finding of issue 12 is fixed.
-KNOWN: dict[tuple[str, str, str], str] = {}
-
-
 def _cells() -> list[Any]:
     out = []
     for method, path in probed():
         for role in world.ROLES:
-            why = KNOWN.get((method, path, role))
-            marks = [pytest.mark.xfail(strict=True, reason=why)] if why else []
-            out.append(pytest.param(method, path, role, marks=marks, id=f"{method} {path} {role}"))
+            out.append(pytest.param(method, path, role, id=f"{method} {path} {role}"))
     return out
 
 
@@ -328,17 +320,11 @@ def test_other_office_cannot_tell_or_touch(probe: Probe, method: str, path: str,
     probe.run(_probe_cell(probe, method, path, role))
 
 
-#: Body cells (method, path, placeholder, role) known to fail, as ``KNOWN``. None.
-KNOWN_BODY: dict[tuple[str, str, str, str], str] = {}
-
-
 def _body_cells() -> list[Any]:
     out = []
     for method, path, name in body_probed():
         for role in world.ROLES:
-            why = KNOWN_BODY.get((method, path, name, role))
-            marks = [pytest.mark.xfail(strict=True, reason=why)] if why else []
-            out.append(pytest.param(method, path, name, role, marks=marks, id=f"{method} {path} {name} {role}"))
+            out.append(pytest.param(method, path, name, role, id=f"{method} {path} {name} {role}"))
     return out
 
 
