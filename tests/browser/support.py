@@ -141,6 +141,21 @@ class Phone:
         return found
 
 
+def readme_screenshot(page: Any, name: str, selector: str | None = None) -> None:
+    """Save a README screenshot of a screen only a running call reaches (the outcome after a
+    call), when `TANDEM_SCREENSHOT_DIR` names where: the screenshots script covers the rest.
+
+        TANDEM_SCREENSHOT_DIR=docs/screenshots .venv/bin/pytest tests/browser/test_web_checkin_outcome.py
+    """
+    directory = os.environ.get("TANDEM_SCREENSHOT_DIR")
+    if not directory:
+        return
+    out = Path(directory) / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    target = page.locator(selector) if selector else page
+    target.screenshot(path=str(out), animations="disabled", caret="hide")
+
+
 def assert_phone_friendly(phone: Phone) -> None:
     """No sideways scrolling at 360 px; every control is at least 44 x 44 px."""
     page = phone.page

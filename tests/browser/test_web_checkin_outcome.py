@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import _serve
-from tests.browser.support import Phone, api_call, api_login, assert_phone_friendly
+from tests.browser.support import Phone, api_call, api_login, assert_phone_friendly, readme_screenshot
 from tests.browser.test_web_axe import assert_no_blocking_violations
 from tests.browser.test_web_checkin_call import (
     _answer_safe,
@@ -70,6 +70,7 @@ def test_officer_records_the_suggested_outcome_when_the_call_ends(
     assert officer.t("outcome.why.attended") in officer.page.locator("#call-outcome-why").inner_text()
     assert form.locator("input[name=call-outcome]").count() == 6  # every outcome stays selectable
     assert_no_blocking_violations(officer, "outcome after the call")
+    readme_screenshot(officer.page, "officer-outcome.png", "main")
 
     officer.page.locator("#call-outcome-note").fill("Spoke about the job interview.")
     officer.page.locator("#call-outcome-submit").click()
