@@ -239,6 +239,7 @@ export function joinCall(ctx, { checkinId, mode, host }) {
       if (kind === "joined") {
         admitted = d.state === "admitted";
         if (admitted) {
+          if (!host) meeting.hidden = true;
           title(session, "call.title");
           describe();
         } else {
@@ -249,6 +250,7 @@ export function joinCall(ctx, { checkinId, mode, host }) {
         selfView(d.stream);
       } else if (kind === "admitted") {
         admitted = true;
+        if (!host) meeting.hidden = true; // the waiting room's details; the call needs the room
         title(session, "call.title");
         describe();
       } else if (kind === "room") {
