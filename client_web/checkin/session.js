@@ -15,9 +15,10 @@ import { startCall } from "./call.js";
 
 const READY_KEY = (checkinId) => `tandem.checkin_ready.${checkinId}`;
 const ENDED_KEY = (checkinId) => `tandem.checkin_ended.${checkinId}`;
-// Ends that are final for the check-in (the room is closed); others (left, replaced) let the
-// person come back through the link.
-const FINAL = new Set(["ended_by_host", "ended", "window_closed"]);
+// Ends that are final for the check-in (the officer ended it, or its window closed). After any
+// other (left, replaced, or "ended" after "I can't talk safely now", when a later safe answer
+// lets the client in again) the person may come back through the link.
+const FINAL = new Set(["ended_by_host", "window_closed"]);
 
 let active = null; // the call in this tab: {checkinId, host, call, stage, bar, ...}
 const endedHere = new Map(); // check-in id -> reason, for ends that are not final
