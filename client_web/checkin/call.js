@@ -14,7 +14,10 @@ let frameIds = 0;
  *   onEvent(kind, detail): "joined" {state} | "admitted" | "lobby" {waiting} | "room" {participants}
  *     | "remote" {participant, stream} | "peer_left" {participant} | "ended" {reason} | "error" {code, ruleId}
  *     | "alert" {frame} | "media" {audio, video} | "quality" {mode, reasons}: the server's advice from our stats
- *   call.admit(participant), call.audioOnly(), call.leave(), call.end(), call.cantTalk() (the
+ *     | "local" {stream}: our camera and microphone (again after a camera switch)
+ *     | "peer_joined" {participant, display_name, role}
+ *   call.admit(participant), call.audioOnly(), call.setMuted(on), call.setCameraOff(on),
+ *   call.switchCamera(), call.leave(), call.leaveNow(), call.end(), call.cantTalk() (the
  *   `cant_talk` frame; with no socket open, or no `ended` back in time, POST
  *   /api/checkins/{room}/cant-talk through `api`, as docs/protocol.md says),
  *   call.local (MediaStream), call.peers (Map participant -> RTCPeerConnection)
@@ -26,6 +29,9 @@ export function startCall({ room, api = null, mode = "video", onEvent = () => {}
   let policy = "all";
   let local = null;
   let video = mode === "video";
+  let muted = false;
+  let cameraOff = false;
+  let facing = "user"; // the camera in use: "user" (front) or "environment" (back)
   let statsTimer = null;
   let closed = false;
   const send = (frame) => socket.send({ ...frame, room }); // false when no socket is open
@@ -35,6 +41,9 @@ export function startCall({ room, api = null, mode = "video", onEvent = () => {}
     if (!local) {
       local = await localMedia({ video });
       call.local = local;
+      local.getAudioTracks().forEach((track) => { track.enabled = !muted; });
+      local.getVideoTracks().forEach((track) => { track.enabled = !cameraOff; });
+      onEvent("local", { stream: local });
     }
     return local;
   }
@@ -120,11 +129,20 @@ export function startCall({ room, api = null, mode = "video", onEvent = () => {}
       iceServers = f.ice_servers || [];
       policy = f.ice_transport_policy || "all";
       onEvent("joined", { state: f.state });
+      try {
+        await media(); // the self-view in the waiting room; the same tracks go into the call
+      } catch {
+        // no camera or microphone yet: asked again when admitted, and reported then
+      }
     },
     async admitted(f) {
       await media();
       onEvent("admitted", {});
-      for (const participant of f.peers || []) await offerTo(participant);
+      // A rejoin (after a reload or a dropped socket) is a newcomer: a fresh connection to each peer.
+      for (const participant of f.peers || []) {
+        closePeer(participant);
+        await offerTo(participant);
+      }
       if (!statsTimer) statsTimer = setInterval(() => reportStats().catch(() => {}), STATS_EVERY_MS);
     },
     async offer(f) {
@@ -152,6 +170,10 @@ export function startCall({ room, api = null, mode = "video", onEvent = () => {}
       if (f.reason !== "dropped") closePeer(f.participant);
       onEvent("peer_left", { participant: f.participant, reason: f.reason });
     },
+    async peer_joined(f) {
+      closePeer(f.participant); // it rejoined: it offers afresh, the old connection is dead
+      onEvent("peer_joined", f);
+    },
     async lobby(f) { onEvent("lobby", f); },
     async room(f) { onEvent("room", f); },
     async peer_media(f) { onEvent("peer_media", f); },
@@ -178,6 +200,41 @@ export function startCall({ room, api = null, mode = "video", onEvent = () => {}
     peers,
     get participant() { return me; },
     get video() { return video; },
+    get muted() { return muted; },
+    get cameraOff() { return cameraOff; },
+    /** Microphone off (true) or on: the track stays negotiated and sends silence. */
+    setMuted(on) {
+      muted = Boolean(on);
+      if (local) local.getAudioTracks().forEach((track) => { track.enabled = !muted; });
+    },
+    /** Camera off (true) or on: the track stays negotiated and sends black frames. */
+    setCameraOff(on) {
+      cameraOff = Boolean(on);
+      if (local) local.getVideoTracks().forEach((track) => { track.enabled = !cameraOff; });
+    },
+    /** Front to back camera or back: a new track replaces the old one on every connection. */
+    async switchCamera() {
+      if (!video || !local) return;
+      const want = facing === "user" ? "environment" : "user";
+      const old = local.getVideoTracks()[0] || null;
+      if (old) old.stop(); // many phones cannot open both cameras at once
+      let track;
+      try {
+        [track] = (await navigator.mediaDevices.getUserMedia({ video: { facingMode: want } })).getVideoTracks();
+        facing = want;
+      } catch {
+        [track] = (await navigator.mediaDevices.getUserMedia({ video: { facingMode: facing } })).getVideoTracks();
+      }
+      if (old) local.removeTrack(old);
+      track.enabled = !cameraOff;
+      local.addTrack(track);
+      for (const entry of peers.values()) {
+        for (const sender of entry.pc.getSenders()) {
+          if (old && sender.track === old) await sender.replaceTrack(track);
+        }
+      }
+      onEvent("local", { stream: local });
+    },
     admit(participant) { send({ type: "admit", participant, id: id() }); },
     /** Voice only from now on: stop the camera and renegotiate so no video flows either way. */
     async audioOnly() {
@@ -197,6 +254,8 @@ export function startCall({ room, api = null, mode = "video", onEvent = () => {}
       onEvent("media", { audio: true, video: false });
     },
     leave() { send({ type: "leave", id: id() }); setTimeout(() => finish("left"), 1000); },
+    /** Leave at once (signing out): the frame goes before the socket closes. */
+    leaveNow() { send({ type: "leave", id: id() }); finish("left"); },
     end() { send({ type: "end", id: id() }); },
     /** "I can't talk safely now": it must reach the server even on a lost or flaky socket. */
     cantTalk() {

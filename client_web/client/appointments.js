@@ -1,7 +1,7 @@
 // The client's upcoming appointments, on a phone: when, how and where, and which are off.
 import { h } from "../shared/dom.js";
 import { loadInto } from "../shared/ui.js";
-import { dayAndTime, kindLabel, stateBadges } from "../shared/appointments.js";
+import { dayAndTime, kindLabel, stateBadges, timeOnly } from "../shared/appointments.js";
 
 const OPEN_STATES = new Set(["scheduled", "waiting", "in_call"]);
 
@@ -25,8 +25,10 @@ function item(a, t, checkinId) {
       a.location ? h("p", {}, t("appt.where", { location: a.location })) : null,
       stateBadges(a),
       checkinId ? h("p", {},
+        // Named by its time and officer: two video appointments never offer two identical buttons.
         h("a", { class: "button primary big-button", href: `#/checkin?c=${encodeURIComponent(checkinId)}`, "data-join": checkinId,
-          "aria-describedby": titleId }, t("client.join_checkin"))) : null,
+          "aria-describedby": titleId }, t("client.join_checkin_at", { time: timeOnly(a.starts_at), name: a.officer.display_name })))
+        : null,
       a.status === "scheduled" ? h("p", { class: "aside" },
         h("a", { class: "button secondary", href: `/api/appointments/${encodeURIComponent(a.id)}/ics`,
           download: "appointment.ics", "aria-describedby": titleId }, t("appt.add_to_calendar"))) : null));

@@ -190,7 +190,10 @@ async function render({ focus = null } = {}) {
   renderHeader(path);
   const main = document.getElementById("main");
   const view = h("div", { class: "view" });
-  main.replaceChildren(view);
+  // A call in progress lives in #call-dock (checkin/session.js), which every page keeps: its
+  // media elements must stay in the document for the call to go on while the person is elsewhere.
+  for (const child of [...main.children]) if (child.id !== "call-dock") child.remove();
+  main.prepend(view);
   const ctx = {
     me: state.me, api, t, navigate, logout: signOut, signedIn, notice: state.notice, draft: state.draft,
     mfaPending: state.mfaPending, mfaStarted: () => { state.mfaPending = true; },

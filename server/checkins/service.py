@@ -230,15 +230,18 @@ class CheckinService:
     # -- reading -----------------------------------------------------------------------
 
     async def get(self, actor: Actor, checkin_id: str, limited_to: str | None = None
-                  ) -> tuple[Access, evidence.Summary | None, tuple[str, ...]]:
+                  ) -> tuple[Access, Any, evidence.Summary | None, tuple[str, ...]]:
+        """The check-in, who meets whom and when (``store.meeting``: what the waiting room and the
+        call show everyone in it), and for its staff the evidence and the alternatives."""
         async with self.store.write("checkin.read") as conn:
             acc = await self.access(conn, actor, checkin_id, limited_to)
+            meeting = await store.meeting(conn, checkin_id)
             if acc.part != "host":
-                return acc, None, ()
+                return acc, meeting, None, ()
             summary = await evidence.summarise_checkin(self.keyring, conn, acc.row)
             decision = self.cases.decide(actor, START_VIDEO, acc.view)
             await self._audit(conn, actor.user_id, "checkin.read", acc.row)
-        return acc, summary, _alternatives(decision.obligations)
+        return acc, meeting, summary, _alternatives(decision.obligations)
 
     async def list_for(self, actor: Actor, start: datetime | None, end: datetime | None, limit: int) -> list[Any]:
         scope: dict[str, str | None] = {"officer_id": None, "office_id": None, "client_id": None,

@@ -9,6 +9,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.store.schema import (
+    appointments,
     call_quality,
     cases,
     checkin_codes,
@@ -26,6 +27,20 @@ async def insert_checkin(conn: AsyncConnection, **values: Any) -> None:
 
 async def checkin(conn: AsyncConnection, checkin_id: str) -> Any:
     return (await conn.execute(select(checkins).where(checkins.c.id == checkin_id))).first()
+
+
+async def meeting(conn: AsyncConnection, checkin_id: str) -> Any:
+    """Who meets whom, and when: the client's and the supervising officer's ids and names, and the
+    start of the check-in's appointment (None for a check-in scheduled without one)."""
+    client, officer = users.alias("client"), users.alias("officer")
+    query = (select(cases.c.client_id, client.c.display_name.label("client_name"), cases.c.officer_id,
+                    officer.c.display_name.label("officer_name"), appointments.c.starts_at)
+             .select_from(checkins.join(cases, cases.c.id == checkins.c.case_id)
+                          .join(client, client.c.id == cases.c.client_id)
+                          .join(officer, officer.c.id == cases.c.officer_id)
+                          .outerjoin(appointments, appointments.c.id == checkins.c.appointment_id))
+             .where(checkins.c.id == checkin_id))
+    return (await conn.execute(query)).first()
 
 
 async def checkins_of_appointment(conn: AsyncConnection, appointment_id: str) -> list[Any]:

@@ -79,7 +79,9 @@ class Checkin(Struct, kw_only=True, omit_defaults=True):
     alternatives: list[str]  # offered instead of video (rule alternatives); always present
     evidence: EvidenceSummary | None = None
     suggestion: SuggestionOut | None = None
-    client: s.PersonRef | None = None  # in lists: whose check-in it is ("who is waiting" names them)
+    client: s.PersonRef | None = None  # whose check-in it is ("who is waiting" and the call name them)
+    officer: s.PersonRef | None = None  # one check-in: the supervising officer (the client's waiting room)
+    starts_at: datetime | None = None  # one check-in: its appointment's start, when it has one
 
 
 class Checkins(Struct, kw_only=True):
@@ -171,9 +173,13 @@ def register(api: Registry) -> None:
                summary="A check-in: state; for its staff also evidence and the suggested outcome", response=Checkin,
                tag="checkins")
     async def read(call: Call[None]) -> Checkin:
-        acc, summary, alternatives = await call.request.app[SERVICES].checkins.get(
+        acc, meeting, summary, alternatives = await call.request.app[SERVICES].checkins.get(
             call.actor, call.param("checkin_id"), limited(call))
         out = checkin_out(acc.row, alternatives)
+        if meeting is not None:
+            out.client = s.PersonRef(id=meeting.client_id, display_name=meeting.client_name)
+            out.officer = s.PersonRef(id=meeting.officer_id, display_name=meeting.officer_name)
+            out.starts_at = meeting.starts_at
         if summary is not None:
             q = summary.quality
             out.evidence = EvidenceSummary(

@@ -42,6 +42,8 @@ async def test_a_video_appointment_carries_its_checkin(api: Any) -> None:
     assert (row.opens_at, row.closes_at) == (datetime.fromisoformat(after["opens_at"]),
                                              datetime.fromisoformat(after["closes_at"]))
     assert row.opens_at > TOMORROW
+    read = await (await client.get(f"/api/checkins/{row.id}", headers=o_h)).json()
+    assert read["starts_at"] == after["starts_at"]  # the waiting room shows the appointment's time
 
     # Cancelled: so is its check-in.
     [other] = await schedule(client, o_h, w.cases["own"], body("video", start=TOMORROW + timedelta(hours=3)))

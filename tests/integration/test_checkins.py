@@ -87,7 +87,11 @@ async def test_a_link_code_gives_one_session_limited_to_its_check_in(api: Any) -
     assert (await error_of(await client.get("/api/my/case", headers=limited), 403))["rule_id"] == "scope"
     await error_of(await client.get("/api/conversations", headers=limited), 403)
     await error_of(await client.get(f"/api/checkins/{other}", headers=limited), 404, "not_found")
-    assert (await client.get(f"/api/checkins/{checkin_id}", headers=limited)).status == 200
+    mine = await (await client.get(f"/api/checkins/{checkin_id}", headers=limited)).json()
+    # The waiting room and the call name both people; a check-in without an appointment has no start.
+    assert (mine["officer"], mine["client"]) == ({"id": w.users["officer"], "display_name": "Officer"},
+                                                 {"id": w.users["client"], "display_name": "Client"})
+    assert "starts_at" not in mine and "evidence" not in mine
     await pass_safe_space(client, limited, checkin_id)
 
     ws = await peer(client, limited)
