@@ -9,6 +9,7 @@ import { deviceTest } from "./device_test.js";
 import { safeSpaceCheck, neutralEnd } from "./safe_space.js";
 import { startCall } from "./call.js";
 import { checkinOutcome } from "./outcome.js";
+import { officerUnavailable, offerAnotherTime } from "./unavailable.js";
 
 const STAFF = new Set(["officer", "senior_officer", "interpreter"]);
 export const AFTER_LOGIN_KEY = "tandem.after_login";
@@ -181,6 +182,7 @@ function inCall(view, slot, ctx, { checkinId, mode, host }) {
         heading(view, t, "checkin.ended_title");
         // The officer is asked for the outcome at once; anyone else is thanked, neutrally.
         if (host && !["replaced", "closed"].includes(d.reason)) askOutcome(slot, ctx, checkinId);
+        else if (d.reason === "officer_unavailable") officerUnavailable(slot, t); // issue 13
         else neutralEnd(slot, t);
       } else if (kind === "error") {
         status.replaceChildren(errorBox(Object.assign(new Error(d.message || d.code), { code: d.code, ruleId: d.ruleId })));
@@ -220,7 +222,8 @@ export async function render(view, ctx) {
     if (!safe.passed) {
       if (safe.ended) {
         heading(view, t, "checkin.ended_title");
-        neutralEnd(slot, t);
+        if (host) offerAnotherTime(slot, ctx, checkinId); // the client waiting was told (issue 13)
+        else neutralEnd(slot, t);
       }
       return;
     }

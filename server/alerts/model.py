@@ -7,6 +7,7 @@ client is admitted or leaves the waiting room; the other kinds stay until acknow
 
     open --acknowledge--> acknowledged
     open (client_waiting) --admitted | left--> resolved
+    open --recorded--> resolved      (the check-in's outcome was recorded: it has been dealt with)
 
 The live frames and the push payload carry ids and the kind only. The client's name is
 rendered when an alert is read through the API (an audited read of the case); a push,
@@ -31,6 +32,7 @@ class Resolution(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     ADMITTED = "admitted"
     LEFT = "left"
+    RECORDED = "recorded"
 
 
 #: Kinds that resolve themselves (the others wait for the officer's acknowledgement).

@@ -101,15 +101,24 @@ class AlertService:
 
     async def waiting_over(self, checkin_id: str, resolution: Resolution) -> None:
         """Nobody waits any more in the check-in's waiting room: its waiting alerts resolve."""
+        async with self.store.write("alert.waiting_over") as conn:
+            done = await self.resolve_in(conn, checkin_id, resolution, AlertKind.CLIENT_WAITING)
+        await self.announce_resolved(done, resolution)
+
+    async def resolve_in(self, conn: AsyncConnection, checkin_id: str, resolution: Resolution,
+                         kind: AlertKind | None = None) -> list[tuple[str, str]]:
+        """Resolve a check-in's open alerts (of ``kind``, or all) inside the caller's transaction;
+        returns (user id, alert id) of each, for ``announce_resolved`` after the commit."""
         now = self.clock.now()
         done: list[tuple[str, str]] = []
-        async with self.store.write("alert.waiting_over") as conn:
-            for row in await store.open_of_checkin(conn, checkin_id, AlertKind.CLIENT_WAITING.value):
-                if await store.resolve(conn, row.id, now, resolution.value):
-                    await audit.append(conn, at=now, actor_id=None, action="alert.resolve", target_type="alert",
-                                       target_id=row.id, case_id=row.case_id,
-                                       details={"resolution": resolution.value})
-                    done.append((row.user_id, row.id))
+        for row in await store.open_of_checkin(conn, checkin_id, kind.value if kind else None):
+            if await store.resolve(conn, row.id, now, resolution.value):
+                await audit.append(conn, at=now, actor_id=None, action="alert.resolve", target_type="alert",
+                                   target_id=row.id, case_id=row.case_id, details={"resolution": resolution.value})
+                done.append((row.user_id, row.id))
+        return done
+
+    async def announce_resolved(self, done: list[tuple[str, str]], resolution: Resolution) -> None:
         for user_id, alert_id in done:
             await self._publish(user_id, StaffAlertResolved(id=alert_id, resolution=resolution.value))
 

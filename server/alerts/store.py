@@ -19,10 +19,12 @@ async def alert(conn: AsyncConnection, alert_id: str) -> Any:
     return (await conn.execute(select(staff_alerts).where(staff_alerts.c.id == alert_id))).first()
 
 
-async def open_of_checkin(conn: AsyncConnection, checkin_id: str, kind: str) -> list[Any]:
-    return list((await conn.execute(select(staff_alerts).where(
-        staff_alerts.c.checkin_id == checkin_id, staff_alerts.c.kind == kind,
-        staff_alerts.c.resolved_at.is_(None)))).all())
+async def open_of_checkin(conn: AsyncConnection, checkin_id: str, kind: str | None = None) -> list[Any]:
+    """A check-in's open alerts (of one kind, or all)."""
+    query = select(staff_alerts).where(staff_alerts.c.checkin_id == checkin_id, staff_alerts.c.resolved_at.is_(None))
+    if kind is not None:
+        query = query.where(staff_alerts.c.kind == kind)
+    return list((await conn.execute(query)).all())
 
 
 async def open_for(conn: AsyncConnection, user_id: str, limit: int) -> list[Any]:

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from server.alerts.model import AlertKind
+from server.alerts.model import AlertKind, Resolution
 from server.alerts.service import AlertService
 from server.audit import store as audit
 from server.bus.base import Bus
@@ -464,4 +464,9 @@ class CheckinService:
             if acc.row.appointment_id is not None:
                 for hook in self.outcome_hooks:
                     await hook(conn, actor, acc.row.appointment_id, outcome, note or None)
-            return await store.checkin(conn, checkin_id)
+            # Its alerts have been dealt with: an outcome is recorded only after looking at them.
+            resolved = await self.alerts.resolve_in(conn, checkin_id, Resolution.RECORDED) if self.alerts else []
+            row = await store.checkin(conn, checkin_id)
+        if self.alerts is not None:
+            await self.alerts.announce_resolved(resolved, Resolution.RECORDED)
+        return row

@@ -101,11 +101,14 @@ async def test_cant_talk_stays_until_acknowledged_and_only_the_officer_may(api: 
     checkin_id = await schedule(services, w)
     o_h, c_h = await login(client, "officer"), await login(client, "client")
     await pass_safe_space(client, c_h, checkin_id)
-    cli = await peer(client, c_h)
+    pages, cli = await peer(client, o_h), await peer(client, c_h)
     await cli.send(type="join", room=checkin_id)
     await cli.next("joined")
     await cli.send(type="cant_talk", room=checkin_id)
     assert (await cli.next("ended"))["reason"] == "ended"  # neutral to the client
+    while (await pages.next("staff_alert"))["kind"] != "cant_talk_safely":
+        pass  # the waiting alert came first
+    await pages.next("staff_alert_resolved", resolution="left")  # nobody waits any more
 
     [alert] = await alerts_of(client, o_h)  # the waiting alert resolved (left), this one stays
     assert alert["kind"] == "cant_talk_safely" and alert["client"]["display_name"] == "Client"
@@ -123,7 +126,6 @@ async def test_cant_talk_stays_until_acknowledged_and_only_the_officer_may(api: 
     await error_of(await client.get("/api/alerts", headers=c_h), 403, "forbidden")
     assert await row_counts(services) == before
 
-    pages = await peer(client, o_h)
     resp = await client.post(f"/api/alerts/{alert['id']}/ack", headers=o_h)
     assert resp.status == 204, await resp.text()
     assert (await pages.next("staff_alert_resolved"))["resolution"] == "acknowledged"  # every device
@@ -198,4 +200,21 @@ async def test_the_schedule_shows_each_video_check_ins_state(api: Any) -> None:
     assert (await client.post(f"/api/checkins/{checkin_id}/cant-talk", headers=c_h)).status == 204
     assert await state() == "not_safe"
     await cli.close()
+    await pages.close()
+
+
+async def test_recording_the_outcome_resolves_the_check_ins_alerts(api: Any) -> None:
+    client, services = api
+    w = await build(services)
+    checkin_id = await schedule(services, w)
+    o_h, c_h = await login(client, "officer"), await login(client, "client")
+    assert (await client.post(f"/api/checkins/{checkin_id}/cant-talk", headers=c_h)).status == 204
+    [alert] = await alerts_of(client, o_h)
+    pages = await peer(client, o_h)
+    resp = await client.post(f"/api/checkins/{checkin_id}/outcome", headers=o_h,
+                             json={"outcome": "not_safe_to_talk", "note": ""})
+    assert resp.status == 200, await resp.text()
+    assert (await pages.next("staff_alert_resolved")) == {"type": "staff_alert_resolved", "id": alert["id"],
+                                                          "resolution": "recorded"}
+    assert await alerts_of(client, o_h) == []
     await pages.close()
