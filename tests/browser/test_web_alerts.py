@@ -149,7 +149,7 @@ def test_officer_not_safe_tells_the_client_kindly_and_offers_another_time(
     form_id = f"change-{made['appointment']['id']}"
     officer.page.locator(f"#{form_id}-form").wait_for()
     assert_no_blocking_violations(officer, "officer unavailable, another time")
-    officer.page.locator(f"#{form_id}-date").fill((datetime.now() + timedelta(days=2)).strftime("%Y-%m-%d"))
+    officer.page.locator(f"#{form_id}-date").fill((datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%d"))
     officer.page.locator(f"#{form_id}-time").fill("10:30")
     officer.page.locator(f"#{form_id}-save").click()
     officer.page.locator("#propose-status").filter(has_text=officer.t("schedule.changed", when="")[:10]).wait_for()
