@@ -12,6 +12,7 @@ from datetime import timedelta
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from server.alerts.service import AlertService
 from server.bus.base import Bus
 from server.bus.memory import MemoryBus
 from server.bus.redis import RedisBus
@@ -42,6 +43,7 @@ from server.store.tx import Store
 from server.web import (
     api,
     routes_admin,
+    routes_alerts,
     routes_attachments,
     routes_cases,
     routes_checkins,
@@ -78,6 +80,7 @@ def build_registry() -> Registry:
     routes_scheduling.register(registry)
     routes_media.register(registry)
     routes_checkins.register(registry)
+    routes_alerts.register(registry)
     return registry
 
 
@@ -122,13 +125,14 @@ def create_app(
     reminders = ReminderService(store, clock, bus, push, offsets=settings.reminder_offsets_s)
     turn = TurnConfig(turn_urls=settings.turn_urls, stun_urls=settings.stun_urls, secret=settings.turn_secret,
                       ttl_s=settings.turn_ttl_s)
-    checkins = CheckinService(store, clock, keyring, cases, policy, identity, bus, turn)
+    alerts = AlertService(store, clock, cases, bus, push)  # issue 13: staff are told wherever they are
+    checkins = CheckinService(store, clock, keyring, cases, policy, identity, bus, turn, alerts)
     # A video appointment's check-in opens, moves and is cancelled with it; its outcome is the appointment's.
     scheduling.video_scheduled_hooks.append(checkins.on_video_scheduled)
     scheduling.video_changed_hooks.append(checkins.on_video_changed)
     checkins.outcome_hooks.append(scheduling.record_outcome_in)
     signalling = ws_signalling.Signalling(gateway, checkins, clock, grace_s=settings.checkin_grace_s,
-                                          max_participants=settings.checkin_max_participants)
+                                          max_participants=settings.checkin_max_participants, alerts=alerts)
     registry = build_registry()
     services = Services(
         settings=settings,
@@ -149,6 +153,7 @@ def create_app(
         scheduling=scheduling,
         reminders=reminders,
         checkins=checkins,
+        alerts=alerts,
     )
 
     app = web.Application(

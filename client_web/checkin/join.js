@@ -11,6 +11,7 @@ import { deviceTest } from "./device_test.js";
 import { safeSpaceCheck, neutralEnd } from "./safe_space.js";
 import { activeCall, endedReason, joinCall, readyMode, rememberReady } from "./session.js";
 import { checkinOutcome } from "./outcome.js";
+import { officerUnavailable, offerAnotherTime } from "./unavailable.js";
 
 const STAFF = new Set(["officer", "senior_officer", "interpreter"]);
 export const AFTER_LOGIN_KEY = "tandem.after_login";
@@ -132,6 +133,7 @@ export async function render(view, ctx) {
     view.querySelector("h1").textContent = t("checkin.ended_title");
     // The officer is asked for the outcome at once; anyone else is thanked, neutrally.
     if (host && !["replaced", "closed", "left"].includes(ended)) askOutcome(slot, ctx, checkinId);
+    else if (ended === "officer_unavailable") officerUnavailable(slot, t); // issue 13
     else neutralEnd(slot, t);
     return;
   }
@@ -150,7 +152,8 @@ export async function render(view, ctx) {
     if (!safe.passed) {
       if (safe.ended) {
         heading(view, t, "checkin.ended_title");
-        neutralEnd(slot, t);
+        if (host) offerAnotherTime(slot, ctx, checkinId); // the client waiting was told (issue 13)
+        else neutralEnd(slot, t);
       }
       return;
     }

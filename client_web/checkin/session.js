@@ -229,7 +229,8 @@ export function joinCall(ctx, { checkinId, mode, host }) {
     if (FINAL.has(reason)) store(ENDED_KEY(checkinId), reason);
     else endedHere.set(checkinId, reason);
     // The officer is asked for the outcome at once, wherever they ended the call from.
-    if (here || (host && reason === "ended_by_host")) navigate(`/checkin?c=${encodeURIComponent(checkinId)}`);
+    // A client told their officer can't talk safely now is shown why, wherever they are.
+    if (here || (host && reason === "ended_by_host") || reason === "officer_unavailable") navigate(`/checkin?c=${encodeURIComponent(checkinId)}`);
   };
 
   const call = startCall({

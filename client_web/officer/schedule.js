@@ -12,6 +12,18 @@ import { checkinOutcome, outcomeForm } from "../checkin/outcome.js";
 const KINDS = ["in_person", "video", "phone"];
 const DURATIONS = [30, 45, 60, 90];
 const REPEATS = [0, 1, 2, 4]; // weeks between; 0: once
+// A video appointment's check-in state on its card; a closed one shows its outcome instead.
+const CHECKIN_STATES = new Set(["scheduled", "waiting", "in_call", "ended", "not_safe", "cancelled"]);
+const ALERTING_STATES = new Set(["waiting", "not_safe"]);
+
+/** The check-in's state as a badge (kept up to date by `staff_alert` frames, see render). */
+function checkinState(a, t) {
+  const known = CHECKIN_STATES.has(a.checkin_state) && !(a.checkin_state === "cancelled" && a.status === "cancelled");
+  return h("ul", { class: "badges checkin-state", "data-checkin-state": known ? a.checkin_state : null,
+    hidden: !known },
+  known ? h("li", { class: `badge badge-${ALERTING_STATES.has(a.checkin_state) ? "risk" : "info"}` },
+    t(`checkin.state.${a.checkin_state}`)) : null);
+}
 
 
 function appointmentItem(a, ctx, level, onCancel, onChanged) {
@@ -25,6 +37,7 @@ function appointmentItem(a, ctx, level, onCancel, onChanged) {
       h(`h${level}`, { id: titleId }, `${timeOnly(a.starts_at)}–${timeOnly(a.ends_at)} · ${a.client.display_name}`),
       h("p", {}, kindLabel(a.kind), a.location ? ` · ${a.location}` : ""),
       stateBadges(a),
+      checkinState(a, t),
       open ? cancelActions(a, t, titleId, onCancel, onChange) : null,
       open ? changeSlot : null));
 }
@@ -34,7 +47,7 @@ function appointmentItem(a, ctx, level, onCancel, onChanged) {
  * prefilled from the server's own copy of it; a refusal (face_to_face_first for video,
  * a moved time in the past) stays on the form with the server's reason and rule.
  */
-async function changeForm(a, ctx, level, slot, opener, onChanged) {
+export async function changeForm(a, ctx, level, slot, opener, onChanged) {
   const { api, t } = ctx;
   const current = await loadInto(slot, () => api.get(`/api/appointments/${encodeURIComponent(a.id)}`),
     () => changeForm(a, ctx, level, slot, opener, onChanged));
@@ -312,5 +325,23 @@ export async function render(view, ctx) {
       else await loadList();
     }) : h("p", {}, t("officer.empty")));
   };
+  // A client waiting or leaving, a call starting or ending: alerts arrive on every page
+  // (shared/alerts.js), and the cards' check-in states are read again with them.
+  const refreshStates = async () => {
+    if (!listSlot.isConnected) {
+      window.removeEventListener("tandem:alerts", refreshStates);
+      return;
+    }
+    try {
+      const data = await api.get(`/api/schedule?view=${mode}&date=${day}&tz=${encodeURIComponent(timeZone())}`);
+      for (const a of data.appointments) {
+        const card = listSlot.querySelector(`[data-appointment-id="${CSS.escape(a.id)}"] .checkin-state`);
+        if (card) card.replaceWith(checkinState(a, t));
+      }
+    } catch {
+      // offline: the states are read again with the next alert or visit
+    }
+  };
+  window.addEventListener("tandem:alerts", refreshStates);
   await Promise.all([loadList(), loadFollowUps(), loadForm()]);
 }

@@ -13,6 +13,7 @@ import {
 } from "./i18n.js";
 import { errorBox } from "./ui.js";
 import { registerWorker, forgetDevice } from "./push.js";
+import { mountAlerts } from "./alerts.js";
 
 const HOMES = {
   client: "/client/home.js",
@@ -169,6 +170,7 @@ function renderHeader(path) {
   header.replaceChildren(
     h("div", { class: "bar" }, h("span", { class: "brand" }, t("app.name")), nav),
     languageSwitcher(changeLanguage));
+  mountAlerts(header, state.mfaSetup ? null : state.me, { api, t }); // staff: alerts on every page
 }
 
 /** Staff the server wants to enrol a second factor before anything else (told by /api/me). */

@@ -2,14 +2,15 @@
 // imported by the service worker (/sw.js) and tested in a page.
 //
 // The server's payload carries a type and an id only ({"type": "new_message",
-// "conversation_id": …} or {"type": "reminder", "appointment_id": …}; see
-// server/messaging/push.py). The notification shows the catalog text for that type and
+// "conversation_id": …}, {"type": "reminder", "appointment_id": …}, or a staff alert
+// {"type": "staff_alert", "kind": …, "checkin_id": …}; see server/messaging/push.py and
+// server/alerts/model.py). The notification shows the catalog text for that type and
 // nothing else: no name, no message text, nothing of the case, because whoever holds the
 // phone can read its lock screen. Tapping it opens a page of this app only, chosen here
 // from the type, never a URL taken from the payload.
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
-const TEXT = { new_message: "push.new_message", reminder: "push.reminder" };
+const TEXT = { new_message: "push.new_message", reminder: "push.reminder", staff_alert: "push.staff_alert" };
 export const HOME = "/#/home";
 
 /** The push's data as an object, or null for anything else (no data, not JSON, not an object). */
@@ -22,13 +23,17 @@ export function parsePayload(text) {
   }
 }
 
-/** The page a push is about: a conversation, or the home page. */
+const waitingAlert = (data) => data && data.type === "staff_alert" && data.kind === "client_waiting"
+  && typeof data.checkin_id === "string" && ID.test(data.checkin_id);
+
+/** The page a push is about: a conversation, a check-in with a client waiting, or the home page. */
 export function routeFor(data) {
   if (data && data.type === "new_message" && typeof data.conversation_id === "string"
     && ID.test(data.conversation_id)) {
     return `/#/messages?id=${data.conversation_id}`;
   }
-  return HOME;
+  if (waitingAlert(data)) return `/#/checkin?c=${data.checkin_id}`;
+  return HOME; // other alerts are listed on every staff page (shared/alerts.js)
 }
 
 /** {title, body, tag, route} for a payload; `text(key)` looks a key up in the user's catalog. */
@@ -37,7 +42,7 @@ export function notice(data, text) {
   const route = routeFor(data);
   return {
     title: text("push.title"),
-    body: text(type ? TEXT[type] : "push.other"),
+    body: text(waitingAlert(data) ? "push.staff_alert_waiting" : type ? TEXT[type] : "push.other"),
     // A newer notification about the same thing replaces the older one instead of stacking.
     tag: type === "new_message" && route !== HOME ? `message-${data.conversation_id}` : type || "other",
     route,

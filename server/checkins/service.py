@@ -22,6 +22,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server.alerts.model import AlertKind, Resolution
+from server.alerts.service import AlertService
 from server.audit import store as audit
 from server.bus.base import Bus
 from server.cases.service import CaseService, CaseView, refuse
@@ -94,7 +96,7 @@ def _field(appointment: Any, name: str) -> Any:
 
 class CheckinService:
     def __init__(self, store_: Store, clock: Clock, keyring: Keyring, cases: CaseService, policy: PolicyService,
-                 identity: IdentityService, bus: Bus, turn: TurnConfig) -> None:
+                 identity: IdentityService, bus: Bus, turn: TurnConfig, alerts: AlertService | None = None) -> None:
         self.store = store_
         self.clock = clock
         self.keyring = keyring
@@ -103,9 +105,13 @@ class CheckinService:
         self.identity = identity
         self.bus = bus
         self.turn = turn
+        self.alerts = alerts  # stored alerts for the officer (issue 13); None: live frames only
         # Run after a person ended their attempt as unsafe (REST), with (checkin_id, user_id): the
         # signalling layer takes them out of the room.
         self.unsafe_hooks: list[Callable[[str, str], Awaitable[None]]] = []
+        # Run after the case's staff failed their own safe-space check, with (checkin_id, user_id):
+        # the signalling layer tells the client in the waiting room that the officer cannot talk now.
+        self.staff_unsafe_hooks: list[Callable[[str, str], Awaitable[None]]] = []
         # Awaited inside the outcome's transaction for a check-in of an appointment, with
         # (conn, actor, appointment_id, outcome, note): scheduling records it on the appointment.
         self.outcome_hooks: list[Callable[[AsyncConnection, Actor, str, Outcome, str | None], Awaitable[object]]] = []
@@ -340,17 +346,27 @@ class CheckinService:
                                        user_id=actor.user_id, side=side, passed=result.passed, at=now, key_id=key_id,
                                        body=blob)
             alert = acc.part == "client" and not result.passed
+            kind = AlertKind.CANT_TALK_SAFELY if result.verdict is Verdict.CANT_TALK else AlertKind.SAFE_SPACE_FAILED
+            raised = None
             if alert:
                 await self._step(conn, acc.row, CheckinEvent.CANT_TALK)
                 await evidence.add_event(self.keyring, conn, checkin_id=checkin_id, case_id=acc.row.case_id, at=now,
                                          body={"kind": "cant_talk", "user_id": actor.user_id, "role": "client"})
+                if self.alerts is not None:  # kept until the officer acknowledges it
+                    raised = await self.alerts.raise_in(conn, user_id=acc.view.row.officer_id, kind=kind,
+                                                        checkin_id=checkin_id, case_id=acc.row.case_id)
             await self._audit(conn, actor.user_id, "checkin.safe_space", acc.row,
                               {"side": side, "verdict": result.verdict.value})
         if alert:
-            kind = "cant_talk_safely" if result.verdict is Verdict.CANT_TALK else "safe_space_failed"
-            await self.alert(acc.row, acc.view.row.officer_id, kind)
+            await self.alert(acc.row, acc.view.row.officer_id, kind.value)
+            if self.alerts is not None:
+                await self.alerts.announce(raised)
             for hook in self.unsafe_hooks:
                 await hook(checkin_id, actor.user_id)
+        elif acc.part == "host" and not result.passed:
+            # The officer is not safe to talk: the client waiting is told kindly, not left waiting.
+            for staff_hook in self.staff_unsafe_hooks:
+                await staff_hook(checkin_id, actor.user_id)
         return result
 
     async def alert(self, checkin: Any, officer_id: str, kind: str) -> None:
@@ -451,4 +467,9 @@ class CheckinService:
             if acc.row.appointment_id is not None:
                 for hook in self.outcome_hooks:
                     await hook(conn, actor, acc.row.appointment_id, outcome, note or None)
-            return await store.checkin(conn, checkin_id)
+            # Its alerts have been dealt with: an outcome is recorded only after looking at them.
+            resolved = await self.alerts.resolve_in(conn, checkin_id, Resolution.RECORDED) if self.alerts else []
+            row = await store.checkin(conn, checkin_id)
+        if self.alerts is not None:
+            await self.alerts.announce_resolved(resolved, Resolution.RECORDED)
+        return row

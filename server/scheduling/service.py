@@ -21,6 +21,7 @@ being video (``appointment.kind``), so its check-in can follow.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -81,6 +82,7 @@ class Entry:
     closes_at: datetime
     follow_up: bool
     outcome_note: str | None = None
+    checkin_state: str | None = None  # a video appointment's check-in: scheduled, waiting, in_call, ...
 
 
 def bad(err: model.SchedulingError) -> BadRequest:
@@ -336,8 +338,9 @@ class SchedulingService:
             raise PolicyRefused("Only officers have a schedule (rule scope)", rule_id="scope")
         async with self.store.write("schedule.read") as conn:
             rows = await store.in_range(conn, start=start, end=end, officer_id=actor.user_id)
+            states = await store.checkin_states(conn, [r.id for r in rows if r.kind == "video"])
             await self._audit_reads(conn, actor, rows, "schedule")
-        return [self.entry(r) for r in rows]
+        return [dataclasses.replace(self.entry(r), checkin_state=states.get(r.id)) for r in rows]
 
     async def upcoming(self, client: Actor, *, limit: int = 50) -> list[Entry]:
         """A client's own appointments from those still open to join, cancelled ones included

@@ -9,7 +9,7 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from server.store.schema import appointment_reminders, appointments, cases, users
+from server.store.schema import appointment_reminders, appointments, cases, checkins, users
 
 _LISTED = (appointments, cases.c.office_id)
 
@@ -57,6 +57,16 @@ async def in_range(conn: AsyncConnection, *, start: datetime, end: datetime, off
         conds.append(appointments.c.status == "scheduled")
     query = _with_names().where(and_(*conds)).order_by(appointments.c.starts_at).limit(limit)
     return list((await conn.execute(query)).all())
+
+
+async def checkin_states(conn: AsyncConnection, appointment_ids: list[str]) -> dict[str, str]:
+    """The state of each video appointment's check-in (the newest, when it was opened twice)."""
+    if not appointment_ids:
+        return {}
+    rows = (await conn.execute(select(checkins.c.appointment_id, checkins.c.state)
+                               .where(checkins.c.appointment_id.in_(appointment_ids))
+                               .order_by(checkins.c.created_at, checkins.c.id))).all()
+    return {r.appointment_id: r.state for r in rows}
 
 
 async def unrecorded(conn: AsyncConnection, *, ended_before: datetime, officer_id: str | None,

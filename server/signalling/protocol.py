@@ -196,7 +196,8 @@ class Left(Outbound, tag="left"):
 
 class Ended(Outbound, tag="ended"):
     room: str
-    reason: Literal["ended_by_host", "ended", "window_closed", "replaced"]
+    # officer_unavailable: the officer failed their own safe-space check before letting anyone in
+    reason: Literal["ended_by_host", "ended", "window_closed", "replaced", "officer_unavailable"]
 
 
 class CheckinAlert(Outbound, tag="checkin_alert"):

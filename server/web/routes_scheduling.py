@@ -99,6 +99,7 @@ class AppointmentOut(Struct, kw_only=True, omit_defaults=True):
     series_id: str | None = None
     outcome: str | None = None
     outcome_note: str | None = None
+    checkin_state: str | None = None  # in the officer's schedule: the video check-in's state
 
 
 class Appointments(Struct, kw_only=True):
@@ -138,7 +139,7 @@ def out(e: Entry) -> AppointmentOut:
         officer=s.PersonRef(id=a.officer_id, display_name=e.officer_name), kind=a.kind.value, status=a.status.value,
         starts_at=a.starts_at, ends_at=a.ends_at, opens_at=e.opens_at, closes_at=e.closes_at, follow_up=e.follow_up,
         location=a.location, series_id=a.series_id, outcome=a.outcome.value if a.outcome else None,
-        outcome_note=e.outcome_note)
+        outcome_note=e.outcome_note, checkin_state=e.checkin_state)
 
 
 def event(e: Entry, stamp: datetime) -> ics.Event:

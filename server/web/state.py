@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from server.alerts.service import AlertService
 from server.bus.base import Bus
 from server.cases.service import CaseService
 from server.checkins.service import CheckinService
@@ -47,6 +48,7 @@ class Services:
     scheduling: SchedulingService
     reminders: ReminderService
     checkins: CheckinService  # issue 4
+    alerts: AlertService  # issue 13
 
 
 SERVICES = web.AppKey("services", Services)

@@ -22,6 +22,8 @@ from typing import Any
 
 from aiohttp import web
 
+from server.alerts.model import Resolution
+from server.alerts.service import AlertService
 from server.checkins.lifecycle import CheckinEvent
 from server.checkins.service import CheckinService
 from server.clock import Clock
@@ -45,8 +47,9 @@ class Hosted:
 
 class Signalling:
     def __init__(self, gateway: Gateway, checkins: CheckinService, clock: Clock, *, grace_s: float,
-                 max_participants: int) -> None:
+                 max_participants: int, alerts: AlertService | None = None) -> None:
         self.gateway = gateway
+        self.alerts = alerts  # "a client is waiting", stored until they are let in or leave (issue 13)
         self.checkins = checkins
         self.clock = clock
         self.grace_s = grace_s
@@ -73,6 +76,7 @@ class Signalling:
         g.limited_frames.update(p.INBOUND)
         g.close_hooks.append(self.on_close)
         self.checkins.unsafe_hooks.append(self.on_unsafe)
+        self.checkins.staff_unsafe_hooks.append(self.on_staff_unsafe)
 
     # -- frames -------------------------------------------------------------------------
 
@@ -130,6 +134,15 @@ class Signalling:
             if part.state in (PState.WAITING, PState.ADMITTED):
                 await self._carry(hosted, hosted.room.cant_talk(part.conn, self.clock.monotonic()))
 
+    async def on_staff_unsafe(self, checkin_id: str, user_id: str) -> None:
+        """The officer answered their own safe-space check "no": nobody will let the people in the
+        waiting room in, so they are told so (``ended``, reason ``officer_unavailable``) instead of
+        waiting on. A call another host already runs goes on."""
+        hosted = self.rooms.get(checkin_id)
+        if hosted is None or hosted.room.state.value != "open" or any(q.host for q in hosted.room.admitted()):
+            return
+        await self._carry(hosted, hosted.room.end(None, "officer_unavailable"))
+
     async def on_close(self, conn: Connection) -> None:
         for room_id in self.of_conn.pop(conn, set()):
             hosted = self.rooms.get(room_id)
@@ -156,6 +169,8 @@ class Signalling:
                 events += self._lifecycle(room, effect)
             elif isinstance(effect, LobbyChanged):
                 lobby = True
+        if room.state.value != "open":
+            lobby = True  # the room ended: nobody waits any more
         if room.empty:
             # Everybody left: the meeting is over. Everybody's connection was lost: it is not, and
             # people may join again within the window (a new room; the host admits again).
@@ -168,6 +183,20 @@ class Signalling:
         if notes or events:
             async with hosted.lock:  # one room's evidence in the order it happened
                 await self.checkins.record_call(room.id, hosted.case_id, notes, events)
+        if lobby:  # after the lifecycle step, so a page that reloads on the alert sees the new state
+            await self._waiting_alert(hosted, effects)
+
+    async def _waiting_alert(self, hosted: Hosted, effects: list[Effect]) -> None:
+        """Keep the officer's stored "a client is waiting" alert true to the room."""
+        if self.alerts is None:
+            return
+        room = hosted.room
+        if room.state.value == "open" and any(q.role == "client" for q in room.waiting()):
+            await self.alerts.client_waiting(officer_id=hosted.officer_id, checkin_id=room.id,
+                                             case_id=hosted.case_id)
+            return
+        admitted = any(isinstance(e, Note) and e.kind == "admitted" and e.role == "client" for e in effects)
+        await self.alerts.waiting_over(room.id, Resolution.ADMITTED if admitted else Resolution.LEFT)
 
     @staticmethod
     def _lifecycle(room: Room, note: Note) -> list[CheckinEvent]:

@@ -277,6 +277,11 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/checkins/{checkin_id}/cant-talk"): "Y   Y   Y   N   N   N   N   N   N",
     ("GET", "/api/checkins/{checkin_id}/ice-servers"): "Y   Y   Y   N   N   N   N   N   N",
     ("POST", "/api/checkins/{checkin_id}/outcome"): "N   Y   Y   N   N   N   N   N   N",
+    # -- staff alerts (issue 13): officers and seniors list their own; the alert below is the
+    # officer's (their client said "I can't talk safely now"), so only they acknowledge it and
+    # anyone else is told it does not exist. Acknowledging twice is no error.
+    ("GET", "/api/alerts"):                    "N   Y   Y   N   N   N   N   N   N",
+    ("POST", "/api/alerts/{alert_id}/ack"):    "N   Y   N   N   N   N   N   N   N",
 }
 
 #: Allowed cells answered by the route's own checks rather than with a 2xx: the
@@ -361,6 +366,7 @@ class Ctx:
     attachment: str = ""  # uploaded by the client to the case conversation
     data_request: str = ""  # an open rectification request of the client of "own"
     checkin: str = ""  # a video check-in of case "own", open now
+    alert: str = ""  # the officer's alert: the client of "own" could not talk safely in a check-in
     unique: itertools.count[int] = field(default_factory=itertools.count)
 
     def case_key(self, role: str, relation: str) -> str:
@@ -403,6 +409,10 @@ async def _setup(client: TestClient[Any, Any], services: Services) -> Ctx:
     await services.groups.enrol(w.actor("facilitator"), ctx.group, w.cases["own"])
     ctx.data_request = await services.retention.request(w.actor("client"), "rectification", "Wrong address", [])
     ctx.checkin = await _new_checkin(ctx)
+    unsafe = await _new_checkin(ctx)
+    await services.checkins.answer_safe_space(w.actor("client"), unsafe, {}, cant_talk=True)
+    [alert] = await services.alerts.open_alerts(w.actor("officer"))
+    ctx.alert = alert.row.id
     return ctx
 
 
@@ -422,7 +432,7 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
     url = path.replace("{case_id}", ctx.cases[key]).replace("{rule_id}", POLICY_RULE)
     url = url.replace("{user_id}", ctx.spare["disable_target"]).replace("{request_id}", ctx.data_request)
     url = url.replace("{conversation_id}", ctx.case_conversation).replace("{attachment_id}", ctx.attachment)
-    url = url.replace("{group_id}", ctx.group)
+    url = url.replace("{group_id}", ctx.group).replace("{alert_id}", ctx.alert)
     if "{appointment_id}" in url:
         url = url.replace("{appointment_id}", await _fresh_appointment(ctx))
     if "{assignment_id}" in url:

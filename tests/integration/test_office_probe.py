@@ -57,7 +57,7 @@ PARAM = re.compile(r"\{(\w+)\}")
 NOT_OFFICE_DATA = {"rule_id", "echo_id"}
 #: Path parameters naming office A's resources (``_targets`` makes one of each).
 KINDS = ("case_id", "appointment_id", "checkin_id", "conversation_id", "attachment_id", "group_id", "user_id",
-         "request_id", "assignment_id")
+         "request_id", "assignment_id", "alert_id")
 #: Routes with no id in the path whose body names office A's resource: the supervising
 #: officer of a new case, the client to be given a mentor (office B's own mentor).
 BODY_IDS = {("POST", "/api/cases"), ("POST", "/api/mentor-assignments")}
@@ -161,7 +161,7 @@ async def _targets(p: Probe, names: set[str], s: Staff = A) -> dict[str, str]:
     case_id, client_id = await _case(p, s)
     client = Actor(client_id, "", "", Role.CLIENT, None, "en", False)
     out = {"case_id": case_id, "client_id": client_id}
-    if names & {"conversation_id", "attachment_id", "checkin_id"}:  # remote supervision starts face to face
+    if names & {"conversation_id", "attachment_id", "checkin_id", "alert_id"}:  # remote supervision starts face to face
         await p.services.cases.record_face_to_face(p.w.actor(s.officer), case_id, location="Office",
                                                    met_at=p.services.clock.now() - timedelta(days=1))
     if names & {"conversation_id", "attachment_id"}:
@@ -176,6 +176,11 @@ async def _targets(p: Probe, names: set[str], s: Staff = A) -> dict[str, str]:
         out["appointment_id"] = await _appointment(p, s, case_id)
     if "checkin_id" in names:
         out["checkin_id"] = await _checkin(p, s, case_id)
+    if "alert_id" in names:  # the officer's: their client could not talk safely in a check-in
+        unsafe = await _checkin(p, s, case_id)
+        await p.services.checkins.answer_safe_space(client, unsafe, {}, cant_talk=True)
+        alerts = await p.services.alerts.open_alerts(p.w.actor(s.officer))
+        out["alert_id"] = next(a.row.id for a in alerts if a.row.checkin_id == unsafe)
     if "group_id" in names:
         out["group_id"] = await _group(p, s, case_id)
     if "request_id" in names:

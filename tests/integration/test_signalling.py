@@ -79,6 +79,8 @@ async def test_a_whole_check_in_waiting_room_admit_offer_answer_candidates_stats
     await off.send(type="stats", room=checkin_id, rtt_ms=60, loss_pct=0.3, bitrate_kbps=700)
     await off.send(type="ping", id="sync")
     await off.next("pong")
+    await cli.send(type="ping", id="sync-client")  # the client's sample is kept by its own connection
+    await cli.next("pong")
     assert await count(services, call_quality) == 2
 
     detail = await view(client, checkin_id, off_headers)
@@ -132,15 +134,19 @@ async def test_refusals_safe_space_window_and_sdp_from_the_lobby(api: Any) -> No
     await cli.send(type="admit", room=checkin_id, participant=waiting["participant"])
     assert (await cli.next("error"))["code"] == "not_host"
 
-    # the officer passes their own check too: a headset missing keeps them out, quietly
+    # the officer passes their own check too: a headset missing keeps them out, and the client
+    # waiting is told so (issue 13) rather than left waiting for nobody
     officer = await login(client, "officer")
     answers = {"private_room": True, "headset": False, "screen_not_overlooked": True}
     resp = await client.post(f"/api/checkins/{checkin_id}/safe-space", headers=officer, json={"answers": answers})
     assert await resp.json() == {"passed": False, "ended": True}
+    assert (await cli.next("ended"))["reason"] == "officer_unavailable"
     off = await peer(client, officer)
     await off.send(type="join", room=checkin_id)
     assert (await off.next("error"))["rule_id"] == "safe_space"
-    assert (await view(client, checkin_id, officer))["state"] == "waiting"  # the client's attempt goes on
+    await off.send(type="ping", id="sync")
+    await off.next("pong")
+    assert (await view(client, checkin_id, officer))["state"] == "scheduled"  # no penalty, no outcome implied
     await off.drain()
     assert not any(f["type"] == "checkin_alert" for f in off.seen)
     await off.close()
