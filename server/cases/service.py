@@ -27,7 +27,7 @@ from server.identity.scope import CaseRef, audit_mark, in_scope, relation
 from server.identity.service import IdentityService
 from server.ids import new_id
 from server.messaging import store as messaging_store
-from server.policy.decision import Decision
+from server.policy.decision import Decision, refusal
 from server.policy.facts import ActorFacts, CaseFacts, PolicyRequest
 from server.policy.rules import face_to_face_first
 from server.policy.service import PolicyService
@@ -93,8 +93,7 @@ def build_view(f: store.CaseFactsRow) -> CaseView:
 
 def refuse(decision: Decision) -> None:
     if not decision.allowed:
-        reason = decision.reasons[0] if decision.reasons else f"Refused by rule {decision.rule_id}"
-        raise PolicyRefused(reason, rule_id=decision.rule_id or "unknown", reasons=decision.reasons)
+        raise refusal(decision)
 
 
 def _check_case_opener(by: Actor, officer_id: str, officer: Any, may_act_in: Callable[[str | None], bool]) -> None:
@@ -102,7 +101,8 @@ def _check_case_opener(by: Actor, officer_id: str, officer: Any, may_act_in: Cal
     cases on their own caseload only; to anyone else, an officer of an office they may not act
     in does not exist (``may_act_in``: the office rule, ``act_in_office``)."""
     if by.role is Role.OFFICER and officer_id != by.user_id:
-        raise PolicyRefused("Officers open cases only on their own caseload (rule scope)", rule_id="scope")
+        raise PolicyRefused("Officers open cases only on their own caseload (rule scope)", rule_id="scope",
+                            reason="scope.own_caseload")
     if officer is None:
         raise NotFound("No such officer")
     if not may_act_in(officer.office_id):
@@ -200,7 +200,8 @@ class CaseService:
     ) -> CreatedCase:
         """Create a client account and their case; returns a one-time enrolment code."""
         if by.role not in (Role.SENIOR_OFFICER, Role.ADMIN, Role.OFFICER):
-            raise PolicyRefused("Only officers, senior officers and admins open cases (rule scope)", rule_id="scope")
+            raise PolicyRefused("Only officers, senior officers and admins open cases (rule scope)", rule_id="scope",
+                                reason="scope.opens_no_cases")
         hashed = await self.identity.hash_new_password(password)
         case_id = new_id()
         now = self.clock.now()
@@ -253,7 +254,8 @@ class CaseService:
             limit = face_to_face_first.max_exception(self.policy.engine.policies.config("face_to_face_first"))  # type: ignore[arg-type]
             if timedelta(days=days) > limit:
                 raise PolicyRefused(f"An exception may last at most {limit.days} days (rule face_to_face_first)",
-                                    rule_id="face_to_face_first")
+                                    rule_id="face_to_face_first", reason="face_to_face_first.exception_too_long",
+                                    params={"max_days": limit.days})
             self.require(by, "grant_exception", view)
             await store.insert_exception(conn, id=new_id(), case_id=case_id, officer_id=view.row.officer_id,
                                          granted_by=by.user_id, reason=reason, starts_at=now, expires_at=until,
@@ -315,7 +317,8 @@ class CaseService:
             view = await self.view(conn, case_id)
             self.require(by, "write_case", view)
             if by.role is not Role.SENIOR_OFFICER:
-                raise PolicyRefused("Only a senior officer reassigns a case (rule scope)", rule_id="scope")
+                raise PolicyRefused("Only a senior officer reassigns a case (rule scope)", rule_id="scope",
+                                    reason="scope.senior_only")
             officer = await identity_store.user_by_id(conn, officer_id)
             if officer is None:
                 raise NotFound("No such officer")
@@ -402,7 +405,8 @@ class CaseService:
         elif by.role is Role.SENIOR_OFFICER:
             officer_id, office_id = by.user_id, by.office_id
         else:
-            raise PolicyRefused("Only officers have a caseload (rule scope)", rule_id="scope")
+            raise PolicyRefused("Only officers have a caseload (rule scope)", rule_id="scope",
+                                reason="scope.officers_only")
         out: list[tuple[CaseView, Decision, str, str]] = []
         async with self.store.write("caseload.read") as conn:
             for row in await store.caseload_rows(conn, officer_id=officer_id, office_id=office_id):
@@ -419,7 +423,7 @@ class CaseService:
             view = await self.view(conn, case_id)
             self.require(by, "read_case", view)
             if by.role is Role.CLIENT:
-                raise PolicyRefused("Case notes are for staff (rule scope)", rule_id="scope")
+                raise PolicyRefused("Case notes are for staff (rule scope)", rule_id="scope", reason="scope.staff_only")
             for row in await store.note_rows(conn, case_id, limit=limit):
                 try:
                     text = (await self.keyring.decrypt(conn, key_id=row.key_id, blob=row.body,

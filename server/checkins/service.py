@@ -138,7 +138,7 @@ class CheckinService:
         acc = await self.access(conn, actor, checkin_id)
         if acc.part != "host":
             raise PolicyRefused("Only the case's officer or a senior officer of the office may do this (rule scope)",
-                                rule_id="scope")
+                                rule_id="scope", reason="scope.officers_only")
         return acc
 
     def _video_decision(self, actor: Actor, view: CaseView, part: str) -> tuple[str, ...]:
@@ -378,7 +378,7 @@ class CheckinService:
             self._video_decision(actor, acc.view, acc.part)
             if not await store.passed_safe_space(conn, checkin_id, actor.user_id):
                 raise PolicyRefused("You have not passed the safe-space check for this check-in (rule safe_space)",
-                                    rule_id="safe_space")
+                                    rule_id="safe_space", reason="safe_space.not_passed")
             relay = self.safe_space.force_relay_for_staff and acc.part != "client"
             if relay and not self.turn.turn_urls:
                 raise Unavailable("Calls must go through a TURN server, and none is configured")

@@ -80,7 +80,7 @@ class GroupService:
     async def create_cohort(self, by: Actor, *, name: str, programme: str) -> str:
         if by.role not in COHORT_OPENERS or by.office_id is None:
             raise PolicyRefused("Only facilitators and senior officers of an office open programme groups "
-                                "(rule scope)", rule_id="scope")
+                                "(rule scope)", rule_id="scope", reason="scope.group_openers")
         cohort_id, conversation_id, now = new_id(), new_id(), self.clock.now()
         async with self.store.write("group.create") as conn:
             await store.insert_cohort(conn, id=cohort_id, office_id=by.office_id, name=name, programme=programme,
@@ -120,7 +120,8 @@ class GroupService:
             supervises = by.user_id == case.officer_id
             if not (manages(by, ref) or supervises):
                 raise PolicyRefused("Only the group's facilitators, the office's senior officers or the "
-                                    "supervising officer enrol a participant (rule scope)", rule_id="scope")
+                                    "supervising officer enrol a participant (rule scope)", rule_id="scope",
+                                    reason="scope.group_enrolers")
             member = await store.member(conn, cohort_id, case.client_id)
             if member is None or member.left_at is not None:
                 participants = sum(m.role == CohortRole.PARTICIPANT.value for m in members)
@@ -181,7 +182,7 @@ class GroupService:
     def _require_manager(by: Actor, ref: CohortRef) -> None:
         if not manages(by, ref):
             raise PolicyRefused("Only the group's facilitators and the office's senior officers change it "
-                                "(rule scope)", rule_id="scope")
+                                "(rule scope)", rule_id="scope", reason="scope.group_managers")
 
     @staticmethod
     async def _conversation(conn: AsyncConnection, cohort_id: str) -> str:

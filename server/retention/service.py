@@ -63,7 +63,7 @@ class RetentionService:
             self.cases.require(by, "write_case", view)
         else:
             raise PolicyRefused("Only a senior officer or an administrator sets a legal hold (rule scope)",
-                                rule_id="scope")
+                                rule_id="scope", reason="scope.senior_or_admin")
 
     async def _subject_case(self, conn: AsyncConnection, by: Actor, case_id: str | None) -> CaseView:
         """The case a data subject's right is exercised on: the client's own (``case_id`` None, or
@@ -80,7 +80,7 @@ class RetentionService:
             self.cases.require(by, "read_case", view)
             if by.role is not Role.CLIENT:
                 raise PolicyRefused("Data-subject rights are exercised by the client or an administrator "
-                                    "(rule scope)", rule_id="scope")
+                                    "(rule scope)", rule_id="scope", reason="scope.client_or_admin")
         return view
 
     # -- policy ------------------------------------------------------------------------
@@ -201,7 +201,7 @@ class RetentionService:
             if state is RequestState.GRANTED and row.kind == RequestKind.ERASURE.value:
                 if view.row.legal_hold:
                     raise PolicyRefused("The case is under legal hold; nothing of it may be erased (rule retention)",
-                                        rule_id=RULE_ID)
+                                        rule_id=RULE_ID, reason="retention.legal_hold")
                 shredded = [str(k.id) for k in await store.live_keys_of_case(conn, row.case_id, list(row.categories))]
                 await store.destroy_keys(conn, shredded, now)
             await store.decide_request(conn, request_id, status=state.value, decided_by=by.user_id, decided_at=now,

@@ -117,7 +117,8 @@ class SchedulingService:
             names = " or ".join(o.replace("_", "-") for o in offers)
             reason = (f"The client has low digital access: offer {names} instead, or confirm that you offered it "
                       "and the client chose video (rule alternatives)")
-            raise PolicyRefused(reason, rule_id="alternatives", reasons=(reason,))
+            raise PolicyRefused(reason, rule_id="alternatives", reasons=(reason,), reason="alternatives.offer_first",
+                                params={"offers": ",".join(offers)})
         return tuple(o for o in decision.obligations if o.startswith("offer_alternative:"))
 
     async def _audit(self, conn: AsyncConnection, actor: Actor, action: str, case_id: str, target_id: str,
@@ -333,7 +334,8 @@ class SchedulingService:
     async def schedule(self, actor: Actor, start: datetime, end: datetime) -> list[Entry]:
         """The actor's own appointments (as the officer holding them) in [start, end)."""
         if actor.role not in (Role.OFFICER, Role.SENIOR_OFFICER):
-            raise PolicyRefused("Only officers have a schedule (rule scope)", rule_id="scope")
+            raise PolicyRefused("Only officers have a schedule (rule scope)", rule_id="scope",
+                                reason="scope.officers_only")
         async with self.store.write("schedule.read") as conn:
             rows = await store.in_range(conn, start=start, end=end, officer_id=actor.user_id)
             await self._audit_reads(conn, actor, rows, "schedule")
@@ -356,7 +358,8 @@ class SchedulingService:
         elif actor.role is Role.SENIOR_OFFICER:
             officer_id, office_id = None, actor.office_id
         else:
-            raise PolicyRefused("Only officers follow up appointments (rule scope)", rule_id="scope")
+            raise PolicyRefused("Only officers follow up appointments (rule scope)", rule_id="scope",
+                                reason="scope.officers_only")
         async with self.store.write("appointment.followups") as conn:
             rows = await store.unrecorded(conn, ended_before=self.clock.now() - self.windows.close_after,
                                           officer_id=officer_id, office_id=office_id, limit=limit)
@@ -373,7 +376,8 @@ class SchedulingService:
             elif actor.role in (Role.OFFICER, Role.SENIOR_OFFICER):
                 rows = await store.in_range(conn, start=start, end=end, officer_id=actor.user_id, limit=1000)
             else:
-                raise PolicyRefused("Only clients and officers have appointments (rule scope)", rule_id="scope")
+                raise PolicyRefused("Only clients and officers have appointments (rule scope)", rule_id="scope",
+                                    reason="scope.no_appointments")
             await self._audit_reads(conn, actor, rows, "ics")
         return [self.entry(r) for r in rows]
 
