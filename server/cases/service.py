@@ -108,9 +108,9 @@ def _check_case_opener(by: Actor, officer_id: str, officer: Any, may_act_in: Cal
     if not may_act_in(officer.office_id):
         raise OutOfScope("No such officer")
     if officer.role not in (Role.OFFICER.value, Role.SENIOR_OFFICER.value):
-        raise BadRequest("The supervising officer must be an officer or senior officer")
+        raise BadRequest("The supervising officer must be an officer or senior officer", reason="case.officer_role")
     if officer.office_id is None:
-        raise BadRequest("The supervising officer belongs to no office")
+        raise BadRequest("The supervising officer belongs to no office", reason="case.officer_no_office")
 
 
 class CaseService:
@@ -226,7 +226,8 @@ class CaseService:
 
     async def record_face_to_face(self, by: Actor, case_id: str, *, met_at: datetime, location: str) -> str:
         if met_at > self.clock.now() + timedelta(minutes=5):
-            raise BadRequest("A face-to-face meeting cannot be recorded before it happens")
+            raise BadRequest("A face-to-face meeting cannot be recorded before it happens",
+                             reason="case.meeting_in_future")
         meeting_id = new_id()
         async with self.store.write("case.face_to_face") as conn:
             view = await self.view(conn, case_id)
@@ -241,9 +242,9 @@ class CaseService:
 
     async def grant_exception(self, by: Actor, case_id: str, *, days: int, reason: str) -> datetime:
         if not reason.strip():
-            raise BadRequest("An exception needs a justification")
+            raise BadRequest("An exception needs a justification", reason="case.exception_reason")
         if days < 1:
-            raise BadRequest("An exception lasts at least one day")
+            raise BadRequest("An exception lasts at least one day", reason="case.exception_days")
         now = self.clock.now()
         until = now + timedelta(days=days)
         async with self.store.write("case.exception") as conn:
@@ -269,7 +270,7 @@ class CaseService:
         a mentor never reads what the client wrote to an earlier mentor."""
         now = self.clock.now()
         if ends_on is not None and ends_on <= now.date():
-            raise BadRequest("A planned end (ends_on) is a day after today")
+            raise BadRequest("A planned end (ends_on) is a day after today", reason="case.mentoring_end")
         assignment = MentorAssignment(new_id(), mentor_id, client_id, now, ends_on)
         async with self.store.write("mentor.assign") as conn:
             row = await store.case_by_client(conn, client_id)
@@ -281,7 +282,7 @@ class CaseService:
                 # Another office's mentor is out of the officer's scope: answered as an unknown id.
                 raise OutOfScope("No such client or mentor")
             if await store.running_assignment(conn, mentor_id, client_id) is not None:
-                raise AlreadyAssigned("This mentor already mentors this client")
+                raise AlreadyAssigned("This mentor already mentors this client", reason="case.already_mentor")
             await store.insert_mentor_assignment(conn, id=assignment.id, mentor_id=mentor_id, client_id=client_id,
                                                  created_at=now, ended_at=None, ends_on=ends_on)
             await self._audit(conn, by, "mentor.assign", row.id, {
@@ -302,7 +303,7 @@ class CaseService:
                 raise NotFound("No such mentor assignment")
             self.require(by, "write_case", await self._view_of(conn, row), missing="No such mentor assignment")
             if not await store.end_mentor_assignment(conn, assignment_id, now):
-                raise Conflict("This mentor assignment has already ended")
+                raise Conflict("This mentor assignment has already ended", reason="case.mentoring_ended")
             await messaging_store.close_mentoring(conn, assignment_id=assignment_id, mentor_id=assignment.mentor_id,
                                                   at=now)
             await self._audit(conn, by, "mentor.end", row.id, {"mentor_id": assignment.mentor_id,
@@ -325,7 +326,8 @@ class CaseService:
             if officer.office_id != view.row.office_id:  # a case moves only within its office
                 raise OutOfScope("No such officer")
             if officer.role not in (Role.OFFICER.value, Role.SENIOR_OFFICER.value):
-                raise BadRequest("The new supervising officer must be an officer or senior officer")
+                raise BadRequest("The new supervising officer must be an officer or senior officer",
+                                 reason="case.officer_role")
             old = view.row.officer_id
             if officer_id == old:
                 return

@@ -102,7 +102,7 @@ class GroupService:
             if user.office_id != row.office_id:  # facilitators run groups of their own office
                 raise OutOfScope("No such facilitator")
             if user.role != Role.FACILITATOR.value:
-                raise BadRequest("A group's facilitator must be a facilitator")
+                raise BadRequest("A group's facilitator must be a facilitator", reason="group.facilitator_role")
             await self._join(conn, cohort_id, await self._conversation(conn, cohort_id), user_id,
                              CohortRole.FACILITATOR, None)
             await self._audit(conn, by, "group.facilitator.add", cohort_id, details={"user_id": user_id})

@@ -119,7 +119,7 @@ def unread(last_seq: int, read_seq: int) -> int:
 def refuse_closed(row: Any) -> None:
     """A conversation whose mentoring ended keeps its history for its members and takes no sends."""
     if row.closed_at is not None:
-        raise ConversationClosed("This conversation has ended; its history stays readable")
+        raise ConversationClosed("This conversation has ended; its history stays readable", reason="messaging.closed")
 
 
 def bucket_owner(row: Any) -> str:

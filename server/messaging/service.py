@@ -75,7 +75,8 @@ class MessagingService:
     ) -> Ack:
         """Store (group commit with concurrent sends), publish, then return the ack."""
         if kind is MessageKind.APPOINTMENT_NOTICE and actor.role not in STAFF_ROLES:
-            raise Forbidden("Only staff send appointment notices (rule scope)", rule_id="scope")
+            raise Forbidden("Only staff send appointment notices (rule scope)", rule_id="scope",
+                            reason="scope.staff_notices")
         return await self.pipeline.send(actor, conversation_id, client_id, body, kind)
 
     async def send_one(
@@ -101,7 +102,8 @@ class MessagingService:
         self, actor: Actor, conversation_id: str, client_id: str, body: str, kind: MessageKind
     ) -> Ack:
         if kind is MessageKind.APPOINTMENT_NOTICE and actor.role not in STAFF_ROLES:
-            raise Forbidden("Only staff send appointment notices (rule scope)", rule_id="scope")
+            raise Forbidden("Only staff send appointment notices (rule scope)", rule_id="scope",
+                            reason="scope.staff_notices")
         now = self.clock.now()
         async with self.store.write("message.send") as conn:
             existing = await store.message_by_client_id(conn, actor.user_id, client_id)

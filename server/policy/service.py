@@ -112,7 +112,7 @@ class PolicyService:
         if rule_id not in RULE_IDS:
             raise NotFound(f"No policy rule {rule_id!r}; rules are {', '.join(RULE_IDS)}")
         if not reason.strip():
-            raise BadRequest("A policy change needs a reason")
+            raise BadRequest("A policy change needs a reason", reason="policy.change_reason")
         now = self.clock.now()
         async with self.store.write("policy.change") as conn:
             current = await store.latest(conn)

@@ -84,7 +84,7 @@ class Entry:
 
 
 def bad(err: model.SchedulingError) -> BadRequest:
-    return BadRequest(str(err))
+    return BadRequest(str(err), reason=err.code, params=err.params)
 
 
 class SchedulingService:
@@ -171,7 +171,7 @@ class SchedulingService:
         view = await self.cases.view(conn, row.case_id)
         self.cases.require(actor, "write_case", view, missing="No such appointment")
         if row.status != Status.SCHEDULED:
-            raise Conflict("The appointment is cancelled")
+            raise Conflict("The appointment is cancelled", reason="scheduling.cancelled")
         if scope is Scope.FOLLOWING and row.series_id is not None:
             return row, view, await store.series_from(conn, row.series_id, row.starts_at)
         return row, view, [row]
@@ -182,7 +182,8 @@ class SchedulingService:
         async with self.store.write("appointment.update") as conn:
             row, view, targets = await self._targets(conn, actor, appointment_id, change.scope)
             if any(t.outcome is not None for t in targets):
-                raise Conflict("An appointment with a recorded outcome is not moved; schedule a new one")
+                raise Conflict("An appointment with a recorded outcome is not moved; schedule a new one",
+                               reason="scheduling.outcome_recorded")
             new_start = change.starts_at or row.starts_at
             new_end = change.ends_at or (new_start + (row.ends_at - row.starts_at))
             try:
