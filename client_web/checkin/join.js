@@ -3,7 +3,7 @@
 // questions -> waiting room -> call. Staff (the officer): their own safe-space check -> the
 // room as host, with the people waiting to admit -> call.
 import { h } from "../shared/dom.js";
-import { setCsrfToken } from "../shared/api.js";
+import { ApiError, setCsrfToken } from "../shared/api.js";
 import { errorText, errorBox, loadInto } from "../shared/ui.js";
 import { deviceTest } from "./device_test.js";
 import { safeSpaceCheck, neutralEnd } from "./safe_space.js";
@@ -183,7 +183,8 @@ function inCall(view, slot, ctx, { checkinId, mode, host }) {
         if (host && !["replaced", "closed"].includes(d.reason)) askOutcome(slot, ctx, checkinId);
         else neutralEnd(slot, t);
       } else if (kind === "error") {
-        status.replaceChildren(errorBox(Object.assign(new Error(d.message || d.code), { code: d.code, ruleId: d.ruleId })));
+        status.replaceChildren(errorBox(new ApiError(0, d.code, d.message, d.ruleId,
+          { reason: d.reason, params: d.params })));
       }
     },
   });

@@ -5,6 +5,7 @@ import { h } from "./dom.js";
 import { t, has, formatTime } from "./i18n.js";
 import { ApiError } from "./api.js";
 import { pageHeading, loadInto, errorBox } from "./ui.js";
+import { reasonText, showsRules } from "./reasons.js";
 import { messenger, MAX_BODY } from "./messaging.js";
 import { conversationName, kindLabel, threadRoute } from "./conversations.js";
 import { attachControls, attachmentView, parseAttachment } from "./attachments.js";
@@ -19,14 +20,16 @@ function audience(me) {
 export function problemText(error, me) {
   const who = audience(me);
   const rule = error.rule_id;
+  const worded = reasonText(error.reason, error.params, { who });
   if (rule && has(`messages.refused.${rule}.${who}`)) {
     const next = `messages.refused.${rule}.${who}_next`;
     return [t(`messages.refused.${rule}.${who}`), has(next) ? t(next) : null];
   }
+  if (worded) return [worded, null];
   if (rule && has(`remote.refused.${rule}.${who}`)) return [t(`remote.refused.${rule}.${who}`), null];
   if (error.code === "timeout") return [t("messages.failed.timeout"), null];
   if (error.code && has(`errors.${error.code}`)) return [t(`errors.${error.code}`), null];
-  return [error.message || t("messages.failed.generic"), null];
+  return [who === "staff" && error.message ? error.message : t("messages.failed.generic"), null];
 }
 
 function nearBottom() {
@@ -229,12 +232,11 @@ export async function renderThread(view, ctx, id) {
       if (!failed) problem.replaceChildren();
       else {
         const [reason, next] = problemText(failed.error, me);
-        const box = h("div", { class: "send-problem", id: "send-problem", "data-rule-id": failed.error.rule_id || null },
+        const rule = showsRules() ? failed.error.rule_id : null; // clients never see rule ids
+        const box = h("div", { class: "send-problem", id: "send-problem", "data-rule-id": rule || null },
           h("p", { class: "problem-reason", id: "problem-reason" }, reason),
           next ? h("p", { class: "problem-next", id: "problem-next" }, next) : null,
-          failed.error.rule_id
-            ? h("p", { class: "muted rule", id: "problem-rule" }, t("remote.rule", { rule_id: failed.error.rule_id }))
-            : null);
+          rule ? h("p", { class: "muted rule", id: "problem-rule" }, t("remote.rule", { rule_id: rule })) : null);
         problem.replaceChildren(box);
         if (problem.isConnected) box.scrollIntoView({ block: "nearest" });
       }
