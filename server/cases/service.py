@@ -390,7 +390,9 @@ class CaseService:
                                "policy_version": decision.policy_version})
         return decision
 
-    async def my_case(self, client: Actor) -> tuple[CaseView, Decision, str]:
+    async def my_case(self, client: Actor) -> tuple[CaseView, Decision, str, Decision]:
+        """The client's case, whether it may be supervised remotely, the officer's name, and
+        whether the client may write to the officer now (a text message)."""
         async with self.store.write("case.read_own") as conn:
             row = await store.case_by_client(conn, client.user_id)
             if row is None:
@@ -398,7 +400,8 @@ class CaseService:
             view = await self._view_of(conn, row)
             officer = await identity_store.user_by_id(conn, row.officer_id)
             await self._audit(conn, client, "case.read", row.id)
-        return view, self._remote_for_client(view), str(officer.display_name)
+        return (view, self._remote_for_client(view), str(officer.display_name),
+                self.decide(client, "send_message", view, message_kind="text"))
 
     async def caseload(self, by: Actor) -> list[tuple[CaseView, Decision, str, str]]:
         """Officer: own caseload; senior officer: their office. Each listed case is an audited read."""

@@ -165,9 +165,9 @@ def register(api: Registry) -> None:
     @api.route("GET", "/api/my/case", permission=OWN_CASE, summary="The client's own case", response=s.MyCase,
                tag="cases")
     async def my_case(call: Call[None]) -> s.MyCase:
-        view, decision, officer = await call.request.app[SERVICES].cases.my_case(call.actor)
+        view, decision, officer, messaging = await call.request.app[SERVICES].cases.my_case(call.actor)
         return s.MyCase(case_id=view.row.id, officer={"display_name": officer}, remote=remote_status(decision),
-                        low_digital_access=view.facts.low_digital_access)
+                        low_digital_access=view.facts.low_digital_access, messaging=remote_status(messaging))
 
     @api.route("GET", "/api/mentees", permission=MENTEES, summary="A mentor's mentees (names only)",
                response=s.Mentees, tag="cases")

@@ -269,8 +269,9 @@ class MentorAssignmentOut(Struct, kw_only=True):
 class MyCase(Struct, kw_only=True):
     case_id: str
     officer: dict[str, str]
-    remote: RemoteStatus
+    remote: RemoteStatus  # video check-ins with the officer
     low_digital_access: bool
+    messaging: RemoteStatus | None = None  # may the client write to the officer now, and if not why
 
 
 class Mentees(Struct, kw_only=True):
