@@ -32,6 +32,29 @@ export function problemText(error, me) {
   return [who === "staff" && error.message ? error.message : t("messages.failed.generic"), null];
 }
 
+/**
+ * In place of the box to write in, when the server says the reader may not write here yet
+ * (a client before their first face-to-face meeting) or any more (an ended mentoring): why,
+ * in their language, and what happens next. Nothing is offered that would only be refused.
+ */
+function cannotWrite(conv, me) {
+  const who = audience(me);
+  const why = conv.closed
+    ? t("reason.messaging.closed")
+    : reasonText(conv.why_not && conv.why_not.code, conv.why_not && conv.why_not.params, { who })
+      || (conv.rule_id && has(`messages.refused.${conv.rule_id}.${who}`) ? t(`messages.refused.${conv.rule_id}.${who}`)
+        : t("messages.cannot_write"));
+  const next = !conv.closed && conv.rule_id && has(`messages.refused.${conv.rule_id}.${who}_next`)
+    ? t(`messages.refused.${conv.rule_id}.${who}_next`) : null;
+  const rule = showsRules() ? conv.rule_id : null;
+  return h("section", { class: "card cannot-write", id: "cannot-write", "aria-labelledby": "cannot-write-title",
+    "data-rule-id": rule || null },
+  h("h2", { id: "cannot-write-title" }, t("messages.cannot_write_title")),
+  h("p", { class: "problem-reason", id: "cannot-write-reason" }, why),
+  next ? h("p", { class: "problem-next" }, next) : null,
+  rule ? h("p", { class: "muted rule" }, t("remote.rule", { rule_id: rule })) : null);
+}
+
 function nearBottom() {
   const doc = document.documentElement;
   return window.innerHeight + window.scrollY >= doc.scrollHeight - NEAR_BOTTOM_PX;
@@ -298,7 +321,8 @@ export async function renderThread(view, ctx, id) {
         >= document.documentElement.scrollHeight - NEAR_BOTTOM_PX - event.target.offsetHeight) toBottom();
   }, true);
   update(); // before the log is on the page, so screen readers do not read out the history
-  body.replaceChildren(conn, earlier, log, empty, problem, form);
+  const writable = conv.may_send !== false && !conv.closed;
+  body.replaceChildren(conn, earlier, log, empty, problem, writable ? form : cannotWrite(conv, me));
   store.show(id, log);
   setTimeout(toBottom, 0); // after the app has moved focus to the heading
 }
