@@ -34,27 +34,52 @@
               └── InvalidName        invalid_name 400 (a name with control or bidirectional-formatting characters)
 
 Client-facing errors carry a stable ``code``, an HTTP ``status`` and a human
-``message``. Foreign exceptions (database, Redis, aiortc) are translated at the edge;
+``message``; most also carry a ``reason``, a finer stable code ("scheduling.start_in_past",
+"face_to_face_first.none_recorded"), with ``params`` (strings and integers) and, for a form
+field, the ``field`` it names, so that a client says what went wrong in the language of the
+person reading it, not in the server's English (issue 13). The English ``message`` stays
+for API users and logs. Foreign exceptions (database, Redis, aiortc) are translated at the edge;
 anything else becomes ``internal_error`` 500 without detail.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 
 class TandemError(Exception):
     code = "internal_error"
     status = 500
 
-    def __init__(self, message: str, *, rule_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        rule_id: str | None = None,
+        reason: str | None = None,
+        params: Mapping[str, str | int] | None = None,
+        field: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.rule_id = rule_id
+        self.reason = reason
+        self.params: dict[str, str | int] = dict(params or {})
+        self.field = field
 
-    def to_json(self) -> dict[str, object]:
+    def detail(self) -> dict[str, object]:
         body: dict[str, object] = {"code": self.code, "message": self.message}
         if self.rule_id is not None:
             body["rule_id"] = self.rule_id
-        return {"error": body}
+        if self.reason is not None:
+            body["reason"] = self.reason
+            body["params"] = self.params
+        if self.field is not None:
+            body["field"] = self.field
+        return body
+
+    def to_json(self) -> dict[str, object]:
+        return {"error": self.detail()}
 
 
 class BadRequest(TandemError):
@@ -97,8 +122,16 @@ class Forbidden(TandemError):
 class PolicyRefused(Forbidden):
     code = "policy_refused"
 
-    def __init__(self, message: str, *, rule_id: str, reasons: tuple[str, ...] = ()) -> None:
-        super().__init__(message, rule_id=rule_id)
+    def __init__(
+        self,
+        message: str,
+        *,
+        rule_id: str,
+        reasons: tuple[str, ...] = (),
+        reason: str,
+        params: Mapping[str, str | int] | None = None,
+    ) -> None:
+        super().__init__(message, rule_id=rule_id, reason=reason, params=params)
         self.reasons = reasons
 
 
@@ -134,7 +167,7 @@ class RateLimited(TandemError):
     status = 429
 
     def __init__(self, message: str, *, retry_after: float) -> None:
-        super().__init__(message)
+        super().__init__(message, reason="rate_limited", params={"seconds": int(retry_after) + 1})
         self.retry_after = retry_after
 
 

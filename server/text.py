@@ -31,9 +31,11 @@ def clean_name(value: str, field: str, *, max_length: int | None = None) -> str:
     for ch in name:
         if ch in BIDI_FORMATTING:
             raise InvalidName(f"{field}: a name may not hold bidirectional formatting characters "
-                              f"(U+{ord(ch):04X} {unicodedata.name(ch)})")
+                              f"(U+{ord(ch):04X} {unicodedata.name(ch)})", reason="field.invalid_name", field=field)
         if unicodedata.category(ch) in _ONE_LINE_BREAKERS:
-            raise InvalidName(f"{field}: a name is one line of text, without control characters (U+{ord(ch):04X})")
+            raise InvalidName(f"{field}: a name is one line of text, without control characters (U+{ord(ch):04X})",
+                              reason="field.invalid_name", field=field)
     if max_length is not None and len(name) > max_length:
-        raise InvalidName(f"{field}: a name may be at most {max_length} characters long")
+        raise InvalidName(f"{field}: a name may be at most {max_length} characters long", reason="field.too_long",
+                          params={"max": max_length}, field=field)
     return name

@@ -83,7 +83,8 @@ async function fetchExport(caseId, format) {
     cache: "no-store" });
   if (!res.ok) {
     const e = ((await res.json().catch(() => null)) || {}).error || {};
-    throw new ApiError(res.status, e.code || `http_${res.status}`, e.message, e.rule_id ?? null);
+    throw new ApiError(res.status, e.code || `http_${res.status}`, e.message, e.rule_id ?? null,
+      { reason: e.reason ?? null, params: e.params ?? null, field: e.field ?? null });
   }
   return res.blob();
 }

@@ -181,7 +181,10 @@ export function startCall({ room, api = null, mode = "video", onEvent = () => {}
     async checkin_alert(f) { onEvent("alert", f); },
     async ended(f) { finish(f.reason); },
     async left() { finish("left"); },
-    async error(f) { onEvent("error", { code: f.code, ruleId: f.rule_id || null, message: f.message }); },
+    async error(f) {
+      onEvent("error", { code: f.code, ruleId: f.rule_id || null, message: f.message, reason: f.reason || null,
+        params: f.params || {} });
+    },
   };
 
   // Frames are handled one at a time, in order: SDP steps must not interleave.

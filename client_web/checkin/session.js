@@ -8,6 +8,7 @@
 // test passed for the check-in is remembered for this tab (sessionStorage), and the server says
 // whether the safe-space check must be answered again (it keeps the last answer per person).
 import { h } from "../shared/dom.js";
+import { ApiError } from "../shared/api.js";
 import { t } from "../shared/i18n.js";
 import { errorBox } from "../shared/ui.js";
 import { dayAndTime } from "../shared/appointments.js";
@@ -297,7 +298,8 @@ export function joinCall(ctx, { checkinId, mode, host }) {
       } else if (kind === "ended") {
         finished(d.reason);
       } else if (kind === "error") {
-        status.replaceChildren(errorBox(Object.assign(new Error(d.message || d.code), { code: d.code, ruleId: d.ruleId })));
+        status.replaceChildren(errorBox(new ApiError(0, d.code, d.message, d.ruleId,
+          { reason: d.reason, params: d.params })));
       }
     },
   });

@@ -3,12 +3,33 @@
 // reminders; and their messages.
 import { h } from "../shared/dom.js";
 import { pageHeading, loadInto, signedInAs } from "../shared/ui.js";
-import { remoteStatus } from "../shared/remote.js";
+import { remoteStatus, reasonOf } from "../shared/remote.js";
 import { messagesCard } from "../shared/conversations.js";
 import { myDataCard } from "./my_data.js";
 import { remindersCard } from "../shared/appointments.js";
 import { upcomingCard } from "./appointments.js";
 import { pushCard } from "../shared/push.js";
+
+/**
+ * What the client cannot do yet and why, in their words: video check-ins and writing to
+ * their officer are named one by one (not only "video is unavailable"), each with the
+ * server's reason when it differs from the one already given above.
+ */
+function unavailable(mine, t) {
+  const items = [];
+  if (!mine.remote.allowed) items.push(["video", t("client.unavailable_video"), null]);
+  if (mine.messaging && !mine.messaging.allowed) {
+    const why = reasonOf(mine.messaging, "client");
+    items.push(["messages", t("client.unavailable_messages"), why && why !== reasonOf(mine.remote, "client") ? why
+      : null]);
+  }
+  if (!items.length) return null;
+  return h("div", { class: "stack", id: "unavailable" },
+    h("p", { id: "unavailable-title" }, t("client.unavailable_title")),
+    h("ul", { "aria-labelledby": "unavailable-title" }, items.map(([what, text, why]) =>
+      h("li", { "data-unavailable": what }, text, why ? h("span", { class: "reason" }, ` ${why}`) : null))),
+    h("p", { class: "hint" }, t("client.unavailable_next")));
+}
 
 export async function render(view, { me, api, t }) {
   const slot = h("div", { class: "stack" });
@@ -29,6 +50,7 @@ export async function render(view, { me, api, t }) {
       h("section", { class: "card", "aria-labelledby": "remote-title" },
         h("h2", { id: "remote-title" }, t("client.remote_title")),
         remoteStatus(mine.remote, "client"),
+        unavailable(mine, t),
         mine.low_digital_access ? h("p", { class: "note" }, t("client.alternatives")) : null));
   };
   await Promise.all([load(), messages.loaded, myData.loaded, upcoming.loaded, reminders.loaded, push.loaded]);

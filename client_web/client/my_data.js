@@ -2,7 +2,7 @@
 // long each kind is kept (a countdown to its next removal), who looked at it, and the
 // whole of it to download, as a readable page or as JSON; and (art. 16, 17) asking for
 // something to be corrected or removed, with where each such request stands. The access log
-// is grouped per day: when, who (and their role), and what it was about.
+// is grouped per day: when, who (and their role), what it was about, and why (its purpose).
 import { h } from "../shared/dom.js";
 import { formatDate, language } from "../shared/i18n.js";
 import { loadInto, roleName } from "../shared/ui.js";
@@ -29,7 +29,15 @@ function accessWhat(action) {
   return found ? found[1] : "other";
 }
 
-/** "Who looked at your data": per day, newest first, each with the time, who, and what. */
+// Why: the purpose the server derives from the audited action (server/audit/purpose.py).
+const PURPOSES = new Set(["supervision", "checkin", "group_programme", "mentoring", "case_network", "data_request",
+  "legal_hold", "retention", "account", "other"]);
+
+function purposeKey(purpose) {
+  return PURPOSES.has(purpose) ? purpose : "other";
+}
+
+/** "Who looked at your data": per day, newest first, each with the time, who, what and why. */
 function accessLog(entries, t) {
   const time = new Intl.DateTimeFormat(language(), { timeStyle: "short" });
   const days = new Map();
@@ -40,9 +48,12 @@ function accessLog(entries, t) {
   }
   return h("ol", { class: "plain stack", id: "my-data-access" }, [...days].map(([day, rows]) =>
     h("li", { class: "access-day" }, h("h4", {}, day),
-      h("ul", { class: "plain stack" }, rows.map((a) => h("li", { "data-action": a.action },
-        t("mydata.access_entry", { time: time.format(new Date(a.at)), who: a.actor, role: roleName(a.role),
-          what: t(`mydata.what.${accessWhat(a.action)}`) })))))));
+      h("ul", { class: "plain stack" }, rows.map((a) => h("li", { "data-action": a.action,
+        "data-purpose": a.purpose || "other" },
+      t("mydata.access_entry", { time: time.format(new Date(a.at)), who: a.actor, role: roleName(a.role),
+        what: t(`mydata.what.${accessWhat(a.action)}`) }),
+      h("br"), h("span", { class: "muted access-purpose" },
+        t("mydata.access_purpose", { why: t(`mydata.purpose.${purposeKey(a.purpose)}`) }))))))));
 }
 
 /** What is kept with the case itself (no monthly removal): meetings and exceptions. */

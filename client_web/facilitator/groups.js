@@ -43,6 +43,8 @@ function memberItem(group, m, ctx, reload) {
   return li;
 }
 
+const NAMINGS = ["first_name", "initials"];
+
 /** One group's members and forms, loaded into `slot`. */
 async function showGroup(slot, summary, ctx) {
   const { t, api } = ctx;
@@ -79,7 +81,16 @@ async function showGroup(slot, summary, ctx) {
           send: (b) => api.post(`/api/groups/${encodeURIComponent(group.id)}/facilitators`, b),
           done: () => reload(t("groups.facilitator_added")),
         })
-        : h("p", { class: "muted" }, t("groups.no_colleagues"))]);
+        : h("p", { class: "muted" }, t("groups.no_colleagues")),
+      // How participants see one another in the group (staff always see full names).
+      h("h4", {}, t("groups.member_names")),
+      actionForm(key("names"), [selectField(key("naming"), t("groups.member_names_label"),
+        NAMINGS.map((n) => [n, t(`groups.member_names.${n}`)]), group.member_names || "first_name")],
+      t("groups.save"), {
+        body: (form) => ({ member_names: form.querySelector("select").value }),
+        send: (b) => api.put(`/api/groups/${encodeURIComponent(group.id)}/member-names`, b),
+        done: () => reload(t("groups.member_names_saved")),
+      })]);
     said.textContent = message || "";
   };
   await reload();

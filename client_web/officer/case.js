@@ -7,6 +7,7 @@ import { h, append } from "../shared/dom.js";
 import { formatDate, formatTime } from "../shared/i18n.js";
 import { pageHeading, loadInto, errorBox, field, selectField, details } from "../shared/ui.js";
 import { remoteStatus } from "../shared/remote.js";
+import { reasonText } from "../shared/reasons.js";
 import { actionForm } from "../shared/forms.js";
 import { isoDay } from "../shared/appointments.js";
 import { flagList } from "./home.js";
@@ -63,7 +64,11 @@ function remoteCard(file, ctx, reload) {
     decision.replaceChildren(details([
       [t("case.decided_by_version"), h("span", { id: "remote-policy-version" }, String(d.policy_version))],
       d.rule_id ? [t("case.deciding_rule"), h("code", { id: "remote-rule" }, d.rule_id)] : null,
-      d.reasons.length ? [t("case.decision_reasons"), list("remote-reasons", d.reasons)] : null,
+      // Each reason in the officer's language from its code; the server's English where the catalog has none.
+      d.reasons.length ? [t("case.decision_reasons"), list("remote-reasons", d.reasons.map((english, i) => {
+        const code = (d.codes || [])[i];
+        return (code && reasonText(code.code, code.params, { who: "staff" })) || english;
+      }))] : null,
       d.obligations.length ? [t("case.decision_obligations"), list("remote-obligations", d.obligations)] : null,
     ]));
   };

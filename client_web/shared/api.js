@@ -1,6 +1,7 @@
 // HTTP and WebSocket access to the Tandem server (same origin only).
-// Errors arrive as {"error": {"code", "message", "rule_id"?}} and are thrown as ApiError,
-// so screens can show the catalog text for `code` and name the refusing rule.
+// Errors arrive as {"error": {"code", "message", "rule_id"?, "reason"?, "params"?, "field"?}}
+// and are thrown as ApiError, so screens word `reason` with `params` from their catalog (the
+// English `message` is for API users and logs) and, for staff, name the refusing rule.
 
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 const TIMEOUT_MS = 30000; // generous: clients are often on slow 3G
@@ -8,13 +9,21 @@ const TIMEOUT_MS = 30000; // generous: clients are often on slow 3G
 let csrfToken = null;
 
 export class ApiError extends Error {
-  constructor(status, code, message, ruleId = null) {
+  constructor(status, code, message, ruleId = null, { reason = null, params = null, field = null } = {}) {
     super(message || code);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.ruleId = ruleId;
+    this.reason = reason;
+    this.params = params || {};
+    this.field = field;
   }
+}
+
+function apiError(status, e) {
+  return new ApiError(status, e.code || `http_${status}`, e.message, e.rule_id ?? null,
+    { reason: e.reason ?? null, params: e.params ?? null, field: e.field ?? null });
 }
 
 export function setCsrfToken(token) {
@@ -43,7 +52,7 @@ export async function request(method, path, body) {
     const data = await res.json().catch(() => null);
     if (!res.ok) {
       const e = (data && data.error) || {};
-      const err = new ApiError(res.status, e.code || `http_${res.status}`, e.message, e.rule_id ?? null);
+      const err = apiError(res.status, e);
       if (err.code === "mfa_enrolment_required") {
         // Staff must set up a second factor before the server answers anything else;
         // the app shows the set-up screen, whichever screen made the call.
@@ -88,7 +97,7 @@ export function upload(path, file, { onProgress, signal } = {}) {
       }
       if (xhr.status >= 200 && xhr.status < 300) return resolve(data);
       const e = (data && data.error) || {};
-      return reject(new ApiError(xhr.status, e.code || `http_${xhr.status}`, e.message, e.rule_id ?? null));
+      return reject(apiError(xhr.status, e));
     });
     xhr.addEventListener("error", () => { done(); reject(new ApiError(0, "network_error", "")); });
     xhr.addEventListener("abort", () => { done(); reject(new ApiError(0, "aborted", "")); });

@@ -8,6 +8,7 @@
 //   #/cases/<id>     the officer's case page (officers and senior officers)
 import { h } from "./dom.js";
 import { fetchMe, logout as endSession, setCsrfToken, api } from "./api.js";
+import { setViewer } from "./reasons.js";
 import {
   t, setLanguage, storedLanguage, browserLanguage, languageSwitcher,
 } from "./i18n.js";
@@ -189,6 +190,7 @@ async function render({ focus = null } = {}) {
     history.replaceState(null, "", `#${wanted}`);
     [path, params] = [wanted, new URLSearchParams()];
   }
+  setViewer(state.me); // who reads the reasons: rule ids are for staff (shared/reasons.js)
   renderHeader(path);
   const main = document.getElementById("main");
   const view = h("div", { class: "view" });

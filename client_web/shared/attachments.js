@@ -10,6 +10,7 @@
 import { h } from "./dom.js";
 import { t } from "./i18n.js";
 import { ApiError, upload } from "./api.js";
+import { reasonText, showsRules } from "./reasons.js";
 
 export const ACCEPT = "image/jpeg,image/png,application/pdf";
 const PHOTO_TYPES = new Set(["image/jpeg", "image/png"]);
@@ -86,12 +87,17 @@ async function prepared(file) {
 /** The catalog text for an upload's refusal, and the server's own reason when it gave one. */
 function refusal(err, explain) {
   const code = err instanceof ApiError ? err.code : null;
-  const reason = err instanceof ApiError && err.status > 0 && err.message && err.message !== code ? err.message : null;
+  // The server's reason (e.g. the largest size it takes) in the reader's words; its English only to staff.
+  const worded = err instanceof ApiError ? reasonText(err.reason, err.params) : null;
+  const english = showsRules() && err instanceof ApiError && err.status > 0 && err.message && err.message !== code
+    ? err.message : null;
+  const reason = worded || english;
   if (code === "payload_too_large") return [t("attach.too_large"), reason];
   if (code === "unsupported_media_type") return [t("attach.wrong_type"), reason];
   if (code === "invalid_request") return [t("attach.unreadable"), reason];
   if (code === "aborted") return [t("attach.cancelled"), null];
-  const [text] = explain({ code, message: err && err.message, rule_id: err instanceof ApiError ? err.ruleId : null });
+  const [text] = explain({ code, message: err && err.message, rule_id: err instanceof ApiError ? err.ruleId : null,
+    reason: err instanceof ApiError ? err.reason : null, params: err instanceof ApiError ? err.params : {} });
   return [text, null];
 }
 

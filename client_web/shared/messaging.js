@@ -693,7 +693,8 @@ class Messenger {
     }
     entry.state = "failed";
     entry.refused = true; // not sent again on its own: only when the person asks
-    entry.error = { code: error.code, message: error.message, rule_id: error.rule_id || null };
+    entry.error = { code: error.code, message: error.message, rule_id: error.rule_id || null,
+      reason: error.reason || null, params: error.params || {} };
     this.persist(entry.id);
     this.emit({ conversation_id: entry.conversation_id, refused: entry.id });
   }

@@ -5,6 +5,7 @@ import { h } from "./dom.js";
 import { t, has, formatTime } from "./i18n.js";
 import { ApiError } from "./api.js";
 import { pageHeading, loadInto, errorBox } from "./ui.js";
+import { reasonText, showsRules } from "./reasons.js";
 import { messenger, MAX_BODY } from "./messaging.js";
 import { conversationName, kindLabel, threadRoute } from "./conversations.js";
 import { attachControls, attachmentView, parseAttachment } from "./attachments.js";
@@ -19,14 +20,39 @@ function audience(me) {
 export function problemText(error, me) {
   const who = audience(me);
   const rule = error.rule_id;
+  const worded = reasonText(error.reason, error.params, { who });
   if (rule && has(`messages.refused.${rule}.${who}`)) {
     const next = `messages.refused.${rule}.${who}_next`;
     return [t(`messages.refused.${rule}.${who}`), has(next) ? t(next) : null];
   }
+  if (worded) return [worded, null];
   if (rule && has(`remote.refused.${rule}.${who}`)) return [t(`remote.refused.${rule}.${who}`), null];
   if (error.code === "timeout") return [t("messages.failed.timeout"), null];
   if (error.code && has(`errors.${error.code}`)) return [t(`errors.${error.code}`), null];
-  return [error.message || t("messages.failed.generic"), null];
+  return [who === "staff" && error.message ? error.message : t("messages.failed.generic"), null];
+}
+
+/**
+ * In place of the box to write in, when the server says the reader may not write here yet
+ * (a client before their first face-to-face meeting) or any more (an ended mentoring): why,
+ * in their language, and what happens next. Nothing is offered that would only be refused.
+ */
+function cannotWrite(conv, me) {
+  const who = audience(me);
+  const why = conv.closed
+    ? t("reason.messaging.closed")
+    : reasonText(conv.why_not && conv.why_not.code, conv.why_not && conv.why_not.params, { who })
+      || (conv.rule_id && has(`messages.refused.${conv.rule_id}.${who}`) ? t(`messages.refused.${conv.rule_id}.${who}`)
+        : t("messages.cannot_write"));
+  const next = !conv.closed && conv.rule_id && has(`messages.refused.${conv.rule_id}.${who}_next`)
+    ? t(`messages.refused.${conv.rule_id}.${who}_next`) : null;
+  const rule = showsRules() ? conv.rule_id : null;
+  return h("section", { class: "card cannot-write", id: "cannot-write", "aria-labelledby": "cannot-write-title",
+    "data-rule-id": rule || null },
+  h("h2", { id: "cannot-write-title" }, t("messages.cannot_write_title")),
+  h("p", { class: "problem-reason", id: "cannot-write-reason" }, why),
+  next ? h("p", { class: "problem-next" }, next) : null,
+  rule ? h("p", { class: "muted rule" }, t("remote.rule", { rule_id: rule })) : null);
 }
 
 function nearBottom() {
@@ -229,12 +255,11 @@ export async function renderThread(view, ctx, id) {
       if (!failed) problem.replaceChildren();
       else {
         const [reason, next] = problemText(failed.error, me);
-        const box = h("div", { class: "send-problem", id: "send-problem", "data-rule-id": failed.error.rule_id || null },
+        const rule = showsRules() ? failed.error.rule_id : null; // clients never see rule ids
+        const box = h("div", { class: "send-problem", id: "send-problem", "data-rule-id": rule || null },
           h("p", { class: "problem-reason", id: "problem-reason" }, reason),
           next ? h("p", { class: "problem-next", id: "problem-next" }, next) : null,
-          failed.error.rule_id
-            ? h("p", { class: "muted rule", id: "problem-rule" }, t("remote.rule", { rule_id: failed.error.rule_id }))
-            : null);
+          rule ? h("p", { class: "muted rule", id: "problem-rule" }, t("remote.rule", { rule_id: rule })) : null);
         problem.replaceChildren(box);
         if (problem.isConnected) box.scrollIntoView({ block: "nearest" });
       }
@@ -296,7 +321,8 @@ export async function renderThread(view, ctx, id) {
         >= document.documentElement.scrollHeight - NEAR_BOTTOM_PX - event.target.offsetHeight) toBottom();
   }, true);
   update(); // before the log is on the page, so screen readers do not read out the history
-  body.replaceChildren(conn, earlier, log, empty, problem, form);
+  const writable = conv.may_send !== false && !conv.closed;
+  body.replaceChildren(conn, earlier, log, empty, problem, writable ? form : cannotWrite(conv, me));
   store.show(id, log);
   setTimeout(toBottom, 0); // after the app has moved focus to the heading
 }

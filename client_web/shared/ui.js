@@ -2,9 +2,15 @@
 import { h } from "./dom.js";
 import { t, has } from "./i18n.js";
 import { ApiError } from "./api.js";
+import { reasonText, showsRules } from "./reasons.js";
 
-/** Catalog text for an error code, else the server's own message, else a generic one. */
+/**
+ * The server's reason in the reader's language (its `reason` code and `params`), else the
+ * catalog text for the error code, else the server's own message, else a generic one.
+ */
 export function errorText(err) {
+  const worded = err instanceof ApiError ? reasonText(err.reason, err.params, { field: err.field }) : null;
+  if (worded) return worded;
   const code = err instanceof ApiError ? err.code : null;
   if (code && has(`errors.${code}`)) return t(`errors.${code}`);
   if (err instanceof ApiError && err.status > 0 && err.message && err.message !== code) {
@@ -69,18 +75,22 @@ export async function loadInto(slot, load, onRetry) {
   }
 }
 
-/** What the server said is wrong with a form, when its catalog text is only the generic one. */
+/**
+ * What the server said is wrong with a form, when the catalog has no words for its reason and
+ * its code's text is only the generic one (an API detail no screen expects).
+ */
 function formReason(err) {
-  return err instanceof ApiError && err.code === "invalid_request" && err.message && err.message !== err.code
-    ? err.message : null;
+  return err instanceof ApiError && err.code === "invalid_request" && !reasonText(err.reason, err.params)
+    && err.message && err.message !== err.code ? err.message : null;
 }
 
+/** An announced error; the refusing rule is named to staff only (clients are told what to do). */
 export function errorBox(err, onRetry) {
   const reason = formReason(err);
-  return h("div", { class: "error-box" },
+  return h("div", { class: "error-box", "data-reason": err instanceof ApiError ? err.reason : null },
     h("p", { role: "alert" }, errorText(err), reason ? h("span", { class: "reason" }, ` ${reason}`) : null),
-    err instanceof ApiError && err.ruleId
-      ? h("p", { class: "muted" }, t("remote.rule", { rule_id: err.ruleId })) : null,
+    err instanceof ApiError && err.ruleId && showsRules()
+      ? h("p", { class: "muted rule" }, t("remote.rule", { rule_id: err.ruleId })) : null,
     onRetry ? h("button", { type: "button", class: "button secondary", onclick: onRetry },
       t("action.retry")) : null);
 }

@@ -27,7 +27,7 @@ from server.identity.scope import CaseRef, audit_mark, in_scope, relation
 from server.identity.service import IdentityService
 from server.ids import new_id
 from server.messaging import store as messaging_store
-from server.policy.decision import Decision
+from server.policy.decision import Decision, refusal
 from server.policy.facts import ActorFacts, CaseFacts, PolicyRequest
 from server.policy.rules import face_to_face_first
 from server.policy.service import PolicyService
@@ -93,8 +93,7 @@ def build_view(f: store.CaseFactsRow) -> CaseView:
 
 def refuse(decision: Decision) -> None:
     if not decision.allowed:
-        reason = decision.reasons[0] if decision.reasons else f"Refused by rule {decision.rule_id}"
-        raise PolicyRefused(reason, rule_id=decision.rule_id or "unknown", reasons=decision.reasons)
+        raise refusal(decision)
 
 
 def _check_case_opener(by: Actor, officer_id: str, officer: Any, may_act_in: Callable[[str | None], bool]) -> None:
@@ -102,15 +101,16 @@ def _check_case_opener(by: Actor, officer_id: str, officer: Any, may_act_in: Cal
     cases on their own caseload only; to anyone else, an officer of an office they may not act
     in does not exist (``may_act_in``: the office rule, ``act_in_office``)."""
     if by.role is Role.OFFICER and officer_id != by.user_id:
-        raise PolicyRefused("Officers open cases only on their own caseload (rule scope)", rule_id="scope")
+        raise PolicyRefused("Officers open cases only on their own caseload (rule scope)", rule_id="scope",
+                            reason="scope.own_caseload")
     if officer is None:
         raise NotFound("No such officer")
     if not may_act_in(officer.office_id):
         raise OutOfScope("No such officer")
     if officer.role not in (Role.OFFICER.value, Role.SENIOR_OFFICER.value):
-        raise BadRequest("The supervising officer must be an officer or senior officer")
+        raise BadRequest("The supervising officer must be an officer or senior officer", reason="case.officer_role")
     if officer.office_id is None:
-        raise BadRequest("The supervising officer belongs to no office")
+        raise BadRequest("The supervising officer belongs to no office", reason="case.officer_no_office")
 
 
 class CaseService:
@@ -200,7 +200,8 @@ class CaseService:
     ) -> CreatedCase:
         """Create a client account and their case; returns a one-time enrolment code."""
         if by.role not in (Role.SENIOR_OFFICER, Role.ADMIN, Role.OFFICER):
-            raise PolicyRefused("Only officers, senior officers and admins open cases (rule scope)", rule_id="scope")
+            raise PolicyRefused("Only officers, senior officers and admins open cases (rule scope)", rule_id="scope",
+                                reason="scope.opens_no_cases")
         hashed = await self.identity.hash_new_password(password)
         case_id = new_id()
         now = self.clock.now()
@@ -225,7 +226,8 @@ class CaseService:
 
     async def record_face_to_face(self, by: Actor, case_id: str, *, met_at: datetime, location: str) -> str:
         if met_at > self.clock.now() + timedelta(minutes=5):
-            raise BadRequest("A face-to-face meeting cannot be recorded before it happens")
+            raise BadRequest("A face-to-face meeting cannot be recorded before it happens",
+                             reason="case.meeting_in_future")
         meeting_id = new_id()
         async with self.store.write("case.face_to_face") as conn:
             view = await self.view(conn, case_id)
@@ -240,9 +242,9 @@ class CaseService:
 
     async def grant_exception(self, by: Actor, case_id: str, *, days: int, reason: str) -> datetime:
         if not reason.strip():
-            raise BadRequest("An exception needs a justification")
+            raise BadRequest("An exception needs a justification", reason="case.exception_reason")
         if days < 1:
-            raise BadRequest("An exception lasts at least one day")
+            raise BadRequest("An exception lasts at least one day", reason="case.exception_days")
         now = self.clock.now()
         until = now + timedelta(days=days)
         async with self.store.write("case.exception") as conn:
@@ -253,7 +255,8 @@ class CaseService:
             limit = face_to_face_first.max_exception(self.policy.engine.policies.config("face_to_face_first"))  # type: ignore[arg-type]
             if timedelta(days=days) > limit:
                 raise PolicyRefused(f"An exception may last at most {limit.days} days (rule face_to_face_first)",
-                                    rule_id="face_to_face_first")
+                                    rule_id="face_to_face_first", reason="face_to_face_first.exception_too_long",
+                                    params={"max_days": limit.days})
             self.require(by, "grant_exception", view)
             await store.insert_exception(conn, id=new_id(), case_id=case_id, officer_id=view.row.officer_id,
                                          granted_by=by.user_id, reason=reason, starts_at=now, expires_at=until,
@@ -267,7 +270,7 @@ class CaseService:
         a mentor never reads what the client wrote to an earlier mentor."""
         now = self.clock.now()
         if ends_on is not None and ends_on <= now.date():
-            raise BadRequest("A planned end (ends_on) is a day after today")
+            raise BadRequest("A planned end (ends_on) is a day after today", reason="case.mentoring_end")
         assignment = MentorAssignment(new_id(), mentor_id, client_id, now, ends_on)
         async with self.store.write("mentor.assign") as conn:
             row = await store.case_by_client(conn, client_id)
@@ -279,7 +282,7 @@ class CaseService:
                 # Another office's mentor is out of the officer's scope: answered as an unknown id.
                 raise OutOfScope("No such client or mentor")
             if await store.running_assignment(conn, mentor_id, client_id) is not None:
-                raise AlreadyAssigned("This mentor already mentors this client")
+                raise AlreadyAssigned("This mentor already mentors this client", reason="case.already_mentor")
             await store.insert_mentor_assignment(conn, id=assignment.id, mentor_id=mentor_id, client_id=client_id,
                                                  created_at=now, ended_at=None, ends_on=ends_on)
             await self._audit(conn, by, "mentor.assign", row.id, {
@@ -300,7 +303,7 @@ class CaseService:
                 raise NotFound("No such mentor assignment")
             self.require(by, "write_case", await self._view_of(conn, row), missing="No such mentor assignment")
             if not await store.end_mentor_assignment(conn, assignment_id, now):
-                raise Conflict("This mentor assignment has already ended")
+                raise Conflict("This mentor assignment has already ended", reason="case.mentoring_ended")
             await messaging_store.close_mentoring(conn, assignment_id=assignment_id, mentor_id=assignment.mentor_id,
                                                   at=now)
             await self._audit(conn, by, "mentor.end", row.id, {"mentor_id": assignment.mentor_id,
@@ -315,14 +318,16 @@ class CaseService:
             view = await self.view(conn, case_id)
             self.require(by, "write_case", view)
             if by.role is not Role.SENIOR_OFFICER:
-                raise PolicyRefused("Only a senior officer reassigns a case (rule scope)", rule_id="scope")
+                raise PolicyRefused("Only a senior officer reassigns a case (rule scope)", rule_id="scope",
+                                    reason="scope.senior_only")
             officer = await identity_store.user_by_id(conn, officer_id)
             if officer is None:
                 raise NotFound("No such officer")
             if officer.office_id != view.row.office_id:  # a case moves only within its office
                 raise OutOfScope("No such officer")
             if officer.role not in (Role.OFFICER.value, Role.SENIOR_OFFICER.value):
-                raise BadRequest("The new supervising officer must be an officer or senior officer")
+                raise BadRequest("The new supervising officer must be an officer or senior officer",
+                                 reason="case.officer_role")
             old = view.row.officer_id
             if officer_id == old:
                 return
@@ -385,7 +390,9 @@ class CaseService:
                                "policy_version": decision.policy_version})
         return decision
 
-    async def my_case(self, client: Actor) -> tuple[CaseView, Decision, str]:
+    async def my_case(self, client: Actor) -> tuple[CaseView, Decision, str, Decision]:
+        """The client's case, whether it may be supervised remotely, the officer's name, and
+        whether the client may write to the officer now (a text message)."""
         async with self.store.write("case.read_own") as conn:
             row = await store.case_by_client(conn, client.user_id)
             if row is None:
@@ -393,7 +400,8 @@ class CaseService:
             view = await self._view_of(conn, row)
             officer = await identity_store.user_by_id(conn, row.officer_id)
             await self._audit(conn, client, "case.read", row.id)
-        return view, self._remote_for_client(view), str(officer.display_name)
+        return (view, self._remote_for_client(view), str(officer.display_name),
+                self.decide(client, "send_message", view, message_kind="text"))
 
     async def caseload(self, by: Actor) -> list[tuple[CaseView, Decision, str, str]]:
         """Officer: own caseload; senior officer: their office. Each listed case is an audited read."""
@@ -402,7 +410,8 @@ class CaseService:
         elif by.role is Role.SENIOR_OFFICER:
             officer_id, office_id = by.user_id, by.office_id
         else:
-            raise PolicyRefused("Only officers have a caseload (rule scope)", rule_id="scope")
+            raise PolicyRefused("Only officers have a caseload (rule scope)", rule_id="scope",
+                                reason="scope.officers_only")
         out: list[tuple[CaseView, Decision, str, str]] = []
         async with self.store.write("caseload.read") as conn:
             for row in await store.caseload_rows(conn, officer_id=officer_id, office_id=office_id):
@@ -419,7 +428,7 @@ class CaseService:
             view = await self.view(conn, case_id)
             self.require(by, "read_case", view)
             if by.role is Role.CLIENT:
-                raise PolicyRefused("Case notes are for staff (rule scope)", rule_id="scope")
+                raise PolicyRefused("Case notes are for staff (rule scope)", rule_id="scope", reason="scope.staff_only")
             for row in await store.note_rows(conn, case_id, limit=limit):
                 try:
                     text = (await self.keyring.decrypt(conn, key_id=row.key_id, blob=row.body,

@@ -60,9 +60,10 @@ def evaluate(asked: tuple[Question, ...], answers: Mapping[str, bool], *, cant_t
     ids = [q.id for q in asked]
     unknown = sorted(set(answers) - set(ids))
     if unknown:
-        raise BadRequest(f"Unknown safe-space questions: {', '.join(unknown)}")
+        raise BadRequest(f"Unknown safe-space questions: {', '.join(unknown)}", reason="safe_space.unknown_questions")
     missing = [i for i in ids if i not in answers]
     if missing:
-        raise BadRequest(f"Answer every safe-space question; missing: {', '.join(missing)}")
+        raise BadRequest(f"Answer every safe-space question; missing: {', '.join(missing)}",
+                         reason="safe_space.unanswered")
     unsafe = tuple(q.id for q in asked if answers[q.id] != q.safe_answer)
     return Result(verdict=Verdict.UNSAFE if unsafe else Verdict.PASSED, unsafe=unsafe)

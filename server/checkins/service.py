@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -144,7 +144,7 @@ class CheckinService:
         acc = await self.access(conn, actor, checkin_id)
         if acc.part != "host":
             raise PolicyRefused("Only the case's officer or a senior officer of the office may do this (rule scope)",
-                                rule_id="scope")
+                                rule_id="scope", reason="scope.officers_only")
         return acc
 
     def _video_decision(self, actor: Actor, view: CaseView, part: str) -> tuple[str, ...]:
@@ -174,7 +174,7 @@ class CheckinService:
         ``appointment`` is the appointment's row or a mapping with ``id`` and ``case_id``."""
         case_id = _field(appointment, "case_id")
         if not isinstance(case_id, str):
-            raise BadRequest("The appointment names no case")
+            raise BadRequest("The appointment names no case", reason="checkin.no_case")
         return await self._insert(conn, actor, case_id, _field(appointment, "id"), opens_at, closes_at)
 
     async def cancel_for_appointment(self, conn: AsyncConnection, actor: Actor, appointment_id: str) -> list[str]:
@@ -218,9 +218,11 @@ class CheckinService:
                       opens_at: datetime, closes_at: datetime) -> Scheduled:
         now = self.clock.now()
         if closes_at <= opens_at or closes_at - opens_at > MAX_LENGTH:
-            raise BadRequest(f"A check-in window ends after it starts and lasts at most {MAX_LENGTH.seconds // 3600} h")
+            raise BadRequest(f"A check-in window ends after it starts and lasts at most {MAX_LENGTH.seconds // 3600} h",
+                             reason="checkin.window_length", params={"hours": MAX_LENGTH.seconds // 3600})
         if closes_at <= now or opens_at > now + MAX_AHEAD:
-            raise BadRequest("A check-in window must end in the future and start within 400 days")
+            raise BadRequest("A check-in window must end in the future and start within 400 days",
+                             reason="checkin.window_range")
         view = await self.cases.view(conn, case_id)
         alternatives = self._video_decision(actor, view, "host")
         checkin_id = new_id()
@@ -277,7 +279,7 @@ class CheckinService:
         async with self.store.write("checkin.link") as conn:
             acc = await self._host(conn, actor, checkin_id)
             if CheckinState(acc.row.state) not in JOINABLE:
-                raise IllegalTransition("This check-in can no longer be joined")
+                raise IllegalTransition("This check-in can no longer be joined", reason="checkin.closed")
             await store.insert_code(conn, code_hash=token_digest(code), checkin_id=checkin_id,
                                     user_id=acc.view.row.client_id, created_by=actor.user_id,
                                     created_at=self.clock.now(), expires_at=acc.row.closes_at)
@@ -296,7 +298,8 @@ class CheckinService:
                 user = await identity_store.user_by_id(conn, used.user_id) if used is not None else None
                 row = await store.checkin(conn, checkin_id)
                 if used is None or user is None or user.disabled or row is None:
-                    raise Unauthenticated("This link's code is not valid: it was used, has expired or is wrong")
+                    raise Unauthenticated("This link's code is not valid: it was used, has expired or is wrong",
+                                          reason="checkin.bad_code")
                 actor = identity_store.actor_from_row(user)
                 result = await self.identity.insert_checkin_session(conn, actor, checkin_id=checkin_id, kind=kind,
                                                                     expires_at=row.closes_at, address=address)
@@ -312,7 +315,8 @@ class CheckinService:
             acc = await self._host(conn, actor, checkin_id)
             user = await identity_store.user_by_id(conn, user_id)
             if user is None or user.role != Role.INTERPRETER.value:
-                raise BadRequest("Only interpreter accounts are invited to a check-in")
+                raise BadRequest("Only interpreter accounts are invited to a check-in",
+                                 reason="checkin.not_interpreter")
             if not await store.is_interpreter(conn, checkin_id, user_id):
                 await store.invite_interpreter(conn, checkin_id=checkin_id, user_id=user_id,
                                                invited_by=actor.user_id, invited_at=self.clock.now())
@@ -390,17 +394,21 @@ class CheckinService:
             acc = await self.access(conn, actor, checkin_id, limited_to)
             if CheckinState(acc.row.state) not in JOINABLE:
                 state = acc.row.state.replace("_", " ")
-                raise IllegalTransition(f"This check-in is {state}: it can no longer be joined")
+                raise IllegalTransition(f"This check-in is {state}: it can no longer be joined",
+                                        reason="checkin.closed", params={"state": acc.row.state})
             if not acc.row.opens_at <= now <= acc.row.closes_at:
                 raise OutsideWindow(f"This check-in can be joined from {acc.row.opens_at:%Y-%m-%d %H:%M} to "
-                                    f"{acc.row.closes_at:%H:%M} UTC")
+                                    f"{acc.row.closes_at:%H:%M} UTC", reason="checkin.outside_window",
+                                    params={"opens_at": acc.row.opens_at.astimezone(UTC).isoformat(),
+                                            "closes_at": acc.row.closes_at.astimezone(UTC).isoformat()})
             self._video_decision(actor, acc.view, acc.part)
             if not await store.passed_safe_space(conn, checkin_id, actor.user_id):
                 raise PolicyRefused("You have not passed the safe-space check for this check-in (rule safe_space)",
-                                    rule_id="safe_space")
+                                    rule_id="safe_space", reason="safe_space.not_passed")
             relay = self.safe_space.force_relay_for_staff and acc.part != "client"
             if relay and not self.turn.turn_urls:
-                raise Unavailable("Calls must go through a TURN server, and none is configured")
+                raise Unavailable("Calls must go through a TURN server, and none is configured",
+                                  reason="checkin.no_turn")
             servers, _ = ice_servers(self.turn, actor.user_id, now, relay_only=relay)
             await self._audit(conn, actor.user_id, "checkin.join", acc.row, {"part": acc.part})
         return JoinGrant(checkin_id, acc.row.case_id, acc.view.row.officer_id, acc.part == "host", servers, relay,
@@ -425,7 +433,7 @@ class CheckinService:
                 return
             if await store.set_state(conn, row.id, state.value, step(state, event).value, self.clock.now()):
                 return
-        raise IllegalTransition("The check-in kept changing; try again")
+        raise IllegalTransition("The check-in kept changing; try again", reason="checkin.changed")
 
     async def record_call(self, checkin_id: str, case_id: str, notes: list[dict[str, Any]],
                           events: list[CheckinEvent]) -> None:
@@ -460,7 +468,7 @@ class CheckinService:
                                                    category=evidence.RECORDS, at=now, table="checkins",
                                                    row_id=checkin_id, checkin_id=checkin_id, body={"note": note})
             if not await store.set_state(conn, checkin_id, acc.row.state, state.value, now):
-                raise IllegalTransition("The check-in changed meanwhile; reload it")
+                raise IllegalTransition("The check-in changed meanwhile; reload it", reason="checkin.changed")
             await store.update_checkin(conn, checkin_id, outcome=outcome.value, outcome_by=actor.user_id,
                                        outcome_at=now, key_id=key_id, outcome_note=blob)
             await self._audit(conn, actor.user_id, "checkin.outcome", acc.row, {"outcome": outcome.value})

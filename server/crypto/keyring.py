@@ -167,7 +167,7 @@ class Keyring:
         except KeyShredded:
             # This month's bucket was erased a moment ago (a granted erasure request) and its rows
             # are still being deleted; once they are, the bucket gets a new key.
-            raise Conflict("This data was just erased; try again in a minute") from None
+            raise Conflict("This data was just erased; try again in a minute", reason="store.just_erased") from None
         return key_id, self.seal(key_id, key, plaintext, aad)
 
     async def decrypt(self, conn: AsyncConnection, *, key_id: str, blob: bytes, aad: bytes) -> bytes:

@@ -27,7 +27,7 @@ from server.identity import store as identity_store
 from server.identity.model import Actor, Role
 from server.ids import new_id
 from server.messaging import store as messaging_store
-from server.messaging.model import Kind
+from server.messaging.model import FIRST_NAME, MEMBER_NAMES, Kind, group_name
 from server.policy.facts import ENROL_GROUP, ActorFacts, GroupFacts, PolicyRequest
 from server.policy.service import PolicyService
 from server.store.tx import Store
@@ -50,6 +50,8 @@ class Cohort:
     members: tuple[CohortMember, ...]
     #: For those who run the group: the office's other active facilitators, who may be added.
     colleagues: tuple[CohortMember, ...] = ()
+    #: How participants see one another: first_name | initials (messaging/model.py).
+    member_names: str = FIRST_NAME
 
 
 class GroupService:
@@ -80,7 +82,7 @@ class GroupService:
     async def create_cohort(self, by: Actor, *, name: str, programme: str) -> str:
         if by.role not in COHORT_OPENERS or by.office_id is None:
             raise PolicyRefused("Only facilitators and senior officers of an office open programme groups "
-                                "(rule scope)", rule_id="scope")
+                                "(rule scope)", rule_id="scope", reason="scope.group_openers")
         cohort_id, conversation_id, now = new_id(), new_id(), self.clock.now()
         async with self.store.write("group.create") as conn:
             await store.insert_cohort(conn, id=cohort_id, office_id=by.office_id, name=name, programme=programme,
@@ -102,7 +104,7 @@ class GroupService:
             if user.office_id != row.office_id:  # facilitators run groups of their own office
                 raise OutOfScope("No such facilitator")
             if user.role != Role.FACILITATOR.value:
-                raise BadRequest("A group's facilitator must be a facilitator")
+                raise BadRequest("A group's facilitator must be a facilitator", reason="group.facilitator_role")
             await self._join(conn, cohort_id, await self._conversation(conn, cohort_id), user_id,
                              CohortRole.FACILITATOR, None)
             await self._audit(conn, by, "group.facilitator.add", cohort_id, details={"user_id": user_id})
@@ -120,7 +122,8 @@ class GroupService:
             supervises = by.user_id == case.officer_id
             if not (manages(by, ref) or supervises):
                 raise PolicyRefused("Only the group's facilitators, the office's senior officers or the "
-                                    "supervising officer enrol a participant (rule scope)", rule_id="scope")
+                                    "supervising officer enrol a participant (rule scope)", rule_id="scope",
+                                    reason="scope.group_enrolers")
             member = await store.member(conn, cohort_id, case.client_id)
             if member is None or member.left_at is not None:
                 participants = sum(m.role == CohortRole.PARTICIPANT.value for m in members)
@@ -135,6 +138,18 @@ class GroupService:
                                  CohortRole.PARTICIPANT, case_id)
                 await self._audit(conn, by, "group.enrol", cohort_id, case_id)
         return str(case.client_id)
+
+    async def set_member_names(self, by: Actor, cohort_id: str, member_names: str) -> None:
+        """How the group's participants see one another (first names or initials), set by those
+        who run it; staff always see full names."""
+        if member_names not in MEMBER_NAMES:
+            raise BadRequest(f"member_names is one of: {', '.join(MEMBER_NAMES)}", reason="field.invalid_choice",
+                             field="member_names")
+        async with self.store.write("group.member_names") as conn:
+            _row, ref, _members = await self._ref(conn, by, cohort_id)
+            self._require_manager(by, ref)
+            await store.set_member_names(conn, cohort_id, member_names)
+            await self._audit(conn, by, "group.member_names", cohort_id, details={"member_names": member_names})
 
     async def withdraw(self, by: Actor, cohort_id: str, user_id: str) -> None:
         """Take a member out of the group and its conversation (they keep no access to it)."""
@@ -172,8 +187,15 @@ class GroupService:
                 colleagues = tuple(CohortMember(u.id, u.display_name, u.role)
                                    for u in await store.office_facilitators(conn, row.office_id)
                                    if u.id not in inside)
+            # A participant sees the others by the name the group uses, never the full name.
+            naming = str(row.member_names)
+            grouped = actor.role is Role.CLIENT
+            seen = tuple(CohortMember(m.user_id, group_name(m.display_name, naming)
+                                      if grouped and m.role == CohortRole.PARTICIPANT.value
+                                      and m.user_id != actor.user_id else m.display_name, m.role)
+                         for m in members)
             return Cohort(row.id, row.name, row.programme, row.office_id, await self._conversation(conn, cohort_id),
-                          tuple(CohortMember(m.user_id, m.display_name, m.role) for m in members), colleagues)
+                          seen, colleagues, naming)
 
     # -- helpers ------------------------------------------------------------------
 
@@ -181,7 +203,7 @@ class GroupService:
     def _require_manager(by: Actor, ref: CohortRef) -> None:
         if not manages(by, ref):
             raise PolicyRefused("Only the group's facilitators and the office's senior officers change it "
-                                "(rule scope)", rule_id="scope")
+                                "(rule scope)", rule_id="scope", reason="scope.group_managers")
 
     @staticmethod
     async def _conversation(conn: AsyncConnection, cohort_id: str) -> str:

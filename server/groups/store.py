@@ -87,3 +87,7 @@ async def cohorts_of_office(conn: AsyncConnection, office_id: str) -> list[Any]:
 async def conversation_id(conn: AsyncConnection, cohort_id: str) -> str | None:
     row = (await conn.execute(select(conversations.c.id).where(conversations.c.cohort_id == cohort_id))).first()
     return None if row is None else str(row.id)
+
+
+async def set_member_names(conn: AsyncConnection, cohort_id: str, member_names: str) -> None:
+    await conn.execute(update(cohorts).where(cohorts.c.id == cohort_id).values(member_names=member_names))

@@ -54,7 +54,8 @@ class Authenticated:
 
 def check_password_rules(password: str) -> None:
     if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
-        raise BadRequest(f"A password must be {MIN_LENGTH} to {MAX_LENGTH} characters long")
+        raise BadRequest(f"A password must be {MIN_LENGTH} to {MAX_LENGTH} characters long",
+                         reason="identity.password_length", params={"min": MIN_LENGTH, "max": MAX_LENGTH})
 
 
 class IdentityService:
@@ -130,7 +131,8 @@ class IdentityService:
         administrator's), whatever its role."""
         if by is not None:
             if role not in CREATABLE_ROLES:
-                raise BadRequest("Clients are enrolled through their case, not created directly")
+                raise BadRequest("Clients are enrolled through their case, not created directly",
+                                 reason="identity.clients_through_case")
             self.policy.require_office(by, office_id)
         hashed = await self.hash_new_password(password)
         async with self.store.write("user.create") as conn:
@@ -164,7 +166,8 @@ class IdentityService:
         if office_id is not None and not await store.office_exists(conn, office_id):
             raise NotFound(f"No office {office_id}")
         if await store.user_by_username(conn, username) is not None:
-            raise Conflict(f"The username {username!r} is taken")
+            raise Conflict(f"The username {username!r} is taken",
+                           reason="identity.username_taken", params={"username": username})
         await store.insert_user(
             conn, id=user_id, username=username, display_name=display_name, role=role.value, office_id=office_id,
             password_hash=password_hash, totp_enabled=False, locale=locale, is_demo=is_demo, disabled=False,
@@ -357,7 +360,7 @@ class IdentityService:
         async with self.store.write("totp.begin") as conn:
             row = await store.user_by_id(conn, actor.user_id)
             if row.totp_enabled:
-                raise Conflict("A second factor is already enrolled")
+                raise Conflict("A second factor is already enrolled", reason="identity.totp_enrolled")
             await store.update_user(conn, actor.user_id, totp_secret=self._seal(actor.user_id, secret))
             await audit.append(
                 conn,
@@ -375,9 +378,10 @@ class IdentityService:
         async with self.store.write("totp.confirm") as conn:
             row = await store.user_by_id(conn, actor.user_id)
             if row.totp_enabled or row.totp_secret is None:
-                raise Conflict("Start enrolment first")
+                raise Conflict("Start enrolment first", reason="identity.totp_not_started")
             if totp.verify(self._unseal(actor.user_id, row.totp_secret), code, now.timestamp()) is None:
-                raise BadRequest("That code is not valid; check your authenticator's clock")
+                raise BadRequest("That code is not valid; check your authenticator's clock",
+                                 reason="identity.totp_invalid")
             await store.update_user(conn, actor.user_id, totp_enabled=True)
             await store.replace_recovery_codes(
                 conn,

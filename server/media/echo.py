@@ -96,7 +96,7 @@ class EchoHost:
         for peer in [p for p in self.peers.values() if p.user_id == user_id]:
             await self._close(peer)  # one test per person: a retry replaces the previous one
         if len(self.peers) >= self.max_peers:
-            raise Unavailable("The device test is busy; please try again in a minute")
+            raise Unavailable("The device test is busy; please try again in a minute", reason="device_test.busy")
         loop = asyncio.get_running_loop()
         pc = RTCPeerConnection(configuration(self.ice_servers))
         peer = EchoPeer(id=new_token(16), user_id=user_id, pc=pc, started=loop.time())

@@ -65,13 +65,16 @@ def check_content(content_type: str, data: bytes, *, max_bytes: int) -> None:
     """Refuse a body whose type is not allowed, whose size is wrong, or whose first
     bytes do not match its declared type."""
     if content_type not in MAGIC:
-        raise UnsupportedMediaType(f"Attachments are one of: {', '.join(CONTENT_TYPES)}")
+        raise UnsupportedMediaType(f"Attachments are one of: {', '.join(CONTENT_TYPES)}",
+                                   reason="attachment.type", params={"types": ", ".join(CONTENT_TYPES)})
     if len(data) > max_bytes:
-        raise PayloadTooLarge(f"Attachments are limited to {max_bytes} bytes")
+        raise PayloadTooLarge(f"Attachments are limited to {max_bytes} bytes",
+                              reason="attachment.too_large", params={"max_bytes": max_bytes})
     if not data:
-        raise BadRequest("The attachment is empty")
+        raise BadRequest("The attachment is empty", reason="attachment.empty")
     if not data.startswith(MAGIC[content_type]):
-        raise BadRequest(f"The file's content is not {content_type}")
+        raise BadRequest(f"The file's content is not {content_type}",
+                         reason="attachment.content_mismatch", params={"type": content_type})
 
 
 class AttachmentService:
@@ -110,7 +113,7 @@ class AttachmentService:
         row = await member_conversation(conn, actor, conversation_id)
         refuse_closed(row)
         if row.case_id is None:
-            raise BadRequest("Attachments belong to case conversations")
+            raise BadRequest("Attachments belong to case conversations", reason="attachment.case_only")
         if row.kind == Kind.CASE.value:
             # An attachment is content, like a text message: face_to_face_first applies.
             view = await self.cases.view(conn, row.case_id)

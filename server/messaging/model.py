@@ -45,15 +45,30 @@ class Member:
     role: str
 
 
-def as_seen_by(viewer_role: str, kind: str, members: list[Any]) -> list[Member]:
-    """In a programme group's conversation the participants see one another by first name
-    only: a group brings together people under supervision, some of whom (a case flagged for
-    domestic violence) must not be findable by their full name (issue 13). Staff, and
-    everyone in other conversations, see the full names."""
-    first_names = viewer_role == "client" and kind == Kind.GROUP
+#: How the participants of a programme group see one another, set per cohort.
+FIRST_NAME, INITIALS = "first_name", "initials"
+MEMBER_NAMES = (FIRST_NAME, INITIALS)
+
+
+def group_name(display_name: str, naming: str) -> str:
+    """The name a group uses for a participant: "Anna" or "A. B." for "Anna Maria Berg" is
+    "Anna" (first name) or "A. M. B." (initials); never the full name."""
+    words = display_name.split()
+    if not words:
+        return display_name
+    if naming == INITIALS:
+        return " ".join(f"{w[0]}." for w in words)
+    return words[0]
+
+
+def as_seen_by(viewer_role: str, kind: str, members: list[Any], naming: str = FIRST_NAME) -> list[Member]:
+    """In a programme group's conversation the participants see one another by the name the
+    group uses (``naming``: first name by default, or initials): a group brings together people
+    under supervision, some of whom (a case flagged for domestic violence) must not be findable
+    by their full name (issue 13). Staff, and everyone in other conversations, see full names."""
+    grouped = viewer_role == "client" and kind == Kind.GROUP
     return [Member(m.conversation_id, m.id,
-                   m.display_name.split()[0] if first_names and m.role == "client" and m.display_name.split()
-                   else m.display_name, m.role)
+                   group_name(m.display_name, naming) if grouped and m.role == "client" else m.display_name, m.role)
             for m in members]
 
 
@@ -119,7 +134,7 @@ def unread(last_seq: int, read_seq: int) -> int:
 def refuse_closed(row: Any) -> None:
     """A conversation whose mentoring ended keeps its history for its members and takes no sends."""
     if row.closed_at is not None:
-        raise ConversationClosed("This conversation has ended; its history stays readable")
+        raise ConversationClosed("This conversation has ended; its history stays readable", reason="messaging.closed")
 
 
 def bucket_owner(row: Any) -> str:

@@ -27,6 +27,7 @@ from server.identity.model import STAFF_ROLES, Actor
 from server.messaging import store
 from server.messaging.model import (
     CATEGORY,
+    FIRST_NAME,
     Ack,
     Kind,
     Member,
@@ -40,6 +41,7 @@ from server.messaging.model import (
     refuse_closed,
 )
 from server.messaging.pipeline import MAX_BATCH, SEND_WRITERS_PG, SendPipeline
+from server.policy.decision import Decision
 from server.store.tx import Store
 
 log = logging.getLogger(__name__)
@@ -75,7 +77,8 @@ class MessagingService:
     ) -> Ack:
         """Store (group commit with concurrent sends), publish, then return the ack."""
         if kind is MessageKind.APPOINTMENT_NOTICE and actor.role not in STAFF_ROLES:
-            raise Forbidden("Only staff send appointment notices (rule scope)", rule_id="scope")
+            raise Forbidden("Only staff send appointment notices (rule scope)", rule_id="scope",
+                            reason="scope.staff_notices")
         return await self.pipeline.send(actor, conversation_id, client_id, body, kind)
 
     async def send_one(
@@ -101,7 +104,8 @@ class MessagingService:
         self, actor: Actor, conversation_id: str, client_id: str, body: str, kind: MessageKind
     ) -> Ack:
         if kind is MessageKind.APPOINTMENT_NOTICE and actor.role not in STAFF_ROLES:
-            raise Forbidden("Only staff send appointment notices (rule scope)", rule_id="scope")
+            raise Forbidden("Only staff send appointment notices (rule scope)", rule_id="scope",
+                            reason="scope.staff_notices")
         now = self.clock.now()
         async with self.store.write("message.send") as conn:
             existing = await store.message_by_client_id(conn, actor.user_id, client_id)
@@ -235,14 +239,28 @@ class MessagingService:
                 )
         return out, int(row.last_seq)
 
-    async def conversations(self, actor: Actor) -> list[tuple[Any, list[Member]]]:
+    async def conversations(self, actor: Actor) -> list[tuple[Any, list[Member], Decision | None]]:
+        """The actor's conversations, their members as the actor sees them, and for a case
+        conversation whether the actor may write in it now (the send_message decision for a
+        text), so a screen says why not before anything is typed (issue 13)."""
+        now = self.clock.now()
         async with self.store.read("conversation.list") as conn:
             rows = await store.conversations_of(conn, actor.user_id)
             members = await store.members_with_names(conn, [r.id for r in rows])
+            case_ids = sorted({str(r.case_id) for r in rows if r.kind == Kind.CASE.value and r.case_id})
+            views = await conn.run_sync(self.cases.views_in, case_ids, now) if case_ids else {}
+            names = await store.cohort_member_names(conn, [r.id for r in rows if r.kind == Kind.GROUP.value])
         by_conv: dict[str, list[Any]] = {}
         for m in members:
             by_conv.setdefault(m.conversation_id, []).append(m)
-        return [(r, as_seen_by(actor.role.value, r.kind, by_conv.get(r.id, []))) for r in rows]
+        out = []
+        for r in rows:
+            view = views.get(str(r.case_id)) if r.kind == Kind.CASE.value else None
+            decision = (self.cases.decide(actor, "send_message", view, now=now, message_kind=MessageKind.TEXT.value)
+                        if view is not None else None)
+            seen = as_seen_by(actor.role.value, r.kind, by_conv.get(r.id, []), names.get(r.id, FIRST_NAME))
+            out.append((r, seen, decision))
+        return out
 
     async def last_seq(self, actor: Actor, conversation_id: str) -> int:
         async with self.store.read("conversation.last_seq") as conn:

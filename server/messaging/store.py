@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.ids import new_id
 from server.store.raw import Driver, Statement, any_of, parse_ts
-from server.store.schema import conversation_members, conversations, messages, users
+from server.store.schema import cohorts, conversation_members, conversations, messages, users
 
 
 async def conversation(conn: AsyncConnection, conversation_id: str) -> Any:
@@ -323,3 +323,15 @@ def store_batch(
     db.many(_INSERT_MESSAGES, rows)
     db.many(_SET_LAST_SEQ, [(s, c) for c, s in last_seqs.items()])
     db.many(_SET_CURSORS, [(s, s, c, u) for (c, u), s in sender_cursors.items()])
+
+
+async def cohort_member_names(conn: AsyncConnection, conversation_ids: Collection[str]) -> dict[str, str]:
+    """How the participants of each group conversation's cohort see one another (first_name |
+    initials), by conversation id."""
+    if not conversation_ids:
+        return {}
+    rows = await conn.execute(
+        select(conversations.c.id, cohorts.c.member_names)
+        .join(cohorts, cohorts.c.id == conversations.c.cohort_id)
+        .where(conversations.c.id.in_(list(conversation_ids))))
+    return {str(r.id): str(r.member_names) for r in rows}

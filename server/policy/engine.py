@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from server.policy.decision import Decision
+from server.policy.decision import Decision, Reason
 from server.policy.facts import CaseFacts, PolicyRequest
 from server.policy.loader import PolicySet
 from server.policy.rules import (
@@ -57,7 +57,7 @@ class PolicyEngine:
 
     def evaluate(self, request: PolicyRequest) -> Decision:
         version = self._policies.version
-        reasons: dict[str, None] = {}
+        reasons: dict[str, Reason] = {}  # sentence -> its code, deduplicated in order
         obligations: dict[str, None] = {}
         for rule_id, evaluate in ORDER:
             config = self._policies.config(rule_id)
@@ -68,12 +68,14 @@ class PolicyEngine:
                 continue
             if not decision.allowed:
                 return decision
-            reasons.update(dict.fromkeys(decision.reasons))
+            for sentence, code in zip(decision.reasons, decision.codes, strict=True):
+                reasons.setdefault(sentence, code)
             obligations.update(dict.fromkeys(decision.obligations))
         return Decision(
             allowed=True,
             rule_id=None,
             policy_version=version,
             reasons=tuple(reasons),
+            codes=tuple(reasons.values()),
             obligations=tuple(obligations),
         )

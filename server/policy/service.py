@@ -17,11 +17,11 @@ from pathlib import Path
 from server.audit import store as audit
 from server.bus.base import Bus
 from server.clock import Clock
-from server.errors import BadRequest, NotFound, PolicyRefused
+from server.errors import BadRequest, NotFound
 from server.identity.model import Actor
 from server.identity.scope import office_relation
 from server.policy import store
-from server.policy.decision import Decision
+from server.policy.decision import Decision, refusal
 from server.policy.engine import PolicyEngine
 from server.policy.facts import ACT_IN_OFFICE, ActorFacts, OfficeFacts, PolicyRequest
 from server.policy.loader import RULE_IDS, PolicyError, PolicySet, load_dir, parse_documents, replace_rule
@@ -74,7 +74,7 @@ class PolicyService:
     def require_office(self, actor: Actor, office_id: str | None) -> None:
         decision = self.in_office(actor, office_id)
         if not decision.allowed:
-            raise PolicyRefused(decision.reasons[0], rule_id=decision.rule_id or "scope", reasons=decision.reasons)
+            raise refusal(decision)
 
     async def load(self) -> None:
         """Load the newest stored version, storing the files as version 1 on first start."""
@@ -112,7 +112,7 @@ class PolicyService:
         if rule_id not in RULE_IDS:
             raise NotFound(f"No policy rule {rule_id!r}; rules are {', '.join(RULE_IDS)}")
         if not reason.strip():
-            raise BadRequest("A policy change needs a reason")
+            raise BadRequest("A policy change needs a reason", reason="policy.change_reason")
         now = self.clock.now()
         async with self.store.write("policy.change") as conn:
             current = await store.latest(conn)

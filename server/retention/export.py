@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.audit import store as audit
+from server.audit.purpose import purpose_of
 from server.crypto.keyring import Keyring, KeyShredded
 from server.identity import store as identity_store
 from server.policy.schema import CATEGORIES, RetentionConfig
@@ -95,7 +96,8 @@ async def collect(conn: AsyncConnection, keyring: Keyring, config: RetentionConf
         "records": {name: [_plain(r) for r in await store.rows_of_case(conn, name, case.id)]
                     for name in ("face_to_face_meetings", "remote_exceptions", "legal_holds", "data_requests")},
         "access_log": [{"at": r.at.isoformat(), "actor": who.get(r.actor_id or "", ("system", "system"))[0],
-                        "role": who.get(r.actor_id or "", ("system", "system"))[1], "action": r.action}
+                        "role": who.get(r.actor_id or "", ("system", "system"))[1], "action": r.action,
+                        "purpose": purpose_of(r.action)}
                        for r in access],
     }
 

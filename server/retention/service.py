@@ -63,7 +63,7 @@ class RetentionService:
             self.cases.require(by, "write_case", view)
         else:
             raise PolicyRefused("Only a senior officer or an administrator sets a legal hold (rule scope)",
-                                rule_id="scope")
+                                rule_id="scope", reason="scope.senior_or_admin")
 
     async def _subject_case(self, conn: AsyncConnection, by: Actor, case_id: str | None) -> CaseView:
         """The case a data subject's right is exercised on: the client's own (``case_id`` None, or
@@ -80,7 +80,7 @@ class RetentionService:
             self.cases.require(by, "read_case", view)
             if by.role is not Role.CLIENT:
                 raise PolicyRefused("Data-subject rights are exercised by the client or an administrator "
-                                    "(rule scope)", rule_id="scope")
+                                    "(rule scope)", rule_id="scope", reason="scope.client_or_admin")
         return view
 
     # -- policy ------------------------------------------------------------------------
@@ -99,7 +99,7 @@ class RetentionService:
 
     async def preview(self, changes: Mapping[str, Mapping[str, object]], on: datetime | None = None) -> plan.Report:
         if on is not None and abs(on - self.clock.now()) > timedelta(days=plan.MAX_DAYS):
-            raise BadRequest("on: must be within a hundred years of today")
+            raise BadRequest("on: must be within a hundred years of today", reason="retention.date_range")
         config = self.proposed(changes)
         return await self.sweeper.dry_run(config, on=on, version=self.policy.meta.version + 1)
 
@@ -114,14 +114,14 @@ class RetentionService:
 
     async def set_hold(self, by: Actor, case_id: str, reason: str) -> str:
         if not reason.strip():
-            raise BadRequest("A legal hold needs a reason")
+            raise BadRequest("A legal hold needs a reason", reason="retention.hold_reason")
         hold_id = new_id()
         now = self.clock.now()
         async with self.store.write("retention.hold.set") as conn:
             view = await self.cases.view(conn, case_id)
             self._hold_scope(by, view)
             if await store.active_hold(conn, case_id) is not None:
-                raise Conflict("This case is already under legal hold")
+                raise Conflict("This case is already under legal hold", reason="retention.already_held")
             await store.insert_hold(conn, id=hold_id, case_id=case_id, reason=reason, set_by=by.user_id, set_at=now,
                                     lifted_by=None, lifted_at=None, lift_reason=None)
             await store.set_case_hold(conn, case_id, True)
@@ -131,14 +131,14 @@ class RetentionService:
 
     async def lift_hold(self, by: Actor, case_id: str, reason: str) -> None:
         if not reason.strip():
-            raise BadRequest("Lifting a legal hold needs a reason")
+            raise BadRequest("Lifting a legal hold needs a reason", reason="retention.lift_reason")
         now = self.clock.now()
         async with self.store.write("retention.hold.lift") as conn:
             view = await self.cases.view(conn, case_id)
             self._hold_scope(by, view)
             hold = await store.active_hold(conn, case_id)
             if hold is None:
-                raise Conflict("This case is not under legal hold")
+                raise Conflict("This case is not under legal hold", reason="retention.not_held")
             await store.lift_hold(conn, hold.id, lifted_by=by.user_id, lifted_at=now, lift_reason=reason)
             await store.set_case_hold(conn, case_id, False)
             await audit.append(conn, at=now, actor_id=by.user_id, action="retention.hold.lift", target_type="case",
@@ -168,9 +168,11 @@ class RetentionService:
         kind_ = RequestKind(kind)
         unknown = [c for c in categories if c not in CATEGORIES or c == "audit_log"]
         if unknown:
-            raise BadRequest(f"categories: unknown or not erasable: {', '.join(unknown)}")
+            raise BadRequest(f"categories: unknown or not erasable: {', '.join(unknown)}",
+                             reason="retention.unknown_categories", params={"categories": ", ".join(unknown)})
         if kind_ is RequestKind.ERASURE and not categories:
-            raise BadRequest("categories: an erasure request names at least one category")
+            raise BadRequest("categories: an erasure request names at least one category",
+                             reason="retention.no_categories")
         request_id = new_id()
         now = self.clock.now()
         async with self.store.write("retention.request") as conn:
@@ -186,7 +188,7 @@ class RetentionService:
     async def decide(self, by: Actor, request_id: str, decision: str, reason: str) -> str:
         """An admin's decision. A granted erasure shreds the named categories of the case now."""
         if not reason.strip():
-            raise BadRequest("A decision needs a reason")
+            raise BadRequest("A decision needs a reason", reason="retention.decision_reason")
         if decision not in ("grant", "refuse"):
             raise BadRequest("decision is grant or refuse")
         now = self.clock.now()
@@ -201,7 +203,7 @@ class RetentionService:
             if state is RequestState.GRANTED and row.kind == RequestKind.ERASURE.value:
                 if view.row.legal_hold:
                     raise PolicyRefused("The case is under legal hold; nothing of it may be erased (rule retention)",
-                                        rule_id=RULE_ID)
+                                        rule_id=RULE_ID, reason="retention.legal_hold")
                 shredded = [str(k.id) for k in await store.live_keys_of_case(conn, row.case_id, list(row.categories))]
                 await store.destroy_keys(conn, shredded, now)
             await store.decide_request(conn, request_id, status=state.value, decided_by=by.user_id, decided_at=now,

@@ -51,7 +51,13 @@ class Scope(StrEnum):
 
 
 class SchedulingError(ValueError):
-    """Bad scheduling input; the message says what and why (shown to the person)."""
+    """Bad scheduling input; the message says what and why in English, ``code`` and ``params``
+    say the same for a client to word in the person's language (issue 13)."""
+
+    def __init__(self, message: str, code: str = "invalid", **params: str | int) -> None:
+        super().__init__(message)
+        self.code = f"scheduling.{code}"
+        self.params = params
 
 
 class NaiveDatetime(SchedulingError):
@@ -88,11 +94,12 @@ class Recurrence:
 
     def __post_init__(self) -> None:
         if not 1 <= self.interval_weeks <= 52:
-            raise SchedulingError("interval_weeks is between 1 and 52")
+            raise SchedulingError("interval_weeks is between 1 and 52", "interval_weeks", min=1, max=52)
         if (self.count is None) == (self.until is None):
-            raise SchedulingError("A recurrence ends either after a count or on a date, not both or neither")
+            raise SchedulingError("A recurrence ends either after a count or on a date, not both or neither",
+                                  "count_or_until")
         if self.count is not None and self.count < 1:
-            raise SchedulingError("count is at least 1")
+            raise SchedulingError("count is at least 1", "count_too_small", min=1)
         zone(self.timezone)
 
 
@@ -100,12 +107,12 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise SchedulingError(f"Unknown time zone {name!r}") from None
+        raise SchedulingError(f"Unknown time zone {name!r}", "unknown_time_zone", zone=name) from None
 
 
 def require_aware(name: str, value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise NaiveDatetime(f"{name} needs a time zone (e.g. 2026-01-05T09:00:00Z)")
+        raise NaiveDatetime(f"{name} needs a time zone (e.g. 2026-01-05T09:00:00Z)", "needs_time_zone", field=name)
     return value.astimezone(UTC)
 
 
@@ -113,15 +120,20 @@ def check_times(starts_at: datetime, ends_at: datetime, now: datetime, limits: L
     """One occurrence: aware, ends after it starts, a sane length, not in the past, not absurdly far."""
     starts_at, ends_at = require_aware("starts_at", starts_at), require_aware("ends_at", ends_at)
     if ends_at <= starts_at:
-        raise BadTimes("An appointment ends after it starts")
+        raise BadTimes("An appointment ends after it starts", "ends_before_start")
     length = ends_at - starts_at
     if length < limits.min_length or length > limits.max_length:
         raise BadTimes(f"An appointment lasts between {_minutes(limits.min_length)} and "
-                       f"{_minutes(limits.max_length)} minutes")
+                       f"{_minutes(limits.max_length)} minutes", "length",
+                       min=_minutes(limits.min_length), max=_minutes(limits.max_length))
     if starts_at < now - limits.past_grace:
-        raise BadTimes("An appointment cannot start in the past")
+        # An appointment is a plan; a meeting that has happened is recorded on the case page
+        # (record_face_to_face), which takes a time in the past and refuses the future.
+        raise BadTimes("An appointment cannot start in the past; record a meeting that has happened on the case "
+                       "page", "start_in_past")
     if starts_at > now + limits.max_ahead:
-        raise BadTimes(f"An appointment is at most {limits.max_ahead.days} days ahead")
+        raise BadTimes(f"An appointment is at most {limits.max_ahead.days} days ahead", "too_far_ahead",
+                       days=limits.max_ahead.days)
 
 
 def _minutes(delta: timedelta) -> int:
@@ -133,11 +145,12 @@ def expand(starts_at: datetime, ends_at: datetime, rule: Recurrence | None,
     """The occurrences (UTC start, UTC end) of a one-off appointment or a series."""
     starts_at, ends_at = require_aware("starts_at", starts_at), require_aware("ends_at", ends_at)
     if ends_at <= starts_at:
-        raise BadTimes("An appointment ends after it starts")
+        raise BadTimes("An appointment ends after it starts", "ends_before_start")
     if rule is None:
         return [(starts_at, ends_at)]
     if rule.count is not None and rule.count > limits.max_occurrences:
-        raise RecurrenceTooLong(f"A series has at most {limits.max_occurrences} appointments")
+        raise RecurrenceTooLong(f"A series has at most {limits.max_occurrences} appointments", "too_many_occurrences",
+                                max=limits.max_occurrences)
     tz = zone(rule.timezone)
     local_start = starts_at.astimezone(tz).replace(tzinfo=None)
     length = ends_at - starts_at
@@ -150,14 +163,16 @@ def expand(starts_at: datetime, ends_at: datetime, rule: Recurrence | None,
         if rule.until is not None and wall.date() > rule.until:
             break
         if len(out) >= limits.max_occurrences:
-            raise RecurrenceTooLong(f"A series has at most {limits.max_occurrences} appointments")
+            raise RecurrenceTooLong(f"A series has at most {limits.max_occurrences} appointments",
+                                    "too_many_occurrences", max=limits.max_occurrences)
         start = wall.replace(tzinfo=tz).astimezone(UTC)
         if start - starts_at > limits.max_span:
-            raise RecurrenceTooLong(f"A series spans at most {limits.max_span.days} days")
+            raise RecurrenceTooLong(f"A series spans at most {limits.max_span.days} days", "span_too_long",
+                                    days=limits.max_span.days)
         out.append((start, start + length))
         n += 1
     if not out:
-        raise BadTimes("The series ends before its first appointment")
+        raise BadTimes("The series ends before its first appointment", "series_ends_first")
     return out
 
 
@@ -262,7 +277,7 @@ def view_range(day: date, view: str, timezone: str) -> tuple[datetime, datetime]
     elif view == "week":
         first, days = day - timedelta(days=day.weekday()), 7
     else:
-        raise SchedulingError("view is day or week")
+        raise SchedulingError("view is day or week", "view")
     start = datetime(first.year, first.month, first.day, tzinfo=tz)
     last = first + timedelta(days=days)
     end = datetime(last.year, last.month, last.day, tzinfo=tz)

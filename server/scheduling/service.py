@@ -86,7 +86,7 @@ class Entry:
 
 
 def bad(err: model.SchedulingError) -> BadRequest:
-    return BadRequest(str(err))
+    return BadRequest(str(err), reason=err.code, params=err.params)
 
 
 class SchedulingService:
@@ -119,7 +119,8 @@ class SchedulingService:
             names = " or ".join(o.replace("_", "-") for o in offers)
             reason = (f"The client has low digital access: offer {names} instead, or confirm that you offered it "
                       "and the client chose video (rule alternatives)")
-            raise PolicyRefused(reason, rule_id="alternatives", reasons=(reason,))
+            raise PolicyRefused(reason, rule_id="alternatives", reasons=(reason,), reason="alternatives.offer_first",
+                                params={"offers": ",".join(offers)})
         return tuple(o for o in decision.obligations if o.startswith("offer_alternative:"))
 
     async def _audit(self, conn: AsyncConnection, actor: Actor, action: str, case_id: str, target_id: str,
@@ -172,7 +173,7 @@ class SchedulingService:
         view = await self.cases.view(conn, row.case_id)
         self.cases.require(actor, "write_case", view, missing="No such appointment")
         if row.status != Status.SCHEDULED:
-            raise Conflict("The appointment is cancelled")
+            raise Conflict("The appointment is cancelled", reason="scheduling.cancelled")
         if scope is Scope.FOLLOWING and row.series_id is not None:
             return row, view, await store.series_from(conn, row.series_id, row.starts_at)
         return row, view, [row]
@@ -183,7 +184,8 @@ class SchedulingService:
         async with self.store.write("appointment.update") as conn:
             row, view, targets = await self._targets(conn, actor, appointment_id, change.scope)
             if any(t.outcome is not None for t in targets):
-                raise Conflict("An appointment with a recorded outcome is not moved; schedule a new one")
+                raise Conflict("An appointment with a recorded outcome is not moved; schedule a new one",
+                               reason="scheduling.outcome_recorded")
             new_start = change.starts_at or row.starts_at
             new_end = change.ends_at or (new_start + (row.ends_at - row.starts_at))
             try:
@@ -335,7 +337,8 @@ class SchedulingService:
     async def schedule(self, actor: Actor, start: datetime, end: datetime) -> list[Entry]:
         """The actor's own appointments (as the officer holding them) in [start, end)."""
         if actor.role not in (Role.OFFICER, Role.SENIOR_OFFICER):
-            raise PolicyRefused("Only officers have a schedule (rule scope)", rule_id="scope")
+            raise PolicyRefused("Only officers have a schedule (rule scope)", rule_id="scope",
+                                reason="scope.officers_only")
         async with self.store.write("schedule.read") as conn:
             rows = await store.in_range(conn, start=start, end=end, officer_id=actor.user_id)
             states = await store.checkin_states(conn, [r.id for r in rows if r.kind == "video"])
@@ -359,7 +362,8 @@ class SchedulingService:
         elif actor.role is Role.SENIOR_OFFICER:
             officer_id, office_id = None, actor.office_id
         else:
-            raise PolicyRefused("Only officers follow up appointments (rule scope)", rule_id="scope")
+            raise PolicyRefused("Only officers follow up appointments (rule scope)", rule_id="scope",
+                                reason="scope.officers_only")
         async with self.store.write("appointment.followups") as conn:
             rows = await store.unrecorded(conn, ended_before=self.clock.now() - self.windows.close_after,
                                           officer_id=officer_id, office_id=office_id, limit=limit)
@@ -376,7 +380,8 @@ class SchedulingService:
             elif actor.role in (Role.OFFICER, Role.SENIOR_OFFICER):
                 rows = await store.in_range(conn, start=start, end=end, officer_id=actor.user_id, limit=1000)
             else:
-                raise PolicyRefused("Only clients and officers have appointments (rule scope)", rule_id="scope")
+                raise PolicyRefused("Only clients and officers have appointments (rule scope)", rule_id="scope",
+                                    reason="scope.no_appointments")
             await self._audit_reads(conn, actor, rows, "ics")
         return [self.entry(r) for r in rows]
 

@@ -223,6 +223,9 @@ cohorts = Table(
     Column("created_by", ID, ForeignKey("users.id"), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("closed_at", UTCDateTime, nullable=True),
+    # How participants see one another in the group: first_name | initials (never the full
+    # name staff see); set by the group's facilitators (issue 13).
+    Column("member_names", String(16), nullable=False, server_default="first_name"),
 )
 
 cohort_members = Table(

@@ -94,7 +94,7 @@ class Store:
         try:
             yield
         except sa_exc.IntegrityError as err:
-            raise Conflict(f"The change conflicts with existing data ({name})") from err
+            raise Conflict(f"The change conflicts with existing data ({name})", reason="store.conflict") from err
         except (sa_exc.OperationalError, sa_exc.InterfaceError, OSError) as err:
             raise Unavailable(f"The database is unavailable ({name})") from err
         finally:

@@ -34,7 +34,8 @@ def make_handler(spec: RouteSpec) -> Any:
             body = decode_body(await request.read(), spec.body, settings.max_body_bytes)
         elif spec.raw_body:
             if request.content_type not in spec.raw_body:
-                raise UnsupportedMediaType(f"Send the body as one of: {', '.join(spec.raw_body)}")
+                raise UnsupportedMediaType(f"Send the body as one of: {', '.join(spec.raw_body)}",
+                                           reason="request.media_type", params={"types": ", ".join(spec.raw_body)})
             # The handler reads the body itself, in chunks, under its own size limit.
         elif request.can_read_body and request.method not in ("GET", "HEAD", "DELETE"):
             await request.read()  # drain, bounded by client_max_size

@@ -50,6 +50,8 @@ class Error(Outbound, tag="error"):
     message: str
     rule_id: str | None = None
     ref: str | None = None  # the id of the frame this answers, when it had one
+    reason: str | None = None  # the finer code a client words in its language (server/errors.py)
+    params: dict[str, str | int] | None = None
 
 
 class FrameError(Exception):

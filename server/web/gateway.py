@@ -345,7 +345,8 @@ class Gateway:
         try:
             await work
         except TandemError as err:
-            conn.send(Error(code=err.code, message=err.message, rule_id=err.rule_id, ref=ref))
+            conn.send(Error(code=err.code, message=err.message, rule_id=err.rule_id, ref=ref, reason=err.reason,
+                            params=err.params if err.reason is not None else None))
         except Exception:
             log.exception("frame handler failed")
             conn.send(Error(code="internal_error", message="Something went wrong on our side", ref=ref))

@@ -1,6 +1,7 @@
 """HTTP edge middleware: error translation, access logs, metrics, security headers.
 
-Errors: every failure leaves as ``{"error": {"code", "message", "rule_id"?}}``; a
+Errors: every failure leaves as ``{"error": {"code", "message", "rule_id"?, "reason"?, "params"?,
+"field"?}}``; a
 TandemError keeps its code and status, aiohttp's own HTTP errors keep their status,
 and anything unexpected is logged with a traceback and answered as a bare 500.
 Logs carry method, route, status and duration, never bodies, cookies or tokens.
@@ -43,8 +44,9 @@ HTTP_CODES = {400: "invalid_request", 401: "unauthenticated", 403: "forbidden", 
 RequestHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def error_response(status: int, code: str, message: str, rule_id: str | None = None) -> web.Response:
-    body: dict[str, object] = {"code": code, "message": message}
+def error_response(status: int, code: str, message: str, rule_id: str | None = None, *,
+                   detail: dict[str, object] | None = None) -> web.Response:
+    body: dict[str, object] = detail or {"code": code, "message": message}
     if rule_id is not None:
         body["rule_id"] = rule_id
     return web.Response(status=status, body=msgspec.json.encode({"error": body}), content_type="application/json")
@@ -79,7 +81,7 @@ def make_edge_middleware(metrics: HttpMetrics) -> Middleware:
                     metrics.refusals.labels(err.rule_id or "unknown").inc()
                 elif isinstance(err, OutOfScope):
                     metrics.refusals.labels(err.refused_by).inc()
-                response = error_response(err.status, err.code, err.message, err.rule_id)
+                response = error_response(err.status, err.code, err.message, detail=err.detail())
                 if isinstance(err, RateLimited):
                     response.headers["Retry-After"] = str(int(err.retry_after) + 1)
             except web.HTTPException as exc:

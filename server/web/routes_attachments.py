@@ -30,13 +30,15 @@ class AttachmentOut(Struct, kw_only=True):
 async def read_body(request: web.Request, limit: int) -> bytes:
     """The request body, refused with 413 when it is (or says it is) over ``limit`` bytes."""
     if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"Attachments are limited to {limit} bytes")
+        raise PayloadTooLarge(f"Attachments are limited to {limit} bytes",
+                              reason="attachment.too_large", params={"max_bytes": limit})
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(CHUNK_BYTES):
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"Attachments are limited to {limit} bytes")
+            raise PayloadTooLarge(f"Attachments are limited to {limit} bytes",
+                                  reason="attachment.too_large", params={"max_bytes": limit})
         chunks.append(chunk)
     return b"".join(chunks)
 

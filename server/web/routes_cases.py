@@ -31,7 +31,9 @@ END_MENTORING = Permission("end a mentor assignment", roles=OFFICERS, case_scope
 def remote_status(decision: PolicyDecision) -> s.RemoteStatus:
     # The last reason is the deciding rule's (scope runs first, face_to_face_first after it).
     reason = decision.reasons[-1] if decision.reasons else ""
-    return s.RemoteStatus(allowed=decision.allowed, rule_id=decision.rule_id, reason=reason)
+    code = decision.codes[-1] if decision.codes else None
+    return s.RemoteStatus(allowed=decision.allowed, rule_id=decision.rule_id, reason=reason,
+                          coded=s.ReasonOut(code=code.code, params=dict(code.params)) if code else None)
 
 
 def flags(view: CaseView) -> s.Flags:
@@ -107,7 +109,8 @@ def register(api: Registry) -> None:
     async def remote_decision(call: Call[None]) -> s.Decision:
         d = await call.request.app[SERVICES].cases.remote_decision(call.actor, call.param("case_id"))
         return s.Decision(allowed=d.allowed, rule_id=d.rule_id, policy_version=d.policy_version,
-                          reasons=list(d.reasons), obligations=list(d.obligations))
+                          reasons=list(d.reasons), obligations=list(d.obligations),
+                          codes=[s.ReasonOut(code=c.code, params=dict(c.params)) for c in d.codes])
 
     @api.route("POST", "/api/cases/{case_id}/exceptions", permission=GRANT,
                summary="Grant a time-limited exception to face-to-face-first", body=s.GrantException,
@@ -162,9 +165,9 @@ def register(api: Registry) -> None:
     @api.route("GET", "/api/my/case", permission=OWN_CASE, summary="The client's own case", response=s.MyCase,
                tag="cases")
     async def my_case(call: Call[None]) -> s.MyCase:
-        view, decision, officer = await call.request.app[SERVICES].cases.my_case(call.actor)
+        view, decision, officer, messaging = await call.request.app[SERVICES].cases.my_case(call.actor)
         return s.MyCase(case_id=view.row.id, officer={"display_name": officer}, remote=remote_status(decision),
-                        low_digital_access=view.facts.low_digital_access)
+                        low_digital_access=view.facts.low_digital_access, messaging=remote_status(messaging))
 
     @api.route("GET", "/api/mentees", permission=MENTEES, summary="A mentor's mentees (names only)",
                response=s.Mentees, tag="cases")

@@ -4,6 +4,8 @@ the roles here are the outer fence."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from msgspec import Struct
 
 from server.identity.model import Role
@@ -35,6 +37,10 @@ class AddFacilitator(s.Strict, kw_only=True):
     user_id: s.Id
 
 
+class MemberNames(s.Strict, kw_only=True):
+    member_names: Literal["first_name", "initials"]
+
+
 class GroupSummary(Struct, kw_only=True):
     id: str
     name: str
@@ -60,6 +66,8 @@ class Group(Struct, kw_only=True):
     members: list[GroupMember]
     #: Those who run the group see the office's other facilitators here, to add one.
     colleagues: list[GroupMember]
+    #: How participants see one another: "first_name" (default) or "initials".
+    member_names: str = "first_name"
 
 
 def register(api: Registry) -> None:
@@ -85,7 +93,14 @@ def register(api: Registry) -> None:
         return Group(id=c.id, name=c.name, programme=c.programme, conversation_id=c.conversation_id,
                      members=[GroupMember(id=m.user_id, display_name=m.display_name, role=m.role) for m in c.members],
                      colleagues=[GroupMember(id=m.user_id, display_name=m.display_name, role=m.role)
-                                 for m in c.colleagues])
+                                 for m in c.colleagues], member_names=c.member_names)
+
+    @api.route("PUT", "/api/groups/{group_id}/member-names", permission=CHANGE_GROUP,
+               summary="How the group's participants see one another (first names or initials)",
+               body=MemberNames, tag="groups", example={"member_names": "initials"})
+    async def member_names(call: Call[MemberNames]) -> None:
+        await call.request.app[SERVICES].groups.set_member_names(call.actor, call.param("group_id"),
+                                                                 call.body.member_names)
 
     @api.route("POST", "/api/groups/{group_id}/participants", permission=ENROL,
                summary="Enrol a case's client in the group", body=Enrol, response=s.Created, status=201,

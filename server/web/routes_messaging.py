@@ -32,6 +32,11 @@ class Conversation(Struct, kw_only=True):
     last_read_seq: int
     unread: int
     closed: bool  # its mentor assignment ended: history to read, nothing more to send
+    #: Whether the caller may write a message here now, and if not why (a case conversation
+    #: before the first face-to-face meeting): the screen says so instead of a composer.
+    may_send: bool = True
+    why_not: s.ReasonOut | None = None
+    rule_id: str | None = None  # the refusing rule (staff screens name it)
 
 
 class Conversations(Struct, kw_only=True):
@@ -69,7 +74,9 @@ def register(api: Registry) -> None:
     async def conversations(call: Call[None]) -> Conversations:
         me = call.actor.user_id
         out = []
-        for row, members in await call.request.app[SERVICES].messaging.conversations(call.actor):
+        for row, members, decision in await call.request.app[SERVICES].messaging.conversations(call.actor):
+            refused = decision is not None and not decision.allowed
+            why = decision.codes[0] if refused and decision is not None and decision.codes else None
             others = [m.display_name for m in members if m.id != me]
             out.append(
                 Conversation(
@@ -83,6 +90,9 @@ def register(api: Registry) -> None:
                     last_read_seq=int(row.read_seq),
                     unread=unread(int(row.last_seq), int(row.read_seq)),
                     closed=row.closed_at is not None,
+                    may_send=row.closed_at is None and not refused,
+                    why_not=s.ReasonOut(code=why.code, params=dict(why.params)) if why else None,
+                    rule_id=decision.rule_id if refused and decision is not None else None,
                 )
             )
         return Conversations(conversations=out)

@@ -171,7 +171,7 @@ def _recurrence(r: RecurrenceIn | None) -> Recurrence | None:
     try:
         return Recurrence(interval_weeks=r.interval_weeks, count=r.count, until=r.until, timezone=r.timezone)
     except model.SchedulingError as err:
-        raise BadRequest(str(err)) from None
+        raise BadRequest(str(err), reason=err.code, params=err.params) from None
 
 
 EXAMPLE = {"kind": "in_person", "starts_at": "2026-01-06T09:00:00Z", "ends_at": "2026-01-06T09:45:00Z",

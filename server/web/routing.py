@@ -27,6 +27,7 @@ from server.errors import (
 )
 from server.identity.model import Actor, Role
 from server.identity.service import Authenticated, IdentityService
+from server.web.strict import validation_error
 
 B = TypeVar("B")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -160,27 +161,29 @@ def authorise(perm: Permission, auth: Authenticated | None, *, require_staff_mfa
         raise Forbidden("This session was opened from a check-in link and reaches that check-in only (rule scope)",
                         rule_id="scope")
     if perm.roles is not None and actor.role not in perm.roles:
-        raise Forbidden(f"Your role ({actor.role.value}) may not {perm.name} (rule scope)", rule_id="scope")
+        raise Forbidden(f"Your role ({actor.role.value}) may not {perm.name} (rule scope)", rule_id="scope",
+                        reason="scope.role", params={"role": actor.role.value})
 
 
 def decode_body(raw: bytes, schema: type[B], limit: int) -> B:
     if len(raw) > limit:
-        raise PayloadTooLarge(f"The request body is larger than {limit} bytes")
+        raise PayloadTooLarge(f"The request body is larger than {limit} bytes",
+                              reason="request.too_large", params={"max_bytes": limit})
     try:
         return msgspec.json.decode(raw, type=schema, strict=True)
     except msgspec.ValidationError as err:
-        raise BadRequest(f"Invalid request: {err}") from None
+        raise validation_error(err) from None
     except msgspec.DecodeError as err:
-        raise MalformedJson(f"Malformed JSON: {err}") from None
+        raise MalformedJson(f"Malformed JSON: {err}", reason="request.malformed_json") from None
     except RecursionError:
         # Free-form fields (a policy config) accept any JSON; a hostile depth must not be a 500.
-        raise BadRequest("Invalid request: the JSON is nested too deeply") from None
+        raise BadRequest("Invalid request: the JSON is nested too deeply", reason="request.too_deep") from None
 
 
 def decode_query(request: web.Request, schema: type[Any]) -> Any:
     if len(request.query) != len(set(request.query.keys())):
-        raise BadRequest("A query parameter is repeated")
+        raise BadRequest("A query parameter is repeated", reason="request.repeated_parameter")
     try:
         return msgspec.convert(dict(request.query), schema, strict=False)
     except msgspec.ValidationError as err:
-        raise BadRequest(f"Invalid query: {err}") from None
+        raise validation_error(err, "query") from None

@@ -35,8 +35,18 @@ StaffRoleName = Literal["officer", "senior_officer", "facilitator", "mentor", "p
 
 class ErrorDetail(Struct, kw_only=True, omit_defaults=True):
     code: str
-    message: str
+    message: str  # English, for API users and logs; a client words ``reason`` and ``params``
     rule_id: str | None = None
+    reason: str | None = None  # a finer stable code, e.g. "scheduling.start_in_past"
+    params: dict[str, str | int] | None = None
+    field: str | None = None  # the request field refused, e.g. "met_at"
+
+
+class ReasonOut(Struct, kw_only=True):
+    """A reason as a stable code and its parameters (``server/policy/decision.py``)."""
+
+    code: str
+    params: dict[str, str | int]
 
 
 class ErrorBody(Struct):
@@ -110,7 +120,8 @@ class FaceToFace(Struct, kw_only=True):
 class RemoteStatus(Struct, kw_only=True):
     allowed: bool
     rule_id: str | None
-    reason: str
+    reason: str  # English, for API users
+    coded: ReasonOut | None = None  # the same reason as a code and params, for the client's own words
 
 
 class Flags(Struct, kw_only=True):
@@ -206,6 +217,7 @@ class Decision(Struct, kw_only=True):
     policy_version: int
     reasons: list[str]
     obligations: list[str]
+    codes: list[ReasonOut] = []  # one for each reason, in order
 
 
 class GrantException(Strict, kw_only=True):
@@ -257,8 +269,9 @@ class MentorAssignmentOut(Struct, kw_only=True):
 class MyCase(Struct, kw_only=True):
     case_id: str
     officer: dict[str, str]
-    remote: RemoteStatus
+    remote: RemoteStatus  # video check-ins with the officer
     low_digital_access: bool
+    messaging: RemoteStatus | None = None  # may the client write to the officer now, and if not why
 
 
 class Mentees(Struct, kw_only=True):

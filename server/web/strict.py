@@ -4,6 +4,7 @@ inside the supported years (aware times stored in UTC) and names cleaned (``serv
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
@@ -12,7 +13,7 @@ from typing import Any, Literal
 import msgspec.inspect as mi
 from msgspec import Struct
 
-from server.errors import DateOutOfRange
+from server.errors import BadRequest, DateOutOfRange
 from server.text import clean_name
 
 #: The years a date or time sent to the API may fall in. Every real appointment, meeting
@@ -27,7 +28,8 @@ MIN_YEAR, MAX_YEAR = 1900, 2200
 def in_range(value: date, field: str) -> date:
     """``value`` (an aware time converted to UTC), or DateOutOfRange naming ``field``."""
     if not MIN_YEAR <= value.year <= MAX_YEAR:
-        raise DateOutOfRange(f"{field}: a date must fall in the years {MIN_YEAR} to {MAX_YEAR}")
+        raise DateOutOfRange(f"{field}: a date must fall in the years {MIN_YEAR} to {MAX_YEAR}",
+                             reason="field.date_out_of_range", params={"min": MIN_YEAR, "max": MAX_YEAR}, field=field)
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.astimezone(UTC)
     return value
@@ -90,3 +92,45 @@ class Strict(Struct, forbid_unknown_fields=True, kw_only=True):
         if check.kind == "date":
             return in_range(value, check.field)
         return clean_name(value, check.field, max_length=check.max_length)
+
+
+# -- refusals a client can word (issue 13) -------------------------------------------
+
+_AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+#: msgspec's validation messages -> (reason, the params the match gives), first match wins.
+_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^Object missing required field `(?P<field>[^`]+)`"), "field.missing"),
+    (re.compile(r"^Object contains unknown field `(?P<field>[^`]+)`"), "field.unknown"),
+    (re.compile(r"^Expected `str` of length <= (?P<max>\d+)"), "field.too_long"),
+    (re.compile(r"^Expected `str` of length >= (?P<min>\d+)"), "field.too_short"),
+    (re.compile(r"^Expected `(?:int|float)` >= (?P<min>-?[\d.]+)"), "field.too_small"),
+    (re.compile(r"^Expected `(?:int|float)` <= (?P<max>-?[\d.]+)"), "field.too_large"),
+    (re.compile(r"^Expected `(?:array|object)` of length <= (?P<max>\d+)"), "field.too_many"),
+    (re.compile(r"^Expected `(?:array|object)` of length >= (?P<min>\d+)"), "field.too_few"),
+    (re.compile(r"^Expected `datetime` with a timezone"), "field.needs_timezone"),
+    (re.compile(r"^Invalid RFC3339 encoded (?:datetime|date|time)"), "field.invalid_time"),
+    (re.compile(r"^Invalid enum value"), "field.invalid_choice"),
+    (re.compile(r"^Expected `str` matching regex"), "field.invalid_format"),
+    (re.compile(r"^Expected `[^`]+`, got `[^`]+`"), "field.wrong_type"),
+)
+
+
+def validation_error(err: Exception, what: str = "request") -> BadRequest:
+    """A BadRequest for a body or query msgspec refused, naming the ``field`` and a ``reason``
+    (``field.missing``, ``field.too_long`` with ``max``, ...) a client words in its language;
+    the English message is msgspec's, as before."""
+    text = str(err)
+    field: str | None = None
+    at = _AT.search(text)
+    if at is not None:
+        field, text = at.group("path") or None, text[: at.start()]
+    reason, params = "field.invalid", {}
+    for pattern, code in _MESSAGES:
+        found = pattern.match(text)
+        if found is not None:
+            reason = code
+            groups = found.groupdict()
+            field = groups.pop("field", None) or field
+            params = {k: int(v) if v.lstrip("-").isdigit() else v for k, v in groups.items()}
+            break
+    return BadRequest(f"Invalid {what}: {err}", reason=reason, params=params, field=field)

@@ -125,12 +125,12 @@ def test_client_attaches_photos_and_a_pdf_and_the_officer_sees_them(
     # A wrong type and a file over the limit: refused, said why, nothing typed is lost.
     choose(client, "#attach-file", "notes.txt", "text/plain", b"just text")
     expect(page.locator("#attach-error")).to_contain_text(client.t("attach.wrong_type"))
-    expect(page.locator("#attach-error .reason")).to_contain_text("image/jpeg")  # the server's reason
+    expect(page.locator("#attach-error .reason")).to_contain_text("image/jpeg")  # the server's reason, worded
     expect(page.locator("#message-input")).to_have_value(TYPED)
     assert_no_violations(client, "client thread, a file refused")
     choose(client, "#attach-file", "huge.pdf", "application/pdf", PDF + bytes(LIMIT))
     expect(page.locator("#attach-error")).to_contain_text(client.t("attach.too_large"), timeout=30_000)
-    expect(page.locator("#attach-error .reason")).to_contain_text(str(LIMIT))
+    expect(page.locator("#attach-error .reason")).to_contain_text("5 MB")  # the server's limit, in words
     expect(page.locator("#message-input")).to_have_value(TYPED)
     expect(page.locator("#messages > li")).to_have_count(0)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -49,6 +50,12 @@ def _new_mentor(base_url: str) -> str:
     return name
 
 
+def _worded(phone: Phone, code: dict[str, Any]) -> str:
+    """A reason code as the officer's catalog words it (its parameters as shared/reasons.js shows them)."""
+    params = {k: phone.t(f"reason.param.{v}") if k == "relation" else v for k, v in code["params"].items()}
+    return phone.t(f"reason.{code['code']}", **params)
+
+
 def _decision_shown_in_full(phone: Phone, name: str) -> None:
     """The remote-supervision card shows the server's decision whole: the policy version
     that decided it, its rule, every reason and every obligation."""
@@ -59,7 +66,8 @@ def _decision_shown_in_full(phone: Phone, name: str) -> None:
     expect(card.locator("#remote-rule")).to_have_count(1 if d["rule_id"] else 0)
     if d["rule_id"]:
         expect(card.locator("#remote-rule")).to_have_text(d["rule_id"])
-    expect(card.locator("#remote-reasons li")).to_have_text(d["reasons"])
+    # Every reason in the officer's language, worded from its code (issue 13).
+    expect(card.locator("#remote-reasons li")).to_have_text([_worded(phone, c) for c in d["codes"]])
     expect(card.locator("#remote-obligations li")).to_have_text(d["obligations"])
 
 
@@ -83,7 +91,8 @@ def test_officer_records_a_meeting_adds_a_note_and_assigns_a_mentor(phone: Phone
     page.locator("#f2f-time").fill("10:00")
     page.locator("#f2f-location").fill("Office, room 2")
     page.locator("#f2f-form-submit").click()
-    expect(page.locator("#f2f-form-error [role=alert]")).to_contain_text("cannot be recorded before it happens")
+    # The server's reason in the officer's words, not "Something in the form is missing or not valid."
+    expect(page.locator("#f2f-form-error [role=alert]")).to_have_text(phone.t("reason.case.meeting_in_future"))
     expect(page.locator("#f2f-location")).to_have_value("Office, room 2")
     assert_no_violations(phone, "officer case page (meeting refused)")
 

@@ -88,6 +88,10 @@ def test_client_asks_for_erasure_and_the_admin_decides_it(
     decided_by = page.locator('#my-data-access li[data-action="request.granted"]')
     expect(decided_by).to_contain_text(client.t("role.admin"))
     expect(decided_by).to_contain_text(client.t("mydata.what.requests"))
+    # ... and why: the purpose the server derives from the audited action, in the client's words.
+    expect(decided_by).to_have_attribute("data-purpose", "data_request")
+    expect(decided_by.locator(".access-purpose")).to_have_text(
+        client.t("mydata.access_purpose", why=client.t("mydata.purpose.data_request")))
     client.settled()
     assert_no_violations(client, "client my data after the decision")
 

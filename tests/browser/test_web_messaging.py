@@ -37,7 +37,7 @@ def open_conversation(device: Phone, kind: str) -> str:
 
 def wait_for_thread(device: Phone, conversation_id: str) -> None:
     device.page.wait_for_url(f"**/#/messages?id={conversation_id}")
-    device.page.locator("#message-input").wait_for()
+    device.page.locator("#message-input, #cannot-write").first.wait_for()
     device.settled()
     expect(device.page.locator("#thread")).to_have_attribute("data-connection", "open", timeout=LIVE_MS)
 
@@ -199,27 +199,26 @@ def test_unsent_message_survives_closing_the_page_and_is_sent_once(
 
 
 def test_client_without_a_face_to_face_meeting_is_told_why_and_what_next(phone: Phone) -> None:
+    """No composer that would only be refused: the conversation says why the client cannot
+    write yet and what happens next, in their language, without the rule's id (issue 13)."""
     phone.login("client2")
     open_conversation(phone, "case")
-    send(phone, "Can we talk here?")
-    failed = bubble(phone, "Can we talk here?")
-    expect(failed).to_have_attribute("data-state", "failed", timeout=LIVE_MS)
-    expect(failed.locator(".msg-state")).to_have_text(phone.t("messages.state.failed"))
-    expect(failed.get_by_role("button", name=phone.t("messages.retry"))).to_be_visible()
-    problem = phone.page.locator("#send-problem")
-    expect(problem).to_have_attribute("data-rule-id", "face_to_face_first")
-    expect(problem.locator("#problem-reason")).to_have_text(phone.t("messages.refused.face_to_face_first.client"))
-    expect(problem.locator("#problem-next")).to_have_text(phone.t("messages.refused.face_to_face_first.client_next"))
-    expect(problem.locator("#problem-rule")).to_have_text(phone.t("remote.rule", rule_id="face_to_face_first"))
-    # In another language too, from that catalog.
-    phone.page.locator("#lang-select").select_option("fi")
-    expect(phone.page.locator("#problem-reason")).to_have_text(
-        phone.t("messages.refused.face_to_face_first.client", lang="fi"))
+    page = phone.page
+    notice = page.locator("#cannot-write")
+    expect(notice).to_be_visible()
+    expect(page.locator("#composer")).to_have_count(0)
+    expect(page.locator("#message-input")).to_have_count(0)
+    expect(notice.locator("#cannot-write-reason")).to_have_text(
+        phone.t("reason.face_to_face_first.none_recorded.client"))
+    expect(notice).to_contain_text(phone.t("messages.refused.face_to_face_first.client_next"))
+    expect(notice).not_to_have_attribute("data-rule-id", "face_to_face_first")
+    expect(page.locator("main")).not_to_contain_text("face_to_face_first")
     assert_phone_friendly(phone)
-    # Kept until the person deletes it; nothing was stored on the server.
-    phone.page.get_by_role("button", name=phone.t("messages.discard", lang="fi")).click()
-    expect(failed).to_have_count(0)
-    expect(phone.page.locator("#send-problem")).to_have_count(0)
+    # In another language too, from that catalog.
+    page.locator("#lang-select").select_option("fi")
+    expect(page.locator("#cannot-write-reason")).to_have_text(
+        phone.t("reason.face_to_face_first.none_recorded.client", lang="fi"))
+    expect(page.locator("#cannot-write-title")).to_have_text(phone.t("messages.cannot_write_title", lang="fi"))
     assert_clean(phone)
 
 

@@ -24,9 +24,14 @@ async def error_of(resp: Any, status: int | None = None, code: str | None = None
     body = await resp.json()
     assert isinstance(body, dict) and set(body) == {"error"}, body
     err: dict[str, Any] = body["error"]
-    assert set(err) <= {"code", "message", "rule_id"}, err
+    assert set(err) <= {"code", "message", "rule_id", "reason", "params", "field"}, err
     assert isinstance(err["code"], str) and err["code"], err
     assert isinstance(err["message"], str) and err["message"], err
+    if "reason" in err:  # a code a client words in its language, with plain values (issue 13)
+        assert isinstance(err["reason"], str) and err["reason"], err
+        assert all(isinstance(v, str | int) for v in err["params"].values()), err
+    if "rule_id" in err and err["code"] == "policy_refused":
+        assert "reason" in err, f"a policy refusal without its reason code: {err}"
     if code is not None:
         assert err["code"] == code, err
     return err

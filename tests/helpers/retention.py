@@ -24,7 +24,7 @@ class Seeded:
 
 async def case_conversation(services: Services, w: World, key: str = "own") -> str:
     rows = await services.messaging.conversations(w.actor("officer"))
-    return str(next(r.id for r, _ in rows if r.kind == "case" and r.case_id == w.cases[key]))
+    return str(next(r.id for r, _, _ in rows if r.kind == "case" and r.case_id == w.cases[key]))
 
 
 async def seed(services: Services, w: World, clock: FakeClock, *, messages_now: int = 3) -> Seeded:

@@ -184,3 +184,25 @@ async def test_participants_see_one_another_by_first_name_staff_by_full_name(api
     assert group_names(seen_by_kalle) == ["Facilitator", "Kalle", "Liis"]
     seen_by_staff = await (await client.get("/api/conversations", headers=f_h)).json()
     assert group_names(seen_by_staff) == ["Facilitator", "Kalle Tamm", "Liis Kask"]
+
+    # The group page shows a participant the others by the same name, and never the full name.
+    k_h = await login(client, "kalle")
+    page = await (await client.get(f"/api/groups/{group_id}", headers=k_h)).json()
+    assert sorted(m["display_name"] for m in page["members"]) == ["Facilitator", "Kalle Tamm", "Liis"]
+    assert page["member_names"] == "first_name"
+
+    # The facilitator sets initials instead; a participant cannot change it.
+    refused = await client.put(f"/api/groups/{group_id}/member-names", json={"member_names": "first_name"},
+                               headers=k_h)
+    assert refused.status == 403
+    resp = await client.put(f"/api/groups/{group_id}/member-names", json={"member_names": "initials"}, headers=f_h)
+    assert resp.status == 204, await resp.text()
+    bad = await client.put(f"/api/groups/{group_id}/member-names", json={"member_names": "full"}, headers=f_h)
+    err = (await bad.json())["error"]
+    assert (bad.status, err["reason"], err["field"]) == (422, "field.invalid_choice", "member_names")
+    seen_by_kalle = await (await client.get("/api/conversations", headers=k_h)).json()
+    assert group_names(seen_by_kalle) == ["Facilitator", "K. T.", "L. K."]
+    page = await (await client.get(f"/api/groups/{group_id}", headers=k_h)).json()
+    assert sorted(m["display_name"] for m in page["members"]) == ["Facilitator", "Kalle Tamm", "L. K."]
+    assert group_names(await (await client.get("/api/conversations", headers=f_h)).json()) == [
+        "Facilitator", "Kalle Tamm", "Liis Kask"]

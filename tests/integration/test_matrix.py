@@ -191,6 +191,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/groups/{group_id}/participants"): "N   Y   Y   Y   N   N   N   N   N",
     ("POST", "/api/groups/{group_id}/facilitators"): "N   N   Y   Y   N   N   N   N   N",
     ("DELETE", "/api/groups/{group_id}/members/{user_id}"): "N   N   Y   Y   N   N   N   N   N",
+    ("PUT", "/api/groups/{group_id}/member-names"): "N   N   Y   Y   N   N   N   N   N",
     # -- administration: admins run the service, each their own office (a new office only the
     # deployment's cross-office admin opens: test_office_boundary.py); seniors may read (not
     # change) policies

@@ -153,7 +153,7 @@ async def _group(p: Probe, s: Staff, case_id: str) -> str:
 
 async def _conversation(p: Probe, client_id: str) -> str:
     rows = await p.services.messaging.conversations(Actor(client_id, "", "", Role.CLIENT, None, "en", False))
-    return next(str(c.id) for c, _members in rows if c.kind == "case")
+    return next(str(c.id) for c, _members, _may in rows if c.kind == "case")
 
 
 async def _targets(p: Probe, names: set[str], s: Staff = A) -> dict[str, str]:

@@ -390,7 +390,7 @@ async def test_the_message_batch_reads_what_core_reads(api: Any) -> None:
     _client, services = api
     w = await build(services)
     rows = await services.messaging.conversations(w.actor("client"))
-    own = str(next(r.id for r, _members in rows if r.kind == "case"))
+    own = str(next(r.id for r, _members, _may in rows if r.kind == "case"))
     acks = [await services.messaging.send(w.actor("client"), own, f"m{i}", f"hello {i}") for i in range(3)]
     keys = {(w.users["client"], f"m{i}") for i in range(3)} | {(w.users["officer"], "m0"), (w.users["client"], "m9")}
 

@@ -28,7 +28,7 @@ from tests.helpers.world import World, build
 
 async def case_conversation(services: Services, w: World, username: str) -> str:
     rows = await services.messaging.conversations(w.actor(username))
-    return str(next(r.id for r, _members in rows if r.kind == "case"))
+    return str(next(r.id for r, _members, _may in rows if r.kind == "case"))
 
 
 async def stored(services: Services, conversation_id: str) -> list[tuple[int, str, str]]:

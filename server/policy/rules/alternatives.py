@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from server.policy.decision import Decision, allow
+from server.policy.decision import Decision, Said, allow, said
 from server.policy.facts import START_VIDEO, PolicyRequest
 from server.policy.schema import AlternativesConfig
 
@@ -30,16 +30,16 @@ def evaluate(config: AlternativesConfig, request: PolicyRequest, version: int) -
         return None
     offers = tuple(f"offer_alternative:{kind}" for kind in config.offer_for_low_digital_access)
     obligations: list[str] = []
-    sentences: list[str] = []
+    sentences: list[Said] = []
     if request.case is not None and request.case.low_digital_access and offers:
         obligations.extend(offers)
-        sentences.append("The client has low digital access: offer an alternative to video")
+        sentences.append(said("low_digital_access", "The client has low digital access: offer an alternative to video"))
     if request.network_quality == "none" and offers:
         obligations.extend(offers)
-        sentences.append("There is no usable network: offer an alternative to video")
+        sentences.append(said("no_network", "There is no usable network: offer an alternative to video"))
     if request.network_quality == "poor" and config.audio_only_on_poor_network:
         obligations.append("audio_only")
-        sentences.append("The network is poor: fall back to audio only")
+        sentences.append(said("poor_network", "The network is poor: fall back to audio only"))
     if not obligations:
         return None
     return allow(RULE_ID, version, sentences, dict.fromkeys(obligations))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from server.policy.decision import Decision, allow, refuse
+from server.policy.decision import Decision, Said, allow, refuse, said
 from server.policy.facts import (
     GRANT_EXCEPTION,
     SEND_MESSAGE,
@@ -33,6 +33,10 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def _grant(config: FaceToFaceFirstConfig, request: PolicyRequest, version: int) -> Decision:
     case, actor = request.case, request.actor
     if (
@@ -46,29 +50,37 @@ def _grant(config: FaceToFaceFirstConfig, request: PolicyRequest, version: int) 
         return refuse(
             RULE_ID,
             version,
-            "Only a senior officer of the client's office, who is not the supervising "
-            "officer, may grant a face-to-face exception",
+            said("exception_needs_senior",
+                 "Only a senior officer of the client's office, who is not the supervising "
+                 "officer, may grant a face-to-face exception"),
         )
     max_days = config.max_exception_days
     return allow(
         RULE_ID,
         version,
-        [f"A senior officer may grant an exception of up to {max_days} days"],
+        [said("exception_may_be_granted", f"A senior officer may grant an exception of up to {max_days} days",
+              max_days=max_days)],
     )
 
 
-def _shortfall(config: FaceToFaceFirstConfig, counted: int, total: int) -> str:
+def _shortfall(config: FaceToFaceFirstConfig, counted: int, total: int, ended: datetime | None) -> Said:
+    extra: dict[str, str | int] = {}
+    tail = ""
+    if ended is not None:
+        extra["exception_ended"] = _iso(ended)
+        tail = f"; the senior-officer exception ended {_utc(ended)}"
     if counted == 0 and config.require_current_officer and total > 0:
-        return (
-            "No face-to-face meeting with the current supervising officer is recorded "
-            "yet; a change of officer needs a new one"
-        )
+        return said("new_officer_needs_meeting",
+                    "No face-to-face meeting with the current supervising officer is recorded "
+                    "yet; a change of officer needs a new one" + tail, **extra)
     if counted == 0:
-        return "No face-to-face meeting with this client is recorded yet"
+        return said("none_recorded", "No face-to-face meeting with this client is recorded yet" + tail, **extra)
     verb = "is" if counted == 1 else "are"
-    return (
+    return said(
+        "too_few",
         f"Only {counted} of the {config.min_meetings} required face-to-face meetings with this client {verb} recorded"
-    )
+        + tail,
+        count=counted, required=config.min_meetings, **extra)
 
 
 def evaluate(config: FaceToFaceFirstConfig, request: PolicyRequest, version: int) -> Decision | None:
@@ -86,22 +98,20 @@ def evaluate(config: FaceToFaceFirstConfig, request: PolicyRequest, version: int
     if case is None:
         if request.action == SEND_MESSAGE:
             return None  # not a case conversation
-        return refuse(RULE_ID, version, "Remote supervision needs a case to check")
+        return refuse(RULE_ID, version, said("no_case", "Remote supervision needs a case to check"))
     counted = case.face_to_face_with_current_officer if config.require_current_officer else case.face_to_face_total
     if counted >= config.min_meetings:
         plural = "" if counted == 1 else "s"
         needed = config.min_meetings
         sentence = f"{counted} face-to-face meeting{plural} recorded, {needed} required"
-        return allow(RULE_ID, version, [sentence])
+        return allow(RULE_ID, version, [said("met", sentence, count=counted, required=needed)])
     until = case.exception_until
     if until is not None and until > request.now:
         end = _utc(until)
         return allow(
             RULE_ID,
             version,
-            [f"A senior-officer exception allows remote supervision until {end}"],
+            [said("exception_until", f"A senior-officer exception allows remote supervision until {end}",
+                  until=_iso(until))],
         )
-    reason = _shortfall(config, counted, case.face_to_face_total)
-    if until is not None:
-        reason += f"; the senior-officer exception ended {_utc(until)}"
-    return refuse(RULE_ID, version, reason)
+    return refuse(RULE_ID, version, _shortfall(config, counted, case.face_to_face_total, until))

@@ -8,7 +8,7 @@ participant's disclosures to people outside the room (GDPR art. 5(1)(c), 9).
 
 from __future__ import annotations
 
-from server.policy.decision import Decision, allow, refuse
+from server.policy.decision import Decision, allow, refuse, said
 from server.policy.facts import ENROL_GROUP, JOIN_GROUP, PolicyRequest
 from server.policy.schema import GroupRulesConfig
 
@@ -22,16 +22,16 @@ def evaluate(config: GroupRulesConfig, request: PolicyRequest, version: int) -> 
         return None
     group = request.group
     if group is None:
-        return refuse(RULE_ID, version, "Joining a group needs the group session's facts")
+        return refuse(RULE_ID, version, said("no_session", "Joining a group needs the group session's facts"))
     if group.recording and not config.recording_allowed:
-        return refuse(RULE_ID, version, "Group sessions may not be recorded")
+        return refuse(RULE_ID, version, said("recording_forbidden", "Group sessions may not be recorded"))
     if group.hybrid and not config.hybrid_allowed:
-        return refuse(RULE_ID, version, "Hybrid group sessions are not allowed")
+        return refuse(RULE_ID, version, said("hybrid_forbidden", "Hybrid group sessions are not allowed"))
     if config.confidentiality_agreement_required and not group.confidentiality_accepted:
         return refuse(
             RULE_ID,
             version,
-            "The group confidentiality agreement must be accepted before joining",
+            said("confidentiality_first", "The group confidentiality agreement must be accepted before joining"),
         )
     # The facilitators who run the session are never turned away by its size.
     if request.actor.role != "facilitator":
@@ -39,7 +39,8 @@ def evaluate(config: GroupRulesConfig, request: PolicyRequest, version: int) -> 
             return refuse(
                 RULE_ID,
                 version,
-                f"The group is full ({config.max_participants} participants)",
+                said("full", f"The group is full ({config.max_participants} participants)",
+                     max_participants=config.max_participants),
             )
         if group.facilitators < config.min_facilitators:
             needed = config.min_facilitators
@@ -47,7 +48,8 @@ def evaluate(config: GroupRulesConfig, request: PolicyRequest, version: int) -> 
             return refuse(
                 RULE_ID,
                 version,
-                f"The session needs {needed} facilitator{plural} present before others join",
+                said("facilitators_first", f"The session needs {needed} facilitator{plural} present before others join",
+                     needed=needed),
             )
     return allow(RULE_ID, version)
 
@@ -57,7 +59,8 @@ def _enrol(config: GroupRulesConfig, request: PolicyRequest, version: int) -> De
     participants than a session may (its facilitators do not count)."""
     group = request.group
     if group is None:
-        return refuse(RULE_ID, version, "Enrolling in a group needs the group's facts")
+        return refuse(RULE_ID, version, said("no_group", "Enrolling in a group needs the group's facts"))
     if group.participants >= config.max_participants:
-        return refuse(RULE_ID, version, f"The group is full ({config.max_participants} participants)")
+        return refuse(RULE_ID, version, said("full", f"The group is full ({config.max_participants} participants)",
+                                              max_participants=config.max_participants))
     return allow(RULE_ID, version)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from server.policy.decision import Decision, allow
+from server.policy.decision import Decision, allow, said
 from server.policy.facts import START_VIDEO, CaseFacts, PolicyRequest
 from server.policy.schema import Question, SafeSpaceConfig
 
@@ -43,8 +43,8 @@ def evaluate(config: SafeSpaceConfig, request: PolicyRequest, version: int) -> D
     if request.action != START_VIDEO:
         return None
     obligations = ["safe_space_check:client", "safe_space_check:staff"]
-    sentences = ["Client and staff confirm a safe space before the video starts"]
+    sentences = [said("both_sides", "Client and staff confirm a safe space before the video starts")]
     if _domestic_violence(request.case):
         obligations.append("safe_space_check:domestic_violence")
-        sentences.append("This case is flagged for domestic violence: extra questions apply")
+        sentences.append(said("domestic_violence", "This case is flagged for domestic violence: extra questions apply"))
     return allow(RULE_ID, version, sentences, obligations)

@@ -18,7 +18,7 @@ is all they administer, so an admin of office B has no way into office A (issue 
 
 from __future__ import annotations
 
-from server.policy.decision import Decision, allow, refuse
+from server.policy.decision import Decision, Said, allow, refuse, said
 from server.policy.facts import (
     ACT_IN_OFFICE,
     READ_CASE,
@@ -44,16 +44,16 @@ PERMITTED: dict[str, tuple[str, ...]] = {
 }
 
 _BY_RELATION = {
-    "mentor": "Mentors talk only with their mentees and see no case data",
-    "network_partner": "Partner agencies see only their case network channel",
-    "interpreter_invited": "Interpreters join only the sessions they are invited to",
-    "facilitator": "Facilitators see only their group sessions, not case data",
-    "client_self": ("Only the supervising officer or a senior officer of the office may do this"),
+    "mentor": said("mentor", "Mentors talk only with their mentees and see no case data"),
+    "network_partner": said("network_partner", "Partner agencies see only their case network channel"),
+    "interpreter_invited": said("interpreter", "Interpreters join only the sessions they are invited to"),
+    "facilitator": said("facilitator", "Facilitators see only their group sessions, not case data"),
+    "client_self": said("officers_only", "Only the supervising officer or a senior officer of the office may do this"),
 }
 _BY_ROLE = {
-    "admin": "Administrators run the service and do not see case data",
-    "officer": "Officers see only their own caseload",
-    "senior_officer": "Senior officers see only the cases of their own office",
+    "admin": said("admin", "Administrators run the service and do not see case data"),
+    "officer": said("own_caseload", "Officers see only their own caseload"),
+    "senior_officer": said("own_office_cases", "Senior officers see only the cases of their own office"),
 }
 
 
@@ -65,26 +65,27 @@ def _holds(actor: ActorFacts, case: CaseFacts, relation: str) -> bool:
     return actor.role == "client" and actor.user_id == case.client_id
 
 
-def _not_permitted(request: PolicyRequest) -> str:
+def _not_permitted(request: PolicyRequest) -> Said:
     if request.relation in _BY_RELATION:
         return _BY_RELATION[request.relation]
-    return _BY_ROLE.get(request.actor.role, "You have no part in this case")
+    return _BY_ROLE.get(request.actor.role, said("no_part", "You have no part in this case"))
 
 
 def _in_office(request: PolicyRequest, version: int) -> Decision:
     office, actor = request.office, request.actor
     if office is None:
-        return refuse(RULE_ID, version, "This action needs an office")
+        return refuse(RULE_ID, version, said("no_office", "This action needs an office"))
     if request.relation == "own_office" and actor.office_id is not None and actor.office_id == office.office_id:
-        return allow(RULE_ID, version, ["Acting in their own office"])
+        return allow(RULE_ID, version, [said("own_office", "Acting in their own office")])
     if request.relation == "cross_office" and actor.cross_office:
-        return allow(RULE_ID, version, ["Acting as the deployment's cross-office administrator"])
+        return allow(RULE_ID, version, [said("cross_office", "Acting as the deployment's cross-office administrator")])
     if request.relation in ("own_office", "cross_office"):
-        return refuse(RULE_ID, version, "The relation to this office does not match the records")
+        return refuse(RULE_ID, version,
+                      said("office_mismatch", "The relation to this office does not match the records"))
     if actor.office_id is None:
-        return refuse(RULE_ID, version, "An account with no office acts in no office unless the deployment names "
-                                        "it a cross-office administrator")
-    return refuse(RULE_ID, version, "Staff act only within their own office")
+        return refuse(RULE_ID, version, said("no_office_of_own", "An account with no office acts in no office unless "
+                                             "the deployment names it a cross-office administrator"))
+    return refuse(RULE_ID, version, said("other_office", "Staff act only within their own office"))
 
 
 def evaluate(config: ScopeConfig, request: PolicyRequest, version: int) -> Decision | None:
@@ -97,12 +98,14 @@ def evaluate(config: ScopeConfig, request: PolicyRequest, version: int) -> Decis
     if case is None:
         if request.action == SEND_MESSAGE:
             return None  # not a case conversation
-        return refuse(RULE_ID, version, "This action needs a case")
+        return refuse(RULE_ID, version, said("no_case", "This action needs a case"))
     relation = request.relation
     if relation == "office_senior" and config.senior_officer_scope == "caseload":
-        return refuse(RULE_ID, version, "Senior officers see only their own caseload")
+        return refuse(RULE_ID, version, said("senior_caseload", "Senior officers see only their own caseload"))
     if relation not in permitted:
         return refuse(RULE_ID, version, _not_permitted(request))
     if not _holds(request.actor, case, relation):
-        return refuse(RULE_ID, version, "The relation to this case does not match the case record")
-    return allow(RULE_ID, version, [f"Acting as {relation.replace('_', ' ')} of this case"])
+        return refuse(RULE_ID, version,
+                      said("case_mismatch", "The relation to this case does not match the case record"))
+    return allow(RULE_ID, version, [said("acting_as", f"Acting as {relation.replace('_', ' ')} of this case",
+                                         relation=relation)])

@@ -7,7 +7,7 @@ import msgspec
 import pytest
 
 from server.policy import engine as engine_module
-from server.policy.decision import Decision, allow, refuse
+from server.policy.decision import Decision, Reason, allow, refuse, said
 from server.policy.engine import ORDER, PolicyEngine
 from server.policy.facts import CaseFacts, GroupFacts, PolicyRequest
 from server.policy.loader import RULE_IDS, PolicySet, replace_rule
@@ -53,6 +53,7 @@ def test_face_to_face_first_refuses_before_safe_space_obligations(
         rule_id="face_to_face_first",
         policy_version=1,
         reasons=("No face-to-face meeting with this client is recorded yet (rule face_to_face_first)",),
+        codes=(Reason(code="face_to_face_first.none_recorded"),),
     )
 
 
@@ -125,21 +126,22 @@ def test_the_first_refusal_wins_and_merged_output_is_deduplicated(
         engine_module,
         "ORDER",
         (
-            ("scope", _fake(allow("a", 1, ["same", "first"], ["x", "y"]))),
+            ("scope", _fake(allow("a", 1, [said("same", "same"), said("first", "first")], ["x", "y"]))),
             ("retention", _fake(None)),
-            ("group_rules", _fake(allow("a", 1, ["same"], ["y", "z"]))),
+            ("group_rules", _fake(allow("a", 1, [said("same", "same")], ["y", "z"]))),
         ),
     )
     merged = engine.evaluate(request)
     assert merged.reasons == ("same (rule a)", "first (rule a)")
+    assert merged.codes == (Reason(code="a.same"), Reason(code="a.first"))
     assert merged.obligations == ("x", "y", "z")
     monkeypatch.setattr(
         engine_module,
         "ORDER",
         (
-            ("scope", _fake(allow("a", 1, ["ok"]))),
-            ("retention", _fake(refuse("first", 1, "no"))),
-            ("group_rules", _fake(refuse("second", 1, "no"))),
+            ("scope", _fake(allow("a", 1, [said("ok", "ok")]))),
+            ("retention", _fake(refuse("first", 1, said("no", "no")))),
+            ("group_rules", _fake(refuse("second", 1, said("no", "no")))),
         ),
     )
     assert engine.evaluate(request).rule_id == "first"

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 import msgspec
 import pytest
 
+from server.policy.decision import refuse, said
 from server.policy.facts import ActorFacts, CaseFacts, PolicyRequest
 from server.policy.loader import PolicySet
 from server.policy.rules.face_to_face_first import evaluate, max_exception
@@ -90,13 +91,12 @@ def test_messages_before_the_first_meeting_are_refused(
         case=case(face_to_face_with_current_officer=0, face_to_face_total=0),
         message_kind=kind,
     )
-    assert evaluate(config, request, 7) == refuse_f2f("No face-to-face meeting with this client is recorded yet", 7)
+    assert evaluate(config, request, 7) == refuse_f2f(
+        "none_recorded", "No face-to-face meeting with this client is recorded yet", 7)
 
 
-def refuse_f2f(sentence: str, version: int = 1) -> object:
-    from server.policy.decision import refuse
-
-    return refuse("face_to_face_first", version, sentence)
+def refuse_f2f(code: str, sentence: str, version: int = 1, **params: str | int) -> object:
+    return refuse("face_to_face_first", version, said(code, sentence, **params))
 
 
 @pytest.mark.parametrize("relation", ["mentor", "network_partner", "interpreter_invited"])
@@ -116,7 +116,7 @@ def test_without_a_case_messages_pass_and_supervision_is_refused(
 ) -> None:
     assert evaluate(config, request_for("send_message", case=None), 1) is None
     decision = evaluate(config, request_for("start_video", case=None), 1)
-    assert decision == refuse_f2f("Remote supervision needs a case to check")
+    assert decision == refuse_f2f("no_case", "Remote supervision needs a case to check")
 
 
 @pytest.mark.parametrize(
@@ -168,7 +168,7 @@ def test_fewer_meetings_than_required_are_refused(
         "start_video",
         case=case(face_to_face_with_current_officer=count, face_to_face_total=count),
     )
-    assert evaluate(stricter, request, 1) == refuse_f2f(sentence)
+    assert evaluate(stricter, request, 1) == refuse_f2f("too_few", sentence, count=count, required=minimum)
 
 
 def test_an_active_exception_allows_and_says_until_when(
@@ -196,5 +196,7 @@ def test_an_ended_exception_is_named_in_the_refusal(
     )
     stamp = until.strftime("%Y-%m-%d %H:%M UTC")
     assert evaluate(config, request, 1) == refuse_f2f(
-        f"No face-to-face meeting with this client is recorded yet; the senior-officer exception ended {stamp}"
+        "none_recorded",
+        f"No face-to-face meeting with this client is recorded yet; the senior-officer exception ended {stamp}",
+        exception_ended=until.isoformat().replace("+00:00", "Z"),
     )

@@ -5,7 +5,7 @@ from collections.abc import Callable
 import msgspec
 import pytest
 
-from server.policy.decision import allow, refuse
+from server.policy.decision import Said, allow, refuse, said
 from server.policy.facts import GroupFacts, PolicyRequest
 from server.policy.loader import PolicySet
 from server.policy.rules.group_rules import evaluate
@@ -30,7 +30,7 @@ def test_only_joining_a_group_is_its_business(config: GroupRulesConfig, request_
 
 def test_joining_needs_the_group_facts(config: GroupRulesConfig, request_for: Request) -> None:
     assert evaluate(config, request_for("join_group", case=None), 1) == refuse(
-        "group_rules", 1, "Joining a group needs the group session's facts"
+        "group_rules", 1, said("no_session", "Joining a group needs the group session's facts")
     )
 
 
@@ -41,17 +41,19 @@ def test_a_valid_join_is_allowed(config: GroupRulesConfig, request_for: Request,
 @pytest.mark.parametrize(
     ("facts", "sentence", "permissive"),
     [
-        ({"recording": True}, "Group sessions may not be recorded", {"recording_allowed": True}),
-        ({"hybrid": True}, "Hybrid group sessions are not allowed", {"hybrid_allowed": True}),
+        ({"recording": True}, said("recording_forbidden", "Group sessions may not be recorded"),
+         {"recording_allowed": True}),
+        ({"hybrid": True}, said("hybrid_forbidden", "Hybrid group sessions are not allowed"), {"hybrid_allowed": True}),
         (
             {"confidentiality_accepted": False},
-            "The group confidentiality agreement must be accepted before joining",
+            said("confidentiality_first", "The group confidentiality agreement must be accepted before joining"),
             {"confidentiality_agreement_required": False},
         ),
-        ({"participants": 15}, "The group is full (15 participants)", {"max_participants": 16}),
+        ({"participants": 15}, said("full", "The group is full (15 participants)", max_participants=15),
+         {"max_participants": 16}),
         (
             {"facilitators": 0},
-            "The session needs 1 facilitator present before others join",
+            said("facilitators_first", "The session needs 1 facilitator present before others join", needed=1),
             None,
         ),
     ],
@@ -61,7 +63,7 @@ def test_each_condition_refuses_and_can_be_relaxed(
     request_for: Request,
     group: Group,
     facts: dict[str, object],
-    sentence: str,
+    sentence: Said,
     permissive: dict[str, object] | None,
 ) -> None:
     strict = msgspec.structs.replace(config, hybrid_allowed=False)
@@ -82,7 +84,8 @@ def test_hybrid_sessions_are_allowed_by_default(config: GroupRulesConfig, reques
 def test_two_facilitators_are_counted_in_plural(config: GroupRulesConfig, request_for: Request, group: Group) -> None:
     two = msgspec.structs.replace(config, min_facilitators=2)
     assert evaluate(two, _join(request_for, group(facilitators=1)), 1) == refuse(
-        "group_rules", 1, "The session needs 2 facilitators present before others join"
+        "group_rules", 1,
+        said("facilitators_first", "The session needs 2 facilitators present before others join", needed=2)
     )
 
 
@@ -99,7 +102,7 @@ def _enrol(request_for: Request, facts: GroupFacts | None) -> PolicyRequest:
 
 def test_enrolling_needs_the_group_facts(config: GroupRulesConfig, request_for: Request) -> None:
     assert evaluate(config, _enrol(request_for, None), 1) == refuse(
-        "group_rules", 1, "Enrolling in a group needs the group's facts"
+        "group_rules", 1, said("no_group", "Enrolling in a group needs the group's facts")
     )
 
 
@@ -108,5 +111,5 @@ def test_enrolment_fills_a_cohort_up_to_the_session_size(
 ) -> None:
     assert evaluate(config, _enrol(request_for, group(participants=14)), 1) == allow("group_rules", 1)
     assert evaluate(config, _enrol(request_for, group(participants=15)), 1) == refuse(
-        "group_rules", 1, "The group is full (15 participants)"
+        "group_rules", 1, said("full", "The group is full (15 participants)", max_participants=15)
     )

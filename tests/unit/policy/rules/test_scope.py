@@ -5,7 +5,7 @@ from collections.abc import Callable
 import msgspec
 import pytest
 
-from server.policy.decision import allow, refuse
+from server.policy.decision import Said, allow, refuse, said
 from server.policy.facts import ACTIONS, RELATIONS, ActorFacts, CaseFacts, OfficeFacts, PolicyRequest
 from server.policy.loader import PolicySet
 from server.policy.rules.scope import PERMITTED, evaluate
@@ -55,25 +55,25 @@ def test_each_relation_may_do_exactly_what_the_table_says(
 @pytest.mark.parametrize(
     ("relation", "actor", "sentence"),
     [
-        ("mentor", None, "Mentors talk only with their mentees and see no case data"),
-        ("network_partner", None, "Partner agencies see only their case network channel"),
-        ("interpreter_invited", None, "Interpreters join only the sessions they are invited to"),
-        ("facilitator", None, "Facilitators see only their group sessions, not case data"),
-        ("none", None, "Officers see only their own caseload"),
+        ("mentor", None, said("mentor", "Mentors talk only with their mentees and see no case data")),
+        ("network_partner", None, said("network_partner", "Partner agencies see only their case network channel")),
+        ("interpreter_invited", None, said("interpreter", "Interpreters join only the sessions they are invited to")),
+        ("facilitator", None, said("facilitator", "Facilitators see only their group sessions, not case data")),
+        ("none", None, said("own_caseload", "Officers see only their own caseload")),
         (
             "none",
             ActorFacts(user_id="a", role="admin", office_id=None),
-            "Administrators run the service and do not see case data",
+            said("admin", "Administrators run the service and do not see case data"),
         ),
         (
             "none",
             ActorFacts(user_id="s", role="senior_officer", office_id="o-2"),
-            "Senior officers see only the cases of their own office",
+            said("own_office_cases", "Senior officers see only the cases of their own office"),
         ),
         (
             "none",
             ActorFacts(user_id="c", role="client", office_id=None),
-            "You have no part in this case",
+            said("no_part", "You have no part in this case"),
         ),
     ],
 )
@@ -82,7 +82,7 @@ def test_refusals_say_why(
     request_for: Request,
     relation: str,
     actor: ActorFacts | None,
-    sentence: str,
+    sentence: Said,
 ) -> None:
     decision = evaluate(config, request_for("read_case", relation, actor=actor), 4)
     assert decision == refuse("scope", 4, sentence)
@@ -90,13 +90,14 @@ def test_refusals_say_why(
 
 def test_a_client_cannot_write_their_own_case(config: ScopeConfig, request_for: Request) -> None:
     decision = evaluate(config, request_for("write_case", "client_self"), 1)
-    assert decision == refuse("scope", 1, "Only the supervising officer or a senior officer of the office may do this")
+    assert decision == refuse(
+        "scope", 1, said("officers_only", "Only the supervising officer or a senior officer of the office may do this"))
 
 
 def test_seniors_may_be_limited_to_their_caseload(config: ScopeConfig, request_for: Request) -> None:
     caseload = msgspec.structs.replace(config, senior_officer_scope="caseload")
     assert evaluate(caseload, request_for("read_case", "office_senior"), 1) == refuse(
-        "scope", 1, "Senior officers see only their own caseload"
+        "scope", 1, said("senior_caseload", "Senior officers see only their own caseload")
     )
     own = evaluate(caseload, request_for("read_case", "supervising_officer"), 1)
     assert own is not None
@@ -117,7 +118,8 @@ def test_a_relation_that_does_not_match_the_case_fails_closed(
     config: ScopeConfig, request_for: Request, relation: str, actor: ActorFacts
 ) -> None:
     decision = evaluate(config, request_for("read_case", relation, actor=actor), 1)
-    assert decision == refuse("scope", 1, "The relation to this case does not match the case record")
+    assert decision == refuse(
+        "scope", 1, said("case_mismatch", "The relation to this case does not match the case record"))
 
 
 def test_case_less_messages_are_not_its_business(config: ScopeConfig, request_for: Request) -> None:
@@ -126,7 +128,8 @@ def test_case_less_messages_are_not_its_business(config: ScopeConfig, request_fo
 
 @pytest.mark.parametrize("action", ["read_case", "write_case", "start_video"])
 def test_case_actions_without_a_case_are_refused(config: ScopeConfig, request_for: Request, action: str) -> None:
-    assert evaluate(config, request_for(action, case=None), 1) == refuse("scope", 1, "This action needs a case")
+    assert evaluate(config, request_for(action, case=None), 1) == refuse(
+        "scope", 1, said("no_case", "This action needs a case"))
 
 
 def test_a_senior_of_the_office_reads_any_case_in_it(
@@ -145,6 +148,11 @@ NO_OFFICE_ADMIN = ActorFacts(user_id="adm-9", role="admin", office_id=None)
 CROSS_OFFICE_ADMIN = ActorFacts(user_id="adm-0", role="admin", office_id=None, cross_office=True)
 
 
+OTHER_OFFICE = refuse("scope", 1, said("other_office", "Staff act only within their own office"))
+NO_OFFICE_OF_OWN = refuse("scope", 1, said("no_office_of_own", "An account with no office acts in no office unless "
+                                                               "the deployment names it a cross-office administrator"))
+
+
 def in_office(actor: ActorFacts, relation: str, office_id: str | None) -> PolicyRequest:
     return PolicyRequest(action="act_in_office", actor=actor, now=NOW, relation=relation,
                          office=OfficeFacts(office_id=office_id))
@@ -153,19 +161,17 @@ def in_office(actor: ActorFacts, relation: str, office_id: str | None) -> Policy
 @pytest.mark.parametrize(
     ("actor", "relation", "office_id", "expected"),
     [
-        (OFFICE_ADMIN, "own_office", "o-1", allow("scope", 1, ["Acting in their own office"])),
+        (OFFICE_ADMIN, "own_office", "o-1", allow("scope", 1, [said("own_office", "Acting in their own office")])),
         (ActorFacts(user_id="s", role="senior_officer", office_id="o-1"), "own_office", "o-1",
-         allow("scope", 1, ["Acting in their own office"])),
+         allow("scope", 1, [said("own_office", "Acting in their own office")])),
         (CROSS_OFFICE_ADMIN, "cross_office", "o-2",
-         allow("scope", 1, ["Acting as the deployment's cross-office administrator"])),
+         allow("scope", 1, [said("cross_office", "Acting as the deployment's cross-office administrator")])),
         (CROSS_OFFICE_ADMIN, "cross_office", None,
-         allow("scope", 1, ["Acting as the deployment's cross-office administrator"])),
-        (OFFICE_ADMIN, "none", "o-2", refuse("scope", 1, "Staff act only within their own office")),
-        (OFFICE_ADMIN, "none", None, refuse("scope", 1, "Staff act only within their own office")),
-        (NO_OFFICE_ADMIN, "none", "o-1", refuse("scope", 1, "An account with no office acts in no office unless "
-                                                            "the deployment names it a cross-office administrator")),
-        (NO_OFFICE_ADMIN, "none", None, refuse("scope", 1, "An account with no office acts in no office unless "
-                                                           "the deployment names it a cross-office administrator")),
+         allow("scope", 1, [said("cross_office", "Acting as the deployment's cross-office administrator")])),
+        (OFFICE_ADMIN, "none", "o-2", OTHER_OFFICE),
+        (OFFICE_ADMIN, "none", None, OTHER_OFFICE),
+        (NO_OFFICE_ADMIN, "none", "o-1", NO_OFFICE_OF_OWN),
+        (NO_OFFICE_ADMIN, "none", None, NO_OFFICE_OF_OWN),
     ],
 )
 def test_staff_act_in_their_own_office_and_only_a_named_admin_crosses(
@@ -187,9 +193,9 @@ def test_an_office_relation_that_does_not_match_fails_closed(
     config: ScopeConfig, actor: ActorFacts, relation: str, office_id: str | None
 ) -> None:
     assert evaluate(config, in_office(actor, relation, office_id), 1) == refuse(
-        "scope", 1, "The relation to this office does not match the records")
+        "scope", 1, said("office_mismatch", "The relation to this office does not match the records"))
 
 
 def test_acting_in_an_office_needs_an_office(config: ScopeConfig) -> None:
     request = PolicyRequest(action="act_in_office", actor=OFFICE_ADMIN, now=NOW, relation="own_office")
-    assert evaluate(config, request, 1) == refuse("scope", 1, "This action needs an office")
+    assert evaluate(config, request, 1) == refuse("scope", 1, said("no_office", "This action needs an office"))
