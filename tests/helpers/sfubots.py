@@ -21,7 +21,12 @@ from aiortc import AudioStreamTrack, MediaStreamTrack, RTCPeerConnection, RTCSes
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
 
-from server.media.aiortc_adapter import bundled_configuration, tap_keyframe_requests, tap_received_packets, tap_sent_frames
+from server.media.aiortc_adapter import (
+    bundled_configuration,
+    tap_keyframe_requests,
+    tap_received_packets,
+    tap_sent_frames,
+)
 from tests.helpers.peers import SmallVideo
 
 
