@@ -127,9 +127,11 @@ class FrameAssembler:
             pending.keyframe = vp8_is_keyframe(payload)
         if marker:
             pending.end = seq
-        if not pending.complete():
-            return self._give_up_if_stuck()
-        return self._release(), False
+        if pending.complete():
+            released = self._release()
+            if released:
+                return released, False
+        return self._give_up_if_stuck()
 
     def _release(self) -> list[Frame]:
         out: list[Frame] = []
