@@ -260,6 +260,8 @@ class MediaPeer:
             lines.append(MLine(mid=transceiver.mid, kind=transceiver.kind,
                                publishes=offered in ("recvonly", "sendrecv"),
                                subscribes=offered in ("sendonly", "sendrecv")))
+        if not lines:
+            raise NegotiationError("the offer has no audio or video")
         return lines
 
     def inlet(self, mid: str, handler: PacketHandler) -> Inlet:

@@ -466,10 +466,15 @@ class Sfu:
         if session.participants.get(participant.id) is participant:
             del session.participants[participant.id]
         self._speakers(session, participant.room).remove(participant.id)
+        watchers = []
         for source in participant.sources.values():
             for slot in list(source.slots):
                 slot.source = None
+                watchers.append(slot.owner)
             source.slots.clear()
+        for owner in dict.fromkeys(watchers):
+            if session.participants.get(owner.id) is owner:
+                self._emit(SlotsChanged(session.id, owner.id, owner.slot_map()))
         for kind in ("audio", "video"):
             for slot in participant.slots[kind]:
                 if slot.source is not None:
