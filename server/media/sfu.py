@@ -45,38 +45,15 @@ from server.errors import BadRequest, LimitExceeded, NotFound, RoomFull, SfuCapa
 from server.media.aiortc_adapter import Inlet, MediaPeer, MLine, NegotiationError, Outlet, RtpView, check_versions
 from server.media.forwarding import FrameAssembler, KeyframeLimiter, SlotClock
 from server.media.ice import IceServer
+from server.media.sfu_events import ParticipantLeft, SfuEvent, SlotsChanged, SpeakerChanged
 from server.media.speaker import SpeakerDetector
 
 log = logging.getLogger("tandem.media.sfu")
 
+__all__ = ["MAIN_ROOM", "ParticipantLeft", "Sfu", "SfuEvent", "SlotsChanged", "SpeakerChanged", "reservation"]
+
 MAIN_ROOM = "main"
 STEP = {"audio": 960, "video": 3000}  # one frame in RTP ticks: 20 ms of Opus at 48 kHz, 1/30 s at 90 kHz
-
-
-# -- events for the signalling layer -------------------------------------------------------------
-
-@dataclass(frozen=True)
-class SlotsChanged:
-    session_id: str
-    participant_id: str
-    slots: dict[str, str | None]  # m-line id -> the publisher it carries (None: nobody)
-
-
-@dataclass(frozen=True)
-class SpeakerChanged:
-    session_id: str
-    room: str
-    history: tuple[str, ...]  # most recent dominant speaker first
-
-
-@dataclass(frozen=True)
-class ParticipantLeft:
-    session_id: str
-    participant_id: str
-    reason: str  # removed | connection_failed | closed | rejoined | session_closed
-
-
-SfuEvent = SlotsChanged | SpeakerChanged | ParticipantLeft
 
 
 # -- the model --------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def test_receiver_seams() -> None:
     seam(inspect.iscoroutinefunction(RTCRtpReceiver._send_rtcp_pli)
          and params(RTCRtpReceiver._send_rtcp_pli) == ["self", "media_ssrc"],
          "async RTCRtpReceiver._send_rtcp_pli(media_ssrc)")
-    seam("audio_level" in {f for f in dir(HeaderExtensions)} or "audio_level" in HeaderExtensions.__annotations__,
+    seam("audio_level" in HeaderExtensions.__dataclass_fields__,
          "RtpPacket.extensions.audio_level")
 
 
