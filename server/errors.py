@@ -33,6 +33,10 @@
     BadRequest├── DateOutOfRange     date_out_of_range 400 (a date outside the years the server handles)
               └── InvalidName        invalid_name 400 (a name with control or bidirectional-formatting characters)
 
+    The group SFU (issue 14):
+    Unavailable── SfuCapacity        sfu_capacity 503 (the media node is full: a new session is refused,
+                                     the running ones keep what they reserved)
+
 Client-facing errors carry a stable ``code``, an HTTP ``status`` and a human
 ``message``; most also carry a ``reason``, a finer stable code ("scheduling.start_in_past",
 "face_to_face_first.none_recorded"), with ``params`` (strings and integers) and, for a form
@@ -229,3 +233,12 @@ class DateOutOfRange(BadRequest):
 class InvalidName(BadRequest):
     code = "invalid_name"
     status = 400
+
+
+# -- the group SFU (issue 14) ------------------------------------------------------
+
+
+class SfuCapacity(Unavailable):
+    """The media node cannot take this session without degrading the ones it runs."""
+
+    code = "sfu_capacity"

@@ -88,6 +88,9 @@ class Settings:
     checkin_grace_s: float = 30.0  # a dropped participant may rejoin its place for this long
     checkin_max_participants: int = 6
     retention_pause_ratio: float = 1.0  # after each chunk the sweeper rests this many times as long as it took
+    # -- the group SFU (issue 14): forwarded streams (one publisher's track to one subscriber's slot)
+    # this node takes; a session reserves seats * ((seats - 1) + min(last_n, seats - 1)) of them
+    sfu_capacity: int = 400
     # -- the office boundary (issue 12): office-less admin accounts that may act in every office
     cross_office_admins: frozenset[str] = frozenset()
 
@@ -320,6 +323,7 @@ def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Se
         checkin_grace_s=float(_int(env, "TANDEM_CHECKIN_GRACE_S", 30)),
         retention_pause_ratio=_ratio(env, "TANDEM_RETENTION_PAUSE_RATIO", 1.0),
         cross_office_admins=_usernames(env, "TANDEM_CROSS_OFFICE_ADMINS"),
+        sfu_capacity=_int(env, "TANDEM_SFU_CAPACITY", 400),
     )
     try:  # TURN settings are checked here so a bad one stops the server naming the variables
         TurnConfig(turn_urls=settings.turn_urls, stun_urls=settings.stun_urls, secret=settings.turn_secret,

@@ -13,7 +13,7 @@ PURE = ["audit/chain.py", "crypto/envelope.py", "identity/totp.py", "identity/ra
         "groups/model.py", "audit/purpose.py",
         "retention/plan.py", "retention/erasure.py",
         "scheduling/model.py", "scheduling/ics.py",
-        "media/quality.py",
+        "media/quality.py", "media/forwarding.py", "media/speaker.py", "media/sfu_events.py",
         # check-ins and signalling (issue 4)
         "checkins/lifecycle.py", "checkins/safe_space.py", "checkins/outcomes.py",
         "signalling/protocol.py", "signalling/lobby.py", "signalling/turn.py"]
