@@ -474,3 +474,6 @@ checkin_interpreters = Table(
     Column("invited_by", ID, ForeignKey("users.id"), nullable=False),
     Column("invited_at", UTCDateTime, nullable=False),
 )
+
+# -- group programme sessions (issue 14): their own module, registered on the same metadata --
+from server.store import schema_groups as schema_groups  # noqa: E402
