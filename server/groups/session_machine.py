@@ -208,7 +208,7 @@ class Session:
     # -- effects helpers ----------------------------------------------------------------
 
     def _note(self, kind: str, p: Person) -> Note:
-        return Note(kind, p.id, p.user_id, p.role.value, self.clock.monotonic())
+        return Note(kind, p.id, p.user_id, p.role.value, self.clock.monotonic(), p.place.value)
 
     def _snapshot(self) -> list[Effect]:
         seats = [p.seat() for p in self.people.values() if p.place in (Place.WAITING, Place.PRESENT)]

@@ -74,6 +74,7 @@ class Note:
     user_id: str
     role: str
     at: float
+    place: str  # the person's place after the step
 
 
 @dataclass(frozen=True)
