@@ -19,7 +19,9 @@ from server.cases.service import CaseService
 from server.checkins.service import CheckinService
 from server.clock import Clock, SystemClock
 from server.crypto.keyring import Keyring
+from server.groups.attendance import AttendanceService
 from server.groups.service import GroupService
+from server.groups.sessions import GroupSessionService
 from server.identity.passwords import Passwords
 from server.identity.ratelimit import LoginLimiter
 from server.identity.service import IdentityService
@@ -129,6 +131,9 @@ def create_app(
     checkins.outcome_hooks.append(scheduling.record_outcome_in)
     signalling = ws_signalling.Signalling(gateway, checkins, clock, grace_s=settings.checkin_grace_s,
                                           max_participants=settings.checkin_max_participants)
+    # -- group programme sessions (issue 14)
+    group_sessions = GroupSessionService(store, clock, windows=windows)
+    attendance = AttendanceService(store, clock, keyring, cases, group_sessions)
     registry = build_registry()
     services = Services(
         settings=settings,
@@ -149,6 +154,8 @@ def create_app(
         scheduling=scheduling,
         reminders=reminders,
         checkins=checkins,
+        group_sessions=group_sessions,
+        attendance=attendance,
     )
 
     app = web.Application(

@@ -12,7 +12,9 @@ from server.cases.service import CaseService
 from server.checkins.service import CheckinService
 from server.clock import Clock
 from server.crypto.keyring import Keyring
+from server.groups.attendance import AttendanceService
 from server.groups.service import GroupService
+from server.groups.sessions import GroupSessionService
 from server.identity.service import IdentityService
 from server.messaging.attachments import AttachmentService
 from server.messaging.push import PushService
@@ -47,6 +49,9 @@ class Services:
     scheduling: SchedulingService
     reminders: ReminderService
     checkins: CheckinService  # issue 4
+    # -- group programme sessions (issue 14)
+    group_sessions: GroupSessionService
+    attendance: AttendanceService
 
 
 SERVICES = web.AppKey("services", Services)
