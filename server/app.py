@@ -47,6 +47,7 @@ from server.web import (
     routes_attachments,
     routes_cases,
     routes_checkins,
+    routes_group_sessions,
     routes_groups,
     routes_identity,
     routes_media,
@@ -80,6 +81,7 @@ def build_registry() -> Registry:
     routes_scheduling.register(registry)
     routes_media.register(registry)
     routes_checkins.register(registry)
+    routes_group_sessions.register(registry)
     return registry
 
 

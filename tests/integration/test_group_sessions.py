@@ -20,7 +20,7 @@ from server.groups.sessions import NewSession
 from server.scheduling.model import Recurrence, Scope
 from server.store.schema import audit_log
 from server.store.schema_groups import group_attendance, group_attendance_events
-from tests.helpers.world import World, add_office_b, build
+from tests.helpers.world import World, add_office_b, build, login
 
 POOR = Sample(rtt_ms=1500, loss_pct=15, bitrate_kbps=30)
 
@@ -283,3 +283,74 @@ async def test_retention_shreds_the_register_with_the_cases_bucket(api: Any) -> 
         for table in (group_attendance, group_attendance_events):
             assert (await conn.execute(select(func.count()).select_from(table))).scalar_one() == 0
     assert await att.of_case(w.actor("officer"), w.cases["own"]) == []
+
+
+async def test_the_routes_schedule_agree_and_keep_the_register(api: Any) -> None:
+    client, services = api
+    w = await build(services)
+    await add_office_b(services, w)
+    cohort_id = await cohort_with_two(services, w)
+    f_h, c_h = await login(client, "facilitator"), await login(client, "client")
+    start = services.clock.now() + timedelta(minutes=2)
+    resp = await client.post(f"/api/groups/{cohort_id}/sessions", headers=f_h, json={
+        "starts_at": start.isoformat(), "ends_at": (start + timedelta(minutes=60)).isoformat(),
+        "recurrence": {"interval_weeks": 1, "count": 2, "timezone": "Europe/Tallinn"}})
+    assert resp.status == 201, await resp.text()
+    made = (await resp.json())["sessions"]
+    assert len(made) == 2 and made[0]["group_name"] == "Tuesday"
+    resp = await client.post(f"/api/groups/{cohort_id}/sessions", headers=f_h, json={
+        "starts_at": "2026-01-06T16:00:00", "ends_at": "2026-01-06T17:00:00Z"})
+    assert resp.status == 422  # a time without a zone is ambiguous
+    resp = await client.post(f"/api/groups/{cohort_id}/sessions", headers=f_h, json={
+        "starts_at": start.isoformat(), "ends_at": start.isoformat(), "colour": "red"})
+    assert resp.status == 422  # strict: unknown fields refused
+    listed = await (await client.get(f"/api/groups/{cohort_id}/sessions", headers=c_h)).json()
+    assert [x["id"] for x in listed["sessions"]] == [x["id"] for x in made]
+    sid = made[0]["id"]
+
+    resp = await client.put(f"/api/groups/{cohort_id}/agreement", headers=f_h,
+                            json={"text": "What is said here stays here.", "auto_admit": False})
+    assert resp.status == 200 and (await resp.json())["version"] == 1
+    got = await (await client.get(f"/api/groups/{cohort_id}/agreement", headers=c_h)).json()
+    assert (got["text"], got["accepted"]) == ("What is said here stays here.", False)
+    assert (await client.post(f"/api/groups/{cohort_id}/agreement/acceptance", headers=c_h,
+                              json={"version": 1})).status == 204
+    assert (await (await client.get(f"/api/groups/{cohort_id}/agreement", headers=c_h)).json())["accepted"]
+    assert (await client.post(f"/api/groups/{cohort_id}/agreement/acceptance", headers=f_h,
+                              json={"version": 1})).status == 403  # clients accept, staff do not
+
+    services.clock.advance(timedelta(minutes=3))
+    await services.attendance.record(sid, w.clients["own"], "present")
+    services.clock.advance(timedelta(minutes=60))
+    f_h = await login(client, "facilitator")  # signed out while idle
+    resp = await client.get(f"/api/group-sessions/{sid}/register", headers=f_h)
+    reg_ = await resp.json()
+    assert resp.status == 200, reg_
+    assert [(x["display_name"], x["suggestion"]) for x in reg_["lines"]] == [
+        ("Client", "attended"), ("Client_Same", "absent")]
+    assert (await client.get(f"/api/group-sessions/{sid}/register.csv", headers=f_h)).status == 409
+    lines = [{"user_id": w.clients["own"], "status": "attended"},
+             {"user_id": w.clients["same_office"], "status": "excused", "note": "Court date"}]
+    resp = await client.post(f"/api/group-sessions/{sid}/register", headers=f_h,
+                             json={"lines": [{**lines[0], "status": "present"}]})
+    assert resp.status == 422
+    resp = await client.post(f"/api/group-sessions/{sid}/register", headers=f_h, json={"lines": lines})
+    assert resp.status == 200, await resp.text()
+    assert [x["status"] for x in (await resp.json())["lines"]] == ["attended", "excused"]
+    resp = await client.get(f"/api/group-sessions/{sid}/register.csv", headers=f_h)
+    assert resp.status == 200 and resp.content_type == "text/csv"
+    assert "Client_Same,excused" in await resp.text()
+
+    # Office B: every one of these answers as if the group or session did not exist.
+    for user in ("senior_b", "facilitator_b"):
+        h = await login(client, user)
+        for method, url in (("GET", f"/api/groups/{cohort_id}/sessions"),
+                            ("GET", f"/api/group-sessions/{sid}/register"),
+                            ("GET", f"/api/group-sessions/{sid}/register.csv"),
+                            ("GET", f"/api/groups/{cohort_id}/agreement")):
+            resp = await client.request(method, url, headers=h)
+            assert resp.status == 404, (user, url, await resp.text())
+    resp = await client.get(f"/api/group-sessions/{sid}/register", headers=await login(client, "officer"))
+    assert resp.status == 403
+    resp = await client.post(f"/api/group-sessions/{sid}/cancel", headers=f_h, json={"scope": "following"})
+    assert resp.status == 200 and (await resp.json())["cancelled"] == [made[1]["id"]]  # the confirmed one stays
