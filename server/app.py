@@ -20,6 +20,7 @@ from server.checkins.service import CheckinService
 from server.clock import Clock, SystemClock
 from server.crypto.keyring import Keyring
 from server.groups.attendance import AttendanceService
+from server.groups.rooms import RoomService
 from server.groups.service import GroupService
 from server.groups.sessions import GroupSessionService
 from server.identity.passwords import Passwords
@@ -136,6 +137,7 @@ def create_app(
     # -- group programme sessions (issue 14)
     group_sessions = GroupSessionService(store, clock, windows=windows)
     attendance = AttendanceService(store, clock, keyring, cases, group_sessions)
+    rooms = RoomService(store, clock, identity)
     registry = build_registry()
     services = Services(
         settings=settings,
@@ -158,6 +160,7 @@ def create_app(
         checkins=checkins,
         group_sessions=group_sessions,
         attendance=attendance,
+        rooms=rooms,
     )
 
     app = web.Application(

@@ -26,18 +26,21 @@ rooms = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
-#: A room device holds no personal data: it is registered for a room, pairs once by a
-#: short code shown on its screen, and then signs in as its own ``room_device`` account.
+#: A room device holds no personal data. It shows a short pairing code on its screen (as
+#: TVs do); an admin or senior of the office enters the code to register it for a room, and
+#: the device then claims its own ``room_device`` account with the secret only it holds.
 room_devices = Table(
     "room_devices", metadata,
     Column("id", ID, primary_key=True),
-    Column("room_id", ID, ForeignKey("rooms.id"), nullable=False, index=True),
+    Column("room_id", ID, ForeignKey("rooms.id"), nullable=True, index=True),  # NULL until paired
     Column("user_id", ID, ForeignKey("users.id"), nullable=True, unique=True),  # its account, once paired
-    Column("name", String(120), nullable=False),
+    Column("name", String(120), nullable=True),
     Column("code_hash", String(64), nullable=True, unique=True),  # sha-256 of the pairing code, until paired
     Column("code_expires_at", UTCDateTime, nullable=True),
-    Column("registered_by", ID, ForeignKey("users.id"), nullable=False),
-    Column("registered_at", UTCDateTime, nullable=False),
+    Column("secret_hash", String(64), nullable=True),  # sha-256 of the device's claim secret, until claimed
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("registered_by", ID, ForeignKey("users.id"), nullable=True),
+    Column("registered_at", UTCDateTime, nullable=True),
     Column("paired_at", UTCDateTime, nullable=True),
     Column("revoked_at", UTCDateTime, nullable=True),
 )

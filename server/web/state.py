@@ -13,6 +13,7 @@ from server.checkins.service import CheckinService
 from server.clock import Clock
 from server.crypto.keyring import Keyring
 from server.groups.attendance import AttendanceService
+from server.groups.rooms import RoomService
 from server.groups.service import GroupService
 from server.groups.sessions import GroupSessionService
 from server.identity.service import IdentityService
@@ -52,6 +53,7 @@ class Services:
     # -- group programme sessions (issue 14)
     group_sessions: GroupSessionService
     attendance: AttendanceService
+    rooms: RoomService
 
 
 SERVICES = web.AppKey("services", Services)

@@ -2,7 +2,7 @@
 
 Revision ID: 0009
 Revises: 0008
-Create Date: 2026-12-04 19:05:46.123982
+Create Date: 2026-12-04 19:56:08.338479
 """
 from __future__ import annotations
 
@@ -84,13 +84,15 @@ def upgrade() -> None:
 
     op.create_table('room_devices',
     sa.Column('id', sa.String(length=32), nullable=False),
-    sa.Column('room_id', sa.String(length=32), nullable=False),
+    sa.Column('room_id', sa.String(length=32), nullable=True),
     sa.Column('user_id', sa.String(length=32), nullable=True),
-    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=True),
     sa.Column('code_hash', sa.String(length=64), nullable=True),
     sa.Column('code_expires_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('registered_by', sa.String(length=32), nullable=False),
-    sa.Column('registered_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('secret_hash', sa.String(length=64), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('registered_by', sa.String(length=32), nullable=True),
+    sa.Column('registered_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('paired_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['registered_by'], ['users.id'], name=op.f('fk_room_devices_registered_by_users')),
