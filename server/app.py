@@ -20,7 +20,10 @@ from server.cases.service import CaseService
 from server.checkins.service import CheckinService
 from server.clock import Clock, SystemClock
 from server.crypto.keyring import Keyring
+from server.groups.attendance import AttendanceService
+from server.groups.rooms import RoomService
 from server.groups.service import GroupService
+from server.groups.sessions import GroupSessionService
 from server.identity.passwords import Passwords
 from server.identity.ratelimit import LoginLimiter
 from server.identity.service import IdentityService
@@ -47,6 +50,7 @@ from server.web import (
     routes_attachments,
     routes_cases,
     routes_checkins,
+    routes_group_sessions,
     routes_groups,
     routes_identity,
     routes_media,
@@ -81,6 +85,7 @@ def build_registry() -> Registry:
     routes_media.register(registry)
     routes_checkins.register(registry)
     routes_alerts.register(registry)
+    routes_group_sessions.register(registry)
     return registry
 
 
@@ -133,6 +138,10 @@ def create_app(
     checkins.outcome_hooks.append(scheduling.record_outcome_in)
     signalling = ws_signalling.Signalling(gateway, checkins, clock, grace_s=settings.checkin_grace_s,
                                           max_participants=settings.checkin_max_participants, alerts=alerts)
+    # -- group programme sessions (issue 14)
+    group_sessions = GroupSessionService(store, clock, windows=windows)
+    attendance = AttendanceService(store, clock, keyring, cases, group_sessions)
+    rooms = RoomService(store, clock, identity)
     registry = build_registry()
     services = Services(
         settings=settings,
@@ -154,6 +163,9 @@ def create_app(
         reminders=reminders,
         checkins=checkins,
         alerts=alerts,
+        group_sessions=group_sessions,
+        attendance=attendance,
+        rooms=rooms,
     )
 
     app = web.Application(

@@ -29,6 +29,11 @@
     Mentoring (issue 12):
     Conflict ├── AlreadyAssigned     already_assigned 409 (the mentor already mentors this client)
              └── ConversationClosed  conversation_closed 409 (a send to a conversation whose mentoring ended)
+    Group sessions (issue 14):
+    Forbidden├── NotFacilitator      not_facilitator 403 (a control frame from someone who does not run the session)
+             ├── JoinRefused         join_refused 403 (carries rule_id and the refusal: not_enrolled,
+             │                                         cohort_full, agreement_not_accepted, removed, locked)
+             └── UnmuteNotAllowed    unmute_not_allowed 403 (muted by the facilitator, unmuting not yet allowed)
     Input the server refuses by value (issue 12):
     BadRequest├── DateOutOfRange     date_out_of_range 400 (a date outside the years the server handles)
               └── InvalidName        invalid_name 400 (a name with control or bidirectional-formatting characters)
@@ -242,3 +247,29 @@ class SfuCapacity(Unavailable):
     """The media node cannot take this session without degrading the ones it runs."""
 
     code = "sfu_capacity"
+# -- group sessions (issue 14) -----------------------------------------------------
+
+
+class NotFacilitator(Forbidden):
+    code = "not_facilitator"
+
+
+class JoinRefused(Forbidden):
+    """A join the session refuses; ``refusal`` says which condition, ``rule_id`` which rule."""
+
+    code = "join_refused"
+
+    def __init__(self, message: str, *, rule_id: str, refusal: str) -> None:
+        super().__init__(message, rule_id=rule_id)
+        self.refusal = refusal
+
+    def to_json(self) -> dict[str, object]:
+        body = super().to_json()
+        error = body["error"]
+        assert isinstance(error, dict)
+        error["refusal"] = self.refusal
+        return body
+
+
+class UnmuteNotAllowed(Forbidden):
+    code = "unmute_not_allowed"

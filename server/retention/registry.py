@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Column, Table
 
 from server.checkins.evidence import aad as evidence_aad
+from server.groups.attendance import aad as attendance_aad
 from server.messaging.model import aad as message_aad
 from server.messaging.model import attachment_aad
 from server.scheduling.model import note_aad as appointment_note_aad
@@ -32,6 +33,7 @@ from server.store.schema import (
     messages,
     safe_space_answers,
 )
+from server.store.schema_groups import group_attendance, group_attendance_events
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,13 @@ HOLDERS: tuple[Holder, ...] = (
     Holder("checkin_records", appointments, "case_id", "outcome_key_id", "outcome_at",
            lambda r: appointment_note_aad(r.id), body_col="outcome_note",
            anonymise_nulls=("outcome_key_id", "outcome_note"), clear_only=True),
+    # Group programme sessions (issue 14): the register's evidence, and the confirmed lines, which
+    # may be anonymised (kept as counts for programme evaluation, with no link to a person).
+    Holder("group_attendance", group_attendance_events, "case_id", "key_id", "at",
+           lambda r: attendance_aad("group_attendance_events", r.id, r.session_id)),
+    Holder("group_attendance", group_attendance, "case_id", "key_id", "confirmed_at",
+           lambda r: attendance_aad("group_attendance", r.id, r.session_id),
+           anonymise_nulls=("key_id", "body", "user_id", "case_id")),
 )
 
 

@@ -13,7 +13,10 @@ from server.cases.service import CaseService
 from server.checkins.service import CheckinService
 from server.clock import Clock
 from server.crypto.keyring import Keyring
+from server.groups.attendance import AttendanceService
+from server.groups.rooms import RoomService
 from server.groups.service import GroupService
+from server.groups.sessions import GroupSessionService
 from server.identity.service import IdentityService
 from server.messaging.attachments import AttachmentService
 from server.messaging.push import PushService
@@ -49,6 +52,10 @@ class Services:
     reminders: ReminderService
     checkins: CheckinService  # issue 4
     alerts: AlertService  # issue 13
+    # -- group programme sessions (issue 14)
+    group_sessions: GroupSessionService
+    attendance: AttendanceService
+    rooms: RoomService
 
 
 SERVICES = web.AppKey("services", Services)

@@ -57,6 +57,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from server.app import build_registry
+from server.groups.sessions import NewSession
 from server.identity.model import Role
 from server.scheduling.model import Kind
 from server.scheduling.service import NewAppointment
@@ -283,6 +284,18 @@ MATRIX: dict[tuple[str, str], Row] = {
     # anyone else is told it does not exist. Acknowledging twice is no error.
     ("GET", "/api/alerts"):                    "N   Y   Y   N   N   N   N   N   N",
     ("POST", "/api/alerts/{alert_id}/ack"):    "N   Y   N   N   N   N   N   N   N",
+    # -- group programme sessions (issue 14): those who run the group (its facilitator, the office's
+    # seniors) schedule and keep the register; its members see the sessions and the agreement, which
+    # only a participant accepts.
+    ("POST", "/api/groups/{group_id}/sessions"): "N   N   Y   Y   N   N   N   N   N",
+    ("GET", "/api/groups/{group_id}/sessions"): "Y   N   Y   Y   N   N   N   N   N",
+    ("POST", "/api/group-sessions/{session_id}/cancel"): "N   N   Y   Y   N   N   N   N   N",
+    ("PUT", "/api/groups/{group_id}/agreement"): "N   N   Y   Y   N   N   N   N   N",
+    ("GET", "/api/groups/{group_id}/agreement"): "Y   N   Y   Y   N   N   N   N   N",
+    ("POST", "/api/groups/{group_id}/agreement/acceptance"): "Y   N   N   N   N   N   N   N   N",
+    ("GET", "/api/group-sessions/{session_id}/register"): "N   N   Y   Y   N   N   N   N   N",
+    ("POST", "/api/group-sessions/{session_id}/register"): "N   N   Y   Y   N   N   N   N   N",
+    ("GET", "/api/group-sessions/{session_id}/register.csv"): "N   N   Y   Y   N   N   N   N   N",
 }
 
 #: Allowed cells answered by the route's own checks rather than with a 2xx: the
@@ -303,11 +316,16 @@ NOT_2XX: dict[tuple[str, str, str | None], tuple[int, str]] = {
     ("DELETE", "/api/media/echo/{echo_id}", None): (404, "not_found"),
     ("POST", "/api/cases/{case_id}/checkins", "own"): (403, "face_to_face_first"),  # the senior's own case
     ("POST", "/api/cases/{case_id}/checkins", "same_office"): (403, "face_to_face_first"),
+    # The harness session's register is not confirmed: nothing to export yet.
+    ("GET", "/api/group-sessions/{session_id}/register.csv", None): (409, "conflict"),
 }
 #: Check-in routes that change the check-in's state or who takes part: each cell gets a fresh check-in.
 FRESH_CHECKIN_ROUTES = {("POST", "/api/checkins/{checkin_id}/cant-talk"),
                         ("POST", "/api/checkins/{checkin_id}/interpreters"),
                         ("POST", "/api/checkins/{checkin_id}/outcome")}
+#: Group-session routes that change their session (cancel, confirm the register): a fresh one per cell.
+FRESH_SESSION_ROUTES = {("POST", "/api/group-sessions/{session_id}/cancel"),
+                        ("POST", "/api/group-sessions/{session_id}/register")}
 #: A PNG for the attachment routes (they take a raw body, not JSON).
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 #: Per-case routes whose case is named in the body rather than the path.
@@ -368,6 +386,7 @@ class Ctx:
     data_request: str = ""  # an open rectification request of the client of "own"
     checkin: str = ""  # a video check-in of case "own", open now
     alert: str = ""  # the officer's alert: the client of "own" could not talk safely in a check-in
+    session: str = ""  # a session of the harness group, started a minute ago
     unique: itertools.count[int] = field(default_factory=itertools.count)
 
     def case_key(self, role: str, relation: str) -> str:
@@ -414,7 +433,17 @@ async def _setup(client: TestClient[Any, Any], services: Services) -> Ctx:
     await services.checkins.answer_safe_space(w.actor("client"), unsafe, {}, cant_talk=True)
     [alert] = await services.alerts.open_alerts(w.actor("officer"))
     ctx.alert = alert.row.id
+    await services.group_sessions.set_agreement(w.actor("facilitator"), ctx.group, auto_admit=False,
+                                                text="What is said in the group stays in the group.")
+    ctx.session = await _new_session(ctx)
     return ctx
+
+
+async def _new_session(ctx: Ctx) -> str:
+    start = ctx.services.clock.now() - timedelta(minutes=1)
+    made = await ctx.services.group_sessions.schedule(ctx.w.actor("facilitator"), ctx.group, NewSession(
+        start, start + timedelta(minutes=90)))
+    return made[0].id
 
 
 async def _new_checkin(ctx: Ctx) -> str:
@@ -441,6 +470,9 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
     url = url.replace("{echo_id}", "no-such-echo")
     checkin = await _new_checkin(ctx) if (method, path) in FRESH_CHECKIN_ROUTES else ctx.checkin
     url = url.replace("{checkin_id}", checkin)
+    if "{session_id}" in url:
+        fresh = (method, path) in FRESH_SESSION_ROUTES
+        url = url.replace("{session_id}", await _new_session(ctx) if fresh else ctx.session)
     headers = ctx.headers[role]
     body = substitute(copy.deepcopy(spec.example), {
         "OFFICER": ctx.w.users["officer"] if relation is None else

@@ -37,6 +37,7 @@ import aiohttp
 import pytest
 
 from server.app import build_registry
+from server.groups.sessions import NewSession
 from server.identity.model import Actor, Role
 from server.ids import new_id
 from server.scheduling.model import Kind
@@ -57,7 +58,7 @@ PARAM = re.compile(r"\{(\w+)\}")
 NOT_OFFICE_DATA = {"rule_id", "echo_id"}
 #: Path parameters naming office A's resources (``_targets`` makes one of each).
 KINDS = ("case_id", "appointment_id", "checkin_id", "conversation_id", "attachment_id", "group_id", "user_id",
-         "request_id", "assignment_id", "alert_id")
+         "request_id", "assignment_id", "alert_id", "session_id")
 #: Routes with no id in the path whose body names office A's resource: the supervising
 #: officer of a new case, the client to be given a mentor (office B's own mentor).
 BODY_IDS = {("POST", "/api/cases"), ("POST", "/api/mentor-assignments")}
@@ -181,8 +182,13 @@ async def _targets(p: Probe, names: set[str], s: Staff = A) -> dict[str, str]:
         await p.services.checkins.answer_safe_space(client, unsafe, {}, cant_talk=True)
         alerts = await p.services.alerts.open_alerts(p.w.actor(s.officer))
         out["alert_id"] = next(a.row.id for a in alerts if a.row.checkin_id == unsafe)
-    if "group_id" in names:
+    if names & {"group_id", "session_id"}:
         out["group_id"] = await _group(p, s, case_id)
+    if "session_id" in names:
+        start = p.services.clock.now() - timedelta(minutes=1)
+        made = await p.services.group_sessions.schedule(p.w.actor(s.facilitator), out["group_id"], NewSession(
+            start, start + timedelta(minutes=90)))
+        out["session_id"] = made[0].id
     if "request_id" in names:
         out["request_id"] = await p.services.retention.request(client, "rectification", "Wrong address", [])
     if "assignment_id" in names:

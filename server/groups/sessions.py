@@ -1,0 +1,303 @@
+"""Group session action functions: schedule a cohort's sessions (once or as a series),
+cancel, add co-facilitators and an observer, the cohort's confidentiality agreement and
+its acceptance, and who someone is when they join (the seam to the live session).
+
+Scheduling reuses ``server/scheduling/model.py``: the same series expansion (each
+occurrence its own row, wall-clock weekly recurrence in a named time zone), the same
+limits and the same join window. Who may act: the cohort's facilitators and the senior
+officers of its office (``groups.model.manages``); a cohort of another office is answered
+as absent (404), so its ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.audit import store as audit
+from server.clock import Clock
+from server.errors import BadRequest, Conflict, NotFound, OutOfScope, PolicyRefused
+from server.groups import session_store as store
+from server.groups import store as cohort_store
+from server.groups.model import CohortRef, CohortRole, manages
+from server.groups.session_values import JoinFacts, Role
+from server.identity import store as identity_store
+from server.identity.model import Actor
+from server.identity.model import Role as UserRole
+from server.ids import new_id
+from server.scheduling import model as scheduling
+from server.scheduling.model import Limits, Recurrence, Scope, Status, WindowSettings
+from server.store.tx import Store
+
+STAFF_ROLES = (Role.CO_FACILITATOR, Role.OBSERVER)
+
+
+@dataclass(frozen=True)
+class NewSession:
+    starts_at: datetime
+    ends_at: datetime
+    recurrence: Recurrence | None = None
+    room_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionEntry:
+    id: str
+    cohort_id: str
+    cohort_name: str
+    programme: str
+    starts_at: datetime
+    ends_at: datetime
+    opens_at: datetime
+    closes_at: datetime
+    status: str
+    series_id: str | None
+    room_id: str | None
+    room_name: str | None
+    register_confirmed: bool
+
+
+@dataclass(frozen=True)
+class Agreement:
+    cohort_id: str
+    text: str | None
+    version: int
+    auto_admit: bool
+    accepted: bool  # by the asking participant, of this version
+
+
+@dataclass(frozen=True)
+class Cohort:
+    row: Any
+    ref: CohortRef
+    members: list[Any]
+
+    def member(self, user_id: str) -> Any:
+        return next((m for m in self.members if m.user_id == user_id), None)
+
+
+class GroupSessionService:
+    def __init__(self, store_: Store, clock: Clock, *, windows: WindowSettings | None = None,
+                 limits: Limits | None = None) -> None:
+        self.store = store_
+        self.clock = clock
+        self.windows = windows or WindowSettings()
+        self.limits = limits or Limits()
+
+    # -- shared ---------------------------------------------------------------------------
+
+    async def cohort(self, conn: AsyncConnection, actor: Actor, cohort_id: str,
+                     missing: str = "No such group") -> Cohort:
+        """The cohort, or 404 for anyone of another office who is no member of it."""
+        row = await cohort_store.cohort(conn, cohort_id)
+        if row is None:
+            raise NotFound(missing)
+        members = await cohort_store.members(conn, cohort_id)
+        if actor.office_id != row.office_id and not any(m.user_id == actor.user_id for m in members):
+            raise OutOfScope(missing)
+        facilitators = frozenset(m.user_id for m in members if m.role == CohortRole.FACILITATOR.value)
+        return Cohort(row, CohortRef(row.id, row.office_id, facilitators), members)
+
+    async def session_of(self, conn: AsyncConnection, actor: Actor, session_id: str) -> tuple[Any, Cohort]:
+        row = await store.session(conn, session_id)
+        if row is None:
+            raise NotFound("No such session")
+        return row, await self.cohort(conn, actor, row.cohort_id, "No such session")
+
+    @staticmethod
+    async def runs(conn: AsyncConnection, actor: Actor, row: Any, cohort: Cohort) -> bool:
+        """Runs this session: the cohort's managers and the session's co-facilitators."""
+        if manages(actor, cohort.ref):
+            return True
+        return any(s.user_id == actor.user_id and s.role == Role.CO_FACILITATOR.value
+                   for s in await store.staff(conn, row.id))
+
+    @staticmethod
+    def require_manager(actor: Actor, cohort: Cohort) -> None:
+        if not manages(actor, cohort.ref):
+            raise PolicyRefused("Only the group's facilitators and the office's senior officers run its sessions "
+                                "(rule scope)", rule_id="scope")
+
+    async def _audit(self, conn: AsyncConnection, by: Actor, action: str, target_id: str,
+                     details: dict[str, object] | None = None, case_id: str | None = None,
+                     target_type: str = "group_session") -> None:
+        await audit.append(conn, at=self.clock.now(), actor_id=by.user_id, action=action, target_type=target_type,
+                           target_id=target_id, case_id=case_id, details=details)
+
+    def entry(self, row: Any) -> SessionEntry:
+        opens_at, closes_at = scheduling.join_window(row.starts_at, row.ends_at, self.windows)
+        return SessionEntry(row.id, row.cohort_id, row.cohort_name, row.programme, row.starts_at, row.ends_at,
+                            opens_at, closes_at, row.status, row.series_id, row.room_id, row.room_name,
+                            row.register_confirmed_at is not None)
+
+    # -- scheduling -----------------------------------------------------------------------
+
+    async def schedule(self, by: Actor, cohort_id: str, new: NewSession) -> list[SessionEntry]:
+        now = self.clock.now()
+        try:
+            occurrences = scheduling.expand(new.starts_at, new.ends_at, new.recurrence, self.limits)
+            for start, end in occurrences:
+                scheduling.check_times(start, end, now, self.limits)
+        except scheduling.SchedulingError as err:
+            raise BadRequest(str(err)) from None
+        series_id = new_id() if new.recurrence is not None else None
+        async with self.store.write("group_session.create") as conn:
+            cohort = await self.cohort(conn, by, cohort_id)
+            self.require_manager(by, cohort)
+            if new.room_id is not None:
+                room = await store.room(conn, new.room_id)
+                if room is None or room.office_id != cohort.row.office_id:
+                    raise NotFound("No such room")
+            rows = [{"id": new_id(), "cohort_id": cohort_id, "office_id": cohort.row.office_id, "starts_at": start,
+                     "ends_at": end, "series_id": series_id, "series_index": i if series_id else None,
+                     "sequence": 0, "status": Status.SCHEDULED.value, "room_id": new.room_id,
+                     "created_by": by.user_id, "created_at": now}
+                    for i, (start, end) in enumerate(occurrences)]
+            await store.insert_sessions(conn, rows)
+            await self._audit(conn, by, "group_session.create", str(rows[0]["id"]), {
+                "cohort_id": cohort_id, "count": len(rows), "series_id": series_id, "room_id": new.room_id,
+                "first": occurrences[0][0].isoformat(), "last": occurrences[-1][0].isoformat()})
+            return [self.entry(await store.session(conn, str(r["id"]))) for r in rows]
+
+    async def cancel(self, by: Actor, session_id: str, scope: Scope = Scope.ONE) -> list[str]:
+        now = self.clock.now()
+        async with self.store.write("group_session.cancel") as conn:
+            row, cohort = await self.session_of(conn, by, session_id)
+            self.require_manager(by, cohort)
+            if row.status != Status.SCHEDULED:
+                raise Conflict("The session is cancelled")
+            targets = await store.series_from(conn, row.series_id, row.starts_at) \
+                if scope is Scope.FOLLOWING and row.series_id is not None else [row]
+            ids = [t.id for t in targets if t.register_confirmed_at is None]
+            for t_id in ids:
+                await store.update_session(conn, t_id, status=Status.CANCELLED.value, cancelled_at=now,
+                                           cancelled_by=by.user_id)
+            await self._audit(conn, by, "group_session.cancel", row.id, {"scope": scope.value, "count": len(ids)})
+        return ids
+
+    async def sessions(self, actor: Actor, cohort_id: str, *, limit: int = 200) -> list[SessionEntry]:
+        """A cohort's sessions from the last window on, to its members and those who run it. Names no
+        participant, so it is not a read of client data."""
+        async with self.store.read("group_session.list") as conn:
+            cohort = await self.cohort(conn, actor, cohort_id)
+            if not (manages(actor, cohort.ref) or cohort.member(actor.user_id) is not None):
+                raise OutOfScope("No such group")
+            rows = await store.sessions_of_cohort(conn, cohort_id, start=self.clock.now() - self.windows.close_after,
+                                                  limit=limit)
+        return [self.entry(r) for r in rows]
+
+    async def upcoming(self, actor: Actor, *, days: int = 400, limit: int = 50) -> list[SessionEntry]:
+        """The actor's own group sessions (as participant or facilitator) still open to join."""
+        now = self.clock.now()
+        async with self.store.read("group_session.upcoming") as conn:
+            rows = await store.sessions_of_member(conn, actor.user_id, start=now - self.windows.close_after,
+                                                  end=now + timedelta(days=days), limit=limit)
+        return [self.entry(r) for r in rows]
+
+    async def add_staff(self, by: Actor, session_id: str, user_id: str, role: Role) -> None:
+        """A co-facilitator or an observer (a programme mentor: an experienced facilitator) for one session."""
+        if role not in STAFF_ROLES:
+            raise BadRequest("A session's added staff are co-facilitators or an observer")
+        async with self.store.write("group_session.staff.add") as conn:
+            row, cohort = await self.session_of(conn, by, session_id)
+            self.require_manager(by, cohort)
+            user = await identity_store.user_by_id(conn, user_id)
+            if user is None or user.office_id != cohort.row.office_id:
+                raise OutOfScope("No such facilitator")
+            if user.role != UserRole.FACILITATOR.value or user_id in cohort.ref.facilitator_ids:
+                raise BadRequest("Co-facilitators and observers are facilitators who do not run the group already")
+            staff = await store.staff(conn, session_id)
+            if any(s.user_id == user_id for s in staff):
+                raise Conflict("Already on this session's staff")
+            if role is Role.OBSERVER and any(s.role == Role.OBSERVER.value for s in staff):
+                raise Conflict("A session has one observer")
+            await store.add_staff(conn, session_id=session_id, user_id=user_id, role=role.value,
+                                  added_by=by.user_id, added_at=self.clock.now())
+            await self._audit(conn, by, "group_session.staff.add", row.id, {"user_id": user_id, "role": role.value})
+
+    async def staff(self, actor: Actor, session_id: str) -> list[Any]:
+        async with self.store.read("group_session.staff") as conn:
+            row, cohort = await self.session_of(conn, actor, session_id)
+            if not await self.runs(conn, actor, row, cohort):
+                raise OutOfScope("No such session")
+            return await store.staff(conn, session_id)
+
+    # -- the confidentiality agreement ------------------------------------------------------
+
+    async def set_agreement(self, by: Actor, cohort_id: str, *, text: str, auto_admit: bool) -> int:
+        """The cohort's agreement text (a changed text is a new version, to be accepted anew)."""
+        async with self.store.write("group.agreement.set") as conn:
+            cohort = await self.cohort(conn, by, cohort_id)
+            self.require_manager(by, cohort)
+            current = await store.settings(conn, cohort_id)
+            version = 0 if current is None else int(current.agreement_version)
+            if current is None or current.agreement_text != text:
+                version += 1
+            await store.put_settings(conn, cohort_id, agreement_text=text, agreement_version=version,
+                                     auto_admit=auto_admit, updated_by=by.user_id, updated_at=self.clock.now())
+            await self._audit(conn, by, "group.agreement.set", cohort_id, {"version": version,
+                              "auto_admit": auto_admit}, target_type="cohort")
+        return version
+
+    async def agreement(self, actor: Actor, cohort_id: str) -> Agreement:
+        async with self.store.read("group.agreement") as conn:
+            cohort = await self.cohort(conn, actor, cohort_id)
+            if not (manages(actor, cohort.ref) or cohort.member(actor.user_id) is not None):
+                raise OutOfScope("No such group")
+            return await self._agreement(conn, cohort_id, actor.user_id)
+
+    @staticmethod
+    async def _agreement(conn: AsyncConnection, cohort_id: str, user_id: str) -> Agreement:
+        current = await store.settings(conn, cohort_id)
+        if current is None or not current.agreement_text:
+            return Agreement(cohort_id, None, 0, bool(current and current.auto_admit), True)
+        version = int(current.agreement_version)
+        done = await store.accepted(conn, cohort_id, user_id, version) is not None
+        return Agreement(cohort_id, current.agreement_text, version, bool(current.auto_admit), done)
+
+    async def accept_agreement(self, actor: Actor, cohort_id: str, version: int) -> None:
+        """A participant accepts the version of the agreement they were shown."""
+        async with self.store.write("group.agreement.accept") as conn:
+            cohort = await self.cohort(conn, actor, cohort_id)
+            member = cohort.member(actor.user_id)
+            if member is None or member.role != CohortRole.PARTICIPANT.value:
+                raise OutOfScope("No such group")
+            current = await self._agreement(conn, cohort_id, actor.user_id)
+            if current.text is None or current.version != version:
+                raise Conflict("The agreement has changed; read the current version")
+            if current.accepted:
+                return
+            await store.accept(conn, cohort_id=cohort_id, user_id=actor.user_id, version=version,
+                               accepted_at=self.clock.now())
+            await self._audit(conn, actor, "group.agreement.accept", cohort_id, {"version": version},
+                              case_id=member.case_id, target_type="cohort")
+
+    # -- joining: the seam to the live session ------------------------------------------------
+
+    async def join_context(self, actor: Actor, session_id: str) -> tuple[Role, JoinFacts, bool]:
+        """Who ``actor`` is in this session (their role and the facts the session decides on) and
+        whether the cohort admits enrolled participants without the lobby."""
+        async with self.store.read("group_session.join") as conn:
+            row, cohort = await self.session_of(conn, actor, session_id)
+            if row.status != Status.SCHEDULED:
+                raise Conflict("The session is cancelled")
+            agreement = await self._agreement(conn, row.cohort_id, actor.user_id)
+            member = cohort.member(actor.user_id)
+            if actor.user_id in cohort.ref.facilitator_ids:
+                return Role.FACILITATOR, JoinFacts(), agreement.auto_admit
+            staff = {s.user_id: s.role for s in await store.staff(conn, session_id)}
+            if actor.user_id in staff:
+                return Role(staff[actor.user_id]), JoinFacts(), agreement.auto_admit
+            if actor.role is UserRole.SENIOR_OFFICER and manages(actor, cohort.ref):
+                return Role.CO_FACILITATOR, JoinFacts(), agreement.auto_admit
+            device = await store.device_of_user(conn, actor.user_id)
+            if device is not None and row.room_id is not None and device.room_id == row.room_id:
+                return Role.ROOM_DEVICE, JoinFacts(), agreement.auto_admit
+            enrolled = member is not None and member.role == CohortRole.PARTICIPANT.value
+            if not enrolled and actor.role is not UserRole.CLIENT:
+                raise OutOfScope("No such session")
+            return Role.PARTICIPANT, JoinFacts(enrolled=enrolled, agreement_accepted=agreement.accepted), \
+                agreement.auto_admit
