@@ -27,6 +27,7 @@ from server.media.quality import Advisor
 from server.messaging.attachments import AttachmentService
 from server.messaging.push import PushService, VapidKey
 from server.messaging.service import MessagingService
+from server.networks.service import NetworkService
 from server.policy.service import CHANNEL as POLICY_CHANNEL
 from server.policy.service import PolicyService
 from server.retention import background as retention_background
@@ -129,6 +130,8 @@ def create_app(
     checkins.outcome_hooks.append(scheduling.record_outcome_in)
     signalling = ws_signalling.Signalling(gateway, checkins, clock, grace_s=settings.checkin_grace_s,
                                           max_participants=settings.checkin_max_participants)
+    # -- case networks (issue 16)
+    networks = NetworkService(store, clock, keyring, cases, policy, push=push.notify)
     registry = build_registry()
     services = Services(
         settings=settings,
@@ -149,6 +152,7 @@ def create_app(
         scheduling=scheduling,
         reminders=reminders,
         checkins=checkins,
+        networks=networks,
     )
 
     app = web.Application(

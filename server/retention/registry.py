@@ -21,6 +21,7 @@ from sqlalchemy import Column, Table
 from server.checkins.evidence import aad as evidence_aad
 from server.messaging.model import aad as message_aad
 from server.messaging.model import attachment_aad
+from server.networks.store import body_aad as network_aad
 from server.scheduling.model import note_aad as appointment_note_aad
 from server.store.schema import (
     appointments,
@@ -30,6 +31,7 @@ from server.store.schema import (
     checkin_events,
     checkins,
     messages,
+    networks,
     safe_space_answers,
 )
 
@@ -78,6 +80,8 @@ HOLDERS: tuple[Holder, ...] = (
     Holder("checkin_records", appointments, "case_id", "outcome_key_id", "outcome_at",
            lambda r: appointment_note_aad(r.id), body_col="outcome_note",
            anonymise_nulls=("outcome_key_id", "outcome_note"), clear_only=True),
+    # Case networks (issue 16): the network's document, sealed under the month it was last written.
+    Holder("network_records", networks, "case_id", "key_id", "updated_at", lambda r: network_aad(r.id, r.case_id)),
 )
 
 

@@ -17,6 +17,7 @@ from server.identity.service import IdentityService
 from server.messaging.attachments import AttachmentService
 from server.messaging.push import PushService
 from server.messaging.service import MessagingService
+from server.networks.service import NetworkService
 from server.policy.service import PolicyService
 from server.retention.service import RetentionService
 from server.scheduling.reminders import ReminderService
@@ -47,6 +48,7 @@ class Services:
     scheduling: SchedulingService
     reminders: ReminderService
     checkins: CheckinService  # issue 4
+    networks: NetworkService  # issue 16: case networks (a service API; no routes yet)
 
 
 SERVICES = web.AppKey("services", Services)
