@@ -44,12 +44,10 @@ from server.networks.machine import (
     MemberJoined,
     Network,
     NetworkActor,
-    NetworkState,
     Notify,
-    Process,
-    Stage,
     TaskDraft,
 )
+from server.networks.model import NetworkState, Process, Stage
 from server.policy.facts import READ_NETWORK, WRITE_NETWORK, NetworkFacts
 from server.policy.rules.networks import victim_protection
 from server.policy.service import PolicyService

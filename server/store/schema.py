@@ -126,8 +126,7 @@ network_members = Table(
     Column("case_id", ID, ForeignKey("cases.id"), nullable=False, index=True),
     Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
     Column("created_at", UTCDateTime, nullable=False),
-    # Case networks (issue 16): who a member is for the network and until when. NULL for a
-    # member added before networks had processes (no end date: until the next closure).
+    # Case networks (issue 16): NULL for a member added the old way (add_network_member).
     Column("kind", String(16), nullable=True),  # partner | client
     Column("agency", String(200), nullable=True),
     Column("ends_on", Date, nullable=True),  # the last day of access (UTC)
@@ -135,9 +134,8 @@ network_members = Table(
     UniqueConstraint("case_id", "user_id", name="uq_network_members_case_user"),
 )
 
-#: A case's network (TUKO, issue 16): the whole state of its processes as one document,
-#: ciphertext under the case's ``network_records`` bucket key of the month it was last
-#: written; ``stage`` and ``process`` are kept in clear for lists and figures.
+#: A case's network (TUKO, issue 16): its processes as one document, ciphertext under the case's
+#: ``network_records`` key of the month last written; ``stage``, ``process`` in clear for lists.
 networks = Table(
     "networks",
     metadata,

@@ -13,20 +13,18 @@ from server.clock import FakeClock
 from server.errors import BadRequest, IllegalTransition, LimitExceeded, NotFound, PolicyRefused
 from server.networks.machine import (
     EVENTS,
-    QUESTIONS,
     TRANSITIONS,
     AccessEnded,
     Effect,
     MemberJoined,
     Network,
     NetworkActor,
-    NetworkState,
     Notify,
-    Stage,
     TaskDraft,
     Who,
     step,
 )
+from server.networks.model import QUESTIONS, NetworkState, Stage
 
 LEADER = NetworkActor("officer", leader=True)
 POLICE = NetworkActor("police", leader=False)
