@@ -31,6 +31,7 @@ from server.media.quality import Advisor
 from server.messaging.attachments import AttachmentService
 from server.messaging.push import PushService, VapidKey
 from server.messaging.service import MessagingService
+from server.networks.service import NetworkService
 from server.policy.service import CHANNEL as POLICY_CHANNEL
 from server.policy.service import PolicyService
 from server.retention import background as retention_background
@@ -142,6 +143,8 @@ def create_app(
     group_sessions = GroupSessionService(store, clock, windows=windows)
     attendance = AttendanceService(store, clock, keyring, cases, group_sessions)
     rooms = RoomService(store, clock, identity)
+    # -- case networks (issue 16)
+    networks = NetworkService(store, clock, keyring, cases, policy, push=push.notify)
     registry = build_registry()
     services = Services(
         settings=settings,
@@ -166,6 +169,7 @@ def create_app(
         group_sessions=group_sessions,
         attendance=attendance,
         rooms=rooms,
+        networks=networks,
     )
 
     app = web.Application(

@@ -75,7 +75,8 @@ def _fact_columns() -> list[Any]:
         .scalar_subquery()
         .label("mentor_ids"),
         select(func.aggregate_strings(network_members.c.user_id, _COMMA))
-        .where(network_members.c.case_id == cases.c.id)
+        # A member whose network process closed is no longer a partner of the case.
+        .where(network_members.c.case_id == cases.c.id, network_members.c.ended_at.is_(None))
         .scalar_subquery()
         .label("partner_ids"),
     ]

@@ -52,6 +52,10 @@ GRANT_EXCEPTION = "grant_exception"
 #: Anything done to an office's accounts or cases from outside a case: user
 #: administration, opening a case, an admin's acts on a case of the office.
 ACT_IN_OFFICE = "act_in_office"
+#: A case network (TUKO, issue 16): seeing it, and taking part in it. Which step of the
+#: process a participant may take is the network's own table (``server/networks/machine.py``).
+READ_NETWORK = "read_network"
+WRITE_NETWORK = "write_network"
 ACTIONS = (
     SUPERVISE_REMOTELY,
     SEND_MESSAGE,
@@ -62,6 +66,8 @@ ACTIONS = (
     WRITE_CASE,
     GRANT_EXCEPTION,
     ACT_IN_OFFICE,
+    READ_NETWORK,
+    WRITE_NETWORK,
 )
 
 MESSAGE_KINDS = ("text", "appointment_notice")
@@ -134,6 +140,25 @@ class GroupFacts(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError("participant and facilitator counts cannot be negative")
 
 
+class NetworkFacts(msgspec.Struct, frozen=True, kw_only=True):
+    """The actor's place in the current process of a case's network."""
+
+    #: A member of the current process (not the case leader, who is known by ``relation``).
+    member: bool
+    #: "partner" or "client"; None when not a member.
+    member_kind: str | None = None
+    #: The member's access has not ended (end date, UTC, not passed; process not closed).
+    #: Computed by the caller from its clock: the rule itself never reads ``now``.
+    access_open: bool = False
+    #: The case leader recorded why it is safe for the client to take part.
+    safety_reason_recorded: bool = False
+
+    def __post_init__(self) -> None:
+        _require_one_of("member_kind", self.member_kind, ("partner", "client"))
+        if self.member != (self.member_kind is not None):
+            raise ValueError("a member has a member_kind, a non-member none")
+
+
 class PolicyRequest(msgspec.Struct, frozen=True, kw_only=True):
     action: str
     actor: ActorFacts
@@ -145,6 +170,7 @@ class PolicyRequest(msgspec.Struct, frozen=True, kw_only=True):
     category: str | None = None
     group: GroupFacts | None = None
     network_quality: str | None = None
+    network: NetworkFacts | None = None
 
     def __post_init__(self) -> None:
         _require_one_of("action", self.action, ACTIONS)

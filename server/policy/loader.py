@@ -26,6 +26,7 @@ from server.policy.schema import (
     AlternativesConfig,
     FaceToFaceFirstConfig,
     GroupRulesConfig,
+    NetworksConfig,
     RetentionConfig,
     RuleConfig,
     SafeSpaceConfig,
@@ -101,6 +102,10 @@ class PolicySet:
     @property
     def group_rules(self) -> GroupRulesConfig:
         return _typed(self, "group_rules", GroupRulesConfig)
+
+    @property
+    def networks(self) -> NetworksConfig:
+        return _typed(self, "networks", NetworksConfig)
 
     def to_documents(self) -> dict[str, str]:
         """rule_id -> TOML text that :func:`parse_documents` reads back unchanged."""

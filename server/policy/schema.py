@@ -33,6 +33,7 @@ CATEGORIES = (
     "call_quality",
     "group_attendance",
     "case_notes",
+    "network_records",
     "audit_log",
 )
 #: Only aggregate-friendly data may be anonymised instead of shredded: what remains
@@ -132,6 +133,8 @@ class RetentionCategories(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
     call_quality: CategoryRetention
     group_attendance: CategoryRetention
     case_notes: CategoryRetention
+    #: A case network's records (TUKO, issue 16): concerns, views, the assessment, plans, notes, conclusions.
+    network_records: CategoryRetention
     audit_log: CategoryRetention
 
     def of(self, category: str) -> CategoryRetention:
@@ -220,8 +223,31 @@ class GroupRulesConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only
         return []
 
 
+VictimProtectionFlag = Literal["protected_person", "domestic_violence"]
+
+
+class NetworksConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Case networks (TUKO, issue 16). No ``enabled`` switch: who sees a network is access
+    control, as ``scope`` is."""
+
+    #: The case flags that keep the client out of the network unless the case leader records
+    #: why it is safe (victim protection).
+    victim_protection_flags: Annotated[tuple[VictimProtectionFlag, ...], msgspec.Meta(min_length=1)]
+    #: How far ahead a member's access may end; the case leader extends it by inviting again.
+    max_access_days: Annotated[int, msgspec.Meta(ge=1, le=730)]
+
+    def problems(self) -> list[Problem]:
+        return _duplicates("victim_protection_flags", self.victim_protection_flags)
+
+
 RuleConfig = (
-    FaceToFaceFirstConfig | SafeSpaceConfig | RetentionConfig | AlternativesConfig | ScopeConfig | GroupRulesConfig
+    FaceToFaceFirstConfig
+    | SafeSpaceConfig
+    | RetentionConfig
+    | AlternativesConfig
+    | ScopeConfig
+    | GroupRulesConfig
+    | NetworksConfig
 )
 
 RULE_IDS = (
@@ -231,6 +257,7 @@ RULE_IDS = (
     "alternatives",
     "scope",
     "group_rules",
+    "networks",
 )
 CONFIG_TYPES: dict[str, type[RuleConfig]] = {
     "face_to_face_first": FaceToFaceFirstConfig,
@@ -239,6 +266,7 @@ CONFIG_TYPES: dict[str, type[RuleConfig]] = {
     "alternatives": AlternativesConfig,
     "scope": ScopeConfig,
     "group_rules": GroupRulesConfig,
+    "networks": NetworksConfig,
 }
 
 

@@ -22,6 +22,7 @@ from server.checkins.evidence import aad as evidence_aad
 from server.groups.attendance import aad as attendance_aad
 from server.messaging.model import aad as message_aad
 from server.messaging.model import attachment_aad
+from server.networks.store import body_aad as network_aad
 from server.scheduling.model import note_aad as appointment_note_aad
 from server.store.schema import (
     appointments,
@@ -31,6 +32,7 @@ from server.store.schema import (
     checkin_events,
     checkins,
     messages,
+    networks,
     safe_space_answers,
 )
 from server.store.schema_groups import group_attendance, group_attendance_events
@@ -87,6 +89,8 @@ HOLDERS: tuple[Holder, ...] = (
     Holder("group_attendance", group_attendance, "case_id", "key_id", "confirmed_at",
            lambda r: attendance_aad("group_attendance", r.id, r.session_id),
            anonymise_nulls=("key_id", "body", "user_id", "case_id")),
+    # Case networks (issue 16): the network's document, sealed under the month it was last written.
+    Holder("network_records", networks, "case_id", "key_id", "updated_at", lambda r: network_aad(r.id, r.case_id)),
 )
 
 

@@ -17,6 +17,8 @@ PURPOSES = {
     "call_quality": "Network and media quality of calls, to settle technical-failure disputes",
     "group_attendance": "Attendance at group programme sessions",
     "case_notes": "Officers' notes supporting supervision and risk assessment",
+    "network_records": "A high-risk case's interagency network (TUKO): concerns, members' views, the common "
+                       "assessment, risk-reduction plans and their tasks, conclusions",
     "audit_log": "Who read or changed client data, to show every processing was lawful (art. 5(2))",
 }
 

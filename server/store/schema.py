@@ -126,7 +126,30 @@ network_members = Table(
     Column("case_id", ID, ForeignKey("cases.id"), nullable=False, index=True),
     Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # Case networks (issue 16): NULL for a member added the old way (add_network_member).
+    Column("kind", String(16), nullable=True),  # partner | client
+    Column("agency", String(200), nullable=True),
+    Column("ends_on", Date, nullable=True),  # the last day of access (UTC)
+    Column("ended_at", UTCDateTime, nullable=True),  # the process closed: access ended
     UniqueConstraint("case_id", "user_id", name="uq_network_members_case_user"),
+)
+
+#: A case's network (TUKO, issue 16): its processes as one document, ciphertext under the case's
+#: ``network_records`` key of the month last written; ``stage``, ``process`` in clear for lists.
+networks = Table(
+    "networks",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("case_id", ID, ForeignKey("cases.id"), nullable=False, unique=True),
+    Column("process", Integer, nullable=False),  # the current process's number
+    Column("stage", String(32), nullable=False),
+    Column("stage_since", UTCDateTime, nullable=False),
+    Column("revision", Integer, nullable=False),  # bumped on every write: a lost race is a conflict
+    Column("key_id", ID, ForeignKey("data_keys.id"), nullable=False, index=True),
+    Column("body", LargeBinary, nullable=False),  # AES-256-GCM ciphertext of machine.NetworkState
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_networks_stage", "stage"),
 )
 
 face_to_face_meetings = Table(

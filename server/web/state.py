@@ -21,6 +21,7 @@ from server.identity.service import IdentityService
 from server.messaging.attachments import AttachmentService
 from server.messaging.push import PushService
 from server.messaging.service import MessagingService
+from server.networks.service import NetworkService
 from server.policy.service import PolicyService
 from server.retention.service import RetentionService
 from server.scheduling.reminders import ReminderService
@@ -56,6 +57,7 @@ class Services:
     group_sessions: GroupSessionService
     attendance: AttendanceService
     rooms: RoomService
+    networks: NetworkService  # issue 16: case networks (a service API; no routes yet)
 
 
 SERVICES = web.AppKey("services", Services)

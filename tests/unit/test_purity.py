@@ -17,7 +17,9 @@ PURE = ["audit/chain.py", "crypto/envelope.py", "identity/totp.py", "identity/ra
         "media/quality.py", "media/forwarding.py", "media/speaker.py", "media/sfu_events.py",
         # check-ins and signalling (issue 4)
         "checkins/lifecycle.py", "checkins/safe_space.py", "checkins/outcomes.py",
-        "signalling/protocol.py", "signalling/lobby.py", "signalling/turn.py"]
+        "signalling/protocol.py", "signalling/lobby.py", "signalling/turn.py",
+        # case networks (issue 16)
+        "networks/machine.py", "networks/model.py"]
 FORBIDDEN = ("aiohttp", "sqlalchemy", "redis", "aiortc", "asyncpg", "aiosqlite", "asyncio")
 
 

@@ -18,6 +18,7 @@ Request = Callable[..., PolicyRequest]
 def test_rules_run_in_the_documented_order() -> None:
     assert [rule_id for rule_id, _ in ORDER] == [
         "scope",
+        "networks",
         "face_to_face_first",
         "group_rules",
         "safe_space",

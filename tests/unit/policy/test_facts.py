@@ -31,6 +31,8 @@ def test_the_vocabularies_are_the_documented_ones() -> None:
         "write_case",
         "grant_exception",
         "act_in_office",
+        "read_network",
+        "write_network",
     )
     assert "room_device" in ROLES
     assert RELATIONS[-1] == "none"

@@ -32,6 +32,7 @@ def test_every_category_has_its_default_period(config: RetentionConfig) -> None:
         "call_quality": 90,
         "group_attendance": 1095,
         "case_notes": 1825,
+        "network_records": 1825,
         "audit_log": 2190,
     }
     assert {expiry_action(config, c) for c in CATEGORIES} == {"shred"}

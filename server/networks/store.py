@@ -1,0 +1,92 @@
+"""SQL for case networks: the network document of a case, and its members' rows.
+
+The members' rows (``network_members``, shared with ``cases``) mirror the current process's
+members in clear, so a partner's list of networks, the case's relation facts and the
+network conversation need no decryption; the document is the truth.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.cases import store as cases_store
+from server.ids import new_id
+from server.store.schema import cases, network_members, networks
+
+
+def body_aad(network_id: str, case_id: str) -> bytes:
+    """The associated data a network document is sealed with: it opens only as itself."""
+    return f"network|{network_id}|{case_id}".encode()
+
+
+async def network_of_case(conn: AsyncConnection, case_id: str) -> Any:
+    return (await conn.execute(select(networks).where(networks.c.case_id == case_id))).first()
+
+
+async def network_by_id(conn: AsyncConnection, network_id: str) -> Any:
+    return (await conn.execute(select(networks).where(networks.c.id == network_id))).first()
+
+
+async def insert_network(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(networks.insert().values(**values))
+
+
+async def update_network(conn: AsyncConnection, network_id: str, revision: int, **values: Any) -> bool:
+    """Write a new revision over ``revision``; False when another write got there first."""
+    result = await conn.execute(
+        update(networks)
+        .where(networks.c.id == network_id, networks.c.revision == revision)
+        .values(revision=revision + 1, **values)
+    )
+    return bool(result.rowcount)
+
+
+async def upsert_member(conn: AsyncConnection, *, case_id: str, user_id: str, kind: str, agency: str,
+                        ends_on: date, at: datetime) -> None:
+    """The member's row, created or renewed (a member of an earlier process invited again)."""
+    found = await conn.execute(
+        update(network_members)
+        .where(network_members.c.case_id == case_id, network_members.c.user_id == user_id)
+        .values(kind=kind, agency=agency, ends_on=ends_on, ended_at=None)
+    )
+    if not found.rowcount:
+        await cases_store.insert_network_member(conn, id=new_id(), case_id=case_id, user_id=user_id, created_at=at,
+                                                kind=kind, agency=agency, ends_on=ends_on, ended_at=None)
+
+
+async def end_members(conn: AsyncConnection, case_id: str, user_ids: tuple[str, ...], at: datetime) -> None:
+    if user_ids:
+        await conn.execute(
+            update(network_members)
+            .where(network_members.c.case_id == case_id, network_members.c.user_id.in_(user_ids),
+                   network_members.c.ended_at.is_(None))
+            .values(ended_at=at)
+        )
+
+
+async def membership_rows(conn: AsyncConnection, user_id: str) -> list[Any]:
+    """The networks a user is a member of (ended or not), with their case's office."""
+    return list((await conn.execute(
+        select(networks.c.id, networks.c.case_id, networks.c.stage, network_members.c.ends_on,
+               network_members.c.ended_at, network_members.c.agency, cases.c.office_id)
+        .join(network_members, network_members.c.case_id == networks.c.case_id)
+        .join(cases, cases.c.id == networks.c.case_id)
+        .where(network_members.c.user_id == user_id)
+        .order_by(networks.c.updated_at.desc())
+    )).all())
+
+
+async def led_rows(conn: AsyncConnection, *, officer_id: str | None, office_id: str | None,
+                   stages: tuple[str, ...]) -> list[Any]:
+    """Networks in ``stages`` of an officer's caseload (or of an office)."""
+    query = (select(networks).join(cases, cases.c.id == networks.c.case_id)
+             .where(networks.c.stage.in_(stages)).order_by(networks.c.stage_since))
+    if officer_id is not None:
+        query = query.where(cases.c.officer_id == officer_id)
+    if office_id is not None:
+        query = query.where(cases.c.office_id == office_id)
+    return list((await conn.execute(query)).all())
