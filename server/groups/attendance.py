@@ -124,7 +124,8 @@ class AttendanceService:
 
     async def _require_runner(self, conn: AsyncConnection, by: Actor, row: Any, cohort: Any) -> None:
         if not await self.sessions.runs(conn, by, row, cohort):  # other offices were answered 404 already
-            raise PolicyRefused("Only those who run the session keep its register (rule scope)", rule_id="scope")
+            raise PolicyRefused("Only those who run the session keep its register (rule scope)", rule_id="scope",
+                                 reason="scope.group_managers")
 
     async def _open(self, conn: AsyncConnection, table: str, row: Any) -> dict[str, Any] | None:
         try:
@@ -244,7 +245,8 @@ class AttendanceService:
         elif actor.role is Role.SENIOR_OFFICER:
             officer_id, office_id = None, actor.office_id
         else:
-            raise PolicyRefused("Only officers follow up absences (rule scope)", rule_id="scope")
+            raise PolicyRefused("Only officers follow up absences (rule scope)", rule_id="scope",
+                reason="scope.officers_only")
         async with self.store.write("group_attendance.absences") as conn:
             rows = await store.absences(conn, officer_id=officer_id, office_id=office_id, limit=limit)
             for case_id in sorted({r.case_id for r in rows}):

@@ -68,7 +68,7 @@ class RoomService:
     def _registrar(by: Actor) -> str:
         if by.role not in REGISTRARS or by.office_id is None:
             raise PolicyRefused("Only an office's admins and senior officers register rooms and room devices "
-                                "(rule scope)", rule_id="scope")
+                                "(rule scope)", rule_id="scope", reason="scope.room_registrars")
         return by.office_id
 
     async def create_room(self, by: Actor, *, name: str, kind: RoomKind) -> str:

@@ -119,7 +119,7 @@ class GroupSessionService:
     def require_manager(actor: Actor, cohort: Cohort) -> None:
         if not manages(actor, cohort.ref):
             raise PolicyRefused("Only the group's facilitators and the office's senior officers run its sessions "
-                                "(rule scope)", rule_id="scope")
+                                "(rule scope)", rule_id="scope", reason="scope.group_managers")
 
     async def _audit(self, conn: AsyncConnection, by: Actor, action: str, target_id: str,
                      details: dict[str, object] | None = None, case_id: str | None = None,

@@ -105,9 +105,10 @@ def step(stage: Stage | None, event: str) -> tuple[Stage, Who]:
                                 rule_id="network_stage") from None
 
 
-def refused(rule_id: str, sentence: str) -> PolicyRefused:
-    reason = f"{sentence} (rule {rule_id})"
-    return PolicyRefused(reason, rule_id=rule_id, reasons=(reason,))
+def refused(rule_id: str, sentence: str, *, reason: str) -> PolicyRefused:
+    """A refusal naming its rule, with its code (``reason``, words in the client's catalogs)."""
+    said = f"{sentence} (rule {rule_id})"
+    return PolicyRefused(said, rule_id=rule_id, reasons=(said,), reason=reason)
 
 
 # -- what a step asks for and what it returns ------------------------------------------
@@ -201,9 +202,11 @@ class Network:
         current = self.current
         member = current.member(actor.user_id) if current else None
         if member is None:
-            raise refused("network_member_only", "Only the case leader and the network's members see it")
+            raise refused("network_member_only", "Only the case leader and the network's members see it",
+                reason="network_member_only.not_member")
         if not member.active(now):
-            raise refused("network_access_ended", "Your access to this network has ended")
+            raise refused("network_access_ended", "Your access to this network has ended",
+                reason="network_access_ended.ended")
 
     def visible_processes(self, actor: NetworkActor, now: datetime) -> list[Process]:
         """The leader sees every process of the case; a member only the one they belong to."""
@@ -248,20 +251,26 @@ class Network:
         not_owner = who is Who.OWNER and owner is not None and owner != actor.user_id
         if actor.leader:
             if who is Who.MEMBER_NOT_LEADER:
-                raise refused("network_member_only", "Members acknowledge the plan the case leader sent")
+                raise refused("network_member_only", "Members acknowledge the plan the case leader sent",
+                    reason="network_member_only.acknowledge")
             if not_owner:
-                raise refused("task_owner_only", "Only the member who owns a task marks it")
+                raise refused("task_owner_only", "Only the member who owns a task marks it",
+                    reason="task_owner_only.not_owner")
             return after
         # Not the leader: a member of the current process while their access lasts.
         member = None if current is None else current.member(actor.user_id)
         if member is None:
-            raise refused("network_member_only", "Only the case leader and the network's members take part")
+            raise refused("network_member_only", "Only the case leader and the network's members take part",
+                reason="network_member_only.take_part")
         if not member.active(now):
-            raise refused("network_access_ended", "Your access to this network has ended")
+            raise refused("network_access_ended", "Your access to this network has ended",
+                reason="network_access_ended.ended")
         if who is Who.LEADER:
-            raise refused("network_case_leader_only", f"Only the case leader may {event.replace('_', ' ')}")
+            raise refused("network_case_leader_only", f"Only the case leader may {event.replace('_', ' ')}",
+                reason="network_case_leader_only.leader_step")
         if not_owner:
-            raise refused("task_owner_only", "Only the member who owns a task marks it")
+            raise refused("task_owner_only", "Only the member who owns a task marks it",
+                reason="task_owner_only.not_owner")
         return after
 
     def _move(self, process: Process, stage: Stage, now: datetime) -> None:
@@ -318,7 +327,8 @@ class Network:
         assert current is not None
         if kind == "client" and victim_protection and not (safety_reason or "").strip():
             raise refused("victim_protection", "This case carries a victim-protection flag: the client joins the "
-                                               "network only when the case leader records why it is safe")
+                                               "network only when the case leader records why it is safe",
+                                                   reason="victim_protection.no_safety_reason")
         if not now.date() <= ends_on <= now.date() + timedelta(days=self.max_access_days):
             raise BadRequest(f"Access ends today or within the next {self.max_access_days} days")
         reason = self._text("Why it is safe", safety_reason) if safety_reason and safety_reason.strip() else None

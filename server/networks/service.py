@@ -303,7 +303,7 @@ class NetworkService:
             officer_id, office_id = None, by.office_id
         else:
             raise PolicyRefused("Only officers follow up networks (rule network_case_leader_only)",
-                                rule_id="network_case_leader_only")
+                                rule_id="network_case_leader_only", reason="network_case_leader_only.follow_up")
         now = self.clock.now()
         out: list[dict[str, Any]] = []
         async with self.store.write("network.follow_up") as conn:

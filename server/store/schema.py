@@ -134,24 +134,6 @@ network_members = Table(
     UniqueConstraint("case_id", "user_id", name="uq_network_members_case_user"),
 )
 
-#: A case's network (TUKO, issue 16): its processes as one document, ciphertext under the case's
-#: ``network_records`` key of the month last written; ``stage``, ``process`` in clear for lists.
-networks = Table(
-    "networks",
-    metadata,
-    Column("id", ID, primary_key=True),
-    Column("case_id", ID, ForeignKey("cases.id"), nullable=False, unique=True),
-    Column("process", Integer, nullable=False),  # the current process's number
-    Column("stage", String(32), nullable=False),
-    Column("stage_since", UTCDateTime, nullable=False),
-    Column("revision", Integer, nullable=False),  # bumped on every write: a lost race is a conflict
-    Column("key_id", ID, ForeignKey("data_keys.id"), nullable=False, index=True),
-    Column("body", LargeBinary, nullable=False),  # AES-256-GCM ciphertext of machine.NetworkState
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
-    Index("ix_networks_stage", "stage"),
-)
-
 face_to_face_meetings = Table(
     "face_to_face_meetings",
     metadata,
@@ -506,3 +488,6 @@ from server.store import schema_alerts as schema_alerts  # noqa: E402
 
 # -- group programme sessions (issue 14): their own module, registered on the same metadata --
 from server.store import schema_groups as schema_groups  # noqa: E402
+
+# -- case networks (issue 16): their own module, registered on the same metadata ------------
+from server.store.schema_networks import networks as networks  # noqa: E402

@@ -22,7 +22,7 @@ transition table (``server/networks/machine.py``), with the same rule ids.
 
 from __future__ import annotations
 
-from server.policy.decision import Decision, allow, refuse
+from server.policy.decision import Decision, allow, refuse, said
 from server.policy.facts import READ_NETWORK, WRITE_NETWORK, CaseFacts, PolicyRequest
 from server.policy.schema import NetworksConfig
 
@@ -42,18 +42,24 @@ def evaluate(config: NetworksConfig, request: PolicyRequest, version: int) -> De
         return None
     case, network, actor = request.case, request.network, request.actor
     if case is None or network is None:
-        return refuse(MEMBER_ONLY, version, "A network is asked about with its case and the actor's place in it")
+        return refuse(MEMBER_ONLY, version, said("unknown", "A network is asked about with its case and the "
+                                                              "actor's place in it"))
     if request.relation == "supervising_officer" and actor.user_id == case.officer_id:
-        return allow(RULE_ID, version, ["Acting as the case leader"])
+        return allow(RULE_ID, version, [said("case_leader", "Acting as the case leader")])
     if request.relation == "office_senior" and actor.role == "senior_officer" and actor.office_id == case.office_id:
-        return allow(RULE_ID, version, ["Acting as the case leader (a senior officer of the office)"])
+        return allow(RULE_ID, version, [said("office_senior", "Acting as the case leader "
+                                                                  "(a senior officer of the office)")])
     if not network.member:
-        return refuse(MEMBER_ONLY, version, "Only the case leader and the network's members see it")
+        return refuse(MEMBER_ONLY, version, said("not_member", "Only the case leader and the network's "
+                                                                 "members see it"))
     if network.member_kind == "client" and actor.user_id != case.client_id:
-        return refuse(MEMBER_ONLY, version, "The relation to this network does not match the case record")
+        return refuse(MEMBER_ONLY, version, said("mismatch", "The relation to this network does not match "
+                                                               "the case record"))
     if not network.access_open:
-        return refuse(ACCESS_ENDED, version, "Your access to this network has ended")
+        return refuse(ACCESS_ENDED, version, said("ended", "Your access to this network has ended"))
     if network.member_kind == "client" and victim_protection(config, case) and not network.safety_reason_recorded:
-        return refuse(VICTIM_PROTECTION, version, "This case carries a victim-protection flag: the client takes "
-                                                  "part only when the case leader records why it is safe")
-    return allow(RULE_ID, version, ["Taking part as a member of this case's network"])
+        return refuse(VICTIM_PROTECTION, version, said(
+            "no_safety_reason",
+            "This case carries a victim-protection flag: the client takes part only when the case leader records why "
+            "it is safe"))
+    return allow(RULE_ID, version, [said("member", "Taking part as a member of this case's network")])

@@ -33,7 +33,12 @@ def server_codes() -> set[str]:
         codes |= set(re.findall(r'reason="(\w+\.[\w.]+)"', source))  # not frames' reason="ended"
         rule = re.search(r'^RULE_ID = "(\w+)"', source, re.M)
         if rule and "/policy/rules/" in path.as_posix():
-            codes |= {f"{rule.group(1)}.{c}" for c in re.findall(r'said\(\s*"(\w+)"', source)}
+            # A refusal may name a narrower rule than the module's (networks: network_member_only).
+            names = dict(re.findall(r'^(\w+) = "(\w+)"$', source, re.M))
+            narrower = re.findall(r'refuse\((\w+), version, said\(\s*"(\w+)"', source)
+            codes |= {f"{names.get(name, rule.group(1))}.{c}" for name, c in narrower}
+            codes |= {f"{rule.group(1)}.{c}" for c in re.findall(r'said\(\s*"(\w+)"', source)
+                      if c not in {code for _, code in narrower}}
         if path.name == "model.py" and "scheduling" in path.parts:
             codes |= {f"scheduling.{c}" for c in re.findall(r'Error\(\s*f?"[^"]*"[^)]*?,\s*"(\w+)"', source, re.S)}
             codes |= {f"scheduling.{c}" for c in re.findall(r'\b(?:BadTimes|RecurrenceTooLong|NaiveDatetime)\(\s*'

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import msgspec
 import pytest
 
-from server.policy.decision import allow, refuse
+from server.policy.decision import allow, refuse, said
 from server.policy.engine import PolicyEngine
 from server.policy.facts import ActorFacts, NetworkFacts, PolicyRequest
 from server.policy.loader import PolicySet
@@ -30,9 +30,9 @@ def config(policies: PolicySet) -> NetworksConfig:
 def test_the_case_leader_always_takes_part(config: NetworksConfig, request_for: Request, action: str) -> None:
     outsider = NetworkFacts(member=False)
     assert evaluate(config, request_for(action, network=outsider), 1) == allow(
-        "networks", 1, ["Acting as the case leader"])
+        "networks", 1, [said("case_leader", "Acting as the case leader")])
     assert evaluate(config, request_for(action, "office_senior", network=outsider), 1) == allow(
-        "networks", 1, ["Acting as the case leader (a senior officer of the office)"])
+        "networks", 1, [said("office_senior", "Acting as the case leader (a senior officer of the office)")])
 
 
 def test_a_relation_that_does_not_match_the_case_is_no_leader(config: NetworksConfig, request_for: Request) -> None:
@@ -47,12 +47,13 @@ def test_a_relation_that_does_not_match_the_case_is_no_leader(config: NetworksCo
 
 def test_members_while_their_access_lasts(config: NetworksConfig, request_for: Request) -> None:
     assert evaluate(config, request_for("read_network", "network_partner", network=PARTNER), 1) == allow(
-        "networks", 1, ["Taking part as a member of this case's network"])
+        "networks", 1, [said("member", "Taking part as a member of this case's network")])
     assert evaluate(config, request_for("read_network", "network_partner", network=NetworkFacts(member=False)),
-                    1) == refuse("network_member_only", 1, "Only the case leader and the network's members see it")
+                    1) == refuse(
+        "network_member_only", 1, said("not_member", "Only the case leader and the network's members see it"))
     ended = msgspec.structs.replace(PARTNER, access_open=False)
     assert evaluate(config, request_for("write_network", "network_partner", network=ended), 1) == refuse(
-        "network_access_ended", 1, "Your access to this network has ended")
+        "network_access_ended", 1, said("ended", "Your access to this network has ended"))
 
 
 def test_victim_protection_keeps_the_client_out_unless_recorded_safe(config: NetworksConfig,
@@ -80,7 +81,7 @@ def test_other_actions_are_not_its_business_and_facts_are_needed(config: Network
                                                                  request_for: Request) -> None:
     assert evaluate(config, request_for("read_case"), 1) is None
     assert evaluate(config, request_for("read_network"), 1) == refuse(
-        "network_member_only", 1, "A network is asked about with its case and the actor's place in it")
+        "network_member_only", 1, said("unknown", "A network is asked about with its case and the actor's place in it"))
     assert evaluate(config, request_for("read_network", case=None, network=PARTNER), 1) is not None
 
 
