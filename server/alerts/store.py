@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from server.store.schema import cases, checkins, users
-from server.store.schema_alerts import staff_alerts
+from server.store.schema import cases, checkins, staff_alerts, users
 
 
 async def insert(conn: AsyncConnection, **values: Any) -> None:

@@ -483,11 +483,8 @@ checkin_interpreters = Table(
     Column("invited_at", UTCDateTime, nullable=False),
 )
 
-# -- staff alerts (issue 13): their own module, registered on the same metadata --------
-from server.store import schema_alerts as schema_alerts  # noqa: E402
-
-# -- group programme sessions (issue 14): their own module, registered on the same metadata --
+# -- tables in their own modules, registered on the same metadata: staff alerts (issue 13),
+# group programme sessions (issue 14), case networks (issue 16)
 from server.store import schema_groups as schema_groups  # noqa: E402
-
-# -- case networks (issue 16): their own module, registered on the same metadata ------------
+from server.store.schema_alerts import staff_alerts as staff_alerts  # noqa: E402
 from server.store.schema_networks import networks as networks  # noqa: E402
