@@ -66,6 +66,7 @@ bench: $(VENV)/.dev services
 	$(BIN)/python bench/messaging.py
 	$(BIN)/python bench/retention.py
 	$(BIN)/python bench/checkins.py
+	$(BIN)/python bench/sfu.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) node_modules var
