@@ -54,8 +54,10 @@ def test_sessions_agreement_and_register(phone: Phone, open_device: Callable[...
     expect(sessions).to_have_text(phone.t("sessions.none"))
 
     # A weekly series of three, the first starting this minute (so its register can be kept).
-    day, clock = page.evaluate("""() => { const d = new Date(); const p = (n) => String(n).padStart(2, "0");
-      return [`${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`, `${p(d.getHours())}:${p(d.getMinutes())}`]; }""")
+    day, clock = page.evaluate("""() => {
+      const d = new Date(); const p = (n) => String(n).padStart(2, "0");
+      return [`${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`,
+              `${p(d.getHours())}:${p(d.getMinutes())}`]; }""")
     page.locator(f"#session-date-{group_id}").fill(day)
     page.locator(f"#session-time-{group_id}").fill(clock)
     page.locator(f"#session-repeat-{group_id}").select_option("1")
@@ -87,7 +89,8 @@ def test_sessions_agreement_and_register(phone: Phone, open_device: Callable[...
     item.locator("[data-confirm-cancel]").click()
     expect(sessions.locator(f'li[data-session-id="{last}"]')).to_have_attribute("data-status", "cancelled")
     expect(sessions.locator(f'li[data-session-id="{last}"] .badge')).to_have_text(phone.t("sessions.cancelled"))
-    statuses = {s["id"]: s["status"] for s in api_call(base, "GET", f"/api/groups/{group_id}/sessions", token)["sessions"]}
+    listed = api_call(base, "GET", f"/api/groups/{group_id}/sessions", token)["sessions"]
+    statuses = {s["id"]: s["status"] for s in listed}
     assert list(statuses.values()).count("cancelled") == 1 and statuses[last] == "cancelled"
 
     # The participant sees the sessions and accepts the agreement.
@@ -119,6 +122,7 @@ def test_sessions_agreement_and_register(phone: Phone, open_device: Callable[...
     expect(lines.locator("[data-suggestion]")).to_have_text(
         [phone.t("register.suggested", status=phone.t("register.status.absent"))] * 2)
     assert sorted(lines.locator(".big").all_inner_texts()) == sorted(names)
+    assert_phone_friendly(phone)
     assert_no_violations(phone, "facilitator register")
     excused = next(i for i, n in enumerate(lines.locator(".big").all_inner_texts()) if n == names[1])
     user_ids = lines.evaluate_all("(els) => els.map((e) => e.dataset.userId)")
@@ -146,4 +150,5 @@ def test_sessions_agreement_and_register(phone: Phone, open_device: Callable[...
     assert "," in header and names[0] not in header and len(rows) == 2, text
     assert any(names[1] in r and "excused" in r for r in rows), text
     assert download.value.suggested_filename == "register.csv"
+    assert_phone_friendly(phone)
     assert_no_violations(phone, "facilitator confirmed register")
