@@ -50,7 +50,7 @@ const NAMINGS = ["first_name", "initials"];
 /** One group's members and forms, loaded into `slot`. */
 async function showGroup(slot, summary, ctx) {
   const { t, api } = ctx;
-  const said = h("p", { class: "visually-hidden", role: "status" });
+  const said = h("p", { class: "visually-hidden", role: "status", id: `group-status-${summary.id}` });
   const content = h("div", { class: "stack" });
   const sessions = sessionsSection(summary, ctx);
   slot.replaceChildren(said, content, sessions.section);
