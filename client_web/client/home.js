@@ -1,6 +1,6 @@
 // Landing page for a person under supervision, on a phone: who their officer is and
 // whether they can have check-ins remotely yet, and if not, why; their appointments and
-// reminders; and their messages.
+// reminders; their programme group's sessions and agreement; and their messages.
 import { h } from "../shared/dom.js";
 import { pageHeading, loadInto, signedInAs } from "../shared/ui.js";
 import { remoteStatus, reasonOf } from "../shared/remote.js";
@@ -8,6 +8,7 @@ import { messagesCard } from "../shared/conversations.js";
 import { myDataCard } from "./my_data.js";
 import { remindersCard } from "../shared/appointments.js";
 import { upcomingCard } from "./appointments.js";
+import { myGroupsCard } from "./groups.js";
 import { pushCard } from "../shared/push.js";
 
 /**
@@ -36,10 +37,11 @@ export async function render(view, { me, api, t }) {
   const messages = messagesCard(me);
   const myData = myDataCard(api, t);
   const upcoming = upcomingCard(api, t);
+  const groups = myGroupsCard(api, t);
   const reminders = remindersCard(api);
   const push = pushCard(api);
   view.append(pageHeading(t("home.greeting", { name: me.display_name })), signedInAs(me), reminders.card,
-    upcoming.card, slot, messages.card, push.card, myData.card);
+    upcoming.card, groups.card, slot, messages.card, push.card, myData.card);
   const load = async () => {
     const mine = await loadInto(slot, () => api.get("/api/my/case"), load);
     if (!mine) return;
@@ -53,5 +55,5 @@ export async function render(view, { me, api, t }) {
         unavailable(mine, t),
         mine.low_digital_access ? h("p", { class: "note" }, t("client.alternatives")) : null));
   };
-  await Promise.all([load(), messages.loaded, myData.loaded, upcoming.loaded, reminders.loaded, push.loaded]);
+  await Promise.all([load(), messages.loaded, myData.loaded, upcoming.loaded, groups.loaded, reminders.loaded, push.loaded]);
 }

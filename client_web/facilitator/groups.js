@@ -2,10 +2,12 @@
 // name with what the API allows on them: enrol a participant through their case (the case
 // reference comes with the officer's referral; facilitators see no case data), add a
 // co-facilitator of the office, and withdraw a member (asked once more). Opening a group's
-// members is a read the server audits, so it happens only when asked for.
+// members is a read the server audits, so it happens only when asked for. Under the members,
+// the group's sessions, agreement and registers (sessions.js).
 import { h, append } from "../shared/dom.js";
 import { loadInto, errorBox, field, selectField } from "../shared/ui.js";
 import { actionForm } from "../shared/forms.js";
+import { sessionsSection } from "./sessions.js";
 
 
 function memberItem(group, m, ctx, reload) {
@@ -48,9 +50,10 @@ const NAMINGS = ["first_name", "initials"];
 /** One group's members and forms, loaded into `slot`. */
 async function showGroup(slot, summary, ctx) {
   const { t, api } = ctx;
-  const said = h("p", { class: "visually-hidden", role: "status" });
+  const said = h("p", { class: "visually-hidden", role: "status", id: `group-status-${summary.id}` });
   const content = h("div", { class: "stack" });
-  slot.replaceChildren(said, content);
+  const sessions = sessionsSection(summary, ctx);
+  slot.replaceChildren(said, content, sessions.section);
   const reload = async (message) => {
     const group = await loadInto(content, () => api.get(`/api/groups/${encodeURIComponent(summary.id)}`), () => reload());
     if (!group) return;
@@ -93,7 +96,7 @@ async function showGroup(slot, summary, ctx) {
       })]);
     said.textContent = message || "";
   };
-  await reload();
+  await Promise.all([reload(), sessions.loaded]);
 }
 
 function groupItem(g, ctx) {

@@ -1,6 +1,7 @@
 // Facilitator landing page: their programme groups (open one, enrol and withdraw
 // participants, add co-facilitators; members by name, no case data) and the groups'
-// conversations. Group sessions (video) arrive in a later change.
+// conversations; each group's sessions, agreement and attendance registers (sessions.js).
+// Live group video arrives in a later change.
 import { pageHeading, greeting, signedInAs } from "../shared/ui.js";
 import { messagesCard } from "../shared/conversations.js";
 import { groupsCard } from "./groups.js";

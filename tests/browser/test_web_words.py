@@ -152,7 +152,7 @@ def test_group_members_see_one_another_by_the_name_the_group_uses(phone: Phone, 
     expect(card.locator(f"#participants-{group_id}")).to_contain_text(f"Liis Kask{tag}")
     desk.page.locator(f"#naming-{group_id}").select_option("initials")
     desk.page.locator(f"#names-{group_id}-submit").click()
-    expect(card.locator(".visually-hidden[role=status]")).to_have_text(desk.t("groups.member_names_saved"))
+    expect(card.locator(f"#group-status-{group_id}")).to_have_text(desk.t("groups.member_names_saved"))
     assert_no_violations(desk, "facilitator chose initials")
     assert api_call(base, "GET", f"/api/groups/{group_id}", fac)["member_names"] == "initials"
 

@@ -26,22 +26,6 @@ API_ONLY: dict[tuple[str, str], str] = {
                                      "/api/cases/{case_id}/file, the client's home /api/my/case",
 }
 
-#: TEMPORARY (issue 14, branch h-session): group-session operations whose screens (the
-#: facilitator console's schedule, agreement and register; the participant's agreement step)
-#: are built in the web-client work of the same issue. The lead was told; each entry goes as
-#: soon as a screen calls it (the test below fails on an entry a page already uses).
-SCREENS_TO_COME: dict[tuple[str, str], str] = {
-    ("POST", "/api/groups/{group_id}/sessions"): "facilitator console: schedule sessions",
-    ("GET", "/api/groups/{group_id}/sessions"): "facilitator console and participant home: the sessions",
-    ("POST", "/api/group-sessions/{session_id}/cancel"): "facilitator console: cancel a session",
-    ("PUT", "/api/groups/{group_id}/agreement"): "facilitator console: the agreement text",
-    ("GET", "/api/groups/{group_id}/agreement"): "participant join flow: the agreement",
-    ("POST", "/api/groups/{group_id}/agreement/acceptance"): "participant join flow: accept",
-    ("GET", "/api/group-sessions/{session_id}/register"): "facilitator console: the register",
-    ("POST", "/api/group-sessions/{session_id}/register"): "facilitator console: confirm the register",
-    ("GET", "/api/group-sessions/{session_id}/register.csv"): "facilitator console: CSV link",
-}
-
 LITERAL = re.compile(r"""[`"'](/(?:api|metrics)[^`"'?#\s]*)""")
 PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
 METHOD = re.compile(r"""api\.(get|post|put|del|patch)\(|request\(\s*["'](GET|POST|PUT|DELETE)["']|"""
@@ -90,7 +74,7 @@ def operations() -> set[tuple[str, str]]:
 def test_every_operation_has_a_screen_or_a_reason() -> None:
     used = used_operations()
     missing = sorted((m, p) for m, p in operations()
-                     if (m, _shape(p)) not in used and (m, p) not in API_ONLY and (m, p) not in SCREENS_TO_COME)
+                     if (m, _shape(p)) not in used and (m, p) not in API_ONLY)
     assert not missing, "operations no page uses (add a screen, or a reason in API_ONLY):\n" + "\n".join(
         f"  {m} {p}" for m, p in missing)
 
@@ -101,8 +85,3 @@ def test_the_api_only_list_names_real_operations_no_page_uses() -> None:
     assert not stale, f"API_ONLY lists operations that do not exist or that a page uses: {stale}"
     assert len(API_ONLY) <= 5, "issue 13: at most 5 operations without a screen"
 
-
-def test_screens_to_come_are_real_operations_no_page_uses_yet() -> None:
-    used, ops = used_operations(), operations()
-    stale = [op for op in SCREENS_TO_COME if op not in ops or (op[0], _shape(op[1])) in used]
-    assert not stale, f"SCREENS_TO_COME lists operations that do not exist or that a page now uses: {stale}"
