@@ -14,7 +14,9 @@ from msgspec import Meta
 
 from server.web.frames import Inbound, Outbound
 
-#: An offer with the slots of a 15-person session fits, within the gateway's 16 KiB frames.
+#: Within the gateway's 16 KiB frames. An aiortc offer is ~1.3 KB per m-line: this holds about
+#: 11 m-lines (e.g. 5 audio and 6 video slots); a 15-person session's offer (21 m-lines, ~28 KB)
+#: needs a larger frame limit for ``group.join`` (the SFU itself takes 32 KiB).
 MAX_OFFER = 15_000
 
 SessionId = Annotated[str, Meta(min_length=1, max_length=64)]
