@@ -5,7 +5,7 @@ enforces the facilitator's controls (mute stops audio at the others within 500 m
 participant may not unmute until allowed, removal disconnects and refuses the rejoin); a
 participant's control frames are refused ``not_facilitator``; frames for a session one is
 not in, and joins from another office, get coded errors; the attendance register has the
-joins and leaves."""
+joins and leaves. On SQLite and PostgreSQL (the evidence is stored)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,27 @@ from typing import Any
 
 import pytest
 
+from server.app import create_app
+from server.clock import FakeClock
 from server.groups import session_store
 from server.groups.sessions import NewSession
+from server.web.state import SERVICES
 from server.web.ws_group import GROUP_LIVE
+from tests.conftest import make_settings
+from tests.helpers import world
 from tests.helpers.peers import until
 from tests.helpers.sfubots import Bot
 from tests.helpers.world import World, add_office_b, login
+from tests.media.conftest import LOOPBACK
+
+
+@pytest.fixture
+async def live_app(tmp_path: Any, db_url: str, aiohttp_client: Any) -> Any:
+    app = create_app(make_settings(db_url, tmp_path, media_host_addresses=LOOPBACK, sfu_capacity=1000),
+                     clock=FakeClock())
+    client = await aiohttp_client(app)
+    services = app[SERVICES]
+    return client, services, await world.build(services)
 
 
 class Member:
@@ -98,8 +113,8 @@ def audio_times(listener: Bot, publisher: str) -> list[float]:
 
 
 @pytest.mark.timeout(150)
-async def test_a_live_session_through_the_gateway_and_the_sfu(media_app: Any) -> None:
-    client, services, w = await media_app(sfu_capacity=1000)
+async def test_a_live_session_through_the_gateway_and_the_sfu(live_app: Any) -> None:
+    client, services, w = live_app
     await add_office_b(services, w)
     sid = await a_session(services, w)
     other_sid = await a_session(services, w)
