@@ -6,6 +6,7 @@ No logic lives here. Background work starts and stops through ``cleanup_ctx``.
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -28,6 +29,7 @@ from server.identity.passwords import Passwords
 from server.identity.ratelimit import LoginLimiter
 from server.identity.service import IdentityService
 from server.media.quality import Advisor
+from server.media.sfu import Sfu
 from server.messaging.attachments import AttachmentService
 from server.messaging.push import PushService, VapidKey
 from server.messaging.service import MessagingService
@@ -60,6 +62,7 @@ from server.web import (
     routes_retention,
     routes_scheduling,
     routes_system,
+    ws_group,
     ws_media,
     ws_messaging,
     ws_signalling,
@@ -143,6 +146,9 @@ def create_app(
     group_sessions = GroupSessionService(store, clock, windows=windows)
     attendance = AttendanceService(store, clock, keyring, cases, group_sessions)
     rooms = RoomService(store, clock, identity)
+    # One SFU per node; its id is the home node a session records when its media starts here.
+    sfu = Sfu(capacity=settings.sfu_capacity, node_id=socket.gethostname() or "local")
+    group_live = ws_group.GroupLive(gateway, group_sessions, attendance, sfu, clock)
     # -- case networks (issue 16)
     networks = NetworkService(store, clock, keyring, cases, policy, push=push.notify)
     registry = build_registry()
@@ -179,7 +185,9 @@ def create_app(
     ws_messaging.register(gateway, messaging)
     signalling.register()
     ws_media.register(gateway, signalling, Advisor())  # call-quality advice after stats samples
+    group_live.register()
     app[ws_signalling.SIGNALLING] = signalling
+    app[ws_group.GROUP_LIVE] = group_live
     app[GATEWAY] = gateway
     app.on_response_prepare.append(add_security_headers)
     api.mount(app, registry.routes)
@@ -196,6 +204,7 @@ def create_app(
                                                     lifetime_s=settings.echo_lifetime_s)
     app.cleanup_ctx.append(routes_media.background)
     app.cleanup_ctx.append(ws_signalling.background)
+    app.cleanup_ctx.append(ws_group.background)  # closes the SFU's peers when the app stops
     return app
 
 

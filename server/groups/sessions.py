@@ -277,6 +277,16 @@ class GroupSessionService:
 
     # -- joining: the seam to the live session ------------------------------------------------
 
+    async def record_home_node(self, session_id: str, node_id: str) -> None:
+        """The node whose SFU carries this session's media from now on (its home node), so
+        signalling on any node can find it. Written when the session's media starts."""
+        async with self.store.write("group_session.home_node") as conn:
+            row = await store.session(conn, session_id)
+            if row is None:
+                raise NotFound("No such session")
+            if row.home_node != node_id:
+                await store.update_session(conn, session_id, home_node=node_id)
+
     async def join_context(self, actor: Actor, session_id: str) -> tuple[Role, JoinFacts, bool]:
         """Who ``actor`` is in this session (their role and the facts the session decides on) and
         whether the cohort admits enrolled participants without the lobby."""

@@ -1,0 +1,307 @@
+"""Live group sessions over the /ws gateway: the thin shell around the pure session
+(server/groups/session_machine.py) and the node's forwarding SFU (server/media/sfu.py).
+
+A ``group.join`` is authorised by ``GroupSessionService.join_context`` (another office's
+session, or one the actor has no part in, is answered ``not_found``; the session's own
+refusals carry their rule). The shell feeds frames, dropped connections and a once-a-second
+tick to the session and carries out what it returns: frames to this node's connections,
+``Media`` and ``Routes`` to the SFU (the server, not the browser, stops a muted person's
+audio), ``Disconnect`` as the SFU removing the peer, and ``Note`` as attendance evidence.
+Frames go out before evidence is written, so the database never sits between a control and
+its effect on the media.
+
+A person's offer comes with their join; someone sent to the lobby has it kept until they
+are admitted, then the SFU answers it. A session's media lives on this node (its home
+node, recorded on the session when its media starts here); routing between nodes comes
+with the scale-out work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from server.clock import Clock
+from server.errors import BadRequest, NotFound, NotInRoom, TandemError
+from server.groups import protocol as p
+from server.groups.attendance import AttendanceService
+from server.groups.register import evidence_of
+from server.groups.session_machine import Session
+from server.groups.session_values import Disconnect, Effect, Media, Note, Person, Place, Routes, Tell
+from server.groups.sessions import GroupSessionService
+from server.media.sfu import ParticipantLeft, Sfu, SfuEvent, SlotsChanged, SpeakerChanged
+from server.web.frames import Error
+from server.web.gateway import Connection, Gateway
+
+log = logging.getLogger("tandem.groups.live")
+TICK_S = 1.0
+
+
+@dataclass
+class Hosted:
+    """One live session on this node: the pure session, who is connected where, pending offers."""
+
+    session: Session
+    conns: dict[str, Connection] = field(default_factory=dict)  # participant id -> connection
+    offers: dict[str, str] = field(default_factory=dict)  # participant id -> offer kept in the lobby
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def over(self) -> bool:
+        return all(q.place not in (Place.WAITING, Place.PRESENT, Place.DROPPED) for q in self.session.people.values())
+
+
+class GroupLive:
+    def __init__(self, gateway: Gateway, sessions: GroupSessionService, attendance: AttendanceService, sfu: Sfu,
+                 clock: Clock, *, max_participants: int = 15, seats: int = 16, last_n: int = 6,
+                 grace_s: float = 30.0) -> None:
+        self.gateway = gateway
+        self.sessions = sessions
+        self.attendance = attendance
+        self.sfu = sfu
+        self.clock = clock
+        self.max_participants = max_participants
+        self.seats = seats  # people in the SFU: participants and those who run the session
+        self.last_n = last_n
+        self.grace_s = grace_s
+        self.live: dict[str, Hosted] = {}
+        self.of_conn: dict[Connection, dict[str, str]] = {}  # connection -> {session id: participant id}
+        sfu.on_event = self.on_sfu_event
+
+    def register(self) -> None:
+        g = self.gateway
+        g.on(p.GroupJoin, self.on_join)
+        g.on(p.GroupLeave, self.on_leave)
+        g.on(p.GroupAdmit, self._control(lambda s, me, f: s.admit(me, f.participant)))
+        g.on(p.GroupDeny, self._control(lambda s, me, f: s.deny(me, f.participant)))
+        g.on(p.GroupMute, self._control(self._mute))
+        g.on(p.GroupAllowUnmute, self._control(lambda s, me, f: s.allow_unmute(me, f.participant)))
+        g.on(p.GroupRemove, self._control(lambda s, me, f: s.remove(me, f.participant)))
+        g.on(p.GroupLock, self._control(lambda s, me, f: s.lock(me) if f.locked else s.unlock(me)))
+        g.on(p.GroupUnmute, self._control(
+            lambda s, me, f: s.set_media(me, audio=True, video=s.person(me).video)))
+        g.on(p.GroupHand, self._control(lambda s, me, f: s.raise_hand(me) if f.raised else s.lower_hand(me)))
+        g.close_hooks.append(self.on_close)
+
+    # -- frames -------------------------------------------------------------------------
+
+    def _mine(self, conn: Connection, session_id: str) -> tuple[Hosted, str]:
+        """The session and the sender's participant id in it; ``not_in_room`` for any session the
+        connection did not join (whoever's it is), so other sessions are untouched."""
+        hosted = self.live.get(session_id)
+        me = self.of_conn.get(conn, {}).get(session_id)
+        if hosted is None or me is None:
+            raise NotInRoom("You are not in this session; send group.join first")
+        return hosted, me
+
+    def _control(self, act: Callable[[Session, str, Any], list[Effect]]
+                 ) -> Callable[[Connection, Any], Awaitable[None]]:
+        async def handle(conn: Connection, frame: Any) -> None:
+            hosted, me = self._mine(conn, frame.session)
+            async with hosted.lock:  # the machine's checks (not_facilitator, ...) raise before any effect
+                effects = act(hosted.session, me, frame)
+            await self._carry(hosted, effects)
+        return handle
+
+    @staticmethod
+    def _mute(session: Session, me: str, frame: p.GroupMute) -> list[Effect]:
+        if frame.all == (frame.participant is not None):
+            raise BadRequest("Name one participant, or send all: true")
+        return session.mute_all(me) if frame.all else session.mute(me, str(frame.participant))
+
+    async def on_join(self, conn: Connection, frame: p.GroupJoin) -> None:
+        actor = conn.auth.actor
+        role, facts, auto_admit = await self.sessions.join_context(actor, frame.session)
+        hosted = self.live.get(frame.session)
+        if hosted is None:
+            self.sfu.create_session(frame.session, seats=self.seats, last_n=self.last_n)  # sfu_capacity if full
+            hosted = self.live[frame.session] = Hosted(Session(
+                frame.session, self.clock, max_participants=self.max_participants, last_n=self.last_n,
+                auto_admit=auto_admit, grace_s=self.grace_s))
+            try:
+                await self.sessions.record_home_node(frame.session, self.sfu.node_id)
+            except Exception:
+                self.live.pop(frame.session, None)
+                await self.sfu.close_session(frame.session)
+                raise
+        async with hosted.lock:
+            try:
+                effects = hosted.session.join(user_id=actor.user_id, display_name=actor.display_name, role=role,
+                                              facts=facts)
+            except Exception:
+                await self._close_if_over(hosted)
+                raise
+            me = next(e.to for e in effects if isinstance(e, Tell))
+            old = hosted.conns.get(me)
+            if old is not None and old is not conn:
+                self.of_conn.get(old, {}).pop(frame.session, None)
+            hosted.conns[me] = conn
+            hosted.offers[me] = frame.sdp
+            self.of_conn.setdefault(conn, {})[frame.session] = me
+        await self._carry(hosted, effects, ref=frame.id)
+
+    async def on_leave(self, conn: Connection, frame: p.GroupLeave) -> None:
+        hosted, me = self._mine(conn, frame.session)
+        async with hosted.lock:
+            effects = hosted.session.leave(me)
+        await self._carry(hosted, effects)
+        self._forget(hosted, me)
+        await self._sfu_remove(hosted, me)
+        await self._close_if_over(hosted)
+
+    async def on_close(self, conn: Connection) -> None:
+        for session_id, me in self.of_conn.pop(conn, {}).items():
+            hosted = self.live.get(session_id)
+            if hosted is None or hosted.conns.get(me) is not conn:
+                continue
+            hosted.conns.pop(me, None)
+            hosted.offers.pop(me, None)
+            async with hosted.lock:
+                effects = hosted.session.drop(me)
+            await self._carry(hosted, effects)
+            await self._sfu_remove(hosted, me)
+
+    # -- carrying out effects --------------------------------------------------------------
+
+    async def _carry(self, hosted: Hosted, effects: list[Effect], *, ref: str | None = None) -> None:
+        session = hosted.session
+        notes: list[Note] = []
+        for effect in effects:
+            if isinstance(effect, Tell):
+                self._tell(hosted, effect, ref)
+            elif isinstance(effect, Media):
+                await self._media(hosted, effect)
+            elif isinstance(effect, Routes):
+                for room, ids in effect.groups:
+                    for pid in ids:
+                        with contextlib.suppress(NotFound):  # not (yet) in the media
+                            self.sfu.set_room(session.id, pid, room)
+            elif isinstance(effect, Disconnect):
+                self._forget(hosted, effect.participant)
+                await self._sfu_remove(hosted, effect.participant)
+            elif isinstance(effect, Note):
+                notes.append(effect)
+        if notes:
+            async with hosted.lock:  # one session's evidence in the order it happened
+                for note in notes:
+                    for kind, detail in evidence_of(note.kind, note.place):
+                        try:
+                            await self.attendance.record(session.id, note.user_id, kind, detail=detail)
+                        except Exception:  # the session goes on; the register misses one mark
+                            log.exception("attendance evidence %s not recorded", kind)
+
+    def _tell(self, hosted: Hosted, tell: Tell, ref: str | None) -> None:
+        conn = hosted.conns.get(tell.to)
+        if conn is None:
+            return
+        frame, sid = tell.frame, hosted.session.id
+        kind = str(frame["type"])
+        if kind == "joined":
+            conn.send(p.GroupJoined(session=sid, participant=tell.to, state=str(frame["state"]),  # type: ignore[arg-type]
+                                    role=str(frame["role"]), ref=ref))
+        elif kind == "session":
+            conn.send(self._state(hosted, lobby="lobby" in frame))
+        else:
+            by = frame.get("by")
+            conn.send(p.GroupNotice(session=sid, kind=kind, by=None if by is None else str(by)))
+
+    def _state(self, hosted: Hosted, *, lobby: bool) -> p.GroupState:
+        s = hosted.session
+
+        def seat(q: Person) -> p.Seat:
+            return p.Seat(muted=q.hard_muted, **q.seat())  # type: ignore[arg-type]
+
+        return p.GroupState(session=s.id, state=s.state.value, rooms=s.rooms.value,
+                            participants=tuple(seat(q) for q in s.present()), hands=tuple(s.hands),
+                            spotlight=s.spotlight, breakouts=tuple(s.breakouts.names) if s.breakouts else (),
+                            lobby=tuple(seat(q) for q in s.waiting()) if lobby else None)
+
+    async def _media(self, hosted: Hosted, media: Media) -> None:
+        sid, pid = hosted.session.id, media.participant
+        media_session = self.sfu.sessions.get(sid)
+        if media_session is not None and pid in media_session.participants:
+            self.sfu.set_muted(sid, pid, not media.audio)
+            self.sfu.set_camera(sid, pid, media.video)
+            return
+        offer = hosted.offers.pop(pid, None)
+        conn = hosted.conns.get(pid)
+        if offer is None or conn is None:
+            return
+        # Present now (straight in, admitted or back after a drop): the SFU answers the kept offer,
+        # with what they may send already applied.
+        try:
+            answer = await self.sfu.join(sid, pid, offer, room=hosted.session.people[pid].room)
+        except TandemError as err:  # e.g. an offer without VP8: in the session, without media
+            conn.send(Error(code=err.code, message=err.message, rule_id=err.rule_id))
+            return
+        self.sfu.set_muted(sid, pid, not media.audio)
+        self.sfu.set_camera(sid, pid, media.video)
+        conn.send(p.GroupAnswer(session=sid, participant=pid, sdp=answer))
+        conn.send(p.GroupSlots(session=sid, slots=self.sfu.slot_map(sid, pid)))
+
+    async def _sfu_remove(self, hosted: Hosted, pid: str) -> None:
+        with contextlib.suppress(NotFound):
+            await self.sfu.remove(hosted.session.id, pid)
+
+    def _forget(self, hosted: Hosted, pid: str) -> None:
+        conn = hosted.conns.pop(pid, None)
+        hosted.offers.pop(pid, None)
+        if conn is not None:
+            self.of_conn.get(conn, {}).pop(hosted.session.id, None)
+
+    async def _close_if_over(self, hosted: Hosted) -> None:
+        if hosted.over and self.live.get(hosted.session.id) is hosted:
+            del self.live[hosted.session.id]
+            await self.sfu.close_session(hosted.session.id)
+
+    # -- what the SFU tells us -------------------------------------------------------------
+
+    def on_sfu_event(self, event: SfuEvent) -> None:
+        hosted = self.live.get(event.session_id)
+        if hosted is None:
+            return
+        if isinstance(event, SlotsChanged):
+            conn = hosted.conns.get(event.participant_id)
+            if conn is not None:
+                conn.send(p.GroupSlots(session=event.session_id, slots=dict(event.slots)))
+        elif isinstance(event, SpeakerChanged) and event.history:
+            hosted.session.speaking(event.history[0])
+        elif isinstance(event, ParticipantLeft):
+            log.debug("SFU: %s left %s (%s)", event.participant_id, event.session_id, event.reason)
+
+    # -- the tick: grace periods, breakout timers ------------------------------------------
+
+    async def tick(self) -> None:
+        for hosted in list(self.live.values()):
+            async with hosted.lock:
+                effects = hosted.session.tick()
+            if effects:
+                await self._carry(hosted, effects)
+            await self._close_if_over(hosted)
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("group session tick failed")
+
+
+GROUP_LIVE = web.AppKey("group_live", GroupLive)
+
+
+async def background(app: web.Application) -> AsyncIterator[None]:
+    live = app[GROUP_LIVE]
+    task = asyncio.create_task(live.run(), name="group-session-tick")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await live.sfu.close()
