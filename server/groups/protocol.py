@@ -17,7 +17,7 @@ from server.web.frames import Inbound, Outbound
 #: Within the gateway's 16 KiB frames. An aiortc offer is ~1.3 KB per m-line: this holds about
 #: 11 m-lines (e.g. 5 audio and 6 video slots); a 15-person session's offer (21 m-lines, ~28 KB)
 #: needs a larger frame limit for ``group.join`` (the SFU itself takes 32 KiB).
-MAX_OFFER = 15_000
+MAX_OFFER = 32 * 1024  # the SFU's own limit on an offer (Sfu(max_offer_bytes=...))
 
 SessionId = Annotated[str, Meta(min_length=1, max_length=64)]
 ParticipantId = Annotated[str, Meta(min_length=1, max_length=64)]
@@ -30,6 +30,8 @@ Offer = Annotated[str, Meta(min_length=1, max_length=MAX_OFFER)]
 
 class GroupJoin(Inbound, tag="group.join"):
     """Join with the offer of one peer connection to the SFU (answered once admitted)."""
+
+    max_bytes = MAX_OFFER + 1024  # a full session's offer (about 22 m-lines) is larger than 16 KiB
 
     session: SessionId
     sdp: Offer

@@ -9,14 +9,16 @@ change nothing. Features add their frame types to ``INBOUND`` through
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 from msgspec import Meta, Struct
 
 
 class Inbound(Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True):
-    pass
+    #: A frame type that must carry more than the gateway's frame limit says how much (a group
+    #: session's SDP offer); every other frame keeps the gateway's limit.
+    max_bytes: ClassVar[int | None] = None
 
 
 class Hello(Inbound, tag="hello"):
@@ -65,6 +67,8 @@ class FrameCodec:
     def __init__(self, extra: tuple[type[Inbound], ...] = (), *, max_frame_bytes: int = 16 * 1024) -> None:
         self.types: tuple[type[Inbound], ...] = (Hello, Ping, *extra)
         self.max_frame_bytes = max_frame_bytes
+        #: What the socket accepts at all: the largest limit of any frame type.
+        self.hard_limit = max([max_frame_bytes, *(t.max_bytes or 0 for t in self.types)])
         self._decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
             Annotated[self._union(), Meta()] if len(self.types) > 1 else self.types[0]
         )
@@ -78,14 +82,18 @@ class FrameCodec:
 
     def decode(self, data: str | bytes) -> Inbound:
         size = len(data.encode() if isinstance(data, str) else data)
-        if size > self.max_frame_bytes:
+        if size > self.hard_limit:
             raise FrameError("frame_too_large", f"Frames are limited to {self.max_frame_bytes} bytes")
         try:
-            return self._decoder.decode(data)  # type: ignore[no-any-return]
+            frame: Inbound = self._decoder.decode(data)
         except msgspec.ValidationError as err:
             raise FrameError("invalid_frame", str(err)) from None
         except msgspec.DecodeError as err:
             raise FrameError("malformed_frame", str(err)) from None
+        limit = frame.max_bytes or self.max_frame_bytes
+        if size > limit:
+            raise FrameError("frame_too_large", f"{type(frame).__name__} frames are limited to {limit} bytes")
+        return frame
 
     def encode(self, frame: Outbound) -> bytes:
         return self._encoder.encode(frame)

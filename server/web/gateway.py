@@ -278,7 +278,7 @@ class Gateway:
                 web.HTTPForbidden(reason=err.message) from None
         if auth.actor.cross_office:
             await services.identity.audit_cross_office(auth.actor, "GET", "/ws", request.path)
-        ws = web.WebSocketResponse(heartbeat=self.heartbeat_s, max_msg_size=self.max_frame_bytes, compress=False)
+        ws = web.WebSocketResponse(heartbeat=self.heartbeat_s, max_msg_size=self.codec.hard_limit, compress=False)
         await ws.prepare(request)
         conn = Connection(ws, auth, self.codec, self.outbox_limit,
                           FrameBudget(rate=self.frame_rate, burst=self.frame_burst))

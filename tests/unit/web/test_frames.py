@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.web.frames import Error, FrameCodec, FrameError, Hello, Ping, Welcome
+from server.web.frames import Error, FrameCodec, FrameError, Hello, Ping, Send, Welcome
 
 
 def test_decodes_known_frames() -> None:
@@ -47,3 +48,24 @@ def test_encodes_outbound_with_type() -> None:
 def test_arbitrary_input_never_escapes_as_anything_but_frame_error(data: str | bytes) -> None:
     with contextlib.suppress(FrameError):
         FrameCodec().decode(data)
+
+
+def test_a_group_join_may_carry_a_full_sessions_offer_and_nothing_else_grows() -> None:
+    """A 15-person session's offer (~22 m-lines, ~29 KB from aiortc) exceeds the 16 KiB frame
+    limit; only `group.join` may be that large (issue 14), every other frame keeps the limit."""
+    from server.groups.protocol import MAX_OFFER, GroupJoin
+
+    codec = FrameCodec((GroupJoin, Send), max_frame_bytes=16 * 1024)
+    assert codec.hard_limit == GroupJoin.max_bytes == MAX_OFFER + 1024
+    offer = "v=0 " + "a" * 30_000  # as long as a full session's offer
+    frame = codec.decode(json.dumps({"type": "group.join", "session": "s-1", "sdp": offer}))
+    assert isinstance(frame, GroupJoin) and frame.sdp == offer
+    big_hello = json.dumps({"type": "hello", "resume": {f"{i:060d}": 1 for i in range(300)}})  # ~20 KB, valid
+    assert 16 * 1024 < len(big_hello) < codec.hard_limit
+    with pytest.raises(FrameError) as err:
+        codec.decode(big_hello)
+    assert err.value.code == "frame_too_large"
+    too_big = json.dumps({"type": "group.join", "session": "s-1", "sdp": "x" * (MAX_OFFER + 2048)})
+    with pytest.raises(FrameError) as err:
+        codec.decode(too_big)
+    assert err.value.code == "frame_too_large"
