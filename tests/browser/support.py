@@ -68,8 +68,9 @@ def enrolled_staff(base_url: str, admin_token: str) -> tuple[str, str, str]:
     return username, password, secret
 
 
-def open_case(base_url: str, display_name: str = "Kalle Klient") -> tuple[str, str]:
-    """The demo officer opens a case for a new client: (client username, enrolment link)."""
+def open_case(base_url: str, display_name: str = "Kalle Klient", *, met: bool = False) -> tuple[str, str]:
+    """The demo officer opens a case for a new client: (client username, enrolment link).
+    With `met`, a face-to-face meeting yesterday is recorded, so the client may write."""
     token = api_call(base_url, "POST", "/api/session",
                      body={"username": "officer", "password": DEMO_PASSWORD, "kind": "bearer"})["token"]
     officer_id = api_call(base_url, "GET", "/api/me", token)["id"]
@@ -78,6 +79,10 @@ def open_case(base_url: str, display_name: str = "Kalle Klient") -> tuple[str, s
         "client_username": username, "client_display_name": display_name, "officer_id": officer_id})
     link = str(created["enrolment_link"])
     assert link.startswith("/#/enrol?code="), link
+    if met:
+        yesterday = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 86_400))
+        api_call(base_url, "POST", f"/api/cases/{created['case_id']}/face-to-face", token,
+                 {"met_at": yesterday, "location": "Office"})
     return username, link
 
 

@@ -67,7 +67,7 @@ def test_manifest_is_served_with_icons_that_exist(tandem_server: str) -> None:
 
 def _fresh_client(base_url: str) -> tuple[str, str]:
     """A new client of the demo officer, enrolled: (username, case conversation id)."""
-    username, link = open_case(base_url, "Pia Push")
+    username, link = open_case(base_url, "Pia Push", met=True)  # so that she may write
     api_call(base_url, "POST", "/api/enrol", body={"code": link.split("code=", 1)[1], "password": PASSWORD})
     token = api_login(base_url, username, PASSWORD)
     conversations = api_call(base_url, "GET", "/api/conversations", token)["conversations"]
