@@ -7,6 +7,7 @@ offer or id never reaches the session (the gateway answers ``invalid_frame``).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -217,6 +218,7 @@ class GroupState(Outbound, tag="group.state"):
     hands: tuple[str, ...]
     spotlight: str | None = None
     breakouts: tuple[str, ...] = ()
+    breakouts_end_at: datetime | None = None  # when the breakout timer returns everyone
     lobby: tuple[Seat, ...] | None = None
 
 

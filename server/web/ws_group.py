@@ -23,6 +23,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -247,6 +248,8 @@ class GroupLive:
         return p.GroupState(session=s.id, state=s.state.value, rooms=s.rooms.value,
                             participants=tuple(seat(q) for q in s.present()), hands=tuple(s.hands),
                             spotlight=s.spotlight, breakouts=tuple(s.breakouts.names) if s.breakouts else (),
+                            breakouts_end_at=None if s.breakouts is None else self.clock.now() + timedelta(
+                                seconds=max(0.0, s.breakouts.deadline - self.clock.monotonic())),
                             lobby=tuple(seat(q) for q in s.waiting()) if lobby else None)
 
     def _select(self, hosted: Hosted) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -169,6 +169,9 @@ async def test_breakouts_spotlight_camera_and_end_through_the_gateway(live_app: 
         await fac.send(type="group.breakouts", session=sid, minutes=1,
                        rooms=[{"name": "A", "participants": [a]}, {"name": "B", "participants": [b]}])
         await until(lambda: live.live[sid].session.rooms.value == "breakouts", within_s=5, what="breakouts again")
+        await until(lambda: last_state(ann)["rooms"] == "breakouts", within_s=5, what="Ann's state in breakouts")
+        ends = datetime.fromisoformat(last_state(ann)["breakouts_end_at"])
+        assert ends == services.clock.now() + timedelta(minutes=1)
         services.clock.advance(timedelta(seconds=61))
         await until(lambda: live.live[sid].session.rooms.value == "main"
                     and last_state(bob)["rooms"] == "main", within_s=5, what="the timer returning everyone")
