@@ -7,6 +7,7 @@ offer or id never reaches the session (the gateway answers ``invalid_frame``).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -97,9 +98,83 @@ class GroupHand(Inbound, tag="group.hand"):
     id: FrameId | None = None
 
 
+class GroupCameraStop(Inbound, tag="group.camera_stop"):
+    """Stop one participant's video at everyone (they may start it again)."""
+
+    session: SessionId
+    participant: ParticipantId
+    id: FrameId | None = None
+
+
+class GroupSpotlight(Inbound, tag="group.spotlight"):
+    """Everyone's large view shows this participant (None: the active speaker again)."""
+
+    session: SessionId
+    participant: ParticipantId | None
+    id: FrameId | None = None
+
+
+class GroupHandLower(Inbound, tag="group.hand_lower"):
+    """A facilitator lowers someone's raised hand."""
+
+    session: SessionId
+    participant: ParticipantId
+    id: FrameId | None = None
+
+
+RoomName = Annotated[str, Meta(min_length=1, max_length=60)]
+
+
+class BreakoutRoom(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: RoomName
+    participants: Annotated[tuple[ParticipantId, ...], Meta(max_length=16)] = ()
+
+
+class GroupBreakouts(Inbound, tag="group.breakouts"):
+    """Open named breakout rooms, pre-assigned, for ``minutes``; the unassigned stay in main."""
+
+    session: SessionId
+    rooms: Annotated[tuple[BreakoutRoom, ...], Meta(min_length=1, max_length=8)]
+    minutes: Annotated[float, Meta(gt=0, le=240)]
+    id: FrameId | None = None
+
+
+class GroupMove(Inbound, tag="group.move"):
+    """Move one participant to a breakout room (or ``main``)."""
+
+    session: SessionId
+    participant: ParticipantId
+    room: RoomName
+    id: FrameId | None = None
+
+
+class GroupReturnAll(Inbound, tag="group.return_all"):
+    session: SessionId
+    id: FrameId | None = None
+
+
+class GroupVisit(Inbound, tag="group.visit"):
+    """The facilitator sending it goes into a breakout room (or back to ``main``)."""
+
+    session: SessionId
+    room: RoomName
+    id: FrameId | None = None
+
+
+class GroupEnd(Inbound, tag="group.end"):
+    """End the session for everyone."""
+
+    session: SessionId
+    id: FrameId | None = None
+
+
 INBOUND: tuple[type[Inbound], ...] = (GroupJoin, GroupLeave, GroupAdmit, GroupDeny, GroupMute, GroupAllowUnmute,
-                                      GroupRemove, GroupLock, GroupUnmute, GroupHand)
-CONTROL: tuple[type[Inbound], ...] = (GroupAdmit, GroupDeny, GroupMute, GroupAllowUnmute, GroupRemove, GroupLock)
+                                      GroupRemove, GroupLock, GroupUnmute, GroupHand, GroupCameraStop,
+                                      GroupSpotlight, GroupHandLower, GroupBreakouts, GroupMove, GroupReturnAll,
+                                      GroupVisit, GroupEnd)
+CONTROL: tuple[type[Inbound], ...] = (GroupAdmit, GroupDeny, GroupMute, GroupAllowUnmute, GroupRemove, GroupLock,
+                                      GroupCameraStop, GroupSpotlight, GroupHandLower, GroupBreakouts, GroupMove,
+                                      GroupReturnAll, GroupVisit, GroupEnd)
 
 
 # -- server -> client -------------------------------------------------------------
@@ -143,6 +218,7 @@ class GroupState(Outbound, tag="group.state"):
     hands: tuple[str, ...]
     spotlight: str | None = None
     breakouts: tuple[str, ...] = ()
+    breakouts_end_at: datetime | None = None  # when the breakout timer returns everyone
     lobby: tuple[Seat, ...] | None = None
 
 

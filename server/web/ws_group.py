@@ -23,6 +23,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -87,6 +88,14 @@ class GroupLive:
         g.on(p.GroupUnmute, self._control(
             lambda s, me, f: s.set_media(me, audio=True, video=s.person(me).video)))
         g.on(p.GroupHand, self._control(lambda s, me, f: s.raise_hand(me) if f.raised else s.lower_hand(me)))
+        g.on(p.GroupCameraStop, self._control(lambda s, me, f: s.stop_camera(me, f.participant)))
+        g.on(p.GroupSpotlight, self._control(lambda s, me, f: s.set_spotlight(me, f.participant)))
+        g.on(p.GroupHandLower, self._control(lambda s, me, f: s.lower_hand(f.participant, by=me)))
+        g.on(p.GroupBreakouts, self._control(self._breakouts))
+        g.on(p.GroupMove, self._control(lambda s, me, f: s.move(me, f.participant, f.room)))
+        g.on(p.GroupReturnAll, self._control(lambda s, me, f: s.return_all(me)))
+        g.on(p.GroupVisit, self._control(lambda s, me, f: s.visit(me, f.room)))
+        g.on(p.GroupEnd, self.on_end)
         g.close_hooks.append(self.on_close)
 
     # -- frames -------------------------------------------------------------------------
@@ -114,6 +123,24 @@ class GroupLive:
         if frame.all == (frame.participant is not None):
             raise BadRequest("Name one participant, or send all: true")
         return session.mute_all(me) if frame.all else session.mute(me, str(frame.participant))
+
+    @staticmethod
+    def _breakouts(session: Session, me: str, frame: p.GroupBreakouts) -> list[Effect]:
+        assignment = {room.name: room.participants for room in frame.rooms}
+        if len(assignment) != len(frame.rooms):
+            raise BadRequest("Each breakout room needs a name of its own")
+        return session.open_breakouts(me, assignment, frame.minutes * 60)
+
+    async def on_end(self, conn: Connection, frame: p.GroupEnd) -> None:
+        """A facilitator ends the session: everyone is told, their media ends, the session closes."""
+        hosted, me = self._mine(conn, frame.session)
+        async with hosted.lock:
+            effects = hosted.session.end(me)
+        await self._carry(hosted, effects)
+        for pid in list(hosted.conns):
+            self._forget(hosted, pid)
+            await self._sfu_remove(hosted, pid)
+        await self._close_if_over(hosted)
 
     async def on_join(self, conn: Connection, frame: p.GroupJoin) -> None:
         actor = conn.auth.actor
@@ -187,6 +214,7 @@ class GroupLive:
                 await self._sfu_remove(hosted, effect.participant)
             elif isinstance(effect, Note):
                 notes.append(effect)
+        self._select(hosted)
         if notes:
             async with hosted.lock:  # one session's evidence in the order it happened
                 for note in notes:
@@ -220,7 +248,29 @@ class GroupLive:
         return p.GroupState(session=s.id, state=s.state.value, rooms=s.rooms.value,
                             participants=tuple(seat(q) for q in s.present()), hands=tuple(s.hands),
                             spotlight=s.spotlight, breakouts=tuple(s.breakouts.names) if s.breakouts else (),
+                            breakouts_end_at=None if s.breakouts is None else self.clock.now() + timedelta(
+                                seconds=max(0.0, s.breakouts.deadline - self.clock.monotonic())),
                             lobby=tuple(seat(q) for q in s.waiting()) if lobby else None)
+
+    def _select(self, hosted: Hosted) -> None:
+        """The spotlight in everyone's large view: each person in the spotlit person's room gets an
+        explicit selection (the spotlit first, then their last-N); without a spotlight, or in another
+        room, the SFU's own last-N by speaker history."""
+        session, media_session = hosted.session, self.sfu.sessions.get(hosted.session.id)
+        if media_session is None:
+            return
+        lit = session.people.get(session.spotlight) if session.spotlight else None
+        for q in session.present():
+            if q.id not in media_session.participants:
+                continue
+            if lit is not None and lit.id != q.id and lit.room == q.room:
+                large, others = session.view(q.id)
+                chosen: list[str] | None = [x for x in (large, *others) if x is not None]
+            else:
+                chosen = None
+            current = media_session.participants[q.id].selection
+            if (None if current is None else list(current)) != chosen:
+                self.sfu.select_video(session.id, q.id, chosen)
 
     async def _media(self, hosted: Hosted, media: Media) -> None:
         sid, pid = hosted.session.id, media.participant

@@ -69,3 +69,30 @@ def test_a_group_join_may_carry_a_full_sessions_offer_and_nothing_else_grows() -
     with pytest.raises(FrameError) as err:
         codec.decode(too_big)
     assert err.value.code == "frame_too_large"
+
+
+def test_the_facilitators_breakout_frames_are_strict() -> None:
+    """`group.breakouts` and its siblings (issue 14) decode only within their limits."""
+    from server.groups import protocol as gp
+
+    codec = FrameCodec(gp.INBOUND)
+    frame = codec.decode(json.dumps({"type": "group.breakouts", "session": "s", "minutes": 10,
+                                     "rooms": [{"name": "A", "participants": ["p2"]}, {"name": "B"}]}))
+    assert isinstance(frame, gp.GroupBreakouts)
+    assert frame.rooms == (gp.BreakoutRoom(name="A", participants=("p2",)), gp.BreakoutRoom(name="B"))
+    assert codec.decode('{"type":"group.spotlight","session":"s","participant":null}') == gp.GroupSpotlight(
+        session="s", participant=None)
+    assert isinstance(codec.decode('{"type":"group.end","session":"s"}'), gp.GroupEnd)
+    for bad in ({"type": "group.breakouts", "session": "s", "minutes": 0, "rooms": [{"name": "A"}]},
+                {"type": "group.breakouts", "session": "s", "minutes": 241, "rooms": [{"name": "A"}]},
+                {"type": "group.breakouts", "session": "s", "minutes": 5, "rooms": []},
+                {"type": "group.breakouts", "session": "s", "minutes": 5,
+                 "rooms": [{"name": f"r{i}"} for i in range(9)]},
+                {"type": "group.breakouts", "session": "s", "minutes": 5, "rooms": [{"name": "A", "x": 1}]},
+                {"type": "group.breakouts", "session": "s", "minutes": 5, "rooms": [{"name": "x" * 61}]},
+                {"type": "group.move", "session": "s", "participant": "p2", "room": ""},
+                {"type": "group.spotlight", "session": "s"},
+                {"type": "group.camera_stop", "session": "s"}):
+        with pytest.raises(FrameError) as err:
+            codec.decode(json.dumps(bad))
+        assert err.value.code == "invalid_frame", bad
