@@ -28,7 +28,8 @@ from server.groups import register as reg
 from server.groups import session_store as store
 from server.groups.register import Attendance, Line, Mark
 from server.groups.sessions import GroupSessionService
-from server.identity.model import Actor, Role
+from server.identity.model import Actor
+from server.identity.scope import followup_scope
 from server.ids import new_id
 from server.store.tx import Store
 
@@ -240,13 +241,11 @@ class AttendanceService:
 
     async def absences(self, actor: Actor, *, limit: int = 200) -> list[Any]:
         """Confirmed absences for follow-up: officers their caseload's, seniors their office's."""
-        if actor.role is Role.OFFICER:
-            officer_id, office_id = actor.user_id, None
-        elif actor.role is Role.SENIOR_OFFICER:
-            officer_id, office_id = None, actor.office_id
-        else:
+        whose = followup_scope(actor)
+        if whose is None:
             raise PolicyRefused("Only officers follow up absences (rule scope)", rule_id="scope",
-                reason="scope.officers_only")
+                                reason="scope.officers_only")
+        officer_id, office_id = whose
         async with self.store.write("group_attendance.absences") as conn:
             rows = await store.absences(conn, officer_id=officer_id, office_id=office_id, limit=limit)
             for case_id in sorted({r.case_id for r in rows}):

@@ -70,5 +70,16 @@ def audit_mark(actor: Actor | None) -> dict[str, object]:
     (``actor`` None: the system)."""
     return {"cross_office": True} if actor is not None and actor.cross_office else {}
 
+def followup_scope(actor: Actor) -> tuple[str | None, str | None] | None:
+    """Whose follow-up list an actor reads, as (officer_id, office_id) filters: an officer
+    their own caseload's, a senior their office's; None for anyone else (the caller refuses,
+    naming its own rule)."""
+    if actor.role is Role.OFFICER:
+        return actor.user_id, None
+    if actor.role is Role.SENIOR_OFFICER:
+        return None, actor.office_id
+    return None
+
+
 def in_scope(actor: Actor, case: CaseRef) -> bool:
     return relation(actor, case) != "none"

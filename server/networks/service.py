@@ -34,7 +34,7 @@ from server.crypto.keyring import Keyring, KeyShredded
 from server.errors import Conflict, NotFound, OutOfScope, PolicyRefused
 from server.identity import store as identity_store
 from server.identity.model import Actor, Role
-from server.identity.scope import in_scope
+from server.identity.scope import followup_scope, in_scope
 from server.ids import new_id
 from server.messaging import store as messaging_store
 from server.networks import store
@@ -297,13 +297,11 @@ class NetworkService:
     async def follow_up(self, by: Actor) -> list[dict[str, Any]]:
         """Overdue tasks of the networks an officer leads (a senior: their office's), oldest due
         first: the officer's follow-up list. Each network read is audited."""
-        if by.role is Role.OFFICER:
-            officer_id, office_id = by.user_id, None
-        elif by.role is Role.SENIOR_OFFICER:
-            officer_id, office_id = None, by.office_id
-        else:
+        whose = followup_scope(by)
+        if whose is None:
             raise PolicyRefused("Only officers follow up networks (rule network_case_leader_only)",
                                 rule_id="network_case_leader_only", reason="network_case_leader_only.follow_up")
+        officer_id, office_id = whose
         now = self.clock.now()
         out: list[dict[str, Any]] = []
         async with self.store.write("network.follow_up") as conn:

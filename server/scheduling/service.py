@@ -36,6 +36,7 @@ from server.clock import Clock
 from server.crypto.keyring import Keyring
 from server.errors import BadRequest, Conflict, NotFound, OutOfScope, PolicyRefused
 from server.identity.model import Actor, Role
+from server.identity.scope import followup_scope
 from server.ids import new_id
 from server.scheduling import model, store
 from server.scheduling.model import Appointment, Kind, Limits, Outcome, Recurrence, Scope, Status, WindowSettings
@@ -357,13 +358,11 @@ class SchedulingService:
 
     async def followups(self, actor: Actor, *, limit: int = 200) -> list[Entry]:
         """Appointments whose window ended with no outcome: officers their own, seniors their office."""
-        if actor.role is Role.OFFICER:
-            officer_id, office_id = actor.user_id, None
-        elif actor.role is Role.SENIOR_OFFICER:
-            officer_id, office_id = None, actor.office_id
-        else:
+        whose = followup_scope(actor)
+        if whose is None:
             raise PolicyRefused("Only officers follow up appointments (rule scope)", rule_id="scope",
                                 reason="scope.officers_only")
+        officer_id, office_id = whose
         async with self.store.write("appointment.followups") as conn:
             rows = await store.unrecorded(conn, ended_before=self.clock.now() - self.windows.close_after,
                                           officer_id=officer_id, office_id=office_id, limit=limit)

@@ -18,7 +18,7 @@ from server.groups.sessions import NewSession, SessionEntry
 from server.identity.model import Role
 from server.scheduling.model import Scope
 from server.web import schemas as s
-from server.web.routes_scheduling import Aware, RecurrenceIn, _recurrence
+from server.web.routes_scheduling import Aware, Cancelled, RecurrenceIn, ScopeName, _recurrence
 from server.web.routing import Call, Permission, Registry
 from server.web.state import SERVICES
 
@@ -43,7 +43,7 @@ class ScheduleSessions(s.Strict, kw_only=True):
 
 
 class CancelSession(s.Strict, kw_only=True):
-    scope: Literal["one", "following"] = "one"
+    scope: ScopeName = "one"
 
 
 class SessionOut(Struct, kw_only=True):
@@ -116,10 +116,6 @@ class RegisterOut(Struct, kw_only=True):
     ends_at: datetime
     confirmed_at: datetime | None
     lines: list[LineOut]
-
-
-class Cancelled(Struct, kw_only=True):
-    cancelled: list[str]
 
 
 def session_out(e: SessionEntry) -> SessionOut:
