@@ -29,97 +29,81 @@ Offer = Annotated[str, Meta(min_length=1, max_length=MAX_OFFER)]
 # -- client -> server -------------------------------------------------------------
 
 
-class GroupJoin(Inbound, tag="group.join"):
+class SessionFrame(Inbound, kw_only=True):
+    """What every group frame carries: the session it is about, and an optional id that an
+    answer or an error refers to (``ref``)."""
+
+    session: SessionId
+    id: FrameId | None = None
+
+
+class ParticipantFrame(SessionFrame, kw_only=True):
+    """A facilitator's act on one participant."""
+
+    participant: ParticipantId
+
+
+class GroupJoin(SessionFrame, tag="group.join", kw_only=True):
     """Join with the offer of one peer connection to the SFU (answered once admitted)."""
 
     max_bytes = MAX_OFFER + 1024  # a full session's offer (about 22 m-lines) is larger than 16 KiB
 
-    session: SessionId
     sdp: Offer
-    id: FrameId | None = None
 
 
-class GroupLeave(Inbound, tag="group.leave"):
-    session: SessionId
-    id: FrameId | None = None
+class GroupLeave(SessionFrame, tag="group.leave", kw_only=True):
+    pass
 
 
-class GroupAdmit(Inbound, tag="group.admit"):
-    session: SessionId
-    participant: ParticipantId
-    id: FrameId | None = None
+class GroupAdmit(ParticipantFrame, tag="group.admit", kw_only=True):
+    pass
 
 
-class GroupDeny(Inbound, tag="group.deny"):
-    session: SessionId
-    participant: ParticipantId
-    id: FrameId | None = None
+class GroupDeny(ParticipantFrame, tag="group.deny", kw_only=True):
+    pass
 
 
-class GroupMute(Inbound, tag="group.mute"):
+class GroupMute(SessionFrame, tag="group.mute", kw_only=True):
     """Mute one participant, or (``all``) every participant; exactly one of the two."""
 
-    session: SessionId
     participant: ParticipantId | None = None
     all: bool = False
-    id: FrameId | None = None
 
 
-class GroupAllowUnmute(Inbound, tag="group.allow_unmute"):
+class GroupAllowUnmute(SessionFrame, tag="group.allow_unmute", kw_only=True):
     """Let one participant (or, without ``participant``, everyone) unmute themselves again."""
 
-    session: SessionId
     participant: ParticipantId | None = None
-    id: FrameId | None = None
 
 
-class GroupRemove(Inbound, tag="group.remove"):
-    session: SessionId
-    participant: ParticipantId
-    id: FrameId | None = None
+class GroupRemove(ParticipantFrame, tag="group.remove", kw_only=True):
+    pass
 
 
-class GroupLock(Inbound, tag="group.lock"):
-    session: SessionId
+class GroupLock(SessionFrame, tag="group.lock", kw_only=True):
     locked: bool = True
-    id: FrameId | None = None
 
 
-class GroupUnmute(Inbound, tag="group.unmute"):
+class GroupUnmute(SessionFrame, tag="group.unmute", kw_only=True):
     """Switch one's own microphone back on (refused while muted by a facilitator)."""
 
-    session: SessionId
-    id: FrameId | None = None
 
-
-class GroupHand(Inbound, tag="group.hand"):
-    session: SessionId
+class GroupHand(SessionFrame, tag="group.hand", kw_only=True):
     raised: bool = True
-    id: FrameId | None = None
 
 
-class GroupCameraStop(Inbound, tag="group.camera_stop"):
+class GroupCameraStop(ParticipantFrame, tag="group.camera_stop", kw_only=True):
     """Stop one participant's video at everyone (they may start it again)."""
 
-    session: SessionId
-    participant: ParticipantId
-    id: FrameId | None = None
 
-
-class GroupSpotlight(Inbound, tag="group.spotlight"):
+class GroupSpotlight(SessionFrame, tag="group.spotlight", kw_only=True):
     """Everyone's large view shows this participant (None: the active speaker again)."""
 
-    session: SessionId
     participant: ParticipantId | None
-    id: FrameId | None = None
 
 
-class GroupHandLower(Inbound, tag="group.hand_lower"):
+class GroupHandLower(ParticipantFrame, tag="group.hand_lower", kw_only=True):
     """A facilitator lowers someone's raised hand."""
-
-    session: SessionId
-    participant: ParticipantId
-    id: FrameId | None = None
 
 
 RoomName = Annotated[str, Meta(min_length=1, max_length=60)]
@@ -130,42 +114,31 @@ class BreakoutRoom(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     participants: Annotated[tuple[ParticipantId, ...], Meta(max_length=16)] = ()
 
 
-class GroupBreakouts(Inbound, tag="group.breakouts"):
+class GroupBreakouts(SessionFrame, tag="group.breakouts", kw_only=True):
     """Open named breakout rooms, pre-assigned, for ``minutes``; the unassigned stay in main."""
 
-    session: SessionId
     rooms: Annotated[tuple[BreakoutRoom, ...], Meta(min_length=1, max_length=8)]
     minutes: Annotated[float, Meta(gt=0, le=240)]
-    id: FrameId | None = None
 
 
-class GroupMove(Inbound, tag="group.move"):
+class GroupMove(ParticipantFrame, tag="group.move", kw_only=True):
     """Move one participant to a breakout room (or ``main``)."""
 
-    session: SessionId
-    participant: ParticipantId
     room: RoomName
-    id: FrameId | None = None
 
 
-class GroupReturnAll(Inbound, tag="group.return_all"):
-    session: SessionId
-    id: FrameId | None = None
+class GroupReturnAll(SessionFrame, tag="group.return_all", kw_only=True):
+    pass
 
 
-class GroupVisit(Inbound, tag="group.visit"):
+class GroupVisit(SessionFrame, tag="group.visit", kw_only=True):
     """The facilitator sending it goes into a breakout room (or back to ``main``)."""
 
-    session: SessionId
     room: RoomName
-    id: FrameId | None = None
 
 
-class GroupEnd(Inbound, tag="group.end"):
+class GroupEnd(SessionFrame, tag="group.end", kw_only=True):
     """End the session for everyone."""
-
-    session: SessionId
-    id: FrameId | None = None
 
 
 INBOUND: tuple[type[Inbound], ...] = (GroupJoin, GroupLeave, GroupAdmit, GroupDeny, GroupMute, GroupAllowUnmute,
