@@ -80,6 +80,12 @@ class GroupRemove(ParticipantFrame, tag="group.remove", kw_only=True):
     pass
 
 
+class GroupMedia(SessionFrame, tag="group.media", kw_only=True):
+    """Switch one's own camera on or off (e.g. after a facilitator stopped it, or voice only)."""
+
+    video: bool
+
+
 class GroupLock(SessionFrame, tag="group.lock", kw_only=True):
     locked: bool = True
 
@@ -104,6 +110,10 @@ class GroupSpotlight(SessionFrame, tag="group.spotlight", kw_only=True):
 
 class GroupHandLower(ParticipantFrame, tag="group.hand_lower", kw_only=True):
     """A facilitator lowers someone's raised hand."""
+
+
+class GroupHandsClear(SessionFrame, tag="group.hands_clear", kw_only=True):
+    """A facilitator lowers every raised hand at once."""
 
 
 RoomName = Annotated[str, Meta(min_length=1, max_length=60)]
@@ -142,12 +152,12 @@ class GroupEnd(SessionFrame, tag="group.end", kw_only=True):
 
 
 INBOUND: tuple[type[Inbound], ...] = (GroupJoin, GroupLeave, GroupAdmit, GroupDeny, GroupMute, GroupAllowUnmute,
-                                      GroupRemove, GroupLock, GroupUnmute, GroupHand, GroupCameraStop,
-                                      GroupSpotlight, GroupHandLower, GroupBreakouts, GroupMove, GroupReturnAll,
-                                      GroupVisit, GroupEnd)
-CONTROL: tuple[type[Inbound], ...] = (GroupAdmit, GroupDeny, GroupMute, GroupAllowUnmute, GroupRemove, GroupLock,
-                                      GroupCameraStop, GroupSpotlight, GroupHandLower, GroupBreakouts, GroupMove,
+                                      GroupRemove, GroupLock, GroupUnmute, GroupMedia, GroupHand, GroupCameraStop,
+                                      GroupSpotlight, GroupHandLower, GroupHandsClear, GroupBreakouts, GroupMove,
                                       GroupReturnAll, GroupVisit, GroupEnd)
+CONTROL: tuple[type[Inbound], ...] = (GroupAdmit, GroupDeny, GroupMute, GroupAllowUnmute, GroupRemove, GroupLock,
+                                      GroupCameraStop, GroupSpotlight, GroupHandLower, GroupHandsClear, GroupBreakouts,
+                                      GroupMove, GroupReturnAll, GroupVisit, GroupEnd)
 
 
 # -- server -> client -------------------------------------------------------------

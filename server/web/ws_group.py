@@ -87,10 +87,13 @@ class GroupLive:
         g.on(p.GroupLock, self._control(lambda s, me, f: s.lock(me) if f.locked else s.unlock(me)))
         g.on(p.GroupUnmute, self._control(
             lambda s, me, f: s.set_media(me, audio=True, video=s.person(me).video)))
+        g.on(p.GroupMedia, self._control(
+            lambda s, me, f: s.set_media(me, audio=s.person(me).audio, video=f.video)))
         g.on(p.GroupHand, self._control(lambda s, me, f: s.raise_hand(me) if f.raised else s.lower_hand(me)))
         g.on(p.GroupCameraStop, self._control(lambda s, me, f: s.stop_camera(me, f.participant)))
         g.on(p.GroupSpotlight, self._control(lambda s, me, f: s.set_spotlight(me, f.participant)))
         g.on(p.GroupHandLower, self._control(lambda s, me, f: s.lower_hand(f.participant, by=me)))
+        g.on(p.GroupHandsClear, self._control(lambda s, me, f: s.clear_hands(me)))
         g.on(p.GroupBreakouts, self._control(self._breakouts))
         g.on(p.GroupMove, self._control(lambda s, me, f: s.move(me, f.participant, f.room)))
         g.on(p.GroupReturnAll, self._control(lambda s, me, f: s.return_all(me)))

@@ -506,6 +506,21 @@ def test_raise_hand_queue_in_order(clock: FakeClock) -> None:
         world.s.lower_hand("p99", by=world.fac)
 
 
+def test_hands_clear_lowers_every_hand_and_tells_everyone(clock: FakeClock) -> None:
+    """`group.hands_clear`: a facilitator empties the queue; everyone's state shows no hands."""
+    world = World(clock)
+    a, b = world.present("a"), world.present("b")
+    world.s.raise_hand(a)
+    world.s.raise_hand(b)
+    out = world.s.clear_hands(world.fac)
+    assert world.s.hands == []
+    told = {e.to for e in out if isinstance(e, Tell) and e.frame["type"] == "session"}
+    assert told == {world.fac, a, b}
+    assert all(e.frame["hands"] == [] for e in out if isinstance(e, Tell) and e.frame["type"] == "session")
+    with pytest.raises(NotFacilitator):
+        world.s.clear_hands(a)
+
+
 # -- breakouts --------------------------------------------------------------------------
 
 
