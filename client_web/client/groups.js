@@ -1,12 +1,24 @@
 // A participant's programme groups, on a phone: each group's coming sessions (when, and
 // which are off) and its confidentiality agreement, which they read and accept before their
 // first session; once accepted it says so. The card stays hidden for a client in no group.
-// Live group video is not here yet, so there is no "join" button.
+// A session whose join window is open has a "Join" button to the live session (group/live.js).
 import { h } from "../shared/dom.js";
 import { loadInto, errorBox } from "../shared/ui.js";
 import { sessionWhen, sessionBadges } from "../shared/group_sessions.js";
 
 const enc = encodeURIComponent;
+
+/** Open for joining now: scheduled, and within its join window. */
+export function joinable(s, now = Date.now()) {
+  return s.status === "scheduled" && Date.parse(s.opens_at) <= now && now < Date.parse(s.closes_at);
+}
+
+function joinLink(group, s, t) {
+  if (!joinable(s)) return null;
+  const whenId = `my-session-when-${s.id}`;
+  return h("a", { class: "button primary big-button", id: `my-join-${s.id}`, "aria-describedby": whenId,
+    href: `#/group-sessions/${enc(s.id)}/live?g=${enc(group.id)}` }, t("live.join"));
+}
 
 function agreementPart(group, agreement, api, t, reload) {
   const key = (name) => `my-agreement-${name}-${group.id}`;
@@ -47,7 +59,8 @@ function groupItem(group, sessions, agreement, api, t, reload) {
     h("h4", {}, t("my_groups.sessions")),
     coming.length
       ? h("ul", { class: "plain", id: `my-sessions-${group.id}` }, coming.map((s) =>
-        h("li", { "data-session-id": s.id, "data-status": s.status }, h("p", {}, sessionWhen(s)), sessionBadges(s, t))))
+        h("li", { "data-session-id": s.id, "data-status": s.status },
+          h("p", { id: `my-session-when-${s.id}` }, sessionWhen(s)), sessionBadges(s, t), joinLink(group, s, t))))
       : h("p", { class: "muted", id: `my-sessions-${group.id}` }, t("my_groups.no_sessions")));
 }
 
