@@ -1,0 +1,217 @@
+"""A live group session through the UI (issue 14): a facilitator's console (desktop page),
+a participant's phone page (fake camera and microphone) and aiortc bots speaking the /ws
+group frames, all through the demo server's SFU. The participant joins from their group
+list: device test, the group's safe-space question, the confidentiality agreement, the
+lobby; the facilitator admits them (and the bots) from the console; the phone decodes
+video tiles. The facilitator mutes the participant (the phone shows it; unmuting is refused
+by the server and the refusal is shown), clears a raised hand, removes a bot (it cannot
+rejoin), opens a breakout room with the participant and a bot and returns everyone, and
+ends the session; the register, opened in the facilitator's UI, lists each person's
+arrival and departure. The API only sets up the facilitator, group, clients and session.
+Axe-clean at 360 px.
+
+Not here: a room-device page. Pairing a device to a room has no HTTP route on this branch
+(server/groups/rooms.py is reached only through services), so a demo server in another
+process cannot be given a paired device."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.browser.group_bots import Loop, WsBot
+from tests.browser.support import Phone, api_call, api_login, assert_phone_friendly, open_case
+from tests.browser.test_web_axe import assert_no_blocking_violations
+from tests.browser.test_web_groups import _facilitator
+
+expect = pytest.importorskip("playwright.sync_api").expect
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "a-long-enough-password-1"
+AGREEMENT = "What is said in the group stays in the group."
+DECODED_TILES = """() => [...document.querySelectorAll('#group-tiles .tile:not([hidden]) video')]
+    .filter((v) => v.videoWidth > 0).length"""
+
+
+def _client(base: str, name: str) -> tuple[str, str]:
+    """A new client of the demo officer (met face to face), enrolled with PASSWORD: (username, case id)."""
+    username, link = open_case(base, name, met=True)
+    api_call(base, "POST", "/api/enrol", body={"code": link.split("code=", 1)[1], "password": PASSWORD})
+    cases = api_call(base, "GET", "/api/caseload", api_login(base, "officer"))["cases"]
+    return username, next(c["case_id"] for c in cases if c["client"]["display_name"] == name)
+
+
+@pytest.fixture
+def loop() -> Iterator[Loop]:
+    running = Loop()
+    yield running
+    running.close()
+
+
+def _answer_safe(device: Phone) -> None:
+    form = device.page.locator("#safe-form")
+    form.wait_for(timeout=30_000)
+    for fieldset in form.locator("fieldset.question").all():
+        fieldset.locator("input[value=yes]").check()
+    device.page.locator("#safe-submit").click()
+
+
+def _admit(fac: Phone, name: str) -> str:
+    """Admit the one waiting under that name from the console's lobby; their participant id."""
+    item = fac.page.locator("#live-lobby > li").filter(has_text=name)
+    item.wait_for(timeout=30_000)
+    pid = str(item.get_attribute("data-participant"))
+    item.locator(".admit").click()
+    expect(fac.page.locator(f'#live-people > li[data-participant="{pid}"]')).to_have_count(1, timeout=20_000)
+    return pid
+
+
+@pytest.mark.timeout(300)
+def test_a_live_group_session_from_the_console_and_a_phone(phone: Phone, open_device: Callable[..., Phone],
+                                                          loop: Loop) -> None:
+    base = phone.base_url
+    admin = api_login(base, "admin")
+    tag = secrets.token_hex(2)
+    fac_user, fac_password, _ = _facilitator(base, admin, f"Mari Ohjaaja {tag}")
+    fac_token = api_login(base, fac_user, fac_password)
+    group_id = api_call(base, "POST", "/api/groups", fac_token, {"name": f"Live {tag}", "programme": "Thinking Skills"})["id"]
+    api_call(base, "PUT", f"/api/groups/{group_id}/agreement", fac_token, {"text": AGREEMENT})
+    names = {"phone": f"Ana Popescu {tag}", "b1": f"Bot Uno {tag}", "b2": f"Bot Dos {tag}"}
+    users = {key: _client(base, name) for key, name in names.items()}
+    for _, case_id in users.values():
+        api_call(base, "POST", f"/api/groups/{group_id}/participants", fac_token, {"case_id": case_id})
+    now = datetime.now(UTC)
+    sid = api_call(base, "POST", f"/api/groups/{group_id}/sessions", fac_token, {
+        "starts_at": now.isoformat(), "ends_at": (now + timedelta(hours=1)).isoformat()})["sessions"][0]["id"]
+    bot_tokens = {}
+    for key in ("b1", "b2"):
+        bot_tokens[key] = api_login(base, users[key][0], PASSWORD)
+        api_call(base, "POST", f"/api/groups/{group_id}/agreement/acceptance", bot_tokens[key], {"version": 1})
+
+    # The facilitator starts the session from their groups page: their own safe-space check, then the console.
+    fac = open_device(base, desktop=True)
+    fac.open_login()
+    fac.submit_login(fac_user, fac_password)
+    fac.page.locator(f'#groups > li[data-id="{group_id}"] [data-open-group]').click()
+    fac.page.locator(f'[data-start-session="{sid}"]').click()
+    _answer_safe(fac)
+    expect(fac.page.locator("#live-status")).to_have_attribute("data-place", "present", timeout=30_000)
+    expect(fac.page.locator("#live-not-recorded")).to_have_text(fac.t("live.not_recorded"))
+    expect(fac.page.locator("#live-lobby-empty")).to_be_visible()
+
+    # The participant joins from their phone: device test, safe space, agreement, lobby.
+    page = phone.page
+    phone.open_login()
+    phone.submit_login(users["phone"][0], PASSWORD)
+    page.locator(f"#my-join-{sid}").click()
+    page.locator("#device-start").click()
+    page.locator("#device-continue-video").click(timeout=30_000)
+    form = page.locator("#safe-form")
+    expect(form.locator('[data-question="group_only"] legend')).to_have_text(phone.t("live.safe_group"))
+    assert_no_blocking_violations(phone, "group safe-space questions")
+    _answer_safe(phone)
+    expect(page.locator("#live-agreement-text")).to_have_text(AGREEMENT)
+    assert_no_blocking_violations(phone, "group agreement before the first session")
+    page.locator("#live-agreement-accept").click()
+    expect(page.locator("#live-status")).to_have_text(phone.t("live.waiting"), timeout=30_000)
+    expect(page.locator("#live-not-recorded")).to_have_text(phone.t("live.not_recorded"))
+    assert_no_blocking_violations(phone, "group lobby")
+    assert_phone_friendly(phone)
+    assert api_call(base, "GET", f"/api/groups/{group_id}/agreement",
+                    api_login(base, users["phone"][0], PASSWORD))["accepted"] is True
+
+    # The facilitator admits the participant, then the bots, from the console's lobby.
+    ppid = _admit(fac, names["phone"])
+    expect(page.locator("#live-status")).to_have_text(phone.t("live.present"), timeout=30_000)
+    b1 = WsBot(loop, base, bot_tokens["b1"], "b1", tone=True)
+    b2 = WsBot(loop, base, bot_tokens["b2"], "b2")
+    try:
+        for bot in (b1, b2):
+            bot.join(sid)
+            assert bot.frame("group.joined")["state"] == "waiting"
+        b1pid = _admit(fac, names["b1"])
+        b2pid = _admit(fac, names["b2"])
+        assert (b1.participant, b2.participant) == (b1pid, b2pid)
+        assert_no_blocking_violations(fac, "facilitator console")
+
+        # Media through the SFU: the phone decodes video tiles, and so does a bot.
+        page.wait_for_function(DECODED_TILES, timeout=60_000)
+        b1.until(lambda: b1.decoded() > 0, "a decoded video frame", within_s=60)
+        assert_no_blocking_violations(phone, "group session on a phone")
+        assert_phone_friendly(phone)
+
+        # A raised hand is queued for the facilitator, who lowers every hand.
+        page.locator("#live-hand").click()
+        expect(fac.page.locator("#live-hands > li")).to_have_count(1)
+        expect(fac.page.locator("#live-hands > li")).to_contain_text(names["phone"])
+        fac.page.locator("#live-hands-clear").click()
+        expect(fac.page.locator("#live-hands > li")).to_have_count(0)
+        expect(page.locator("#live-hand")).to_have_attribute("aria-pressed", "false")
+
+        # Mute: the phone says so, and the server refuses to unmute until allowed.
+        fac.page.locator(f"#live-mute-{ppid}").click()
+        expect(page.locator("#live-told")).to_have_text(phone.t("live.notice.muted"))
+        expect(page.locator("#live-mic")).to_have_attribute("aria-pressed", "true")
+        expect(fac.page.locator(f'#live-people > li[data-participant="{ppid}"]')).to_have_attribute("data-muted", "true")
+        page.locator("#live-mic").click()
+        expect(page.locator("#live-told")).to_have_attribute("data-code", "unmute_not_allowed")
+        expect(page.locator("#live-told")).to_have_text(phone.t("errors.unmute_not_allowed"))
+        expect(page.locator("#live-mic")).to_have_attribute("aria-pressed", "true")
+
+        # Remove a bot, after a confirmation: it is told, and it cannot join again.
+        fac.page.locator(f"#live-remove-{b2pid}").click()
+        expect(fac.page.locator("#live-confirm-question")).to_have_text(
+            fac.t("live.confirm_remove", name=names["b2"]))
+        fac.page.locator("#live-confirm-yes").click()
+        b2.frame("group.notice", kind="removed")
+        expect(fac.page.locator(f'#live-people > li[data-participant="{b2pid}"]')).to_have_count(0)
+        b2.close()
+        again = WsBot(loop, base, bot_tokens["b2"], "b2-again")
+        try:
+            again.join(sid)
+            refused = again.frame("error", code="join_refused")
+            assert refused["rule_id"] == "session_controls", refused
+        finally:
+            again.close()
+
+        # A breakout room with the participant and a bot, then everyone back.
+        fac.page.locator(f"#live-assign-{ppid}").select_option("0")
+        fac.page.locator(f"#live-assign-{b1pid}").select_option("0")
+        room = fac.t("live.room_default", n=1)
+        fac.page.locator("#live-breakouts-open").click()
+        expect(page.locator("#live-room")).to_have_text(phone.t("live.in_breakout", room=room), timeout=20_000)
+        b1.until(lambda: (b1.my_seat() or {}).get("room") == room, "moved to the breakout room")
+        expect(fac.page.locator("#live-breakout-timer")).not_to_be_empty()
+        assert_no_blocking_violations(fac, "facilitator console, breakouts open")
+        fac.page.locator("#live-return-all").click()
+        expect(page.locator("#live-told")).to_have_text(phone.t("live.back_in_main"), timeout=20_000)
+        expect(page.locator("#live-room")).to_be_hidden()
+        b1.until(lambda: (b1.my_seat() or {}).get("room") == "main", "back in the main room")
+
+        # The facilitator ends the session for everyone, after a confirmation.
+        fac.page.locator("#live-end").click()
+        fac.page.locator("#live-confirm-yes").click()
+        expect(page.locator("#live-status")).to_have_text(phone.t("live.notice.ended"), timeout=20_000)
+        b1.frame("group.notice", kind="ended")
+    finally:
+        b1.close()
+        b2.close()
+
+    # The register, from the console's link: everyone's arrival and departure.
+    fac.page.locator("#live-register-after").click()
+    card = fac.page.locator(f'#groups > li[data-id="{group_id}"]')
+    card.locator("[data-open-group]").click()
+    card.locator(f'[data-open-register="{sid}"]').click()
+    lines = card.locator(f"#register-{sid}-lines > li")
+    expect(lines).to_have_count(3)
+    for name in names.values():
+        line = lines.filter(has_text=name)
+        expect(line).to_contain_text(fac.t("register.arrived"))
+        expect(line).to_contain_text(fac.t("register.left"))
+    for device in (phone, fac):
+        assert not device.page_errors, device.page_errors
+        assert not device.csp_reports()
