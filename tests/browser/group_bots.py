@@ -98,7 +98,9 @@ class WsBot:
 
     def decoded(self) -> int:
         bot = self.bot
-        return 0 if bot is None else sum(r.decoded for mid, r in bot.received.items() if bot.kind_of.get(mid) == "video")
+        if bot is None:
+            return 0
+        return sum(r.decoded for mid, r in bot.received.items() if bot.kind_of.get(mid) == "video")
 
     def my_seat(self) -> dict[str, Any] | None:
         states = [f for f in self.seen if f["type"] == "group.state"]

@@ -78,7 +78,8 @@ def test_a_live_group_session_from_the_console_and_a_phone(phone: Phone, open_de
     tag = secrets.token_hex(2)
     fac_user, fac_password, _ = _facilitator(base, admin, f"Mari Ohjaaja {tag}")
     fac_token = api_login(base, fac_user, fac_password)
-    group_id = api_call(base, "POST", "/api/groups", fac_token, {"name": f"Live {tag}", "programme": "Thinking Skills"})["id"]
+    group_id = api_call(base, "POST", "/api/groups", fac_token,
+                        {"name": f"Live {tag}", "programme": "Thinking Skills"})["id"]
     api_call(base, "PUT", f"/api/groups/{group_id}/agreement", fac_token, {"text": AGREEMENT})
     names = {"phone": f"Ana Popescu {tag}", "b1": f"Bot Uno {tag}", "b2": f"Bot Dos {tag}"}
     users = {key: _client(base, name) for key, name in names.items()}
@@ -156,7 +157,8 @@ def test_a_live_group_session_from_the_console_and_a_phone(phone: Phone, open_de
         fac.page.locator(f"#live-mute-{ppid}").click()
         expect(page.locator("#live-told")).to_have_text(phone.t("live.notice.muted"))
         expect(page.locator("#live-mic")).to_have_attribute("aria-pressed", "true")
-        expect(fac.page.locator(f'#live-people > li[data-participant="{ppid}"]')).to_have_attribute("data-muted", "true")
+        person = fac.page.locator(f'#live-people > li[data-participant="{ppid}"]')
+        expect(person).to_have_attribute("data-muted", "true")
         page.locator("#live-mic").click()
         expect(page.locator("#live-told")).to_have_attribute("data-code", "unmute_not_allowed")
         expect(page.locator("#live-told")).to_have_text(phone.t("errors.unmute_not_allowed"))
