@@ -86,6 +86,8 @@ export function stage(live, { layout = "speaker", self = true } = {}) {
       tile.classList.remove("large");
       if (visible) {
         shown += 1;
+        // A muted tile that was hidden when its first frame came is not started by autoplay everywhere.
+        if (video.paused) video.play().catch(() => {});
         if (layout === "speaker" && (who === large || (!largeMid && !large))) largeMid = mid;
       }
     }
@@ -94,6 +96,7 @@ export function stage(live, { layout = "speaker", self = true } = {}) {
     empty.textContent = live.voiceOnly ? t("live.voice_only_on") : t("live.nobody_yet");
     for (const el of sounds.children) {
       el.dataset.participant = live.slots[el.dataset.mid] || "";
+      if (el.paused && el.dataset.participant) el.play().catch(() => {});
     }
     if (selfTile) selfTile.hidden = !live.cameraOn;
   }
