@@ -54,7 +54,9 @@ export function facilitatorConsole(live, { registerHref }) {
   small("live-hands-clear", t("live.hands_clear"), () => live.send("group.hands_clear")),
   lock,
   small("live-end", t("live.end"), () => ask("live-end", t("live.confirm_end"), t("live.end"), () => live.send("group.end"))),
-  h("a", { class: "button secondary", id: "live-register", href: registerHref }, t("live.register")));
+  // In a tab of its own: leaving this page would leave the session.
+  h("a", { class: "button secondary", id: "live-register", href: registerHref, target: "_blank", rel: "noopener" },
+    t("live.register_new_tab")));
 
   function ask(returnTo, question, yes, act) {
     const qId = "live-confirm-question";

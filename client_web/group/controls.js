@@ -37,6 +37,7 @@ export function participantControls(live, { room = false } = {}) {
   const bar = room ? null : h("div", { class: "call-controls", id: "live-controls", role: "group",
     "aria-label": t("call.controls") }, mic, camera, voice, hand, leave);
   let pendingUnmute = null;
+  let wantUnmute = false;
 
   const draw = () => {
     const seat = live.seat();
@@ -75,6 +76,10 @@ export function participantControls(live, { room = false } = {}) {
   let lastRoom = "main";
   live.on("state", () => {
     const seat = live.seat();
+    if (wantUnmute && seat && seat.audio && !seat.muted) {
+      wantUnmute = false;
+      live.setMic(true);
+    }
     if (seat && seat.room !== lastRoom) {
       told.textContent = seat.room === "main" ? t("live.back_in_main") : t("live.moved_to", { room: seat.room });
       lastRoom = seat.room;
@@ -89,6 +94,7 @@ export function participantControls(live, { room = false } = {}) {
   });
   live.on("error", (frame) => {
     if (frame.ref && frame.ref === pendingUnmute) {
+      wantUnmute = false;
       live.setMic(false);
       told.textContent = frameErrorText(frame);
       told.dataset.code = frame.code;
@@ -104,6 +110,7 @@ export function participantControls(live, { room = false } = {}) {
     delete told.dataset.code;
     const seat = live.seat();
     if (!seat || !seat.muted) live.setMic(true);
+    else wantUnmute = true; // the server's word (its state, or a refusal) decides
     pendingUnmute = live.send("group.unmute"); // refused while the facilitator's mute stands
   });
   camera.addEventListener("click", () => live.setCamera(!live.cameraOn));

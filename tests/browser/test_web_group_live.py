@@ -4,7 +4,8 @@ group frames, all through the demo server's SFU. The participant joins from thei
 list: device test, the group's safe-space question, the confidentiality agreement, the
 lobby; the facilitator admits them (and the bots) from the console; the phone decodes
 video tiles. The facilitator mutes the participant (the phone shows it; unmuting is refused
-by the server and the refusal is shown), clears a raised hand, removes a bot (it cannot
+by the server and the refusal is shown; after the phone reloads it is back in the session,
+still muted; once allowed it unmutes), clears a raised hand, removes a bot (it cannot
 rejoin), opens a breakout room with the participant and a bot and returns everyone, and
 ends the session; the register, opened in the facilitator's UI, lists each person's
 arrival and departure. The API only sets up the facilitator, group, clients and session.
@@ -166,6 +167,23 @@ def test_a_live_group_session_from_the_console_and_a_phone(phone: Phone, open_de
         expect(page.locator("#live-told")).to_have_attribute("data-code", "unmute_not_allowed")
         expect(page.locator("#live-told")).to_have_text(phone.t("errors.unmute_not_allowed"))
         expect(page.locator("#live-mic")).to_have_attribute("aria-pressed", "true")
+
+        # The phone reloads (a drop): back through the checks, into the session without the
+        # lobby, still muted by the facilitator, the tiles playing again.
+        page.reload()
+        page.locator("#device-start").click()
+        page.locator("#device-continue-video").click(timeout=30_000)
+        _answer_safe(phone)
+        expect(page.locator("#live-status")).to_have_text(phone.t("live.present"), timeout=30_000)
+        expect(page.locator("#live-mic")).to_have_attribute("aria-pressed", "true")
+        page.wait_for_function(ALL_TILES_DECODE, arg=3, timeout=60_000)
+
+        # Allowed to unmute again, the participant unmutes.
+        fac.page.locator(f"#live-allow-{ppid}").click()
+        expect(page.locator("#live-told")).to_have_text(phone.t("live.notice.unmute_allowed"))
+        page.locator("#live-mic").click()
+        expect(page.locator("#live-mic")).to_have_attribute("aria-pressed", "false")
+        expect(person).to_have_attribute("data-muted", "false")
 
         # Remove a bot, after a confirmation: it is told, and it cannot join again.
         fac.page.locator(f"#live-remove-{b2pid}").click()
