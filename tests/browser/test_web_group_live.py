@@ -11,9 +11,10 @@ ends the session; the register, opened in the facilitator's UI, lists each perso
 arrival and departure. The API only sets up the facilitator, group, clients and session.
 Axe-clean at 360 px.
 
-Not here: a room-device page. Pairing a device to a room has no HTTP route on this branch
+A room device: pairing a device to a room has no HTTP route on this branch
 (server/groups/rooms.py is reached only through services), so a demo server in another
-process cannot be given a paired device."""
+process cannot be given a paired device; the second test signs in an unpaired room-device
+account and checks the room view (and that its join is refused)."""
 
 from __future__ import annotations
 
@@ -238,3 +239,38 @@ def test_a_live_group_session_from_the_console_and_a_phone(phone: Phone, open_de
     for device in (phone, fac):
         assert not device.page_errors, device.page_errors
         assert not device.csp_reports()
+
+
+def test_a_room_device_gets_the_room_view_with_nothing_personal(phone: Phone) -> None:
+    """A signed-in room device opening a live session's page gets the room's full-screen view:
+    no personal controls, no safe-space or device steps, nothing kept in the browser's storage.
+    This device is not paired to the session's room (pairing has no HTTP route on this branch),
+    so the server refuses its join, and the page says so."""
+    base = phone.base_url
+    admin = api_login(base, "admin")
+    tag = secrets.token_hex(2)
+    fac_user, fac_password, _ = _facilitator(base, admin, f"Kai Ohjaaja {tag}")
+    fac_token = api_login(base, fac_user, fac_password)
+    group_id = api_call(base, "POST", "/api/groups", fac_token,
+                        {"name": f"Room {tag}", "programme": "Thinking Skills"})["id"]
+    now = datetime.now(UTC)
+    sid = api_call(base, "POST", f"/api/groups/{group_id}/sessions", fac_token, {
+        "starts_at": now.isoformat(), "ends_at": (now + timedelta(hours=1)).isoformat()})["sessions"][0]["id"]
+    device_user, device_password = f"room{tag}{secrets.token_hex(2)}", secrets.token_urlsafe(12)
+    api_call(base, "POST", "/api/admin/users", admin, {"username": device_user, "display_name": f"Room 2 {tag}",
+                                                       "role": "room_device", "password": device_password})
+    page = phone.page
+    phone.open_login()
+    phone.submit_login(device_user, device_password)
+    page.wait_for_url("**/#/home")
+    page.evaluate("(route) => { location.hash = route; }", f"#/group-sessions/{sid}/live")
+    expect(page.locator("h1")).to_have_text(phone.t("live.room_title"))
+    expect(page.locator("#live-not-recorded")).to_have_text(phone.t("live.not_recorded"))
+    expect(page.locator("#live-status")).to_have_attribute("data-place", "refused", timeout=30_000)
+    expect(page.locator("#live-told")).to_have_text(phone.t("errors.not_found"))
+    assert page.evaluate("() => document.body.classList.contains('room-mode')") is False  # left when refused
+    for absent in ("#live-controls", "#safe-form", "#device-start", "#live-chat", "#group-self"):
+        expect(page.locator(absent)).to_have_count(0)
+    assert page.evaluate("() => localStorage.length") == 0
+    assert_no_violations(phone, "room device, join refused")
+    assert not phone.page_errors, phone.page_errors
