@@ -83,7 +83,7 @@ export function facilitatorConsole(live, { registerHref }) {
     const by = { "aria-describedby": nameId };
     const runner = RUNS.has(seat.role);
     const controls = [];
-    if (!runner && seat.role !== "observer") {
+    if (!runner && seat.role !== "observer" && pid !== live.me) {
       controls.push(seat.muted
         ? small(`live-allow-${pid}`, t("live.allow_unmute"), () => live.send("group.allow_unmute", { participant: pid }), by)
         : small(`live-mute-${pid}`, t("live.mute"), () => live.send("group.mute", { participant: pid }), by));
@@ -109,7 +109,7 @@ export function facilitatorConsole(live, { registerHref }) {
     h("p", { class: "big", id: nameId }, pid === live.me ? t("live.name_you", { name: seat.display_name }) : seat.display_name),
     h("p", { class: "muted" }, t(`live.role.${seat.role}`)),
     h("p", { class: "flags" }, flags(seat, live)),
-    pid === live.me ? null : h("div", { class: "actions" }, controls));
+    h("div", { class: "actions" }, controls));
   };
 
   const draw = () => {

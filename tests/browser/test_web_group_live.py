@@ -6,7 +6,8 @@ lobby; the facilitator admits them (and the bots) from the console; the phone de
 video tiles. The facilitator mutes the participant (the phone shows it; unmuting is refused
 by the server and the refusal is shown; after the phone reloads it is back in the session,
 still muted; once allowed it unmutes), clears a raised hand, removes a bot (it cannot
-rejoin), opens a breakout room with the participant and a bot and returns everyone, and
+rejoin), spotlights themselves, opens a breakout room with the participant and a bot,
+visits it, moves the bot back and returns everyone, and
 ends the session; the register, opened in the facilitator's UI, lists each person's
 arrival and departure. The API only sets up the facilitator, group, clients and session.
 Axe-clean at 360 px.
@@ -150,6 +151,13 @@ def test_a_live_group_session_from_the_console_and_a_phone(phone: Phone, open_de
         assert_no_violations(phone, "group session on a phone")
         assert_phone_friendly(phone)
 
+        # The facilitator spotlights themselves: the phone's large view shows them.
+        fac_pid = str(fac.page.locator('#live-people > li[data-role="facilitator"]').get_attribute("data-participant"))
+        fac.page.locator(f"#live-spotlight-{fac_pid}").click()
+        expect(page.locator("#group-tiles .tile.large")).to_have_attribute("data-participant", fac_pid)
+        fac.page.locator(f"#live-spotlight-{fac_pid}").click()  # and ends the spotlight
+        expect(fac.page.locator(f"#live-spotlight-{fac_pid}")).to_have_text(fac.t("live.spotlight"))
+
         # A raised hand is queued for the facilitator, who lowers every hand.
         page.locator("#live-hand").click()
         expect(fac.page.locator("#live-hands > li")).to_have_count(1)
@@ -211,6 +219,15 @@ def test_a_live_group_session_from_the_console_and_a_phone(phone: Phone, open_de
         b1.until(lambda: (b1.my_seat() or {}).get("room") == room, "moved to the breakout room")
         expect(fac.page.locator("#live-breakout-timer")).not_to_be_empty()
         assert_no_violations(fac, "facilitator console, breakouts open")
+        # The facilitator, alone in the main room, visits the breakout room: its media only.
+        rooms = fac.page.locator("#live-rooms")
+        rooms.locator(f'li[data-room="{room}"] button').click()
+        expect(rooms.locator(f'li[data-room="{room}"] .note')).to_have_text(fac.t("live.you_are_here"))
+        fac.page.wait_for_function(ALL_TILES_DECODE, arg=2, timeout=60_000)  # the phone and the bot
+        # A bot is moved back to the main room.
+        fac.page.locator(f"#live-move-{b1pid}").select_option("main")
+        fac.page.locator(f"#live-move-go-{b1pid}").click()
+        b1.until(lambda: (b1.my_seat() or {}).get("room") == "main", "moved back to the main room")
         fac.page.locator("#live-return-all").click()
         expect(page.locator("#live-told")).to_have_text(phone.t("live.back_in_main"), timeout=20_000)
         expect(page.locator("#live-room")).to_be_hidden()
