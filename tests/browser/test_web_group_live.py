@@ -206,7 +206,7 @@ def test_a_live_group_session_from_the_console_and_a_phone(phone: Phone, open_de
         try:
             again.join(sid)
             refused = again.frame("error", code="join_refused")
-            assert refused["rule_id"] == "session_controls", refused
+            assert (refused["rule_id"], refused["reason"]) == ("session_controls", "session_controls.removed"), refused
         finally:
             again.close()
 
