@@ -144,6 +144,10 @@ def test_a_live_group_session_from_the_console_and_a_phone(phone: Phone, open_de
         b2pid = _admit(fac, names["b2"])
         assert (b1.participant, b2.participant) == (b1pid, b2pid)
         assert_no_violations(fac, "facilitator console")
+        fac.page.set_viewport_size({"width": 360, "height": 740})  # a facilitator on a phone
+        assert_no_violations(fac, "facilitator console at 360 px")
+        assert_phone_friendly(fac)
+        fac.page.set_viewport_size({"width": 1280, "height": 800})
 
         # Media through the SFU: the phone decodes video tiles, and so does a bot.
         page.wait_for_function(ALL_TILES_DECODE, arg=3, timeout=60_000)  # the facilitator and two bots
