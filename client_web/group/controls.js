@@ -104,6 +104,7 @@ export function participantControls(live, { room = false } = {}) {
   mic.addEventListener("click", () => {
     if (live.micOn) {
       live.setMic(false);
+      live.send("group.media", { audio: false }); // the SFU stops forwarding it; the console shows it
       return;
     }
     told.textContent = "";

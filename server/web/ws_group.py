@@ -87,8 +87,7 @@ class GroupLive:
         g.on(p.GroupLock, self._control(lambda s, me, f: s.lock(me) if f.locked else s.unlock(me)))
         g.on(p.GroupUnmute, self._control(
             lambda s, me, f: s.set_media(me, audio=True, video=s.person(me).video)))
-        g.on(p.GroupMedia, self._control(
-            lambda s, me, f: s.set_media(me, audio=s.person(me).audio, video=f.video)))
+        g.on(p.GroupMedia, self._control(self._own_media))
         g.on(p.GroupHand, self._control(lambda s, me, f: s.raise_hand(me) if f.raised else s.lower_hand(me)))
         g.on(p.GroupCameraStop, self._control(lambda s, me, f: s.stop_camera(me, f.participant)))
         g.on(p.GroupSpotlight, self._control(lambda s, me, f: s.set_spotlight(me, f.participant)))
@@ -126,6 +125,14 @@ class GroupLive:
         if frame.all == (frame.participant is not None):
             raise BadRequest("Name one participant, or send all: true")
         return session.mute_all(me) if frame.all else session.mute(me, str(frame.participant))
+
+    @staticmethod
+    def _own_media(session: Session, me: str, frame: p.GroupMedia) -> list[Effect]:
+        if frame.audio is None and frame.video is None:
+            raise BadRequest("Say which to switch: audio, video or both")
+        person = session.person(me)
+        return session.set_media(me, audio=person.audio if frame.audio is None else frame.audio,
+                                 video=person.video if frame.video is None else frame.video)
 
     @staticmethod
     def _breakouts(session: Session, me: str, frame: p.GroupBreakouts) -> list[Effect]:

@@ -170,11 +170,18 @@ def test_a_live_group_session_from_the_console_and_a_phone(phone: Phone, open_de
         expect(fac.page.locator("#live-hands > li")).to_have_count(0)
         expect(page.locator("#live-hand")).to_have_attribute("aria-pressed", "false")
 
+        # The participant mutes themselves; the console shows the microphone off, then on again.
+        person = fac.page.locator(f'#live-people > li[data-participant="{ppid}"]')
+        page.locator("#live-mic").click()
+        expect(person.locator(".flags")).to_contain_text(fac.t("live.flag.mic_off"))
+        page.locator("#live-mic").click()
+        expect(person.locator(".flags")).not_to_contain_text(fac.t("live.flag.mic_off"))
+        expect(page.locator("#live-mic")).to_have_attribute("aria-pressed", "false")
+
         # Mute: the phone says so, and the server refuses to unmute until allowed.
         fac.page.locator(f"#live-mute-{ppid}").click()
         expect(page.locator("#live-told")).to_have_text(phone.t("live.notice.muted"))
         expect(page.locator("#live-mic")).to_have_attribute("aria-pressed", "true")
-        person = fac.page.locator(f'#live-people > li[data-participant="{ppid}"]')
         expect(person).to_have_attribute("data-muted", "true")
         page.locator("#live-mic").click()
         expect(page.locator("#live-told")).to_have_attribute("data-code", "unmute_not_allowed")
