@@ -29,10 +29,11 @@ function preferCodecs(transceiver, kind) {
 
 /**
  * Join group session `sessionId`. `video`: publish the camera (false: voice only, the
- * camera is not opened). `publish`: false for nobody (always true today). Events, through
+ * camera is not opened until the person turns it on). Events, through
  * `on(name, fn)`: "place" (connecting | waiting | present | reconnecting | <final reason>),
  * "joined" ({participant, role}), "state" (group.state), "slots", "notice" (kind, by),
- * "error" (the server's error frame), "media" (the peer connection was (re)built).
+ * "error" (the server's error frame), "media" (the peer connection was (re)built),
+ * "local" (this person's microphone or camera changed), "connection" (the peer connection's state).
  */
 export function joinLive(sessionId, { video = true } = {}) {
   const handlers = new Map();
@@ -223,5 +224,3 @@ export function joinLive(sessionId, { video = true } = {}) {
   });
   return live;
 }
-
-export { FINAL };
