@@ -34,9 +34,10 @@ from server.groups import protocol as p
 from server.groups.attendance import AttendanceService
 from server.groups.register import evidence_of
 from server.groups.session_machine import Session
-from server.groups.session_values import Disconnect, Effect, Media, Note, Person, Place, Routes, Tell
+from server.groups.session_values import Disconnect, Effect, Media, Note, Person, Place, Role, Routes, Tell
 from server.groups.sessions import GroupSessionService
 from server.media.sfu import ParticipantLeft, Sfu, SfuEvent, SlotsChanged, SpeakerChanged
+from server.messaging.model import FIRST_NAME, group_name
 from server.web.frames import Error
 from server.web.gateway import Connection, Gateway
 
@@ -51,6 +52,7 @@ class Hosted:
     session: Session
     conns: dict[str, Connection] = field(default_factory=dict)  # participant id -> connection
     offers: dict[str, str] = field(default_factory=dict)  # participant id -> offer kept in the lobby
+    naming: str = FIRST_NAME  # how participants see one another (the cohort's member_names)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -162,6 +164,7 @@ class GroupLive:
                 frame.session, self.clock, max_participants=self.max_participants, last_n=self.last_n,
                 auto_admit=auto_admit, grace_s=self.grace_s))
             try:
+                hosted.naming = await self.sessions.member_naming(frame.session)
                 await self.sessions.record_home_node(frame.session, self.sfu.node_id)
             except Exception:
                 self.live.pop(frame.session, None)
@@ -244,16 +247,23 @@ class GroupLive:
             conn.send(p.GroupJoined(session=sid, participant=tell.to, state=str(frame["state"]),  # type: ignore[arg-type]
                                     role=str(frame["role"]), ref=ref))
         elif kind == "session":
-            conn.send(self._state(hosted, lobby="lobby" in frame))
+            conn.send(self._state(hosted, lobby="lobby" in frame, viewer=hosted.session.people[tell.to].role))
         else:
             by = frame.get("by")
             conn.send(p.GroupNotice(session=sid, kind=kind, by=None if by is None else str(by)))
 
-    def _state(self, hosted: Hosted, *, lobby: bool) -> p.GroupState:
+    def _state(self, hosted: Hosted, *, lobby: bool, viewer: Role) -> p.GroupState:
+        """The session as ``viewer`` sees it: a participant (or the room's shared screen) sees the
+        other participants by the group's name for them, never their full name (issue 13);
+        staff see full names."""
         s = hosted.session
+        grouped = viewer in (Role.PARTICIPANT, Role.ROOM_DEVICE)
 
         def seat(q: Person) -> p.Seat:
-            return p.Seat(muted=q.hard_muted, **q.seat())  # type: ignore[arg-type]
+            values = q.seat()
+            if grouped and q.role is Role.PARTICIPANT:
+                values["display_name"] = group_name(q.display_name, hosted.naming)
+            return p.Seat(muted=q.hard_muted, **values)  # type: ignore[arg-type]
 
         return p.GroupState(session=s.id, state=s.state.value, rooms=s.rooms.value,
                             participants=tuple(seat(q) for q in s.present()), hands=tuple(s.hands),

@@ -3,14 +3,14 @@ a participant's phone page (fake camera and microphone) and aiortc bots speaking
 group frames, all through the demo server's SFU. The participant joins from their group
 list: device test, the group's safe-space question, the confidentiality agreement, the
 lobby; the facilitator admits them (and the bots) from the console; the phone decodes
-video tiles. The facilitator mutes the participant (the phone shows it; unmuting is refused
-by the server and the refusal is shown; after the phone reloads it is back in the session,
-still muted; once allowed it unmutes), clears a raised hand, removes a bot (it cannot
-rejoin), spotlights themselves, opens a breakout room with the participant and a bot,
-visits it, moves the bot back and returns everyone, and
-ends the session; the register, opened in the facilitator's UI, lists each person's
-arrival and departure. The API only sets up the facilitator, group, clients and session.
-Axe-clean at 360 px.
+video tiles, labelled with the other participants' first names only. The facilitator
+spotlights themselves, clears a raised hand, sees the participant's own mute, mutes the
+participant (the phone shows it; unmuting is refused by the server and the refusal is
+shown; after the phone reloads it is back in the session, still muted; once allowed it
+unmutes), removes a bot (it cannot rejoin), opens a breakout room with the participant and
+a bot, visits it, moves the bot back, returns everyone and ends the session; the register,
+opened in the facilitator's UI, lists each person's arrival and departure. The API only
+sets up the facilitator, group, clients and session. Axe-clean at 360 px.
 
 A room device: pairing a device to a room has no HTTP route on this branch
 (server/groups/rooms.py is reached only through services), so a demo server in another
@@ -152,6 +152,11 @@ def test_a_live_group_session_from_the_console_and_a_phone(phone: Phone, open_de
         # Media through the SFU: the phone decodes video tiles, and so does a bot.
         page.wait_for_function(ALL_TILES_DECODE, arg=3, timeout=60_000)  # the facilitator and two bots
         b1.until(lambda: b1.decoded() > 0, "a decoded video frame", within_s=60)
+        # The phone shows the other participants by the group's name for them (first names), never
+        # their full names; the facilitator by their full name and role.
+        captions = page.locator("#group-tiles .tile:not([hidden]) figcaption").all_inner_texts()
+        assert sorted(captions) == sorted(["Bot", "Bot", phone.t("live.name_role", name=f"Mari Ohjaaja {tag}",
+                                                                  role=phone.t("live.role.facilitator"))]), captions
         assert_no_violations(phone, "group session on a phone")
         assert_phone_friendly(phone)
 
