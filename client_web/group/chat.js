@@ -18,7 +18,10 @@ export function groupChat(ctx, groupId) {
       return; // not a member who may read the group (e.g. an added officer): no chat here
     }
     section.hidden = false;
+    const y = window.scrollY;
     await renderThread(body, ctx, group.conversation_id);
+    // On a page of its own the thread scrolls to its newest message; here the video stays in view.
+    setTimeout(() => window.scrollTo(0, y), 0);
     // The thread is made as a page of its own: here its heading is the section's, and the
     // way back to the inbox would leave the session.
     body.querySelectorAll(".aside").forEach((el) => el.remove());
