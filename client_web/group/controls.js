@@ -7,6 +7,8 @@ import { h } from "../shared/dom.js";
 import { t, has } from "../shared/i18n.js";
 import { reasonText } from "../shared/reasons.js";
 
+const ENDS = new Set(["denied", "removed", "ended", "left"]);
+
 function button(id, text) {
   return h("button", { type: "button", class: "button secondary call-control", id, "aria-pressed": "false" }, text);
 }
@@ -89,7 +91,7 @@ export function participantControls(live, { room = false } = {}) {
   live.on("local", draw);
   live.on("notice", (kind) => {
     const text = noticeText(kind);
-    if (text && !live.final) told.textContent = text;
+    if (text && !ENDS.has(kind)) told.textContent = text; // an end is said once, by the status line
     draw();
   });
   live.on("error", (frame) => {
