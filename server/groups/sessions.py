@@ -225,6 +225,20 @@ class GroupSessionService:
                 raise OutOfScope("No such session")
             return await store.staff(conn, session_id)
 
+    async def staffing(self, actor: Actor, session_id: str) -> tuple[list[Any], list[Any]]:
+        """The session's added staff, and the office's facilitators its managers could still add
+        (none for a co-facilitator, who adds no one)."""
+        async with self.store.read("group_session.staffing") as conn:
+            row, cohort = await self.session_of(conn, actor, session_id)
+            if not await self.runs(conn, actor, row, cohort):
+                raise OutOfScope("No such session")
+            staff = await store.staff(conn, session_id)
+            if not manages(actor, cohort.ref):
+                return staff, []
+            taken = cohort.ref.facilitator_ids | {s.user_id for s in staff}
+            return staff, [u for u in await cohort_store.office_facilitators(conn, cohort.row.office_id)
+                           if u.id not in taken]
+
     # -- the confidentiality agreement ------------------------------------------------------
 
     async def set_agreement(self, by: Actor, cohort_id: str, *, text: str, auto_admit: bool) -> int:

@@ -34,9 +34,9 @@ async def test_pair_by_the_code_on_the_screen_then_claim_once(api: Any) -> None:
 
     pairing = await rooms.start_pairing()
     assert len(pairing.code) == CODE_LENGTH and set(pairing.code) <= set(ALPHABET)
-    assert await rooms.claim(pairing.device_id, pairing.secret) is None  # not paired yet
+    assert await rooms.claim(pairing.device_id, pairing.secret, kind="bearer", address="test") is None  # not paired yet
     with pytest.raises(NotFound):
-        await rooms.claim(pairing.device_id, "a guess")
+        await rooms.claim(pairing.device_id, "a guess", kind="bearer", address="test")
     with pytest.raises(OutOfScope):  # office B cannot register a device in office A's room
         await rooms.pair(w.actor("senior_b"), room, pairing.code, "Room 2 PC")
     with pytest.raises(NotFound):
@@ -46,10 +46,11 @@ async def test_pair_by_the_code_on_the_screen_then_claim_once(api: Any) -> None:
     assert device_id == pairing.device_id
     with pytest.raises(NotFound):  # single use
         await rooms.pair(w.actor("senior"), prison, pairing.code, "Again")
-    user_id = await rooms.claim(pairing.device_id, pairing.secret)
-    assert user_id is not None
+    claimed = await rooms.claim(pairing.device_id, pairing.secret, kind="bearer", address="test")
+    assert claimed is not None
+    user_id = claimed.actor.user_id
     with pytest.raises(NotFound):  # the secret works once
-        await rooms.claim(pairing.device_id, pairing.secret)
+        await rooms.claim(pairing.device_id, pairing.secret, kind="bearer", address="test")
     async with services.store.read("test") as conn:
         account = (await conn.execute(select(users).where(users.c.id == user_id))).one()
         device = (await conn.execute(select(room_devices).where(room_devices.c.id == device_id))).one()
@@ -62,7 +63,7 @@ async def test_pair_by_the_code_on_the_screen_then_claim_once(api: Any) -> None:
     with pytest.raises(NotFound):  # the code expired
         await rooms.pair(w.actor("admin"), prison, late.code, "Late PC")
     listed = await rooms.rooms(w.actor("admin"))
-    assert [(r.name, [d.name for d in ds]) for r, ds in listed] == [("Room 2", ["Room 2 PC"]),
+    assert [(r.row.name, [d.name for d in r.devices or []]) for r in listed] == [("Room 2", ["Room 2 PC"]),
                                                                      ("Wing C classroom", [])]
     assert await rooms.rooms(w.actor("senior_b")) == []
 
