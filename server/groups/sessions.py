@@ -211,9 +211,9 @@ class GroupSessionService:
                 raise BadRequest("Co-facilitators and observers are facilitators who do not run the group already")
             staff = await store.staff(conn, session_id)
             if any(s.user_id == user_id for s in staff):
-                raise Conflict("Already on this session's staff")
+                raise Conflict("Already on this session's staff", reason="group_session.already_staff")
             if role is Role.OBSERVER and any(s.role == Role.OBSERVER.value for s in staff):
-                raise Conflict("A session has one observer")
+                raise Conflict("A session has one observer", reason="group_session.one_observer")
             await store.add_staff(conn, session_id=session_id, user_id=user_id, role=role.value,
                                   added_by=by.user_id, added_at=self.clock.now())
             await self._audit(conn, by, "group_session.staff.add", row.id, {"user_id": user_id, "role": role.value})
