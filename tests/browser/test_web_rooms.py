@@ -83,7 +83,8 @@ def test_pair_a_room_device_and_run_a_session_in_the_room(phone: Phone, open_dev
     _, _, colleague_id = _facilitator(base, admin_token, f"Peeter Kaas {tag}")
     _, _, mentor_id = _facilitator(base, admin_token, f"Tiina Mentor {tag}")
     fac_token = api_login(base, fac_user, fac_password)
-    group_id = api_call(base, "POST", "/api/groups", fac_token, {"name": f"Hybrid {tag}", "programme": "One to One"})["id"]
+    group_id = api_call(base, "POST", "/api/groups", fac_token,
+                        {"name": f"Hybrid {tag}", "programme": "One to One"})["id"]
     participant = f"Ana Popescu {tag}"
     _, case_id = _client(base, participant)
     api_call(base, "POST", f"/api/groups/{group_id}/participants", fac_token, {"case_id": case_id})
