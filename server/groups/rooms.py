@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -82,8 +83,9 @@ class DeviceView:
 
 class RoomService:
     def __init__(self, store_: Store, clock: Clock, identity: IdentityService, sessions: GroupSessionService, *,
-                 code_ttl: timedelta = timedelta(minutes=10)) -> None:
+                 code_ttl: timedelta = timedelta(minutes=10), codes: Callable[[], str] = new_code) -> None:
         self.store = store_
+        self.codes = codes  # a pairing code's generator (tests give their own sequence)
         self.clock = clock
         self.identity = identity
         self.sessions = sessions
@@ -110,8 +112,14 @@ class RoomService:
 
     async def start_pairing(self) -> Pairing:
         """A device asks to be paired (no sign-in): a code for its screen, a secret for itself."""
-        device_id, code, secret, now = new_id(), new_code(), secrets.token_urlsafe(32), self.clock.now()
+        device_id, secret, now = new_id(), secrets.token_urlsafe(32), self.clock.now()
         async with self.store.write("room_device.start") as conn:
+            code = self.codes()
+            while (taken := await store.device_by_code(conn, digest(code))) is not None:
+                if taken.code_expires_at is not None and taken.code_expires_at > now:
+                    code = self.codes()  # shown on another screen right now: never two alike
+                else:  # an expired code of a device never paired: it can no longer be entered
+                    await store.update_device(conn, taken.id, code_hash=None, code_expires_at=None)
             await store.insert_device(conn, id=device_id, code_hash=digest(code), secret_hash=digest(secret),
                                       code_expires_at=now + self.code_ttl, created_at=now)
         return Pairing(device_id, code, secret, now + self.code_ttl)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from server.errors import NotFound, OutOfScope, PolicyRefused
-from server.groups.rooms import ALPHABET, CODE_LENGTH
+from server.groups.rooms import ALPHABET, CODE_LENGTH, RoomService
 from server.groups.session_values import Role
 from server.groups.sessions import NewSession
 from server.identity.model import Actor
@@ -90,3 +90,19 @@ async def test_pair_by_the_code_on_the_screen_then_claim_once(api: Any) -> None:
     with pytest.raises(NotFound):  # a room of another office cannot be named in a schedule
         await services.group_sessions.schedule(fac, cohort_id, NewSession(start, start + timedelta(hours=1),
                                                                           room_id=other))
+
+
+async def test_a_code_on_a_screen_is_never_given_twice(api: Any) -> None:
+    _client, services = api
+    w = await build(services)
+    sequence = iter(["AAAAAA", "AAAAAA", "BBBBBB", "AAAAAA"])
+    rooms = RoomService(services.store, services.clock, services.identity, services.group_sessions,
+                        codes=lambda: next(sequence))
+    first = await rooms.start_pairing()
+    second = await rooms.start_pairing()  # AAAAAA is on the first screen: drawn again
+    assert (first.code, second.code) == ("AAAAAA", "BBBBBB")
+    services.clock.advance(timedelta(minutes=11))
+    third = await rooms.start_pairing()  # the first code expired: it is taken back, never matched twice
+    assert third.code == "AAAAAA"
+    room = await rooms.create_room(w.actor("senior"), name="Room 9", kind="office")
+    assert await rooms.pair(w.actor("senior"), room, "AAAAAA", "Room 9 PC") == third.device_id
