@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -145,13 +146,13 @@ def cmd_audit_verify(settings: Settings) -> int:
     return asyncio.run(run())
 
 
-def cmd_retention_run(settings: Settings, dry_run: bool) -> int:
-    """One sweep now (or, with --dry-run, what it would remove); prints JSON. A run that
-    was killed is finished by the next one."""
+def cmd_retention_run(settings: Settings, dry_run: bool, as_of: datetime | None = None) -> int:
+    """One sweep now (or, with --dry-run, what it would remove, now or on ``as_of``); prints
+    JSON. A run that was killed is finished by the next one."""
 
     async def run(services: Services) -> dict[str, object]:
         sweeper = services.retention.sweeper
-        return (await sweeper.dry_run()).to_json() if dry_run else await sweeper.run()
+        return (await sweeper.dry_run(on=as_of)).to_json() if dry_run else await sweeper.run()
 
     print(json.dumps(asyncio.run(_with_app(settings.with_(retention_sweep_enabled=False), run))), flush=True)
     return 0
@@ -192,11 +193,27 @@ def parser() -> argparse.ArgumentParser:
     retention = sub.add_parser("retention").add_subparsers(dest="retention_cmd", required=True)
     rr = retention.add_parser("run", help="run the retention sweeper once (JSON receipt); --dry-run changes nothing")
     rr.add_argument("--dry-run", action="store_true")
+    rr.add_argument("--as-of", type=_as_of, metavar="DATE",
+                    help="with --dry-run: what a sweep on this date (YYYY-MM-DD, UTC, or an ISO time) would remove")
     rr.add_argument("--data-dir")
     policy = sub.add_parser("policy").add_subparsers(dest="policy_cmd", required=True)
     pc = policy.add_parser("check", help="validate a folder of policy files")
     pc.add_argument("dir", type=Path)
     return p
+
+
+def _as_of(value: str) -> datetime:
+    """A date (its start, UTC) or a full ISO time; within a century of today, as the admin preview."""
+    from server.retention.plan import MAX_DAYS
+
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD or an ISO time, got {value!r}") from None
+    at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    if abs(at - datetime.now(UTC)) > timedelta(days=MAX_DAYS):
+        raise argparse.ArgumentTypeError("must be within a hundred years of today")
+    return at
 
 
 def _display_name(value: str) -> str:
@@ -228,7 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.cmd == "audit":
         return cmd_audit_verify(settings)
     elif args.cmd == "retention":
-        return cmd_retention_run(settings, args.dry_run)
+        if args.as_of is not None and not args.dry_run:
+            print("tandem: --as-of is for --dry-run only (a real sweep always runs as of now)", file=sys.stderr)
+            return 2
+        return cmd_retention_run(settings, args.dry_run, args.as_of)
     return 0
 
 
