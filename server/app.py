@@ -125,7 +125,8 @@ def create_app(
     messaging.sent_hooks.append(push.message_stored)
     sweeper = Sweeper(store, clock, keyring, policy, bus, chunk_rows=settings.retention_chunk_rows,
                       pause_ratio=settings.retention_pause_ratio)
-    retention = RetentionService(store, clock, policy, cases, sweeper)
+    retention = RetentionService(store, clock, policy, cases, sweeper,
+                                 backup_key_lifetime_days=settings.backup_key_lifetime_days)
     # -- scheduling and video check-ins (issue 4)
     windows = WindowSettings(open_before=timedelta(seconds=settings.join_open_before_s),
                              close_after=timedelta(seconds=settings.join_close_after_s))

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from server.backup.service import check_lifetime
 from server.retention.runner import SHRED_CHANNEL
 from server.web.state import SERVICES
 
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 async def sweeper(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
     keyring = services.keyring
+    # A backup key that outlives the shortest retention period would keep expired data readable in
+    # backups longer than the data was kept: such a node does not start (issue 15).
+    check_lifetime(services.settings.backup_key_lifetime_days, services.policy.engine.policies.retention)
 
     def forget(_channel: str, payload: bytes) -> None:
         keyring.forget_many(payload.decode().split(","))
