@@ -8,18 +8,28 @@ bad input leaves the target untouched."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
+from server.app import create_app
 from server.audit.service import verify_database
 from server.backup import service as backup
 from server.backup.fileformat import MAGIC
 from server.backup.windows import KeyDir, window_of
 from server.clock import FakeClock
+from server.settings import REPO_ROOT
 from server.store.engine import make_engine
+from tests.conftest import TEST_KEK, make_settings
 from tests.helpers import world
 from tests.helpers.backups import constraints, decrypted, empty_database
 from tests.helpers.retention import seed
@@ -169,3 +179,46 @@ async def test_a_key_lifetime_longer_than_a_retention_period_is_refused(api: Any
     with pytest.raises(backup.BackupRefused, match="call_quality: 90 days"):
         backup.prune(keys, config, services.clock.now())
     backup.check_lifetime(90, config)
+
+
+def cli(*args: str, db_url: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, "DATABASE_URL": db_url, "TANDEM_KEK": base64.b64encode(TEST_KEK).decode(),
+            "TANDEM_DATA_DIR": str(tmp_path), "TANDEM_KEK_FILE": "", "TANDEM_DEMO": "", "REDIS_URL": "",
+            "TANDEM_BACKUP_KEY_DIR": str(tmp_path / "cli-keys"), **env}
+    return subprocess.run([sys.executable, "-m", "server.cli", *args], capture_output=True, text=True, env=full,
+                          cwd=REPO_ROOT, timeout=120, check=False)
+
+
+async def test_the_commands(api: Any, clock: FakeClock, db_url: str, tmp_path: Path) -> None:
+    """``tandem backup FILE`` (progress on stderr, a JSON report), ``tandem backup prune``,
+    ``tandem restore FILE`` into the empty database of DATABASE_URL; a key lifetime longer
+    than the shortest retention period is refused by the commands and by the server."""
+    _, services = api
+    w = await world.build(services)
+    await seed(services, w, clock)
+    path = tmp_path / "cli.tandem"
+    done = await asyncio.to_thread(cli, "backup", str(path), db_url=db_url, tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["backup"] == str(path) and report["key_lifetime_days"] == 7
+    assert "backup: messages 4/4 rows" in done.stderr
+    assert (tmp_path / "cli-keys" / f"window-{report['window']}.key").exists()
+    pruned = await asyncio.to_thread(cli, "backup", "prune", db_url=db_url, tmp_path=tmp_path)
+    assert pruned.returncode == 0 and json.loads(pruned.stdout)["kept_windows"] == [report["window"]]
+    async with empty_database(dialect(db_url), tmp_path) as target:
+        done = await asyncio.to_thread(cli, "restore", str(path), db_url=target, tmp_path=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert "restore: messages 4/4 rows" in done.stderr
+        assert await decrypted(target) == await decrypted(db_url)
+        again = await asyncio.to_thread(cli, "restore", str(path), db_url=target, tmp_path=tmp_path)
+        assert again.returncode == 1 and "not empty" in again.stderr
+    for args in (("backup", str(tmp_path / "long.tandem")), ("backup", "prune")):
+        refused = await asyncio.to_thread(cli, *args, db_url=db_url, tmp_path=tmp_path,
+                                          TANDEM_BACKUP_KEY_LIFETIME_DAYS="91")
+        assert refused.returncode == 1 and "shortest retention period" in refused.stderr, refused.stderr
+    assert not (tmp_path / "long.tandem").exists()
+    app = create_app(make_settings(db_url, tmp_path, backup_key_lifetime_days=91), clock=clock)
+    runner = web.AppRunner(app)
+    with pytest.raises(backup.BackupRefused, match="shortest retention period"):
+        await runner.setup()
+    await runner.cleanup()
