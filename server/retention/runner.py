@@ -134,6 +134,7 @@ class Sweeper:
                                    counts={}, buckets=0)
         await self._shred(config, run_id)
         await self._purge(config, run_id)
+        await self._scrub()
         audit_removed = await self._expire_audit(config, run_id)
         return await self._receipt(run_id, version, audit_removed)
 
@@ -205,6 +206,15 @@ class Sweeper:
             for holder in holders_of(category):
                 await self._chunks(None, category, partial(_shred_chunk(holder), holder=holder, key_ids=ids))
         await self._drop_keys([str(r.id) for r in rows], [])
+        await self._scrub()
+
+    async def _scrub(self) -> None:
+        """No destroyed key's bytes left in the database files (SQLite WAL, PostgreSQL dead rows)."""
+        try:
+            if not await store.scrub_keys(self.store):
+                log.warning("could not empty the write-ahead log after a shred; the next sweep tries again")
+        except Exception:
+            log.exception("vacuuming the key table after a shred failed; the next sweep tries again")
 
     async def _drop_keys(self, ids: list[str], stuck: list[str]) -> None:
         """Delete the key rows whose data rows are all gone (one transaction; key by key when
