@@ -110,7 +110,8 @@ def create_app(
         account_window_s=settings.login_account_window_s,
         max_block_s=settings.login_max_block_s,
     )
-    keyring = Keyring(settings.kek)
+    keyring = Keyring(settings.kek, ttl_s=settings.key_cache_ttl_s, ttl_bus_down_s=settings.key_cache_ttl_bus_down_s,
+                      bus_healthy=lambda: bus.healthy)
     policy = PolicyService(store, clock, settings.policies_dir, bus)
     identity = IdentityService(store, clock, passwords, limiter, settings, policy)
     cases = CaseService(store, clock, keyring, policy, identity)

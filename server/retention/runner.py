@@ -41,7 +41,7 @@ from server.bus.base import Bus
 from server.clock import Clock
 from server.crypto.keyring import CATEGORIES as KEY_CATEGORIES
 from server.crypto.keyring import Keyring
-from server.errors import Conflict
+from server.errors import Conflict, Unavailable
 from server.ids import new_id
 from server.policy.schema import RetentionConfig
 from server.policy.service import PolicyService
@@ -163,8 +163,14 @@ class Sweeper:
     async def forget(self, key_ids: list[str]) -> None:
         """Drop destroyed keys from this node's cache and tell the other nodes to (after commit)."""
         self.keyring.forget_many(key_ids)
-        if key_ids:
+        if not key_ids:
+            return
+        try:
             await self.bus.publish(SHRED_CHANNEL, ",".join(key_ids).encode())
+        except Unavailable:
+            # The shred is committed whatever the bus does: other nodes stop using these keys when
+            # their cached copies age out (the key cache's short lifetime while their bus is down).
+            log.warning("shred notice not published: the bus is down", extra={"keys": len(key_ids)})
 
     async def _add_buckets(self, conn: AsyncConnection, run_id: str, n: int) -> None:
         row = await store.run_row(conn, run_id)
