@@ -6,13 +6,16 @@ than one chunk:
 
 1. *Shred*: for every category, destroy the keys of expired buckets of cases not
    under legal hold, a batch of keys per transaction with an audit row inside. From
-   this commit on, the bucket's rows, and every copy of them in a backup, cannot be
-   decrypted: the wrapped key existed nowhere else.
+   this commit on, the bucket's rows cannot be decrypted (every node is told to drop its
+   cached copy); copies in ``tandem backup`` files follow when their window key is pruned
+   (``server/backup/windows.py``).
 2. *Purge*: for every destroyed key, delete its rows from each registered table
    (``registry.py``) in chunks, then the key row itself. The destroyed keys are the
    durable to-do list: a run killed at any point leaves keys destroyed (so nothing is
    half-readable) and the next run finishes their rows. Each chunk adds its count to
    the run's row in the same transaction, so a receipt never over- or under-counts.
+   Then the key table is scrubbed: no destroyed key's bytes stay in the database
+   files (SQLite's WAL emptied; PostgreSQL's key table vacuumed).
 3. *Audit log*: records older than its period go from the front of the chain; the
    anchor (last removed seq and hash) is moved in the same transaction and an
    ``audit.expire`` record names it, so ``tandem audit verify`` still proves the rest.
