@@ -9,6 +9,7 @@ import getpass
 import json
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -154,7 +155,19 @@ def cmd_retention_run(settings: Settings, dry_run: bool, as_of: datetime | None 
 
     async def run(services: Services) -> dict[str, object]:
         sweeper = services.retention.sweeper
-        return (await sweeper.dry_run(on=as_of)).to_json() if dry_run else await sweeper.run()
+        if dry_run:
+            return (await sweeper.dry_run(on=as_of)).to_json()
+        done: dict[str, int] = {}
+        last = [0.0]
+
+        async def progress(step: str, n: int) -> None:  # at most a line a second, on stderr
+            done[step] = done.get(step, 0) + n
+            if time.monotonic() - last[0] >= 1.0:
+                last[0] = time.monotonic()
+                _progress("retention: " + ", ".join(f"{k} {v}" for k, v in done.items()))
+
+        sweeper.progress = progress
+        return await sweeper.run()
 
     print(json.dumps(asyncio.run(_with_app(settings.with_(retention_sweep_enabled=False), run))), flush=True)
     return 0

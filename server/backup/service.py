@@ -30,6 +30,7 @@ from typing import Any
 
 from alembic.script import ScriptDirectory
 from sqlalchemy import Date, Table
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.backup import store
@@ -167,8 +168,12 @@ async def restore(url: str, path: Path, keys: KeyDir, now: datetime, *, keys_fro
              f"({sum(v is not None for v in material.values())} live keys)")
     engine = make_engine(url)
     try:
-        async with engine.connect() as conn:
-            existing = await store.existing_tables(conn)
+        try:
+            async with engine.connect() as conn:
+                existing = await store.existing_tables(conn)
+        except (SQLAlchemyError, OSError) as err:
+            raise BackupRefused(f"cannot open the target database ({type(err).__name__}: {err}); "
+                                "nothing was done") from None
         if existing:
             raise BackupRefused(f"the target database is not empty (it has {len(existing)} tables, e.g. "
                                 f"{', '.join(existing[:3])}): restore only into an empty database. Nothing was done.")

@@ -81,6 +81,7 @@ class Sweeper:
         self.chunk_budget_s = chunk_budget_s
         self._rows = chunk_rows  # the chunk size in use: at most chunk_rows, less when chunks run long
         self._chunks_done = 0
+        self._keys_touched = False  # this run destroyed or dropped a key: scrub the files after
         self.longest_hold_s = 0.0
         self.longest_by_name: dict[str, float] = {}
         #: Called after each committed chunk with (step, rows); may raise to stop the run
@@ -135,9 +136,11 @@ class Sweeper:
         async with self._write("retention.run.start") as conn:
             await store.insert_run(conn, id=run_id, started_at=now, finished_at=None, policy_version=version,
                                    counts={}, buckets=0)
+        self._keys_touched = False
         await self._shred(config, run_id)
         await self._purge(config, run_id)
-        await self._scrub()
+        if self._keys_touched:
+            await self._scrub()
         audit_removed = await self._expire_audit(config, run_id)
         return await self._receipt(run_id, version, audit_removed)
 
@@ -155,6 +158,7 @@ class Sweeper:
                         break
                     ids = [str(k.id) for k in keys]
                     destroyed = await store.destroy_keys(conn, ids, self.clock.now())
+                    self._keys_touched = True
                     await self._add_buckets(conn, run_id, destroyed)
                     await audit.append(conn, at=self.clock.now(), actor_id=None, action="retention.shred",
                                        target_type="data_keys", target_id=run_id,
@@ -228,6 +232,7 @@ class Sweeper:
     async def _drop_keys(self, ids: list[str], stuck: list[str]) -> None:
         """Delete the key rows whose data rows are all gone (one transaction; key by key when
         a table outside the registry still refers to one of them)."""
+        self._keys_touched = True
         try:
             async with self._write("retention.drop_keys") as conn:
                 await store.drop_keys(conn, ids)

@@ -222,3 +222,13 @@ async def test_the_commands(api: Any, clock: FakeClock, db_url: str, tmp_path: P
     with pytest.raises(backup.BackupRefused, match="shortest retention period"):
         await runner.setup()
     await runner.cleanup()
+
+
+async def test_a_target_that_cannot_be_opened_is_named(api: Any, clock: FakeClock, db_url: str,
+                                                       tmp_path: Path) -> None:
+    _, services = api
+    keys = KeyDir(tmp_path / "window-keys", lifetime_days=7)
+    path = tmp_path / "b.tandem"
+    await backup.backup(services.store.engine, path, keys, clock.now())
+    with pytest.raises(backup.BackupRefused, match="cannot open the target database"):
+        await backup.restore(f"sqlite+aiosqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}", path, keys, clock.now())
