@@ -8,12 +8,17 @@ purge, so the rows are still there to be read:
 * with Redis up, both nodes stop decrypting them at once (their cache lifetime is set to
   ten minutes: only the bus notice can explain it);
 * with Redis down (the notice cannot be published), both stop within the short cache
-  lifetime a node uses while its bus is down.
+  lifetime a node uses while its bus is down;
+* with Redis back, ``tandem retention run`` (a real CLI process, purging one row at a time)
+  shreds a third bucket and both nodes stop reading its rows while most are still there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -28,6 +33,7 @@ from server.app import create_app
 from server.bus.redis import RedisBus
 from server.clock import FakeClock
 from server.identity.passwords import Passwords
+from server.settings import REPO_ROOT
 from server.store.schema import data_keys, messages
 from server.web.state import SERVICES, Services
 from tests.conftest import TEST_KEK, make_settings
@@ -40,10 +46,25 @@ from tests.helpers.world import PASSWORD, build
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 BUS_DOWN_TTL_S = 2
+MARCH = 40  # rows the CLI purges one at a time, resting after each
+
+
+def _retention_run(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "server.cli", "retention", "run"], cwd=REPO_ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+
+async def _destroyed(services: Services, bucket: str) -> bool:
+    _, live = await _rows_and_live_keys(services, bucket)
+    return live == 0
+
+
+async def _unread(bodies: Callable[[], Awaitable[list[list[str]]]]) -> bool:
+    return await bodies() == [[], []]
 
 
 async def _history(session: aiohttp.ClientSession, node: Node, token: str, conv: str) -> list[str]:
-    async with session.get(f"{node.url}/api/conversations/{conv}/messages", params={"after_seq": 0},
+    async with session.get(f"{node.url}/api/conversations/{conv}/messages", params={"after_seq": 0, "limit": 200},
                            headers={"Authorization": f"Bearer {token}"}) as resp:
         body = await resp.json()
         assert resp.status == 200, body
@@ -93,9 +114,11 @@ async def test_a_node_that_cached_a_key_cannot_decrypt_after_another_process_shr
         services = app[SERVICES]
         w = await build(services)
         conv = await case_conversation(services, w)
-        for month, day in (("jan", datetime(2024, 1, 10, tzinfo=UTC)), ("feb", datetime(2024, 2, 10, tzinfo=UTC))):
+        for month, day, n in (("jan", datetime(2024, 1, 10, tzinfo=UTC), 3),
+                              ("feb", datetime(2024, 2, 10, tzinfo=UTC), 3),
+                              ("mar", datetime(2024, 3, 10, tzinfo=UTC), MARCH)):
             clock.advance(day - clock.now())
-            for i in range(3):
+            for i in range(n):
                 await services.messaging.send(w.actor("officer"), conv, f"{month}-{i}", f"{month} {i}")
         env = node_env(database_url=database_url, redis_url=redis.url, kek=TEST_KEK,
                        extra={"TANDEM_RETENTION_SWEEP": "false", "TANDEM_KEY_CACHE_TTL_S": "600",
@@ -109,7 +132,8 @@ async def test_a_node_that_cached_a_key_cannot_decrypt_after_another_process_shr
             async def bodies() -> list[list[str]]:
                 return [await _history(session, n, t, conv) for n, t in zip(nodes, tokens, strict=True)]
 
-            everything = [f"{m} {i}" for m in ("jan", "feb") for i in range(3)]
+            march = [f"mar {i}" for i in range(MARCH)]
+            everything = [f"{m} {i}" for m in ("jan", "feb") for i in range(3)] + march
             assert await bodies() == [everything, everything]  # each node now caches both keys
 
             async def shred_and_check(on: datetime, bucket: str, left: list[str], within: float) -> float:
@@ -136,7 +160,7 @@ async def test_a_node_that_cached_a_key_cannot_decrypt_after_another_process_shr
                 assert took, "the sweep never shredded the bucket"
                 return took[0]
 
-            feb = [f"feb {i}" for i in range(3)]
+            feb = [f"feb {i}" for i in range(3)] + march
             # January 2024's bucket has expired by mid-February 2026 (730 days after the month).
             took = await shred_and_check(datetime(2026, 2, 15, tzinfo=UTC), "2024-01", feb, within=5.0)
             assert took < 5.0  # the bus told them; their cache would have kept the key ten minutes
@@ -146,8 +170,30 @@ async def test_a_node_that_cached_a_key_cannot_decrypt_after_another_process_shr
                 await _until(lambda n=node: asyncio.to_thread(lambda: n.ready() is None), 10,  # type: ignore[misc]
                              f"{node.name} did not notice its bus was down")
             assert await bodies() == [feb, feb]  # read (and cached) again, with the bus down
-            took = await shred_and_check(datetime(2026, 3, 15, tzinfo=UTC), "2024-02", [],
-                                         within=BUS_DOWN_TTL_S + 5.0)
+            await shred_and_check(datetime(2026, 3, 15, tzinfo=UTC), "2024-02", march,
+                                  within=BUS_DOWN_TTL_S + 5.0)
+
+            # The CLI: March 2024's bucket has expired by today (the CLI runs on the real clock).
+            redis.start()
+            for node in nodes:
+                await _until(lambda n=node: asyncio.to_thread(lambda: n.ready() is not None), 20,  # type: ignore[misc]
+                             f"{node.name} did not reconnect its bus")
+            assert await bodies() == [march, march]
+            cli = _retention_run({**node_env(database_url=database_url, redis_url=redis.url, kek=TEST_KEK),
+                                  "TANDEM_DATA_DIR": str(tmp_path / "cli"), "TANDEM_RETENTION_CHUNK_ROWS": "1",
+                                  "TANDEM_RETENTION_PAUSE_RATIO": "50"})
+            try:
+                await _until(lambda: _destroyed(services, "2024-03"), 60, "the CLI never shredded March")
+                await _until(lambda: _unread(bodies), 5, "a node still decrypts March after the CLI shredded it")
+                rows, _ = await _rows_and_live_keys(services, "2024-03")
+                assert rows > 0  # the nodes stopped reading rows that were still there
+                out, err = await asyncio.to_thread(cli.communicate, timeout=300)
+            finally:
+                if cli.poll() is None:
+                    cli.kill()
+                    cli.communicate()
+            assert cli.returncode == 0, err
+            assert json.loads(out.strip().splitlines()[-1])["counts"]["messages"] == MARCH
         for node in nodes:
             assert node.alive(), node.log_tail()
     finally:
