@@ -38,7 +38,9 @@ class Writer:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.partial = path.with_name(path.name + ".partial")
-        self._fh: IO[bytes] = self.partial.open("wb")
+        # Only its owner reads a backup: it holds accounts, password hashes and case facts in the clear.
+        fd = os.open(self.partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._fh: IO[bytes] = os.fdopen(fd, "wb")
         self._hash = hashlib.sha256()
         self._enc = msgspec.msgpack.Encoder()
         self._write_raw(MAGIC)

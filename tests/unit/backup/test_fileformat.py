@@ -3,6 +3,7 @@ file is refused before any frame is handed out; a failed write leaves nothing be
 
 from __future__ import annotations
 
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +26,7 @@ def test_frames_come_back_as_written(tmp_path: Path) -> None:
     path = tmp_path / "b.tandem"
     _write(path)
     assert not (tmp_path / "b.tandem.partial").exists()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
     got = list(frames(path))
     assert got[0] == {"kind": "header", "format": FORMAT, "created_at": AT}
     assert verify(path) == got[0]
