@@ -112,7 +112,8 @@ def create_app(
         account_window_s=settings.login_account_window_s,
         max_block_s=settings.login_max_block_s,
     )
-    keyring = Keyring(settings.kek)
+    keyring = Keyring(settings.kek, ttl_s=settings.key_cache_ttl_s, ttl_bus_down_s=settings.key_cache_ttl_bus_down_s,
+                      bus_healthy=lambda: bus.healthy)
     policy = PolicyService(store, clock, settings.policies_dir, bus)
     identity = IdentityService(store, clock, passwords, limiter, settings, policy)
     cases = CaseService(store, clock, keyring, policy, identity)
@@ -127,7 +128,8 @@ def create_app(
     messaging.sent_hooks.append(push.message_stored)
     sweeper = Sweeper(store, clock, keyring, policy, bus, chunk_rows=settings.retention_chunk_rows,
                       pause_ratio=settings.retention_pause_ratio)
-    retention = RetentionService(store, clock, policy, cases, sweeper)
+    retention = RetentionService(store, clock, policy, cases, sweeper,
+                                 backup_key_lifetime_days=settings.backup_key_lifetime_days)
     # -- scheduling and video check-ins (issue 4)
     windows = WindowSettings(open_before=timedelta(seconds=settings.join_open_before_s),
                              close_after=timedelta(seconds=settings.join_close_after_s))
