@@ -12,10 +12,10 @@ a bot, visits it, moves the bot back, returns everyone and ends the session; the
 opened in the facilitator's UI, lists each person's arrival and departure. The API only
 sets up the facilitator, group, clients and session. Axe-clean at 360 px.
 
-A room device: pairing a device to a room has no HTTP route on this branch
-(server/groups/rooms.py is reached only through services), so a demo server in another
-process cannot be given a paired device; the second test signs in an unpaired room-device
-account and checks the room view (and that its join is refused)."""
+A room device, paired to the session's room on its #/device page (the pairing itself through
+the API, as setup), joins from its Join button: straight in, a full-screen grid of the
+online participants (first names only), no personal controls, nothing in the browser's
+storage."""
 
 from __future__ import annotations
 
@@ -91,9 +91,11 @@ def test_a_live_group_session_from_the_console_and_a_phone(phone: Phone, open_de
     users = {key: _client(base, name) for key, name in names.items()}
     for _, case_id in users.values():
         api_call(base, "POST", f"/api/groups/{group_id}/participants", fac_token, {"case_id": case_id})
+    room_id = api_call(base, "POST", "/api/rooms", admin, {"name": f"Room {tag}", "kind": "office"})["id"]
     now = datetime.now(UTC)
     sid = api_call(base, "POST", f"/api/groups/{group_id}/sessions", fac_token, {
-        "starts_at": now.isoformat(), "ends_at": (now + timedelta(hours=1)).isoformat()})["sessions"][0]["id"]
+        "starts_at": now.isoformat(), "ends_at": (now + timedelta(hours=1)).isoformat(),
+        "room_id": room_id})["sessions"][0]["id"]
     bot_tokens = {}
     for key in ("b1", "b2"):
         bot_tokens[key] = api_login(base, users[key][0], PASSWORD)
@@ -143,6 +145,19 @@ def test_a_live_group_session_from_the_console_and_a_phone(phone: Phone, open_de
         b1pid = _admit(fac, names["b1"])
         b2pid = _admit(fac, names["b2"])
         assert (b1.participant, b2.participant) == (b1pid, b2pid)
+
+        # The room's computer, paired to the room, joins from its Join button: straight in, no steps.
+        device_name = f"Room {tag} computer"
+        room_pc = open_device(base, desktop=True)
+        room_pc.page.goto(f"{base}/#/device")
+        code = room_pc.page.locator("#pairing-code").get_attribute("data-code", timeout=15_000)
+        api_call(base, "POST", f"/api/rooms/{room_id}/devices", admin, {"code": code, "name": device_name})
+        room_pc.page.locator("#device-join").click(timeout=30_000)
+        expect(room_pc.page.locator("#live-status")).to_have_attribute("data-place", "present", timeout=30_000)
+        assert room_pc.page.evaluate("() => document.body.classList.contains('room-mode')")
+        for absent in ("#live-controls", "#safe-form", "#device-start", "#live-chat", "#group-self", "#live-console"):
+            expect(room_pc.page.locator(absent)).to_have_count(0)
+        expect(fac.page.locator('#live-people > li[data-role="room_device"]')).to_contain_text(device_name)
         assert_no_violations(fac, "facilitator console")
         fac.page.set_viewport_size({"width": 360, "height": 740})  # a facilitator on a phone
         assert_no_violations(fac, "facilitator console at 360 px")
@@ -150,13 +165,19 @@ def test_a_live_group_session_from_the_console_and_a_phone(phone: Phone, open_de
         fac.page.set_viewport_size({"width": 1280, "height": 800})
 
         # Media through the SFU: the phone decodes video tiles, and so does a bot.
-        page.wait_for_function(ALL_TILES_DECODE, arg=3, timeout=60_000)  # the facilitator and two bots
+        page.wait_for_function(ALL_TILES_DECODE, arg=4, timeout=60_000)  # the facilitator, two bots, the room
         b1.until(lambda: b1.decoded() > 0, "a decoded video frame", within_s=60)
+        # The room's screen: everyone online in a grid (the facilitator, the phone, two bots).
+        room_pc.page.wait_for_function(ALL_TILES_DECODE, arg=4, timeout=60_000)
+        room_captions = room_pc.page.locator("#group-tiles .tile:not([hidden]) figcaption").all_inner_texts()
+        assert "Ana" in room_captions and not any(names["phone"] in c for c in room_captions), room_captions
+        assert room_pc.page.evaluate("() => localStorage.length + sessionStorage.length") == 0
+        assert_no_violations(room_pc, "room device in a session")
         # The phone shows the other participants by the group's name for them (first names), never
         # their full names; the facilitator by their full name and role.
         captions = page.locator("#group-tiles .tile:not([hidden]) figcaption").all_inner_texts()
-        assert sorted(captions) == sorted(["Bot", "Bot", phone.t("live.name_role", name=f"Mari Ohjaaja {tag}",
-                                                                  role=phone.t("live.role.facilitator"))]), captions
+        assert sorted(captions) == sorted(["Bot", "Bot", device_name, phone.t(
+            "live.name_role", name=f"Mari Ohjaaja {tag}", role=phone.t("live.role.facilitator"))]), captions
         assert_no_violations(phone, "group session on a phone")
         assert_phone_friendly(phone)
 
@@ -201,7 +222,7 @@ def test_a_live_group_session_from_the_console_and_a_phone(phone: Phone, open_de
         _answer_safe(phone)
         expect(page.locator("#live-status")).to_have_text(phone.t("live.present"), timeout=30_000)
         expect(page.locator("#live-mic")).to_have_attribute("aria-pressed", "true")
-        page.wait_for_function(ALL_TILES_DECODE, arg=3, timeout=60_000)
+        page.wait_for_function(ALL_TILES_DECODE, arg=4, timeout=60_000)
 
         # Allowed to unmute again, the participant unmutes.
         fac.page.locator(f"#live-allow-{ppid}").click()
@@ -254,6 +275,8 @@ def test_a_live_group_session_from_the_console_and_a_phone(phone: Phone, open_de
         fac.page.locator("#live-confirm-yes").click()
         expect(page.locator("#live-status")).to_have_text(phone.t("live.notice.ended"), timeout=20_000)
         b1.frame("group.notice", kind="ended")
+        expect(room_pc.page.locator("#live-status")).to_have_text(room_pc.t("live.notice.ended"), timeout=20_000)
+        assert not room_pc.page.evaluate("() => document.body.classList.contains('room-mode')")
     finally:
         b1.close()
         b2.close()
@@ -269,41 +292,7 @@ def test_a_live_group_session_from_the_console_and_a_phone(phone: Phone, open_de
         line = lines.filter(has_text=name)
         expect(line).to_contain_text(fac.t("register.arrived"))
         expect(line).to_contain_text(fac.t("register.left"))
-    for device in (phone, fac):
+    for device in (phone, fac, room_pc):
         assert not device.page_errors, device.page_errors
         assert not device.csp_reports()
 
-
-def test_a_room_device_gets_the_room_view_with_nothing_personal(phone: Phone) -> None:
-    """A signed-in room device opening a live session's page gets the room's full-screen view:
-    no personal controls, no safe-space or device steps, nothing kept in the browser's storage.
-    This device is not paired to the session's room (pairing has no HTTP route on this branch),
-    so the server refuses its join, and the page says so."""
-    base = phone.base_url
-    admin = api_login(base, "admin")
-    tag = secrets.token_hex(2)
-    fac_user, fac_password, _ = _facilitator(base, admin, f"Kai Ohjaaja {tag}")
-    fac_token = api_login(base, fac_user, fac_password)
-    group_id = api_call(base, "POST", "/api/groups", fac_token,
-                        {"name": f"Room {tag}", "programme": "Thinking Skills"})["id"]
-    now = datetime.now(UTC)
-    sid = api_call(base, "POST", f"/api/groups/{group_id}/sessions", fac_token, {
-        "starts_at": now.isoformat(), "ends_at": (now + timedelta(hours=1)).isoformat()})["sessions"][0]["id"]
-    device_user, device_password = f"room{tag}{secrets.token_hex(2)}", secrets.token_urlsafe(12)
-    api_call(base, "POST", "/api/admin/users", admin, {"username": device_user, "display_name": f"Room 2 {tag}",
-                                                       "role": "room_device", "password": device_password})
-    page = phone.page
-    phone.open_login()
-    phone.submit_login(device_user, device_password)
-    page.wait_for_url("**/#/home")
-    page.evaluate("(route) => { location.hash = route; }", f"#/group-sessions/{sid}/live")
-    expect(page.locator("h1")).to_have_text(phone.t("live.room_title"))
-    expect(page.locator("#live-not-recorded")).to_have_text(phone.t("live.not_recorded"))
-    expect(page.locator("#live-status")).to_have_attribute("data-place", "refused", timeout=30_000)
-    expect(page.locator("#live-told")).to_have_text(phone.t("errors.not_found"))
-    assert page.evaluate("() => document.body.classList.contains('room-mode')") is False  # left when refused
-    for absent in ("#live-controls", "#safe-form", "#device-start", "#live-chat", "#group-self"):
-        expect(page.locator(absent)).to_have_count(0)
-    assert page.evaluate("() => localStorage.length") == 0
-    assert_no_violations(phone, "room device, join refused")
-    assert not phone.page_errors, phone.page_errors
