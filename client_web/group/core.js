@@ -91,6 +91,7 @@ export function joinLive(sessionId, { video = true } = {}) {
     },
     async setVoiceOnly(on) {
       live.voiceOnly = on;
+      live.send("group.media", { voice_only: on }); // the SFU stops (or starts) sending video here
       await live.setCamera(!on);
     },
     leave() {
@@ -172,6 +173,7 @@ export function joinLive(sessionId, { video = true } = {}) {
         if (live.pc && live.pc.signalingState === "have-local-offer") {
           await live.pc.setRemoteDescription({ type: "answer", sdp: frame.sdp });
         }
+        if (live.voiceOnly) live.send("group.media", { voice_only: true, video: false });
         setPlace("present");
         break;
       case "group.slots":

@@ -82,11 +82,13 @@ class GroupRemove(ParticipantFrame, tag="group.remove", kw_only=True):
 
 class GroupMedia(SessionFrame, tag="group.media", kw_only=True):
     """Switch one's own camera (e.g. back on after a facilitator stopped it, or off for voice
-    only) and/or microphone; what is left out stays as it is. Switching the microphone on is
-    refused while a facilitator's mute stands, as ``group.unmute`` is."""
+    only) and/or microphone, and whether one receives video at all (``voice_only``: the SFU
+    forwards no video to a weak link); what is left out stays as it is. Switching the
+    microphone on is refused while a facilitator's mute stands, as ``group.unmute`` is."""
 
     video: bool | None = None
     audio: bool | None = None
+    voice_only: bool | None = None
 
 
 class GroupLock(SessionFrame, tag="group.lock", kw_only=True):

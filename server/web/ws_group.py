@@ -53,6 +53,7 @@ class Hosted:
     conns: dict[str, Connection] = field(default_factory=dict)  # participant id -> connection
     offers: dict[str, str] = field(default_factory=dict)  # participant id -> offer kept in the lobby
     naming: str = FIRST_NAME  # how participants see one another (the cohort's member_names)
+    voice_only: set[str] = field(default_factory=set)  # participant ids the SFU sends no video to
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -89,7 +90,7 @@ class GroupLive:
         g.on(p.GroupLock, self._control(lambda s, me, f: s.lock(me) if f.locked else s.unlock(me)))
         g.on(p.GroupUnmute, self._control(
             lambda s, me, f: s.set_media(me, audio=True, video=s.person(me).video)))
-        g.on(p.GroupMedia, self._control(self._own_media))
+        g.on(p.GroupMedia, self.on_media)
         g.on(p.GroupHand, self._control(lambda s, me, f: s.raise_hand(me) if f.raised else s.lower_hand(me)))
         g.on(p.GroupCameraStop, self._control(lambda s, me, f: s.stop_camera(me, f.participant)))
         g.on(p.GroupSpotlight, self._control(lambda s, me, f: s.set_spotlight(me, f.participant)))
@@ -129,19 +130,28 @@ class GroupLive:
         return session.mute_all(me) if frame.all else session.mute(me, str(frame.participant))
 
     @staticmethod
-    def _own_media(session: Session, me: str, frame: p.GroupMedia) -> list[Effect]:
-        if frame.audio is None and frame.video is None:
-            raise BadRequest("Say which to switch: audio, video or both")
-        person = session.person(me)
-        return session.set_media(me, audio=person.audio if frame.audio is None else frame.audio,
-                                 video=person.video if frame.video is None else frame.video)
-
-    @staticmethod
     def _breakouts(session: Session, me: str, frame: p.GroupBreakouts) -> list[Effect]:
         assignment = {room.name: room.participants for room in frame.rooms}
         if len(assignment) != len(frame.rooms):
             raise BadRequest("Each breakout room needs a name of its own")
         return session.open_breakouts(me, assignment, frame.minutes * 60)
+
+    async def on_media(self, conn: Connection, frame: p.GroupMedia) -> None:
+        """One's own camera and microphone (the session decides: a facilitator's mute stands), and
+        voice only: the SFU forwards no video to this person until they ask for it again."""
+        hosted, me = self._mine(conn, frame.session)
+        if frame.audio is None and frame.video is None and frame.voice_only is None:
+            raise BadRequest("Say what to switch: audio, video or voice_only")
+        async with hosted.lock:
+            person = hosted.session.person(me)
+            effects: list[Effect] = []
+            if frame.audio is not None or frame.video is not None:
+                effects = hosted.session.set_media(
+                    me, audio=person.audio if frame.audio is None else frame.audio,
+                    video=person.video if frame.video is None else frame.video)
+            if frame.voice_only is not None:
+                (hosted.voice_only.add if frame.voice_only else hosted.voice_only.discard)(me)
+        await self._carry(hosted, effects)  # its selection of video follows (_select)
 
     async def on_end(self, conn: Connection, frame: p.GroupEnd) -> None:
         """A facilitator ends the session: everyone is told, their media ends, the session closes."""
@@ -275,7 +285,7 @@ class GroupLive:
     def _select(self, hosted: Hosted) -> None:
         """The spotlight in everyone's large view: each person in the spotlit person's room gets an
         explicit selection (the spotlit first, then their last-N); without a spotlight, or in another
-        room, the SFU's own last-N by speaker history."""
+        room, the SFU's own last-N by speaker history; someone on voice only, an empty selection."""
         session, media_session = hosted.session, self.sfu.sessions.get(hosted.session.id)
         if media_session is None:
             return
@@ -283,9 +293,11 @@ class GroupLive:
         for q in session.present():
             if q.id not in media_session.participants:
                 continue
-            if lit is not None and lit.id != q.id and lit.room == q.room:
+            if q.id in hosted.voice_only:
+                chosen: list[str] | None = []
+            elif lit is not None and lit.id != q.id and lit.room == q.room:
                 large, others = session.view(q.id)
-                chosen: list[str] | None = [x for x in (large, *others) if x is not None]
+                chosen = [x for x in (large, *others) if x is not None]
             else:
                 chosen = None
             current = media_session.participants[q.id].selection
@@ -322,6 +334,7 @@ class GroupLive:
     def _forget(self, hosted: Hosted, pid: str) -> None:
         conn = hosted.conns.pop(pid, None)
         hosted.offers.pop(pid, None)
+        hosted.voice_only.discard(pid)
         if conn is not None:
             self.of_conn.get(conn, {}).pop(hosted.session.id, None)
 

@@ -188,6 +188,13 @@ def test_a_live_group_session_from_the_console_and_a_phone(phone: Phone, open_de
         fac.page.locator(f"#live-spotlight-{fac_pid}").click()  # and ends the spotlight
         expect(fac.page.locator(f"#live-spotlight-{fac_pid}")).to_have_text(fac.t("live.spotlight"))
 
+        # Voice only on the phone: no video is shown (nor sent to it), then video again.
+        page.locator("#live-voice-only").click()
+        expect(page.locator("#group-tiles-empty")).to_have_text(phone.t("live.voice_only_on"))
+        expect(page.locator("#group-tiles .tile:not([hidden])")).to_have_count(0)
+        page.locator("#live-voice-only").click()
+        page.wait_for_function(ALL_TILES_DECODE, arg=4, timeout=60_000)
+
         # A raised hand is queued for the facilitator, who lowers every hand.
         page.locator("#live-hand").click()
         expect(fac.page.locator("#live-hands > li")).to_have_count(1)

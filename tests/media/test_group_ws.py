@@ -168,6 +168,8 @@ async def test_a_live_session_through_the_gateway_and_the_sfu(live_app: Any) -> 
         assert (await ann.next("error", ref="u2"))["code"] == "unmute_not_allowed"
         await ann.send(type="group.media", session=sid, id="u3")  # switching nothing
         assert (await ann.next("error", ref="u3"))["code"] == "invalid_request"
+        await ann.send(type="group.media", session=sid, voice_only="yes", id="u4")
+        await ann.next("error", code="invalid_frame")  # undecodable: no ref
         await fac.send(type="group.allow_unmute", session=sid, participant=ann.participant)
         await ann.next("group.notice", kind="unmute_allowed")
         await ann.send(type="group.unmute", session=sid)
@@ -187,6 +189,14 @@ async def test_a_live_session_through_the_gateway_and_the_sfu(live_app: Any) -> 
         await bob.send(type="group.media", session=sid, audio=True)
         await until(lambda: max(audio_times(ann.bot, bob.participant)) > off + 1.0, within_s=10,
                     what="Bob's audio again")
+        # Voice only: the SFU sends Bob no video (his video slots are emptied), then again.
+        def bob_video() -> list[str | None]:
+            return [who for mid, who in bob.bot.slots.items() if bob.bot.kind_of.get(mid) == "video"]
+        await until(lambda: any(bob_video()), within_s=10, what="video in Bob's slots")
+        await bob.send(type="group.media", session=sid, voice_only=True)
+        await until(lambda: not any(bob_video()), within_s=5, what="Bob's video slots emptied")
+        await bob.send(type="group.media", session=sid, voice_only=False)
+        await until(lambda: any(bob_video()), within_s=5, what="video in Bob's slots again")
 
         # A raised hand is in everyone's state, in order.
         await bob.send(type="group.hand", session=sid)
