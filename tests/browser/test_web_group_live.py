@@ -3,14 +3,15 @@ a participant's phone page (fake camera and microphone) and aiortc bots speaking
 group frames, all through the demo server's SFU. The participant joins from their group
 list: device test, the group's safe-space question, the confidentiality agreement, the
 lobby; the facilitator admits them (and the bots) from the console; the phone decodes
-video tiles, labelled with the other participants' first names only. The facilitator
-spotlights themselves, clears a raised hand, sees the participant's own mute, mutes the
-participant (the phone shows it; unmuting is refused by the server and the refusal is
-shown; after the phone reloads it is back in the session, still muted; once allowed it
-unmutes), removes a bot (it cannot rejoin), opens a breakout room with the participant and
-a bot, visits it, moves the bot back, returns everyone and ends the session; the register,
-opened in the facilitator's UI, lists each person's arrival and departure. The API only
-sets up the facilitator, group, clients and session. Axe-clean at 360 px.
+video tiles, labelled with the other participants' first names only, and switches to voice
+only and back. The facilitator spotlights themselves, clears a raised hand, sees the
+participant's own mute, mutes the participant (the phone shows it; unmuting is refused by
+the server and the refusal is shown; after the phone reloads it is back in the session,
+still muted; once allowed it unmutes; its socket drops and it reconnects by itself),
+removes a bot (it cannot rejoin), opens a breakout room with the participant and a bot,
+visits it, moves the bot back, returns everyone and ends the session; the register, opened
+in the facilitator's UI, lists each person's arrival and departure. The API only sets up
+the facilitator, group, clients, room and session. Axe-clean at 360 px.
 
 A room device, paired to the session's room on its #/device page (the pairing itself through
 the API, as setup), joins from its Join button: straight in, a full-screen grid of the
@@ -36,6 +37,20 @@ pytestmark = pytest.mark.browser
 
 PASSWORD = "a-long-enough-password-1"
 AGREEMENT = "What is said in the group stays in the group."
+#: Keeps the page's WebSockets (test instrumentation, injected before any page script), marking
+#: the live session's own: the one that sends group.join.
+SOCKETS = """
+window.__sockets = [];
+window.WebSocket = class extends window.WebSocket {
+  constructor(...args) { super(...args); window.__sockets.push(this); }
+  send(data) { if (String(data).includes('"group.join"')) this.__group = true; super.send(data); }
+};
+"""
+DROP_GROUP_SOCKET = """() => {
+    const open = window.__sockets.filter((s) => s.__group && s.readyState === WebSocket.OPEN);
+    open.forEach((s) => s.close());
+    return open.length;
+}"""
 #: Every video tile shown plays decoded video (it has a picture size), and there are `n` of them.
 ALL_TILES_DECODE = """(n) => {
     const shown = [...document.querySelectorAll('#group-tiles .tile:not([hidden]) video')];
@@ -114,6 +129,7 @@ def test_a_live_group_session_from_the_console_and_a_phone(phone: Phone, open_de
 
     # The participant joins from their phone: device test, safe space, agreement, lobby.
     page = phone.page
+    page.context.add_init_script(SOCKETS)
     phone.open_login()
     phone.submit_login(users["phone"][0], PASSWORD)
     page.locator(f"#my-join-{sid}").click()
@@ -237,6 +253,14 @@ def test_a_live_group_session_from_the_console_and_a_phone(phone: Phone, open_de
         page.locator("#live-mic").click()
         expect(page.locator("#live-mic")).to_have_attribute("aria-pressed", "false")
         expect(person).to_have_attribute("data-muted", "false")
+
+        # The session's socket drops: the page reconnects by itself and joins again (a new
+        # offer), back in the session with the tiles playing.
+        assert page.evaluate(DROP_GROUP_SOCKET) == 1
+        page.wait_for_function("() => window.__sockets.filter((s) => s.__group).length === 2", timeout=30_000)
+        expect(page.locator("#live-status")).to_have_attribute("data-place", "present", timeout=30_000)
+        page.wait_for_function(ALL_TILES_DECODE, arg=4, timeout=60_000)
+        expect(person.locator(".flags")).not_to_contain_text(fac.t("live.flag.dropped"))
 
         # Remove a bot, after a confirmation: it is told, and it cannot join again.
         fac.page.locator(f"#live-remove-{b2pid}").click()
