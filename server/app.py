@@ -22,6 +22,7 @@ from server.checkins.service import CheckinService
 from server.clock import Clock, SystemClock
 from server.crypto.keyring import Keyring
 from server.groups.attendance import AttendanceService
+from server.groups.reminders import GroupReminders
 from server.groups.rooms import RoomService
 from server.groups.service import GroupService
 from server.groups.sessions import GroupSessionService
@@ -53,6 +54,7 @@ from server.web import (
     routes_attachments,
     routes_cases,
     routes_checkins,
+    routes_group_calendar,
     routes_group_sessions,
     routes_groups,
     routes_identity,
@@ -90,6 +92,7 @@ def build_registry() -> Registry:
     routes_checkins.register(registry)
     routes_alerts.register(registry)
     routes_group_sessions.register(registry)
+    routes_group_calendar.register(registry)
     return registry
 
 
@@ -145,6 +148,8 @@ def create_app(
     # -- group programme sessions (issue 14)
     group_sessions = GroupSessionService(store, clock, windows=windows)
     attendance = AttendanceService(store, clock, keyring, cases, group_sessions)
+    # Group sessions are reminded in the appointments' reminder pass, with its offsets, bus and push.
+    reminders.also.append(GroupReminders(store, clock, bus, push, offsets=settings.reminder_offsets_s).run_once)
     rooms = RoomService(store, clock, identity)
     # One SFU per node; its id is the home node a session records when its media starts here.
     sfu = Sfu(capacity=settings.sfu_capacity, node_id=socket.gethostname() or "local")

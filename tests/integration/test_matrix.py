@@ -296,6 +296,19 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/group-sessions/{session_id}/register"): "N   N   Y   Y   N   N   N   N   N",
     ("POST", "/api/group-sessions/{session_id}/register"): "N   N   Y   Y   N   N   N   N   N",
     ("GET", "/api/group-sessions/{session_id}/register.csv"): "N   N   Y   Y   N   N   N   N   N",
+    # Group sessions in scheduling's shared places: a session's .ics for its members and those who
+    # run it; everyone's own upcoming sessions; absences on the officers' follow-up list; a case's
+    # attendance lines for those who read the case (not its client: a staff view).
+    ("GET", "/api/group-sessions/{session_id}/ics"): "Y   N   Y   Y   N   N   N   N   N",
+    ("GET", "/api/group-sessions/{session_id}/series.ics"): "Y   N   Y   Y   N   N   N   N   N",
+    ("GET", "/api/my/group-sessions"):        "Y   N   Y   Y   N   N   N   N   N",
+    ("GET", "/api/followups/group-absences"): "N   Y   Y   N   N   N   N   N   N",
+    ("GET", "/api/cases/{case_id}/group-attendance"): {
+        "own":                                 "N   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
 }
 
 #: Allowed cells answered by the route's own checks rather than with a 2xx: the
