@@ -16,6 +16,7 @@ from server.store.schema_groups import (
     cohort_settings,
     group_attendance,
     group_attendance_events,
+    group_session_codes,
     group_session_reminders,
     group_session_staff,
     group_sessions,
@@ -287,3 +288,22 @@ async def reminders_of(conn: AsyncConnection, user_id: str, *, since: datetime, 
                group_session_reminders.c.created_at >= since)
         .order_by(group_session_reminders.c.created_at.desc()).limit(limit))
     return list(rows.all())
+
+
+# -- join link codes -------------------------------------------------------------------------------
+
+
+async def insert_code(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(insert(group_session_codes).values(**values))
+
+
+async def use_code(conn: AsyncConnection, session_id: str, code_hash: str, at: datetime) -> Any:
+    """Spend a code: its row when it was unused and unexpired (one use, even when raced)."""
+    codes = group_session_codes.c
+    row = (await conn.execute(select(group_session_codes).where(codes.code_hash == code_hash,
+                                                                codes.session_id == session_id))).first()
+    if row is None or row.used_at is not None or row.expires_at <= at:
+        return None
+    spent = await conn.execute(update(group_session_codes).where(
+        group_session_codes.c.code_hash == code_hash, group_session_codes.c.used_at.is_(None)).values(used_at=at))
+    return row if spent.rowcount else None

@@ -263,8 +263,17 @@ class GroupSessionService:
                               "auto_admit": auto_admit}, target_type="cohort")
         return version
 
-    async def agreement(self, actor: Actor, cohort_id: str) -> Agreement:
+    @staticmethod
+    async def _within(conn: AsyncConnection, cohort_id: str, limited_to: str | None) -> None:
+        """A session opened from a group session's link reaches that session's cohort only."""
+        if limited_to is not None:
+            row = await store.session(conn, limited_to)
+            if row is None or row.cohort_id != cohort_id:
+                raise OutOfScope("No such group")
+
+    async def agreement(self, actor: Actor, cohort_id: str, *, limited_to: str | None = None) -> Agreement:
         async with self.store.read("group.agreement") as conn:
+            await self._within(conn, cohort_id, limited_to)
             cohort = await self.cohort(conn, actor, cohort_id)
             if not (manages(actor, cohort.ref) or cohort.member(actor.user_id) is not None):
                 raise OutOfScope("No such group")
@@ -279,9 +288,11 @@ class GroupSessionService:
         done = await store.accepted(conn, cohort_id, user_id, version) is not None
         return Agreement(cohort_id, current.agreement_text, version, bool(current.auto_admit), done)
 
-    async def accept_agreement(self, actor: Actor, cohort_id: str, version: int) -> None:
+    async def accept_agreement(self, actor: Actor, cohort_id: str, version: int, *,
+                               limited_to: str | None = None) -> None:
         """A participant accepts the version of the agreement they were shown."""
         async with self.store.write("group.agreement.accept") as conn:
+            await self._within(conn, cohort_id, limited_to)
             cohort = await self.cohort(conn, actor, cohort_id)
             member = cohort.member(actor.user_id)
             if member is None or member.role != CohortRole.PARTICIPANT.value:

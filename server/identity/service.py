@@ -291,17 +291,26 @@ class IdentityService:
                                      expires_at: datetime, address: str) -> LoginResult:
         """A session limited to one check-in, inside the caller's transaction (a redeemed link code).
         It never has a second factor pending: only clients get link codes."""
+        return await self._limited_session(conn, actor, kind=kind, expires_at=expires_at, address=address,
+                                           checkin_id=checkin_id)
+
+    async def insert_group_link_session(self, conn: AsyncConnection, actor: Actor, *, group_session_id: str,
+                                        kind: str, expires_at: datetime, address: str) -> LoginResult:
+        """A session limited to one group session, inside the caller's transaction (a redeemed link code)."""
+        return await self._limited_session(conn, actor, kind=kind, expires_at=expires_at, address=address,
+                                           group_session_id=group_session_id)
+
+    async def _limited_session(self, conn: AsyncConnection, actor: Actor, *, kind: str, expires_at: datetime,
+                               address: str, **limited_to: str) -> LoginResult:
         now = self.clock.now()
         token = new_token()
         session = Session(token_hash=token_digest(token), user_id=actor.user_id, kind=kind, csrf_token=new_token(24),
-                          mfa_pending=False, created_at=now, last_seen_at=now, expires_at=expires_at,
-                          checkin_id=checkin_id)
+                          mfa_pending=False, created_at=now, last_seen_at=now, expires_at=expires_at, **limited_to)
         await store.insert_session(conn, token_hash=session.token_hash, user_id=actor.user_id, kind=kind,
                                    csrf_token=session.csrf_token, mfa_pending=False, created_at=now,
-                                   last_seen_at=now, expires_at=expires_at, checkin_id=checkin_id)
+                                   last_seen_at=now, expires_at=expires_at, **limited_to)
         await audit.append(conn, at=now, actor_id=actor.user_id, action="session.create", target_type="user",
-                           target_id=actor.user_id, details={"kind": kind, "address": address,
-                                                             "checkin_id": checkin_id})
+                           target_id=actor.user_id, details={"kind": kind, "address": address, **limited_to})
         return LoginResult(actor, token, session)
 
     async def _rehash(self, user_id: str, password: str) -> None:

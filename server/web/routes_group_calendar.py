@@ -21,7 +21,7 @@ from server.web.routes_scheduling import ICS, OFFICERS, calendar_response
 from server.web.routing import Call, Permission, Registry
 from server.web.state import SERVICES
 
-CALENDAR = Permission("export a group session to a calendar", roles=MEMBERS)
+CALENDAR = Permission("export a group session to a calendar", roles=MEMBERS, group_session=True)
 UPCOMING = Permission("see their upcoming group sessions", roles=MEMBERS)
 FOLLOW_UP = Permission("see their caseload's group absences", roles=OFFICERS)
 CASE_ATTENDANCE = Permission("read a case's group attendance", roles=OFFICERS, case_scoped=True)

@@ -125,3 +125,66 @@ def test_group_sessions_in_the_upcoming_list_calendars_reminders_and_follow_ups(
     expect(line).to_contain_text(group_name)
     assert_phone_friendly(officer)
     assert_no_violations(officer, "officer case with group attendance")
+
+
+def test_a_facilitators_join_link_signs_a_participant_in_for_that_session_only(
+        phone: Phone, open_device: Callable[..., Phone]) -> None:
+    page, base = phone.page, phone.base_url
+    admin = api_login(base, "admin")
+    tag = secrets.token_hex(2)
+    username, password, _ = _facilitator(base, admin, f"Anu Ohjaaja {tag}")
+    token = api_login(base, username, password)
+    group_id = api_call(base, "POST", "/api/groups", token,
+                        {"name": f"Friday {tag}", "programme": "Thinking Skills"})["id"]
+    name = f"Mihai Pop {tag}"
+    _username, case_id = _client(base, name)  # the participant never types their password here
+    api_call(base, "POST", f"/api/groups/{group_id}/participants", token, {"case_id": case_id})
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+    session_id = api_call(base, "POST", f"/api/groups/{group_id}/sessions", token, {
+        "starts_at": soon.isoformat(), "ends_at": (soon + timedelta(minutes=90)).isoformat()})["sessions"][0]["id"]
+    member_id = next(m["id"] for m in api_call(base, "GET", f"/api/groups/{group_id}", token)["members"]
+                     if m["display_name"] == name)
+
+    # The facilitator makes the participant's link from the group's panel.
+    phone.open_login()
+    phone.submit_login(username, password)
+    expect(page.locator("h1")).to_have_text(phone.t("facilitator.title"))
+    phone.settled()
+    page.locator(f'#groups > li[data-id="{group_id}"] [data-open-group]').click()
+    page.locator(f"#join-link-session-{group_id}").select_option(session_id)
+    page.locator(f"#join-link-participant-{group_id}").select_option(member_id)
+    page.locator(f"#join-link-form-{group_id}-submit").click()
+    made = page.locator(f'[data-join-link="{member_id}"]')
+    expect(made).to_contain_text(name)
+    link = page.locator(f"#join-link-made-{group_id}-link").inner_text()
+    assert link.startswith(f"{base}/#/group-join?s={session_id}&code=")
+    assert_phone_friendly(phone)
+    assert_no_violations(phone, "facilitator join link")
+
+    # The participant opens it on a phone with no session: signed in for this session only.
+    participant = open_device(base)
+    ppage = participant.page
+    ppage.goto(link)
+    participant.settled()
+    expect(ppage.locator("h1")).to_have_text(participant.t("group_join.title"))
+    assert_no_violations(participant, "group join link")
+    ppage.locator("#group-join-use").click()
+    expect(ppage.locator("#group-join-ready")).to_have_text(participant.t("group_join.ready"))
+    expect(ppage.locator("#group-join-go")).to_have_attribute("href", f"#/group-sessions/{session_id}/live")
+    assert "code=" not in ppage.url  # the spent code is gone from the address bar
+    assert_phone_friendly(participant)
+    assert_no_violations(participant, "group join link used")
+    reach = ppage.evaluate("""async (sid) => {
+      const status = async (path) => (await fetch(path, { credentials: "same-origin" })).status;
+      const me = await (await fetch("/api/me")).json();
+      return { me: me.id, own: await status(`/api/group-sessions/${sid}/ics`),
+               appointments: await status("/api/my/appointments"), groups: await status("/api/groups") };
+    }""", session_id)
+    assert reach == {"me": member_id, "own": 200, "appointments": 403, "groups": 403}, reach
+
+    # Spent: the same link on another phone signs nobody in, and says so.
+    again = open_device(base)
+    again.page.goto(link)
+    again.settled()
+    again.page.locator("#group-join-use").click()
+    expect(again.page.locator("#group-join-error")).to_have_text(again.t("reason.group_session.bad_code"))
