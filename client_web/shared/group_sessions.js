@@ -23,11 +23,11 @@ export function sessionBadges(s, t) {
  * `series` says not to), the whole series'. Each names its session, so two never read alike.
  */
 export function calendarLinks(s, t, series = Boolean(s.series_id)) {
-  const base = `/api/group-sessions/${encodeURIComponent(s.id)}`;
+  const id = encodeURIComponent(s.id);
   return h("p", { class: "actions" },
-    h("a", { class: "button secondary", href: `${base}/ics`, download: "group-session.ics", "data-ics": s.id },
-      t("sessions.ics_one", { when: sessionWhen(s) })),
-    series && s.series_id ? h("a", { class: "button secondary", href: `${base}/series.ics`,
+    h("a", { class: "button secondary", href: `/api/group-sessions/${id}/ics`, download: "group-session.ics",
+      "data-ics": s.id }, t("sessions.ics_one", { when: sessionWhen(s) })),
+    series && s.series_id ? h("a", { class: "button secondary", href: `/api/group-sessions/${id}/series.ics`,
       download: "group-sessions.ics", "data-ics-series": s.id }, t("sessions.ics_series", { when: sessionWhen(s) }))
       : null);
 }
