@@ -64,6 +64,7 @@ from server.web import (
     routes_messaging,
     routes_push,
     routes_retention,
+    routes_rooms,
     routes_scheduling,
     routes_system,
     ws_group,
@@ -96,6 +97,7 @@ def build_registry() -> Registry:
     routes_group_sessions.register(registry)
     routes_group_calendar.register(registry)
     routes_group_links.register(registry)
+    routes_rooms.register(registry)
     return registry
 
 
@@ -153,7 +155,7 @@ def create_app(
     attendance = AttendanceService(store, clock, keyring, cases, group_sessions)
     # Group sessions are reminded in the appointments' reminder pass, with its offsets, bus and push.
     reminders.also.append(GroupReminders(store, clock, bus, push, offsets=settings.reminder_offsets_s).run_once)
-    rooms = RoomService(store, clock, identity)
+    rooms = RoomService(store, clock, identity, group_sessions)
     group_links = GroupLinkService(store, clock, identity, group_sessions)
     # One SFU per node; its id is the home node a session records when its media starts here.
     sfu = Sfu(capacity=settings.sfu_capacity, node_id=socket.gethostname() or "local")
@@ -209,6 +211,8 @@ def create_app(
     app.cleanup_ctx.append(retention_background.sweeper)
     app.cleanup_ctx.append(routes_scheduling.background)
     # -- media: the device-test echo peers, closed when the app stops
+    app[routes_rooms.PAIRING_FLOOD] = routes_rooms.pairing_flood()
+    app[routes_rooms.CLAIM_FLOOD] = routes_rooms.claim_flood()
     app[routes_media.ECHO] = routes_media.make_host(host_addresses=settings.media_host_addresses,
                                                     max_peers=settings.echo_max_peers,
                                                     lifetime_s=settings.echo_lifetime_s)

@@ -296,6 +296,19 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/group-sessions/{session_id}/register"): "N   N   Y   Y   N   N   N   N   N",
     ("POST", "/api/group-sessions/{session_id}/register"): "N   N   Y   Y   N   N   N   N   N",
     ("GET", "/api/group-sessions/{session_id}/register.csv"): "N   N   Y   Y   N   N   N   N   N",
+    # Those who run the session choose its co-facilitators and observer and mark who is in the room.
+    ("GET", "/api/group-sessions/{session_id}/staff"): "N   N   Y   Y   N   N   N   N   N",
+    ("POST", "/api/group-sessions/{session_id}/staff"): "N   N   Y   Y   N   N   N   N   N",
+    ("POST", "/api/group-sessions/{session_id}/in-room"): "N   N   Y   Y   N   N   N   N   N",
+    # -- rooms and room devices (issue 14): an office's admins and seniors register rooms and pair
+    # devices into them (the harness room is office A's); facilitators see the rooms to choose one.
+    # A device asks for a code and claims its account unsigned; only a paired device sees its room.
+    ("GET", "/api/rooms"):                     "N   N   Y   Y   N   N   N   Y   N",
+    ("POST", "/api/rooms"):                    "N   N   Y   N   N   N   N   Y   N",
+    ("POST", "/api/rooms/{room_id}/devices"):  "N   N   Y   N   N   N   N   Y   N",
+    ("POST", "/api/room-devices/pairing"):     "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    ("POST", "/api/room-devices/claim"):       "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    ("GET", "/api/room-device"):               "N   N   N   N   N   N   N   N   Y",
     # Group sessions in scheduling's shared places: a session's .ics for its members and those who
     # run it; everyone's own upcoming sessions; absences on the officers' follow-up list; a case's
     # attendance lines for those who read the case (not its client: a staff view).
@@ -342,7 +355,8 @@ FRESH_CHECKIN_ROUTES = {("POST", "/api/checkins/{checkin_id}/cant-talk"),
                         ("POST", "/api/checkins/{checkin_id}/outcome")}
 #: Group-session routes that change their session (cancel, confirm the register): a fresh one per cell.
 FRESH_SESSION_ROUTES = {("POST", "/api/group-sessions/{session_id}/cancel"),
-                        ("POST", "/api/group-sessions/{session_id}/register")}
+                        ("POST", "/api/group-sessions/{session_id}/register"),
+                        ("POST", "/api/group-sessions/{session_id}/staff")}
 #: A PNG for the attachment routes (they take a raw body, not JSON).
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 #: Per-case routes whose case is named in the body rather than the path.
@@ -404,6 +418,7 @@ class Ctx:
     checkin: str = ""  # a video check-in of case "own", open now
     alert: str = ""  # the officer's alert: the client of "own" could not talk safely in a check-in
     session: str = ""  # a session of the harness group, started a minute ago
+    room: str = ""  # a room of office A
     unique: itertools.count[int] = field(default_factory=itertools.count)
 
     def case_key(self, role: str, relation: str) -> str:
@@ -453,6 +468,16 @@ async def _setup(client: TestClient[Any, Any], services: Services) -> Ctx:
     await services.group_sessions.set_agreement(w.actor("facilitator"), ctx.group, auto_admit=False,
                                                 text="What is said in the group stays in the group.")
     ctx.session = await _new_session(ctx)
+    # The room device acts as a paired device of the harness room (the world's room_device
+    # account has no device; it still signs in by password for the session cells).
+    ctx.room = await services.rooms.create_room(senior, name="Matrix room", kind="office")
+    pairing = await services.rooms.start_pairing()
+    await services.rooms.pair(senior, ctx.room, pairing.code, "Matrix room PC")
+    claimed = await services.rooms.claim(pairing.device_id, pairing.secret, kind="bearer", address="matrix")
+    assert claimed is not None
+    ctx.headers["room_device"] = {"Authorization": f"Bearer {claimed.token}"}
+    ctx.spare["colleague"] = await ident.create_user(None, username="spare_colleague", display_name="Colleague",
+                                                     role=Role.FACILITATOR, office_id=w.offices["A"], password=None)
     return ctx
 
 
@@ -481,7 +506,7 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
         url = url.replace("{user_id}", ctx.client_of["own"])
     url = url.replace("{user_id}", ctx.spare["disable_target"]).replace("{request_id}", ctx.data_request)
     url = url.replace("{conversation_id}", ctx.case_conversation).replace("{attachment_id}", ctx.attachment)
-    url = url.replace("{group_id}", ctx.group).replace("{alert_id}", ctx.alert)
+    url = url.replace("{group_id}", ctx.group).replace("{alert_id}", ctx.alert).replace("{room_id}", ctx.room)
     if "{appointment_id}" in url:
         url = url.replace("{appointment_id}", await _fresh_appointment(ctx))
     if "{assignment_id}" in url:
@@ -528,6 +553,14 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
         case ("POST", "/api/checkins/{checkin_id}/code-session"):
             code, _ = await ctx.services.checkins.issue_link(ctx.w.actor("officer"), checkin)
             body.update(code=code, kind="bearer")
+        case ("POST", "/api/rooms/{room_id}/devices"):
+            body.update(code=(await ctx.services.rooms.start_pairing()).code)
+        case ("POST", "/api/room-devices/claim"):
+            pairing = await ctx.services.rooms.start_pairing()
+            await ctx.services.rooms.pair(ctx.w.actor("senior"), ctx.room, pairing.code, f"Matrix PC {n}")
+            body.update(device_id=pairing.device_id, secret=pairing.secret, kind="bearer")
+        case ("POST", "/api/group-sessions/{session_id}/staff"):
+            body.update(user_id=ctx.spare["colleague"])
         case ("POST", "/api/group-sessions/{session_id}/code-session"):
             code, _ = await ctx.services.group_links.issue_link(ctx.w.actor("facilitator"), ctx.session,
                                                                ctx.client_of["own"])
