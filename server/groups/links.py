@@ -68,9 +68,8 @@ class GroupLinkService:
                     raise Unauthenticated("This link's code is not valid: it was used, has expired or is wrong",
                                           reason="group_session.bad_code")
                 actor = identity_store.actor_from_row(user)
-                result = await self.identity.insert_group_link_session(
-                    conn, actor, group_session_id=session_id, kind=kind, expires_at=used.expires_at,
-                    address=address)
+                result = await self.identity.insert_session(conn, actor, kind=kind, address=address,
+                                                            expires_at=used.expires_at, group_session_id=session_id)
                 await audit.append(conn, at=now, actor_id=actor.user_id, action="group_session.code_used",
                                    target_type="group_session", target_id=session_id, details=None)
         except Unauthenticated:

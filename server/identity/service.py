@@ -310,10 +310,7 @@ class IdentityService:
                                    last_seen_at=now, expires_at=expires_at, checkin_id=checkin_id,
                                    group_session_id=group_session_id)
         details: dict[str, object] = {"kind": kind, "address": address}
-        if checkin_id is not None:
-            details["checkin_id"] = checkin_id
-        if group_session_id is not None:
-            details["group_session_id"] = group_session_id
+        details.update({k: v for k, v in (("checkin_id", checkin_id), ("group_session_id", group_session_id)) if v})
         await audit.append(conn, at=now, actor_id=actor.user_id, action="session.create", target_type="user",
                            target_id=actor.user_id, details=details)
         return LoginResult(actor, token, session)
@@ -323,12 +320,6 @@ class IdentityService:
         """A session limited to one check-in, inside the caller's transaction (a redeemed link code)."""
         return await self.insert_session(conn, actor, kind=kind, address=address, expires_at=expires_at,
                                          checkin_id=checkin_id)
-
-    async def insert_group_link_session(self, conn: AsyncConnection, actor: Actor, *, group_session_id: str,
-                                        kind: str, expires_at: datetime, address: str) -> LoginResult:
-        """A session limited to one group session, inside the caller's transaction (a redeemed link code)."""
-        return await self.insert_session(conn, actor, kind=kind, address=address, expires_at=expires_at,
-                                         group_session_id=group_session_id)
 
     async def _rehash(self, user_id: str, password: str) -> None:
         hashed = await self.passwords.hash(password)
