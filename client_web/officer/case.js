@@ -12,6 +12,7 @@ import { actionForm } from "../shared/forms.js";
 import { isoDay } from "../shared/appointments.js";
 import { flagList } from "./home.js";
 import { checkinsCard } from "./case_checkins.js";
+import { caseAttendanceCard } from "./group_attendance.js";
 
 /** A card with a heading, its content, and an optional form whose submit calls `send`. */
 function section(id, title, ...content) {
@@ -204,6 +205,7 @@ export async function render(view, ctx) {
     const notes = notesCard(file, ctx, reload);
     const checkins = checkinsCard(file, ctx);
     const remote = remoteCard(file, ctx, reload);
+    const attendance = caseAttendanceCard(file.case_id, api, t);
     view.querySelector("h1")?.remove();
     view.prepend(pageHeading(file.client.display_name));
     slot.replaceChildren();
@@ -221,10 +223,11 @@ export async function render(view, ctx) {
       meetingsCard(file, ctx, reload),
       remote.card,
       checkins.card,
+      attendance.card,
       notes.card,
       peopleCard(file, ctx, reload),
       ctx.me.role === "senior_officer" ? seniorCard(file, ctx, reload) : null]);
-    await Promise.all([notes.loaded, checkins.loaded, remote.loaded]);
+    await Promise.all([notes.loaded, checkins.loaded, remote.loaded, attendance.loaded]);
     if (said) status.textContent = said;
   };
   await reload();

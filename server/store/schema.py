@@ -75,6 +75,8 @@ sessions = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     # Set for a session got from a check-in link's one-time code: it reaches that check-in only.
     Column("checkin_id", ID, nullable=True),
+    # Set for a session got from a group session link's one-time code: it reaches that group session only.
+    Column("group_session_id", ID, nullable=True),
 )
 
 enrolment_codes = Table(

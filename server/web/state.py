@@ -14,6 +14,7 @@ from server.checkins.service import CheckinService
 from server.clock import Clock
 from server.crypto.keyring import Keyring
 from server.groups.attendance import AttendanceService
+from server.groups.links import GroupLinkService
 from server.groups.rooms import RoomService
 from server.groups.service import GroupService
 from server.groups.sessions import GroupSessionService
@@ -56,6 +57,7 @@ class Services:
     # -- group programme sessions (issue 14)
     group_sessions: GroupSessionService
     attendance: AttendanceService
+    group_links: GroupLinkService
     rooms: RoomService
     networks: NetworkService  # issue 16: case networks (a service API; no routes yet)
 

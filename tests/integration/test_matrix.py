@@ -309,6 +309,23 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/room-devices/pairing"):     "Y   Y   Y   Y   Y   Y   Y   Y   Y",
     ("POST", "/api/room-devices/claim"):       "Y   Y   Y   Y   Y   Y   Y   Y   Y",
     ("GET", "/api/room-device"):               "N   N   N   N   N   N   N   N   Y",
+    # Group sessions in scheduling's shared places: a session's .ics for its members and those who
+    # run it; everyone's own upcoming sessions; absences on the officers' follow-up list; a case's
+    # attendance lines for those who read the case (not its client: a staff view).
+    ("GET", "/api/group-sessions/{session_id}/ics"): "Y   N   Y   Y   N   N   N   N   N",
+    ("GET", "/api/group-sessions/{session_id}/series.ics"): "Y   N   Y   Y   N   N   N   N   N",
+    ("GET", "/api/my/group-sessions"):        "Y   N   Y   Y   N   N   N   N   N",
+    ("GET", "/api/followups/group-absences"): "N   Y   Y   N   N   N   N   N   N",
+    # A participant's one-time join link: made by those who run the session (for the harness
+    # group's participant), spent by anyone holding the code (a fresh code per cell).
+    ("POST", "/api/group-sessions/{session_id}/participants/{user_id}/link"): "N   N   Y   Y   N   N   N   N   N",
+    ("POST", "/api/group-sessions/{session_id}/code-session"): "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    ("GET", "/api/cases/{case_id}/group-attendance"): {
+        "own":                                 "N   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
 }
 
 #: Allowed cells answered by the route's own checks rather than with a 2xx: the
@@ -485,6 +502,8 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
     key = ctx.case_key(role, relation) if relation is not None else "own"
     n = next(ctx.unique)
     url = path.replace("{case_id}", ctx.cases[key]).replace("{rule_id}", POLICY_RULE)
+    if path.endswith("/participants/{user_id}/link"):  # the harness group's participant
+        url = url.replace("{user_id}", ctx.client_of["own"])
     url = url.replace("{user_id}", ctx.spare["disable_target"]).replace("{request_id}", ctx.data_request)
     url = url.replace("{conversation_id}", ctx.case_conversation).replace("{attachment_id}", ctx.attachment)
     url = url.replace("{group_id}", ctx.group).replace("{alert_id}", ctx.alert).replace("{room_id}", ctx.room)
@@ -542,6 +561,10 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
             body.update(device_id=pairing.device_id, secret=pairing.secret, kind="bearer")
         case ("POST", "/api/group-sessions/{session_id}/staff"):
             body.update(user_id=ctx.spare["colleague"])
+        case ("POST", "/api/group-sessions/{session_id}/code-session"):
+            code, _ = await ctx.services.group_links.issue_link(ctx.w.actor("facilitator"), ctx.session,
+                                                               ctx.client_of["own"])
+            body.update(code=code, kind="bearer")
         case ("POST", "/api/checkins/{checkin_id}/safe-space") if role == "client":
             body.update(answers={"private_place": True, "alone": True, "not_driving": True})
     return url, body, headers
