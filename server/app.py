@@ -30,6 +30,7 @@ from server.identity.ratelimit import LoginLimiter
 from server.identity.service import IdentityService
 from server.media.quality import Advisor
 from server.media.sfu import Sfu
+from server.mentoring.service import MentoringService
 from server.messaging.attachments import AttachmentService
 from server.messaging.push import PushService, VapidKey
 from server.messaging.service import MessagingService
@@ -57,6 +58,7 @@ from server.web import (
     routes_groups,
     routes_identity,
     routes_media,
+    routes_mentoring,
     routes_messaging,
     routes_push,
     routes_retention,
@@ -90,6 +92,7 @@ def build_registry() -> Registry:
     routes_checkins.register(registry)
     routes_alerts.register(registry)
     routes_group_sessions.register(registry)
+    routes_mentoring.register(registry)
     return registry
 
 
@@ -151,6 +154,7 @@ def create_app(
     group_live = ws_group.GroupLive(gateway, group_sessions, attendance, sfu, clock)
     # -- case networks (issue 16)
     networks = NetworkService(store, clock, keyring, cases, policy, push=push.notify)
+    mentoring = MentoringService(store, clock, keyring, cases)
     registry = build_registry()
     services = Services(
         settings=settings,
@@ -176,6 +180,7 @@ def create_app(
         attendance=attendance,
         rooms=rooms,
         networks=networks,
+        mentoring=mentoring,
     )
 
     app = web.Application(
