@@ -34,7 +34,7 @@ export function activityLog(p, t, id) {
   return h("ul", { class: "plain stack", id }, p.activities.map((a) =>
     h("li", { "data-activity-id": a.id, "data-kind": a.kind },
       h("strong", {}, t(`mentoring.kind.${a.kind}`)), ` · ${dayText(a.done_on)} · ${hoursText(a.hours, t)}`,
-      a.note ? [h("br"), h("span", { class: "note" }, a.note)] : null)));
+      a.note ? [h("br"), h("span", { class: "activity-note" }, a.note)] : null)));
 }
 
 /** The outcomes recorded, by whom (the mentor, the officer). */

@@ -265,14 +265,15 @@ class CaseService:
             await self._audit(conn, by, "case.exception", case_id, {"until": until.isoformat(), "reason": reason})
         return until
 
-    async def assign_mentor(self, by: Actor, *, mentor_id: str, client_id: str,
-                            ends_on: date | None = None) -> MentorAssignment:
-        """Assign a mentor to a client, with a new, empty mentoring conversation of their own:
-        a mentor never reads what the client wrote to an earlier mentor."""
+    async def assign_mentor(self, by: Actor, *, mentor_id: str, client_id: str, ends_on: date | None = None,
+                            starts_on: date | None = None) -> MentorAssignment:
+        """Assign a mentor to a client for a period, with a new, empty mentoring conversation of
+        their own: a mentor never reads what the client wrote to an earlier mentor."""
         now = self.clock.now()
         period = self.policy.engine.policies.mentoring  # a period ends (issue 16): by default after 8 months
-        ends_on = ends_on or now.date() + timedelta(days=period.default_period_days)
-        mentoring.check_end(ends_on, now.date(), period.max_period_days)
+        starts_on = starts_on or now.date()
+        ends_on = ends_on or starts_on + timedelta(days=period.default_period_days)
+        mentoring.check_period(starts_on, ends_on, now.date(), period.max_period_days)
         assignment = MentorAssignment(new_id(), mentor_id, client_id, now, ends_on)
         async with self.store.write("mentor.assign") as conn:
             row = await store.case_by_client(conn, client_id)
@@ -286,7 +287,7 @@ class CaseService:
             if await store.running_assignment(conn, mentor_id, client_id) is not None:
                 raise AlreadyAssigned("This mentor already mentors this client", reason="case.already_mentor")
             await store.insert_mentor_assignment(conn, id=assignment.id, mentor_id=mentor_id, client_id=client_id,
-                                                 created_at=now, ended_at=None, ends_on=ends_on, starts_on=now.date())
+                                                 created_at=now, ended_at=None, ends_on=ends_on, starts_on=starts_on)
             await self._audit(conn, by, "mentor.assign", row.id, {
                 "mentor_id": mentor_id, "assignment_id": assignment.id,
                 "ends_on": None if ends_on is None else ends_on.isoformat()})

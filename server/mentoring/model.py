@@ -67,6 +67,15 @@ def check_end(ends_on: date, today: date, max_days: int) -> None:
                          reason="mentoring.too_long", params={"max_days": max_days})
 
 
+def check_period(starts_on: date, ends_on: date, today: date, max_days: int) -> None:
+    """A new period: it may have begun already (a mentoring recorded after it started), but
+    no longer ago than the longest period; its end lies ahead."""
+    if starts_on > today or starts_on < today - timedelta(days=max_days):
+        raise BadRequest(f"A mentoring period starts today or in the last {max_days} days",
+                         reason="mentoring.start", params={"max_days": max_days})
+    check_end(ends_on, today, max_days)
+
+
 def check_activity(kind: str, done_on: date, minutes: int, note: str, *, starts_on: date, today: date) -> None:
     if kind not in ACTIVITY_KINDS:
         raise BadRequest(f"An activity is one of {', '.join(ACTIVITY_KINDS)}", reason="mentoring.kind")
