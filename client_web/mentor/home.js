@@ -10,20 +10,26 @@ import { actionForm } from "../shared/forms.js";
 import { activityBody, activityFields, activityLog, hoursText, outcomeBody, outcomeFields, outcomeList,
   periodText } from "../shared/mentoring.js";
 
-function periodCard(p, api, t, reload) {
+function periodCard(p, api, t, reload, said) {
   const id = p.assignment_id;
   const mine = p.outcomes.some((o) => o.party === "mentor");
-  const url = (what) => `/api/mentoring/${encodeURIComponent(id)}/${what}`;
   const title = `mentee-${id}-title`;
-  return h("li", { class: "card stack", "data-id": p.mentee.id, "data-assignment-id": id, "aria-labelledby": title },
-    h("h2", { class: "big", id: title }, p.mentee.display_name),
+  // After an activity only this card is read again (the server says if the period has ended).
+  const refresh = async () => {
+    const fresh = await api.get(`/api/mentoring/${encodeURIComponent(id)}`);
+    card.replaceWith(periodCard(fresh, api, t, reload, said));
+    document.getElementById(title)?.focus();  // the form that had focus is gone
+    said(t("mentoring.activity_recorded"));
+  };
+  const card = h("li", { class: "card stack", "data-id": p.mentee.id, "data-assignment-id": id, "aria-labelledby": title },
+    h("h2", { class: "big", id: title, tabindex: "-1" }, p.mentee.display_name),
     h("p", { class: "period" }, periodText(p, t)),
     p.running ? [
       h("h3", {}, t("mentoring.record_activity")),
       actionForm(`activity-${id}`, activityFields(`activity-${id}`, t), t("mentoring.record_activity"), {
         body: () => activityBody(`activity-${id}`),
-        send: (b) => api.post(url("activities"), b),
-        done: () => reload(t("mentoring.activity_recorded")),
+        send: (b) => api.post(`/api/mentoring/${encodeURIComponent(id)}/activities`, b),
+        done: refresh,
       }),
       h("h3", {}, t("mentoring.log"), " · ", hoursText(p.hours, t)),
       activityLog(p, t, `log-${id}`)] : h("p", { class: "muted" }, t("mentoring.access_ended")),
@@ -32,9 +38,10 @@ function periodCard(p, api, t, reload) {
       h("h3", {}, t("mentoring.record_outcome")),
       actionForm(`outcome-${id}`, outcomeFields(`outcome-${id}`, t), t("mentoring.record_outcome"), {
         body: () => outcomeBody(`outcome-${id}`),
-        send: (b) => api.post(url("outcome"), b),
+        send: (b) => api.post(`/api/mentoring/${encodeURIComponent(id)}/outcome`, b),
         done: () => reload(t("mentoring.outcome_recorded")),
       })] : null);
+  return card;
 }
 
 export async function render(view, { me, api, t }) {
@@ -48,7 +55,7 @@ export async function render(view, { me, api, t }) {
     if (!data) return;
     slot.replaceChildren(data.periods.length
       ? h("ul", { class: "cards", id: "mentees", "aria-labelledby": "page-title" },
-        data.periods.map((p) => periodCard(p, api, t, load)))
+        data.periods.map((p) => periodCard(p, api, t, load, (text) => { status.textContent = text; })))
       : h("p", {}, t("mentor.empty")));
     if (typeof said === "string") status.textContent = said;
   };

@@ -18,7 +18,6 @@ function dayAfter(from, days) {
 function periodItem(p, ctx, reload) {
   const { t, api } = ctx;
   const id = p.assignment_id;
-  const url = (what) => `/api/mentor-assignments/${encodeURIComponent(id)}/${what}`;
   const title = `period-${id}-title`;
   const today = isoDay(new Date());
   const base = p.ends_on && p.ends_on > today ? p.ends_on : today;
@@ -34,7 +33,7 @@ function periodItem(p, ctx, reload) {
   ], t("mentoring.extend"), {
     body: () => ({ ends_on: document.getElementById(`extend-${id}-date`).value,
       reason: document.getElementById(`extend-${id}-reason`).value.trim() }),
-    send: (b) => api.post(url("extend"), b),
+    send: (b) => api.post(`/api/mentor-assignments/${encodeURIComponent(id)}/extend`, b),
     done: () => reload(t("mentoring.extended")),
   }) : null,
   h("h4", {}, t("mentoring.log"), " · ", hoursText(p.hours, t)),
@@ -44,7 +43,7 @@ function periodItem(p, ctx, reload) {
     h("h4", {}, t("mentoring.record_outcome")),
     actionForm(`case-outcome-${id}`, outcomeFields(`case-outcome-${id}`, t), t("mentoring.record_outcome"), {
       body: () => outcomeBody(`case-outcome-${id}`),
-      send: (b) => api.post(url("outcome"), b),
+      send: (b) => api.post(`/api/mentor-assignments/${encodeURIComponent(id)}/outcome`, b),
       done: () => reload(t("mentoring.outcome_recorded")),
     })]);
 }
