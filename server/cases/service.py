@@ -284,8 +284,12 @@ class CaseService:
             if mentor.office_id != row.office_id and not self.policy.engine.policies.scope.mentor_from_other_office:
                 # Another office's mentor is out of the officer's scope: answered as an unknown id.
                 raise OutOfScope("No such client or mentor")
-            if await store.running_assignment(conn, mentor_id, client_id) is not None:
+            running = await store.running_assignment(conn, mentor_id, client_id)
+            if running is not None and mentoring.period_open(running.ends_on, None, now):
                 raise AlreadyAssigned("This mentor already mentors this client", reason="case.already_mentor")
+            if running is not None:  # its period has ended: it ends now, and a new period starts afresh
+                await store.end_mentor_assignment(conn, running.id, now)
+                await messaging_store.close_mentoring(conn, assignment_id=running.id, mentor_id=mentor_id, at=now)
             await store.insert_mentor_assignment(conn, id=assignment.id, mentor_id=mentor_id, client_id=client_id,
                                                  created_at=now, ended_at=None, ends_on=ends_on, starts_on=starts_on)
             await self._audit(conn, by, "mentor.assign", row.id, {

@@ -17,7 +17,7 @@ from server.store.schema_mentoring import mentoring_activities
 from tests.helpers.http import error_of, row_counts
 from tests.helpers.world import World, add_office_b, build, login
 from tests.integration.test_attachments import PNG, upload
-from tests.integration.test_mentoring import mentoring_with, new_mentor, talk
+from tests.integration.test_mentoring import assign, mentoring_with, new_mentor, talk
 from tests.integration.test_messaging import connect, next_of
 
 RULE = "mentoring_period_ended"
@@ -252,3 +252,23 @@ async def test_another_office_sees_no_mentoring(api: Any) -> None:
     assert await row_counts(services) == before
     periods = (await (await client.get("/api/mentoring", headers=m_b)).json())["periods"]
     assert [p["mentee"]["display_name"] for p in periods] == ["Client_Other"]
+
+
+async def test_a_mentor_whose_period_ended_is_assigned_again_for_a_new_period(api: Any) -> None:
+    client, services = api
+    w = await build(services)
+    assignment, conversation, _ = await period(client, services, w, days=3)
+    o_h = await login(client, "officer")
+    await error_of(await assign(client, o_h, w.users["mentor1"], w.clients["own"]), 409, "already_assigned")
+    services.clock.advance(timedelta(days=4))  # the period has ended, the assignment still stands
+    o_h, m_h = await login(client, "officer"), await login(client, "mentor1")
+    resp = await assign(client, o_h, w.users["mentor1"], w.clients["own"])
+    assert resp.status == 201, await resp.text()
+    again = (await resp.json())["id"]
+    # The old one is ended (its conversation closed, the mentor out of it); the new one starts empty.
+    await error_of(await client.get(f"/api/conversations/{conversation}/messages", headers=m_h), 404, "not_found")
+    fresh = await mentoring_with(client, m_h, w.users["mentor1"])
+    assert fresh["id"] != conversation and fresh["last_seq"] == 0
+    periods = (await (await client.get(f"/api/cases/{w.cases['own']}/mentoring", headers=o_h)).json())["periods"]
+    by_id = {p["assignment_id"]: p for p in periods}
+    assert by_id[assignment]["ended_at"] is not None and by_id[again]["running"] is True
