@@ -62,6 +62,7 @@ from server.web import (
     routes_messaging,
     routes_push,
     routes_retention,
+    routes_rooms,
     routes_scheduling,
     routes_system,
     ws_group,
@@ -93,6 +94,7 @@ def build_registry() -> Registry:
     routes_alerts.register(registry)
     routes_group_sessions.register(registry)
     routes_mentoring.register(registry)
+    routes_rooms.register(registry)
     return registry
 
 
@@ -113,7 +115,8 @@ def create_app(
         account_window_s=settings.login_account_window_s,
         max_block_s=settings.login_max_block_s,
     )
-    keyring = Keyring(settings.kek)
+    keyring = Keyring(settings.kek, ttl_s=settings.key_cache_ttl_s, ttl_bus_down_s=settings.key_cache_ttl_bus_down_s,
+                      bus_healthy=lambda: bus.healthy)
     policy = PolicyService(store, clock, settings.policies_dir, bus)
     identity = IdentityService(store, clock, passwords, limiter, settings, policy)
     cases = CaseService(store, clock, keyring, policy, identity)
@@ -128,7 +131,8 @@ def create_app(
     messaging.sent_hooks.append(push.message_stored)
     sweeper = Sweeper(store, clock, keyring, policy, bus, chunk_rows=settings.retention_chunk_rows,
                       pause_ratio=settings.retention_pause_ratio)
-    retention = RetentionService(store, clock, policy, cases, sweeper)
+    retention = RetentionService(store, clock, policy, cases, sweeper,
+                                 backup_key_lifetime_days=settings.backup_key_lifetime_days)
     # -- scheduling and video check-ins (issue 4)
     windows = WindowSettings(open_before=timedelta(seconds=settings.join_open_before_s),
                              close_after=timedelta(seconds=settings.join_close_after_s))
@@ -148,7 +152,7 @@ def create_app(
     # -- group programme sessions (issue 14)
     group_sessions = GroupSessionService(store, clock, windows=windows)
     attendance = AttendanceService(store, clock, keyring, cases, group_sessions)
-    rooms = RoomService(store, clock, identity)
+    rooms = RoomService(store, clock, identity, group_sessions)
     # One SFU per node; its id is the home node a session records when its media starts here.
     sfu = Sfu(capacity=settings.sfu_capacity, node_id=socket.gethostname() or "local")
     group_live = ws_group.GroupLive(gateway, group_sessions, attendance, sfu, clock)
@@ -204,6 +208,8 @@ def create_app(
     app.cleanup_ctx.append(retention_background.sweeper)
     app.cleanup_ctx.append(routes_scheduling.background)
     # -- media: the device-test echo peers, closed when the app stops
+    app[routes_rooms.PAIRING_FLOOD] = routes_rooms.pairing_flood()
+    app[routes_rooms.CLAIM_FLOOD] = routes_rooms.claim_flood()
     app[routes_media.ECHO] = routes_media.make_host(host_addresses=settings.media_host_addresses,
                                                     max_peers=settings.echo_max_peers,
                                                     lifetime_s=settings.echo_lifetime_s)

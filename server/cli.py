@@ -1,4 +1,5 @@
-"""``tandem``: serve | migrate | demo | user create | audit verify | retention run | policy check."""
+"""``tandem``: serve | migrate | demo | user create | audit verify | retention run | backup | restore |
+policy check."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import getpass
 import json
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -18,6 +21,7 @@ from server.settings import Settings, SettingsError, from_env
 from server.text import clean_name
 
 if TYPE_CHECKING:
+    from server.backup.windows import KeyDir
     from server.web.state import Services
 
 T = TypeVar("T")
@@ -146,15 +150,76 @@ def cmd_audit_verify(settings: Settings) -> int:
     return asyncio.run(run())
 
 
-def cmd_retention_run(settings: Settings, dry_run: bool) -> int:
-    """One sweep now (or, with --dry-run, what it would remove); prints JSON. A run that
-    was killed is finished by the next one."""
+def cmd_retention_run(settings: Settings, dry_run: bool, as_of: datetime | None = None) -> int:
+    """One sweep now (or, with --dry-run, what it would remove, now or on ``as_of``); prints
+    JSON. A run that was killed is finished by the next one."""
 
     async def run(services: Services) -> dict[str, object]:
         sweeper = services.retention.sweeper
-        return (await sweeper.dry_run()).to_json() if dry_run else await sweeper.run()
+        if dry_run:
+            return (await sweeper.dry_run(on=as_of)).to_json()
+        done: dict[str, int] = {}
+        last = [0.0]
+
+        async def progress(step: str, n: int) -> None:  # at most a line a second, on stderr
+            done[step] = done.get(step, 0) + n
+            if time.monotonic() - last[0] >= 1.0:
+                last[0] = time.monotonic()
+                _progress("retention: " + ", ".join(f"{k} {v}" for k, v in done.items()))
+
+        sweeper.progress = progress
+        return await sweeper.run()
 
     print(json.dumps(asyncio.run(_with_app(settings.with_(retention_sweep_enabled=False), run))), flush=True)
+    return 0
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _backup_keys(settings: Settings) -> KeyDir:
+    from server.backup.windows import KeyDir
+
+    return KeyDir(settings.backup_keys, settings.backup_key_lifetime_days)
+
+
+def cmd_backup(settings: Settings, target: str) -> int:
+    """``tandem backup FILE``: prune expired window keys, then write a backup (JSON report on stdout,
+    progress on stderr). ``tandem backup prune``: only the prune."""
+    from server.backup import service as backup
+
+    async def run(services: Services) -> dict[str, object]:
+        keys = _backup_keys(settings)
+        now = services.clock.now()
+        pruned = backup.prune(keys, services.policy.engine.policies.retention, now)
+        if target == "prune":
+            return pruned
+        for window in pruned["destroyed_windows"]:
+            _progress(f"backup: window key {window} destroyed (older than {keys.lifetime_days} days)")
+        report = await backup.backup(services.store.engine, Path(target), keys, now, _progress)
+        return {**report, "destroyed_windows": pruned["destroyed_windows"]}
+
+    try:
+        out = asyncio.run(_with_app(settings.with_(retention_sweep_enabled=False), run))
+    except backup.BackupRefused as err:
+        print(f"tandem backup: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps(out), flush=True)
+    return 0
+
+
+def cmd_restore(settings: Settings, source: Path, keys_from: Path | None) -> int:
+    """``tandem restore FILE [--keys-from NEWER]`` into the (empty) database of DATABASE_URL."""
+    from server.backup import service as backup
+
+    try:
+        out = asyncio.run(backup.restore(settings.database_url, source, _backup_keys(settings),
+                                         datetime.now(UTC), keys_from=keys_from, progress=_progress))
+    except backup.BackupRefused as err:
+        print(f"tandem restore: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps(out), flush=True)
     return 0
 
 
@@ -193,11 +258,36 @@ def parser() -> argparse.ArgumentParser:
     retention = sub.add_parser("retention").add_subparsers(dest="retention_cmd", required=True)
     rr = retention.add_parser("run", help="run the retention sweeper once (JSON receipt); --dry-run changes nothing")
     rr.add_argument("--dry-run", action="store_true")
+    rr.add_argument("--as-of", type=_as_of, metavar="DATE",
+                    help="with --dry-run: what a sweep on this date (YYYY-MM-DD, UTC, or an ISO time) would remove")
     rr.add_argument("--data-dir")
+    bk = sub.add_parser("backup", help="write a backup whose key material dies with its window key; "
+                                       "`tandem backup prune` destroys window keys older than their lifetime")
+    bk.add_argument("target", metavar="FILE|prune", help="the new backup file (never overwritten), or prune")
+    bk.add_argument("--data-dir")
+    rs = sub.add_parser("restore", help="restore a backup into the empty database of DATABASE_URL")
+    rs.add_argument("file", type=Path)
+    rs.add_argument("--keys-from", type=Path, metavar="NEWER",
+                    help="take the key material from this newer backup (the file's own window key was pruned)")
+    rs.add_argument("--data-dir")
     policy = sub.add_parser("policy").add_subparsers(dest="policy_cmd", required=True)
     pc = policy.add_parser("check", help="validate a folder of policy files")
     pc.add_argument("dir", type=Path)
     return p
+
+
+def _as_of(value: str) -> datetime:
+    """A date (its start, UTC) or a full ISO time; within a century of today, as the admin preview."""
+    from server.retention.plan import MAX_DAYS
+
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD or an ISO time, got {value!r}") from None
+    at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    if abs(at - datetime.now(UTC)) > timedelta(days=MAX_DAYS):
+        raise argparse.ArgumentTypeError("must be within a hundred years of today")
+    return at
 
 
 def _display_name(value: str) -> str:
@@ -229,7 +319,14 @@ def main(argv: list[str] | None = None) -> int:
     elif args.cmd == "audit":
         return cmd_audit_verify(settings)
     elif args.cmd == "retention":
-        return cmd_retention_run(settings, args.dry_run)
+        if args.as_of is not None and not args.dry_run:
+            print("tandem: --as-of is for --dry-run only (a real sweep always runs as of now)", file=sys.stderr)
+            return 2
+        return cmd_retention_run(settings, args.dry_run, args.as_of)
+    elif args.cmd == "backup":
+        return cmd_backup(settings, args.target)
+    elif args.cmd == "restore":
+        return cmd_restore(settings, args.file, args.keys_from)
     return 0
 
 

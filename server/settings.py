@@ -70,6 +70,12 @@ class Settings:
     retention_sweep_interval_s: int = 3600  # the first sweep runs one interval after start
     retention_sweep_enabled: bool = True
     retention_chunk_rows: int = 500  # rows deleted per transaction: what a live write may wait behind
+    # -- backups (issue 15): window keys outside the database, destroyed once older than the lifetime
+    backup_key_dir: Path | None = None  # None: <data_dir>/backup-keys
+    backup_key_lifetime_days: int = 7
+    # -- the in-memory cache of bucket keys: how long a key is used before the store is asked again
+    key_cache_ttl_s: float = 60.0  # whatever the bus says (a missed shred notice is bounded by this)
+    key_cache_ttl_bus_down_s: float = 5.0  # while this node's bus is down
     # -- scheduling (issue 4)
     reminder_offsets_s: tuple[int, ...] = (24 * 3600, 15 * 60)  # before an appointment's start
     reminder_interval_s: int = 30  # how often the reminder task looks for due reminders
@@ -93,6 +99,10 @@ class Settings:
     sfu_capacity: int = 400
     # -- the office boundary (issue 12): office-less admin accounts that may act in every office
     cross_office_admins: frozenset[str] = frozenset()
+
+    @property
+    def backup_keys(self) -> Path:
+        return self.backup_key_dir or self.data_dir / "backup-keys"
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -308,6 +318,10 @@ def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Se
         retention_sweep_interval_s=_int(env, "TANDEM_RETENTION_SWEEP_INTERVAL_S", 3600),
         retention_sweep_enabled=_bool(env, "TANDEM_RETENTION_SWEEP", True),
         retention_chunk_rows=_int(env, "TANDEM_RETENTION_CHUNK_ROWS", 500),
+        backup_key_dir=Path(env["TANDEM_BACKUP_KEY_DIR"]) if env.get("TANDEM_BACKUP_KEY_DIR") else None,
+        backup_key_lifetime_days=_int(env, "TANDEM_BACKUP_KEY_LIFETIME_DAYS", 7),
+        key_cache_ttl_s=float(_int(env, "TANDEM_KEY_CACHE_TTL_S", 60)),
+        key_cache_ttl_bus_down_s=float(_int(env, "TANDEM_KEY_CACHE_TTL_BUS_DOWN_S", 5)),
         reminder_offsets_s=_offsets(env, "TANDEM_REMINDER_OFFSETS"),
         reminder_interval_s=_int(env, "TANDEM_REMINDER_INTERVAL_S", 30),
         join_open_before_s=_int(env, "TANDEM_JOIN_OPEN_BEFORE_S", 10 * 60),

@@ -54,6 +54,8 @@ export function retentionCard(api, t) {
       h("tbody", {}, policy.categories.map((cat) => row(cat, t))));
     const result = h("div", { id: "retention-result", "aria-live": "polite" });
     const reason = field("retention-reason", t("retention.reason"), { type: "text", maxlength: "2000" });
+    // The dry run answers for any date, so an admin can see what a sweep on a future day removes.
+    const onDate = field("retention-on", t("retention.on_date"), { type: "date" });
     const run = async (save) => {
       result.replaceChildren();
       try {
@@ -64,7 +66,10 @@ export function retentionCard(api, t) {
           result.replaceChildren(h("p", { role: "status", id: "retention-saved" },
             t("retention.saved", { version: done.version.version }), " ", summary(done.report, t)));
         } else {
-          const report = await api.post("/api/admin/retention/preview", body);
+          const day = onDate.querySelector("input").value;
+          // Noon UTC names the same calendar day in every time zone the page may be shown in.
+          const report = await api.post("/api/admin/retention/preview",
+            day ? { ...body, on: `${day}T12:00:00Z` } : body);
           result.replaceChildren(h("p", { role: "status", id: "retention-preview" }, summary(report, t)));
         }
       } catch (err) {
@@ -76,6 +81,7 @@ export function retentionCard(api, t) {
     slot.replaceChildren(
       h("p", { class: "muted" }, t("retention.intro", { version: policy.version })),
       h("div", { class: "table-wrap", role: "region", "aria-label": t("retention.table"), tabindex: "0" }, table),
+      onDate,
       reason,
       h("div", { class: "actions" },
         h("button", { type: "button", class: "button secondary", id: "retention-preview-button",

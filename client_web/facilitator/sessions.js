@@ -2,7 +2,9 @@
 // with a cancel that asks once more, the group's confidentiality agreement (a changed text is
 // accepted anew by every participant), and each session's attendance register: every
 // participant's evidence and the server's suggestion, confirmed with one status each (saved
-// to their cases), then a CSV download. Live video is not here yet: no "join" button.
+// to their cases), then a CSV download. Hybrid sessions (hybridParts, roomSelect): a session
+// may meet in one of the office's rooms; each session's co-facilitators and observer; and, for
+// a session in a room, a checklist of who is present in the room, which feeds the register.
 import { h, append } from "../shared/dom.js";
 import { loadInto, errorBox, field, selectField, details } from "../shared/ui.js";
 import { actionForm } from "../shared/forms.js";
@@ -81,9 +83,10 @@ function sessionItem(s, ctx, reload) {
   const panel = h("div", { class: "stack", id: registerId, hidden: true });
   const error = h("div", { "aria-live": "polite" });
   const actions = h("div", { class: "actions" });
+  const hybrid = hybridParts(s, ctx);
   const li = h("li", { class: "card session", "data-session-id": s.id, "data-status": s.status },
     h("p", { class: "big", id: titleId }, sessionWhen(s)), s.room_name ? h("p", {}, s.room_name) : null,
-    sessionBadges(s, t), actions, error, panel);
+    sessionBadges(s, t), actions, error, panel, hybrid.panels);
   const toggle = h("button", { type: "button", class: "button secondary", "data-open-register": s.id,
     "aria-expanded": "false", "aria-controls": registerId, "aria-describedby": titleId }, t("register.open"));
   toggle.addEventListener("click", async () => {
@@ -104,7 +107,7 @@ function sessionItem(s, ctx, reload) {
   };
   const idle = () => {
     actions.replaceChildren();
-    append(actions, [s.status === "scheduled" ? toggle : null,
+    append(actions, [s.status === "scheduled" ? toggle : null, hybrid.buttons,
       cancellable ? h("button", { type: "button", class: "button secondary", "data-cancel-session": s.id,
         "aria-describedby": titleId, onclick: ask }, t("sessions.cancel")) : null]);
   };
@@ -121,6 +124,110 @@ function sessionItem(s, ctx, reload) {
   return li;
 }
 
+// -- hybrid sessions: the room, the added staff, presence in the room ------------------------
+
+const STAFF_ROLES = ["co_facilitator", "observer"];
+
+/** The room a session meets in: none (online only) or one of the office's rooms, loaded when shown. */
+function roomSelect(id, ctx) {
+  const { api, t } = ctx;
+  const select = h("select", { id, name: id }, h("option", { value: "" }, t("sessions.no_room")));
+  api.get("/api/rooms").then((data) => {
+    for (const r of data.rooms) select.append(h("option", { value: r.id }, r.name));
+  }).catch(() => {}); // no rooms to offer: the session is scheduled without one
+  return h("div", { class: "field" }, h("label", { for: id }, t("sessions.room")), select);
+}
+
+/** A session's added staff and the form to add one, loaded into `slot`. */
+async function showStaff(slot, s, ctx) {
+  const { api, t } = ctx;
+  const url = `/api/group-sessions/${enc(s.id)}/staff`;
+  const key = (name) => `staff-${s.id}-${name}`;
+  const said = h("p", { class: "visually-hidden", role: "status", id: key("status") });
+  const draw = (data, message) => {
+    slot.replaceChildren(h("h5", { id: key("title") }, t("staff.title")), said,
+      data.staff.length
+        ? h("ul", { class: "plain", id: key("list"), "aria-labelledby": key("title") },
+          data.staff.map((x) => h("li", { "data-user-id": x.user_id, "data-role": x.role },
+            t("staff.member", { name: x.display_name, role: t(`staff.role.${x.role}`) }))))
+        : h("p", { class: "muted", id: key("list") }, t("staff.none")),
+      data.candidates.length
+        ? actionForm(key("form"), [
+          selectField(key("user"), t("staff.choose"), data.candidates.map((c) => [c.id, c.display_name])),
+          selectField(key("role"), t("staff.as"), STAFF_ROLES.map((r) => [r, t(`staff.role.${r}`)]), "co_facilitator"),
+        ], t("staff.add"), {
+          body: (form) => ({ user_id: form.querySelector(`#${CSS.escape(key("user"))}`).value,
+            role: form.querySelector(`#${CSS.escape(key("role"))}`).value }),
+          send: (b) => api.post(url, b),
+          done: (_form, got) => draw(got, t("staff.added")),
+        })
+        : h("p", { class: "hint" }, t("staff.no_candidates")),
+      h("p", { class: "hint" }, t("staff.observer_hint")));
+    said.textContent = message || "";
+  };
+  const data = await loadInto(slot, () => api.get(url), () => showStaff(slot, s, ctx));
+  if (data) draw(data);
+}
+
+/** Who is present in the room: one checkbox per enrolled participant, each change is evidence. */
+async function showInRoom(slot, s, ctx) {
+  const { api, t } = ctx;
+  const key = (name) => `in-room-${s.id}-${name}`;
+  const reg = await loadInto(slot, () => api.get(`/api/group-sessions/${enc(s.id)}/register`),
+    () => showInRoom(slot, s, ctx));
+  if (!reg) return;
+  const said = h("p", { class: "visually-hidden", role: "status", id: key("status") });
+  const error = h("div", { "aria-live": "polite", id: key("error") });
+  const box = (line) => {
+    const id = key(line.user_id);
+    const input = h("input", { type: "checkbox", id, checked: line.in_room, "data-user-id": line.user_id });
+    input.addEventListener("change", async () => {
+      error.replaceChildren();
+      input.disabled = true;
+      try {
+        await api.post(`/api/group-sessions/${enc(s.id)}/in-room`, { user_id: line.user_id, present: input.checked });
+        said.textContent = t(input.checked ? "in_room.marked" : "in_room.unmarked", { name: line.display_name });
+      } catch (err) {
+        input.checked = !input.checked;
+        error.replaceChildren(errorBox(err));
+      } finally {
+        input.disabled = false;
+      }
+    });
+    return h("div", { class: "check" }, input, h("label", { for: id }, line.display_name));
+  };
+  slot.replaceChildren(reg.lines.length
+    ? h("fieldset", { id: key("list") }, h("legend", {}, t("in_room.legend", { room: s.room_name })),
+      reg.lines.map(box))
+    : h("p", { class: "muted", id: key("list") }, t("register.no_participants")),
+  h("p", { class: "hint" }, t("in_room.hint")), said, error);
+}
+
+/** A toggle that opens `show` in its own panel under the session. */
+function panelToggle(s, name, label, show) {
+  const panelId = `session-${s.id}-${name}`;
+  const panel = h("div", { class: "stack", id: panelId, hidden: true });
+  const button = h("button", { type: "button", class: "button secondary", [`data-open-${name}`]: s.id,
+    "aria-expanded": "false", "aria-controls": panelId, "aria-describedby": `session-${s.id}-when` }, label);
+  button.addEventListener("click", async () => {
+    const open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", String(open));
+    panel.hidden = !open;
+    if (open) await show(panel);
+    else panel.replaceChildren();
+  });
+  return [button, panel];
+}
+
+/** The staff and in-room toggles of a scheduled session and their panels. */
+function hybridParts(s, ctx) {
+  const { t } = ctx;
+  if (s.status !== "scheduled" || s.register_confirmed) return { buttons: [], panels: [] };
+  const parts = [panelToggle(s, "staff", t("staff.open"), (slot) => showStaff(slot, s, ctx))];
+  if (s.room_id) parts.push(panelToggle(s, "in-room", t("in_room.open"), (slot) => showInRoom(slot, s, ctx)));
+  return { buttons: parts.map(([b]) => b), panels: parts.map(([, p]) => p) };
+}
+
 function scheduleForm(group, ctx, reload) {
   const { api, t } = ctx;
   const key = (name) => `session-${name}-${group.id}`;
@@ -133,6 +240,7 @@ function scheduleForm(group, ctx, reload) {
       : t("schedule.once")]), 0),
     field(key("count"), t("schedule.count"), { type: "number", min: "2", max: "52", value: "6", inputmode: "numeric" },
       t("sessions.count_hint")),
+    roomSelect(key("room"), ctx),
   ], t("sessions.schedule"), {
     body: (form) => {
       const value = (name) => form.querySelector(`#${CSS.escape(key(name))}`).value;
@@ -141,6 +249,7 @@ function scheduleForm(group, ctx, reload) {
         ends_at: new Date(start.getTime() + Number(value("duration")) * 60000).toISOString() };
       const weeks = Number(value("repeat"));
       if (weeks) body.recurrence = { interval_weeks: weeks, count: Number(value("count")) || 2, timezone: timeZone() };
+      if (value("room")) body.room_id = value("room");
       return body;
     },
     send: (b) => api.post(`/api/groups/${enc(group.id)}/sessions`, b),

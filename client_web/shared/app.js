@@ -6,6 +6,8 @@
 //   #/messages       conversations (clients, officers, mentors, partners); ?id=… one thread
 //   #/schedule       an officer's day or week (?view=day|week&date=YYYY-MM-DD) and follow-ups
 //   #/cases/<id>     the officer's case page (officers and senior officers)
+//   #/rooms          the office's rooms and room devices (admins and senior officers)
+//   #/device         a meeting-room PC: shows a pairing code, then its room's sessions (no sign-in)
 import { h } from "./dom.js";
 import { fetchMe, logout as endSession, setCsrfToken, api } from "./api.js";
 import { setViewer } from "./reasons.js";
@@ -23,10 +25,12 @@ const HOMES = {
   admin: "/admin/home.js",
   facilitator: "/facilitator/home.js",
   mentor: "/mentor/home.js",
+  room_device: "/device/home.js",
 };
-const BASIC_HOME = "/shared/basic_home.js"; // partner, interpreter, room_device
+const BASIC_HOME = "/shared/basic_home.js"; // partner, interpreter
 const MESSAGING_ROLES = new Set(["client", "officer", "mentor", "partner"]); // who has #/messages
 const SCHEDULE_ROLES = new Set(["officer", "senior_officer"]); // who has #/schedule
+const ROOM_ROLES = new Set(["admin", "senior_officer"]); // who has #/rooms
 const SCREENS = {
   "/login": "/shared/login.js",
   "/enrol": "/shared/enrol.js",
@@ -35,6 +39,8 @@ const SCREENS = {
   "/schedule": "/officer/schedule.js",
   "/case": "/officer/case.js", // reached as #/cases/<id>
   "/checkin": "/checkin/join.js", // a video check-in from its link (needs no session when the link has a code)
+  "/rooms": "/admin/rooms.js",
+  "/device": "/device/home.js",
 };
 const AFTER_LOGIN_KEY = "tandem.after_login"; // a screen to return to after signing in (e.g. a check-in link)
 // The server answers 403 mfa_enrolment_required to staff without a second factor, and
@@ -67,7 +73,9 @@ function splitRoute(route) {
 function wantedPath(path) {
   if (path === "/enrol") return path; // needs no session; the code is the credential
   if (path === "/checkin" && !state.mfaSetup) return path; // signs in, or uses the link's one-time code
+  if (path === "/device" && !state.me && !state.mfaPending) return path; // pairs by the code on its screen
   if (!state.me) return "/login";
+  if (path === "/rooms" && !state.mfaSetup && ROOM_ROLES.has(state.me.role)) return path;
   if (state.mfaSetup) return "/second-factor";
   if ((path === "/schedule" || path === "/case") && SCHEDULE_ROLES.has(state.me.role)) return path;
   return path === "/messages" && MESSAGING_ROLES.has(state.me.role) ? path : "/home";
@@ -165,6 +173,9 @@ function renderHeader(path) {
       state.mfaSetup || !SCHEDULE_ROLES.has(state.me.role) ? null
         : h("a", { href: "#/schedule", id: "nav-schedule", "aria-current": path === "/schedule" ? "page" : null },
           t("schedule.title")),
+      state.mfaSetup || !ROOM_ROLES.has(state.me.role) ? null
+        : h("a", { href: "#/rooms", id: "nav-rooms", "aria-current": path === "/rooms" ? "page" : null },
+          t("rooms.title")),
       h("button", { type: "button", class: "button secondary", id: "logout", onclick: signOut },
         t("action.logout")))
     : null;

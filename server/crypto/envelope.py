@@ -3,10 +3,11 @@
 Design note. Client data is encrypted with AES-256-GCM under a *data key* that
 belongs to one (case, data category, month) bucket. Data keys are stored only
 wrapped (encrypted) by the key-encryption key (KEK), which lives outside the
-database (environment or key file). Destroying a bucket's wrapped key makes every
-copy of that bucket's ciphertext unreadable, including copies in database backups:
-this is how retention is enforced (GDPR art. 5(1)(e), 17). The KEK never touches
-the database and never appears in logs.
+database (environment or key file). Destroying a bucket's wrapped key makes the
+bucket's ciphertext unreadable: this is how retention is enforced (GDPR art. 5(1)(e),
+17). A backup still holds the wrapped key as it was, so ``tandem backup`` seals it under
+a window key that is itself destroyed after a bounded lifetime (``server/backup``). The
+KEK never touches the database and never appears in logs.
 
 Ciphertext layout: ``version (1 byte) | nonce (12 bytes) | ciphertext+tag``.
 The associated data binds a ciphertext to its key and its row, so a ciphertext

@@ -3,12 +3,20 @@
 A bucket is (case, category, month). ``encrypt`` finds or creates the bucket's key
 inside the caller's transaction; ``decrypt`` raises ``KeyShredded`` when the key has
 been destroyed, which callers treat as "this data no longer exists".
+
+A shred anywhere (this node, another node, the CLI) is announced on the bus and every
+node drops the key at once (``forget_many``). The bus stores nothing and Redis may be
+down or a notice lost, so a cached key is also used only for a bounded time: ``ttl_s``
+(60 s) while the bus is healthy, ``ttl_bus_down_s`` (5 s) while it is not; then the store
+is asked again, and a destroyed key is gone. When the bus comes back, everything cached
+is dropped (notices may have been missed meanwhile).
 """
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -38,19 +46,51 @@ def bucket_of(at: datetime) -> str:
 
 
 class Keyring:
-    def __init__(self, kek: bytes, *, cache_size: int = 4096) -> None:
+    def __init__(self, kek: bytes, *, cache_size: int = 4096, ttl_s: float = 60.0, ttl_bus_down_s: float = 5.0,
+                 bus_healthy: Callable[[], bool] = lambda: True,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        if min(ttl_s, ttl_bus_down_s) <= 0:
+            raise ValueError("key cache lifetimes must be positive")
         self._wrap = envelope.derive(kek, "wrap")
         self._cache: OrderedDict[str, AESGCM] = OrderedDict()
         self._ids: dict[tuple[str, str, str], str] = {}
+        self._born: dict[str, float] = {}  # key id -> when it was read from the store (monotonic)
         self._cache_size = cache_size
         self._inserted: set[str] = set()  # keys this process created (see forget_inserted)
+        self.ttl_s = ttl_s
+        self.ttl_bus_down_s = ttl_bus_down_s
+        self._bus_healthy = bus_healthy
+        self._monotonic = monotonic
 
     def _remember(self, key_id: str, bucket: tuple[str, str, str], key: AESGCM) -> None:
         self._cache[key_id] = key
         self._ids[bucket] = key_id
+        self._born[key_id] = self._monotonic()
         while len(self._cache) > self._cache_size:
             old_id, _ = self._cache.popitem(last=False)
+            self._born.pop(old_id, None)
             self._ids = {b: k for b, k in self._ids.items() if k != old_id}
+
+    def _fresh(self, key_id: str) -> bool:
+        """Whether a cached key may still be used without asking the store (a plain read)."""
+        born = self._born.get(key_id)
+        if born is None or key_id not in self._cache:
+            return False
+        ttl = self.ttl_s if self._bus_healthy() else self.ttl_bus_down_s
+        return self._monotonic() - born < ttl
+
+    def _cached_fresh(self, key_id: str) -> AESGCM | None:
+        if self._fresh(key_id):
+            return self._cache[key_id]
+        if key_id in self._cache:
+            self.forget(key_id)
+        return None
+
+    def forget_all(self) -> None:
+        """Drop every cached key (the bus is back: shred notices may have been missed)."""
+        self._cache.clear()
+        self._ids.clear()
+        self._born.clear()
 
     def forget(self, key_id: str) -> None:
         """Drop a key from memory (after a shred here or on another node)."""
@@ -61,6 +101,7 @@ class Keyring:
         gone = set(key_ids)
         for key_id in gone:
             self._cache.pop(key_id, None)
+            self._born.pop(key_id, None)
         self._ids = {b: k for b, k in self._ids.items() if k not in gone}
 
     def forget_inserted(self) -> None:
@@ -75,9 +116,9 @@ class Keyring:
     ) -> tuple[str, AESGCM]:
         ident = (case_id, category, bucket)
         key_id = self._ids.get(ident)
-        if key_id is not None and key_id in self._cache:
+        if key_id is not None and (cached := self._cached_fresh(key_id)) is not None:
             self._cache.move_to_end(key_id)
-            return key_id, self._cache[key_id]
+            return key_id, cached
         row = await self._select(conn, case_id, category, bucket)
         if row is None:
             raw = envelope.new_data_key()
@@ -123,14 +164,16 @@ class Keyring:
     # not remembered: it is read back, committed, by a later batch.
 
     def knows(self, case_id: str, category: str, at: datetime) -> bool:
-        """Whether the bucket's key is in memory. A plain read (no reordering), so a batch's
-        step may ask it from the SQLite writer thread to skip reading keys it has."""
-        return (case_id, category, bucket_of(at)) in self._ids
+        """Whether the bucket's key is in memory and fresh. A plain read (no reordering), so a
+        batch's step may ask it from the SQLite writer thread to skip reading keys it has. A
+        batch then takes the key with ``cached``."""
+        key_id = self._ids.get((case_id, category, bucket_of(at)))
+        return key_id is not None and self._fresh(key_id)
 
     def cached(self, case_id: str, category: str, at: datetime) -> tuple[str, AESGCM] | None:
         key_id = self._ids.get((case_id, category, bucket_of(at)))
-        if key_id is None or key_id not in self._cache:
-            return None
+        if key_id is None or not self._fresh(key_id):
+            return None  # (stale since ``knows``: the batch takes the committed row or fails and falls back)
         self._cache.move_to_end(key_id)
         return key_id, self._cache[key_id]
 
@@ -171,7 +214,7 @@ class Keyring:
         return key_id, self.seal(key_id, key, plaintext, aad)
 
     async def decrypt(self, conn: AsyncConnection, *, key_id: str, blob: bytes, aad: bytes) -> bytes:
-        key = self._cache.get(key_id)
+        key = self._cached_fresh(key_id)
         if key is None:
             row = (
                 await conn.execute(

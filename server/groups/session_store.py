@@ -57,6 +57,14 @@ async def sessions_of_member(conn: AsyncConnection, user_id: str, *, start: date
     return list((await conn.execute(query)).all())
 
 
+async def sessions_of_room(conn: AsyncConnection, room_id: str, *, start: datetime, limit: int) -> list[Any]:
+    """A room's scheduled sessions that end after ``start``, the earliest first."""
+    query = (_listed().where(group_sessions.c.room_id == room_id, group_sessions.c.ends_at > start,
+                             group_sessions.c.status == "scheduled")
+             .order_by(group_sessions.c.starts_at).limit(limit))
+    return list((await conn.execute(query)).all())
+
+
 async def series_from(conn: AsyncConnection, series_id: str, starts_at: datetime) -> list[Any]:
     query = (_listed().where(group_sessions.c.series_id == series_id, group_sessions.c.starts_at >= starts_at,
                              group_sessions.c.status == "scheduled").order_by(group_sessions.c.starts_at))

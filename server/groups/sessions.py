@@ -211,9 +211,9 @@ class GroupSessionService:
                 raise BadRequest("Co-facilitators and observers are facilitators who do not run the group already")
             staff = await store.staff(conn, session_id)
             if any(s.user_id == user_id for s in staff):
-                raise Conflict("Already on this session's staff")
+                raise Conflict("Already on this session's staff", reason="group_session.already_staff")
             if role is Role.OBSERVER and any(s.role == Role.OBSERVER.value for s in staff):
-                raise Conflict("A session has one observer")
+                raise Conflict("A session has one observer", reason="group_session.one_observer")
             await store.add_staff(conn, session_id=session_id, user_id=user_id, role=role.value,
                                   added_by=by.user_id, added_at=self.clock.now())
             await self._audit(conn, by, "group_session.staff.add", row.id, {"user_id": user_id, "role": role.value})
@@ -224,6 +224,20 @@ class GroupSessionService:
             if not await self.runs(conn, actor, row, cohort):
                 raise OutOfScope("No such session")
             return await store.staff(conn, session_id)
+
+    async def staffing(self, actor: Actor, session_id: str) -> tuple[list[Any], list[Any]]:
+        """The session's added staff, and the office's facilitators its managers could still add
+        (none for a co-facilitator, who adds no one)."""
+        async with self.store.read("group_session.staffing") as conn:
+            row, cohort = await self.session_of(conn, actor, session_id)
+            if not await self.runs(conn, actor, row, cohort):
+                raise OutOfScope("No such session")
+            staff = await store.staff(conn, session_id)
+            if not manages(actor, cohort.ref):
+                return staff, []
+            taken = cohort.ref.facilitator_ids | {s.user_id for s in staff}
+            return staff, [u for u in await cohort_store.office_facilitators(conn, cohort.row.office_id)
+                           if u.id not in taken]
 
     # -- the confidentiality agreement ------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 It runs once every ``retention_sweep_interval_s`` (the first time one interval after
 start, so a restart loop cannot hammer the database), and on every node it drops
-keys that any node shredded from the in-memory key cache. Running on several nodes
+keys that any node (or ``tandem retention run``) shredded from the in-memory key cache,
+and the whole cache when the bus comes back from an outage. Running on several nodes
 at once is safe: shredding and deleting are idempotent, each chunk is its own
 transaction, and a key destroyed twice is destroyed once.
 """
@@ -16,6 +17,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from server.backup.service import check_lifetime
 from server.retention.runner import SHRED_CHANNEL
 from server.web.state import SERVICES
 
@@ -25,11 +27,18 @@ log = logging.getLogger(__name__)
 async def sweeper(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
     keyring = services.keyring
+    # A backup key that outlives the shortest retention period would keep expired data readable in
+    # backups longer than the data was kept: such a node does not start (issue 15).
+    check_lifetime(services.settings.backup_key_lifetime_days, services.policy.engine.policies.retention)
 
     def forget(_channel: str, payload: bytes) -> None:
         keyring.forget_many(payload.decode().split(","))
 
     sub = await services.bus.subscribe(SHRED_CHANNEL, forget)
+    # Back from an outage, the bus may have missed shred notices: nothing cached is trusted.
+    callbacks = getattr(services.bus, "reconnect_callbacks", None)
+    if callbacks is not None:
+        callbacks.append(keyring.forget_all)
     task = asyncio.get_running_loop().create_task(_loop(app)) if services.settings.retention_sweep_enabled else None
     yield
     sub.close()

@@ -6,13 +6,16 @@ than one chunk:
 
 1. *Shred*: for every category, destroy the keys of expired buckets of cases not
    under legal hold, a batch of keys per transaction with an audit row inside. From
-   this commit on, the bucket's rows, and every copy of them in a backup, cannot be
-   decrypted: the wrapped key existed nowhere else.
+   this commit on, the bucket's rows cannot be decrypted (every node is told to drop its
+   cached copy); copies in ``tandem backup`` files follow when their window key is pruned
+   (``server/backup/windows.py``).
 2. *Purge*: for every destroyed key, delete its rows from each registered table
    (``registry.py``) in chunks, then the key row itself. The destroyed keys are the
    durable to-do list: a run killed at any point leaves keys destroyed (so nothing is
    half-readable) and the next run finishes their rows. Each chunk adds its count to
    the run's row in the same transaction, so a receipt never over- or under-counts.
+   Then the key table is scrubbed: no destroyed key's bytes stay in the database
+   files (SQLite's WAL emptied; PostgreSQL's key table vacuumed).
 3. *Audit log*: records older than its period go from the front of the chain; the
    anchor (last removed seq and hash) is moved in the same transaction and an
    ``audit.expire`` record names it, so ``tandem audit verify`` still proves the rest.
@@ -41,7 +44,7 @@ from server.bus.base import Bus
 from server.clock import Clock
 from server.crypto.keyring import CATEGORIES as KEY_CATEGORIES
 from server.crypto.keyring import Keyring
-from server.errors import Conflict
+from server.errors import Conflict, Unavailable
 from server.ids import new_id
 from server.policy.schema import RetentionConfig
 from server.policy.service import PolicyService
@@ -78,6 +81,7 @@ class Sweeper:
         self.chunk_budget_s = chunk_budget_s
         self._rows = chunk_rows  # the chunk size in use: at most chunk_rows, less when chunks run long
         self._chunks_done = 0
+        self._keys_touched = False  # this run destroyed or dropped a key: scrub the files after
         self.longest_hold_s = 0.0
         self.longest_by_name: dict[str, float] = {}
         #: Called after each committed chunk with (step, rows); may raise to stop the run
@@ -132,8 +136,11 @@ class Sweeper:
         async with self._write("retention.run.start") as conn:
             await store.insert_run(conn, id=run_id, started_at=now, finished_at=None, policy_version=version,
                                    counts={}, buckets=0)
+        self._keys_touched = False
         await self._shred(config, run_id)
         await self._purge(config, run_id)
+        if self._keys_touched:
+            await self._scrub()
         audit_removed = await self._expire_audit(config, run_id)
         return await self._receipt(run_id, version, audit_removed)
 
@@ -151,6 +158,7 @@ class Sweeper:
                         break
                     ids = [str(k.id) for k in keys]
                     destroyed = await store.destroy_keys(conn, ids, self.clock.now())
+                    self._keys_touched = True
                     await self._add_buckets(conn, run_id, destroyed)
                     await audit.append(conn, at=self.clock.now(), actor_id=None, action="retention.shred",
                                        target_type="data_keys", target_id=run_id,
@@ -162,8 +170,14 @@ class Sweeper:
     async def forget(self, key_ids: list[str]) -> None:
         """Drop destroyed keys from this node's cache and tell the other nodes to (after commit)."""
         self.keyring.forget_many(key_ids)
-        if key_ids:
+        if not key_ids:
+            return
+        try:
             await self.bus.publish(SHRED_CHANNEL, ",".join(key_ids).encode())
+        except Unavailable:
+            # The shred is committed whatever the bus does: other nodes stop using these keys when
+            # their cached copies age out (the key cache's short lifetime while their bus is down).
+            log.warning("shred notice not published: the bus is down", extra={"keys": len(key_ids)})
 
     async def _add_buckets(self, conn: AsyncConnection, run_id: str, n: int) -> None:
         row = await store.run_row(conn, run_id)
@@ -205,10 +219,20 @@ class Sweeper:
             for holder in holders_of(category):
                 await self._chunks(None, category, partial(_shred_chunk(holder), holder=holder, key_ids=ids))
         await self._drop_keys([str(r.id) for r in rows], [])
+        await self._scrub()
+
+    async def _scrub(self) -> None:
+        """No destroyed key's bytes left in the database files (SQLite WAL, PostgreSQL dead rows)."""
+        try:
+            if not await store.scrub_keys(self.store):
+                log.warning("could not empty the write-ahead log after a shred; the next sweep tries again")
+        except Exception:
+            log.exception("vacuuming the key table after a shred failed; the next sweep tries again")
 
     async def _drop_keys(self, ids: list[str], stuck: list[str]) -> None:
         """Delete the key rows whose data rows are all gone (one transaction; key by key when
         a table outside the registry still refers to one of them)."""
+        self._keys_touched = True
         try:
             async with self._write("retention.drop_keys") as conn:
                 await store.drop_keys(conn, ids)

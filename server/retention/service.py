@@ -16,6 +16,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.audit import store as audit
+from server.backup.service import shortest_period
 from server.cases import store as case_store
 from server.cases.service import CaseService, CaseView
 from server.clock import Clock
@@ -41,8 +42,10 @@ class PolicyChange:
 
 class RetentionService:
     def __init__(self, store_: Store, clock: Clock, policy: PolicyService, cases: CaseService,
-                 sweeper: Sweeper) -> None:
+                 sweeper: Sweeper, *, backup_key_lifetime_days: int = 0) -> None:
         self.store = store_
+        #: Backup window keys live this long (issue 15); no period may be shorter.
+        self.backup_key_lifetime_days = backup_key_lifetime_days
         self.clock = clock
         self.policy = policy
         self.cases = cases
@@ -95,6 +98,15 @@ class RetentionService:
             updated = replace_rule(current, RULE_ID, config, version=current.version + 1)
         except (plan.CategoryError, PolicyError) as err:
             raise BadRequest(f"retention.toml: {err}" if isinstance(err, plan.CategoryError) else str(err)) from err
+        category, days = shortest_period(updated.retention)
+        if days < self.backup_key_lifetime_days:
+            # A shred reaches a backup only when its window key is destroyed: a period shorter than
+            # the window keys' lifetime would keep expired data readable in backups for longer than
+            # the data itself was kept.
+            raise BadRequest(f"categories.{category}.period_days: {days} days is shorter than the backup key "
+                             f"lifetime ({self.backup_key_lifetime_days} days, TANDEM_BACKUP_KEY_LIFETIME_DAYS)",
+                             reason="retention.shorter_than_backup_keys",
+                             params={"category": category, "days": self.backup_key_lifetime_days})
         return updated.retention
 
     async def preview(self, changes: Mapping[str, Mapping[str, object]], on: datetime | None = None) -> plan.Report:

@@ -10,7 +10,7 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, literal_column, or_, select, tuple_, update
+from sqlalchemy import Select, delete, func, literal_column, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnClause
 
@@ -223,6 +223,36 @@ async def checkpoint(store_: Store) -> None:
     path = store_.engine.url.database
     if path:
         await asyncio.to_thread(_checkpoint, path)
+
+
+async def scrub_keys(store_: Store) -> bool:
+    """After keys were destroyed: leave no copy of their wrapped bytes in the database's files.
+
+    SQLite overwrites deleted content with zeros (``secure_delete``, every connection), but the
+    write-ahead log still holds the pages as they were: a TRUNCATE checkpoint copies the pages
+    back and empties it. PostgreSQL keeps the old row version of an UPDATE or DELETE in the
+    table's file until a VACUUM prunes it: the key table is vacuumed. Returns whether it could
+    (a busy SQLite or a vacuum refused is retried after the next sweep)."""
+    if store_.sqlite:
+        path = store_.engine.url.database
+        if not path:
+            return True  # an in-memory database has no files
+        return await asyncio.to_thread(_truncate_wal, path)
+    async with store_.engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("VACUUM data_keys"))
+    return True
+
+
+def _truncate_wal(path: str) -> bool:
+    db = sqlite3.connect(path, timeout=2)
+    try:
+        busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return not busy
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        db.close()
 
 
 def _checkpoint(path: str) -> None:

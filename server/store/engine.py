@@ -49,6 +49,9 @@ def _sqlite_events(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=30000")
+        # Deleted content is overwritten with zeros, so a shredded key's bytes do not linger in
+        # free space of the database file (issue 15; the sweeper also empties the WAL after a shred).
+        cur.execute("PRAGMA secure_delete=ON")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -37,3 +37,32 @@ class FrameBudget:
     @property
     def flooding(self) -> bool:
         return self.strikes >= self.max_strikes
+
+
+class KeyedBudgets:
+    """One ``FrameBudget`` per key (an address) for requests anyone may send unsigned, such as a
+    room device asking for a pairing code, plus one ``overall`` budget for all keys together, so
+    many addresses cannot flood either. At most ``max_keys`` are remembered: the least recently
+    seen is forgotten first (a forgotten key starts again with a full bucket)."""
+
+    __slots__ = ("_budgets", "burst", "max_keys", "overall", "rate")
+
+    def __init__(self, *, rate: float, burst: int, overall_rate: float, overall_burst: int,
+                 max_keys: int = 10_000) -> None:
+        if max_keys < 1:
+            raise ValueError("max_keys must be positive")
+        self.rate = rate
+        self.burst = burst
+        self.max_keys = max_keys
+        self.overall = FrameBudget(rate=overall_rate, burst=overall_burst)
+        self._budgets: dict[str, FrameBudget] = {}
+
+    def take(self, key: str, now: float) -> bool:
+        """True when one more request of ``key`` may be served now."""
+        budget = self._budgets.pop(key, None)
+        if budget is None:
+            budget = FrameBudget(rate=self.rate, burst=self.burst)
+            while len(self._budgets) >= self.max_keys:
+                del self._budgets[next(iter(self._budgets))]
+        self._budgets[key] = budget  # most recently seen last
+        return budget.take(now) and self.overall.take(now)

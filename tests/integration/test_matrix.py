@@ -311,6 +311,19 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/group-sessions/{session_id}/register"): "N   N   Y   Y   N   N   N   N   N",
     ("POST", "/api/group-sessions/{session_id}/register"): "N   N   Y   Y   N   N   N   N   N",
     ("GET", "/api/group-sessions/{session_id}/register.csv"): "N   N   Y   Y   N   N   N   N   N",
+    # Those who run the session choose its co-facilitators and observer and mark who is in the room.
+    ("GET", "/api/group-sessions/{session_id}/staff"): "N   N   Y   Y   N   N   N   N   N",
+    ("POST", "/api/group-sessions/{session_id}/staff"): "N   N   Y   Y   N   N   N   N   N",
+    ("POST", "/api/group-sessions/{session_id}/in-room"): "N   N   Y   Y   N   N   N   N   N",
+    # -- rooms and room devices (issue 14): an office's admins and seniors register rooms and pair
+    # devices into them (the harness room is office A's); facilitators see the rooms to choose one.
+    # A device asks for a code and claims its account unsigned; only a paired device sees its room.
+    ("GET", "/api/rooms"):                     "N   N   Y   Y   N   N   N   Y   N",
+    ("POST", "/api/rooms"):                    "N   N   Y   N   N   N   N   Y   N",
+    ("POST", "/api/rooms/{room_id}/devices"):  "N   N   Y   N   N   N   N   Y   N",
+    ("POST", "/api/room-devices/pairing"):     "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    ("POST", "/api/room-devices/claim"):       "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    ("GET", "/api/room-device"):               "N   N   N   N   N   N   N   N   Y",
 }
 
 #: Allowed cells answered by the route's own checks rather than with a 2xx: the
@@ -340,7 +353,8 @@ FRESH_CHECKIN_ROUTES = {("POST", "/api/checkins/{checkin_id}/cant-talk"),
                         ("POST", "/api/checkins/{checkin_id}/outcome")}
 #: Group-session routes that change their session (cancel, confirm the register): a fresh one per cell.
 FRESH_SESSION_ROUTES = {("POST", "/api/group-sessions/{session_id}/cancel"),
-                        ("POST", "/api/group-sessions/{session_id}/register")}
+                        ("POST", "/api/group-sessions/{session_id}/register"),
+                        ("POST", "/api/group-sessions/{session_id}/staff")}
 #: A PNG for the attachment routes (they take a raw body, not JSON).
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 #: Per-case routes whose case is named in the body rather than the path.
@@ -403,6 +417,7 @@ class Ctx:
     alert: str = ""  # the officer's alert: the client of "own" could not talk safely in a check-in
     session: str = ""  # a session of the harness group, started a minute ago
     mentoring: str = ""  # the world mentor's running assignment to the client of "own"
+    room: str = ""  # a room of office A
     unique: itertools.count[int] = field(default_factory=itertools.count)
 
     def case_key(self, role: str, relation: str) -> str:
@@ -454,6 +469,16 @@ async def _setup(client: TestClient[Any, Any], services: Services) -> Ctx:
     ctx.session = await _new_session(ctx)
     [period] = await services.mentoring.of_mentor(w.actor("mentor"))
     ctx.mentoring = period.assignment_id
+    # The room device acts as a paired device of the harness room (the world's room_device
+    # account has no device; it still signs in by password for the session cells).
+    ctx.room = await services.rooms.create_room(senior, name="Matrix room", kind="office")
+    pairing = await services.rooms.start_pairing()
+    await services.rooms.pair(senior, ctx.room, pairing.code, "Matrix room PC")
+    claimed = await services.rooms.claim(pairing.device_id, pairing.secret, kind="bearer", address="matrix")
+    assert claimed is not None
+    ctx.headers["room_device"] = {"Authorization": f"Bearer {claimed.token}"}
+    ctx.spare["colleague"] = await ident.create_user(None, username="spare_colleague", display_name="Colleague",
+                                                     role=Role.FACILITATOR, office_id=w.offices["A"], password=None)
     return ctx
 
 
@@ -480,7 +505,7 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
     url = path.replace("{case_id}", ctx.cases[key]).replace("{rule_id}", POLICY_RULE)
     url = url.replace("{user_id}", ctx.spare["disable_target"]).replace("{request_id}", ctx.data_request)
     url = url.replace("{conversation_id}", ctx.case_conversation).replace("{attachment_id}", ctx.attachment)
-    url = url.replace("{group_id}", ctx.group).replace("{alert_id}", ctx.alert)
+    url = url.replace("{group_id}", ctx.group).replace("{alert_id}", ctx.alert).replace("{room_id}", ctx.room)
     if "{appointment_id}" in url:
         url = url.replace("{appointment_id}", await _fresh_appointment(ctx))
     if "{assignment_id}" in url:
@@ -531,6 +556,14 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
         case ("POST", "/api/checkins/{checkin_id}/code-session"):
             code, _ = await ctx.services.checkins.issue_link(ctx.w.actor("officer"), checkin)
             body.update(code=code, kind="bearer")
+        case ("POST", "/api/rooms/{room_id}/devices"):
+            body.update(code=(await ctx.services.rooms.start_pairing()).code)
+        case ("POST", "/api/room-devices/claim"):
+            pairing = await ctx.services.rooms.start_pairing()
+            await ctx.services.rooms.pair(ctx.w.actor("senior"), ctx.room, pairing.code, f"Matrix PC {n}")
+            body.update(device_id=pairing.device_id, secret=pairing.secret, kind="bearer")
+        case ("POST", "/api/group-sessions/{session_id}/staff"):
+            body.update(user_id=ctx.spare["colleague"])
         case ("POST", "/api/checkins/{checkin_id}/safe-space") if role == "client":
             body.update(answers={"private_place": True, "alone": True, "not_driving": True})
     return url, body, headers

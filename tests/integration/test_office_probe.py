@@ -58,7 +58,7 @@ PARAM = re.compile(r"\{(\w+)\}")
 NOT_OFFICE_DATA = {"rule_id", "echo_id"}
 #: Path parameters naming office A's resources (``_targets`` makes one of each).
 KINDS = ("case_id", "appointment_id", "checkin_id", "conversation_id", "attachment_id", "group_id", "user_id",
-         "request_id", "assignment_id", "mentoring_id", "alert_id", "session_id")
+         "request_id", "assignment_id", "mentoring_id", "alert_id", "session_id", "room_id")
 #: Routes with no id in the path whose body names office A's resource: the supervising
 #: officer of a new case, the client to be given a mentor (office B's own mentor).
 BODY_IDS = {("POST", "/api/cases"), ("POST", "/api/mentor-assignments")}
@@ -189,6 +189,9 @@ async def _targets(p: Probe, names: set[str], s: Staff = A) -> dict[str, str]:
         made = await p.services.group_sessions.schedule(p.w.actor(s.facilitator), out["group_id"], NewSession(
             start, start + timedelta(minutes=90)))
         out["session_id"] = made[0].id
+    if "room_id" in names:
+        out["room_id"] = await p.services.rooms.create_room(p.w.actor(s.senior), name=f"Probe room {next(p.n)}",
+                                                            kind="office")
     if "request_id" in names:
         out["request_id"] = await p.services.retention.request(client, "rectification", "Wrong address", [])
     if names & {"assignment_id", "mentoring_id"}:  # a mentor's routes name their assignment "mentoring_id"

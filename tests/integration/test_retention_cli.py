@@ -89,3 +89,34 @@ async def test_killed_sweep_is_finished_by_the_next_run(api: Any, db_url: str, t
     assert receipt["counts"]["messages"] == left and len(receipt["finished_interrupted_runs"]) == 1
     assert await state(services) == (0, 0, 0)  # 0 rows, 0 keys for the bucket
     assert (await verify_database(services.store.engine)).broken is None
+
+
+async def test_dry_run_answers_for_a_date(api: Any, db_url: str, tmp_path: Path) -> None:
+    """``--dry-run --as-of DATE``: nothing has expired by the end of January 2024, everything by 2100;
+    a date that is not one, or ``--as-of`` on a real run, is refused and changes nothing."""
+    _, services = api
+    w = await world.build(services)
+    conv = await case_conversation(services, w)
+    for i in range(3):
+        await services.messaging.send(w.actor("officer"), conv, f"m{i}", f"message {i}")
+
+    def dry(*args: str) -> tuple[int, str, str]:
+        proc = tandem(db_url, tmp_path, *args)
+        out, err = proc.communicate(timeout=120)
+        return proc.returncode, out, err
+
+    code, out, err = dry("--dry-run", "--as-of", "2024-01-31")
+    assert code == 0, err
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["on"].startswith("2024-01-31") and report["items"].get("messages", 0) == 0
+    code, out, err = dry("--dry-run", "--as-of", "2100-01-01")
+    assert code == 0, err
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["on"].startswith("2100-01-01") and report["items"]["messages"] == 3
+    assert report["buckets"]["messages"] == 1
+    for bad in ("2024-13-01", "tomorrow", "2999-01-01"):
+        code, _, err = dry("--dry-run", "--as-of", bad)
+        assert code == 2 and "--as-of" in err, err
+    code, _, err = dry("--as-of", "2100-01-01")
+    assert code == 2 and "--dry-run" in err
+    assert await state(services) == (3, 1, 0)  # nothing was shredded

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from server.errors import NotFound, OutOfScope, PolicyRefused
-from server.groups.rooms import ALPHABET, CODE_LENGTH
+from server.groups.rooms import ALPHABET, CODE_LENGTH, RoomService
 from server.groups.session_values import Role
 from server.groups.sessions import NewSession
 from server.identity.model import Actor
@@ -34,9 +34,9 @@ async def test_pair_by_the_code_on_the_screen_then_claim_once(api: Any) -> None:
 
     pairing = await rooms.start_pairing()
     assert len(pairing.code) == CODE_LENGTH and set(pairing.code) <= set(ALPHABET)
-    assert await rooms.claim(pairing.device_id, pairing.secret) is None  # not paired yet
+    assert await rooms.claim(pairing.device_id, pairing.secret, kind="bearer", address="test") is None  # not paired yet
     with pytest.raises(NotFound):
-        await rooms.claim(pairing.device_id, "a guess")
+        await rooms.claim(pairing.device_id, "a guess", kind="bearer", address="test")
     with pytest.raises(OutOfScope):  # office B cannot register a device in office A's room
         await rooms.pair(w.actor("senior_b"), room, pairing.code, "Room 2 PC")
     with pytest.raises(NotFound):
@@ -46,10 +46,11 @@ async def test_pair_by_the_code_on_the_screen_then_claim_once(api: Any) -> None:
     assert device_id == pairing.device_id
     with pytest.raises(NotFound):  # single use
         await rooms.pair(w.actor("senior"), prison, pairing.code, "Again")
-    user_id = await rooms.claim(pairing.device_id, pairing.secret)
-    assert user_id is not None
+    claimed = await rooms.claim(pairing.device_id, pairing.secret, kind="bearer", address="test")
+    assert claimed is not None
+    user_id = claimed.actor.user_id
     with pytest.raises(NotFound):  # the secret works once
-        await rooms.claim(pairing.device_id, pairing.secret)
+        await rooms.claim(pairing.device_id, pairing.secret, kind="bearer", address="test")
     async with services.store.read("test") as conn:
         account = (await conn.execute(select(users).where(users.c.id == user_id))).one()
         device = (await conn.execute(select(room_devices).where(room_devices.c.id == device_id))).one()
@@ -62,7 +63,7 @@ async def test_pair_by_the_code_on_the_screen_then_claim_once(api: Any) -> None:
     with pytest.raises(NotFound):  # the code expired
         await rooms.pair(w.actor("admin"), prison, late.code, "Late PC")
     listed = await rooms.rooms(w.actor("admin"))
-    assert [(r.name, [d.name for d in ds]) for r, ds in listed] == [("Room 2", ["Room 2 PC"]),
+    assert [(r.row.name, [d.name for d in r.devices or []]) for r in listed] == [("Room 2", ["Room 2 PC"]),
                                                                      ("Wing C classroom", [])]
     assert await rooms.rooms(w.actor("senior_b")) == []
 
@@ -89,3 +90,19 @@ async def test_pair_by_the_code_on_the_screen_then_claim_once(api: Any) -> None:
     with pytest.raises(NotFound):  # a room of another office cannot be named in a schedule
         await services.group_sessions.schedule(fac, cohort_id, NewSession(start, start + timedelta(hours=1),
                                                                           room_id=other))
+
+
+async def test_a_code_on_a_screen_is_never_given_twice(api: Any) -> None:
+    _client, services = api
+    w = await build(services)
+    sequence = iter(["AAAAAA", "AAAAAA", "BBBBBB", "AAAAAA"])
+    rooms = RoomService(services.store, services.clock, services.identity, services.group_sessions,
+                        codes=lambda: next(sequence))
+    first = await rooms.start_pairing()
+    second = await rooms.start_pairing()  # AAAAAA is on the first screen: drawn again
+    assert (first.code, second.code) == ("AAAAAA", "BBBBBB")
+    services.clock.advance(timedelta(minutes=11))
+    third = await rooms.start_pairing()  # the first code expired: it is taken back, never matched twice
+    assert third.code == "AAAAAA"
+    room = await rooms.create_room(w.actor("senior"), name="Room 9", kind="office")
+    assert await rooms.pair(w.actor("senior"), room, "AAAAAA", "Room 9 PC") == third.device_id
