@@ -32,6 +32,7 @@ from server.identity.ratelimit import LoginLimiter
 from server.identity.service import IdentityService
 from server.media.quality import Advisor
 from server.media.sfu import Sfu
+from server.mentoring.service import MentoringService
 from server.messaging.attachments import AttachmentService
 from server.messaging.push import PushService, VapidKey
 from server.messaging.service import MessagingService
@@ -61,6 +62,7 @@ from server.web import (
     routes_groups,
     routes_identity,
     routes_media,
+    routes_mentoring,
     routes_messaging,
     routes_push,
     routes_retention,
@@ -97,6 +99,7 @@ def build_registry() -> Registry:
     routes_group_sessions.register(registry)
     routes_group_calendar.register(registry)
     routes_group_links.register(registry)
+    routes_mentoring.register(registry)
     routes_rooms.register(registry)
     return registry
 
@@ -164,6 +167,7 @@ def create_app(
     group_live = ws_group.GroupLive(gateway, group_sessions, attendance, sfu, clock)
     # -- case networks (issue 16)
     networks = NetworkService(store, clock, keyring, cases, policy, push=push.notify)
+    mentoring = MentoringService(store, clock, keyring, cases)
     registry = build_registry()
     services = Services(
         settings=settings,
@@ -190,6 +194,7 @@ def create_app(
         group_links=group_links,
         rooms=rooms,
         networks=networks,
+        mentoring=mentoring,
     )
 
     app = web.Application(

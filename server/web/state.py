@@ -19,6 +19,7 @@ from server.groups.rooms import RoomService
 from server.groups.service import GroupService
 from server.groups.sessions import GroupSessionService
 from server.identity.service import IdentityService
+from server.mentoring.service import MentoringService
 from server.messaging.attachments import AttachmentService
 from server.messaging.push import PushService
 from server.messaging.service import MessagingService
@@ -60,6 +61,7 @@ class Services:
     group_links: GroupLinkService
     rooms: RoomService
     networks: NetworkService  # issue 16: case networks (a service API; no routes yet)
+    mentoring: MentoringService  # issue 16: mentoring periods
 
 
 SERVICES = web.AppKey("services", Services)

@@ -165,6 +165,21 @@ MATRIX: dict[tuple[str, str], Row] = {
     # Ending a mentor assignment of case "own" (a fresh one each time).
     ("POST", "/api/mentor-assignments/{assignment_id}/end"): "N   Y   Y   N   N   N   N   N   N",
     ("GET", "/api/my/case"):                   "Y   N   N   N   N   N   N   N   N",
+    # -- mentoring periods (issue 16). A mentor's own routes name the world mentor's running
+    # assignment to "own"'s client ({mentoring_id}); the officer's a fresh assignment of case "own".
+    ("GET", "/api/mentoring"):                 "N   N   N   N   Y   N   N   N   N",
+    ("GET", "/api/mentoring/{mentoring_id}"):  "N   N   N   N   Y   N   N   N   N",
+    ("POST", "/api/mentoring/{mentoring_id}/activities"): "N   N   N   N   Y   N   N   N   N",
+    ("POST", "/api/mentoring/{mentoring_id}/outcome"): "N   N   N   N   Y   N   N   N   N",
+    ("GET", "/api/cases/{case_id}/mentoring"): {
+        "own":                                 "N   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("POST", "/api/mentor-assignments/{assignment_id}/extend"): "N   Y   Y   N   N   N   N   N   N",
+    ("POST", "/api/mentor-assignments/{assignment_id}/outcome"): "N   Y   Y   N   N   N   N   N   N",
+    ("GET", "/api/my/mentoring"):              "Y   N   N   N   N   N   N   N   N",
     # -- messaging: every role may list its own conversations (possibly none); a thread's
     # history is for its members only. The thread here is case "own"'s case conversation
     # (its client and supervising officer); the membership fence answers 404 (denied), so
@@ -418,6 +433,7 @@ class Ctx:
     checkin: str = ""  # a video check-in of case "own", open now
     alert: str = ""  # the officer's alert: the client of "own" could not talk safely in a check-in
     session: str = ""  # a session of the harness group, started a minute ago
+    mentoring: str = ""  # the world mentor's running assignment to the client of "own"
     room: str = ""  # a room of office A
     unique: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -468,6 +484,8 @@ async def _setup(client: TestClient[Any, Any], services: Services) -> Ctx:
     await services.group_sessions.set_agreement(w.actor("facilitator"), ctx.group, auto_admit=False,
                                                 text="What is said in the group stays in the group.")
     ctx.session = await _new_session(ctx)
+    [period] = await services.mentoring.of_mentor(w.actor("mentor"))
+    ctx.mentoring = period.assignment_id
     # The room device acts as a paired device of the harness room (the world's room_device
     # account has no device; it still signs in by password for the session cells).
     ctx.room = await services.rooms.create_room(senior, name="Matrix room", kind="office")
@@ -511,7 +529,7 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
         url = url.replace("{appointment_id}", await _fresh_appointment(ctx))
     if "{assignment_id}" in url:
         url = url.replace("{assignment_id}", await _fresh_mentor_assignment(ctx, n))
-    url = url.replace("{echo_id}", "no-such-echo")
+    url = url.replace("{echo_id}", "no-such-echo").replace("{mentoring_id}", ctx.mentoring)
     checkin = await _new_checkin(ctx) if (method, path) in FRESH_CHECKIN_ROUTES else ctx.checkin
     url = url.replace("{checkin_id}", checkin)
     if "{session_id}" in url:
@@ -538,6 +556,10 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
             body.update(code=ctx.enrol_codes[role], password=PASSWORD)
         case ("POST", "/api/cases"):
             body.update(client_username=f"matrix_client_{n}")
+        case ("POST", "/api/mentoring/{mentoring_id}/activities"):
+            body.update(done_on=ctx.services.clock.now().date().isoformat())
+        case ("POST", "/api/mentor-assignments/{assignment_id}/extend"):
+            body.update(ends_on=(ctx.services.clock.now().date() + timedelta(days=300)).isoformat())
         case ("POST", "/api/cases/{case_id}/face-to-face"):
             body.update(met_at=(ctx.services.clock.now() - timedelta(hours=1)).isoformat())
         case ("POST", "/api/admin/users"):
