@@ -22,6 +22,8 @@ from server.checkins.service import CheckinService
 from server.clock import Clock, SystemClock
 from server.crypto.keyring import Keyring
 from server.groups.attendance import AttendanceService
+from server.groups.links import GroupLinkService
+from server.groups.reminders import GroupReminders
 from server.groups.rooms import RoomService
 from server.groups.service import GroupService
 from server.groups.sessions import GroupSessionService
@@ -30,6 +32,7 @@ from server.identity.ratelimit import LoginLimiter
 from server.identity.service import IdentityService
 from server.media.quality import Advisor
 from server.media.sfu import Sfu
+from server.mentoring.service import MentoringService
 from server.messaging.attachments import AttachmentService
 from server.messaging.push import PushService, VapidKey
 from server.messaging.service import MessagingService
@@ -53,10 +56,13 @@ from server.web import (
     routes_attachments,
     routes_cases,
     routes_checkins,
+    routes_group_calendar,
+    routes_group_links,
     routes_group_sessions,
     routes_groups,
     routes_identity,
     routes_media,
+    routes_mentoring,
     routes_messaging,
     routes_push,
     routes_retention,
@@ -91,6 +97,9 @@ def build_registry() -> Registry:
     routes_checkins.register(registry)
     routes_alerts.register(registry)
     routes_group_sessions.register(registry)
+    routes_group_calendar.register(registry)
+    routes_group_links.register(registry)
+    routes_mentoring.register(registry)
     routes_rooms.register(registry)
     return registry
 
@@ -149,12 +158,16 @@ def create_app(
     # -- group programme sessions (issue 14)
     group_sessions = GroupSessionService(store, clock, windows=windows)
     attendance = AttendanceService(store, clock, keyring, cases, group_sessions)
+    # Group sessions are reminded in the appointments' reminder pass, with its offsets, bus and push.
+    reminders.also.append(GroupReminders(store, clock, bus, push, offsets=settings.reminder_offsets_s).run_once)
     rooms = RoomService(store, clock, identity, group_sessions)
+    group_links = GroupLinkService(store, clock, identity, group_sessions)
     # One SFU per node; its id is the home node a session records when its media starts here.
     sfu = Sfu(capacity=settings.sfu_capacity, node_id=socket.gethostname() or "local")
     group_live = ws_group.GroupLive(gateway, group_sessions, attendance, sfu, clock)
     # -- case networks (issue 16)
     networks = NetworkService(store, clock, keyring, cases, policy, push=push.notify)
+    mentoring = MentoringService(store, clock, keyring, cases)
     registry = build_registry()
     services = Services(
         settings=settings,
@@ -178,8 +191,10 @@ def create_app(
         alerts=alerts,
         group_sessions=group_sessions,
         attendance=attendance,
+        group_links=group_links,
         rooms=rooms,
         networks=networks,
+        mentoring=mentoring,
     )
 
     app = web.Application(

@@ -67,7 +67,8 @@ async def _with_app(settings: Settings, fn: Callable[[Services], Awaitable[T]]) 
 def cmd_demo(settings: Settings) -> bool:
     from server import demo
 
-    return asyncio.run(_with_app(settings, lambda s: demo.load(s.identity, s.cases, s.clock, s.groups, s.scheduling)))
+    return asyncio.run(_with_app(settings, lambda s: demo.load(s.identity, s.cases, s.clock, s.groups, s.scheduling,
+                                                                   s.mentoring)))
 
 
 def event_loop(kind: str) -> asyncio.AbstractEventLoop:

@@ -1,5 +1,5 @@
 """Demo data: one office, one user per role, three clients with the flags the CEP
-rules act on. Built through the same action functions as production data. Demo
+rules act on, and a mentoring period about to end. Built through the same action functions as production data. Demo
 accounts are marked ``is_demo``; the server refuses them outside demo mode."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from server.groups.service import GroupService
 from server.identity import store as identity_store
 from server.identity.model import Actor, Role
 from server.identity.service import IdentityService
+from server.mentoring.service import MentoringService
 from server.scheduling.model import Kind
 from server.scheduling.service import NewAppointment, SchedulingService
 
@@ -27,7 +28,7 @@ STAFF = (
 
 
 async def load(identity: IdentityService, cases: CaseService, clock: Clock, groups: GroupService | None = None,
-               scheduling: SchedulingService | None = None) -> bool:
+               scheduling: SchedulingService | None = None, mentoring: MentoringService | None = None) -> bool:
     """Create the demo world; False when it already exists."""
     async with identity.store.read("demo.check") as conn:
         if await identity_store.user_by_username(conn, "admin") is not None:
@@ -73,7 +74,19 @@ async def load(identity: IdentityService, cases: CaseService, clock: Clock, grou
     await cases.record_face_to_face(
         officer, c1.case_id, met_at=clock.now() - timedelta(days=7), location="Demo Probation Office, room 2"
     )
-    await cases.assign_mentor(officer, mentor_id=ids["mentor"], client_id=c1.client_id)
+    # A mentoring period about to end (issue 16): eight months, five days left, a few activities.
+    today = clock.now().date()
+    made = await cases.assign_mentor(officer, mentor_id=ids["mentor"], client_id=c1.client_id,
+                                     starts_on=today - timedelta(days=235), ends_on=today + timedelta(days=5))
+    if mentoring is not None:
+        mentor = Actor(ids["mentor"], "mentor", "Mihai Mentor", Role.MENTOR, office, "en", False)
+        for days_ago, kind, minutes, note in (
+                (200, "meeting", 90, "First meeting at the community centre; talked about what he wants from this."),
+                (120, "court_conditions", 120, "Went with him to the community work office to agree his hours."),
+                (45, "debts", 60, "Helped him write to the electricity company about a payment plan."),
+                (6, "family", 45, "")):
+            await mentoring.record_activity(mentor, made.id, kind=kind, done_on=today - timedelta(days=days_ago),
+                                            minutes=minutes, note=note)
     if groups is not None:
         facilitator = Actor(ids["facilitator"], "facilitator", "Fiona Facilitator", Role.FACILITATOR, office, "en",
                             False)

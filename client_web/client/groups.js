@@ -1,24 +1,13 @@
 // A participant's programme groups, on a phone: each group's coming sessions (when, and
 // which are off) and its confidentiality agreement, which they read and accept before their
 // first session; once accepted it says so. The card stays hidden for a client in no group.
-// A session whose join window is open has a "Join" button to the live session (group/live.js).
+// Each coming session can be added to a calendar (.ics); joining is offered in the
+// appointments card while a session's join window is open (client/appointments.js).
 import { h } from "../shared/dom.js";
 import { loadInto, errorBox } from "../shared/ui.js";
-import { sessionWhen, sessionBadges } from "../shared/group_sessions.js";
+import { sessionWhen, sessionBadges, calendarLinks } from "../shared/group_sessions.js";
 
 const enc = encodeURIComponent;
-
-/** Open for joining now: scheduled, and within its join window. */
-export function joinable(s, now = Date.now()) {
-  return s.status === "scheduled" && Date.parse(s.opens_at) <= now && now < Date.parse(s.closes_at);
-}
-
-function joinLink(group, s, t) {
-  if (!joinable(s)) return null;
-  const whenId = `my-session-when-${s.id}`;
-  return h("a", { class: "button primary big-button", id: `my-join-${s.id}`, "aria-describedby": whenId,
-    href: `#/group-sessions/${enc(s.id)}/live?g=${enc(group.id)}` }, t("live.join"));
-}
 
 function agreementPart(group, agreement, api, t, reload) {
   const key = (name) => `my-agreement-${name}-${group.id}`;
@@ -52,6 +41,8 @@ function agreementPart(group, agreement, api, t, reload) {
 function groupItem(group, sessions, agreement, api, t, reload) {
   const titleId = `my-group-${group.id}-title`;
   const coming = sessions.filter((s) => Date.parse(s.ends_at) > Date.now());
+  const firstOfSeries = new Set(); // a series' .ics is offered once, on its first coming session
+  const seriesLink = (s) => !!s.series_id && !firstOfSeries.has(s.series_id) && !!firstOfSeries.add(s.series_id);
   return h("li", { class: "card", "data-group-id": group.id },
     h("h3", { id: titleId }, group.name),
     h("p", {}, group.programme),
@@ -59,8 +50,8 @@ function groupItem(group, sessions, agreement, api, t, reload) {
     h("h4", {}, t("my_groups.sessions")),
     coming.length
       ? h("ul", { class: "plain", id: `my-sessions-${group.id}` }, coming.map((s) =>
-        h("li", { "data-session-id": s.id, "data-status": s.status },
-          h("p", { id: `my-session-when-${s.id}` }, sessionWhen(s)), sessionBadges(s, t), joinLink(group, s, t))))
+        h("li", { "data-session-id": s.id, "data-status": s.status }, h("p", {}, sessionWhen(s)), sessionBadges(s, t),
+          s.status === "scheduled" ? calendarLinks(s, t, seriesLink(s)) : null)))
       : h("p", { class: "muted", id: `my-sessions-${group.id}` }, t("my_groups.no_sessions")));
 }
 

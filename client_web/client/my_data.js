@@ -1,6 +1,7 @@
 // "My data" on the client's phone (GDPR art. 15, 20): what Tandem holds about them, how
 // long each kind is kept (a countdown to its next removal), who looked at it, and the
-// whole of it to download, as a readable page or as JSON; and (art. 16, 17) asking for
+// whole of it to download, as a readable page or as JSON; their mentoring with the log their
+// mentor kept; and (art. 16, 17) asking for
 // something to be corrected or removed, with where each such request stands. The access log
 // is grouped per day: when, who (and their role), what it was about, and why (its purpose).
 import { h } from "../shared/dom.js";
@@ -9,6 +10,7 @@ import { loadInto, roleName } from "../shared/ui.js";
 import { actionForm } from "../shared/forms.js";
 import { categoryName } from "../admin/retention.js";
 import { requestFields, requestBody, requestDetails, requestTitle } from "../shared/data_requests.js";
+import { activityLog, hoursText, outcomeList, periodText } from "../shared/mentoring.js";
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -22,7 +24,8 @@ function countdown(cat, t) {
 // What an access-log action was about, by the action's first words (longest match first).
 const ACCESS_WHAT = [["case.note", "case_notes"], ["message", "messages"], ["attachment", "attachments"],
   ["checkin", "checkin_records"], ["appointment", "appointments"], ["group", "group_attendance"],
-  ["data.export", "everything"], ["request", "requests"], ["retention", "retention"], ["case", "case"]];
+  ["data.export", "everything"], ["request", "requests"], ["retention", "retention"], ["mentoring", "mentoring"],
+  ["case", "case"]];
 
 function accessWhat(action) {
   const found = ACCESS_WHAT.find(([prefix]) => action === prefix || action.startsWith(`${prefix}.`));
@@ -64,6 +67,20 @@ function caseRecords(data, t) {
       h("span", { class: "muted" }, t("mydata.kept_with_case"))));
 }
 
+/** The client's mentoring (issue 16): each period with its mentor, the log the mentor kept, the outcomes. */
+function mentoring(periods, t) {
+  if (!periods.length) return [];
+  return [
+    h("h3", { id: "my-mentoring-title" }, t("mentoring.mine")),
+    h("ul", { class: "plain stack", id: "my-mentoring", "aria-labelledby": "my-mentoring-title" },
+      periods.map((p) => h("li", { "data-assignment-id": p.assignment_id },
+        h("h4", {}, t("mentoring.with", { name: p.mentor.display_name })),
+        h("p", { class: "muted" }, periodText(p, t), " · ", hoursText(p.hours, t)),
+        activityLog(p, t, `my-log-${p.assignment_id}`),
+        outcomeList(p, t, `my-outcomes-${p.assignment_id}`)))),
+  ];
+}
+
 /** The client's own requests (from the export's records) and the form to make one. */
 function requests(data, api, t, reload, sent) {
   const mine = [...(data.records.data_requests || [])].sort((a, b) => b.created_at.localeCompare(a.created_at));
@@ -91,8 +108,10 @@ export function myDataCard(api, t) {
   const card = h("section", { class: "card", id: "my-data-card", "aria-labelledby": "my-data-title" },
     h("h2", { id: "my-data-title" }, t("mydata.title")), slot);
   const load = async (sent = false) => {
-    const data = await loadInto(slot, () => api.get("/api/my/data"), load);
-    if (!data) return;
+    const both = await loadInto(slot, () => Promise.all([api.get("/api/my/data"), api.get("/api/my/mentoring")]),
+      load);
+    if (!both) return;
+    const [data, mine] = both;
     const held = Object.entries(data.categories).filter(([name, cat]) => cat.count > 0 && name !== "audit_log");
     const seen = data.access_log.filter((a) => a.role !== "client" && a.role !== "system").slice(0, 50);
     const records = caseRecords(data, t);
@@ -104,6 +123,7 @@ export function myDataCard(api, t) {
           t("mydata.count", { count: cat.count }), h("br"),
           h("span", { class: "muted countdown" }, countdown(cat, t)))), records)
         : h("p", { class: "muted" }, t("mydata.none")),
+      ...mentoring(mine.periods, t),
       h("h3", { id: "my-data-seen" }, t("mydata.seen_by")),
       seen.length ? accessLog(seen, t) : h("p", { class: "muted" }, t("mydata.seen_none")),
       ...requests(data, api, t, load, sent === true),

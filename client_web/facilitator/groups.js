@@ -3,11 +3,13 @@
 // reference comes with the officer's referral; facilitators see no case data), add a
 // co-facilitator of the office, and withdraw a member (asked once more). Opening a group's
 // members is a read the server audits, so it happens only when asked for. Under the members,
-// the group's sessions, agreement and registers (sessions.js).
+// the group's sessions, agreement and registers (sessions.js); with the participants, their
+// one-time join links to a session (join_links.js).
 import { h, append } from "../shared/dom.js";
 import { loadInto, errorBox, field, selectField } from "../shared/ui.js";
 import { actionForm } from "../shared/forms.js";
 import { sessionsSection } from "./sessions.js";
+import { joinLinksSection } from "./join_links.js";
 
 
 function memberItem(group, m, ctx, reload) {
@@ -67,6 +69,7 @@ async function showGroup(slot, summary, ctx) {
     append(content, [
       h("h4", {}, t("groups.facilitators")), list(key("facilitators"), facilitators, t("groups.no_facilitators")),
       h("h4", {}, t("groups.participants")), list(key("participants"), participants, t("groups.no_participants")),
+      joinLinksSection(group, participants, ctx).section,
       h("h4", {}, t("groups.add_participant")),
       actionForm(key("enrol"), [field(key("case-ref"), t("groups.case_reference"),
         { type: "text", required: true, maxlength: "64", autocomplete: "off", autocapitalize: "none",

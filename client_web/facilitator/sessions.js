@@ -10,7 +10,7 @@ import { h, append } from "../shared/dom.js";
 import { loadInto, errorBox, field, selectField, details } from "../shared/ui.js";
 import { actionForm } from "../shared/forms.js";
 import { dayAndTime, timeOnly, timeZone, isoDay } from "../shared/appointments.js";
-import { sessionWhen, sessionBadges } from "../shared/group_sessions.js";
+import { sessionWhen, sessionBadges, calendarLinks } from "../shared/group_sessions.js";
 
 const DURATIONS = [60, 90, 120, 150];
 const REPEATS = [0, 1, 2]; // weeks between; 0: once
@@ -87,7 +87,7 @@ function sessionItem(s, ctx, reload) {
   const hybrid = hybridParts(s, ctx);
   const li = h("li", { class: "card session", "data-session-id": s.id, "data-status": s.status },
     h("p", { class: "big", id: titleId }, sessionWhen(s)), s.room_name ? h("p", {}, s.room_name) : null,
-    sessionBadges(s, t), actions, error, panel, hybrid.panels);
+    sessionBadges(s, t), s.status === "scheduled" ? calendarLinks(s, t) : null, actions, error, panel, hybrid.panels);
   const toggle = h("button", { type: "button", class: "button secondary", "data-open-register": s.id,
     "aria-expanded": "false", "aria-controls": registerId, "aria-describedby": titleId }, t("register.open"));
   toggle.addEventListener("click", async () => {

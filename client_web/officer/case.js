@@ -1,6 +1,7 @@
 // The officer's case page (#/cases/<id>), reached from each caseload card: the client and
 // their flags, face-to-face meetings and a form to record one, the remote-supervision
-// decision with its rule, the senior's exception, notes, mentor and case network, and for
+// decision with its rule, the senior's exception, notes, mentor and case network, the mentoring
+// periods (case_mentoring.js), and for
 // senior officers the handover and the legal hold. Every form shows the server's refusal
 // with its rule; each read of the page and of the notes is audited by the server.
 import { h, append } from "../shared/dom.js";
@@ -12,6 +13,8 @@ import { actionForm } from "../shared/forms.js";
 import { isoDay } from "../shared/appointments.js";
 import { flagList } from "./home.js";
 import { checkinsCard } from "./case_checkins.js";
+import { caseAttendanceCard } from "./group_attendance.js";
+import { mentoringCard } from "./case_mentoring.js";
 
 /** A card with a heading, its content, and an optional form whose submit calls `send`. */
 function section(id, title, ...content) {
@@ -149,9 +152,14 @@ function peopleCard(file, ctx, reload) {
   const partners = of("partner").filter((p) => !file.network.some((x) => x.id === p.id));
   return section("case-people", t("case.people"),
     h("h3", {}, t("case.mentor")), mentorList(file, ctx, reload),
-    mentors.length ? actionForm("mentor-form", [chooser("mentor-choice", t("case.choose_mentor"), mentors)],
+    mentors.length ? actionForm("mentor-form", [chooser("mentor-choice", t("case.choose_mentor"), mentors),
+      field("mentor-starts", t("mentoring.period_starts"), { type: "date", required: true,
+        max: isoDay(new Date()), value: isoDay(new Date()) }),
+      field("mentor-ends", t("mentoring.period_ends"), { type: "date", required: true, min: isoDay(new Date()),
+        value: isoDay(new Date(Date.now() + 240 * 24 * 3600_000)) }, t("mentoring.period_ends_hint"))],
       t("case.assign_mentor"), {
-        body: () => ({ mentor_id: value("mentor-choice"), client_id: file.client.id }),
+        body: () => ({ mentor_id: value("mentor-choice"), client_id: file.client.id, starts_on: value("mentor-starts"),
+          ends_on: value("mentor-ends") }),
         send: (b) => api.post("/api/mentor-assignments", b),
         done: () => reload(t("case.mentor_assigned")),
       }) : null,
@@ -204,6 +212,8 @@ export async function render(view, ctx) {
     const notes = notesCard(file, ctx, reload);
     const checkins = checkinsCard(file, ctx);
     const remote = remoteCard(file, ctx, reload);
+    const attendance = caseAttendanceCard(file.case_id, api, t);
+    const mentoring = mentoringCard(file, ctx, reload);
     view.querySelector("h1")?.remove();
     view.prepend(pageHeading(file.client.display_name));
     slot.replaceChildren();
@@ -221,10 +231,12 @@ export async function render(view, ctx) {
       meetingsCard(file, ctx, reload),
       remote.card,
       checkins.card,
+      attendance.card,
       notes.card,
       peopleCard(file, ctx, reload),
+      mentoring.card,
       ctx.me.role === "senior_officer" ? seniorCard(file, ctx, reload) : null]);
-    await Promise.all([notes.loaded, checkins.loaded, remote.loaded]);
+    await Promise.all([notes.loaded, checkins.loaded, remote.loaded, attendance.loaded, mentoring.loaded]);
     if (said) status.textContent = said;
   };
   await reload();

@@ -1,13 +1,15 @@
 // The officer's schedule: a day or a Monday-to-Sunday week of their appointments, a form
 // to schedule one (or a weekly series) for a client on their caseload, cancelling, and the
 // follow-up list: appointments whose window closed with nothing recorded, where the
-// outcome is recorded (a video one's with its check-in's evidence and suggestion). A refusal (face_to_face_first, alternatives) is shown with its rule.
+// outcome is recorded (a video one's with its check-in's evidence and suggestion), with the
+// absences from confirmed group registers beside it (./group_attendance.js). A refusal (face_to_face_first, alternatives) is shown with its rule.
 import { h } from "../shared/dom.js";
 import { pageHeading, loadInto, errorBox, field, selectField as select } from "../shared/ui.js";
 import {
   dayAndTime, dayName, isoDay, kindLabel, stateBadges, timeOnly, timeZone,
 } from "../shared/appointments.js";
 import { checkinOutcome, outcomeForm } from "../checkin/outcome.js";
+import { groupAbsencesCard } from "./group_attendance.js";
 
 const KINDS = ["in_person", "video", "phone"];
 const DURATIONS = [30, 45, 60, 90];
@@ -256,6 +258,7 @@ export async function render(view, ctx) {
     h("button", { type: "button", class: "button secondary", id: "next", onclick: () => shift(step) },
       t(mode === "week" ? "schedule.next_week" : "schedule.next_day")));
   const rangeTitle = h("h2", { id: "range-title" });
+  const absences = groupAbsencesCard(api, t);
   view.append(pageHeading(t("schedule.title")), status, nav,
     h("section", { class: "card", "aria-labelledby": "range-title" }, rangeTitle, listSlot),
     formSlot,
@@ -263,7 +266,8 @@ export async function render(view, ctx) {
       download: "tandem.ics" }, t("schedule.feed"))),
     h("section", { class: "card", id: "followups-card", "aria-labelledby": "followups-title" },
       h("h2", { id: "followups-title" }, t("schedule.followups")),
-      h("p", { class: "hint" }, t("schedule.followups_hint")), followSlot));
+      h("p", { class: "hint" }, t("schedule.followups_hint")), followSlot),
+    absences.card);
 
   const cancel = async (a, scope) => {
     try {
@@ -343,5 +347,5 @@ export async function render(view, ctx) {
     }
   };
   window.addEventListener("tandem:alerts", refreshStates);
-  await Promise.all([loadList(), loadFollowUps(), loadForm()]);
+  await Promise.all([loadList(), loadFollowUps(), loadForm(), absences.loaded]);
 }

@@ -7,6 +7,7 @@
 //   #/schedule       an officer's day or week (?view=day|week&date=YYYY-MM-DD) and follow-ups
 //   #/cases/<id>     the officer's case page (officers and senior officers)
 //   #/group-sessions/<id>/live  a live group session (participants, staff, the room device)
+//   #/group-join?s=…&code=…  a group session's join link (signs in for that session only)
 //   #/rooms          the office's rooms and room devices (admins and senior officers)
 //   #/device         a meeting-room PC: shows a pairing code, then its room's sessions (no sign-in)
 import { h } from "./dom.js";
@@ -41,6 +42,7 @@ const SCREENS = {
   "/case": "/officer/case.js", // reached as #/cases/<id>
   "/checkin": "/checkin/join.js", // a video check-in from its link (needs no session when the link has a code)
   "/group-live": "/group/live.js", // reached as #/group-sessions/<id>/live
+  "/group-join": "/client/group_join.js", // a group session's join link (its one-time code signs in for it only)
   "/rooms": "/admin/rooms.js",
   "/device": "/device/home.js",
 };
@@ -81,6 +83,7 @@ function splitRoute(route) {
 function wantedPath(path) {
   if (path === "/enrol") return path; // needs no session; the code is the credential
   if (path === "/checkin" && !state.mfaSetup) return path; // signs in, or uses the link's one-time code
+  if (path === "/group-join" && !state.mfaSetup) return path; // uses the link's one-time code
   if (path === "/device" && !state.me && !state.mfaPending) return path; // pairs by the code on its screen
   if (!state.me) return "/login";
   if (path === "/rooms" && !state.mfaSetup && ROOM_ROLES.has(state.me.role)) return path;
@@ -143,12 +146,13 @@ async function secondFactorDone() {
   navigate("/home");
 }
 
-async function signedIn(session) {
+/** Signed in: on to `then` (a link's own next screen), the screen kept for after signing in, or home. */
+async function signedIn(session, { then = null } = {}) {
   state.me = session.user;
   state.mfaPending = false;
   state.mfaSetup = null;
   if (!storedLanguage()) await setLanguage(state.me.locale || browserLanguage());
-  navigate(afterLogin() || "/home");
+  navigate(then || afterLogin() || "/home");
 }
 
 function afterLogin() {

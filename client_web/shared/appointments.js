@@ -70,7 +70,8 @@ export function remindersCard(api) {
   const card = h("section", { class: "card", id: "reminders-card", "aria-labelledby": "reminders-title" },
     h("h2", { id: "reminders-title" }, t("reminders.title")), live, slot);
   const seen = new Set();
-  const item = (r) => h("li", { class: "reminder", "data-reminder-id": r.id, "data-appointment-id": r.appointment_id },
+  const item = (r) => h("li", { class: "reminder", "data-reminder-id": r.id, "data-appointment-id": r.appointment_id,
+    "data-group-session-id": r.group_session_id },
     reminderText(r));
   const add = (r, { announce }) => {
     if (seen.has(r.id)) return;

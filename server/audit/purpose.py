@@ -20,6 +20,7 @@ _BY_PREFIX: tuple[tuple[str, str], ...] = (
     ("group", "group_programme"),
     ("mentor", "mentoring"),
     ("mentees", "mentoring"),
+    ("mentoring", "mentoring"),
     ("network", "case_network"),
     ("case", "supervision"),
     ("appointment", "supervision"),

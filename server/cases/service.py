@@ -26,6 +26,7 @@ from server.identity.model import Actor, Role
 from server.identity.scope import CaseRef, audit_mark, in_scope, relation
 from server.identity.service import IdentityService
 from server.ids import new_id
+from server.mentoring import model as mentoring
 from server.messaging import store as messaging_store
 from server.policy.decision import Decision, refusal
 from server.policy.facts import ActorFacts, CaseFacts, PolicyRequest
@@ -49,7 +50,7 @@ class MentorAssignment:
     mentor_id: str
     client_id: str
     created_at: datetime
-    ends_on: date | None
+    ends_on: date
 
 
 @dataclass(frozen=True)
@@ -264,13 +265,15 @@ class CaseService:
             await self._audit(conn, by, "case.exception", case_id, {"until": until.isoformat(), "reason": reason})
         return until
 
-    async def assign_mentor(self, by: Actor, *, mentor_id: str, client_id: str,
-                            ends_on: date | None = None) -> MentorAssignment:
-        """Assign a mentor to a client, with a new, empty mentoring conversation of their own:
-        a mentor never reads what the client wrote to an earlier mentor."""
+    async def assign_mentor(self, by: Actor, *, mentor_id: str, client_id: str, ends_on: date | None = None,
+                            starts_on: date | None = None) -> MentorAssignment:
+        """Assign a mentor to a client for a period, with a new, empty mentoring conversation of
+        their own: a mentor never reads what the client wrote to an earlier mentor."""
         now = self.clock.now()
-        if ends_on is not None and ends_on <= now.date():
-            raise BadRequest("A planned end (ends_on) is a day after today", reason="case.mentoring_end")
+        period = self.policy.engine.policies.mentoring  # a period ends (issue 16): by default after 8 months
+        starts_on = starts_on or now.date()
+        ends_on = ends_on or starts_on + timedelta(days=period.default_period_days)
+        mentoring.check_period(starts_on, ends_on, now.date(), period.max_period_days)
         assignment = MentorAssignment(new_id(), mentor_id, client_id, now, ends_on)
         async with self.store.write("mentor.assign") as conn:
             row = await store.case_by_client(conn, client_id)
@@ -281,15 +284,20 @@ class CaseService:
             if mentor.office_id != row.office_id and not self.policy.engine.policies.scope.mentor_from_other_office:
                 # Another office's mentor is out of the officer's scope: answered as an unknown id.
                 raise OutOfScope("No such client or mentor")
-            if await store.running_assignment(conn, mentor_id, client_id) is not None:
+            running = await store.running_assignment(conn, mentor_id, client_id)
+            if running is not None and mentoring.period_open(running.ends_on, None, now):
                 raise AlreadyAssigned("This mentor already mentors this client", reason="case.already_mentor")
+            if running is not None:  # its period has ended: it ends now, and a new period starts afresh
+                await store.end_mentor_assignment(conn, running.id, now)
+                await messaging_store.close_mentoring(conn, assignment_id=running.id, mentor_id=mentor_id, at=now)
             await store.insert_mentor_assignment(conn, id=assignment.id, mentor_id=mentor_id, client_id=client_id,
-                                                 created_at=now, ended_at=None, ends_on=ends_on)
+                                                 created_at=now, ended_at=None, ends_on=ends_on, starts_on=starts_on)
             await self._audit(conn, by, "mentor.assign", row.id, {
                 "mentor_id": mentor_id, "assignment_id": assignment.id,
                 "ends_on": None if ends_on is None else ends_on.isoformat()})
             await messaging_store.open_mentoring(conn, case_id=row.id, assignment_id=assignment.id,
-                                                 user_ids=[client_id, mentor_id], at=now)
+                                                 user_ids=[client_id, mentor_id], at=now,
+                                                 access_ends_at=mentoring.access_ends(ends_on))
         return assignment
 
     async def end_mentor_assignment(self, by: Actor, assignment_id: str) -> None:
@@ -440,9 +448,9 @@ class CaseService:
         return out
 
     async def mentees(self, mentor: Actor) -> list[tuple[str, str]]:
-        """A mentor's mentees, names only (no case data). Audited: it names clients."""
+        """A mentor's mentees whose period runs, names only (no case data). Audited: it names clients."""
         async with self.store.write("mentees.list") as conn:
-            rows = await store.mentee_rows(conn, mentor.user_id)
+            rows = await store.mentee_rows(conn, mentor.user_id, self.clock.now().date())
             await audit.append(conn, at=self.clock.now(), actor_id=mentor.user_id, action="mentees.read",
                                target_type="user", details={"clients": [r.id for r in rows]})
         return [(r.id, r.display_name) for r in rows]

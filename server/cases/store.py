@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, func, literal_column, or_, select, update
@@ -231,13 +231,15 @@ async def caseload_rows(conn: AsyncConnection, *, officer_id: str | None, office
     return list((await conn.execute(query)).all())
 
 
-async def mentee_rows(conn: AsyncConnection, mentor_id: str) -> list[Any]:
+async def mentee_rows(conn: AsyncConnection, mentor_id: str, today: date) -> list[Any]:
+    """The mentor's mentees whose period runs today (its last day not passed)."""
     return list(
         (
             await conn.execute(
                 select(users.c.id, users.c.display_name)
                 .join(mentor_assignments, mentor_assignments.c.client_id == users.c.id)
-                .where(mentor_assignments.c.mentor_id == mentor_id, mentor_assignments.c.ended_at.is_(None))
+                .where(mentor_assignments.c.mentor_id == mentor_id, mentor_assignments.c.ended_at.is_(None),
+                       or_(mentor_assignments.c.ends_on.is_(None), mentor_assignments.c.ends_on >= today))
                 .order_by(users.c.display_name)
             )
         ).all()

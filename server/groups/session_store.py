@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, insert, null, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.store.schema import cases, cohort_members, cohorts, users
@@ -15,6 +16,8 @@ from server.store.schema_groups import (
     cohort_settings,
     group_attendance,
     group_attendance_events,
+    group_session_codes,
+    group_session_reminders,
     group_session_staff,
     group_sessions,
     room_devices,
@@ -68,6 +71,13 @@ async def sessions_of_room(conn: AsyncConnection, room_id: str, *, start: dateti
 async def series_from(conn: AsyncConnection, series_id: str, starts_at: datetime) -> list[Any]:
     query = (_listed().where(group_sessions.c.series_id == series_id, group_sessions.c.starts_at >= starts_at,
                              group_sessions.c.status == "scheduled").order_by(group_sessions.c.starts_at))
+    return list((await conn.execute(query)).all())
+
+
+async def series_all(conn: AsyncConnection, series_id: str, limit: int) -> list[Any]:
+    """Every occurrence of a series, cancelled ones included (a calendar shows them as cancelled)."""
+    query = (_listed().where(group_sessions.c.series_id == series_id).order_by(group_sessions.c.starts_at)
+             .limit(limit))
     return list((await conn.execute(query)).all())
 
 
@@ -220,3 +230,88 @@ async def devices_of_room(conn: AsyncConnection, room_id: str) -> list[Any]:
 
 async def update_device(conn: AsyncConnection, device_id: str, **values: Any) -> None:
     await conn.execute(update(room_devices).where(room_devices.c.id == device_id).values(**values))
+
+
+# -- reminders ---------------------------------------------------------------------------------
+
+
+async def starting_between(conn: AsyncConnection, start: datetime, end: datetime, limit: int,
+                           after: tuple[datetime, str] | None = None) -> list[Any]:
+    """Scheduled sessions starting in (start, end], in (starts_at, id) order, from after ``after``."""
+    conds = [group_sessions.c.status == "scheduled", group_sessions.c.starts_at > start,
+             group_sessions.c.starts_at <= end]
+    if after is not None:
+        conds.append(or_(group_sessions.c.starts_at > after[0],
+                         and_(group_sessions.c.starts_at == after[0], group_sessions.c.id > after[1])))
+    rows = await conn.execute(select(group_sessions.c.id, group_sessions.c.cohort_id, group_sessions.c.starts_at)
+                              .where(*conds).order_by(group_sessions.c.starts_at, group_sessions.c.id).limit(limit))
+    return list(rows.all())
+
+
+async def reminded_people(conn: AsyncConnection, session_id: str) -> list[Any]:
+    """Who a session's reminders go to: the cohort's current participants and facilitators (with a
+    participant's case) and the session's added staff."""
+    members = await conn.execute(
+        select(cohort_members.c.user_id, cohort_members.c.case_id)
+        .where(cohort_members.c.cohort_id == select(group_sessions.c.cohort_id)
+               .where(group_sessions.c.id == session_id).scalar_subquery(),
+               cohort_members.c.left_at.is_(None),
+               cohort_members.c.role.in_(("participant", "facilitator"))))
+    out = list(members.all())
+    staff_rows = await conn.execute(select(group_session_staff.c.user_id, null().label("case_id"))
+                                    .where(group_session_staff.c.session_id == session_id))
+    known = {r.user_id for r in out}
+    out += [r for r in staff_rows.all() if r.user_id not in known]
+    return out
+
+
+async def reminded(conn: AsyncConnection, session_ids: list[str]) -> dict[tuple[str, str], set[int]]:
+    """(session, user) -> offsets already recorded."""
+    out: dict[tuple[str, str], set[int]] = {}
+    if not session_ids:
+        return out
+    rows = await conn.execute(
+        select(group_session_reminders.c.session_id, group_session_reminders.c.user_id,
+               group_session_reminders.c.offset_s)
+        .where(group_session_reminders.c.session_id.in_(session_ids)))
+    for r in rows:
+        out.setdefault((r.session_id, r.user_id), set()).add(int(r.offset_s))
+    return out
+
+
+async def claim_reminder(conn: AsyncConnection, *, is_sqlite: bool, **values: Any) -> bool:
+    """Record a reminder unless another node or an earlier run did; True when this call did."""
+    dialect_insert = sqlite.insert if is_sqlite else postgresql.insert
+    stmt = dialect_insert(group_session_reminders).values(**values).on_conflict_do_nothing(
+        index_elements=["session_id", "user_id", "offset_s"])
+    return bool((await conn.execute(stmt)).rowcount == 1)
+
+
+async def reminders_of(conn: AsyncConnection, user_id: str, *, since: datetime, limit: int) -> list[Any]:
+    rows = await conn.execute(
+        select(group_session_reminders.c.id, group_session_reminders.c.session_id, group_session_reminders.c.offset_s,
+               group_session_reminders.c.created_at, group_sessions.c.starts_at, group_sessions.c.status)
+        .join(group_sessions, group_sessions.c.id == group_session_reminders.c.session_id)
+        .where(group_session_reminders.c.user_id == user_id, group_session_reminders.c.delivered.is_(True),
+               group_session_reminders.c.created_at >= since)
+        .order_by(group_session_reminders.c.created_at.desc()).limit(limit))
+    return list(rows.all())
+
+
+# -- join link codes -------------------------------------------------------------------------------
+
+
+async def insert_code(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(insert(group_session_codes).values(**values))
+
+
+async def use_code(conn: AsyncConnection, session_id: str, code_hash: str, at: datetime) -> Any:
+    """Spend a code: its row when it was unused and unexpired (one use, even when raced)."""
+    codes = group_session_codes.c
+    row = (await conn.execute(select(group_session_codes).where(codes.code_hash == code_hash,
+                                                                codes.session_id == session_id))).first()
+    if row is None or row.used_at is not None or row.expires_at <= at:
+        return None
+    spent = await conn.execute(update(group_session_codes).where(
+        group_session_codes.c.code_hash == code_hash, group_session_codes.c.used_at.is_(None)).values(used_at=at))
+    return row if spent.rowcount else None

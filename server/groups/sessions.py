@@ -59,6 +59,7 @@ class SessionEntry:
     room_id: str | None
     room_name: str | None
     register_confirmed: bool
+    sequence: int = 0  # iCalendar SEQUENCE
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class GroupSessionService:
         opens_at, closes_at = scheduling.join_window(row.starts_at, row.ends_at, self.windows)
         return SessionEntry(row.id, row.cohort_id, row.cohort_name, row.programme, row.starts_at, row.ends_at,
                             opens_at, closes_at, row.status, row.series_id, row.room_id, row.room_name,
-                            row.register_confirmed_at is not None)
+                            row.register_confirmed_at is not None, int(row.sequence))
 
     # -- scheduling -----------------------------------------------------------------------
 
@@ -198,6 +199,26 @@ class GroupSessionService:
                                                   end=now + timedelta(days=days), limit=limit)
         return [self.entry(r) for r in rows]
 
+    async def calendar(self, actor: Actor, session_id: str, *, series: bool = False) -> list[SessionEntry]:
+        """A session (or every occurrence of its series, cancelled ones too) for an ``.ics``: to
+        its participants and those who run or observe it. Names no participant."""
+        async with self.store.read("group_session.ics") as conn:
+            row, cohort = await self.session_of(conn, actor, session_id)
+            on_staff = any(s.user_id == actor.user_id for s in await store.staff(conn, row.id))
+            if not (manages(actor, cohort.ref) or on_staff or cohort.member(actor.user_id) is not None):
+                raise OutOfScope("No such session")
+            if not series or row.series_id is None:
+                return [self.entry(row)]
+            rows = await store.series_all(conn, row.series_id, limit=self.limits.max_occurrences)
+        return [self.entry(r) for r in rows]
+
+    async def reminders(self, actor: Actor, *, days: int = 7, limit: int = 50) -> list[Any]:
+        """The actor's own group session reminders of the last ``days`` days, newest first (they name
+        no participant, so this is no read of client data)."""
+        async with self.store.read("group_reminder.list") as conn:
+            return await store.reminders_of(conn, actor.user_id, since=self.clock.now() - timedelta(days=days),
+                                            limit=limit)
+
     async def add_staff(self, by: Actor, session_id: str, user_id: str, role: Role) -> None:
         """A co-facilitator or an observer (a programme mentor: an experienced facilitator) for one session."""
         if role not in STAFF_ROLES:
@@ -257,8 +278,17 @@ class GroupSessionService:
                               "auto_admit": auto_admit}, target_type="cohort")
         return version
 
-    async def agreement(self, actor: Actor, cohort_id: str) -> Agreement:
+    @staticmethod
+    async def _within(conn: AsyncConnection, cohort_id: str, limited_to: str | None) -> None:
+        """A session opened from a group session's link reaches that session's cohort only."""
+        if limited_to is not None:
+            row = await store.session(conn, limited_to)
+            if row is None or row.cohort_id != cohort_id:
+                raise OutOfScope("No such group")
+
+    async def agreement(self, actor: Actor, cohort_id: str, *, limited_to: str | None = None) -> Agreement:
         async with self.store.read("group.agreement") as conn:
+            await self._within(conn, cohort_id, limited_to)
             cohort = await self.cohort(conn, actor, cohort_id)
             if not (manages(actor, cohort.ref) or cohort.member(actor.user_id) is not None):
                 raise OutOfScope("No such group")
@@ -273,9 +303,11 @@ class GroupSessionService:
         done = await store.accepted(conn, cohort_id, user_id, version) is not None
         return Agreement(cohort_id, current.agreement_text, version, bool(current.auto_admit), done)
 
-    async def accept_agreement(self, actor: Actor, cohort_id: str, version: int) -> None:
+    async def accept_agreement(self, actor: Actor, cohort_id: str, version: int, *,
+                               limited_to: str | None = None) -> None:
         """A participant accepts the version of the agreement they were shown."""
         async with self.store.write("group.agreement.accept") as conn:
+            await self._within(conn, cohort_id, limited_to)
             cohort = await self.cohort(conn, actor, cohort_id)
             member = cohort.member(actor.user_id)
             if member is None or member.role != CohortRole.PARTICIPANT.value:

@@ -54,6 +54,8 @@ class Session:
     expires_at: datetime
     #: A session from a check-in link's one-time code reaches that check-in only (issue 4).
     checkin_id: str | None = None
+    #: A session from a group session link's one-time code reaches that group session only (issue 14).
+    group_session_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -289,27 +289,28 @@ class IdentityService:
 
     async def insert_session(self, conn: AsyncConnection, actor: Actor, *, kind: str, address: str,
                              expires_at: datetime | None = None, checkin_id: str | None = None,
+                             group_session_id: str | None = None,
                              previous_token: str | None = None) -> LoginResult:
         """A new session for ``actor`` inside the caller's transaction, for sign-ins that prove
-        something other than a password (a check-in link's code, a paired room device's secret).
-        The token is always a fresh one the server chose, and any token the request presented is
-        revoked, so a session cannot be fixed. No second factor is pending: these are never staff.
-        Without ``expires_at`` the session lasts as the role's sessions do; with ``checkin_id`` it
-        reaches that check-in only."""
+        something other than a password (a check-in's or a group session's link code, a paired room
+        device's secret). The token is always a fresh one the server chose, and any token the request
+        presented is revoked, so a session cannot be fixed. No second factor is pending: these are
+        never staff. Without ``expires_at`` the session lasts as the role's sessions do; with
+        ``checkin_id`` (``group_session_id``) it reaches that check-in (group session) only."""
         now = self.clock.now()
         token = new_token()
         expires_at = expires_at or now + timedelta(seconds=self.expiry_for(actor.role).absolute_s)
         session = Session(token_hash=token_digest(token), user_id=actor.user_id, kind=kind, csrf_token=new_token(24),
                           mfa_pending=False, created_at=now, last_seen_at=now, expires_at=expires_at,
-                          checkin_id=checkin_id)
+                          checkin_id=checkin_id, group_session_id=group_session_id)
         if previous_token:
             await store.delete_session(conn, token_digest(previous_token))
         await store.insert_session(conn, token_hash=session.token_hash, user_id=actor.user_id, kind=kind,
                                    csrf_token=session.csrf_token, mfa_pending=False, created_at=now,
-                                   last_seen_at=now, expires_at=expires_at, checkin_id=checkin_id)
+                                   last_seen_at=now, expires_at=expires_at, checkin_id=checkin_id,
+                                   group_session_id=group_session_id)
         details: dict[str, object] = {"kind": kind, "address": address}
-        if checkin_id is not None:
-            details["checkin_id"] = checkin_id
+        details.update({k: v for k, v in (("checkin_id", checkin_id), ("group_session_id", group_session_id)) if v})
         await audit.append(conn, at=now, actor_id=actor.user_id, action="session.create", target_type="user",
                            target_id=actor.user_id, details=details)
         return LoginResult(actor, token, session)

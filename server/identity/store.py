@@ -96,6 +96,7 @@ async def session_with_user(conn: AsyncConnection, token_hash: str) -> tuple[Ses
         last_seen_at=m[sessions.c.last_seen_at],
         expires_at=m[sessions.c.expires_at],
         checkin_id=m[sessions.c.checkin_id],
+        group_session_id=m[sessions.c.group_session_id],
     )
     return session, row
 

@@ -126,16 +126,21 @@ class Sfu:
 
     def __init__(self, *, capacity: int, node_id: str = "local", ice_servers: Sequence[IceServer] = (),
                  keyframe_interval_s: float = 0.5, max_offer_bytes: int = 32 * 1024,
+                 max_candidates_per_line: int = 32,
                  on_event: Callable[[SfuEvent], None] | None = None,
                  speaker_factory: Callable[[], SpeakerDetector] = SpeakerDetector) -> None:
-        if capacity < 1 or keyframe_interval_s <= 0 or max_offer_bytes < 1:
-            raise ValueError("capacity and max_offer_bytes must be at least 1, keyframe_interval_s positive")
+        if capacity < 1 or keyframe_interval_s <= 0 or max_offer_bytes < 1 or max_candidates_per_line < 1:
+            raise ValueError("capacity, max_offer_bytes and max_candidates_per_line must be at least 1, "
+                             "keyframe_interval_s positive")
         check_versions()
         self.capacity = capacity
         self.node_id = node_id
         self.ice_servers = tuple(ice_servers)
         self.keyframe_interval_s = keyframe_interval_s
         self.max_offer_bytes = max_offer_bytes
+        #: A browser offers a handful of candidates per m-line (host, reflexive, relay per interface);
+        #: hundreds are a flood that would make ICE check every pair.
+        self.max_candidates_per_line = max_candidates_per_line
         self.on_event = on_event
         self.speaker_factory = speaker_factory
         self.sessions: dict[str, MediaSession] = {}
@@ -181,6 +186,9 @@ class Sfu:
             raise LimitExceeded(f"The offer is larger than {self.max_offer_bytes} bytes")
         if offer_sdp.count("\nm=") > session.seats + session.last_n + 2:
             raise LimitExceeded("The offer has more media lines than this session can use")
+        if max(part.count("a=candidate:") for part in offer_sdp.split("\nm=")) > self.max_candidates_per_line:
+            raise LimitExceeded(f"The offer has more than {self.max_candidates_per_line} ICE candidates on a "
+                                "media line")
         old = session.participants.get(participant_id)
         if old is not None:
             await self._drop(old, "rejoined")

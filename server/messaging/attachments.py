@@ -29,9 +29,11 @@ from server.crypto.keyring import Keyring, KeyShredded
 from server.errors import BadRequest, NotFound, PayloadTooLarge, RateLimited, UnsupportedMediaType
 from server.identity.model import Actor
 from server.ids import new_id
+from server.mentoring.model import refuse_after_period
 from server.messaging import store as messaging_store
 from server.messaging.model import Kind, attachment_aad, refuse_closed
 from server.messaging.service import member_conversation
+from server.policy.facts import READ_MENTORING, WRITE_MENTORING
 from server.store.schema import attachments
 from server.store.tx import Store
 
@@ -112,6 +114,7 @@ class AttachmentService:
         """The conversation, if the actor is a member who may send content to it now."""
         row = await member_conversation(conn, actor, conversation_id)
         refuse_closed(row)
+        refuse_after_period(self.cases.policy.evaluate, actor, row, WRITE_MENTORING, self.clock.now())
         if row.case_id is None:
             raise BadRequest("Attachments belong to case conversations", reason="attachment.case_only")
         if row.kind == Kind.CASE.value:
@@ -169,6 +172,8 @@ class AttachmentService:
             row = await by_id(conn, attachment_id)
             if row is None or await messaging_store.membership(conn, row.conversation_id, actor.user_id) is None:
                 raise NotFound("No such attachment")
+            conversation = await messaging_store.conversation(conn, row.conversation_id)
+            refuse_after_period(self.cases.policy.evaluate, actor, conversation, READ_MENTORING, self.clock.now())
             try:
                 data = await self.keyring.decrypt(
                     conn, key_id=row.key_id, blob=row.body,

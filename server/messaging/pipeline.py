@@ -42,6 +42,7 @@ from server.cases.service import CaseView, refuse
 from server.crypto.keyring import bucket_of, insert_keys, select_bucket_rows
 from server.errors import Conflict, NotFound, TandemError
 from server.identity.model import Actor
+from server.mentoring.model import refuse_after_period
 from server.messaging import store
 from server.messaging.model import (
     CATEGORY,
@@ -56,7 +57,8 @@ from server.messaging.model import (
 )
 from server.policy.decision import Decision
 from server.policy.engine import PolicyEngine, clock_facts
-from server.store.raw import Driver, driver_ts
+from server.policy.facts import WRITE_MENTORING
+from server.store.raw import Driver, driver_ts, parse_ts
 
 if TYPE_CHECKING:
     from server.messaging.service import MessagingService
@@ -265,6 +267,10 @@ class SendPipeline:
                     continue
                 try:
                     refuse_closed(row)
+                    if row.kind == Kind.MENTORING.value:
+                        ends = None if row.access_ends_at is None else parse_ts(row.access_ends_at)
+                        refuse_after_period(m.cases.policy.evaluate, req.actor, row._replace(access_ends_at=ends),
+                                            WRITE_MENTORING, now)
                 except TandemError as err:
                     outcomes[i] = err
                     continue

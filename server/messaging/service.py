@@ -23,7 +23,8 @@ from server.cases.service import CaseService, refuse
 from server.clock import Clock
 from server.crypto.keyring import Keyring, KeyShredded
 from server.errors import BadRequest, Conflict, Forbidden, NotFound, Unavailable
-from server.identity.model import STAFF_ROLES, Actor
+from server.identity.model import STAFF_ROLES, Actor, Role
+from server.mentoring.model import conversation_decision, refuse_after_period
 from server.messaging import store
 from server.messaging.model import (
     CATEGORY,
@@ -42,6 +43,7 @@ from server.messaging.model import (
 )
 from server.messaging.pipeline import MAX_BATCH, SEND_WRITERS_PG, SendPipeline
 from server.policy.decision import Decision
+from server.policy.facts import READ_MENTORING, WRITE_MENTORING
 from server.store.tx import Store
 
 log = logging.getLogger(__name__)
@@ -115,6 +117,7 @@ class MessagingService:
                 return Ack(client_id, conversation_id, int(existing.seq), existing.sent_at, duplicate=True)
             row = await member_conversation(conn, actor, conversation_id)
             refuse_closed(row)
+            refuse_after_period(self.cases.policy.evaluate, actor, row, WRITE_MENTORING, now)
             if row.kind == Kind.CASE.value:
                 view = await self.cases.view(conn, row.case_id)
                 refuse(self.cases.decide(actor, "send_message", view, message_kind=kind.value))
@@ -181,6 +184,7 @@ class MessagingService:
             raise BadRequest("status is delivered or read")
         async with self.store.write("message.receipt") as conn:
             row = await member_conversation(conn, actor, conversation_id)
+            refuse_after_period(self.cases.policy.evaluate, actor, row, READ_MENTORING, self.clock.now())
             if seq > int(row.last_seq):
                 raise BadRequest(f"No message {seq} in this conversation yet")
             member = await store.membership(conn, conversation_id, actor.user_id)
@@ -213,6 +217,7 @@ class MessagingService:
             raise BadRequest("after_seq is 0 or more")
         async with self.store.write("message.read") as conn:
             row = await member_conversation(conn, actor, conversation_id)
+            refuse_after_period(self.cases.policy.evaluate, actor, row, READ_MENTORING, self.clock.now())
             if after_seq > int(row.last_seq):
                 raise BadRequest(f"after_seq {after_seq} is beyond the last message ({row.last_seq})")
             out: list[StoredMessage] = []
@@ -257,11 +262,16 @@ class MessagingService:
         for r in rows:
             view = views.get(str(r.case_id)) if r.kind == Kind.CASE.value else None
             decision = (self.cases.decide(actor, "send_message", view, now=now, message_kind=MessageKind.TEXT.value)
-                        if view is not None else None)
+                        if view is not None else
+                        conversation_decision(self.cases.policy.evaluate, actor, r, WRITE_MENTORING, now))
+            if decision is not None and not decision.allowed and actor.role is Role.MENTOR:
+                continue  # the period ended: the mentor's access to the conversation ended with it
             seen = as_seen_by(actor.role.value, r.kind, by_conv.get(r.id, []), names.get(r.id, FIRST_NAME))
             out.append((r, seen, decision))
         return out
 
     async def last_seq(self, actor: Actor, conversation_id: str) -> int:
         async with self.store.read("conversation.last_seq") as conn:
-            return int((await member_conversation(conn, actor, conversation_id)).last_seq)
+            row = await member_conversation(conn, actor, conversation_id)
+            refuse_after_period(self.cases.policy.evaluate, actor, row, READ_MENTORING, self.clock.now())
+            return int(row.last_seq)

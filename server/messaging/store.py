@@ -46,12 +46,13 @@ async def ensure_conversation(
 
 
 async def open_mentoring(
-    conn: AsyncConnection, *, case_id: str, assignment_id: str, user_ids: list[str], at: datetime
+    conn: AsyncConnection, *, case_id: str, assignment_id: str, user_ids: list[str], at: datetime,
+    access_ends_at: datetime | None = None,
 ) -> str:
-    """A new, empty mentoring conversation for one mentor assignment."""
+    """A new, empty mentoring conversation for one mentor assignment, open until its period ends."""
     conversation_id = new_id()
     await insert_conversation(conn, id=conversation_id, kind="mentoring", case_id=case_id,
-                              mentor_assignment_id=assignment_id, created_at=at)
+                              mentor_assignment_id=assignment_id, created_at=at, access_ends_at=access_ends_at)
     for user_id in user_ids:
         await add_member(conn, conversation_id, user_id, at)
     return conversation_id
@@ -237,6 +238,7 @@ class ConversationRow(NamedTuple):
     cohort_id: str | None
     last_seq: int
     closed_at: Any  # None while open; the driver's timestamp form otherwise
+    access_ends_at: Any  # a mentoring conversation's period end (issue 16), in the same form
 
 
 _BY_CLIENT_IDS = Statement(
@@ -301,7 +303,7 @@ def lock_conversations(db: Driver, conversation_ids: Collection[str]) -> dict[st
     """The conversations, their rows locked until commit (in id order, so two nodes locking
     overlapping batches never deadlock; on SQLite the write lock already serialises writers)."""
     rows = db.rows(_LOCK_CONVERSATIONS, (db.set_of(conversation_ids),))
-    return {r[0]: ConversationRow(r[0], r[1], r[2], r[3], int(r[4]), r[5]) for r in rows}
+    return {r[0]: ConversationRow(r[0], r[1], r[2], r[3], int(r[4]), r[5], r[6]) for r in rows}
 
 
 def current_members(db: Driver, conversation_ids: Collection[str]) -> dict[str, list[str]]:

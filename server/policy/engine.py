@@ -3,7 +3,7 @@
 Rules run in a fixed order; the first refusal wins, so the reason a person sees is the
 most basic one (no access at all comes before "meet face to face first"). When every
 applicable rule allows, their reasons and obligations are merged, deduplicated, in
-order. ``scope``, ``networks`` and ``retention`` have no ``enabled`` switch: access control
+order. ``scope``, ``networks``, ``mentoring`` and ``retention`` have no ``enabled`` switch: access control
 and storage limitation are not optional; the other rules may be switched off by policy.
 """
 
@@ -20,6 +20,7 @@ from server.policy.rules import (
     alternatives,
     face_to_face_first,
     group_rules,
+    mentoring,
     networks,
     retention,
     safe_space,
@@ -32,6 +33,7 @@ Evaluate = Callable[[Any, PolicyRequest, int], Decision | None]
 ORDER: tuple[tuple[str, Evaluate], ...] = (
     (scope.RULE_ID, scope.evaluate),
     (networks.RULE_ID, networks.evaluate),
+    (mentoring.RULE_ID, mentoring.evaluate),
     (face_to_face_first.RULE_ID, face_to_face_first.evaluate),
     (group_rules.RULE_ID, group_rules.evaluate),
     (safe_space.RULE_ID, safe_space.evaluate),

@@ -56,6 +56,11 @@ ACT_IN_OFFICE = "act_in_office"
 #: process a participant may take is the network's own table (``server/networks/machine.py``).
 READ_NETWORK = "read_network"
 WRITE_NETWORK = "write_network"
+#: A mentoring period (issue 16): the mentor's and the mentee's access to it, and recording
+#: its outcome (the mentor may do so for a while after the period ends).
+READ_MENTORING = "read_mentoring"
+WRITE_MENTORING = "write_mentoring"
+RECORD_MENTORING_OUTCOME = "record_mentoring_outcome"
 ACTIONS = (
     SUPERVISE_REMOTELY,
     SEND_MESSAGE,
@@ -68,6 +73,9 @@ ACTIONS = (
     ACT_IN_OFFICE,
     READ_NETWORK,
     WRITE_NETWORK,
+    READ_MENTORING,
+    WRITE_MENTORING,
+    RECORD_MENTORING_OUTCOME,
 )
 
 MESSAGE_KINDS = ("text", "appointment_notice")
@@ -159,6 +167,20 @@ class NetworkFacts(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError("a member has a member_kind, a non-member none")
 
 
+class MentoringFacts(msgspec.Struct, frozen=True, kw_only=True):
+    """The actor's place in one mentoring period. Computed by the caller from its clock."""
+
+    #: "mentor" or "mentee" of the assignment.
+    party: str
+    #: The period has not reached its end (and the assignment was not ended).
+    period_open: bool
+    #: The time to record an outcome after the end has not run out.
+    outcome_open: bool = False
+
+    def __post_init__(self) -> None:
+        _require_one_of("party", self.party, ("mentor", "mentee"))
+
+
 class PolicyRequest(msgspec.Struct, frozen=True, kw_only=True):
     action: str
     actor: ActorFacts
@@ -171,6 +193,7 @@ class PolicyRequest(msgspec.Struct, frozen=True, kw_only=True):
     group: GroupFacts | None = None
     network_quality: str | None = None
     network: NetworkFacts | None = None
+    mentoring: MentoringFacts | None = None
 
     def __post_init__(self) -> None:
         _require_one_of("action", self.action, ACTIONS)

@@ -26,6 +26,7 @@ from server.policy.schema import (
     AlternativesConfig,
     FaceToFaceFirstConfig,
     GroupRulesConfig,
+    MentoringConfig,
     NetworksConfig,
     RetentionConfig,
     RuleConfig,
@@ -106,6 +107,10 @@ class PolicySet:
     @property
     def networks(self) -> NetworksConfig:
         return _typed(self, "networks", NetworksConfig)
+
+    @property
+    def mentoring(self) -> MentoringConfig:
+        return _typed(self, "mentoring", MentoringConfig)
 
     def to_documents(self) -> dict[str, str]:
         """rule_id -> TOML text that :func:`parse_documents` reads back unchanged."""

@@ -240,6 +240,23 @@ class NetworksConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only=T
         return _duplicates("victim_protection_flags", self.victim_protection_flags)
 
 
+class MentoringConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Mentoring periods (issue 16). No ``enabled`` switch: when a mentor's access ends is
+    access control, as ``scope`` is."""
+
+    #: The period an assignment gets when the officer names no end.
+    default_period_days: Annotated[int, msgspec.Meta(ge=1, le=1095)]
+    #: How far ahead a period, or an extension of it, may end.
+    max_period_days: Annotated[int, msgspec.Meta(ge=1, le=1095)]
+    #: How long after the end the mentor may still record the outcome.
+    outcome_days: Annotated[int, msgspec.Meta(ge=0, le=365)]
+
+    def problems(self) -> list[Problem]:
+        if self.default_period_days > self.max_period_days:
+            return [Problem("default_period_days", f"must not exceed max_period_days ({self.max_period_days})")]
+        return []
+
+
 RuleConfig = (
     FaceToFaceFirstConfig
     | SafeSpaceConfig
@@ -248,6 +265,7 @@ RuleConfig = (
     | ScopeConfig
     | GroupRulesConfig
     | NetworksConfig
+    | MentoringConfig
 )
 
 RULE_IDS = (
@@ -258,6 +276,7 @@ RULE_IDS = (
     "scope",
     "group_rules",
     "networks",
+    "mentoring",
 )
 CONFIG_TYPES: dict[str, type[RuleConfig]] = {
     "face_to_face_first": FaceToFaceFirstConfig,
@@ -267,6 +286,7 @@ CONFIG_TYPES: dict[str, type[RuleConfig]] = {
     "scope": ScopeConfig,
     "group_rules": GroupRulesConfig,
     "networks": NetworksConfig,
+    "mentoring": MentoringConfig,
 }
 
 

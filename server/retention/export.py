@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import html
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -30,7 +30,7 @@ SKIP = frozenset({"body", "key_id"})
 
 
 def _value(v: Any) -> Any:
-    if isinstance(v, datetime):
+    if isinstance(v, date):  # datetimes too; days: a mentoring activity's (issue 16)
         return v.isoformat()
     if isinstance(v, bytes):
         return base64.b64encode(v).decode()

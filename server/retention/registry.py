@@ -20,6 +20,7 @@ from sqlalchemy import Column, Table
 
 from server.checkins.evidence import aad as evidence_aad
 from server.groups.attendance import aad as attendance_aad
+from server.mentoring.model import aad as mentoring_aad
 from server.messaging.model import aad as message_aad
 from server.messaging.model import attachment_aad
 from server.networks.store import body_aad as network_aad
@@ -36,6 +37,7 @@ from server.store.schema import (
     safe_space_answers,
 )
 from server.store.schema_groups import group_attendance, group_attendance_events
+from server.store.schema_mentoring import mentoring_activities, mentoring_outcomes
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,11 @@ HOLDERS: tuple[Holder, ...] = (
            anonymise_nulls=("key_id", "body", "user_id", "case_id")),
     # Case networks (issue 16): the network's document, sealed under the month it was last written.
     Holder("network_records", networks, "case_id", "key_id", "updated_at", lambda r: network_aad(r.id, r.case_id)),
+    # Mentoring periods (issue 16): the mentor's activity log and the outcomes, kept as case notes are.
+    Holder("case_notes", mentoring_activities, "case_id", "key_id", "created_at",
+           lambda r: mentoring_aad("mentoring_activities", r.id)),
+    Holder("case_notes", mentoring_outcomes, "case_id", "key_id", "created_at",
+           lambda r: mentoring_aad("mentoring_outcomes", r.id)),
 )
 
 

@@ -8,13 +8,15 @@ nothing, and of two nodes racing, only the one whose insert took effect sends. A
 that dies between its commit and the send loses that reminder rather than sending it
 twice; the in-app list (``GET /api/reminders``) still shows it. Each reminder goes out
 in-app as a ``reminder`` frame on the recipient's ``user.<id>`` bus channel and, to
-recipients with no open connection, as a content-free Web Push.
+recipients with no open connection, as a content-free Web Push. Other features' reminders
+(group sessions: server/groups/reminders.py) run in the same pass through ``also``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import msgspec
@@ -42,9 +44,17 @@ class ReminderService:
         self.push = push
         self.offsets = offsets
         self.batch = batch
+        #: Other features' passes (same offsets, bus and push), run after the appointments'.
+        self.also: list[Callable[[], Awaitable[int]]] = []
 
     async def run_once(self) -> int:
-        """Send what is due now; the number of reminders sent."""
+        """Send what is due now (appointments, then every ``also``); the number of reminders sent."""
+        sent = await self._appointments()
+        for more in self.also:
+            sent += await more()
+        return sent
+
+    async def _appointments(self) -> int:
         now = self.clock.now()
         horizon = now + timedelta(seconds=max(self.offsets))
         sent = 0

@@ -75,6 +75,8 @@ sessions = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     # Set for a session got from a check-in link's one-time code: it reaches that check-in only.
     Column("checkin_id", ID, nullable=True),
+    # Set for a session got from a group session link's one-time code: it reaches that group session only.
+    Column("group_session_id", ID, nullable=True),
 )
 
 enrolment_codes = Table(
@@ -113,7 +115,8 @@ mentor_assignments = Table(
     Column("client_id", ID, ForeignKey("users.id"), nullable=False, index=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("ended_at", UTCDateTime, nullable=True),
-    Column("ends_on", Date, nullable=True),  # the planned last day, if one was set
+    Column("ends_on", Date, nullable=True),  # the period's last day (none before issue 16: open-ended)
+    Column("starts_on", Date, nullable=True),  # the period's first day (none before issue 16: created_at's)
     # A mentor has at most one running assignment to a client.
     Index("ix_mentor_assignments_active", "mentor_id", "client_id", unique=True,
           sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL")),
@@ -260,6 +263,9 @@ conversations = Table(
     # Set when its mentor assignment ended: the history stays readable by the remaining
     # members, nobody sends any more.
     Column("closed_at", UTCDateTime, nullable=True),
+    # A mentoring conversation's access ends with its period (issue 16): the instant after the
+    # period's last day; moved when the officer extends the period.
+    Column("access_ends_at", UTCDateTime, nullable=True),
     # A case has one case conversation and one network conversation; mentoring ones are per assignment.
     Index("ix_conversations_case_kind", "case_id", "kind", unique=True,
           sqlite_where=text("kind <> 'mentoring'"), postgresql_where=text("kind <> 'mentoring'")),
@@ -484,7 +490,9 @@ checkin_interpreters = Table(
 )
 
 # -- tables in their own modules, registered on the same metadata: staff alerts (issue 13),
-# group programme sessions (issue 14), case networks (issue 16)
+# group programme sessions (issue 14), case networks and mentoring periods (issue 16)
 from server.store import schema_groups as schema_groups  # noqa: E402
 from server.store.schema_alerts import staff_alerts as staff_alerts  # noqa: E402
+from server.store.schema_mentoring import mentoring_activities as mentoring_activities  # noqa: E402
+from server.store.schema_mentoring import mentoring_outcomes as mentoring_outcomes  # noqa: E402
 from server.store.schema_networks import networks as networks  # noqa: E402

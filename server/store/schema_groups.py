@@ -123,3 +123,29 @@ group_attendance = Table(
     Column("confirmed_at", UTCDateTime, nullable=False),
     UniqueConstraint("session_id", "user_id", name="uq_group_attendance_session_user"),
 )
+
+#: A group session's reminders, one row per (session, recipient, offset): the "once" of
+#: reminders (server/groups/reminders.py), as ``appointment_reminders`` is for appointments.
+group_session_reminders = Table(
+    "group_session_reminders", metadata,
+    Column("id", ID, primary_key=True),
+    Column("session_id", ID, ForeignKey("group_sessions.id"), nullable=False),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("offset_s", Integer, nullable=False),
+    Column("delivered", Boolean, nullable=False),  # False: overtaken by a closer reminder, never sent
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("session_id", "user_id", "offset_s", name="uq_group_session_reminders_once"),
+)
+
+#: One-time codes of group session join links (as ``checkin_codes``): the sha-256 of the code,
+#: the participant it signs in, spent once, void after the session's join window.
+group_session_codes = Table(
+    "group_session_codes", metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("session_id", ID, ForeignKey("group_sessions.id"), nullable=False, index=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("created_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
+)

@@ -23,7 +23,7 @@ def make_handler(spec: RouteSpec) -> Any:
             check_csrf(request, auth)
             if auth.actor.cross_office:
                 await services.identity.audit_cross_office(auth.actor, spec.method, spec.path, request.path)
-        authorise(spec.permission, auth, require_staff_mfa=settings.require_staff_mfa)
+        authorise(spec.permission, auth, require_staff_mfa=settings.require_staff_mfa, path_params=request.match_info)
         body: Any = None
         if spec.body is not None:
             if request.content_type not in _JSON_TYPES:

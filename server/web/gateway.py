@@ -27,6 +27,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from server.errors import TandemError, Unauthenticated
+from server.groups.protocol import SessionFrame
 from server.identity.service import Authenticated
 from server.web.flood import FrameBudget
 from server.web.frames import Error, FrameCodec, FrameError, Hello, Inbound, Outbound, Ping, Pong, Welcome
@@ -60,7 +61,7 @@ def step(state: ConnState, event: str) -> ConnState:
         raise IllegalTransition(f"{event!r} is not allowed in state {state.value}") from None
 
 
-SOCKET = Permission("open a live connection", checkin_session=True)
+SOCKET = Permission("open a live connection", checkin_session=True, group_session=True)
 CLOSE_SLOW_CONSUMER = 4008
 CLOSE_RESUME = 4009  # the node may have missed bus messages (e.g. Redis came back): reconnect and resume
 CLOSE_FLOODING = 4029
@@ -129,8 +130,8 @@ class Connection:
 
     @property
     def limited(self) -> bool:
-        """Opened with a check-in link's one-time code: reaches that check-in only."""
-        return self.auth.session.checkin_id is not None
+        """Opened with a check-in's or a group session's link code: reaches that one only."""
+        return self.auth.session.checkin_id is not None or self.auth.session.group_session_id is not None
 
     def forward(self, _channel: str, data: bytes) -> None:
         """Bus handler: frames published to this user go out as they are."""
@@ -332,12 +333,20 @@ class Gateway:
             if conn.state is not ConnState.OPEN:
                 conn.send(Error(code="protocol_error", message="Send hello first"))
                 continue
-            if conn.limited and type(frame) not in self.limited_frames:
+            if conn.limited and not self._may_send(conn, frame):
                 conn.send(Error(code="forbidden", rule_id="scope", ref=getattr(frame, "id", None),
-                                message="This session was opened from a check-in link and reaches that check-in only"))
+                                message="This session was opened from a link and reaches that meeting only"))
                 continue
             ref = getattr(frame, "id", None)
             await self._guarded(conn, self._handlers[type(frame)](conn, frame), ref if isinstance(ref, str) else None)
+
+    def _may_send(self, conn: Connection, frame: Inbound) -> bool:
+        """What a link-limited connection may send: a check-in's, the limited frames; a group
+        session's, pings and the frames of that group session."""
+        group = conn.auth.session.group_session_id
+        if group is None:
+            return type(frame) in self.limited_frames
+        return isinstance(frame, Ping) or (isinstance(frame, SessionFrame) and frame.session == group)
 
     @staticmethod
     async def _guarded(conn: Connection, work: Awaitable[None], ref: str | None) -> None:

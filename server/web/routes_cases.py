@@ -152,7 +152,8 @@ def register(api: Registry) -> None:
                example={"mentor_id": "MENTOR", "client_id": "CLIENT"})
     async def assign(call: Call[s.AssignMentor]) -> s.MentorAssignmentOut:
         made = await call.request.app[SERVICES].cases.assign_mentor(
-            call.actor, mentor_id=call.body.mentor_id, client_id=call.body.client_id, ends_on=call.body.ends_on)
+            call.actor, mentor_id=call.body.mentor_id, client_id=call.body.client_id, ends_on=call.body.ends_on,
+            starts_on=call.body.starts_on)
         return s.MentorAssignmentOut(id=made.id, mentor_id=made.mentor_id, client_id=made.client_id,
                                      created_at=made.created_at, ends_on=made.ends_on)
 

@@ -7,7 +7,7 @@ seniors; another office's cohort is answered as absent); the roles here are the 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from msgspec import Meta, Struct
@@ -28,8 +28,9 @@ MEMBERS = frozenset({Role.FACILITATOR, Role.SENIOR_OFFICER, Role.CLIENT})
 SCHEDULE = Permission("schedule a programme group's sessions", roles=RUNNERS)
 LIST = Permission("see a programme group's sessions", roles=MEMBERS)
 AGREEMENT = Permission("set a programme group's confidentiality agreement", roles=RUNNERS)
-READ_AGREEMENT = Permission("read a programme group's confidentiality agreement", roles=MEMBERS)
-ACCEPT = Permission("accept a programme group's confidentiality agreement", roles=frozenset({Role.CLIENT}))
+READ_AGREEMENT = Permission("read a programme group's confidentiality agreement", roles=MEMBERS, group_session=True)
+ACCEPT = Permission("accept a programme group's confidentiality agreement", roles=frozenset({Role.CLIENT}),
+                    group_session=True)
 REGISTER = Permission("keep a group session's attendance register", roles=RUNNERS)
 CSV = ("text/csv",)
 StatusName = Literal["attended", "partly", "absent", "excused", "technical_failure"]
@@ -136,6 +137,11 @@ def register_out(r: Register) -> RegisterOut:
                               for x in r.lines])
 
 
+def _limited(call: Call[Any]) -> str | None:
+    """The group session a join link's session is limited to (its cohort's agreement only)."""
+    return call.auth.session.group_session_id if call.auth is not None else None
+
+
 def register(api: Registry) -> None:
     @api.route("POST", "/api/groups/{group_id}/sessions", permission=SCHEDULE,
                summary="Schedule a group's session, once or as a weekly series", body=ScheduleSessions,
@@ -173,7 +179,8 @@ def register(api: Registry) -> None:
         return await _agreement(call)
 
     async def _agreement(call: Call[SetAgreement] | Call[None]) -> AgreementOut:
-        a = await call.request.app[SERVICES].group_sessions.agreement(call.actor, call.param("group_id"))
+        a = await call.request.app[SERVICES].group_sessions.agreement(call.actor, call.param("group_id"),
+                                                                      limited_to=_limited(call))
         return AgreementOut(group_id=a.cohort_id, text=a.text, version=a.version, auto_admit=a.auto_admit,
                             accepted=a.accepted)
 
@@ -188,7 +195,7 @@ def register(api: Registry) -> None:
                tag="group sessions", example={"version": 1})
     async def accept(call: Call[AcceptAgreement]) -> None:
         await call.request.app[SERVICES].group_sessions.accept_agreement(call.actor, call.param("group_id"),
-                                                                         call.body.version)
+                                                                         call.body.version, limited_to=_limited(call))
 
     @api.route("GET", "/api/group-sessions/{session_id}/register", permission=REGISTER,
                summary="A session's attendance register: evidence, suggestions, what was confirmed",

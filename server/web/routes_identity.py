@@ -15,7 +15,8 @@ from server.web.routing import COOKIE, Call, Permission, Registry, check_origin
 from server.web.state import SERVICES
 
 PUBLIC = Permission("sign in", public=True)
-SIGNED_IN_MFA = Permission("finish signing in", during_mfa=True, checkin_session=True)  # /api/me, sign-out
+SIGNED_IN_MFA = Permission("finish signing in", during_mfa=True, checkin_session=True,
+                           group_session=True)  # /api/me, sign-out
 SIGNED_IN = Permission("use the API")
 STAFF = frozenset({Role.OFFICER, Role.SENIOR_OFFICER, Role.FACILITATOR, Role.ADMIN})
 ENROL_MFA = Permission("enrol a second factor", roles=STAFF, during_mfa=True)

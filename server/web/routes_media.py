@@ -23,7 +23,8 @@ from server.web.routing import Call, Permission, Registry
 ECHO = web.AppKey("echo", EchoHost)
 # Anyone signed in may test their own camera, microphone and network; nothing of a case is involved.
 # A session opened from a check-in link may too: the test is a step of joining that check-in.
-DEVICE_TEST = Permission("test their camera, microphone and network", checkin_session=True)
+DEVICE_TEST = Permission("test their camera, microphone and network", checkin_session=True,
+                         group_session=True)
 
 Sdp = Annotated[str, Meta(min_length=10, max_length=32_000)]
 EchoId = Annotated[str, Meta(min_length=1, max_length=64)]

@@ -120,7 +120,8 @@ class Cancelled(Struct, kw_only=True):
 
 class ReminderOut(Struct, kw_only=True):
     id: str
-    appointment_id: str
+    appointment_id: str | None  # an appointment's reminder, or
+    group_session_id: str | None = None  # a group session's (kind "group")
     kind: str
     status: str
     starts_at: datetime
@@ -263,8 +264,13 @@ def register(api: Registry) -> None:
     @api.route("GET", "/api/reminders", permission=REMINDED, summary="My reminders of the last week (in-app list)",
                response=Reminders, tag="scheduling")
     async def reminders(call: Call[None]) -> Reminders:
-        rows = await call.request.app[SERVICES].scheduling.reminders(call.actor)
-        return Reminders(reminders=[ReminderOut(id=r.id, appointment_id=r.appointment_id, kind=r.kind,
-                                                status=r.status, starts_at=r.starts_at, offset_s=int(r.offset_s),
-                                                sent_at=r.created_at) for r in rows])
+        services = call.request.app[SERVICES]
+        rows = await services.scheduling.reminders(call.actor)
+        out = [ReminderOut(id=r.id, appointment_id=r.appointment_id, kind=r.kind, status=r.status,
+                           starts_at=r.starts_at, offset_s=int(r.offset_s), sent_at=r.created_at) for r in rows]
+        out += [ReminderOut(id=r.id, appointment_id=None, group_session_id=r.session_id, kind="group",
+                            status=r.status, starts_at=r.starts_at, offset_s=int(r.offset_s), sent_at=r.created_at)
+                for r in await services.group_sessions.reminders(call.actor)]
+        out.sort(key=lambda r: r.sent_at, reverse=True)
+        return Reminders(reminders=out[:50])
 

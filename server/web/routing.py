@@ -8,7 +8,7 @@ fails when a route has no row. Handlers receive a parsed, authorised ``Call``.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -48,6 +48,9 @@ class Permission:
     during_mfa: bool = False  # callable while the second factor is pending or not yet enrolled
     case_scoped: bool = False
     checkin_session: bool = False  # also open to a session limited to one check-in (issue 4)
+    #: Also open to a session limited to one group session (a join link's code, issue 14); a path
+    #: naming a ``{session_id}`` must name that one.
+    group_session: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,8 @@ def check_origin(request: web.Request) -> None:
             raise CsrfFailed("Cross-origin request refused")
 
 
-def authorise(perm: Permission, auth: Authenticated | None, *, require_staff_mfa: bool) -> None:
+def authorise(perm: Permission, auth: Authenticated | None, *, require_staff_mfa: bool,
+              path_params: Mapping[str, str] | None = None) -> None:
     if perm.public:
         return
     if auth is None:
@@ -160,6 +164,11 @@ def authorise(perm: Permission, auth: Authenticated | None, *, require_staff_mfa
     if auth.session.checkin_id is not None and not perm.checkin_session:
         raise Forbidden("This session was opened from a check-in link and reaches that check-in only (rule scope)",
                         rule_id="scope")
+    limited_to = auth.session.group_session_id
+    if limited_to is not None and (not perm.group_session
+                                   or (path_params or {}).get("session_id", limited_to) != limited_to):
+        raise Forbidden("This session was opened from a group session link and reaches that session only "
+                        "(rule scope)", rule_id="scope")
     if perm.roles is not None and actor.role not in perm.roles:
         raise Forbidden(f"Your role ({actor.role.value}) may not {perm.name} (rule scope)", rule_id="scope",
                         reason="scope.role", params={"role": actor.role.value})

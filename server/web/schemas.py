@@ -255,7 +255,8 @@ class AddNetworkMember(Strict, kw_only=True):
 class AssignMentor(Strict, kw_only=True):
     mentor_id: Id
     client_id: Id
-    ends_on: date | None = None  # the planned last day of the mentoring
+    ends_on: date | None = None  # the period's last day (default: the mentoring policy's period)
+    starts_on: date | None = None  # the period's first day (default: today; may lie in the past)
 
 
 class MentorAssignmentOut(Struct, kw_only=True):

@@ -14,10 +14,12 @@ from server.checkins.service import CheckinService
 from server.clock import Clock
 from server.crypto.keyring import Keyring
 from server.groups.attendance import AttendanceService
+from server.groups.links import GroupLinkService
 from server.groups.rooms import RoomService
 from server.groups.service import GroupService
 from server.groups.sessions import GroupSessionService
 from server.identity.service import IdentityService
+from server.mentoring.service import MentoringService
 from server.messaging.attachments import AttachmentService
 from server.messaging.push import PushService
 from server.messaging.service import MessagingService
@@ -56,8 +58,10 @@ class Services:
     # -- group programme sessions (issue 14)
     group_sessions: GroupSessionService
     attendance: AttendanceService
+    group_links: GroupLinkService
     rooms: RoomService
     networks: NetworkService  # issue 16: case networks (a service API; no routes yet)
+    mentoring: MentoringService  # issue 16: mentoring periods
 
 
 SERVICES = web.AppKey("services", Services)

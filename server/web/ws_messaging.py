@@ -35,6 +35,9 @@ def register(gateway: Gateway, messaging: MessagingService) -> None:
                         code=getattr(err, "code", "internal_error"),
                         message="Cannot resume this conversation",
                         ref=conversation_id,
+                        # a refusal names its rule (a mentor after the mentoring period: issue 16)
+                        rule_id=getattr(err, "rule_id", None),
+                        reason=getattr(err, "reason", None),
                     )
                 )
                 continue

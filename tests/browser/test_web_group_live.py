@@ -1,7 +1,7 @@
 """A live group session through the UI (issue 14): a facilitator's console (desktop page),
 a participant's phone page (fake camera and microphone) and aiortc bots speaking the /ws
-group frames, all through the demo server's SFU. The participant joins from their group
-list: device test, the group's safe-space question, the confidentiality agreement, the
+group frames, all through the demo server's SFU. The participant joins from their
+appointments: device test, the group's safe-space question, the confidentiality agreement, the
 lobby; the facilitator admits them (and the bots) from the console; the phone decodes
 video tiles, labelled with the other participants' first names only, and switches to voice
 only and back. The facilitator spotlights themselves, clears a raised hand, sees the
@@ -132,7 +132,7 @@ def test_a_live_group_session_from_the_console_and_a_phone(phone: Phone, open_de
     page.context.add_init_script(SOCKETS)
     phone.open_login()
     phone.submit_login(users["phone"][0], PASSWORD)
-    page.locator(f"#my-join-{sid}").click()
+    page.locator(f'[data-join-group="{sid}"]').click()  # among their appointments
     page.locator("#device-start").click()
     page.locator("#device-continue-video").click(timeout=30_000)
     form = page.locator("#safe-form")

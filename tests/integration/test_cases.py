@@ -186,7 +186,10 @@ async def test_case_file_names_meetings_network_mentors_and_candidates_of_the_of
     assert [(m["location"], m["officer"]["display_name"]) for m in body["meetings"]] == [("Office A", "Officer")]
     assert body["network"] == [{"id": w.users["partner"], "display_name": "Partner"}]
     [mentoring] = body["mentors"]
-    assert mentoring["mentor"] == {"id": w.users["mentor"], "display_name": "Mentor"} and mentoring["ends_on"] is None
+    # The world assigned the mentor with no end named: the mentoring policy's default period (issue 16).
+    default = timedelta(days=services.policy.engine.policies.mentoring.default_period_days)
+    assert mentoring["mentor"] == {"id": w.users["mentor"], "display_name": "Mentor"}
+    assert mentoring["ends_on"] == (services.clock.now().date() + default).isoformat()
     # Candidates: office A's officers (not the case's own), seniors and mentors; partners of A or of no office.
     names = {(c["display_name"], c["role"]) for c in body["candidates"]}
     assert ("Officer2", "officer") in names and ("Senior", "senior_officer") in names

@@ -165,6 +165,21 @@ MATRIX: dict[tuple[str, str], Row] = {
     # Ending a mentor assignment of case "own" (a fresh one each time).
     ("POST", "/api/mentor-assignments/{assignment_id}/end"): "N   Y   Y   N   N   N   N   N   N",
     ("GET", "/api/my/case"):                   "Y   N   N   N   N   N   N   N   N",
+    # -- mentoring periods (issue 16). A mentor's own routes name the world mentor's running
+    # assignment to "own"'s client ({mentoring_id}); the officer's a fresh assignment of case "own".
+    ("GET", "/api/mentoring"):                 "N   N   N   N   Y   N   N   N   N",
+    ("GET", "/api/mentoring/{mentoring_id}"):  "N   N   N   N   Y   N   N   N   N",
+    ("POST", "/api/mentoring/{mentoring_id}/activities"): "N   N   N   N   Y   N   N   N   N",
+    ("POST", "/api/mentoring/{mentoring_id}/outcome"): "N   N   N   N   Y   N   N   N   N",
+    ("GET", "/api/cases/{case_id}/mentoring"): {
+        "own":                                 "N   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("POST", "/api/mentor-assignments/{assignment_id}/extend"): "N   Y   Y   N   N   N   N   N   N",
+    ("POST", "/api/mentor-assignments/{assignment_id}/outcome"): "N   Y   Y   N   N   N   N   N   N",
+    ("GET", "/api/my/mentoring"):              "Y   N   N   N   N   N   N   N   N",
     # -- messaging: every role may list its own conversations (possibly none); a thread's
     # history is for its members only. The thread here is case "own"'s case conversation
     # (its client and supervising officer); the membership fence answers 404 (denied), so
@@ -309,6 +324,23 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/room-devices/pairing"):     "Y   Y   Y   Y   Y   Y   Y   Y   Y",
     ("POST", "/api/room-devices/claim"):       "Y   Y   Y   Y   Y   Y   Y   Y   Y",
     ("GET", "/api/room-device"):               "N   N   N   N   N   N   N   N   Y",
+    # Group sessions in scheduling's shared places: a session's .ics for its members and those who
+    # run it; everyone's own upcoming sessions; absences on the officers' follow-up list; a case's
+    # attendance lines for those who read the case (not its client: a staff view).
+    ("GET", "/api/group-sessions/{session_id}/ics"): "Y   N   Y   Y   N   N   N   N   N",
+    ("GET", "/api/group-sessions/{session_id}/series.ics"): "Y   N   Y   Y   N   N   N   N   N",
+    ("GET", "/api/my/group-sessions"):        "Y   N   Y   Y   N   N   N   N   N",
+    ("GET", "/api/followups/group-absences"): "N   Y   Y   N   N   N   N   N   N",
+    # A participant's one-time join link: made by those who run the session (for the harness
+    # group's participant), spent by anyone holding the code (a fresh code per cell).
+    ("POST", "/api/group-sessions/{session_id}/participants/{user_id}/link"): "N   N   Y   Y   N   N   N   N   N",
+    ("POST", "/api/group-sessions/{session_id}/code-session"): "Y   Y   Y   Y   Y   Y   Y   Y   Y",
+    ("GET", "/api/cases/{case_id}/group-attendance"): {
+        "own":                                 "N   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
 }
 
 #: Allowed cells answered by the route's own checks rather than with a 2xx: the
@@ -401,6 +433,7 @@ class Ctx:
     checkin: str = ""  # a video check-in of case "own", open now
     alert: str = ""  # the officer's alert: the client of "own" could not talk safely in a check-in
     session: str = ""  # a session of the harness group, started a minute ago
+    mentoring: str = ""  # the world mentor's running assignment to the client of "own"
     room: str = ""  # a room of office A
     unique: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -451,6 +484,8 @@ async def _setup(client: TestClient[Any, Any], services: Services) -> Ctx:
     await services.group_sessions.set_agreement(w.actor("facilitator"), ctx.group, auto_admit=False,
                                                 text="What is said in the group stays in the group.")
     ctx.session = await _new_session(ctx)
+    [period] = await services.mentoring.of_mentor(w.actor("mentor"))
+    ctx.mentoring = period.assignment_id
     # The room device acts as a paired device of the harness room (the world's room_device
     # account has no device; it still signs in by password for the session cells).
     ctx.room = await services.rooms.create_room(senior, name="Matrix room", kind="office")
@@ -485,6 +520,8 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
     key = ctx.case_key(role, relation) if relation is not None else "own"
     n = next(ctx.unique)
     url = path.replace("{case_id}", ctx.cases[key]).replace("{rule_id}", POLICY_RULE)
+    if path.endswith("/participants/{user_id}/link"):  # the harness group's participant
+        url = url.replace("{user_id}", ctx.client_of["own"])
     url = url.replace("{user_id}", ctx.spare["disable_target"]).replace("{request_id}", ctx.data_request)
     url = url.replace("{conversation_id}", ctx.case_conversation).replace("{attachment_id}", ctx.attachment)
     url = url.replace("{group_id}", ctx.group).replace("{alert_id}", ctx.alert).replace("{room_id}", ctx.room)
@@ -492,7 +529,7 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
         url = url.replace("{appointment_id}", await _fresh_appointment(ctx))
     if "{assignment_id}" in url:
         url = url.replace("{assignment_id}", await _fresh_mentor_assignment(ctx, n))
-    url = url.replace("{echo_id}", "no-such-echo")
+    url = url.replace("{echo_id}", "no-such-echo").replace("{mentoring_id}", ctx.mentoring)
     checkin = await _new_checkin(ctx) if (method, path) in FRESH_CHECKIN_ROUTES else ctx.checkin
     url = url.replace("{checkin_id}", checkin)
     if "{session_id}" in url:
@@ -519,6 +556,10 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
             body.update(code=ctx.enrol_codes[role], password=PASSWORD)
         case ("POST", "/api/cases"):
             body.update(client_username=f"matrix_client_{n}")
+        case ("POST", "/api/mentoring/{mentoring_id}/activities"):
+            body.update(done_on=ctx.services.clock.now().date().isoformat())
+        case ("POST", "/api/mentor-assignments/{assignment_id}/extend"):
+            body.update(ends_on=(ctx.services.clock.now().date() + timedelta(days=300)).isoformat())
         case ("POST", "/api/cases/{case_id}/face-to-face"):
             body.update(met_at=(ctx.services.clock.now() - timedelta(hours=1)).isoformat())
         case ("POST", "/api/admin/users"):
@@ -542,6 +583,10 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
             body.update(device_id=pairing.device_id, secret=pairing.secret, kind="bearer")
         case ("POST", "/api/group-sessions/{session_id}/staff"):
             body.update(user_id=ctx.spare["colleague"])
+        case ("POST", "/api/group-sessions/{session_id}/code-session"):
+            code, _ = await ctx.services.group_links.issue_link(ctx.w.actor("facilitator"), ctx.session,
+                                                               ctx.client_of["own"])
+            body.update(code=code, kind="bearer")
         case ("POST", "/api/checkins/{checkin_id}/safe-space") if role == "client":
             body.update(answers={"private_place": True, "alone": True, "not_driving": True})
     return url, body, headers

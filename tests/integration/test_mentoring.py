@@ -90,7 +90,10 @@ async def test_ending_an_assignment_takes_the_mentor_out_and_a_successor_starts_
     mentor1, mentor2 = await new_mentor(services, w, "mentor1"), await new_mentor(services, w, "mentor2")
     o_h, c_h, m1_h = await login(client, "officer"), await login(client, "client"), await login(client, "mentor1")
     made = await (await assign(client, o_h, mentor1, w.clients["own"])).json()
-    assert made["mentor_id"] == mentor1 and made["client_id"] == w.clients["own"] and made["ends_on"] is None
+    assert made["mentor_id"] == mentor1 and made["client_id"] == w.clients["own"]
+    # No end named: the policy's default period (issue 16).
+    default = services.policy.engine.policies.mentoring.default_period_days
+    assert made["ends_on"] == (services.clock.now().date() + timedelta(days=default)).isoformat()
     first = await mentoring_with(client, c_h, mentor1)
     attachment = await talk(client, c_h, m1_h, first["id"])
     mentees = await (await client.get("/api/mentees", headers=m1_h)).json()

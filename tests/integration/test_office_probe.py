@@ -58,7 +58,7 @@ PARAM = re.compile(r"\{(\w+)\}")
 NOT_OFFICE_DATA = {"rule_id", "echo_id"}
 #: Path parameters naming office A's resources (``_targets`` makes one of each).
 KINDS = ("case_id", "appointment_id", "checkin_id", "conversation_id", "attachment_id", "group_id", "user_id",
-         "request_id", "assignment_id", "alert_id", "session_id", "room_id")
+         "request_id", "assignment_id", "mentoring_id", "alert_id", "session_id", "room_id")
 #: Routes with no id in the path whose body names office A's resource: the supervising
 #: officer of a new case, the client to be given a mentor (office B's own mentor).
 BODY_IDS = {("POST", "/api/cases"), ("POST", "/api/mentor-assignments")}
@@ -194,8 +194,8 @@ async def _targets(p: Probe, names: set[str], s: Staff = A) -> dict[str, str]:
                                                             kind="office")
     if "request_id" in names:
         out["request_id"] = await p.services.retention.request(client, "rectification", "Wrong address", [])
-    if "assignment_id" in names:
-        out["assignment_id"] = (await p.services.cases.assign_mentor(
+    if names & {"assignment_id", "mentoring_id"}:  # a mentor's routes name their assignment "mentoring_id"
+        out["assignment_id"] = out["mentoring_id"] = (await p.services.cases.assign_mentor(
             p.w.actor(s.officer), mentor_id=p.w.users[s.mentor], client_id=client_id)).id
     return out
 

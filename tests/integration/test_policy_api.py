@@ -28,7 +28,8 @@ async def test_change_creates_version_with_author_and_reason_and_takes_effect(ap
     admin, officer = await login(client, "admin"), await login(client, "officer")
     body = await (await client.get("/api/policies", headers=admin)).json()
     assert body["version"] == 1 and {r["rule_id"] for r in body["rules"]} == {
-        "face_to_face_first", "safe_space", "retention", "alternatives", "scope", "group_rules", "networks"}
+        "face_to_face_first", "safe_space", "retention", "alternatives", "scope", "group_rules", "networks",
+        "mentoring"}
     # The values of the fields of a fixed set, for the admin's form: a select, or a checkbox each.
     choices = {r["rule_id"]: r["choices"] for r in body["rules"]}
     assert choices["scope"] == {"senior_officer_scope": ["caseload", "office"]}

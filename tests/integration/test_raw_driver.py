@@ -414,5 +414,5 @@ async def test_the_message_batch_reads_what_core_reads(api: Any) -> None:
         assert ref == messaging_store.StoredRef(own, ack.seq, ack.sent_at)
         assert (ref.seq, ref.sent_at) == (core[ack.id].seq, core[ack.id].sent_at)
         assert ref.sent_at.utcoffset() == timedelta(0)
-    assert locked == {own: messaging_store.ConversationRow(own, "case", conv.case_id, None, 3, None)}
+    assert locked == {own: messaging_store.ConversationRow(own, "case", conv.case_id, None, 3, None, None)}
     assert conv.last_seq == 3 and set(members[own]) == core_members == {w.users["client"], w.users["officer"]}

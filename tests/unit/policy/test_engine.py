@@ -19,6 +19,7 @@ def test_rules_run_in_the_documented_order() -> None:
     assert [rule_id for rule_id, _ in ORDER] == [
         "scope",
         "networks",
+        "mentoring",
         "face_to_face_first",
         "group_rules",
         "safe_space",

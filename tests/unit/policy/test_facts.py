@@ -33,6 +33,9 @@ def test_the_vocabularies_are_the_documented_ones() -> None:
         "act_in_office",
         "read_network",
         "write_network",
+        "read_mentoring",
+        "write_mentoring",
+        "record_mentoring_outcome",
     )
     assert "room_device" in ROLES
     assert RELATIONS[-1] == "none"

@@ -24,6 +24,8 @@ CLIENT = Path(__file__).resolve().parents[3] / "client_web"
 API_ONLY: dict[tuple[str, str], str] = {
     ("GET", "/api/cases/{case_id}"): "a case as integrators read it; the officer's case page reads the fuller "
                                      "/api/cases/{case_id}/file, the client's home /api/my/case",
+    ("GET", "/api/mentees"): "a mentor's mentees by name, as integrators read them; the mentor's home reads "
+                             "/api/mentoring, the same mentees with their periods (issue 16)",
 }
 
 LITERAL = re.compile(r"""[`"'](/(?:api|metrics)[^`"'?#\s]*)""")
