@@ -259,8 +259,9 @@ class JoinRefused(Forbidden):
 
     code = "join_refused"
 
-    def __init__(self, message: str, *, rule_id: str, refusal: str) -> None:
-        super().__init__(message, rule_id=rule_id)
+    def __init__(self, message: str, *, rule_id: str, refusal: str, reason: str | None = None,
+                 params: Mapping[str, str | int] | None = None) -> None:
+        super().__init__(message, rule_id=rule_id, reason=reason, params=params)
         self.refusal = refusal
 
     def to_json(self) -> dict[str, object]:

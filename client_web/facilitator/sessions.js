@@ -2,7 +2,8 @@
 // with a cancel that asks once more, the group's confidentiality agreement (a changed text is
 // accepted anew by every participant), and each session's attendance register: every
 // participant's evidence and the server's suggestion, confirmed with one status each (saved
-// to their cases), then a CSV download. Hybrid sessions (hybridParts, roomSelect): a session
+// to their cases), then a CSV download. In its join window a session has "Start or join",
+// to the live session (group/live.js). Hybrid sessions (hybridParts, roomSelect): a session
 // may meet in one of the office's rooms; each session's co-facilitators and observer; and, for
 // a session in a room, a checklist of who is present in the room, which feeds the register.
 import { h, append } from "../shared/dom.js";
@@ -107,7 +108,11 @@ function sessionItem(s, ctx, reload) {
   };
   const idle = () => {
     actions.replaceChildren();
-    append(actions, [s.status === "scheduled" ? toggle : null, hybrid.buttons,
+    const now = Date.now();
+    const live = s.status === "scheduled" && Date.parse(s.opens_at) <= now && now < Date.parse(s.closes_at)
+      ? h("a", { class: "button primary", "data-start-session": s.id, "aria-describedby": titleId,
+        href: `#/group-sessions/${enc(s.id)}/live?g=${enc(s.group_id)}` }, t("live.start")) : null;
+    append(actions, [live, s.status === "scheduled" ? toggle : null, hybrid.buttons,
       cancellable ? h("button", { type: "button", class: "button secondary", "data-cancel-session": s.id,
         "aria-describedby": titleId, onclick: ask }, t("sessions.cancel")) : null]);
   };

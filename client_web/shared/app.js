@@ -6,6 +6,7 @@
 //   #/messages       conversations (clients, officers, mentors, partners); ?id=… one thread
 //   #/schedule       an officer's day or week (?view=day|week&date=YYYY-MM-DD) and follow-ups
 //   #/cases/<id>     the officer's case page (officers and senior officers)
+//   #/group-sessions/<id>/live  a live group session (participants, staff, the room device)
 //   #/group-join?s=…&code=…  a group session's join link (signs in for that session only)
 //   #/rooms          the office's rooms and room devices (admins and senior officers)
 //   #/device         a meeting-room PC: shows a pairing code, then its room's sessions (no sign-in)
@@ -40,6 +41,7 @@ const SCREENS = {
   "/schedule": "/officer/schedule.js",
   "/case": "/officer/case.js", // reached as #/cases/<id>
   "/checkin": "/checkin/join.js", // a video check-in from its link (needs no session when the link has a code)
+  "/group-live": "/group/live.js", // reached as #/group-sessions/<id>/live
   "/group-join": "/client/group_join.js", // a group session's join link (its one-time code signs in for it only)
   "/rooms": "/admin/rooms.js",
   "/device": "/device/home.js",
@@ -60,12 +62,18 @@ function currentRoute() {
 }
 
 const CASE_PAGE = /^\/cases\/([A-Za-z0-9_-]{1,64})$/;
+const GROUP_LIVE = /^\/group-sessions\/([A-Za-z0-9_-]{1,64})\/live$/;
 
 /** "/enrol?code=X" -> ["/enrol", URLSearchParams]; "/cases/<id>" -> ["/case", id=<id>]. */
 function splitRoute(route) {
   const at = route.indexOf("?");
   const [path, params] = at < 0 ? [route, new URLSearchParams()]
     : [route.slice(0, at), new URLSearchParams(route.slice(at + 1))];
+  const live = GROUP_LIVE.exec(path);
+  if (live) {
+    params.set("id", live[1]);
+    return ["/group-live", params];
+  }
   const casePage = CASE_PAGE.exec(path);
   if (!casePage) return [path, params];
   params.set("id", casePage[1]);
@@ -80,6 +88,7 @@ function wantedPath(path) {
   if (!state.me) return "/login";
   if (path === "/rooms" && !state.mfaSetup && ROOM_ROLES.has(state.me.role)) return path;
   if (state.mfaSetup) return "/second-factor";
+  if (path === "/group-live") return path; // the session decides who may join
   if ((path === "/schedule" || path === "/case") && SCHEDULE_ROLES.has(state.me.role)) return path;
   return path === "/messages" && MESSAGING_ROLES.has(state.me.role) ? path : "/home";
 }

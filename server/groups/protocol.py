@@ -80,6 +80,17 @@ class GroupRemove(ParticipantFrame, tag="group.remove", kw_only=True):
     pass
 
 
+class GroupMedia(SessionFrame, tag="group.media", kw_only=True):
+    """Switch one's own camera (e.g. back on after a facilitator stopped it, or off for voice
+    only) and/or microphone, and whether one receives video at all (``voice_only``: the SFU
+    forwards no video to a weak link); what is left out stays as it is. Switching the
+    microphone on is refused while a facilitator's mute stands, as ``group.unmute`` is."""
+
+    video: bool | None = None
+    audio: bool | None = None
+    voice_only: bool | None = None
+
+
 class GroupLock(SessionFrame, tag="group.lock", kw_only=True):
     locked: bool = True
 
@@ -104,6 +115,10 @@ class GroupSpotlight(SessionFrame, tag="group.spotlight", kw_only=True):
 
 class GroupHandLower(ParticipantFrame, tag="group.hand_lower", kw_only=True):
     """A facilitator lowers someone's raised hand."""
+
+
+class GroupHandsClear(SessionFrame, tag="group.hands_clear", kw_only=True):
+    """A facilitator lowers every raised hand at once."""
 
 
 RoomName = Annotated[str, Meta(min_length=1, max_length=60)]
@@ -142,12 +157,12 @@ class GroupEnd(SessionFrame, tag="group.end", kw_only=True):
 
 
 INBOUND: tuple[type[Inbound], ...] = (GroupJoin, GroupLeave, GroupAdmit, GroupDeny, GroupMute, GroupAllowUnmute,
-                                      GroupRemove, GroupLock, GroupUnmute, GroupHand, GroupCameraStop,
-                                      GroupSpotlight, GroupHandLower, GroupBreakouts, GroupMove, GroupReturnAll,
-                                      GroupVisit, GroupEnd)
-CONTROL: tuple[type[Inbound], ...] = (GroupAdmit, GroupDeny, GroupMute, GroupAllowUnmute, GroupRemove, GroupLock,
-                                      GroupCameraStop, GroupSpotlight, GroupHandLower, GroupBreakouts, GroupMove,
+                                      GroupRemove, GroupLock, GroupUnmute, GroupMedia, GroupHand, GroupCameraStop,
+                                      GroupSpotlight, GroupHandLower, GroupHandsClear, GroupBreakouts, GroupMove,
                                       GroupReturnAll, GroupVisit, GroupEnd)
+CONTROL: tuple[type[Inbound], ...] = (GroupAdmit, GroupDeny, GroupMute, GroupAllowUnmute, GroupRemove, GroupLock,
+                                      GroupCameraStop, GroupSpotlight, GroupHandLower, GroupHandsClear, GroupBreakouts,
+                                      GroupMove, GroupReturnAll, GroupVisit, GroupEnd)
 
 
 # -- server -> client -------------------------------------------------------------

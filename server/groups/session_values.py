@@ -139,19 +139,24 @@ def check_join(role: Role, facts: JoinFacts, *, removed: bool, locked: bool, cou
     facilitator's controls: staff and the room device still join); not enrolled, agreement not
     accepted, the cohort's size reached (``group_rules``)."""
     if removed:
-        raise JoinRefused("You were removed from this session", rule_id="session_controls", refusal="removed")
+        raise JoinRefused("You were removed from this session", rule_id="session_controls", refusal="removed",
+                          reason="session_controls.removed")
     if role in STAFF or role is Role.ROOM_DEVICE:
         return
     if locked:
-        raise JoinRefused("The facilitator has locked this session", rule_id="session_controls", refusal="locked")
+        raise JoinRefused("The facilitator has locked this session", rule_id="session_controls", refusal="locked",
+                          reason="session_controls.locked")
     if not facts.enrolled:
-        raise JoinRefused("You are not enrolled in this group", rule_id="group_rules", refusal="not_enrolled")
+        raise JoinRefused("You are not enrolled in this group", rule_id="group_rules", refusal="not_enrolled",
+                          reason="group_rules.not_enrolled")
     if not facts.agreement_accepted:
         raise JoinRefused("The group's confidentiality agreement must be accepted before joining",
-                          rule_id="group_rules", refusal="agreement_not_accepted")
+                          rule_id="group_rules", refusal="agreement_not_accepted",
+                          reason="group_rules.confidentiality_first")
     if counted >= max_participants:
         raise JoinRefused(f"The group is full ({max_participants} participants)", rule_id="group_rules",
-                          refusal="cohort_full")
+                          refusal="cohort_full", reason="group_rules.full",
+                          params={"max_participants": max_participants})
 
 
 def check_breakouts(assignment: Mapping[str, tuple[str, ...]], duration_s: float, *, max_rooms: int,

@@ -28,6 +28,7 @@ from server.identity import store as identity_store
 from server.identity.model import Actor
 from server.identity.model import Role as UserRole
 from server.ids import new_id
+from server.messaging.model import FIRST_NAME
 from server.scheduling import model as scheduling
 from server.scheduling.model import Limits, Recurrence, Scope, Status, WindowSettings
 from server.store.tx import Store
@@ -332,6 +333,14 @@ class GroupSessionService:
                 raise NotFound("No such session")
             if row.home_node != node_id:
                 await store.update_session(conn, session_id, home_node=node_id)
+
+    async def member_naming(self, session_id: str) -> str:
+        """How the session's participants see one another in it: the cohort's ``member_names``
+        (a first name or initials, never the full name; messaging/model.py ``group_name``)."""
+        async with self.store.read("group_session.member_naming") as conn:
+            row = await store.session(conn, session_id)
+            cohort = None if row is None else await cohort_store.cohort(conn, row.cohort_id)
+        return FIRST_NAME if cohort is None else str(cohort.member_names)
 
     async def join_context(self, actor: Actor, session_id: str) -> tuple[Role, JoinFacts, bool]:
         """Who ``actor`` is in this session (their role and the facts the session decides on) and

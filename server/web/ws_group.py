@@ -34,9 +34,10 @@ from server.groups import protocol as p
 from server.groups.attendance import AttendanceService
 from server.groups.register import evidence_of
 from server.groups.session_machine import Session
-from server.groups.session_values import Disconnect, Effect, Media, Note, Person, Place, Routes, Tell
+from server.groups.session_values import Disconnect, Effect, Media, Note, Person, Place, Role, Routes, Tell
 from server.groups.sessions import GroupSessionService
 from server.media.sfu import ParticipantLeft, Sfu, SfuEvent, SlotsChanged, SpeakerChanged
+from server.messaging.model import FIRST_NAME, group_name
 from server.web.frames import Error
 from server.web.gateway import Connection, Gateway
 
@@ -51,6 +52,8 @@ class Hosted:
     session: Session
     conns: dict[str, Connection] = field(default_factory=dict)  # participant id -> connection
     offers: dict[str, str] = field(default_factory=dict)  # participant id -> offer kept in the lobby
+    naming: str = FIRST_NAME  # how participants see one another (the cohort's member_names)
+    voice_only: set[str] = field(default_factory=set)  # participant ids the SFU sends no video to
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -87,10 +90,12 @@ class GroupLive:
         g.on(p.GroupLock, self._control(lambda s, me, f: s.lock(me) if f.locked else s.unlock(me)))
         g.on(p.GroupUnmute, self._control(
             lambda s, me, f: s.set_media(me, audio=True, video=s.person(me).video)))
+        g.on(p.GroupMedia, self.on_media)
         g.on(p.GroupHand, self._control(lambda s, me, f: s.raise_hand(me) if f.raised else s.lower_hand(me)))
         g.on(p.GroupCameraStop, self._control(lambda s, me, f: s.stop_camera(me, f.participant)))
         g.on(p.GroupSpotlight, self._control(lambda s, me, f: s.set_spotlight(me, f.participant)))
         g.on(p.GroupHandLower, self._control(lambda s, me, f: s.lower_hand(f.participant, by=me)))
+        g.on(p.GroupHandsClear, self._control(lambda s, me, f: s.clear_hands(me)))
         g.on(p.GroupBreakouts, self._control(self._breakouts))
         g.on(p.GroupMove, self._control(lambda s, me, f: s.move(me, f.participant, f.room)))
         g.on(p.GroupReturnAll, self._control(lambda s, me, f: s.return_all(me)))
@@ -131,6 +136,23 @@ class GroupLive:
             raise BadRequest("Each breakout room needs a name of its own")
         return session.open_breakouts(me, assignment, frame.minutes * 60)
 
+    async def on_media(self, conn: Connection, frame: p.GroupMedia) -> None:
+        """One's own camera and microphone (the session decides: a facilitator's mute stands), and
+        voice only: the SFU forwards no video to this person until they ask for it again."""
+        hosted, me = self._mine(conn, frame.session)
+        if frame.audio is None and frame.video is None and frame.voice_only is None:
+            raise BadRequest("Say what to switch: audio, video or voice_only")
+        async with hosted.lock:
+            person = hosted.session.person(me)
+            effects: list[Effect] = []
+            if frame.audio is not None or frame.video is not None:
+                effects = hosted.session.set_media(
+                    me, audio=person.audio if frame.audio is None else frame.audio,
+                    video=person.video if frame.video is None else frame.video)
+            if frame.voice_only is not None:
+                (hosted.voice_only.add if frame.voice_only else hosted.voice_only.discard)(me)
+        await self._carry(hosted, effects)  # its selection of video follows (_select)
+
     async def on_end(self, conn: Connection, frame: p.GroupEnd) -> None:
         """A facilitator ends the session: everyone is told, their media ends, the session closes."""
         hosted, me = self._mine(conn, frame.session)
@@ -152,6 +174,7 @@ class GroupLive:
                 frame.session, self.clock, max_participants=self.max_participants, last_n=self.last_n,
                 auto_admit=auto_admit, grace_s=self.grace_s))
             try:
+                hosted.naming = await self.sessions.member_naming(frame.session)
                 await self.sessions.record_home_node(frame.session, self.sfu.node_id)
             except Exception:
                 self.live.pop(frame.session, None)
@@ -234,16 +257,23 @@ class GroupLive:
             conn.send(p.GroupJoined(session=sid, participant=tell.to, state=str(frame["state"]),  # type: ignore[arg-type]
                                     role=str(frame["role"]), ref=ref))
         elif kind == "session":
-            conn.send(self._state(hosted, lobby="lobby" in frame))
+            conn.send(self._state(hosted, lobby="lobby" in frame, viewer=hosted.session.people[tell.to].role))
         else:
             by = frame.get("by")
             conn.send(p.GroupNotice(session=sid, kind=kind, by=None if by is None else str(by)))
 
-    def _state(self, hosted: Hosted, *, lobby: bool) -> p.GroupState:
+    def _state(self, hosted: Hosted, *, lobby: bool, viewer: Role) -> p.GroupState:
+        """The session as ``viewer`` sees it: a participant (or the room's shared screen) sees the
+        other participants by the group's name for them, never their full name (issue 13);
+        staff see full names."""
         s = hosted.session
+        grouped = viewer in (Role.PARTICIPANT, Role.ROOM_DEVICE)
 
         def seat(q: Person) -> p.Seat:
-            return p.Seat(muted=q.hard_muted, **q.seat())  # type: ignore[arg-type]
+            values = q.seat()
+            if grouped and q.role is Role.PARTICIPANT:
+                values["display_name"] = group_name(q.display_name, hosted.naming)
+            return p.Seat(muted=q.hard_muted, **values)  # type: ignore[arg-type]
 
         return p.GroupState(session=s.id, state=s.state.value, rooms=s.rooms.value,
                             participants=tuple(seat(q) for q in s.present()), hands=tuple(s.hands),
@@ -255,7 +285,7 @@ class GroupLive:
     def _select(self, hosted: Hosted) -> None:
         """The spotlight in everyone's large view: each person in the spotlit person's room gets an
         explicit selection (the spotlit first, then their last-N); without a spotlight, or in another
-        room, the SFU's own last-N by speaker history."""
+        room, the SFU's own last-N by speaker history; someone on voice only, an empty selection."""
         session, media_session = hosted.session, self.sfu.sessions.get(hosted.session.id)
         if media_session is None:
             return
@@ -263,9 +293,11 @@ class GroupLive:
         for q in session.present():
             if q.id not in media_session.participants:
                 continue
-            if lit is not None and lit.id != q.id and lit.room == q.room:
+            if q.id in hosted.voice_only:
+                chosen: list[str] | None = []
+            elif lit is not None and lit.id != q.id and lit.room == q.room:
                 large, others = session.view(q.id)
-                chosen: list[str] | None = [x for x in (large, *others) if x is not None]
+                chosen = [x for x in (large, *others) if x is not None]
             else:
                 chosen = None
             current = media_session.participants[q.id].selection
@@ -302,6 +334,7 @@ class GroupLive:
     def _forget(self, hosted: Hosted, pid: str) -> None:
         conn = hosted.conns.pop(pid, None)
         hosted.offers.pop(pid, None)
+        hosted.voice_only.discard(pid)
         if conn is not None:
             self.of_conn.get(conn, {}).pop(hosted.session.id, None)
 

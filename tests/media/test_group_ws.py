@@ -164,12 +164,39 @@ async def test_a_live_session_through_the_gateway_and_the_sfu(live_app: Any) -> 
         # Ann may not unmute herself until the facilitator allows it.
         await ann.send(type="group.unmute", session=sid, id="u1")
         assert (await ann.next("error", ref="u1"))["code"] == "unmute_not_allowed"
+        await ann.send(type="group.media", session=sid, audio=True, id="u2")  # nor through group.media
+        assert (await ann.next("error", ref="u2"))["code"] == "unmute_not_allowed"
+        await ann.send(type="group.media", session=sid, id="u3")  # switching nothing
+        assert (await ann.next("error", ref="u3"))["code"] == "invalid_request"
+        await ann.send(type="group.media", session=sid, voice_only="yes", id="u4")
+        await ann.next("error", code="invalid_frame")  # undecodable: no ref
         await fac.send(type="group.allow_unmute", session=sid, participant=ann.participant)
         await ann.next("group.notice", kind="unmute_allowed")
         await ann.send(type="group.unmute", session=sid)
         again = loop.time()
         await until(lambda: max(audio_times(bob.bot, ann.participant)) > again + 0.3, within_s=10,
                     what="Ann's audio again after she unmuted")
+
+        # Bob switches his own microphone off (group.media): the SFU stops forwarding it.
+        await until(lambda: len(audio_times(ann.bot, bob.participant)) > 0, within_s=10, what="Bob heard")
+        await bob.send(type="group.media", session=sid, audio=False)
+        await until(lambda: any(f["type"] == "group.state" and any(
+            x["participant"] == bob.participant and not x["audio"] and not x["muted"] for x in f["participants"])
+            for f in fac.seen), within_s=5, what="Bob's microphone off in the facilitator's state")
+        off = loop.time()
+        await asyncio.sleep(1.0)
+        assert max(audio_times(ann.bot, bob.participant)) - off < 0.5, "Bob is still heard"
+        await bob.send(type="group.media", session=sid, audio=True)
+        await until(lambda: max(audio_times(ann.bot, bob.participant)) > off + 1.0, within_s=10,
+                    what="Bob's audio again")
+        # Voice only: the SFU sends Bob no video (his video slots are emptied), then again.
+        def bob_video() -> list[str | None]:
+            return [who for mid, who in bob.bot.slots.items() if bob.bot.kind_of.get(mid) == "video"]
+        await until(lambda: any(bob_video()), within_s=10, what="video in Bob's slots")
+        await bob.send(type="group.media", session=sid, voice_only=True)
+        await until(lambda: not any(bob_video()), within_s=5, what="Bob's video slots emptied")
+        await bob.send(type="group.media", session=sid, voice_only=False)
+        await until(lambda: any(bob_video()), within_s=5, what="video in Bob's slots again")
 
         # A raised hand is in everyone's state, in order.
         await bob.send(type="group.hand", session=sid)

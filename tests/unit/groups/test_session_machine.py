@@ -233,17 +233,19 @@ def test_admit_and_deny(clock: FakeClock) -> None:
         world.s.admit(p, q)
 
 
-@pytest.mark.parametrize(("prepare", "facts", "role", "refusal", "rule"), [
-    ("remove", OK, Role.PARTICIPANT, "removed", "session_controls"),
-    ("remove", OK, Role.OBSERVER, "removed", "session_controls"),
-    ("lock", OK, Role.PARTICIPANT, "locked", "session_controls"),
-    ("", JoinFacts(enrolled=False, agreement_accepted=True), Role.PARTICIPANT, "not_enrolled", "group_rules"),
+@pytest.mark.parametrize(("prepare", "facts", "role", "refusal", "rule", "reason"), [
+    ("remove", OK, Role.PARTICIPANT, "removed", "session_controls", "session_controls.removed"),
+    ("remove", OK, Role.OBSERVER, "removed", "session_controls", "session_controls.removed"),
+    ("lock", OK, Role.PARTICIPANT, "locked", "session_controls", "session_controls.locked"),
+    ("", JoinFacts(enrolled=False, agreement_accepted=True), Role.PARTICIPANT, "not_enrolled", "group_rules",
+     "group_rules.not_enrolled"),
     ("", JoinFacts(enrolled=True, agreement_accepted=False), Role.PARTICIPANT, "agreement_not_accepted",
-     "group_rules"),
-    ("full", OK, Role.PARTICIPANT, "cohort_full", "group_rules"),
+     "group_rules", "group_rules.confidentiality_first"),
+    ("full", OK, Role.PARTICIPANT, "cohort_full", "group_rules", "group_rules.full"),
 ])
 def test_join_refusals_name_their_rule(clock: FakeClock, prepare: str, facts: JoinFacts, role: Role,
-                                       refusal: str, rule: str) -> None:
+                                       refusal: str, rule: str, reason: str) -> None:
+    """Each refusal carries its rule and a reason code the client words in the reader's language."""
     world = World(clock, max_participants=2)
     s = world.s
     if prepare == "remove":
@@ -259,8 +261,10 @@ def test_join_refusals_name_their_rule(clock: FakeClock, prepare: str, facts: Jo
     with pytest.raises(JoinRefused) as refused:
         s.join(user_id="x", display_name="X", role=role, facts=facts)
     assert refused.value.refusal == refusal and refused.value.rule_id == rule
+    params = {"max_participants": 2} if prepare == "full" else {}
     assert refused.value.to_json()["error"] == {"code": "join_refused", "message": refused.value.message,
-                                                "rule_id": rule, "refusal": refusal}
+                                                "rule_id": rule, "refusal": refusal, "reason": reason,
+                                                "params": params}
 
 
 def test_a_locked_session_still_takes_staff_and_the_room_device_and_dropped_people_back(clock: FakeClock) -> None:
@@ -504,6 +508,21 @@ def test_raise_hand_queue_in_order(clock: FakeClock) -> None:
     assert world.s.hands == []
     with pytest.raises(NotFound):
         world.s.lower_hand("p99", by=world.fac)
+
+
+def test_hands_clear_lowers_every_hand_and_tells_everyone(clock: FakeClock) -> None:
+    """`group.hands_clear`: a facilitator empties the queue; everyone's state shows no hands."""
+    world = World(clock)
+    a, b = world.present("a"), world.present("b")
+    world.s.raise_hand(a)
+    world.s.raise_hand(b)
+    out = world.s.clear_hands(world.fac)
+    assert world.s.hands == []
+    told = {e.to for e in out if isinstance(e, Tell) and e.frame["type"] == "session"}
+    assert told == {world.fac, a, b}
+    assert all(e.frame["hands"] == [] for e in out if isinstance(e, Tell) and e.frame["type"] == "session")
+    with pytest.raises(NotFacilitator):
+        world.s.clear_hands(a)
 
 
 # -- breakouts --------------------------------------------------------------------------

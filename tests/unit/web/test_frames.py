@@ -83,6 +83,12 @@ def test_the_facilitators_breakout_frames_are_strict() -> None:
     assert codec.decode('{"type":"group.spotlight","session":"s","participant":null}') == gp.GroupSpotlight(
         session="s", participant=None)
     assert isinstance(codec.decode('{"type":"group.end","session":"s"}'), gp.GroupEnd)
+    assert codec.decode('{"type":"group.hands_clear","session":"s","id":"h1"}') == gp.GroupHandsClear(
+        session="s", id="h1")
+    assert codec.decode('{"type":"group.media","session":"s","video":false}') == gp.GroupMedia(
+        session="s", video=False)
+    assert codec.decode('{"type":"group.media","session":"s","audio":false}') == gp.GroupMedia(
+        session="s", audio=False)
     for bad in ({"type": "group.breakouts", "session": "s", "minutes": 0, "rooms": [{"name": "A"}]},
                 {"type": "group.breakouts", "session": "s", "minutes": 241, "rooms": [{"name": "A"}]},
                 {"type": "group.breakouts", "session": "s", "minutes": 5, "rooms": []},
@@ -92,7 +98,9 @@ def test_the_facilitators_breakout_frames_are_strict() -> None:
                 {"type": "group.breakouts", "session": "s", "minutes": 5, "rooms": [{"name": "x" * 61}]},
                 {"type": "group.move", "session": "s", "participant": "p2", "room": ""},
                 {"type": "group.spotlight", "session": "s"},
-                {"type": "group.camera_stop", "session": "s"}):
+                {"type": "group.camera_stop", "session": "s"},
+                {"type": "group.hands_clear", "session": "s", "participant": "p2"},
+                {"type": "group.media", "session": "s", "video": "yes"}):
         with pytest.raises(FrameError) as err:
             codec.decode(json.dumps(bad))
         assert err.value.code == "invalid_frame", bad
