@@ -156,7 +156,7 @@ def create_app(
     signalling = ws_signalling.Signalling(gateway, checkins, clock, grace_s=settings.checkin_grace_s,
                                           max_participants=settings.checkin_max_participants, alerts=alerts)
     # -- group programme sessions (issue 14)
-    group_sessions = GroupSessionService(store, clock, windows=windows)
+    group_sessions = GroupSessionService(store, clock, cases, policy, windows=windows)
     attendance = AttendanceService(store, clock, keyring, cases, group_sessions)
     # Group sessions are reminded in the appointments' reminder pass, with its offsets, bus and push.
     reminders.also.append(GroupReminders(store, clock, bus, push, offsets=settings.reminder_offsets_s).run_once)

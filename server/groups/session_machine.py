@@ -258,7 +258,7 @@ class Session:
             removed = any(q.user_id == user_id and q.place is Place.REMOVED for q in self.people.values())
             check_join(role, facts, removed=removed, locked=self.state is SessionState.LOCKED,
                        counted=self._counted(), max_participants=self.max_participants)
-            direct = role is not Role.PARTICIPANT or (self.auto_admit and facts.enrolled)
+            direct = role is not Role.PARTICIPANT or (self.auto_admit and facts.enrolled and facts.facilitator_there)
             event = "join_direct" if direct else "join_lobby"
             if p is None:
                 self._seq += 1

@@ -91,6 +91,9 @@ class JoinFacts:
 
     enrolled: bool = False
     agreement_accepted: bool = False
+    #: A facilitator holds a place (policy ``min_facilitators``): until then even an automatic
+    #: admission waits in the lobby.
+    facilitator_there: bool = True
 
 
 @dataclass

@@ -18,10 +18,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.audit import store as audit
+from server.cases.service import CaseService
 from server.clock import Clock
 from server.errors import BadRequest, Conflict, NotFound, OutOfScope, PolicyRefused
 from server.groups import session_store as store
 from server.groups import store as cohort_store
+from server.groups.join_policy import LiveLimits, Present, decide_join, live_limits
 from server.groups.model import CohortRef, CohortRole, manages
 from server.groups.session_values import JoinFacts, Role
 from server.identity import store as identity_store
@@ -29,6 +31,7 @@ from server.identity.model import Actor
 from server.identity.model import Role as UserRole
 from server.ids import new_id
 from server.messaging.model import FIRST_NAME
+from server.policy.service import PolicyService
 from server.scheduling import model as scheduling
 from server.scheduling.model import Limits, Recurrence, Scope, Status, WindowSettings
 from server.store.tx import Store
@@ -82,10 +85,12 @@ class Cohort:
 
 
 class GroupSessionService:
-    def __init__(self, store_: Store, clock: Clock, *, windows: WindowSettings | None = None,
-                 limits: Limits | None = None) -> None:
+    def __init__(self, store_: Store, clock: Clock, cases: CaseService, policy: PolicyService, *,
+                 windows: WindowSettings | None = None, limits: Limits | None = None) -> None:
         self.store = store_
         self.clock = clock
+        self.cases = cases
+        self.policy = policy
         self.windows = windows or WindowSettings()
         self.limits = limits or Limits()
 
@@ -342,9 +347,15 @@ class GroupSessionService:
             cohort = None if row is None else await cohort_store.cohort(conn, row.cohort_id)
         return FIRST_NAME if cohort is None else str(cohort.member_names)
 
-    async def join_context(self, actor: Actor, session_id: str) -> tuple[Role, JoinFacts, bool]:
+    def live_limits(self) -> LiveLimits:
+        """The size and last-N of a live session, as the policy in force sets them."""
+        return live_limits(self.policy)
+
+    async def join_context(self, actor: Actor, session_id: str, present: Present | None = None
+                           ) -> tuple[Role, JoinFacts, bool]:
         """Who ``actor`` is in this session (their role and the facts the session decides on) and
-        whether the cohort admits enrolled participants without the lobby."""
+        whether the cohort admits enrolled participants without the lobby. A participant's
+        join is the policy engine's to decide (``join_policy``), with ``present`` the places held."""
         async with self.store.read("group_session.join") as conn:
             row, cohort = await self.session_of(conn, actor, session_id)
             if row.status != Status.SCHEDULED:
@@ -364,5 +375,11 @@ class GroupSessionService:
             enrolled = member is not None and member.role == CohortRole.PARTICIPANT.value
             if not enrolled and actor.role is not UserRole.CLIENT:
                 raise OutOfScope("No such session")
-            return Role.PARTICIPANT, JoinFacts(enrolled=enrolled, agreement_accepted=agreement.accepted), \
-                agreement.auto_admit
+            if not enrolled:  # the session refuses it, naming group_rules
+                return Role.PARTICIPANT, JoinFacts(), agreement.auto_admit
+            case = (await self.cases.view(conn, member.case_id)).facts if member.case_id else None
+            facilitator_there = decide_join(self.policy, actor, self.clock.now(), case=case,
+                                            present=present or Present(), hybrid=row.room_id is not None,
+                                            agreement_accepted=agreement.accepted)
+            return Role.PARTICIPANT, JoinFacts(enrolled=True, agreement_accepted=agreement.accepted,
+                                               facilitator_there=facilitator_there), agreement.auto_admit

@@ -72,7 +72,7 @@ class FaceToFaceFirstConfig(_Config, frozen=True, forbid_unknown_fields=True, kw
     enabled: bool
     min_meetings: Days
     require_current_officer: bool
-    gated_actions: tuple[Literal["supervise_remotely", "send_message", "start_video"], ...]
+    gated_actions: tuple[Literal["supervise_remotely", "send_message", "start_video", "join_group"], ...]
     exempt_message_kinds: tuple[Literal["text", "appointment_notice"], ...]
     max_exception_days: Annotated[int, msgspec.Meta(ge=1, le=365)]
 
@@ -211,6 +211,8 @@ class GroupRulesConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only
     hybrid_allowed: bool
     recording_allowed: bool = False
     confidentiality_agreement_required: bool
+    #: Everyone online sees the active speaker large and at most this many others.
+    last_n: Annotated[int, msgspec.Meta(ge=1, le=15)] = 6
 
     def problems(self) -> list[Problem]:
         if self.min_facilitators >= self.max_participants:

@@ -32,9 +32,10 @@ from server.clock import Clock
 from server.errors import BadRequest, NotFound, NotInRoom, TandemError
 from server.groups import protocol as p
 from server.groups.attendance import AttendanceService
+from server.groups.join_policy import Present
 from server.groups.register import evidence_of
 from server.groups.session_machine import Session
-from server.groups.session_values import Disconnect, Effect, Media, Note, Person, Place, Role, Routes, Tell
+from server.groups.session_values import RUNS, Disconnect, Effect, Media, Note, Person, Place, Role, Routes, Tell
 from server.groups.sessions import GroupSessionService
 from server.media.sfu import ParticipantLeft, Sfu, SfuEvent, SlotsChanged, SpeakerChanged
 from server.messaging.model import FIRST_NAME, group_name
@@ -61,18 +62,24 @@ class Hosted:
         return all(q.place not in (Place.WAITING, Place.PRESENT, Place.DROPPED) for q in self.session.people.values())
 
 
+def places(session: Session) -> Present:
+    """The places held before a join, for the policy's word on it: participants in the lobby, in
+    the session or dropped and about to rejoin; those who run the session present now."""
+    held = (Place.WAITING, Place.PRESENT, Place.DROPPED)
+    return Present(
+        participants=sum(q.role is Role.PARTICIPANT and q.place in held for q in session.people.values()),
+        staff=sum(q.role in RUNS and q.place is Place.PRESENT for q in session.people.values()))
+
+
 class GroupLive:
     def __init__(self, gateway: Gateway, sessions: GroupSessionService, attendance: AttendanceService, sfu: Sfu,
-                 clock: Clock, *, max_participants: int = 15, seats: int = 16, last_n: int = 6,
-                 grace_s: float = 30.0) -> None:
+                 clock: Clock, *, seats: int = 16, grace_s: float = 30.0) -> None:
         self.gateway = gateway
         self.sessions = sessions
         self.attendance = attendance
         self.sfu = sfu
         self.clock = clock
-        self.max_participants = max_participants
-        self.seats = seats  # people in the SFU: participants and those who run the session
-        self.last_n = last_n
+        self.seats = seats  # people in the SFU: participants and those who run the session (size, last-N: policy)
         self.grace_s = grace_s
         self.live: dict[str, Hosted] = {}
         self.of_conn: dict[Connection, dict[str, str]] = {}  # connection -> {session id: participant id}
@@ -166,13 +173,16 @@ class GroupLive:
 
     async def on_join(self, conn: Connection, frame: p.GroupJoin) -> None:
         actor = conn.auth.actor
-        role, facts, auto_admit = await self.sessions.join_context(actor, frame.session)
+        hosted = self.live.get(frame.session)
+        present = Present() if hosted is None else places(hosted.session)
+        role, facts, auto_admit = await self.sessions.join_context(actor, frame.session, present)
         hosted = self.live.get(frame.session)
         if hosted is None:
-            self.sfu.create_session(frame.session, seats=self.seats, last_n=self.last_n)  # sfu_capacity if full
+            limits = self.sessions.live_limits()  # the policy in force when the session starts
+            self.sfu.create_session(frame.session, seats=self.seats, last_n=limits.last_n)  # sfu_capacity if full
             hosted = self.live[frame.session] = Hosted(Session(
-                frame.session, self.clock, max_participants=self.max_participants, last_n=self.last_n,
-                auto_admit=auto_admit, grace_s=self.grace_s))
+                frame.session, self.clock, max_participants=min(limits.max_participants, self.seats - 1),
+                last_n=limits.last_n, auto_admit=auto_admit, grace_s=self.grace_s))
             try:
                 hosted.naming = await self.sessions.member_naming(frame.session)
                 await self.sessions.record_home_node(frame.session, self.sfu.node_id)

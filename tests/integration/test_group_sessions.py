@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from server.checkins.outcomes import Sample
 from server.errors import BadRequest, Conflict, NotFound, OutOfScope, PolicyRefused
 from server.groups.attendance import Decision
+from server.groups.join_policy import Present
 from server.groups.register import Attendance
 from server.groups.session_values import Role
 from server.groups.sessions import NewSession
@@ -130,16 +131,19 @@ async def test_staff_agreement_and_who_joins_as_what(api: Any) -> None:
     client = w.actor("client")
     agreement = await gs.agreement(client, cohort_id)
     assert (agreement.text, agreement.version, agreement.accepted) == ("What is said here stays here.", 1, False)
-    assert (await gs.join_context(client, sid))[1].agreement_accepted is False
+    with pytest.raises(PolicyRefused) as refused:  # the policy engine's word: group_rules
+        await gs.join_context(client, sid)
+    assert (refused.value.rule_id, refused.value.reason) == ("group_rules", "group_rules.confidentiality_first")
     with pytest.raises(Conflict):
         await gs.accept_agreement(client, cohort_id, 2)
     await gs.accept_agreement(client, cohort_id, 1)
     await gs.accept_agreement(client, cohort_id, 1)  # once is enough; again changes nothing
-    _role, facts, auto = await gs.join_context(client, sid)
-    assert facts.agreement_accepted and auto  # accepted, and the cohort now admits without the lobby
+    _role, facts, auto = await gs.join_context(client, sid, Present(staff=1))
+    assert facts.agreement_accepted and facts.facilitator_there and auto  # accepted; admitted without the lobby
     assert [c for c, _d in await audited(services, "group.agreement.accept")] == [w.cases["own"]]
     assert await gs.set_agreement(fac, cohort_id, text="A new text.", auto_admit=False) == 2
-    assert (await gs.join_context(client, sid))[1].agreement_accepted is False  # a new version: accept anew
+    with pytest.raises(PolicyRefused):  # a new version: accept anew
+        await gs.join_context(client, sid)
     with pytest.raises(OutOfScope):
         await gs.accept_agreement(fac, cohort_id, 2)  # staff accept nothing here
     with pytest.raises(OutOfScope):
@@ -158,6 +162,46 @@ async def test_staff_agreement_and_who_joins_as_what(api: Any) -> None:
             await gs.join_context(w.actor(outsider), sid)
     with pytest.raises(OutOfScope):
         await gs.join_context(w.actor("officer"), sid)  # the supervising officer does not sit in the group
+
+
+async def test_the_policy_engine_decides_a_participants_join(api: Any) -> None:
+    """group_rules with the live session's places (size, a facilitator there: else the lobby),
+    the limits a live session takes from policy, and face_to_face_first once policy gates
+    join_group: refusals name their rule."""
+    client, services = api
+    w = await build(services)
+    cohort_id = await cohort_with_two(services, w)
+    gs, fac = services.group_sessions, w.actor("facilitator")
+    start = services.clock.now() + timedelta(minutes=5)
+    sid = (await gs.schedule(fac, cohort_id, NewSession(start, start + timedelta(hours=1))))[0].id
+    own, same = w.actor("client"), w.actor("client_same")  # "same" has met nobody face to face
+
+    assert (gs.live_limits().max_participants, gs.live_limits().last_n) == (15, 6)
+    _role, facts, _auto = await gs.join_context(own, sid)
+    assert facts.enrolled and not facts.facilitator_there  # nobody runs it yet: the lobby
+    assert (await gs.join_context(own, sid, Present(participants=14, staff=1)))[1].facilitator_there
+    with pytest.raises(PolicyRefused) as full:
+        await gs.join_context(own, sid, Present(participants=15, staff=1))
+    assert (full.value.rule_id, full.value.reason, full.value.params) == (
+        "group_rules", "group_rules.full", {"max_participants": 15})
+    await gs.join_context(same, sid, Present(staff=1))  # join_group is not gated by default
+
+    admin = await login(client, "admin")
+    rules = (await (await client.get("/api/policies", headers=admin)).json())["rules"]
+    ftf = next(r["config"] for r in rules if r["rule_id"] == "face_to_face_first")
+    ftf["gated_actions"] = [*ftf["gated_actions"], "join_group"]
+    resp = await client.put("/api/policies/face_to_face_first", headers=admin,
+                            json={"config": ftf, "reason": "test: group sessions after a first meeting"})
+    assert resp.status == 200, await resp.text()
+    groups = next(r["config"] for r in rules if r["rule_id"] == "group_rules")
+    resp = await client.put("/api/policies/group_rules", headers=admin,
+                            json={"config": {**groups, "last_n": 4}, "reason": "test: four tiles"})
+    assert resp.status == 200, await resp.text()
+    with pytest.raises(PolicyRefused) as first:
+        await gs.join_context(same, sid, Present(staff=1))
+    assert first.value.rule_id == "face_to_face_first"
+    await gs.join_context(own, sid, Present(staff=1))  # met their officer: in
+    assert gs.live_limits().last_n == 4
 
 
 async def test_register_from_evidence_to_the_cases(api: Any) -> None:

@@ -33,7 +33,8 @@ async def test_change_creates_version_with_author_and_reason_and_takes_effect(ap
     # The values of the fields of a fixed set, for the admin's form: a select, or a checkbox each.
     choices = {r["rule_id"]: r["choices"] for r in body["rules"]}
     assert choices["scope"] == {"senior_officer_scope": ["caseload", "office"]}
-    assert choices["face_to_face_first"]["gated_actions"] == ["send_message", "start_video", "supervise_remotely"]
+    assert choices["face_to_face_first"]["gated_actions"] == [
+        "join_group", "send_message", "start_video", "supervise_remotely"]
     assert choices["retention"] == {}
     config = (await current_f2f(client, admin))["config"]
     config["min_meetings"] = 2

@@ -64,7 +64,7 @@ async def lobby_member(client: Any, username: str) -> Member:
 async def test_the_sixteenth_of_a_session_of_fifteen_is_refused_and_nothing_else_moves(live_app: Any) -> None:
     client, services, w = live_app
     live = client.app[GROUP_LIVE]
-    assert live.max_participants == 15
+    assert live.seats == 16  # the SFU's seats: fifteen participants and a facilitator
     # A cohort of sixteen (the admin allows one more than a live session holds).
     admin = await login(client, "admin")
     rules = (await (await client.get("/api/policies", headers=admin)).json())["rules"]
