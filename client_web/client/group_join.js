@@ -8,10 +8,13 @@ import { errorText, pageHeading } from "../shared/ui.js";
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 
-function ready(view, t, sessionId) {
+function ready(view, t, sessionId, groupId) {
+  // The group's id lets the live page ask for its agreement: a session signed in by the link
+  // may not list the person's groups.
+  const query = ID.test(groupId) ? `?g=${encodeURIComponent(groupId)}` : "";
   view.append(h("p", { class: "lead", id: "group-join-ready" }, t("group_join.ready")),
     h("p", {}, h("a", { class: "button primary big-button", id: "group-join-go",
-      href: `#/group-sessions/${encodeURIComponent(sessionId)}/live` }, t("group_join.go"))));
+      href: `#/group-sessions/${encodeURIComponent(sessionId)}/live${query}` }, t("group_join.go"))));
 }
 
 export async function render(view, { me, api, t, params, signedIn }) {
@@ -23,7 +26,7 @@ export async function render(view, { me, api, t, params, signedIn }) {
     return;
   }
   if (me) {
-    ready(view, t, sessionId);
+    ready(view, t, sessionId, params.get("g") || "");
     return;
   }
   if (!code) {
@@ -40,7 +43,8 @@ export async function render(view, { me, api, t, params, signedIn }) {
       const session = await api.post(`/api/group-sessions/${encodeURIComponent(sessionId)}/code-session`, { code });
       setCsrfToken(session.csrf_token);
       // The code is spent: on to this screen without it, signed in for this session only.
-      await signedIn(session, { then: `/group-join?s=${encodeURIComponent(sessionId)}` });
+      await signedIn(session, {
+        then: `/group-join?s=${encodeURIComponent(sessionId)}&g=${encodeURIComponent(session.group_id)}` });
     } catch (err) {
       problem.textContent = errorText(err);
       use.disabled = false;

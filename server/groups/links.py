@@ -54,8 +54,9 @@ class GroupLinkService:
                                details={"user_id": user_id})
         return code, closes_at
 
-    async def code_session(self, session_id: str, code: str, *, kind: str, address: str) -> LoginResult:
-        """Spend a link's code for a session limited to this group session."""
+    async def code_session(self, session_id: str, code: str, *, kind: str, address: str) -> tuple[LoginResult, str]:
+        """Spend a link's code for a session limited to this group session; with the session's
+        group (cohort) id, whose agreement the participant may have to accept before joining."""
         key = f"group_session:{session_id}"
         self.identity.throttle(key, address, account_wide=False)
         now = self.clock.now()
@@ -76,4 +77,4 @@ class GroupLinkService:
             self.identity.limiter.failed(key, address, self.clock.monotonic(), account_wide=False)
             raise
         self.identity.limiter.succeeded(key, address)
-        return result
+        return result, str(row.cohort_id)

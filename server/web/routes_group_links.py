@@ -24,6 +24,7 @@ class GroupCodeSessionOut(Struct, kw_only=True, omit_defaults=True):
     user: s.Me
     csrf_token: str
     group_session_id: str
+    group_id: str  # the session's group: its confidentiality agreement is readable with this session
     token: str | None = None
 
 
@@ -44,11 +45,12 @@ def register(api: Registry) -> None:
         services = call.request.app[SERVICES]
         check_origin(call.request)
         kind = call.body.kind or ("cookie" if is_browser(call.request) else "bearer")
-        result = await services.group_links.code_session(call.param("session_id"), call.body.code, kind=kind,
+        result, group_id = await services.group_links.code_session(call.param("session_id"), call.body.code, kind=kind,
                                                          address=client_address(call.request))
         auth = Authenticated(result.actor, result.session)
         body = GroupCodeSessionOut(user=me(result.actor, auth, require_staff_mfa=services.settings.require_staff_mfa),
                                    csrf_token=result.session.csrf_token, group_session_id=call.param("session_id"),
+                                   group_id=group_id,
                                    token=result.token if kind == "bearer" else None)
         response = web.json_response(s.to_builtins(body))
         if kind == "cookie":

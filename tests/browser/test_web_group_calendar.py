@@ -170,7 +170,9 @@ def test_a_facilitators_join_link_signs_a_participant_in_for_that_session_only(
     assert_no_violations(participant, "group join link")
     ppage.locator("#group-join-use").click()
     expect(ppage.locator("#group-join-ready")).to_have_text(participant.t("group_join.ready"))
-    expect(ppage.locator("#group-join-go")).to_have_attribute("href", f"#/group-sessions/{session_id}/live")
+    # On to the live session with its group named, whose agreement the page may then ask for.
+    expect(ppage.locator("#group-join-go")).to_have_attribute(
+        "href", f"#/group-sessions/{session_id}/live?g={group_id}")
     assert "code=" not in ppage.url  # the spent code is gone from the address bar
     assert_phone_friendly(participant)
     assert_no_violations(participant, "group join link used")

@@ -56,6 +56,7 @@ async def test_a_participants_join_link_opens_a_session_limited_to_that_group_se
     assert resp.status == 200, await resp.text()
     opened = await resp.json()
     assert opened["user"]["id"] == own and opened["group_session_id"] == session.id
+    assert opened["group_id"] == cohort_id  # the live page asks for its agreement with it
     limited = {"Authorization": f"Bearer {opened['token']}"}
     # Spent: once only.
     assert (await client.post(exchange, json={"code": made["code"], "kind": "bearer"})).status == 401
