@@ -7,11 +7,12 @@
 // After a dropped socket the server keeps the person's place for its grace period: the core
 // opens a new peer connection and joins again with a fresh offer.
 import { connectSocket } from "../shared/socket.js";
-import { localMedia, gathered, stopMedia } from "../checkin/rtc.js";
+import { localMedia, gathered, stopMedia, statsSampler } from "../checkin/rtc.js";
 
 export const AUDIO_SLOTS = 15; // everyone else in a full room (seats - 1), the sendrecv m-line included
 export const VIDEO_SLOTS = 6; // last-N on a phone (the server's default)
 const FINAL = new Set(["denied", "removed", "ended", "left", "refused"]);
+const STATS_EVERY_MS = 15000; // connection quality for the register (group.stats)
 
 /** Keep only the codecs the SFU forwards (Opus; VP8 with RTX): a small offer, no transcoding. */
 function preferCodecs(transceiver, kind) {
@@ -109,9 +110,23 @@ export function joinLive(sessionId, { video = true } = {}) {
     emit("place", place);
   };
 
+  // What this browser measures of its connection, for the register's quality evidence.
+  let sample = null;
+  const statsTimer = setInterval(async () => {
+    if (live.final || live.place !== "present" || !sample || live.pc?.connectionState !== "connected") return;
+    try {
+      const m = await sample();
+      if (m.rtt_ms == null || m.loss_pct == null || m.bitrate_kbps == null) return;
+      live.send("group.stats", { rtt_ms: m.rtt_ms, loss_pct: m.loss_pct, bitrate_kbps: m.bitrate_kbps });
+    } catch {
+      // a closed connection has no statistics: the next report will tell
+    }
+  }, STATS_EVERY_MS);
+
   function finish(reason) {
     if (live.final) return;
     live.final = reason;
+    clearInterval(statsTimer);
     if (live.pc) live.pc.close();
     stopMedia(live.stream);
     if (live.videoTrack) live.videoTrack.stop();
@@ -147,6 +162,7 @@ export function joinLive(sessionId, { video = true } = {}) {
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
     live.kinds = new Map(pc.getTransceivers().map((t) => [t.mid, t.receiver.track.kind]));
+    sample = statsSampler(pc);
     pc.addEventListener("connectionstatechange", () => emit("connection", pc.connectionState));
     emit("media", pc);
     return pc.localDescription.sdp;

@@ -91,6 +91,15 @@ class GroupMedia(SessionFrame, tag="group.media", kw_only=True):
     voice_only: bool | None = None
 
 
+class GroupStats(SessionFrame, tag="group.stats", kw_only=True):
+    """What one's browser measured of its connection to the SFU since its last report: the
+    register's connection-quality evidence (kept at most every ``QUALITY_EVERY_S``)."""
+
+    rtt_ms: Annotated[float, Meta(ge=0, le=60_000)]
+    loss_pct: Annotated[float, Meta(ge=0, le=100)]
+    bitrate_kbps: Annotated[float, Meta(ge=0, le=100_000)]
+
+
 class GroupLock(SessionFrame, tag="group.lock", kw_only=True):
     locked: bool = True
 
@@ -159,7 +168,7 @@ class GroupEnd(SessionFrame, tag="group.end", kw_only=True):
 INBOUND: tuple[type[Inbound], ...] = (GroupJoin, GroupLeave, GroupAdmit, GroupDeny, GroupMute, GroupAllowUnmute,
                                       GroupRemove, GroupLock, GroupUnmute, GroupMedia, GroupHand, GroupCameraStop,
                                       GroupSpotlight, GroupHandLower, GroupHandsClear, GroupBreakouts, GroupMove,
-                                      GroupReturnAll, GroupVisit, GroupEnd)
+                                      GroupReturnAll, GroupVisit, GroupEnd, GroupStats)
 CONTROL: tuple[type[Inbound], ...] = (GroupAdmit, GroupDeny, GroupMute, GroupAllowUnmute, GroupRemove, GroupLock,
                                       GroupCameraStop, GroupSpotlight, GroupHandLower, GroupHandsClear, GroupBreakouts,
                                       GroupMove, GroupReturnAll, GroupVisit, GroupEnd)

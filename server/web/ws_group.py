@@ -28,6 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server.checkins.outcomes import Sample
 from server.clock import Clock
 from server.errors import BadRequest, NotFound, NotInRoom, TandemError
 from server.groups import protocol as p
@@ -44,6 +45,7 @@ from server.web.gateway import Connection, Gateway
 
 log = logging.getLogger("tandem.groups.live")
 TICK_S = 1.0
+QUALITY_EVERY_S = 15.0  # connection-quality evidence kept per participant at most this often
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Hosted:
     offers: dict[str, str] = field(default_factory=dict)  # participant id -> offer kept in the lobby
     naming: str = FIRST_NAME  # how participants see one another (the cohort's member_names)
     voice_only: set[str] = field(default_factory=set)  # participant ids the SFU sends no video to
+    sampled: dict[str, float] = field(default_factory=dict)  # participant id -> when quality was last kept
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -98,6 +101,7 @@ class GroupLive:
         g.on(p.GroupUnmute, self._control(
             lambda s, me, f: s.set_media(me, audio=True, video=s.person(me).video)))
         g.on(p.GroupMedia, self.on_media)
+        g.on(p.GroupStats, self.on_stats)
         g.on(p.GroupHand, self._control(lambda s, me, f: s.raise_hand(me) if f.raised else s.lower_hand(me)))
         g.on(p.GroupCameraStop, self._control(lambda s, me, f: s.stop_camera(me, f.participant)))
         g.on(p.GroupSpotlight, self._control(lambda s, me, f: s.set_spotlight(me, f.participant)))
@@ -159,6 +163,21 @@ class GroupLive:
             if frame.voice_only is not None:
                 (hosted.voice_only.add if frame.voice_only else hosted.voice_only.discard)(me)
         await self._carry(hosted, effects)  # its selection of video follows (_select)
+
+    async def on_stats(self, conn: Connection, frame: p.GroupStats) -> None:
+        """A present participant's connection quality, kept as register evidence at most every
+        ``QUALITY_EVERY_S`` (a dropped participant with a poor link is a technical failure)."""
+        hosted, me = self._mine(conn, frame.session)
+        person = hosted.session.person(me)
+        now = self.clock.monotonic()
+        if person.place is not Place.PRESENT or now - hosted.sampled.get(me, -QUALITY_EVERY_S) < QUALITY_EVERY_S:
+            return
+        hosted.sampled[me] = now
+        sample = Sample(rtt_ms=frame.rtt_ms, loss_pct=frame.loss_pct, bitrate_kbps=frame.bitrate_kbps)
+        try:
+            await self.attendance.record(hosted.session.id, person.user_id, "quality", sample=sample)
+        except Exception:  # the session goes on; the register misses one sample
+            log.exception("connection quality not recorded")
 
     async def on_end(self, conn: Connection, frame: p.GroupEnd) -> None:
         """A facilitator ends the session: everyone is told, their media ends, the session closes."""

@@ -143,6 +143,30 @@ async def test_a_live_session_through_the_gateway_and_the_sfu(live_app: Any) -> 
         async with services.store.read("test") as conn:
             assert (await session_store.session(conn, sid)).home_node == client.app[GROUP_LIVE].sfu.node_id
 
+        # The browsers' connection quality is register evidence, kept at most every 15 s each.
+        async def quality() -> Any:
+            register = await services.attendance.register(w.actor("facilitator"), sid)
+            return next(line.line.quality for line in register.lines if line.user_id == w.users["client"])
+
+        async def samples(n: int) -> None:
+            for _ in range(50):
+                if (await quality()).samples >= n:
+                    return
+                await asyncio.sleep(0.1)
+
+        await ann.send(type="group.stats", session=sid, rtt_ms=80.0, loss_pct=1.0, bitrate_kbps=600.0)
+        await samples(1)
+        await ann.send(type="group.stats", session=sid, rtt_ms=90.0, loss_pct=1.0, bitrate_kbps=600.0)  # too soon
+        await ann.send(type="group.stats", session=sid, rtt_ms=-1.0, loss_pct=3.0, bitrate_kbps=500.0)
+        assert (await ann.next("error", code="invalid_frame"))["code"] == "invalid_frame"  # no id: not decoded
+        services.clock.advance(timedelta(seconds=16))
+        await ann.send(type="group.stats", session=sid, rtt_ms=100.0, loss_pct=3.0, bitrate_kbps=500.0)
+        await samples(2)
+        await asyncio.sleep(0.3)
+        assert (await quality()).samples == 2 and (await quality()).median_rtt_ms == 90.0  # 80 and 100
+        await fac.send(type="group.stats", session=other_sid, rtt_ms=1.0, loss_pct=0.0, bitrate_kbps=1.0, id="q5")
+        assert (await fac.next("error", ref="q5"))["code"] == "not_in_room"  # not a session it joined
+
         # A participant's control frames are refused; the session is untouched.
         await ann.send(type="group.mute", session=sid, participant=bob.participant, id="m1")
         refused = await ann.next("error", ref="m1")
