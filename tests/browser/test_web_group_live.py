@@ -10,8 +10,9 @@ the server and the refusal is shown; after the phone reloads it is back in the s
 still muted; once allowed it unmutes; its socket drops and it reconnects by itself),
 removes a bot (it cannot rejoin), opens a breakout room with the participant and a bot,
 visits it, moves the bot back, returns everyone and ends the session; the register, opened
-in the facilitator's UI, lists each person's arrival and departure. The API only sets up
-the facilitator, group, clients, room and session. Axe-clean at 360 px.
+in the facilitator's UI, lists each person's arrival and departure, and once confirmed there
+each line is on that participant's case for their officer. The API only sets up the
+facilitator, group, clients, room and session, and checks the cases. Axe-clean at 360 px.
 
 A room device, paired to the session's room on its #/device page (the pairing itself through
 the API, as setup), joins from its Join button: straight in, a full-screen grid of the
@@ -323,6 +324,16 @@ def test_a_live_group_session_from_the_console_and_a_phone(phone: Phone, open_de
         line = lines.filter(has_text=name)
         expect(line).to_contain_text(fac.t("register.arrived"))
         expect(line).to_contain_text(fac.t("register.left"))
+    # Confirmed as suggested: each line lands on the participant's case, for their officer.
+    fac.page.locator(f"#register-{sid}-form-submit").click()
+    expect(fac.page.locator(f"#sessions-status-{group_id}")).to_have_text(fac.t("register.confirmed"))
+    register = api_call(base, "GET", f"/api/group-sessions/{sid}/register", fac_token)
+    confirmed = {x["display_name"]: x["status"] for x in register["lines"]}
+    assert set(confirmed) == set(names.values()) and None not in confirmed.values(), confirmed
+    officer = api_login(base, "officer")
+    for key, (_, case_id) in users.items():
+        on_case = api_call(base, "GET", f"/api/cases/{case_id}/group-attendance", officer)["lines"]
+        assert [(x["session_id"], x["status"]) for x in on_case] == [(sid, confirmed[names[key]])], key
     for device in (phone, fac, room_pc):
         assert not device.page_errors, device.page_errors
         assert not device.csp_reports()
