@@ -244,6 +244,14 @@ def test_two_clients_relay_to_each_other(turn: Coturn, family: int) -> None:
         assert client.receive() == (officer.relayed, b"officer %d" % number)
         client.send(*officer.relayed, b"client %d" % number)
         assert officer.receive() == (client.relayed, b"client %d" % number)
+    # Then as a browser does: a channel each way, media in ChannelData.
+    assert officer.channel_bind(*client.relayed, 0x4001).cls == stun.SUCCESS
+    assert client.channel_bind(*officer.relayed, 0x4002).cls == stun.SUCCESS
+    for number in range(5):
+        officer.send_channel(0x4001, b"rtp from the officer %d" % number)
+        assert client.receive_channel() == (0x4002, b"rtp from the officer %d" % number)
+        client.send_channel(0x4002, b"rtp from the client %d" % number)
+        assert officer.receive_channel() == (0x4001, b"rtp from the client %d" % number)
 
 
 def test_every_ipv6_deny_line_means_to_coturn_what_it_says() -> None:

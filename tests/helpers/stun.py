@@ -169,6 +169,17 @@ class TurnClient:
                                                    (DATA_ATTR, data)])
         self._send(encode(message))
 
+    def send_channel(self, channel: int, data: bytes) -> None:
+        """ChannelData (RFC 8656 12.4), the framing browsers relay media in once a channel is bound."""
+        self._send(struct.pack("!HH", channel, len(data)) + data)
+
+    def receive_channel(self) -> tuple[int, bytes]:
+        while True:
+            data = self.sock.recvfrom(4096)[0]
+            if 0x4000 <= struct.unpack("!H", data[:2])[0] <= 0x7FFF:
+                channel, length = struct.unpack("!HH", data[:4])
+                return channel, data[4:4 + length]
+
     def receive(self) -> tuple[tuple[str, int], bytes]:
         """The next Data indication: (peer address, data)."""
         while True:
