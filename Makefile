@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: serve test lint pytest bench services chromium lock lock-check python-check clean
+.PHONY: serve test lint pytest bench services chromium coturn lock lock-check python-check clean
 
 python-check:
 	@./scripts/check-python.sh "$(PYTHON)"
@@ -52,11 +52,14 @@ services:
 chromium:
 	./scripts/ensure-chromium.sh
 
+coturn:
+	./scripts/ensure-coturn.sh
+
 lint: $(VENV)/.dev
 	$(BIN)/ruff check server tests bench
 	$(BIN)/mypy --strict server
 
-pytest: $(VENV)/.dev node_modules/.installed services chromium
+pytest: $(VENV)/.dev node_modules/.installed services chromium coturn
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lock-check lint pytest
