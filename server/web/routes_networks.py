@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from server.identity.model import Role
 from server.networks.machine import TaskDraft
-from server.networks.model import QUESTIONS
 from server.web import schemas_networks as n
 from server.web.routing import Call, Permission, Registry
 from server.web.schemas import Created
@@ -27,7 +26,6 @@ ACKNOWLEDGE = Permission("acknowledge a network's plan", roles=MEMBERS, case_sco
 TASK = Permission("mark a network task done or blocked", roles=TAKING_PART, case_scoped=True)
 MINE = Permission("list their case networks", roles=MEMBERS)
 FOLLOW_UP = Permission("follow up the networks they lead", roles=LEADERS)
-QUESTIONS_P = Permission("read the common assessment's questions", roles=TAKING_PART)
 
 BASE = "/api/cases/{case_id}/network"
 
@@ -37,11 +35,6 @@ def _drafts(tasks: list[n.TaskIn]) -> list[TaskDraft]:
 
 
 def register(api: Registry) -> None:
-    @api.route("GET", "/api/network-questions", permission=QUESTIONS_P, tag="networks", response=n.Questions,
-               summary="The common assessment's questions (TUKO stage 2), in order")
-    async def questions(call: Call[None]) -> n.Questions:
-        return n.Questions(questions=list(QUESTIONS))
-
     @api.route("GET", BASE, permission=READ, tag="networks", response=n.NetworkOut,
                summary="The case's network as the reader may see it (audited)")
     async def read(call: Call[None]) -> n.NetworkOut:

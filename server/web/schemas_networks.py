@@ -95,7 +95,3 @@ class MyNetworks(Struct, kw_only=True):
 
 class FollowUp(Struct, kw_only=True):
     tasks: list[dict[str, Any]]
-
-
-class Questions(Struct, kw_only=True):
-    questions: list[str]

@@ -347,7 +347,6 @@ MATRIX: dict[tuple[str, str], Row] = {
     # stage the step needs (``_network_at``): on "own" the world partner and the client are members
     # and each owns a task; the case leader (its officer, a senior of the office) leads. Anyone else
     # on a case whose network they were never in is answered as for no case.
-    ("GET", "/api/network-questions"):         "Y   Y   Y   N   N   Y   N   N   N",
     ("GET", "/api/cases/{case_id}/network"): {
         "own":                                 "Y   Y   Y   N   N   Y   N   N   N",
         "same_office":                         "N   N   Y   N   N   N   N   N   N",
