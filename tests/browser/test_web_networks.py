@@ -83,6 +83,7 @@ def test_a_case_network_from_concern_to_closure(phone: Phone, tandem_server: str
     page.locator("#network-plan-touch").fill("A call every Monday")
     page.locator("#network-plan-submit").click()
     expect(status).to_have_text(phone.t("network.saved"))
+    assert_no_violations(phone, "the case network card's plan")
     page.locator("#network-send-plan").click()
     expect(status).to_have_text(phone.t("network.sent"))
     expect(page.locator("#case-network-stage")).to_have_text(
