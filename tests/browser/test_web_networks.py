@@ -14,7 +14,7 @@ from urllib.error import HTTPError
 
 import pytest
 
-from tests.browser.support import DEMO_PASSWORD, Phone, api_call, api_login
+from tests.browser.support import DEMO_PASSWORD, Phone, api_call, api_login, assert_phone_friendly
 from tests.browser.test_web_axe import assert_no_violations
 from tests.browser.test_web_data_requests import fresh_client
 
@@ -84,6 +84,7 @@ def test_a_case_network_from_concern_to_closure(phone: Phone, tandem_server: str
     page.locator("#network-plan-submit").click()
     expect(status).to_have_text(phone.t("network.saved"))
     assert_no_violations(phone, "the case network card's plan")
+    assert_phone_friendly(phone)
     page.locator("#network-send-plan").click()
     expect(status).to_have_text(phone.t("network.sent"))
     expect(page.locator("#case-network-stage")).to_have_text(
@@ -96,6 +97,7 @@ def test_a_case_network_from_concern_to_closure(phone: Phone, tandem_server: str
     expect(item).to_have_count(1)
     expect(item.locator(".network-tasks [data-task=t1]")).to_contain_text("Check the restraining order")
     assert_no_violations(partner, "the partner's networks")
+    assert_phone_friendly(partner)
     item.locator("form[id^=ack-] button[type=submit]").click()
     expect(partner.page.locator("#partner-status")).to_have_text(partner.t("network.acknowledged_now"))
     item = partner.page.locator("#partner-networks [data-network]")
