@@ -64,6 +64,7 @@ from server.web import (
     routes_media,
     routes_mentoring,
     routes_messaging,
+    routes_networks,
     routes_push,
     routes_retention,
     routes_rooms,
@@ -100,6 +101,7 @@ def build_registry() -> Registry:
     routes_group_calendar.register(registry)
     routes_group_links.register(registry)
     routes_mentoring.register(registry)
+    routes_networks.register(registry)
     routes_rooms.register(registry)
     return registry
 

@@ -15,6 +15,7 @@ import { flagList } from "./home.js";
 import { checkinsCard } from "./case_checkins.js";
 import { caseAttendanceCard } from "./group_attendance.js";
 import { mentoringCard } from "./case_mentoring.js";
+import { networkCard } from "./case_network.js";
 
 /** A card with a heading, its content, and an optional form whose submit calls `send`. */
 function section(id, title, ...content) {
@@ -214,6 +215,7 @@ export async function render(view, ctx) {
     const remote = remoteCard(file, ctx, reload);
     const attendance = caseAttendanceCard(file.case_id, api, t);
     const mentoring = mentoringCard(file, ctx, reload);
+    const network = networkCard(file, ctx);
     view.querySelector("h1")?.remove();
     view.prepend(pageHeading(file.client.display_name));
     slot.replaceChildren();
@@ -235,8 +237,9 @@ export async function render(view, ctx) {
       notes.card,
       peopleCard(file, ctx, reload),
       mentoring.card,
+      network.card,
       ctx.me.role === "senior_officer" ? seniorCard(file, ctx, reload) : null]);
-    await Promise.all([notes.loaded, checkins.loaded, remote.loaded, attendance.loaded, mentoring.loaded]);
+    await Promise.all([notes.loaded, checkins.loaded, remote.loaded, attendance.loaded, mentoring.loaded, network.loaded]);
     if (said) status.textContent = said;
   };
   await reload();

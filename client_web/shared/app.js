@@ -28,8 +28,9 @@ const HOMES = {
   facilitator: "/facilitator/home.js",
   mentor: "/mentor/home.js",
   room_device: "/device/home.js",
+  partner: "/partner/home.js",
 };
-const BASIC_HOME = "/shared/basic_home.js"; // partner, interpreter
+const BASIC_HOME = "/shared/basic_home.js"; // interpreter
 const MESSAGING_ROLES = new Set(["client", "officer", "mentor", "partner"]); // who has #/messages
 const SCHEDULE_ROLES = new Set(["officer", "senior_officer"]); // who has #/schedule
 const ROOM_ROLES = new Set(["admin", "senior_officer"]); // who has #/rooms

@@ -1,4 +1,4 @@
-// Landing page for roles without their own screen yet: partner, interpreter, room device.
+// Landing page for roles without their own screen yet: interpreter.
 import { pageHeading, signedInAs } from "./ui.js";
 
 export async function render(view, { me, t }) {

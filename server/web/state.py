@@ -60,7 +60,7 @@ class Services:
     attendance: AttendanceService
     group_links: GroupLinkService
     rooms: RoomService
-    networks: NetworkService  # issue 16: case networks (a service API; no routes yet)
+    networks: NetworkService  # issue 16: case networks (routes_networks.py)
     mentoring: MentoringService  # issue 16: mentoring periods
 
 

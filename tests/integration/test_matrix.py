@@ -57,8 +57,10 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from server.app import build_registry
+from server.errors import NotFound
 from server.groups.sessions import NewSession
-from server.identity.model import Role
+from server.identity.model import Actor, Role
+from server.networks.machine import TaskDraft
 from server.scheduling.model import Kind
 from server.scheduling.service import NewAppointment
 from server.web.state import Services
@@ -341,6 +343,84 @@ MATRIX: dict[tuple[str, str], Row] = {
         "other_office":                        "N   N   N   N   N   N   N   N   N",
         "unrelated":                           "N   N   N   N   N   N   N   N   N",
     },
+    # -- case networks (issue 16, TUKO). Each allowed cell first brings its case's network to the
+    # stage the step needs (``_network_at``): on "own" the world partner and the client are members
+    # and each owns a task; the case leader (its officer, a senior of the office) leads. Anyone else
+    # on a case whose network they were never in is answered as for no case.
+    ("GET", "/api/cases/{case_id}/network"): {
+        "own":                                 "Y   Y   Y   N   N   Y   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("POST", "/api/cases/{case_id}/network/concerns"): {
+        "own":                                 "Y   Y   Y   N   N   Y   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("POST", "/api/cases/{case_id}/network/members"): {
+        "own":                                 "N   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("POST", "/api/cases/{case_id}/network/meetings"): {
+        "own":                                 "N   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("POST", "/api/cases/{case_id}/network/views"): {
+        "own":                                 "Y   Y   Y   N   N   Y   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("POST", "/api/cases/{case_id}/network/assessment"): {
+        "own":                                 "N   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("PUT", "/api/cases/{case_id}/network/plan"): {
+        "own":                                 "N   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("POST", "/api/cases/{case_id}/network/plan/send"): {
+        "own":                                 "N   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("POST", "/api/cases/{case_id}/network/plan/revisions"): {
+        "own":                                 "N   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("POST", "/api/cases/{case_id}/network/plan/acknowledgement"): {
+        "own":                                 "Y   N   N   N   N   Y   N   N   N",
+        "same_office":                         "N   N   N   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("POST", "/api/cases/{case_id}/network/tasks"): {
+        "own":                                 "Y   Y   Y   N   N   Y   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("POST", "/api/cases/{case_id}/network/close"): {
+        "own":                                 "N   Y   Y   N   N   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("GET", "/api/my/networks"):               "Y   N   N   N   N   Y   N   N   N",
+    ("GET", "/api/networks/follow-up"):        "N   Y   Y   N   N   N   N   N   N",
 }
 
 #: Allowed cells answered by the route's own checks rather than with a 2xx: the
@@ -589,7 +669,73 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
             body.update(code=code, kind="bearer")
         case ("POST", "/api/checkins/{checkin_id}/safe-space") if role == "client":
             body.update(answers={"private_place": True, "alone": True, "not_driving": True})
+    if path == NETWORK or path.startswith(NETWORK + "/"):
+        await _network_cell(ctx, method, path, role, relation, body)
     return url, body, headers
+
+
+NETWORK = "/api/cases/{case_id}/network"
+#: The stage each network step needs its case's network in (a fresh process per allowed cell).
+NETWORK_STAGE = {
+    ("GET", NETWORK): "coordinated", ("POST", NETWORK): None, ("POST", NETWORK + "/concerns"): "coordinated",
+    ("POST", NETWORK + "/members"): "share", ("POST", NETWORK + "/meetings"): "share",
+    ("POST", NETWORK + "/views"): "coordinated", ("POST", NETWORK + "/assessment"): "share",
+    ("PUT", NETWORK + "/plan"): "plan", ("POST", NETWORK + "/plan/send"): "plan",
+    ("POST", NETWORK + "/plan/revisions"): "coordinated", ("POST", NETWORK + "/plan/acknowledgement"): "coordinated",
+    ("POST", NETWORK + "/tasks"): "coordinated", ("POST", NETWORK + "/close"): "share",
+}
+#: Who owns which task of the harness plan (on "own"; elsewhere only the leader's t1 exists).
+NETWORK_TASK = {"officer": "t1", "senior_officer": "t1", "partner": "t2", "client": "t3"}
+
+
+async def _network_cell(ctx: Ctx, method: str, path: str, role: str, relation: str | None, body: Any) -> None:
+    """Bring the cell's case network to the stage the step needs, and date its body from now."""
+    target = NETWORK_STAGE[(method, path)]
+    if target is None or relation is None or not expectations()[(method, path, role, relation)]:
+        return
+    key = ctx.case_key(role, relation)
+    leader = ctx.w.actor("officer" if key == "own" else "senior")
+    await _network_at(ctx, key, leader, target)
+    if not isinstance(body, dict):
+        return
+    now = ctx.services.clock.now()
+    if "tasks" in body:
+        body.update(tasks=[{**t, "owner_id": leader.user_id, "due_on": (now.date() + timedelta(days=7)).isoformat()}
+                           for t in body["tasks"]], next_meeting_at=(now + timedelta(days=2)).isoformat())
+    if "ends_on" in body:
+        body.update(ends_on=(now.date() + timedelta(days=30)).isoformat())
+    if "starts_at" in body:
+        body.update(starts_at=(now + timedelta(days=1)).isoformat())
+    if "task_id" in body:
+        body.update(task_id=NETWORK_TASK[role])
+
+
+async def _network_at(ctx: Ctx, key: str, leader: Actor, target: str) -> None:
+    """A new process on case ``key`` in stage share (a meeting scheduled), plan (a draft written) or
+    coordinated (the plan sent), the open one closed first."""
+    networks, case_id = ctx.services.networks, ctx.cases[key]
+    now = ctx.services.clock.now()
+    try:
+        stage = (await networks.read(leader, case_id))["stage"]
+    except NotFound:
+        stage = None
+    if stage not in (None, "closed"):
+        await networks.close(leader, case_id, conclusion="Matrix cell done")
+    await networks.raise_concern(leader, case_id, noticed="Matrix", noticed_by="Matrix")
+    members = [ctx.w.users["partner"], ctx.client_of["own"]] if key == "own" else []
+    for user_id in members:
+        await networks.invite_member(leader, case_id, user_id=user_id, agency="Matrix",
+                                     ends_on=now.date() + timedelta(days=30), safety_reason="Matrix")
+    await networks.schedule_meeting(leader, case_id, starts_at=now + timedelta(days=1), mode="video")
+    if target == "share":
+        return
+    await networks.record_assessment(leader, case_id, answers={"under_threat": "Matrix"}, decision="plan")
+    await networks.write_plan(leader, case_id, tasks=[
+        TaskDraft(text=f"Matrix task {i}", owner_id=owner, due_on=now.date() + timedelta(days=7))
+        for i, owner in enumerate([leader.user_id, *members], start=1)],
+        next_meeting_at=now + timedelta(days=2), keep_in_touch="Matrix")
+    if target == "coordinated":
+        await networks.send_plan(leader, case_id)
 
 
 async def _fresh_mentor_assignment(ctx: Ctx, n: int) -> str:

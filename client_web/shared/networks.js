@@ -1,0 +1,86 @@
+// A case network's process as its reader sees it (issue 16, TUKO): the stage, the members with
+// their agency and last day, the meetings, and the current plan with its tasks and who
+// acknowledged it. Shared by the officer's case page and the partner's home.
+import { h } from "./dom.js";
+import { formatDate, formatTime } from "./i18n.js";
+import { details, field } from "./ui.js";
+
+/** The common assessment's questions, in order (TUKO stage 2): `QUESTIONS` in server/networks/model.py. */
+export const QUESTIONS = ["under_threat", "harm_likelihood", "threat_nature", "risk_factors", "needs_motivation",
+  "protective_factors"];
+
+export function stageText(stage, t) {
+  return t(`network.stage.${stage || "none"}`);
+}
+
+/** A datetime-local input's value as an ISO instant. */
+export function instant(id) {
+  return new Date(document.getElementById(id).value).toISOString();
+}
+
+/** A day `days` from today as "2026-01-05", and a datetime-local value `days` from now. */
+export function dayFromNow(days) {
+  const d = new Date(Date.now() + days * 24 * 3600_000);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+}
+
+export function localFromNow(days) {
+  return `${dayFromNow(days)}T10:00`;
+}
+
+/** One labelled textarea per assessment question, ids `${prefix}-${question}`. */
+export function questionFields(prefix, t) {
+  return QUESTIONS.map((q) => h("div", { class: "field" },
+    h("label", { for: `${prefix}-${q}` }, t(`network.q.${q}`)),
+    h("textarea", { id: `${prefix}-${q}`, name: `${prefix}-${q}`, maxlength: "8000", rows: "2" })));
+}
+
+export function answersOf(prefix) {
+  const out = {};
+  for (const q of QUESTIONS) {
+    const v = document.getElementById(`${prefix}-${q}`).value.trim();
+    if (v) out[q] = v;
+  }
+  return out;
+}
+
+function memberName(process, id, t) {
+  const m = process.members.find((x) => x.user_id === id);
+  return m ? m.agency : t("network.case_leader");
+}
+
+/** The process: stage, members, meetings, the current plan's tasks. */
+export function processView(process, t, me) {
+  const plan = process.plans.length ? process.plans[process.plans.length - 1] : null;
+  return h("div", { class: "stack", "data-process": String(process.number), "data-stage": process.stage },
+    details([
+      [t("network.stage"), h("span", { class: "network-stage" }, stageText(process.stage, t))],
+      [t("network.members"), process.members.length ? h("ul", { class: "plain network-members" },
+        process.members.map((m) => h("li", { "data-member": m.user_id },
+          `${m.agency} · ${t("network.until", { date: formatDate(m.ends_on) })}`)))
+        : t("network.no_members")],
+      process.meetings.length ? [t("network.meetings"), h("ul", { class: "plain" }, process.meetings.map((m) =>
+        h("li", {}, `${formatDate(m.starts_at)} ${formatTime(m.starts_at)} · ${m.place || t("network.video")}`)))]
+        : null,
+      process.conclusion ? [t("network.conclusion"), process.conclusion] : null,
+    ]),
+    plan ? h("div", { class: "stack network-plan" },
+      h("h3", {}, t("network.plan_version", { version: String(plan.version) })),
+      details([
+        [t("network.next_meeting"), `${formatDate(plan.next_meeting_at)} ${formatTime(plan.next_meeting_at)}`],
+        [t("network.keep_in_touch"), plan.keep_in_touch],
+        [t("network.acknowledged"), String(Object.keys(plan.acknowledged).length)],
+      ]),
+      h("ul", { class: "plain stack network-tasks" }, plan.tasks.map((task) => h("li", {
+        "data-task": task.id, "data-state": task.state, "data-mine": String(task.owner_id === me) },
+      h("strong", {}, task.text), " · ", memberName(process, task.owner_id, t), " · ",
+      t("network.due", { date: formatDate(task.due_on) }), " · ",
+      h("span", { class: "task-state" }, t(`network.task.${task.state}`)),
+      task.notes.length ? h("span", { class: "muted" }, ` · ${task.notes[task.notes.length - 1].note}`) : null))))
+      : null);
+}
+
+/** A labelled text input with a length limit. */
+export function textField(id, label, max = "200") {
+  return field(id, label, { type: "text", required: true, maxlength: max });
+}
