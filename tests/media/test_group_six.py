@@ -28,12 +28,13 @@ PARTICIPANTS = 5
 
 
 async def six(client: Any, username: str, hz: float) -> Member:
-    ws = await client.ws_connect("/ws", headers=await login(client, username))
+    headers = await login(client, username)
+    ws = await client.ws_connect("/ws", headers=headers)
     await ws.send_json({"type": "hello"})
     assert (await ws.receive_json(timeout=5))["type"] == "welcome"
     bot = Bot(username, audio_slots=PARTICIPANTS + 1, video_slots=LAST_N)
     bot.audio_sender.replaceTrack(Tone(hz))
-    return Member(username, ws, bot)
+    return Member(username, ws, bot, http=(client, headers))
 
 
 def video_publishers(m: Member) -> set[str]:
