@@ -120,6 +120,7 @@ class SafeSpaceConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only=
                 *self.staff_questions,
                 *self.domestic_violence_questions,
                 self.shared_address_question,
+                self.group_question,
             )
         )
         return _duplicates("question ids", ids)
