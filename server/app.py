@@ -25,6 +25,7 @@ from server.groups.attendance import AttendanceService
 from server.groups.links import GroupLinkService
 from server.groups.reminders import GroupReminders
 from server.groups.rooms import RoomService
+from server.groups.safe_space import GroupSafeSpace
 from server.groups.service import GroupService
 from server.groups.sessions import GroupSessionService
 from server.identity.passwords import Passwords
@@ -58,6 +59,7 @@ from server.web import (
     routes_checkins,
     routes_group_calendar,
     routes_group_links,
+    routes_group_safe_space,
     routes_group_sessions,
     routes_groups,
     routes_identity,
@@ -98,6 +100,7 @@ def build_registry() -> Registry:
     routes_checkins.register(registry)
     routes_alerts.register(registry)
     routes_group_sessions.register(registry)
+    routes_group_safe_space.register(registry)
     routes_group_calendar.register(registry)
     routes_group_links.register(registry)
     routes_mentoring.register(registry)
@@ -160,6 +163,7 @@ def create_app(
     # -- group programme sessions (issue 14)
     group_sessions = GroupSessionService(store, clock, cases, policy, windows=windows)
     attendance = AttendanceService(store, clock, keyring, cases, group_sessions)
+    group_safe_space = GroupSafeSpace(store, clock, keyring, group_sessions)
     # Group sessions are reminded in the appointments' reminder pass, with its offsets, bus and push.
     reminders.also.append(GroupReminders(store, clock, bus, push, offsets=settings.reminder_offsets_s).run_once)
     rooms = RoomService(store, clock, identity, group_sessions)
@@ -193,6 +197,7 @@ def create_app(
         alerts=alerts,
         group_sessions=group_sessions,
         attendance=attendance,
+        group_safe_space=group_safe_space,
         group_links=group_links,
         rooms=rooms,
         networks=networks,

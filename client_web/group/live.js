@@ -125,7 +125,8 @@ export async function render(view, ctx) {
       ({ mode } = await deviceTest(slot, { api, t, iceServers: [] }));
     }
     heading(view, t, "safe.title");
-    const safe = await groupSafeSpace(slot, { t, side: staff ? "staff" : "client" });
+    const safe = await groupSafeSpace(slot, { api, t, sessionId });
+    if (safe.failed) return; // the server's words are in the slot
     if (!safe.passed) {
       heading(view, t, "live.ended_title");
       ended(slot, t("checkin.ended_neutral"));

@@ -2,52 +2,79 @@
 // participant's first session, the cohort's confidentiality agreement. The device and network
 // test is check-in's (checkin/device_test.js).
 //
-// The safe-space answers for a group session are checked here, in the browser: the server
-// keeps safe-space answers per check-in only (server/checkins/safe_space.py), and does not
-// (yet) record or require them for a group join. Every question is asked so that "yes" is
-// the safe answer; "I can't talk safely now" ends the attempt quietly.
+// The safe-space check is the server's (server/groups/safe_space.py): it gives this person's
+// questions for the session (their side's, then the group's own), keeps the answers (a
+// participant's sealed in their case) and refuses group.join (rule safe_space) until they
+// pass. A pass holds for the session: a rejoin is not asked again. Every question is asked so
+// that "yes" is the safe answer; "I can't talk safely now" ends the attempt quietly.
 import { h } from "../shared/dom.js";
-import { errorBox } from "../shared/ui.js";
+import { has } from "../shared/i18n.js";
+import { errorBox, errorText, loadInto } from "../shared/ui.js";
 
 const GROUP_QUESTION = "group_only";
-const QUESTIONS = {
-  client: ["private_place", "alone", "not_driving", GROUP_QUESTION],
-  staff: ["private_room", "headset", "screen_not_overlooked", GROUP_QUESTION],
-};
 
-function question(id, t) {
-  const name = `safe-${id}`;
+function questionText(q, t) {
+  if (q.id === GROUP_QUESTION) return t("live.safe_group");
+  return has(`safe.q.${q.id}`) ? t(`safe.q.${q.id}`) : q.text;
+}
+
+function question(q, t) {
+  const name = `safe-${q.id}`;
   const legendId = `${name}-legend`;
-  const text = id === GROUP_QUESTION ? t("live.safe_group") : t(`safe.q.${id}`);
-  return h("fieldset", { class: "question", "data-question": id, "aria-labelledby": legendId },
-    h("legend", { id: legendId }, text),
+  return h("fieldset", { class: "question", "data-question": q.id, "aria-labelledby": legendId },
+    h("legend", { id: legendId }, questionText(q, t)),
     h("div", { class: "choices" },
       h("label", { class: "choice" }, h("input", { type: "radio", name, value: "yes", required: true }), t("safe.yes")),
       h("label", { class: "choice" }, h("input", { type: "radio", name, value: "no" }), t("safe.no"))));
 }
 
-/** Resolves {passed: true} when every answer is safe, else {passed: false}. */
-export function groupSafeSpace(slot, { t, side }) {
-  const ids = QUESTIONS[side === "staff" ? "staff" : "client"];
+/**
+ * Ask this person's questions for the session and send the answers to the server. Resolves
+ * {passed: true} once passed (or when already passed for this session), {passed: false} after
+ * an unsafe answer or "I can't talk safely now", {passed: false, failed: true} when the
+ * questions could not be read (the server's words are then in the slot).
+ */
+export async function groupSafeSpace(slot, { api, t, sessionId }) {
+  const base = `/api/group-sessions/${encodeURIComponent(sessionId)}/safe-space`;
+  const asked = await loadInto(slot, () => api.get(base));
+  if (!asked) return { passed: false, failed: true };
+  if (asked.passed) return { passed: true };
   return new Promise((resolve) => {
     const problem = h("p", { role: "alert", class: "form-error", id: "safe-error" });
     const submit = h("button", { type: "submit", class: "button primary big-button", id: "safe-submit" }, t("safe.submit"));
     const cantTalk = h("button", { type: "button", class: "button secondary big-button", id: "safe-cant-talk" },
       t("safe.cant_talk"));
     const form = h("form", { class: "form stack", id: "safe-form", novalidate: true },
-      h("p", { class: "lead" }, t(side === "staff" ? "live.safe_intro_staff" : "live.safe_intro_client")),
-      ids.map((id) => question(id, t)), problem, submit, cantTalk);
+      h("p", { class: "lead" }, t(asked.side === "staff" ? "live.safe_intro_staff" : "live.safe_intro_client")),
+      asked.questions.map((q) => question(q, t)), problem, submit, cantTalk);
     slot.replaceChildren(form);
+
+    const send = async (answers, cant) => {
+      submit.disabled = true;
+      cantTalk.disabled = true;
+      try {
+        const result = await api.post(base, { answers, cant_talk: cant });
+        resolve({ passed: Boolean(result.passed) });
+      } catch (err) {
+        problem.textContent = errorText(err);
+        submit.disabled = false;
+        cantTalk.disabled = false;
+      }
+    };
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      const picked = ids.map((id) => form.querySelector(`input[name="safe-${id}"]:checked`));
-      if (picked.some((p) => !p)) {
-        problem.textContent = t("safe.answer_all");
-        return;
+      const answers = {};
+      for (const q of asked.questions) {
+        const picked = form.querySelector(`input[name="safe-${q.id}"]:checked`);
+        if (!picked) {
+          problem.textContent = t("safe.answer_all");
+          return;
+        }
+        answers[q.id] = picked.value === "yes";
       }
-      resolve({ passed: picked.every((p) => p.value === "yes") });
+      send(answers, false);
     });
-    cantTalk.addEventListener("click", () => resolve({ passed: false }));
+    cantTalk.addEventListener("click", () => send({}, true));
   });
 }
 

@@ -21,6 +21,7 @@ from server.audit import store as audit
 from server.cases.service import CaseService
 from server.clock import Clock
 from server.errors import BadRequest, Conflict, NotFound, OutOfScope, PolicyRefused
+from server.groups import safe_space_store
 from server.groups import session_store as store
 from server.groups import store as cohort_store
 from server.groups.join_policy import LiveLimits, Present, decide_join, live_limits
@@ -351,32 +352,48 @@ class GroupSessionService:
         """The size and last-N of a live session, as the policy in force sets them."""
         return live_limits(self.policy)
 
+    async def part_in(self, conn: AsyncConnection, actor: Actor, session_id: str
+                      ) -> tuple[Any, Cohort, Role, Any, Agreement]:
+        """The session, its cohort, who ``actor`` is in it, their cohort membership (or None) and
+        the cohort's agreement as it stands for them; 404 for anyone with no part in it. A client
+        who is no enrolled participant is a participant without membership (the session refuses
+        them, naming group_rules)."""
+        row, cohort = await self.session_of(conn, actor, session_id)
+        agreement = await self._agreement(conn, row.cohort_id, actor.user_id)
+        member = cohort.member(actor.user_id)
+        if actor.user_id in cohort.ref.facilitator_ids:
+            return row, cohort, Role.FACILITATOR, member, agreement
+        staff = {s.user_id: s.role for s in await store.staff(conn, session_id)}
+        if actor.user_id in staff:
+            return row, cohort, Role(staff[actor.user_id]), member, agreement
+        if actor.role is UserRole.SENIOR_OFFICER and manages(actor, cohort.ref):
+            return row, cohort, Role.CO_FACILITATOR, member, agreement
+        device = await store.device_of_user(conn, actor.user_id)
+        if device is not None and row.room_id is not None and device.room_id == row.room_id:
+            return row, cohort, Role.ROOM_DEVICE, member, agreement
+        enrolled = member is not None and member.role == CohortRole.PARTICIPANT.value
+        if not enrolled and actor.role is not UserRole.CLIENT:
+            raise OutOfScope("No such session")
+        return row, cohort, Role.PARTICIPANT, member if enrolled else None, agreement
+
     async def join_context(self, actor: Actor, session_id: str, present: Present | None = None
                            ) -> tuple[Role, JoinFacts, bool]:
         """Who ``actor`` is in this session (their role and the facts the session decides on) and
         whether the cohort admits enrolled participants without the lobby. A participant's
-        join is the policy engine's to decide (``join_policy``), with ``present`` the places held."""
+        join is the policy engine's to decide (``join_policy``), with ``present`` the places held.
+        Everyone but the room device has passed the safe-space check for this session first
+        (``groups/safe_space.py``; CEP §5, enforced here as for check-ins)."""
         async with self.store.read("group_session.join") as conn:
-            row, cohort = await self.session_of(conn, actor, session_id)
+            row, _, role, member, agreement = await self.part_in(conn, actor, session_id)
             if row.status != Status.SCHEDULED:
                 raise Conflict("The session is cancelled")
-            agreement = await self._agreement(conn, row.cohort_id, actor.user_id)
-            member = cohort.member(actor.user_id)
-            if actor.user_id in cohort.ref.facilitator_ids:
-                return Role.FACILITATOR, JoinFacts(), agreement.auto_admit
-            staff = {s.user_id: s.role for s in await store.staff(conn, session_id)}
-            if actor.user_id in staff:
-                return Role(staff[actor.user_id]), JoinFacts(), agreement.auto_admit
-            if actor.role is UserRole.SENIOR_OFFICER and manages(actor, cohort.ref):
-                return Role.CO_FACILITATOR, JoinFacts(), agreement.auto_admit
-            device = await store.device_of_user(conn, actor.user_id)
-            if device is not None and row.room_id is not None and device.room_id == row.room_id:
-                return Role.ROOM_DEVICE, JoinFacts(), agreement.auto_admit
-            enrolled = member is not None and member.role == CohortRole.PARTICIPANT.value
-            if not enrolled and actor.role is not UserRole.CLIENT:
-                raise OutOfScope("No such session")
-            if not enrolled:  # the session refuses it, naming group_rules
+            if role is Role.PARTICIPANT and member is None:  # the session refuses it, naming group_rules
                 return Role.PARTICIPANT, JoinFacts(), agreement.auto_admit
+            if role is not Role.ROOM_DEVICE and not await safe_space_store.passed(conn, session_id, actor.user_id):
+                raise PolicyRefused("You have not passed the safe-space check for this session (rule safe_space)",
+                                    rule_id="safe_space", reason="safe_space.not_passed")
+            if role is not Role.PARTICIPANT:
+                return role, JoinFacts(), agreement.auto_admit
             case = (await self.cases.view(conn, member.case_id)).facts if member.case_id else None
             facilitator_there = decide_join(self.policy, actor, self.clock.now(), case=case,
                                             present=present or Present(), hybrid=row.room_id is not None,

@@ -101,6 +101,11 @@ class SafeSpaceConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only=
     #: Asked of the client on domestic-violence cases when the shared address is
     #: forbidden.
     shared_address_question: Question
+    #: Asked of everyone (client and staff) before a live group session, after their own side's
+    #: questions: the other participants' privacy (issue 14). Optional in stored versions older
+    #: than it; the default is the wording of policies/safe_space.toml.
+    group_question: Question = msgspec.field(default_factory=lambda: Question(
+        id="group_only", text="Can nobody who is not in the group see or hear the session where you are?"))
     #: Answers are check-in evidence kept under this retention category.
     retention_category: Literal["safe_space_answers"] = "safe_space_answers"
     #: Staff and interpreters connect through TURN only and the server forwards none of their
@@ -115,6 +120,7 @@ class SafeSpaceConfig(_Config, frozen=True, forbid_unknown_fields=True, kw_only=
                 *self.staff_questions,
                 *self.domestic_violence_questions,
                 self.shared_address_question,
+                self.group_question,
             )
         )
         return _duplicates("question ids", ids)

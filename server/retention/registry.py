@@ -20,6 +20,7 @@ from sqlalchemy import Column, Table
 
 from server.checkins.evidence import aad as evidence_aad
 from server.groups.attendance import aad as attendance_aad
+from server.groups.safe_space import aad as group_safe_space_aad
 from server.mentoring.model import aad as mentoring_aad
 from server.messaging.model import aad as message_aad
 from server.messaging.model import attachment_aad
@@ -36,7 +37,7 @@ from server.store.schema import (
     networks,
     safe_space_answers,
 )
-from server.store.schema_groups import group_attendance, group_attendance_events
+from server.store.schema_groups import group_attendance, group_attendance_events, group_safe_space
 from server.store.schema_mentoring import mentoring_activities, mentoring_outcomes
 
 
@@ -78,6 +79,9 @@ HOLDERS: tuple[Holder, ...] = (
            lambda r: evidence_aad("call_quality", r.id, r.checkin_id)),
     Holder("safe_space_answers", safe_space_answers, "case_id", "key_id", "at",
            lambda r: evidence_aad("safe_space_answers", r.id, r.checkin_id)),
+    # A participant's safe-space answers before a live group session (staff rows have no case).
+    Holder("safe_space_answers", group_safe_space, "case_id", "key_id", "at",
+           lambda r: group_safe_space_aad(r.id, r.session_id)),
     Holder("checkin_records", checkins, "case_id", "key_id", "outcome_at",
            lambda r: evidence_aad("checkins", r.id, r.id), body_col="outcome_note",
            anonymise_nulls=("key_id", "outcome_note"), clear_only=True),

@@ -149,3 +149,21 @@ group_session_codes = Table(
     Column("expires_at", UTCDateTime, nullable=False),
     Column("used_at", UTCDateTime, nullable=True),
 )
+
+#: Safe-space checks before a live group session (CEP §5: safe space for client and staff,
+#: enforced by the server). A participant's answers are sealed under their case's bucket key of
+#: ``safe_space_answers``; staff have no case to seal under, so their rows keep only the side,
+#: the verdict and the time (no answers). A pass holds for the session (a rejoin is not asked again).
+group_safe_space = Table(
+    "group_safe_space", metadata,
+    Column("id", ID, primary_key=True),
+    Column("session_id", ID, ForeignKey("group_sessions.id"), nullable=False, index=True),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("case_id", ID, ForeignKey("cases.id"), nullable=True, index=True),  # a participant's case; staff: NULL
+    Column("side", String(8), nullable=False),  # client | staff
+    Column("passed", Boolean, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("key_id", ID, ForeignKey("data_keys.id"), nullable=True, index=True),  # safe_space_answers
+    Column("body", LargeBinary, nullable=True),  # {answers, verdict, unsafe}; staff: NULL
+    Index("ix_group_safe_space_session_user", "session_id", "user_id"),
+)

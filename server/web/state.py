@@ -16,6 +16,7 @@ from server.crypto.keyring import Keyring
 from server.groups.attendance import AttendanceService
 from server.groups.links import GroupLinkService
 from server.groups.rooms import RoomService
+from server.groups.safe_space import GroupSafeSpace
 from server.groups.service import GroupService
 from server.groups.sessions import GroupSessionService
 from server.identity.service import IdentityService
@@ -58,6 +59,7 @@ class Services:
     # -- group programme sessions (issue 14)
     group_sessions: GroupSessionService
     attendance: AttendanceService
+    group_safe_space: GroupSafeSpace  # the safe-space check before a live session
     group_links: GroupLinkService
     rooms: RoomService
     networks: NetworkService  # issue 16: case networks (routes_networks.py)

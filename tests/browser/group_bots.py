@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from tests.helpers.safe_space import pass_group_safe_space
 from tests.helpers.sfubots import Bot
 
 T = TypeVar("T")
@@ -73,7 +74,9 @@ class WsBot:
     async def _join(self, session: str) -> None:
         if self.ws is None:
             await self._connect()
-        assert self.bot is not None
+        assert self.bot is not None and self.http is not None
+        # The server refuses the join until the safe-space check is passed for the session.
+        await pass_group_safe_space(self.http, {"Authorization": f"Bearer {self.token}"}, session, base=self.base_url)
         await self.ws.send_json({"type": "group.join", "session": session, "sdp": await self.bot.offer(),
                                  "id": f"join-{self.name}"})
 

@@ -180,9 +180,10 @@ def test_a_facilitators_join_link_signs_a_participant_in_for_that_session_only(
       const status = async (path) => (await fetch(path, { credentials: "same-origin" })).status;
       const me = await (await fetch("/api/me")).json();
       return { me: me.id, own: await status(`/api/group-sessions/${sid}/ics`),
+               safe: await status(`/api/group-sessions/${sid}/safe-space`),
                appointments: await status("/api/my/appointments"), groups: await status("/api/groups") };
     }""", session_id)
-    assert reach == {"me": member_id, "own": 200, "appointments": 403, "groups": 403}, reach
+    assert reach == {"me": member_id, "own": 200, "safe": 200, "appointments": 403, "groups": 403}, reach
 
     # Spent: the same link on another phone signs nobody in, and says so.
     again = open_device(base)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from server.groups.sessions import NewSession
 from server.store.schema import audit_log
+from tests.helpers.safe_space import pass_group_safe_space
 from tests.helpers.world import add_office_b, build, login
 from tests.integration.test_group_sessions import cohort_with_two
 
@@ -83,6 +84,14 @@ async def test_a_participants_join_link_opens_a_session_limited_to_that_group_se
     await ws.send_json({"type": "group.join", "session": elsewhere.id, "sdp": "v=0\r\n", "id": "j-other"})
     refused = await ws.receive_json(timeout=5)
     assert (refused["type"], refused["code"], refused["ref"]) == ("error", "forbidden", "j-other")
+    # Before joining, the safe-space check for this session, through its own routes: the
+    # link's session reaches them for its session only.
+    resp = await client.get(f"/api/group-sessions/{elsewhere.id}/safe-space", headers=limited)
+    assert resp.status == 403 and (await resp.json())["error"]["rule_id"] == "scope"
+    await ws.send_json({"type": "group.join", "session": session.id, "sdp": "v=0\r\n", "id": "j-unsafe"})
+    refused = await ws.receive_json(timeout=5)
+    assert (refused["type"], refused["code"], refused["ref"]) == ("error", "policy_refused", "j-unsafe"), refused
+    assert await pass_group_safe_space(client, limited, session.id)
     await ws.send_json({"type": "group.join", "session": session.id, "sdp": "v=0\r\n", "id": "j"})
     while (frame := await ws.receive_json(timeout=5))["type"] != "group.joined":
         assert frame["type"] != "error", frame

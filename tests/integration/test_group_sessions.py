@@ -18,9 +18,11 @@ from server.groups.join_policy import Present
 from server.groups.register import Attendance
 from server.groups.session_values import Role
 from server.groups.sessions import NewSession
+from server.identity.model import Actor
 from server.scheduling.model import Recurrence, Scope
 from server.store.schema import audit_log
 from server.store.schema_groups import group_attendance, group_attendance_events
+from tests.helpers.safe_space import pass_safe_space_in
 from tests.helpers.world import World, add_office_b, build, login
 
 POOR = Sample(rtt_ms=1500, loss_pct=15, bitrate_kbps=30)
@@ -123,6 +125,11 @@ async def test_staff_agreement_and_who_joins_as_what(api: Any) -> None:
     assert [(s.display_name, s.role) for s in await gs.staff(fac, sid)] == [
         ("Co", "co_facilitator"), ("Programme Mentor", "observer")]
 
+    # Everyone who joins answers the safe-space check first (test_group_safe_space.py).
+    co_actor = Actor(co, "co", "Co", UserRole.FACILITATOR, w.offices["A"], "en", False)
+    pm_actor = Actor(mentor, "pm", "PM", UserRole.FACILITATOR, w.offices["A"], "en", False)
+    for person in (w.actor("client"), fac, w.actor("senior"), co_actor, pm_actor):
+        await pass_safe_space_in(services.group_safe_space, person, sid)
     # No agreement yet: nothing to accept.
     role, facts, auto = await gs.join_context(w.actor("client"), sid)
     assert (role, facts.enrolled, facts.agreement_accepted, auto) == (Role.PARTICIPANT, True, True, False)
@@ -151,12 +158,8 @@ async def test_staff_agreement_and_who_joins_as_what(api: Any) -> None:
 
     assert (await gs.join_context(fac, sid))[0] is Role.FACILITATOR
     assert (await gs.join_context(w.actor("senior"), sid))[0] is Role.CO_FACILITATOR
-    from server.identity.model import Actor
-
-    assert (await gs.join_context(Actor(co, "co", "Co", UserRole.FACILITATOR, w.offices["A"], "en", False),
-                                  sid))[0] is Role.CO_FACILITATOR
-    assert (await gs.join_context(Actor(mentor, "pm", "PM", UserRole.FACILITATOR, w.offices["A"], "en", False),
-                                  sid))[0] is Role.OBSERVER
+    assert (await gs.join_context(co_actor, sid))[0] is Role.CO_FACILITATOR
+    assert (await gs.join_context(pm_actor, sid))[0] is Role.OBSERVER
     for outsider in ("client_other", "officer3", "facilitator_b"):
         with pytest.raises(OutOfScope):
             await gs.join_context(w.actor(outsider), sid)
@@ -175,6 +178,8 @@ async def test_the_policy_engine_decides_a_participants_join(api: Any) -> None:
     start = services.clock.now() + timedelta(minutes=5)
     sid = (await gs.schedule(fac, cohort_id, NewSession(start, start + timedelta(hours=1))))[0].id
     own, same = w.actor("client"), w.actor("client_same")  # "same" has met nobody face to face
+    for person in (own, same):
+        await pass_safe_space_in(services.group_safe_space, person, sid)
 
     assert (gs.live_limits().max_participants, gs.live_limits().last_n) == (15, 6)
     _role, facts, _auto = await gs.join_context(own, sid)

@@ -310,6 +310,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("PUT", "/api/groups/{group_id}/agreement"): "N   N   Y   Y   N   N   N   N   N",
     ("GET", "/api/groups/{group_id}/agreement"): "Y   N   Y   Y   N   N   N   N   N",
     ("POST", "/api/groups/{group_id}/agreement/acceptance"): "Y   N   N   N   N   N   N   N   N",
+    # The safe-space check before a live session: its participants and those who run it (the room
+    # device is exempt); the service answers anyone else as absent.
+    ("GET", "/api/group-sessions/{session_id}/safe-space"): "Y   N   Y   Y   N   N   N   N   N",
+    ("POST", "/api/group-sessions/{session_id}/safe-space"): "Y   N   Y   Y   N   N   N   N   N",
     ("GET", "/api/group-sessions/{session_id}/register"): "N   N   Y   Y   N   N   N   N   N",
     ("POST", "/api/group-sessions/{session_id}/register"): "N   N   Y   Y   N   N   N   N   N",
     ("GET", "/api/group-sessions/{session_id}/register.csv"): "N   N   Y   Y   N   N   N   N   N",

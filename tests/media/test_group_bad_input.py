@@ -54,10 +54,11 @@ async def flowing(a: Member, b: Member, *, what: str, more: int = 10) -> None:
 
 async def lobby_member(client: Any, username: str) -> Member:
     """A participant whose offer is real but who never needs media (waits in the lobby)."""
-    ws = await client.ws_connect("/ws", headers=await login(client, username))
+    headers = await login(client, username)
+    ws = await client.ws_connect("/ws", headers=headers)
     await ws.send_json({"type": "hello"})
     assert (await ws.receive_json(timeout=5))["type"] == "welcome"
-    return Member(username, ws, Bot(username, audio_slots=1, video_slots=1, video=False))
+    return Member(username, ws, Bot(username, audio_slots=1, video_slots=1, video=False), http=(client, headers))
 
 
 @pytest.mark.timeout(240)

@@ -48,12 +48,13 @@ class Tone(ToneTrack):
 
 
 async def member(client: Any, username: str, *, hz: float) -> Member:
-    ws = await client.ws_connect("/ws", headers=await login(client, username))
+    headers = await login(client, username)
+    ws = await client.ws_connect("/ws", headers=headers)
     await ws.send_json({"type": "hello"})
     assert (await ws.receive_json(timeout=5))["type"] == "welcome"
     bot = Bot(username, audio_slots=2, video_slots=2)
     bot.audio_sender.replaceTrack(Tone(hz))
-    return Member(username, ws, bot)
+    return Member(username, ws, bot, http=(client, headers))
 
 
 def own(publisher: Member, others: list[Member]) -> set[bytes]:

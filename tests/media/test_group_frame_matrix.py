@@ -36,7 +36,7 @@ async def connect(client: Any, headers: dict[str, str], name: str) -> Member:
     ws = await client.ws_connect("/ws", headers=headers)
     await ws.send_json({"type": "hello"})
     assert (await ws.receive_json(timeout=5))["type"] == "welcome"
-    return Member(name, ws, Bot(name, audio_slots=2, video_slots=2))
+    return Member(name, ws, Bot(name, audio_slots=2, video_slots=2), http=(client, headers))
 
 
 def control_frames(participant: str) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from server.web.ws_group import GROUP_LIVE
 from tests.conftest import make_settings
 from tests.helpers import world
 from tests.helpers.peers import until
+from tests.helpers.safe_space import pass_group_safe_space
 from tests.helpers.sfubots import Bot
 from tests.helpers.world import World, add_office_b, login
 from tests.media.conftest import LOOPBACK
@@ -42,8 +43,12 @@ async def live_app(tmp_path: Any, db_url: str, aiohttp_client: Any) -> Any:
 class Member:
     """One person: a /ws connection read by a task of its own, and an aiortc bot."""
 
-    def __init__(self, name: str, ws: Any, bot: Bot) -> None:
+    def __init__(self, name: str, ws: Any, bot: Bot, *, http: tuple[Any, dict[str, str]] | None = None) -> None:
         self.name, self.ws, self.bot = name, ws, bot
+        #: The test client and this person's headers: a ``group.join`` is preceded by the
+        #: safe-space check answered through the routes (once per session), as the web client does.
+        self.http = http
+        self.safe_for: set[str] = set()
         self.seen: list[dict[str, Any]] = []
         self.taken: set[int] = set()
         self.participant = ""
@@ -58,6 +63,10 @@ class Member:
                     self.bot.slots = dict(frame["slots"])
 
     async def send(self, **frame: Any) -> None:
+        session = frame.get("session")
+        wants = frame.get("type") == "group.join" and self.http is not None and isinstance(session, str)
+        if wants and session not in self.safe_for and await pass_group_safe_space(*self.http, session):
+            self.safe_for.add(session)
         await self.ws.send_json(frame)
 
     async def next(self, type_: str, within_s: float = 10.0, **match: Any) -> dict[str, Any]:
@@ -92,10 +101,11 @@ class Member:
 
 
 async def member(client: Any, username: str, *, slots: int = 2) -> Member:
-    ws = await client.ws_connect("/ws", headers=await login(client, username))
+    headers = await login(client, username)
+    ws = await client.ws_connect("/ws", headers=headers)
     await ws.send_json({"type": "hello"})
     assert (await ws.receive_json(timeout=5))["type"] == "welcome"
-    return Member(username, ws, Bot(username, audio_slots=slots, video_slots=slots))
+    return Member(username, ws, Bot(username, audio_slots=slots, video_slots=slots), http=(client, headers))
 
 
 async def a_session(services: Any, w: World) -> str:

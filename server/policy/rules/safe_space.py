@@ -48,3 +48,11 @@ def evaluate(config: SafeSpaceConfig, request: PolicyRequest, version: int) -> D
         obligations.append("safe_space_check:domestic_violence")
         sentences.append(said("domestic_violence", "This case is flagged for domestic violence: extra questions apply"))
     return allow(RULE_ID, version, sentences, obligations)
+
+
+def group_questions_for(
+    config: SafeSpaceConfig, case: CaseFacts | None, side: Literal["client", "staff"]
+) -> tuple[Question, ...]:
+    """Before a live group session: one side's questions, then the group's own question (nobody
+    outside the group sees or hears the session), asked of clients and staff alike."""
+    return (*questions_for(config, case, side), config.group_question)

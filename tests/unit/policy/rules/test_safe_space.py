@@ -7,7 +7,7 @@ import pytest
 
 from server.policy.facts import CaseFacts, PolicyRequest
 from server.policy.loader import PolicySet
-from server.policy.rules.safe_space import evaluate, questions_for
+from server.policy.rules.safe_space import evaluate, group_questions_for, questions_for
 from server.policy.schema import SafeSpaceConfig
 
 Request = Callable[..., PolicyRequest]
@@ -69,3 +69,17 @@ def test_domestic_violence_adds_questions_and_the_shared_address(config: SafeSpa
 def test_an_unknown_side_is_refused(config: SafeSpaceConfig) -> None:
     with pytest.raises(ValueError, match="side must be"):
         questions_for(config, None, "mentor")  # type: ignore[arg-type]
+
+
+def test_a_live_group_session_adds_the_groups_question_for_both_sides(config: SafeSpaceConfig, case: Case) -> None:
+    assert config.group_question.id == "group_only" and config.group_question.safe_answer
+    assert group_questions_for(config, case(), "client") == (*config.client_questions, config.group_question)
+    assert group_questions_for(config, case(), "staff") == (*config.staff_questions, config.group_question)
+    dv = group_questions_for(config, case(domestic_violence=True), "client")
+    assert dv[-1] == config.group_question and dv[:-1] == questions_for(config, case(domestic_violence=True), "client")
+
+
+def test_the_groups_question_id_is_unique_among_the_questions(config: SafeSpaceConfig) -> None:
+    clash = msgspec.structs.replace(config, group_question=config.client_questions[0])
+    assert [p.key for p in clash.problems()] == ["question ids"]
+    assert config.problems() == []
