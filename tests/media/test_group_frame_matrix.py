@@ -99,6 +99,9 @@ async def test_group_frames_by_role(live_app: Any) -> None:
             return m
 
         facilitator = await joined(await login(client, "facilitator"), "facilitator", "present")
+        # The facilitator's frames are read in order: their own media answer comes before the admit
+        # is read, so wait for it (under a loaded CI the SFU's answer took seconds).
+        await facilitator.next("group.answer", within_s=30)
         participant = await joined(await login(client, "client"), "participant", "waiting")
         await facilitator.send(type="group.admit", session=sid, participant=participant.participant)
         await participant.next("group.notice", kind="admitted")

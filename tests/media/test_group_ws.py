@@ -69,7 +69,7 @@ class Member:
             self.safe_for.add(session)
         await self.ws.send_json(frame)
 
-    async def next(self, type_: str, within_s: float = 10.0, **match: Any) -> dict[str, Any]:
+    async def next(self, type_: str, within_s: float = 20.0, **match: Any) -> dict[str, Any]:
         found: list[dict[str, Any]] = []
 
         def look() -> bool:
