@@ -4,8 +4,8 @@ these tests go through nginx over HTTPS and WSS, as a browser and as API clients
 
 Not here yet: a browser check-in with the officer and the client on different nodes, and once with
 force relay through coturn. Rooms crossing nodes are being built (issue 15, items 1-3); the harness can
-already pin a browser to a node (``Cluster.pinned_url``, shown below), so that test is two browsers on
-``pinned_url(0)`` and ``pinned_url(1)``.
+already pin a browser to a node (tests/deploy/browsers.py, shown below), so that test is the officer
+``on_node(browser, cluster, 0)`` and the client ``on_node(browser, cluster, 1)``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import pytest
 import redis
 
 from server.identity import totp
+from tests.deploy.browsers import chromium, on_node, sign_in
 from tests.deploy.conftest import PASSWORD, Seeded
 from tests.helpers import cluster_conf as conf
 from tests.helpers import stun
@@ -80,10 +81,13 @@ def test_nodes_run_the_units_commands(cluster: Cluster) -> None:
         assert metrics[0] == 200 and metrics[1][NODE] == cluster.node_id(index)
 
 
+def _psql(cluster: Cluster, sql: str) -> str:
+    return subprocess.run(["psql", "-h", cluster.address, "-U", "postgres", "-d", "tandem", "-Atc", sql],
+                          capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+
+
 def test_postgresql_and_redis_run_with_the_shipped_settings(cluster: Cluster) -> None:
-    psql = ["psql", "-h", cluster.address, "-U", "postgres", "-d", "tandem", "-Atc"]
-    shown = {name: subprocess.run([*psql, f"SHOW {name}"], capture_output=True, text=True, timeout=30,
-                                  check=True).stdout.strip()
+    shown = {name: _psql(cluster, f"SHOW {name}")
              for name in ("max_connections", "shared_buffers", "synchronous_commit",
                           "idle_in_transaction_session_timeout")}
     assert shown == {"max_connections": "200", "shared_buffers": "512MB", "synchronous_commit": "on",
@@ -206,6 +210,12 @@ async def test_sign_in_and_talk_over_wss_with_each_on_another_node(cluster: Clus
         officer = await _sign_in(officer_http, cluster.base_url, seeded.officer, seeded.totp_secret)
         client = await _sign_in(client_http, cluster.base_url, seeded.client)
         conversation = await _conversation(client_http, cluster.base_url, client)
+        # The unit's TANDEM_TRUSTED_PROXIES=127.0.0.1 and nginx's X-Forwarded-For: the node saw each
+        # person's own address (what the sign-in throttles count against), not nginx's.
+        for username, source in ((seeded.officer, f"{prefix}.11"), (seeded.client, f"{prefix}.12")):
+            rows = _psql(cluster, "SELECT details FROM audit_log WHERE action = 'session.create' "
+                                  f"AND actor_id = '{seeded.users[username]}'")
+            assert [json.loads(r)["address"] for r in rows.splitlines()] == [source], rows
         officer_ws = await _open(officer_http, wss, officer)
         officer_node = officer_nodes[-1]
         # least_conn: the officer's socket is open on one node, so the next goes to the other; keep
@@ -250,35 +260,11 @@ async def test_nginx_throttles_sign_ins_per_address(cluster: Cluster) -> None:
 
 
 def test_a_browser_signs_in_through_nginx_pinned_to_one_node(cluster: Cluster, seeded: Seeded) -> None:
-    """Chromium (ignoring the self-signed certificate) signs in on node 1 through nginx; every API
-    response comes from that node. Two such browsers, one per node, are the cross-node check-in."""
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE
-    from tests.browser.support import unavailable
-
-    if not CHROMIUM.exists():
-        unavailable(f"Chromium not found at {CHROMIUM}")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    base = cluster.pinned_url(1)
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(**PHONE, locale="en-GB", ignore_https_errors=True)
-            context.set_default_timeout(30_000)
-            page = context.new_page()
-            answered: list[str] = []
-            page.on("response", lambda r: answered.append(r.headers.get(NODE.lower(), "")) if "/api/" in r.url
-                    else None)
-            page.goto(f"{base}/#/login")
-            page.locator("#username").fill(seeded.browser_client)
-            page.locator("#password").fill(PASSWORD)
-            page.locator("form button[type=submit]").click()
-            try:
-                page.locator("#logout").wait_for()
-            except sync_api.Error:
-                raise AssertionError(f"not signed in: {page.url} {page.inner_text('body')[:500]} {answered}") from None
-            page.wait_for_url("**/#/home")
-            cookies = {c["name"]: c for c in context.cookies(base)}
-            assert cookies["tandem_session"]["secure"] and cookies["tandem_session"]["httpOnly"]
-            assert answered and set(answered) == {cluster.node_id(1)}, answered
-        finally:
-            browser.close()
+    """Chromium (ignoring the self-signed certificate) signs in on node 1 through nginx (the shipped
+    server block, on the pinned port); every API response comes from that node."""
+    with chromium() as browser:
+        person = on_node(browser, cluster, 1)
+        sign_in(person, seeded.browser_client, PASSWORD)
+        cookies = {c["name"]: c for c in person.page.context.cookies(person.base_url)}
+        assert cookies["tandem_session"]["secure"] and cookies["tandem_session"]["httpOnly"]
+        assert person.answered and set(person.answered) == {cluster.node_id(1)}, person.answered
