@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE
 from tests.browser.support import unavailable
 from tests.helpers.cluster import Cluster
 
@@ -44,9 +44,9 @@ class Person:
     answered: list[str] = field(default_factory=list)  # X-Tandem-Node of every /api/ response
 
 
-def on_node(browser: Any, cluster: Cluster, node: int) -> Person:
+def on_node(browser: Any, cluster: Cluster, node: int, *, desktop: bool = False) -> Person:
     base = cluster.pinned_url(node)
-    context = browser.new_context(**PHONE, locale="en-GB", ignore_https_errors=True)
+    context = browser.new_context(**(DESKTOP if desktop else PHONE), locale="en-GB", ignore_https_errors=True)
     context.set_default_timeout(30_000)
     person = Person(context.new_page(), base)
     person.page.on("response", lambda r: person.answered.append(r.headers.get(NODE_HEADER, ""))

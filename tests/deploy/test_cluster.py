@@ -2,10 +2,10 @@
 nginx, two nodes from the systemd unit, PostgreSQL, Redis and coturn on loopback addresses of its own;
 these tests go through nginx over HTTPS and WSS, as a browser and as API clients.
 
-Not here yet: a browser check-in with the officer and the client on different nodes, and once with
-force relay through coturn. Rooms crossing nodes are being built (issue 15, items 1-3); the harness can
-already pin a browser to a node (tests/deploy/browsers.py, shown below), so that test is the officer
-``on_node(browser, cluster, 0)`` and the client ``on_node(browser, cluster, 1)``.
+A whole check-in with the officer relayed by coturn is tests/deploy/test_cluster_checkin.py, both
+people on one node. Not here yet: a check-in with the officer and the client on different nodes; rooms
+crossing nodes are being built (issue 15, items 1-3). The harness pins each browser to a node
+(tests/deploy/browsers.py), so that test is test_cluster_checkin.py with the client on node 1.
 """
 
 from __future__ import annotations
@@ -101,15 +101,20 @@ def test_postgresql_and_redis_run_with_the_shipped_settings(cluster: Cluster) ->
                    "maxmemory-policy": "noeviction"}
 
 
-def test_coturn_allocates_for_a_credential_made_with_the_nodes_secret(cluster: Cluster) -> None:
-    """The nodes' TANDEM_TURN_SECRET (the env file) is coturn's static-auth-secret; a relay is granted
-    on coturn's own relay address. What coturn refuses is tests/deploy/test_coturn.py's part."""
+def test_coturn_relays_to_its_relay_address_and_to_no_other_address_of_the_stack(cluster: Cluster) -> None:
+    """The nodes' TANDEM_TURN_SECRET (the env file) is coturn's static-auth-secret: a relay is granted
+    on coturn's relay address, which stays a peer (relay to relay between two browsers); every other
+    address of the stack (nginx, the nodes, PostgreSQL, Redis; coturn's own) is refused, as the shipped
+    file's 127/8 line says. The full list of refused ranges is tests/deploy/test_coturn.py's part."""
     client = cluster.turn_client()
     try:
-        answer = client.allocate()
+        assert client.allocate().cls == stun.SUCCESS
+        assert client.create_permission(cluster.relay_address).cls == stun.SUCCESS
+        refused = {a: client.create_permission(a).error_code for a in (cluster.address, cluster.turn_address,
+                                                                       "127.0.0.1")}
     finally:
         client.sock.close()
-    assert answer.cls == stun.SUCCESS, answer
+    assert refused == dict.fromkeys(refused, 403)
 
 
 # -- through nginx -----------------------------------------------------------------------------

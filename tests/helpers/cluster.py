@@ -312,10 +312,13 @@ class Cluster:
 
     def _coturn(self) -> None:
         # The operator's lines of turnserver.conf: addresses, the secret; the relay address stays an
-        # allowed peer (relay to relay between two browsers). 127/8 is denied by the shipped file.
+        # allowed peer (relay to relay between two browsers). Here that address is a loopback one, which
+        # coturn refuses as a peer before any list unless --allow-loopback-peers; with it, the shipped
+        # file's 127/8 line still denies every other loopback address (the nodes', nginx's, ...), which
+        # tests/deploy/test_cluster.py checks.
         proc = self._spawn("coturn", [
             "turnserver", "-c", str(conf.COTURN_CONF), f"--listening-ip={self.turn_address}",
-            f"--relay-ip={self.relay_address}", f"--allowed-peer-ip={self.relay_address}",
+            f"--relay-ip={self.relay_address}", f"--allowed-peer-ip={self.relay_address}", "--allow-loopback-peers",
             f"--static-auth-secret={self.turn_secret}", f"--pidfile={self.workdir / 'turnserver.pid'}",
             "--log-file=stdout", "--simple-log"])
 
