@@ -12,7 +12,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: serve test lint pytest bench services chromium coturn lock lock-check python-check clean
+.PHONY: serve test lint pytest bench services chromium coturn cluster-tools cluster cluster-stop lock lock-check python-check clean
 
 python-check:
 	@./scripts/check-python.sh "$(PYTHON)"
@@ -55,11 +55,25 @@ chromium:
 coturn:
 	./scripts/ensure-coturn.sh
 
+# nginx, and promtool for the alert rules (Debian packages; no service is started)
+cluster-tools:
+	./scripts/ensure-cluster.sh
+
+# The stack of deploy/ on this machine, on loopback only (tests/helpers/cluster.py); Ctrl-C or
+# `make cluster-stop` tears it down.
+cluster: $(VENV)/.runtime cluster-tools coturn
+	$(BIN)/python -m tests.helpers.cluster
+
+cluster-stop:
+	@if [ -f var/cluster.pid ]; then pid=$$(cat var/cluster.pid); kill -TERM $$pid 2>/dev/null || true; \
+	  while kill -0 $$pid 2>/dev/null; do sleep 0.2; done; echo "cluster stopped"; \
+	else echo "no cluster running (var/cluster.pid not found)"; fi
+
 lint: $(VENV)/.dev
 	$(BIN)/ruff check server tests bench
 	$(BIN)/mypy --strict server
 
-pytest: $(VENV)/.dev node_modules/.installed services chromium coturn
+pytest: $(VENV)/.dev node_modules/.installed services chromium coturn cluster-tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lock-check lint pytest

@@ -216,6 +216,7 @@ def create_app(
     app[ws_group.GROUP_LIVE] = group_live
     app[GATEWAY] = gateway
     app.on_response_prepare.append(add_security_headers)
+    app.on_response_prepare.append(routes_system.node_header(settings.port))
     api.mount(app, registry.routes)
     app.router.add_get("/ws", gateway.handle)
     routes_system.register(app, settings.web_root)

@@ -17,7 +17,7 @@ from pathlib import Path
 from server.audit import store as audit
 from server.bus.base import Bus
 from server.clock import Clock
-from server.errors import BadRequest, NotFound
+from server.errors import BadRequest, Conflict, NotFound
 from server.identity.model import Actor
 from server.identity.scope import office_relation
 from server.policy import store
@@ -79,14 +79,20 @@ class PolicyService:
     async def load(self) -> None:
         """Load the newest stored version, storing the files as version 1 on first start."""
         defaults = load_dir(self.policies_dir, version=1)  # validates the files even when the DB has newer
-        async with self.store.write("policy.load") as conn:
-            row = await store.latest(conn)
-            if row is None:
-                now = self.clock.now()
-                await store.insert(conn, version=1, documents=defaults.to_documents(), author_id=None,
-                                   reason=f"defaults from {self.policies_dir.name}/", created_at=now)
-                await audit.append(conn, at=now, actor_id=None, action="policy.load", target_type="policy",
-                                   target_id="1", details={"source": "files"})
+        try:
+            async with self.store.write("policy.load") as conn:
+                row = await store.latest(conn)
+                if row is None:
+                    now = self.clock.now()
+                    await store.insert(conn, version=1, documents=defaults.to_documents(), author_id=None,
+                                       reason=f"defaults from {self.policies_dir.name}/", created_at=now)
+                    await audit.append(conn, at=now, actor_id=None, action="policy.load", target_type="policy",
+                                       target_id="1", details={"source": "files"})
+                    row = await store.latest(conn)
+        except Conflict:
+            # Nodes started together on a new database (systemctl start tandem@8081 tandem@8082): another
+            # stored version 1 first, and its transaction won; this node takes what it stored.
+            async with self.store.read("policy.load.lost_race") as conn:
                 row = await store.latest(conn)
         assert row is not None
         self._install(row)

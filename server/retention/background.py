@@ -16,6 +16,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from prometheus_client import Gauge
 
 from server.backup.service import check_lifetime
 from server.retention.runner import SHRED_CHANNEL
@@ -39,7 +40,17 @@ async def sweeper(app: web.Application) -> AsyncIterator[None]:
     callbacks = getattr(services.bus, "reconnect_callbacks", None)
     if callbacks is not None:
         callbacks.append(keyring.forget_all)
-    task = asyncio.get_running_loop().create_task(_loop(app)) if services.settings.retention_sweep_enabled else None
+    task = None
+    if services.settings.retention_sweep_enabled:
+        Gauge("tandem_retention_sweep_interval_seconds", "How often this node's retention sweeper runs",
+              registry=services.metrics).set(services.settings.retention_sweep_interval_s)
+        # Set to the sweeper's start until a sweep has succeeded: the alert "no sweep in two intervals"
+        # (deploy/prometheus/tandem-alerts.yml) then counts from the start, not from 1970.
+        last = Gauge("tandem_retention_sweep_last_success_timestamp_seconds",
+                     "When this node's retention sweeper last finished a sweep (or started, before its first)",
+                     registry=services.metrics)
+        last.set(services.clock.now().timestamp())
+        task = asyncio.get_running_loop().create_task(_loop(app, last))
     yield
     sub.close()
     if task is not None:
@@ -48,7 +59,7 @@ async def sweeper(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
-async def _loop(app: web.Application) -> None:
+async def _loop(app: web.Application, last_success: Gauge) -> None:
     services = app[SERVICES]
     while True:
         await asyncio.sleep(services.settings.retention_sweep_interval_s)
@@ -56,3 +67,5 @@ async def _loop(app: web.Application) -> None:
             await services.retention.sweeper.run()
         except Exception:
             log.exception("retention sweep failed; the next run finishes it")
+        else:
+            last_success.set(services.clock.now().timestamp())

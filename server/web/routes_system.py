@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import msgspec
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import text
 
 from server.web.openapi import document
-from server.web.state import SERVICES
+from server.web.state import SERVICES, Services
 
 
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-async def readyz(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
+async def _checks(services: Services) -> tuple[bool, dict[str, str]]:
     checks: dict[str, str] = {}
     try:
         async with services.store.engine.connect() as conn:
@@ -33,11 +33,37 @@ async def readyz(request: web.Request) -> web.Response:
     except RuntimeError:
         checks["policies"] = "not loaded"
     ready = checks["database"] == "ok" and checks["bus"] == "ok" and checks["policies"].startswith("version")
+    return ready, checks
+
+
+async def readyz(request: web.Request) -> web.Response:
+    ready, checks = await _checks(request.app[SERVICES])
     return web.json_response({"status": "ready" if ready else "not ready", "checks": checks},
                              status=200 if ready else 503)
 
 
+class Readiness:
+    """What /readyz answers, as gauges set at every scrape (the alert rules in deploy/prometheus/ use them)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.ready = Gauge("tandem_ready", "1 when this node is ready (database, bus and policies), as /readyz",
+                           registry=registry)
+        self.bus_up = Gauge("tandem_bus_up", "1 while this node's bus (Redis) is connected", registry=registry)
+        self.database_up = Gauge("tandem_database_up", "1 when this node's last database probe succeeded",
+                                 registry=registry)
+
+    async def update(self, services: Services) -> None:
+        ready, checks = await _checks(services)
+        self.ready.set(1 if ready else 0)
+        self.bus_up.set(1 if checks["bus"] == "ok" else 0)
+        self.database_up.set(1 if checks["database"] == "ok" else 0)
+
+
+READINESS = web.AppKey("readiness", Readiness)
+
+
 async def metrics(request: web.Request) -> web.Response:
+    await request.app[READINESS].update(request.app[SERVICES])
     body = generate_latest(request.app[SERVICES].metrics)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -73,7 +99,21 @@ def add_static(app: web.Application, root: Path) -> None:
         app.router.add_static(f"/{sub.name}/", sub, follow_symlinks=False, append_version=False)
 
 
+#: Which node answered (host name and port), on every response, WebSocket upgrades included: behind
+#: nginx's least_conn an operator (and tests/deploy/) can tell the nodes apart.
+NODE_HEADER = "X-Tandem-Node"
+
+
+def node_header(port: int) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    node = f"{socket.gethostname()}:{port}"
+
+    async def add(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers[NODE_HEADER] = node
+    return add
+
+
 def register(app: web.Application, web_root: Path) -> None:
+    app[READINESS] = Readiness(app[SERVICES].metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
