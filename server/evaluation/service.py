@@ -1,0 +1,143 @@
+"""Evaluation action functions: the figures for an evaluator or a senior officer, and the one
+optional question after a check-in ("How did this go?").
+
+Who sees what (issue 16, DESIGN rule 5 "Scope"): an evaluator every office's figures and
+never any case data (every case route refuses them: they have no relation to any case); a
+senior officer their own office's figures only, whatever office the query names. Figures
+are aggregates with small cells suppressed (``model``); reading them is audited all the same,
+with the filters, as a record of who looked at what.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.audit import store as audit
+from server.checkins.lifecycle import CheckinState
+from server.checkins.service import CheckinService
+from server.clock import Clock
+from server.crypto.keyring import Keyring
+from server.errors import BadRequest, Conflict, Forbidden, NotFound, PolicyRefused
+from server.evaluation import model
+from server.evaluation import store as q
+from server.identity.model import Actor, Role
+from server.ids import new_id
+from server.store.tx import Store
+
+CATEGORY = "feedback_comments"
+MAX_COMMENT = 500
+#: A check-in is over enough to ask about once the client was let in, or it ended.
+ASKABLE = frozenset({CheckinState.IN_CALL, CheckinState.ENDED, CheckinState.CLOSED})
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    filters: model.Filters
+    offices: list[tuple[str, str]]  # the offices the reader may choose from
+    languages: list[str]
+    figures: list[model.Figure]
+
+
+class EvaluationService:
+    def __init__(self, store_: Store, clock: Clock, keyring: Keyring, checkins: CheckinService) -> None:
+        self.store = store_
+        self.clock = clock
+        self.keyring = keyring
+        self.checkins = checkins
+
+    # -- who reads ---------------------------------------------------------------------
+
+    def office_for(self, actor: Actor, office_id: str | None) -> str | None:
+        """The office the actor's figures are about: None is every office (an evaluator's choice)."""
+        if actor.role is Role.EVALUATOR:
+            return office_id
+        if actor.role is Role.SENIOR_OFFICER and actor.office_id is not None:
+            if office_id not in (None, actor.office_id):
+                raise PolicyRefused("A senior officer sees their own office's figures (rule scope)",
+                                    rule_id="scope", reason="scope.own_office_figures")
+            return actor.office_id
+        raise Forbidden("Only evaluators and senior officers read the evaluation figures")
+
+    async def dashboard(self, actor: Actor, *, first: str | None = None, last: str | None = None,
+                        office_id: str | None = None, channel: str | None = None, language: str | None = None,
+                        digital: str | None = None, only: str | None = None) -> Dashboard:
+        now = self.clock.now()
+        office = self.office_for(actor, office_id)
+        f = model.filters(today=now.date(), first=first, last=last, office_id=office, channel=channel,
+                          language=language, digital=digital)
+        if only is not None and only not in model.BY_ID:
+            raise NotFound(f"No figure {only[:40]!r}")
+        async with self.store.read("evaluation.figures") as conn:
+            if office is not None and not await q.office_exists(conn, office):
+                raise NotFound("No such office")
+            figures = await self._figures(conn, f, now, only)
+            offices = await q.office_names(conn, None if actor.role is Role.EVALUATOR else office)
+            languages = await q.languages(conn, None if actor.role is Role.EVALUATOR else office)
+        async with self.store.write("evaluation.read") as conn:
+            await audit.append(conn, at=now, actor_id=actor.user_id, action="evaluation.read",
+                               target_type="office" if office else "service", target_id=office,
+                               details={"months": [f.months[0], f.months[-1]], "channel": channel,
+                                        "language": language, "digital": digital, "figure": only})
+        return Dashboard(filters=f, offices=offices, languages=languages, figures=figures)
+
+    async def _figures(self, conn: AsyncConnection, f: model.Filters, now: datetime,
+                       only: str | None) -> list[model.Figure]:
+        """Every figure (or ``only`` one), in ``model.SPECS`` order."""
+        raws: dict[str, tuple[list[model.Raw], dict[str, str] | None]] = {}
+        want = {s.id for s in model.SPECS if only in (None, s.id)}
+        simple = {"appointments": q.appointment_outcomes, "admission_wait": q.admission_wait,
+                  "safe_space_not_passed": q.safe_space_not_passed, "cant_talk": q.cant_talk,
+                  "mentoring_outcomes": q.mentoring_periods}
+        for name, query in simple.items():
+            if name in want:
+                raws[name] = (await query(conn, f), None)
+        if "group_attendance" in want:
+            rates, names = await q.group_attendance_rate(conn, f)
+            raws["group_attendance"] = (rates, names)
+        if want & {"network_stages", "network_days"}:
+            stages, timed = await q.network_stages(conn, f, now)
+            raws["network_stages"], raws["network_days"] = (stages, None), (timed, None)
+        for side in ("client", "staff"):
+            if f"feedback_{side}" in want:
+                raws[f"feedback_{side}"] = (await q.feedback_faces(conn, f, side), None)
+        return [model.figure(s, f.months, *raws[s.id]) for s in model.SPECS if s.id in want]
+
+    # -- "How did this go?" --------------------------------------------------------------
+
+    async def give_feedback(self, actor: Actor, checkin_id: str, *, face: int, comment: str = "",
+                            limited_to: str | None = None) -> str:
+        """The client's or the staff member's one answer after a check-in; the comment is sealed
+        under the case's ``feedback_comments`` key, which retention shreds after 30 days."""
+        if face not in model.FACES:
+            raise BadRequest("A face is 1, 2 or 3", reason="evaluation.face")
+        comment = comment.strip()
+        if len(comment) > MAX_COMMENT:
+            raise BadRequest(f"A comment has at most {MAX_COMMENT} characters", reason="evaluation.comment",
+                             params={"max": MAX_COMMENT})
+        now = self.clock.now()
+        async with self.store.write("evaluation.feedback") as conn:
+            acc = await self.checkins.access(conn, actor, checkin_id, limited_to)
+            if acc.part not in ("client", "host"):
+                raise PolicyRefused("Feedback is for the client and the officer of the check-in (rule scope)",
+                                    rule_id="scope", reason="scope.feedback")
+            if CheckinState(acc.row.state) not in ASKABLE and acc.row.admitted_at is None:
+                raise Conflict("Feedback is asked for once the check-in has taken place",
+                               reason="evaluation.not_yet")
+            if await q.feedback_of(conn, checkin_id, actor.user_id) is not None:
+                raise Conflict("You have already answered for this check-in", reason="evaluation.answered")
+            row_id = new_id()
+            key_id, blob = None, None
+            if comment:
+                key_id, blob = await self.keyring.encrypt(conn, case_id=acc.row.case_id, category=CATEGORY, at=now,
+                                                          plaintext=comment.encode(), aad=model.comment_aad(row_id))
+            await q.insert_feedback(conn, id=row_id, checkin_id=checkin_id, case_id=acc.row.case_id,
+                                    office_id=acc.view.row.office_id, user_id=actor.user_id,
+                                    side="client" if acc.part == "client" else "staff", face=face, given_at=now,
+                                    key_id=key_id, comment=blob)
+            await audit.append(conn, at=now, actor_id=actor.user_id, action="checkin.feedback", target_type="checkin",
+                               target_id=checkin_id, case_id=acc.row.case_id,
+                               details={"face": face, "comment": bool(comment)})
+        return row_id
