@@ -24,6 +24,7 @@ from server.store.schema import (
     staff_alerts,
 )
 from server.store.schema_groups import group_attendance, group_sessions
+from server.store.types import metadata
 
 ATTENDED_GROUP = ("attended", "partly")
 
@@ -208,3 +209,9 @@ async def insert_feedback(conn: AsyncConnection, **values: Any) -> None:
 async def feedback_of(conn: AsyncConnection, checkin_id: str, user_id: str) -> Any:
     return (await conn.execute(select(feedback).where(
         and_(feedback.c.checkin_id == checkin_id, feedback.c.user_id == user_id)))).first()
+
+
+async def insert_rows(conn: AsyncConnection, table: str, rows: list[dict[str, Any]]) -> None:
+    """Bulk rows into one table of the schema (the demo's month of history, server/evaluation/history.py)."""
+    if rows:
+        await conn.execute(metadata.tables[table].insert(), rows)
