@@ -4,7 +4,9 @@ accounts are marked ``is_demo``; the server refuses them outside demo mode.
 
 Eight more clients (no sign-in) carry a month of check-in history for the evaluation figures
 (issue 16), written as the action functions would have written it: they refuse the past
-(``server/evaluation/history.py``)."""
+(``server/evaluation/history.py``). A second office, with its own officer, senior and six
+clients (none of them can sign in), has a month of history too: the evaluator sees both
+offices, the demo senior only their own."""
 
 from __future__ import annotations
 
@@ -38,6 +40,11 @@ HISTORY = (
     ("history3", "Jussi Virtanen", "fi", False), ("history4", "Anna Korhonen", "fi", False),
     ("history5", "Pekka Mäkinen", "fi", True), ("history6", "Elena Popescu", "ro", False),
     ("history7", "Andrei Ionescu", "ro", True), ("history8", "Tom Baker", "en", False),
+)
+NORTH = (
+    ("north1", "Kaisa Laine", "fi", False), ("north2", "Ville Nieminen", "fi", True),
+    ("north3", "Tiina Heikkinen", "fi", False), ("north4", "Kristjan Saar", "et", False),
+    ("north5", "Ana Dumitru", "ro", False), ("north6", "Oskari Lehto", "fi", False),
 )
 
 
@@ -125,4 +132,22 @@ async def load(identity: IdentityService, cases: CaseService, clock: Clock, grou
                 for username, name, language, low in HISTORY]
         await history.load(identity.store, keyring, cases=history_cases, officer_id=ids["officer"], office_id=office,
                            now=clock.now())
+        await _north(identity, cases, clock, keyring)
     return True
+
+
+async def _north(identity: IdentityService, cases: CaseService, clock: Clock, keyring: Keyring) -> None:
+    """The second office: staff and clients who cannot sign in, and their month of history."""
+    north = await identity.create_office(None, "Demo North Office")
+    staff = {}
+    for username, name, role in (("north_senior", "Niina North", Role.SENIOR_OFFICER),
+                                 ("north_officer", "Nils North", Role.OFFICER)):
+        staff[username] = await identity.create_user(None, username=username, display_name=name, role=role,
+                                                     office_id=north, password=None, is_demo=True)
+    senior = Actor(staff["north_senior"], "north_senior", "Niina North", Role.SENIOR_OFFICER, north, "en", False)
+    made = [await cases.create_case(senior, client_username=username, client_display_name=name,
+                                    officer_id=staff["north_officer"], language=language, low_digital_access=low,
+                                    locale=language, is_demo=True)
+            for username, name, language, low in NORTH]
+    await history.load(identity.store, keyring, cases=made, officer_id=staff["north_officer"], office_id=north,
+                       now=clock.now(), seed=61)

@@ -75,9 +75,11 @@ function legend(fig, t) {
 }
 
 function table(fig, t, titleId) {
-  return h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-labelledby": titleId },
+  // Named by the figure and the table's caption, so it differs from the figure's own landmark.
+  const captionId = `caption-${fig.id}`;
+  return h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-labelledby": `${titleId} ${captionId}` },
     h("table", { class: "table", id: `table-${fig.id}` },
-      h("caption", { class: "muted" }, t(`evaluation.unit.${fig.unit}`)),
+      h("caption", { class: "muted", id: captionId }, t(`evaluation.unit.${fig.unit}`)),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("evaluation.series_col")),
         fig.months.map((m) => h("th", { scope: "col" }, columnName(m, t))))),
       h("tbody", {}, fig.series.map((s) => h("tr", {},
@@ -139,7 +141,7 @@ export async function render(view, ctx) {
       filterForm(data, values, me, t, (chosen) => { values = chosen; load(); }),
       h("p", { class: "muted", id: "evaluation-period", role: "status" },
         t("evaluation.period", { first: data.first, last: data.last })),
-      data.figures.map((fig) => figureCard(fig, query, t)));
+      ...data.figures.map((fig) => figureCard(fig, query, t)));
   };
   append(view, [pageHeading(t("evaluation.title")), me.role === "evaluator" ? greeting(me) : null,
     h("p", { class: "note" }, t("evaluation.intro")), slot]);
