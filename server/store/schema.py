@@ -398,7 +398,6 @@ appointments = Table(
     Index("ix_appointments_officer_starts", "officer_id", "starts_at"),
     Index("ix_appointments_client_starts", "client_id", "starts_at"),
     Index("ix_appointments_status_starts", "status", "starts_at"),
-    Index("ix_appointments_starts_at", "starts_at"),  # evaluation figures by month (issue 16)
 )
 
 #: One row per (appointment, recipient, offset), inserted before the reminder goes out:
@@ -435,8 +434,7 @@ checkins = Table(
     Column("outcome_at", UTCDateTime, nullable=True),
     Column("key_id", ID, ForeignKey("data_keys.id"), nullable=True, index=True),  # checkin_records: the note
     Column("outcome_note", LargeBinary, nullable=True),
-    # When the client was first let in (issue 16's "time from the window's opening to admission").
-    Column("admitted_at", UTCDateTime, nullable=True),
+    Column("admitted_at", UTCDateTime, nullable=True),  # the client first let in (issue 16: waiting time)
     Index("ix_checkins_opens_at", "opens_at"),
 )
 
