@@ -398,6 +398,7 @@ appointments = Table(
     Index("ix_appointments_officer_starts", "officer_id", "starts_at"),
     Index("ix_appointments_client_starts", "client_id", "starts_at"),
     Index("ix_appointments_status_starts", "status", "starts_at"),
+    Index("ix_appointments_starts_at", "starts_at"),  # evaluation's figures by month (issue 16)
 )
 
 #: One row per (appointment, recipient, offset), inserted before the reminder goes out:
@@ -490,8 +491,7 @@ checkin_interpreters = Table(
     Column("invited_at", UTCDateTime, nullable=False),
 )
 
-# -- tables in their own modules, registered on the same metadata: staff alerts (issue 13),
-# group programme sessions (issue 14), case networks, mentoring periods and evaluation (issue 16)
+# -- tables in their own modules on the same metadata: alerts (13), groups (14), networks, mentoring, evaluation (16)
 from server.store import schema_groups as schema_groups  # noqa: E402
 from server.store.schema_alerts import staff_alerts as staff_alerts  # noqa: E402
 from server.store.schema_evaluation import feedback as feedback  # noqa: E402

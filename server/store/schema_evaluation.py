@@ -10,11 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, ForeignKey, Index, LargeBinary, SmallInteger, String, Table
 
-from server.store.schema import appointments
 from server.store.types import ID, UTCDateTime, metadata
-
-#: Evaluation's figures cut appointments by month, whatever their status.
-Index("ix_appointments_starts_at", appointments.c.starts_at)
 
 feedback = Table(
     "feedback", metadata,
