@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, distinct, false, func, literal, select, true
+from sqlalchemy import ColumnElement, and_, case, distinct, false, func, literal, select, text, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.evaluation.model import NOW, Filters, Raw
@@ -27,6 +27,13 @@ from server.store.schema_groups import group_attendance, group_sessions
 from server.store.types import metadata
 
 ATTENDED_GROUP = ("attended", "partly")
+
+
+async def modest(conn: AsyncConnection) -> None:
+    """Keep the figures' queries to one core on PostgreSQL: a parallel aggregate over a year of
+    appointments would take every core from the messages sent meanwhile (bench/evaluation.py)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
 
 
 def _month(conn: AsyncConnection, col: Any) -> ColumnElement[str]:
