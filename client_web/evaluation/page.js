@@ -89,7 +89,7 @@ function table(fig, t, titleId) {
 
 function figureCard(fig, query, t) {
   const titleId = `figure-${fig.id}-title`;
-  const csv = `/api/evaluation/${fig.id}.csv${query ? `?${query}` : ""}`;
+  const csv = `/api/evaluation/${fig.id}.csv?${query}`;
   return h("section", { class: "card figure", id: `figure-${fig.id}`, "aria-labelledby": titleId },
     h("h2", { id: titleId }, t(`evaluation.figure.${fig.id}`)),
     fig.by_channel ? null : h("p", { class: "muted" }, t("evaluation.not_by_channel")),
@@ -135,7 +135,7 @@ export async function render(view, ctx) {
   let values = {};
   const load = async () => {
     const query = new URLSearchParams(values).toString();
-    const data = await loadInto(slot, () => api.get(`/api/evaluation${query ? `?${query}` : ""}`), load);
+    const data = await loadInto(slot, () => api.get(`/api/evaluation?${query}`), load);
     if (!data) return;
     slot.replaceChildren(
       filterForm(data, values, me, t, (chosen) => { values = chosen; load(); }),

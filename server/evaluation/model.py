@@ -113,7 +113,8 @@ def filters(*, today: date, first: str | None, last: str | None, office_id: str 
         start = date(y, m + 1, 1)
     span = (end.year - start.year) * 12 + end.month - start.month + 1
     if span < 1:
-        raise BadRequest("The first month comes after the last", reason="evaluation.months")
+        raise BadRequest("The first month comes after the last", reason="evaluation.months",
+                         params={"max": MAX_MONTHS})
     if span > MAX_MONTHS:
         raise BadRequest(f"At most {MAX_MONTHS} months at a time", reason="evaluation.months",
                          params={"max": MAX_MONTHS})
