@@ -124,7 +124,6 @@ class EvaluationService:
 
         async def compute() -> Computed:
             async with self.store.read("evaluation.figures") as conn:
-                await q.modest(conn)
                 if office is not None and not await q.office_exists(conn, office):
                     raise NotFound("No such office")
                 return (await self._figures(conn, f, now, only),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, distinct, false, func, literal, select, text, true
+from sqlalchemy import ColumnElement, and_, case, distinct, false, func, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.evaluation.model import NOW, Filters, Raw
@@ -29,17 +29,16 @@ from server.store.types import metadata
 ATTENDED_GROUP = ("attended", "partly")
 
 
-async def modest(conn: AsyncConnection) -> None:
-    """Keep the figures' queries to one core on PostgreSQL: a parallel aggregate over a year of
-    appointments would take every core from the messages sent meanwhile (bench/evaluation.py)."""
-    if conn.dialect.name == "postgresql":
-        await conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-
-
-def _month(conn: AsyncConnection, col: Any) -> ColumnElement[str]:
+def _month(conn: AsyncConnection, col: Any) -> ColumnElement[Any]:
+    """The UTC month of ``col``: "YYYY-MM" on SQLite, the month's first instant on PostgreSQL
+    (``date_trunc`` is several times cheaper per row than ``to_char``; ``_raws`` formats it)."""
     if conn.dialect.name == "sqlite":  # stored as "YYYY-MM-DD HH:MM:SS.ffffff" in UTC
         return func.substr(col, 1, 7)
-    return func.to_char(func.timezone("UTC", col), "YYYY-MM")
+    return func.date_trunc("month", func.timezone("UTC", col))
+
+
+def _month_text(value: Any) -> str:
+    return value.strftime("%Y-%m") if hasattr(value, "strftime") else str(value)
 
 
 def _minutes(conn: AsyncConnection, later: Any, earlier: Any) -> ColumnElement[Any]:
@@ -69,7 +68,8 @@ def _video_only(f: Filters) -> list[ColumnElement[bool]]:
 
 
 async def _raws(conn: AsyncConnection, query: Any) -> list[Raw]:
-    return [Raw(series=str(r[0]), month=str(r[1]), value=None if r[2] is None else float(r[2]), people=int(r[3]))
+    return [Raw(series=str(r[0]), month=_month_text(r[1]), value=None if r[2] is None else float(r[2]),
+                people=int(r[3]))
             for r in (await conn.execute(query)).all()]
 
 
