@@ -62,6 +62,12 @@ def _case_filters(f: Filters) -> list[ColumnElement[bool]]:
     return out
 
 
+def _with_cases(table: Any, case_id: Any, f: Filters) -> Any:
+    """``table`` joined to its case only when a filter needs the case (a year of appointments
+    is not joined to 5,000 cases for nothing)."""
+    return table.join(cases, cases.c.id == case_id) if _case_filters(f) else table
+
+
 def _video_only(f: Filters) -> list[ColumnElement[bool]]:
     """Check-ins are video calls: another channel filter leaves nothing."""
     return [] if f.channel in (None, "video") else [literal(False)]
@@ -84,7 +90,7 @@ async def appointment_outcomes(conn: AsyncConnection, f: Filters) -> list[Raw]:
     if f.channel is not None:
         where.append(a.kind == f.channel)
     query = (select(series, month, func.count(), func.count(distinct(a.client_id)))
-             .select_from(appointments.join(cases, cases.c.id == a.case_id)).where(*where)
+             .select_from(_with_cases(appointments, a.case_id, f)).where(*where)
              .group_by(series, month))
     return await _raws(conn, query)
 
@@ -95,7 +101,7 @@ async def admission_wait(conn: AsyncConnection, f: Filters) -> list[Raw]:
     month = _month(conn, c.opens_at)
     query = (select(literal("average"), month, func.avg(_minutes(conn, c.admitted_at, c.opens_at)),
                     func.count(distinct(c.case_id)))
-             .select_from(checkins.join(cases, cases.c.id == c.case_id))
+             .select_from(_with_cases(checkins, c.case_id, f))
              .where(c.opens_at >= start, c.opens_at < end, c.admitted_at.is_not(None), *_case_filters(f),
                     *_video_only(f))
              .group_by(month))
@@ -107,7 +113,7 @@ async def safe_space_not_passed(conn: AsyncConnection, f: Filters) -> list[Raw]:
     s = safe_space_answers.c
     month = _month(conn, s.at)
     query = (select(s.side, month, func.count(), func.count(distinct(s.user_id)))
-             .select_from(safe_space_answers.join(cases, cases.c.id == s.case_id))
+             .select_from(_with_cases(safe_space_answers, s.case_id, f))
              .where(s.at >= start, s.at < end, s.passed.is_(false()), *_case_filters(f), *_video_only(f))
              .group_by(s.side, month))
     return await _raws(conn, query)
@@ -118,7 +124,7 @@ async def cant_talk(conn: AsyncConnection, f: Filters) -> list[Raw]:
     a = staff_alerts.c
     month = _month(conn, a.created_at)
     query = (select(literal("alerts"), month, func.count(distinct(a.checkin_id)), func.count(distinct(a.case_id)))
-             .select_from(staff_alerts.join(cases, cases.c.id == a.case_id))
+             .select_from(_with_cases(staff_alerts, a.case_id, f))
              .where(a.kind == "cant_talk_safely", a.created_at >= start, a.created_at < end, *_case_filters(f),
                     *_video_only(f))
              .group_by(month))
@@ -157,7 +163,7 @@ async def network_stages(conn: AsyncConnection, f: Filters, now: datetime) -> tu
     else:
         days = func.extract("epoch", literal(now) - n.stage_since) / 86400.0
     query = (select(n.stage, func.count(), func.avg(case((n.stage != "closed", days))))
-             .select_from(networks.join(cases, cases.c.id == n.case_id)).where(*_case_filters(f))
+             .select_from(_with_cases(networks, n.case_id, f)).where(*_case_filters(f))
              .group_by(n.stage))
     rows = (await conn.execute(query)).all()
     stages = [Raw(series=str(r[0]), month=NOW, value=float(r[1]), people=int(r[1])) for r in rows]
@@ -171,7 +177,7 @@ async def mentoring_periods(conn: AsyncConnection, f: Filters) -> list[Raw]:
     m = mentoring_outcomes.c
     month = _month(conn, m.created_at)
     query = (select(m.outcome, month, func.count(), func.count(distinct(m.case_id)))
-             .select_from(mentoring_outcomes.join(cases, cases.c.id == m.case_id))
+             .select_from(_with_cases(mentoring_outcomes, m.case_id, f))
              .where(m.party == "officer", m.created_at >= start, m.created_at < end, *_case_filters(f))
              .group_by(m.outcome, month))
     return await _raws(conn, query)
@@ -183,7 +189,7 @@ async def feedback_faces(conn: AsyncConnection, f: Filters, side: str) -> list[R
     month = _month(conn, b.given_at)
     face = case((b.face == 3, literal("happy")), (b.face == 2, literal("neutral")), else_=literal("unhappy"))
     query = (select(face, month, func.count(), func.count(distinct(b.user_id)))
-             .select_from(feedback.join(cases, cases.c.id == b.case_id))
+             .select_from(_with_cases(feedback, b.case_id, f))
              .where(b.side == side, b.given_at >= start, b.given_at < end, *_case_filters(f), *_video_only(f))
              .group_by(face, month))
     return await _raws(conn, query)
