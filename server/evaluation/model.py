@@ -64,6 +64,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("group_attendance", "percent", None, by_channel=False),
     Spec("network_stages", "count", None, by_channel=False, snapshot=True),
     Spec("network_days", "days", None, by_channel=False, snapshot=True),
+    Spec("network_overdue", "count", ("tasks",), by_channel=False, snapshot=True),
     Spec("mentoring_outcomes", "count", ("completed", "ended_early"), by_channel=False),
     Spec("feedback_client", "count", ("happy", "neutral", "unhappy")),
     Spec("feedback_staff", "count", ("happy", "neutral", "unhappy")),

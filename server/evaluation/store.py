@@ -171,6 +171,14 @@ async def network_stages(conn: AsyncConnection, f: Filters, now: datetime) -> tu
     return stages, timed
 
 
+async def coordinated_networks(conn: AsyncConnection, f: Filters) -> list[Any]:
+    """The sealed documents of the networks in stage 4, where plans have tasks that fall due."""
+    n = networks.c
+    return list((await conn.execute(
+        select(n.id, n.case_id, n.key_id, n.body).select_from(_with_cases(networks, n.case_id, f))
+        .where(n.stage == "coordinated_case_management", *_case_filters(f)))).all())
+
+
 async def mentoring_periods(conn: AsyncConnection, f: Filters) -> list[Raw]:
     """Periods by the officer's recorded outcome, in the month it was recorded."""
     start, end = _bounds(f)

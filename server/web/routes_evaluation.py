@@ -23,7 +23,8 @@ FEEDBACK = Permission("answer \"How did this go?\" after a check-in", roles=TAKE
 CSV = ("text/csv",)
 Month = Annotated[str, Meta(pattern=r"^\d{4}-\d{2}$")]
 FigureId = Literal["appointments", "admission_wait", "safe_space_not_passed", "cant_talk", "group_attendance",
-                   "network_stages", "network_days", "mentoring_outcomes", "feedback_client", "feedback_staff"]
+                   "network_stages", "network_days", "network_overdue", "mentoring_outcomes", "feedback_client",
+                   "feedback_staff"]
 
 
 class FiguresQuery(s.Strict, kw_only=True):

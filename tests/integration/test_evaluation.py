@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from server.checkins.lifecycle import CheckinEvent
 from server.identity.model import Actor, Role
+from server.networks.machine import TaskDraft
 from server.scheduling.model import Kind, Outcome, Scope
 from server.scheduling.service import NewAppointment
 from server.store.schema import audit_log, checkins, feedback
@@ -229,3 +230,35 @@ async def test_feedback_once_after_the_call_and_its_comment_goes_with_retention(
         after = (await conn.execute(select(feedback))).all()
     assert len(after) == len(rows) and all(r.comment is None and r.key_id is None for r in after)
 
+
+
+async def test_case_networks_by_stage_days_and_overdue_tasks(api: Any) -> None:
+    """Five networks in stage 4 whose one task each is overdue, one just raised: processes per
+    stage, days in the stage, overdue tasks (read from the sealed plans), small cells suppressed."""
+    client, services = api
+    seeded = await seed_month(services)
+    w: World = seeded["w"]
+    officer, networks, clock = w.actor("officer"), services.networks, services.clock
+    for name in ("a1", "a2", "a3", "a4", "a5", "a6"):
+        case_id = w.cases[name]
+        await networks.raise_concern(officer, case_id, noticed="Threats to a neighbour", noticed_by="Police")
+        if name == "a6":
+            continue
+        await networks.schedule_meeting(officer, case_id, starts_at=clock.now() + timedelta(days=1), mode="video")
+        await networks.record_assessment(officer, case_id, answers={"under_threat": "A neighbour"}, decision="plan")
+        due = clock.now().date() + timedelta(days=7)
+        await networks.write_plan(officer, case_id, tasks=[
+            TaskDraft(text="Check the housing", owner_id=officer.user_id, due_on=due)],
+            next_meeting_at=clock.now() + timedelta(days=2), keep_in_touch="Phone")
+        await networks.send_plan(officer, case_id)
+    clock.advance(timedelta(days=9))
+    senior = await login(client, "senior")
+    body = await figures(client, senior)
+    assert figure(body, "network_stages") == {"coordinated_case_management": [5], "notice_and_inform": [FEWER]}
+    assert figure(body, "network_overdue") == {"tasks": [5]}
+    [days] = figure(body, "network_days")["coordinated_case_management"]
+    assert 9 <= days < 10
+    # Romanian-speaking clients: one network, just raised; no overdue task among them.
+    ro = await figures(client, senior, language="ro")
+    assert figure(ro, "network_stages") == {"notice_and_inform": [FEWER]}
+    assert figure(ro, "network_overdue") == {"tasks": [0]}
