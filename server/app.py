@@ -21,6 +21,7 @@ from server.cases.service import CaseService
 from server.checkins.service import CheckinService
 from server.clock import Clock, SystemClock
 from server.crypto.keyring import Keyring
+from server.evaluation.service import EvaluationService
 from server.groups.attendance import AttendanceService
 from server.groups.links import GroupLinkService
 from server.groups.reminders import GroupReminders
@@ -57,6 +58,7 @@ from server.web import (
     routes_attachments,
     routes_cases,
     routes_checkins,
+    routes_evaluation,
     routes_group_calendar,
     routes_group_links,
     routes_group_safe_space,
@@ -106,6 +108,7 @@ def build_registry() -> Registry:
     routes_mentoring.register(registry)
     routes_networks.register(registry)
     routes_rooms.register(registry)
+    routes_evaluation.register(registry)
     return registry
 
 
@@ -174,6 +177,7 @@ def create_app(
     # -- case networks (issue 16)
     networks = NetworkService(store, clock, keyring, cases, policy, push=push.notify)
     mentoring = MentoringService(store, clock, keyring, cases)
+    evaluation = EvaluationService(store, clock, keyring, checkins)
     registry = build_registry()
     services = Services(
         settings=settings,
@@ -202,6 +206,7 @@ def create_app(
         rooms=rooms,
         networks=networks,
         mentoring=mentoring,
+        evaluation=evaluation,
     )
 
     app = web.Application(

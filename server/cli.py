@@ -68,7 +68,7 @@ def cmd_demo(settings: Settings) -> bool:
     from server import demo
 
     return asyncio.run(_with_app(settings, lambda s: demo.load(s.identity, s.cases, s.clock, s.groups, s.scheduling,
-                                                                   s.mentoring)))
+                                                                   s.mentoring, s.keyring)))
 
 
 def event_loop(kind: str) -> asyncio.AbstractEventLoop:

@@ -1,6 +1,12 @@
 """Demo data: one office, one user per role, three clients with the flags the CEP
 rules act on, and a mentoring period about to end. Built through the same action functions as production data. Demo
-accounts are marked ``is_demo``; the server refuses them outside demo mode."""
+accounts are marked ``is_demo``; the server refuses them outside demo mode.
+
+Eight more clients (no sign-in) carry a month of check-in history for the evaluation figures
+(issue 16), written as the action functions would have written it: they refuse the past
+(``server/evaluation/history.py``). A second office, with its own officer, senior and six
+clients (none of them can sign in), has a month of history too: the evaluator sees both
+offices, the demo senior only their own."""
 
 from __future__ import annotations
 
@@ -8,6 +14,8 @@ from datetime import timedelta
 
 from server.cases.service import CaseService
 from server.clock import Clock
+from server.crypto.keyring import Keyring
+from server.evaluation import history
 from server.groups.service import GroupService
 from server.identity import store as identity_store
 from server.identity.model import Actor, Role
@@ -24,11 +32,25 @@ STAFF = (
     ("facilitator", "Fiona Facilitator", Role.FACILITATOR),
     ("mentor", "Mihai Mentor", Role.MENTOR),
     ("interpreter", "Irina Interpreter", Role.INTERPRETER),  # Romanian, for client3's check-ins
+    ("evaluator", "Eeva Evaluator", Role.EVALUATOR),  # every office's figures, no case data (issue 16)
+)
+#: The history clients: (username, name, language, low digital access).
+HISTORY = (
+    ("history1", "Aivar Tamm", "et", False), ("history2", "Mari Kask", "et", True),
+    ("history3", "Jussi Virtanen", "fi", False), ("history4", "Anna Korhonen", "fi", False),
+    ("history5", "Pekka Mäkinen", "fi", True), ("history6", "Elena Popescu", "ro", False),
+    ("history7", "Andrei Ionescu", "ro", True), ("history8", "Tom Baker", "en", False),
+)
+NORTH = (
+    ("north1", "Kaisa Laine", "fi", False), ("north2", "Ville Nieminen", "fi", True),
+    ("north3", "Tiina Heikkinen", "fi", False), ("north4", "Kristjan Saar", "et", False),
+    ("north5", "Ana Dumitru", "ro", False), ("north6", "Oskari Lehto", "fi", False),
 )
 
 
 async def load(identity: IdentityService, cases: CaseService, clock: Clock, groups: GroupService | None = None,
-               scheduling: SchedulingService | None = None, mentoring: MentoringService | None = None) -> bool:
+               scheduling: SchedulingService | None = None, mentoring: MentoringService | None = None,
+               keyring: Keyring | None = None) -> bool:
     """Create the demo world; False when it already exists."""
     async with identity.store.read("demo.check") as conn:
         if await identity_store.user_by_username(conn, "admin") is not None:
@@ -103,4 +125,29 @@ async def load(identity: IdentityService, cases: CaseService, clock: Clock, grou
         await scheduling.create(officer, c2.case_id, NewAppointment(
             kind=Kind.IN_PERSON, starts_at=week, ends_at=week + timedelta(hours=1),
             location="Demo Probation Office, room 2"))
+    if keyring is not None:
+        history_cases = [await cases.create_case(senior, client_username=username, client_display_name=name,
+                                        officer_id=ids["officer"], language=language, low_digital_access=low,
+                                        locale=language, is_demo=True)
+                for username, name, language, low in HISTORY]
+        await history.load(identity.store, keyring, cases=history_cases, officer_id=ids["officer"], office_id=office,
+                           now=clock.now())
+        await _north(identity, cases, clock, keyring)
     return True
+
+
+async def _north(identity: IdentityService, cases: CaseService, clock: Clock, keyring: Keyring) -> None:
+    """The second office: staff and clients who cannot sign in, and their month of history."""
+    north = await identity.create_office(None, "Demo North Office")
+    staff = {}
+    for username, name, role in (("north_senior", "Niina North", Role.SENIOR_OFFICER),
+                                 ("north_officer", "Nils North", Role.OFFICER)):
+        staff[username] = await identity.create_user(None, username=username, display_name=name, role=role,
+                                                     office_id=north, password=None, is_demo=True)
+    senior = Actor(staff["north_senior"], "north_senior", "Niina North", Role.SENIOR_OFFICER, north, "en", False)
+    made = [await cases.create_case(senior, client_username=username, client_display_name=name,
+                                    officer_id=staff["north_officer"], language=language, low_digital_access=low,
+                                    locale=language, is_demo=True)
+            for username, name, language, low in NORTH]
+    await history.load(identity.store, keyring, cases=made, officer_id=staff["north_officer"], office_id=north,
+                       now=clock.now(), seed=61)

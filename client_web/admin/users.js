@@ -10,7 +10,7 @@ import { actionForm } from "../shared/forms.js";
 
 const PAGE = 100; // the server's default page; it allows up to 500
 const STAFF_ROLES = ["officer", "senior_officer", "facilitator", "mentor", "partner", "interpreter", "admin",
-  "room_device"];
+  "room_device", "evaluator"];
 
 /** One account's row; its last cell asks (below the table) to disable or re-enable it. */
 function userRow(u, ctx, officeNames, ask) {

@@ -9,6 +9,7 @@ import { setCsrfToken } from "../shared/api.js";
 import { errorText, loadInto } from "../shared/ui.js";
 import { deviceTest } from "./device_test.js";
 import { safeSpaceCheck, neutralEnd } from "./safe_space.js";
+import { feedbackCard } from "./feedback.js";
 import { activeCall, endedReason, joinCall, readyMode, rememberReady } from "./session.js";
 import { checkinOutcome } from "./outcome.js";
 import { officerUnavailable, offerAnotherTime } from "./unavailable.js";
@@ -105,7 +106,9 @@ async function askOutcome(slot, ctx, checkinId) {
     h("h2", { id: "call-outcome-title" }, t("outcome.title")));
   const body = h("div", { class: "stack" });
   panel.append(body);
-  slot.replaceChildren(h("p", { class: "lead", id: "checkin-ended", role: "status" }, t("outcome.call_ended")), panel);
+  // After the outcome, the officer's own answer to "How did this go?" (optional, issue 16).
+  slot.replaceChildren(h("p", { class: "lead", id: "checkin-ended", role: "status" }, t("outcome.call_ended")), panel,
+    feedbackCard(ctx, checkinId));
   const checkin = await loadInto(body, () => api.get(`/api/checkins/${encodeURIComponent(checkinId)}`),
     () => askOutcome(slot, ctx, checkinId));
   if (checkin) body.replaceChildren(checkinOutcome(checkin, ctx, { prefix: "call" }));
@@ -134,7 +137,11 @@ export async function render(view, ctx) {
     // The officer is asked for the outcome at once; anyone else is thanked, neutrally.
     if (host && !["replaced", "closed", "left"].includes(ended)) askOutcome(slot, ctx, checkinId);
     else if (ended === "officer_unavailable") officerUnavailable(slot, t); // issue 13
-    else neutralEnd(slot, t);
+    else {
+      neutralEnd(slot, t);
+      // A call that took place: the client may say how it went (optional, issue 16).
+      if (!host && ["ended_by_host", "left", "window_closed"].includes(ended)) slot.append(feedbackCard(ctx, checkinId));
+    }
     return;
   }
   // The steps run after the first render (each waits for the person).

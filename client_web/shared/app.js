@@ -29,11 +29,13 @@ const HOMES = {
   mentor: "/mentor/home.js",
   room_device: "/device/home.js",
   partner: "/partner/home.js",
+  evaluator: "/evaluation/page.js", // issue 16: the figures are an evaluator's whole screen
 };
 const BASIC_HOME = "/shared/basic_home.js"; // interpreter
 const MESSAGING_ROLES = new Set(["client", "officer", "mentor", "partner"]); // who has #/messages
 const SCHEDULE_ROLES = new Set(["officer", "senior_officer"]); // who has #/schedule
 const ROOM_ROLES = new Set(["admin", "senior_officer"]); // who has #/rooms
+const EVALUATION_ROLES = new Set(["senior_officer", "evaluator"]); // who has #/evaluation
 const SCREENS = {
   "/login": "/shared/login.js",
   "/enrol": "/shared/enrol.js",
@@ -45,6 +47,7 @@ const SCREENS = {
   "/group-live": "/group/live.js", // reached as #/group-sessions/<id>/live
   "/group-join": "/client/group_join.js", // a group session's join link (its one-time code signs in for it only)
   "/rooms": "/admin/rooms.js",
+  "/evaluation": "/evaluation/page.js",
   "/device": "/device/home.js",
 };
 const AFTER_LOGIN_KEY = "tandem.after_login"; // a screen to return to after signing in (e.g. a check-in link)
@@ -91,6 +94,7 @@ function wantedPath(path) {
   if (state.mfaSetup) return "/second-factor";
   if (path === "/group-live") return path; // the session decides who may join
   if ((path === "/schedule" || path === "/case") && SCHEDULE_ROLES.has(state.me.role)) return path;
+  if (path === "/evaluation" && EVALUATION_ROLES.has(state.me.role)) return path;
   return path === "/messages" && MESSAGING_ROLES.has(state.me.role) ? path : "/home";
 }
 
@@ -190,6 +194,9 @@ function renderHeader(path) {
       state.mfaSetup || !ROOM_ROLES.has(state.me.role) ? null
         : h("a", { href: "#/rooms", id: "nav-rooms", "aria-current": path === "/rooms" ? "page" : null },
           t("rooms.title")),
+      state.mfaSetup || state.me.role !== "senior_officer" ? null // an evaluator's home is the figures
+        : h("a", { href: "#/evaluation", id: "nav-evaluation",
+          "aria-current": path === "/evaluation" ? "page" : null }, t("evaluation.nav")),
       h("button", { type: "button", class: "button secondary", id: "logout", onclick: signOut },
         t("action.logout")))
     : null;

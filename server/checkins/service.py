@@ -432,6 +432,9 @@ class CheckinService:
             if (state, event) not in TRANSITIONS:
                 return
             if await store.set_state(conn, row.id, state.value, step(state, event).value, self.clock.now()):
+                if event is CheckinEvent.ADMIT and state is CheckinState.WAITING and current.admitted_at is None:
+                    # The first admission, for evaluation's waiting time (issue 16).
+                    await store.update_checkin(conn, row.id, admitted_at=self.clock.now())
                 return
         raise IllegalTransition("The check-in kept changing; try again", reason="checkin.changed")
 

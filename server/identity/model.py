@@ -17,10 +17,12 @@ class Role(StrEnum):
     INTERPRETER = "interpreter"
     ADMIN = "admin"
     ROOM_DEVICE = "room_device"
+    #: Reads every office's evaluation figures (issue 16), never any case data.
+    EVALUATOR = "evaluator"
 
 
 #: Staff sign in with a second factor (TOTP) and have an idle timeout.
-STAFF_ROLES = frozenset({Role.OFFICER, Role.SENIOR_OFFICER, Role.FACILITATOR, Role.ADMIN})
+STAFF_ROLES = frozenset({Role.OFFICER, Role.SENIOR_OFFICER, Role.FACILITATOR, Role.ADMIN, Role.EVALUATOR})
 #: Roles an admin may create directly; clients are enrolled through a case.
 CREATABLE_ROLES = frozenset(Role) - {Role.CLIENT}
 

@@ -34,6 +34,7 @@ CATEGORIES = (
     "group_attendance",
     "case_notes",
     "network_records",
+    "feedback_comments",
     "audit_log",
 )
 #: Only aggregate-friendly data may be anonymised instead of shredded: what remains
@@ -141,6 +142,8 @@ class RetentionCategories(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
     case_notes: CategoryRetention
     #: A case network's records (TUKO, issue 16): concerns, views, the assessment, plans, notes, conclusions.
     network_records: CategoryRetention
+    #: The optional comment after a check-in (evaluation, issue 16): kept 30 days.
+    feedback_comments: CategoryRetention
     audit_log: CategoryRetention
 
     def of(self, category: str) -> CategoryRetention:

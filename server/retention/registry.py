@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Column, Table
 
 from server.checkins.evidence import aad as evidence_aad
+from server.evaluation.model import comment_aad
 from server.groups.attendance import aad as attendance_aad
 from server.groups.safe_space import aad as group_safe_space_aad
 from server.mentoring.model import aad as mentoring_aad
@@ -37,6 +38,7 @@ from server.store.schema import (
     networks,
     safe_space_answers,
 )
+from server.store.schema_evaluation import feedback
 from server.store.schema_groups import group_attendance, group_attendance_events, group_safe_space
 from server.store.schema_mentoring import mentoring_activities, mentoring_outcomes
 
@@ -102,6 +104,9 @@ HOLDERS: tuple[Holder, ...] = (
            lambda r: mentoring_aad("mentoring_activities", r.id)),
     Holder("case_notes", mentoring_outcomes, "case_id", "key_id", "created_at",
            lambda r: mentoring_aad("mentoring_outcomes", r.id)),
+    # Evaluation (issue 16): the optional comment after a check-in goes, its face stays as a count.
+    Holder("feedback_comments", feedback, "case_id", "key_id", "given_at", lambda r: comment_aad(r.id),
+           body_col="comment", anonymise_nulls=("key_id", "comment"), clear_only=True),
 )
 
 

@@ -398,6 +398,7 @@ appointments = Table(
     Index("ix_appointments_officer_starts", "officer_id", "starts_at"),
     Index("ix_appointments_client_starts", "client_id", "starts_at"),
     Index("ix_appointments_status_starts", "status", "starts_at"),
+    Index("ix_appointments_starts_at", "starts_at", postgresql_include=["client_id", "kind", "status", "outcome"]),
 )
 
 #: One row per (appointment, recipient, offset), inserted before the reminder goes out:
@@ -434,6 +435,7 @@ checkins = Table(
     Column("outcome_at", UTCDateTime, nullable=True),
     Column("key_id", ID, ForeignKey("data_keys.id"), nullable=True, index=True),  # checkin_records: the note
     Column("outcome_note", LargeBinary, nullable=True),
+    Column("admitted_at", UTCDateTime, nullable=True),  # the client first let in (issue 16: waiting time)
     Index("ix_checkins_opens_at", "opens_at"),
 )
 
@@ -489,10 +491,10 @@ checkin_interpreters = Table(
     Column("invited_at", UTCDateTime, nullable=False),
 )
 
-# -- tables in their own modules, registered on the same metadata: staff alerts (issue 13),
-# group programme sessions (issue 14), case networks and mentoring periods (issue 16)
+# -- tables in their own modules on the same metadata: alerts (13), groups (14), networks, mentoring, evaluation (16)
 from server.store import schema_groups as schema_groups  # noqa: E402
 from server.store.schema_alerts import staff_alerts as staff_alerts  # noqa: E402
+from server.store.schema_evaluation import feedback as feedback  # noqa: E402
 from server.store.schema_mentoring import mentoring_activities as mentoring_activities  # noqa: E402
 from server.store.schema_mentoring import mentoring_outcomes as mentoring_outcomes  # noqa: E402
 from server.store.schema_networks import networks as networks  # noqa: E402

@@ -8,7 +8,7 @@ from functools import cache
 from aiohttp import web
 
 from server.errors import Unauthenticated
-from server.identity.model import Actor, Role
+from server.identity.model import STAFF_ROLES, Actor
 from server.identity.service import Authenticated
 from server.web import schemas as s
 from server.web.routing import COOKIE, Call, Permission, Registry, check_origin
@@ -18,7 +18,7 @@ PUBLIC = Permission("sign in", public=True)
 SIGNED_IN_MFA = Permission("finish signing in", during_mfa=True, checkin_session=True,
                            group_session=True)  # /api/me, sign-out
 SIGNED_IN = Permission("use the API")
-STAFF = frozenset({Role.OFFICER, Role.SENIOR_OFFICER, Role.FACILITATOR, Role.ADMIN})
+STAFF = STAFF_ROLES  # those who sign in with a second factor (identity/model.py), evaluators included
 ENROL_MFA = Permission("enrol a second factor", roles=STAFF, during_mfa=True)
 
 

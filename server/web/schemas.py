@@ -28,9 +28,9 @@ Id = Annotated[str, Meta(min_length=1, max_length=64)]
 Code = Annotated[str, Meta(min_length=1, max_length=64)]
 Locale = Literal["en", "fi", "et", "ro"]
 RoleName = Literal["client", "officer", "senior_officer", "facilitator", "mentor", "partner", "interpreter",
-                   "admin", "room_device"]
+                   "admin", "room_device", "evaluator"]
 StaffRoleName = Literal["officer", "senior_officer", "facilitator", "mentor", "partner", "interpreter", "admin",
-                        "room_device"]
+                        "room_device", "evaluator"]
 
 
 class ErrorDetail(Struct, kw_only=True, omit_defaults=True):

@@ -13,6 +13,7 @@ from server.cases.service import CaseService
 from server.checkins.service import CheckinService
 from server.clock import Clock
 from server.crypto.keyring import Keyring
+from server.evaluation.service import EvaluationService
 from server.groups.attendance import AttendanceService
 from server.groups.links import GroupLinkService
 from server.groups.rooms import RoomService
@@ -64,6 +65,7 @@ class Services:
     rooms: RoomService
     networks: NetworkService  # issue 16: case networks (routes_networks.py)
     mentoring: MentoringService  # issue 16: mentoring periods
+    evaluation: EvaluationService  # issue 16: evaluation figures and check-in feedback
 
 
 SERVICES = web.AppKey("services", Services)

@@ -35,6 +35,7 @@ SHOTS: list[tuple[str, dict[str, Any], str | None, str | None, str | None]] = [
     ("officer-case.png", PHONE, "officer", ".case a[data-open-case]", None),
     ("client-push.png", PHONE, "client1", None, "#push-card"),
     ("mentor-period.png", PHONE, "mentor", None, "#mentees"),
+    ("evaluation.png", PHONE, "evaluator", None, "#figure-appointments"),
 ]
 
 SETTLED = "() => document.querySelector('main h1') && !document.querySelector('[aria-busy]')"

@@ -21,7 +21,7 @@ CLIENT_WEB = REPO / "client_web"
 AXE_JS = REPO / "node_modules" / "axe-core" / "axe.min.js"
 LANGUAGES = ("en", "fi", "et", "ro")
 DEMO_PASSWORD = "tandem-demo"  # the published password of the demo data set
-DEMO_USERS = ("admin", "senior", "officer", "facilitator", "mentor", "client1", "client2", "client3")
+DEMO_USERS = ("admin", "senior", "officer", "facilitator", "mentor", "evaluator", "client1", "client2", "client3")
 
 
 def unavailable(reason: str) -> None:

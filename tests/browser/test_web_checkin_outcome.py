@@ -57,6 +57,17 @@ def test_officer_records_the_suggested_outcome_when_the_call_ends(
     officer.page.locator("#call-leave").click()  # "End the call"
     phone.page.locator("#checkin-ended").wait_for(timeout=15_000)
     assert phone.page.locator("#call-outcome").count() == 0  # the client is only thanked
+    # ... and asked, optionally, how it went (issue 16): three faces in words, a comment kept 30 days.
+    feedback = phone.page.locator("#feedback")
+    assert feedback.locator("legend").inner_text() == phone.t("feedback.question")
+    phone.page.locator("#feedback-send").click()  # no face chosen: told to choose one, nothing sent
+    assert phone.page.locator("#feedback-form .form-error").inner_text() == phone.t("feedback.choose")
+    phone.page.locator("label[for=feedback-face-3]").click()
+    phone.page.locator("#feedback-comment").fill("The sound was clear.")
+    assert_phone_friendly(phone)
+    assert_no_blocking_violations(phone, "feedback after the call")
+    phone.page.locator("#feedback-send").click()
+    assert phone.page.locator("#feedback-thanks").inner_text(timeout=10_000) == phone.t("feedback.thanks")
 
     form = officer.page.locator("#call-outcome-form")
     form.wait_for(timeout=15_000)
@@ -79,6 +90,10 @@ def test_officer_records_the_suggested_outcome_when_the_call_ends(
     assert done.inner_text() == officer.t("outcome.recorded", outcome=officer.t("appt.outcome.attended"))
     seen = _recorded(phone.base_url, checkin)
     assert (seen["state"], seen["outcome"]) == ("closed", "attended")
+    # The officer's own answer, after the outcome, on the same page.
+    officer.page.locator("label[for=feedback-face-2]").click()
+    officer.page.locator("#feedback-send").click()
+    assert officer.page.locator("#feedback-thanks").inner_text(timeout=10_000) == officer.t("feedback.thanks")
     for device in (phone, officer):
         assert not device.page_errors, device.page_errors
         assert not device.csp_reports()

@@ -89,6 +89,14 @@ def check_mentor(phone: Phone, directory: Directory) -> None:
         expect(main).not_to_contain_text(name_of(directory, other))
 
 
+def check_evaluator(phone: Phone, directory: Directory) -> None:
+    """The figures are an evaluator's home: every office, a chart and its table per figure."""
+    expect(phone.page.locator("h1")).to_have_text(phone.t("evaluation.title"))
+    expect(phone.page.locator("#office option")).to_have_count(3)  # all offices, and each of the two
+    expect(phone.page.locator("#table-appointments")).to_be_visible()
+    expect(phone.page.locator("main")).not_to_contain_text(name_of(directory, "client1"))
+
+
 def check_client(client: str, remote: str, reason_key: str | None, alternatives: bool, join: bool = False
                  ) -> Callable[[Phone, Directory], None]:
     def check(phone: Phone, directory: Directory) -> None:
@@ -117,6 +125,7 @@ CHECKS: dict[str, Callable[[Phone, Directory], None]] = {
     "officer": check_officer,
     "facilitator": check_facilitator,
     "mentor": check_mentor,
+    "evaluator": check_evaluator,
     "client1": check_client("client1", "allowed", None, alternatives=False, join=True),
     "client2": check_client("client2", "refused", "remote.refused.face_to_face_first.client", alternatives=False),
     "client3": check_client("client3", "refused", None, alternatives=True),

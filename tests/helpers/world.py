@@ -2,7 +2,8 @@
 
 Office A: officer (supervises case ``own``), officer2 (supervises ``same_office``),
 senior, facilitator, admin, mentor (mentor of ``own``'s client), partner (in
-``own``'s case network), interpreter, room_device. Office B: officer3 (supervises
+``own``'s case network), interpreter, room_device, evaluator (issue 16: reads every office's
+figures, no case). Office B: officer3 (supervises
 ``other_office``). One client per case; ``own`` has a face-to-face meeting.
 
 ``add_office_b`` gives office B a user in every role (tests that probe from the other
@@ -22,7 +23,7 @@ from server.web.state import Services
 
 PASSWORD = "correct horse battery"
 ROLES = ("client", "officer", "senior_officer", "facilitator", "mentor", "partner", "interpreter", "admin",
-         "room_device")
+         "room_device", "evaluator")
 
 
 @dataclass
@@ -48,6 +49,7 @@ async def build(services: Services) -> World:
         ("senior", Role.SENIOR_OFFICER, "A"), ("facilitator", Role.FACILITATOR, "A"), ("admin", Role.ADMIN, "A"),
         ("mentor", Role.MENTOR, "A"), ("partner", Role.PARTNER, None), ("interpreter", Role.INTERPRETER, None),
         ("room_device", Role.ROOM_DEVICE, "A"), ("senior_b", Role.SENIOR_OFFICER, "B"),
+        ("evaluator", Role.EVALUATOR, "A"),
     ]
     for username, role, office in staff:
         office_id = w.offices[office] if office else None
@@ -77,7 +79,8 @@ async def build(services: Services) -> World:
 #: role -> the office-B user acting in it, once ``add_office_b`` has run.
 OFFICE_B = {"client": "client_other", "officer": "officer3", "senior_officer": "senior_b",
             "facilitator": "facilitator_b", "mentor": "mentor_b", "partner": "partner_b",
-            "interpreter": "interpreter_b", "admin": "admin_b", "room_device": "room_device_b"}
+            "interpreter": "interpreter_b", "admin": "admin_b", "room_device": "room_device_b",
+            "evaluator": "evaluator_b"}
 
 
 async def add_office_b(services: Services, w: World) -> None:
@@ -86,7 +89,7 @@ async def add_office_b(services: Services, w: World) -> None:
     ident, cases = services.identity, services.cases
     staff = [("admin_b", Role.ADMIN, "B"), ("facilitator_b", Role.FACILITATOR, "B"), ("mentor_b", Role.MENTOR, "B"),
              ("partner_b", Role.PARTNER, None), ("interpreter_b", Role.INTERPRETER, None),
-             ("room_device_b", Role.ROOM_DEVICE, "B")]
+             ("room_device_b", Role.ROOM_DEVICE, "B"), ("evaluator_b", Role.EVALUATOR, "B")]
     for username, role, office in staff:
         if username in w.users:  # already part of the base world
             continue

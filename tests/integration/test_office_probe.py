@@ -55,7 +55,7 @@ PARAM = re.compile(r"\{(\w+)\}")
 #: Path parameters that name no office's data: a policy rule is the deployment's, a device
 #: test lives in memory for the user who started it (tests/media/test_echo.py refuses
 #: someone else's).
-NOT_OFFICE_DATA = {"rule_id", "echo_id"}
+NOT_OFFICE_DATA = {"rule_id", "echo_id", "figure"}  # an evaluation figure's name is every office's
 #: Path parameters naming office A's resources (``_targets`` makes one of each).
 KINDS = ("case_id", "appointment_id", "checkin_id", "conversation_id", "attachment_id", "group_id", "user_id",
          "request_id", "assignment_id", "mentoring_id", "alert_id", "session_id", "room_id")

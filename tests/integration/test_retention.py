@@ -52,7 +52,7 @@ async def test_expired_buckets_are_shredded_and_deleted(api: Any, clock: FakeClo
     dry = await sweeper.dry_run()
     assert dry.items == {"messages": 3, "attachments": 1, "case_notes": 0, "audit_log": 0, "checkin_records": 0,
                          "call_quality": 0, "safe_space_answers": 0, "group_attendance": 0,
-                         "network_records": 0}
+                         "network_records": 0, "feedback_comments": 0}
     assert dry.total_buckets == 2 and dry.cases == {own}
     assert await counts(services, own) == before  # a dry run changes nothing
     receipt = await sweeper.run()

@@ -33,6 +33,7 @@ def test_every_category_has_its_default_period(config: RetentionConfig) -> None:
         "group_attendance": 1095,
         "case_notes": 1825,
         "network_records": 1825,
+        "feedback_comments": 30,
         "audit_log": 2190,
     }
     assert {expiry_action(config, c) for c in CATEGORIES} == {"shred"}
