@@ -1,11 +1,13 @@
-"""Demo data: one office, one user per role, three clients with the flags the CEP
-rules act on, and a mentoring period about to end. Built through the same action functions as production data. Demo
+"""Demo data: one office, one user per role, five clients with the flags the CEP
+rules act on, a mentoring period about to end and a case network in each TUKO stage
+(``demo_networks.py``). Built through the same action functions as production data. Demo
 accounts are marked ``is_demo``; the server refuses them outside demo mode."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from server import demo_networks
 from server.cases.service import CaseService
 from server.clock import Clock
 from server.groups.service import GroupService
@@ -13,6 +15,7 @@ from server.identity import store as identity_store
 from server.identity.model import Actor, Role
 from server.identity.service import IdentityService
 from server.mentoring.service import MentoringService
+from server.networks.service import NetworkService
 from server.scheduling.model import Kind
 from server.scheduling.service import NewAppointment, SchedulingService
 
@@ -28,7 +31,8 @@ STAFF = (
 
 
 async def load(identity: IdentityService, cases: CaseService, clock: Clock, groups: GroupService | None = None,
-               scheduling: SchedulingService | None = None, mentoring: MentoringService | None = None) -> bool:
+               scheduling: SchedulingService | None = None, mentoring: MentoringService | None = None,
+               networks: NetworkService | None = None) -> bool:
     """Create the demo world; False when it already exists."""
     async with identity.store.read("demo.check") as conn:
         if await identity_store.user_by_username(conn, "admin") is not None:
@@ -59,7 +63,7 @@ async def load(identity: IdentityService, cases: CaseService, clock: Clock, grou
         password=PASSWORD,
         is_demo=True,
     )
-    await cases.create_case(
+    c3 = await cases.create_case(
         senior,
         client_username="client3",
         client_display_name="Ion Client",
@@ -71,6 +75,11 @@ async def load(identity: IdentityService, cases: CaseService, clock: Clock, grou
         password=PASSWORD,
         is_demo=True,
     )
+    # Two more clients on domestic-violence cases, for the case networks (issue 16).
+    c4, c5 = [await cases.create_case(senior, client_username=username, client_display_name=name,
+                                      officer_id=ids["officer"], domestic_violence=True, password=PASSWORD,
+                                      is_demo=True)
+              for username, name in (("client4", "Marta Client"), ("client5", "Andres Client"))]
     await cases.record_face_to_face(
         officer, c1.case_id, met_at=clock.now() - timedelta(days=7), location="Demo Probation Office, room 2"
     )
@@ -103,4 +112,13 @@ async def load(identity: IdentityService, cases: CaseService, clock: Clock, grou
         await scheduling.create(officer, c2.case_id, NewAppointment(
             kind=Kind.IN_PERSON, starts_at=week, ends_at=week + timedelta(hours=1),
             location="Demo Probation Office, room 2"))
+    if networks is not None:
+        partners = {username: await identity.create_user(None, username=username, display_name=name,
+                                                         role=Role.PARTNER, office_id=None, password=PASSWORD,
+                                                         is_demo=True)
+                    for username, name, _ in demo_networks.PARTNERS}
+        await demo_networks.load(networks, clock, officer, partners, {
+            "notice_and_inform": (c3.case_id, c3.client_id), "share_and_evaluate": (c4.case_id, c4.client_id),
+            "make_a_plan": (c5.case_id, c5.client_id),
+            "coordinated_case_management": (c2.case_id, c2.client_id)})
     return True

@@ -37,7 +37,7 @@ from server.identity.model import Actor, Role
 from server.identity.scope import followup_scope, in_scope
 from server.ids import new_id
 from server.messaging import store as messaging_store
-from server.networks import store
+from server.networks import pdf, store
 from server.networks.machine import (
     AccessEnded,
     Effect,
@@ -220,17 +220,17 @@ class NetworkService:
             actor, now, answers=answers, decision=decision), {"decision": decision})
 
     async def write_plan(self, by: Actor, case_id: str, *, tasks: list[TaskDraft], next_meeting_at: datetime,
-                         keep_in_touch: str) -> None:
+                         keep_in_touch: str, crisis: bool = False) -> None:
         await self._act(by, case_id, "write_plan", lambda net, actor, now: net.write_plan(
-            actor, now, tasks=tasks, next_meeting_at=next_meeting_at, keep_in_touch=keep_in_touch))
+            actor, now, tasks=tasks, next_meeting_at=next_meeting_at, keep_in_touch=keep_in_touch, crisis=crisis))
 
     async def send_plan(self, by: Actor, case_id: str) -> None:
         await self._act(by, case_id, "send_plan", lambda net, actor, now: net.send_plan(actor, now))
 
     async def revise_plan(self, by: Actor, case_id: str, *, tasks: list[TaskDraft], next_meeting_at: datetime,
-                          keep_in_touch: str) -> None:
+                          keep_in_touch: str, crisis: bool = False) -> None:
         await self._act(by, case_id, "revise_plan", lambda net, actor, now: net.revise_plan(
-            actor, now, tasks=tasks, next_meeting_at=next_meeting_at, keep_in_touch=keep_in_touch))
+            actor, now, tasks=tasks, next_meeting_at=next_meeting_at, keep_in_touch=keep_in_touch, crisis=crisis))
 
     async def acknowledge_plan(self, by: Actor, case_id: str, *, version: int) -> None:
         await self._act(by, case_id, "acknowledge_plan", lambda net, actor, now: net.acknowledge_plan(
@@ -281,6 +281,16 @@ class NetworkService:
         """Every sent version of the current process's plan, oldest first (old ones stay readable)."""
         return list((await self.read(by, case_id))["processes"][-1]["plans"])
 
+    async def plan_pdf(self, by: Actor, case_id: str, *, version: int | None = None) -> tuple[int, bytes]:
+        """A sent version of the current process's plan (the latest by default) as a PDF, with
+        its labels in the reader's language. Read, and audited, as the network is."""
+        process = (await self.read(by, case_id))["processes"][-1]
+        plans = {p["version"]: p for p in process["plans"]}
+        chosen = plans.get(version if version is not None else max(plans, default=0))
+        if chosen is None:
+            raise NotFound("No such version of the plan" if version is not None else "No plan has been sent yet")
+        return int(chosen["version"]), pdf.plan_document(chosen, process["members"], locale=by.locale)
+
     async def my_networks(self, by: Actor) -> list[dict[str, Any]]:
         """A partner's (or client's) networks they can open now: ids, stage, agency and end date only.
         Audited: it names cases."""
@@ -288,11 +298,22 @@ class NetworkService:
         async with self.store.write("network.list") as conn:
             rows = [r for r in await store.membership_rows(conn, by.user_id)
                     if r.ended_at is None and r.ends_on is not None and now.date() <= r.ends_on
-                    and r.stage != Stage.CLOSED.value]
+                    and r.stage != Stage.CLOSED.value and await self._opens(conn, by, r)]
             await audit.append(conn, at=now, actor_id=by.user_id, action="network.list", target_type="user",
                                target_id=by.user_id, details={"cases": [r.case_id for r in rows]})
         return [{"network_id": r.id, "case_id": r.case_id, "stage": r.stage, "agency": r.agency,
                  "ends_on": r.ends_on} for r in rows]
+
+    async def _opens(self, conn: AsyncConnection, by: Actor, row: Any) -> bool:
+        """May a member open this network now? Asked in full only for the client (the
+        victim-protection flag may keep them out); a partner's row already says it."""
+        if row.kind != "client":
+            return True
+        try:
+            self._require(by, await self._load(conn, by, row.case_id), READ_NETWORK)
+        except (PolicyRefused, OutOfScope):
+            return False
+        return True
 
     async def follow_up(self, by: Actor) -> list[dict[str, Any]]:
         """Overdue tasks of the networks an officer leads (a senior: their office's), oldest due
@@ -311,8 +332,12 @@ class NetworkService:
                 if not loaded.actor.leader:
                     continue
                 overdue = loaded.network.overdue(now)
+                client = await identity_store.user_by_id(conn, loaded.view.row.client_id)
+                current = loaded.network.current
+                agencies = {m.user_id: m.agency for m in current.members} if current is not None else {}
                 out += [{"case_id": row.case_id, "network_id": row.id, "process": o.process,
-                         "plan_version": o.plan_version, **_plain(o.task)} for o in overdue]
+                         "plan_version": o.plan_version, "client_name": client.display_name if client else "",
+                         "owner_agency": agencies.get(o.task.owner_id), **_plain(o.task)} for o in overdue]
                 await audit.append(conn, at=now, actor_id=by.user_id, action="network.read", target_type="network",
                                    target_id=row.id, case_id=row.case_id, details={"via": "follow_up",
                                                                                     "overdue": len(overdue)})

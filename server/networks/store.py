@@ -72,7 +72,7 @@ async def membership_rows(conn: AsyncConnection, user_id: str) -> list[Any]:
     """The networks a user is a member of (ended or not), with their case's office."""
     return list((await conn.execute(
         select(networks.c.id, networks.c.case_id, networks.c.stage, network_members.c.ends_on,
-               network_members.c.ended_at, network_members.c.agency, cases.c.office_id)
+               network_members.c.ended_at, network_members.c.agency, network_members.c.kind, cases.c.office_id)
         .join(network_members, network_members.c.case_id == networks.c.case_id)
         .join(cases, cases.c.id == networks.c.case_id)
         .where(network_members.c.user_id == user_id)

@@ -56,10 +56,15 @@ class WritePlan(Strict, kw_only=True):
     tasks: Annotated[list[TaskIn], Meta(min_length=1, max_length=40)]
     next_meeting_at: datetime
     keep_in_touch: Text
+    crisis: bool = False  # a crisis plan: its tasks are due within days, not weeks
 
 
 class Acknowledge(Strict, kw_only=True):
     version: Annotated[int, Meta(ge=1, le=10_000)]
+
+
+class PlanQuery(Strict, kw_only=True):
+    version: Annotated[int, Meta(ge=1, le=10_000)] | None = None  # the latest sent version when absent
 
 
 class MarkTask(Strict, kw_only=True):

@@ -337,6 +337,19 @@ def test_bad_assessments_and_plans(clock: FakeClock) -> None:
         net.mark_task(LEADER, now, task_id="t1", state="open", note="?")  # type: ignore[arg-type]
 
 
+def test_a_crisis_plans_tasks_are_due_within_days(clock: FakeClock) -> None:
+    """Days in a crisis (14 by default), weeks otherwise; a new version may change it."""
+    net = network_in(Stage.MAKE_A_PLAN, clock)
+    with pytest.raises(BadRequest, match="In a crisis each task is due within 14 days"):
+        do(net, "write_plan", LEADER, clock, crisis=True, tasks=[TaskDraft("x", "police", days(15, clock))])
+    do(net, "write_plan", LEADER, clock, crisis=True, tasks=[TaskDraft("x", "police", days(14, clock))])
+    assert net.current is not None and net.current.draft is not None and net.current.draft.crisis
+    net.send_plan(LEADER, clock.now())
+    do(net, "revise_plan", LEADER, clock, tasks=[TaskDraft("x", "police", days(60, clock))])
+    assert [p.crisis for p in net.current.plans] == [True, False]
+    assert Network.new("c", max_crisis_days=3).max_crisis_days == 3
+
+
 def test_limits(clock: FakeClock) -> None:
     with pytest.raises(ValueError, match="positive"):
         Network.new("c", max_tasks=0)
