@@ -89,8 +89,12 @@ export function processView(process, t, me, caseId = null) {
         process.members.map((m) => h("li", { "data-member": m.user_id, "data-kind": m.kind },
           `${m.agency} · ${t("network.until", { date: formatDate(m.ends_on) })}`)))
         : t("network.no_members")],
-      process.meetings.length ? [t("network.meetings"), h("ul", { class: "plain" }, process.meetings.map((m) =>
-        h("li", {}, `${formatDate(m.starts_at)} ${formatTime(m.starts_at)} · ${m.place || t("network.video")}`)))]
+      process.meetings.length ? [t("network.meetings"), h("ul", { class: "plain network-meetings" },
+        process.meetings.map((m) => h("li", { "data-meeting": m.id },
+          `${formatDate(m.starts_at)} ${formatTime(m.starts_at)} · ${m.place || t("network.video")}`))),
+      caseId && process.stage !== "closed" ? h("a", { class: "text-link network-ics",
+        href: `/api/cases/${encodeURIComponent(caseId)}/network/meetings.ics`, download: "network-meetings.ics" },
+      t("network.meetings_ics")) : null]
         : null,
       process.conclusion ? [t("network.conclusion"), process.conclusion] : null,
     ]),

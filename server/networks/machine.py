@@ -349,8 +349,11 @@ class Network:
         return [MemberJoined(user_id, kind, member.agency, ends_on), Notify((user_id,), "invited")]
 
     def schedule_meeting(self, actor: NetworkActor, now: datetime, *, meeting_id: str, starts_at: datetime,
-                         mode: Literal["video", "in_person"], place: str | None = None) -> list[Effect]:
+                         mode: Literal["video", "in_person"], place: str | None = None,
+                         minutes: int = 60) -> list[Effect]:
         after = self._authorise(actor, "schedule_meeting", now)
+        if not 15 <= minutes <= 480:
+            raise BadRequest("A meeting lasts from 15 minutes to 8 hours")
         current = self.current
         assert current is not None
         if not now < starts_at <= now + timedelta(days=self.max_meeting_days):
@@ -359,7 +362,7 @@ class Network:
             raise BadRequest("An in-person meeting needs a place")
         current.meetings.append(Meeting(id=meeting_id, starts_at=starts_at, mode=mode,
                                         place=self._text("The place", place) if place else None,
-                                        scheduled_by=actor.user_id, scheduled_at=now))
+                                        scheduled_by=actor.user_id, scheduled_at=now, minutes=minutes))
         self._move(current, after, now)
         return [Notify(self._others(current, actor, now), "meeting")]
 

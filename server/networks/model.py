@@ -62,6 +62,7 @@ class Meeting(msgspec.Struct, kw_only=True):
     place: str | None
     scheduled_by: str
     scheduled_at: datetime
+    minutes: int = 60  # how long it is planned to last (for calendars)
 
 
 class View(msgspec.Struct, kw_only=True):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 import msgspec
@@ -51,6 +51,7 @@ from server.networks.model import NetworkState, Process, Stage
 from server.policy.facts import READ_NETWORK, WRITE_NETWORK, NetworkFacts
 from server.policy.rules.networks import victim_protection
 from server.policy.service import PolicyService
+from server.scheduling import ics
 from server.store.tx import Store
 
 CATEGORY = "network_records"
@@ -203,10 +204,11 @@ class NetworkService:
             safety_reason=safety_reason), {"member_id": user_id, "kind": kind, "ends_on": ends_on.isoformat()})
 
     async def schedule_meeting(self, by: Actor, case_id: str, *, starts_at: datetime,
-                               mode: Literal["video", "in_person"], place: str | None = None) -> str:
+                               mode: Literal["video", "in_person"], place: str | None = None,
+                               minutes: int = 60) -> str:
         meeting_id = new_id()
         await self._act(by, case_id, "schedule_meeting", lambda net, actor, now: net.schedule_meeting(
-            actor, now, meeting_id=meeting_id, starts_at=starts_at, mode=mode, place=place),
+            actor, now, meeting_id=meeting_id, starts_at=starts_at, mode=mode, place=place, minutes=minutes),
             {"meeting_id": meeting_id, "starts_at": starts_at.isoformat(), "mode": mode})
         return meeting_id
 
@@ -280,6 +282,19 @@ class NetworkService:
     async def plan_versions(self, by: Actor, case_id: str) -> list[dict[str, Any]]:
         """Every sent version of the current process's plan, oldest first (old ones stay readable)."""
         return list((await self.read(by, case_id))["processes"][-1]["plans"])
+
+    async def meetings_ics(self, by: Actor, case_id: str) -> str:
+        """The current process's meetings as iCalendar (RFC 5545) for the reader's calendar: no
+        names, no case details, only when, how and where. Read, and audited, as the network is."""
+        process = (await self.read(by, case_id))["processes"][-1]
+        stamp = self.clock.now()
+        events = [ics.Event(uid=f"{m['id']}@tandem", starts_at=datetime.fromisoformat(m["starts_at"]),
+                            ends_at=datetime.fromisoformat(m["starts_at"]) + timedelta(minutes=m["minutes"]),
+                            summary="Case network meeting" + (" (video, in Tandem)" if m["mode"] == "video"
+                                                               else " (in person)"),
+                            location=m["place"], stamp=stamp, cancelled=process["stage"] == Stage.CLOSED.value)
+                  for m in process["meetings"]]
+        return ics.calendar(events, name="Tandem case network")
 
     async def plan_pdf(self, by: Actor, case_id: str, *, version: int | None = None) -> tuple[int, bytes]:
         """A sent version of the current process's plan (the latest by default) as a PDF, with

@@ -35,6 +35,7 @@ class ScheduleMeeting(Strict, kw_only=True):
     starts_at: datetime
     mode: Literal["video", "in_person"]
     place: Annotated[str, Meta(max_length=200)] = ""
+    minutes: Annotated[int, Meta(ge=15, le=480)] = 60
 
 
 class RecordView(Strict, kw_only=True):

@@ -298,6 +298,8 @@ def test_state_round_trips_as_a_document(clock: FakeClock) -> None:
     ("invite_member", {"ends_on": date(2027, 1, 6)}, BadRequest, "365"),
     ("schedule_meeting", {"mode": "in_person", "place": None}, BadRequest, "needs a place"),
     ("schedule_meeting", {"starts_at": FakeClock().now()}, BadRequest, "within the next"),
+    ("schedule_meeting", {"minutes": 14}, BadRequest, "from 15 minutes to 8 hours"),
+    ("schedule_meeting", {"minutes": 481}, BadRequest, "from 15 minutes to 8 hours"),
 ])
 def test_bad_values_are_refused_with_a_reason(event: str, override: dict[str, Any], error: type[Exception],
                                               match: str, clock: FakeClock) -> None:
