@@ -210,7 +210,8 @@ async def test_the_plan_as_pdf_and_the_follow_up_list(api: Any) -> None:
 
     # Three days on the task is overdue: on the officer's follow-up list, for the screen.
     services.clock.advance(timedelta(days=3))
-    resp = await client.get("/api/networks/follow-up", headers=officer)
+    resp = await client.get("/api/networks/follow-up", headers=await login(client, "officer"))  # a new session
+    assert resp.status == 200, await resp.text()
     tasks = (await resp.json())["tasks"]
     assert [(t["case_id"], t["id"], t["owner_agency"], t["client_name"]) for t in tasks] == [
         (case, "t1", "Police", "Client")]
