@@ -151,7 +151,15 @@ class AccessEnded:
     user_ids: tuple[str, ...]
 
 
-Effect = Notify | MemberJoined | AccessEnded
+@dataclass(frozen=True)
+class MeetingScheduled:
+    """A network meeting to remind its members of."""
+
+    meeting_id: str
+    starts_at: datetime
+
+
+Effect = Notify | MemberJoined | AccessEnded | MeetingScheduled
 
 
 @dataclass(frozen=True)
@@ -364,7 +372,7 @@ class Network:
                                         place=self._text("The place", place) if place else None,
                                         scheduled_by=actor.user_id, scheduled_at=now, minutes=minutes))
         self._move(current, after, now)
-        return [Notify(self._others(current, actor, now), "meeting")]
+        return [Notify(self._others(current, actor, now), "meeting"), MeetingScheduled(meeting_id, starts_at)]
 
     def record_view(self, actor: NetworkActor, now: datetime, *, answers: dict[str, str]) -> list[Effect]:
         """A member's view on the common assessment's questions; a later one replaces theirs."""

@@ -41,6 +41,7 @@ from server.networks import pdf, store
 from server.networks.machine import (
     AccessEnded,
     Effect,
+    MeetingScheduled,
     MemberJoined,
     Network,
     NetworkActor,
@@ -89,18 +90,22 @@ class NetworkService:
     async def _load(self, conn: AsyncConnection, by: Actor, case_id: str) -> Loaded:
         view = await self.cases.view(conn, case_id)
         row = await store.network_of_case(conn, case_id)
-        state = NetworkState(case_id=case_id)
-        if row is not None:
-            try:
-                blob = await self.keyring.decrypt(conn, key_id=row.key_id, blob=row.body,
-                                                  aad=store.body_aad(row.id, case_id))
-                state = msgspec.json.decode(blob, type=NetworkState)
-            except KeyShredded:
-                pass  # shredded by retention: the network's records no longer exist
+        state = await self._state(conn, row, case_id)
         # The case leader: whoever may change the case (its officer, or a senior of its office when
         # the scope policy lets seniors act on their office's cases).
         leader = by.role in (Role.OFFICER, Role.SENIOR_OFFICER) and self.cases.decide(by, "write_case", view).allowed
         return Loaded(view, row, Network(state, **self._limits()), NetworkActor(by.user_id, leader))
+
+    async def _state(self, conn: AsyncConnection, row: Any, case_id: str) -> NetworkState:
+        """The network's document (empty before the first concern, or once retention shredded it)."""
+        if row is not None:
+            try:
+                blob = await self.keyring.decrypt(conn, key_id=row.key_id, blob=row.body,
+                                                  aad=store.body_aad(row.id, case_id))
+                return msgspec.json.decode(blob, type=NetworkState)
+            except KeyShredded:
+                pass  # shredded by retention: the network's records no longer exist
+        return NetworkState(case_id=case_id)
 
     def _require(self, by: Actor, loaded: Loaded, action: str) -> None:
         """The ``networks`` rule, on the actor's place in the current process."""
@@ -143,6 +148,9 @@ class NetworkService:
                                           agency=effect.agency, ends_on=effect.ends_on, at=now)
                 await messaging_store.ensure_conversation(conn, kind="network", case_id=case_id,
                                                           user_ids=[officer_id, effect.user_id], at=now)
+            elif isinstance(effect, MeetingScheduled):
+                await store.insert_meeting(conn, id=effect.meeting_id, case_id=case_id, starts_at=effect.starts_at,
+                                           created_at=now)
             elif isinstance(effect, AccessEnded):
                 await store.end_members(conn, case_id, effect.user_ids, now)
                 conversation = await messaging_store.conversation_for_case(conn, case_id, "network")
@@ -318,6 +326,21 @@ class NetworkService:
                                target_id=by.user_id, details={"cases": [r.case_id for r in rows]})
         return [{"network_id": r.id, "case_id": r.case_id, "stage": r.stage, "agency": r.agency,
                  "ends_on": r.ends_on} for r in rows]
+
+    async def meeting_recipients(self, conn: AsyncConnection, case_id: str, meeting_id: str) -> tuple[str, ...]:
+        """Who is reminded of a network meeting now: the case's officer and the members of the
+        process whose access lasts (the client only when the victim-protection rule lets them in);
+        nobody when the meeting is not in the case's open process any more (closed, or shredded)."""
+        now = self.clock.now()
+        view = await self.cases.view(conn, case_id)
+        state = await self._state(conn, await store.network_of_case(conn, case_id), case_id)
+        current = Network(state).current
+        if current is None or current.stage is Stage.CLOSED or all(m.id != meeting_id for m in current.meetings):
+            return ()
+        protected = victim_protection(self.policy.engine.policies.networks, view.facts)
+        members = [m.user_id for m in current.members if m.active(now)
+                   and (m.kind == "partner" or not protected or m.safety_reason)]
+        return tuple(dict.fromkeys([view.row.officer_id, *members]))
 
     async def _opens(self, conn: AsyncConnection, by: Actor, row: Any) -> bool:
         """May a member open this network now? Asked in full only for the client (the

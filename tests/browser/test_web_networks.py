@@ -212,3 +212,23 @@ def test_an_overdue_network_task_on_the_follow_up_list(phone: Phone) -> None:
                                                                                      version="1"))
     expect(page.locator(".network-plan dd").first).to_have_text(phone.t("network.crisis_yes"))
     assert_no_violations(phone, "the case network card with an overdue task")
+
+
+def test_the_demo_networks_from_a_partner_and_a_client(phone: Phone, open_device: Callable[..., Phone],
+                                                        tandem_server: str) -> None:
+    """`make serve` shows a case network in each TUKO stage: the demo police partner is in all four,
+    and client4 sees their own (share and evaluate, a video meeting in two days), axe-clean at 360 px."""
+    phone.login("police")
+    items = phone.page.locator("#partner-networks [data-network]")
+    stages = {phone.t(f"network.stage.{s}") for s in ("notice_and_inform", "share_and_evaluate", "make_a_plan",
+                                                       "coordinated_case_management")}
+    expect(items.locator(".network-stage")).to_have_count(4)
+    assert set(items.locator(".network-stage").all_inner_texts()) == stages
+    assert_no_violations(phone, "the demo partner's four networks")
+    client = open_device(tandem_server)
+    client.login("client4")
+    mine = client.page.locator("#client-networks [data-network]")
+    expect(mine.locator(".network-stage")).to_have_text(client.t("network.stage.share_and_evaluate"))
+    expect(mine.locator(".network-members li")).to_have_count(3)
+    expect(mine.locator("a.network-ics")).to_be_visible()
+    assert_no_violations(client, "the demo client's network")

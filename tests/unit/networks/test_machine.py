@@ -16,6 +16,7 @@ from server.networks.machine import (
     TRANSITIONS,
     AccessEnded,
     Effect,
+    MeetingScheduled,
     MemberJoined,
     Network,
     NetworkActor,
@@ -196,7 +197,8 @@ def test_the_four_stages_to_closure_and_a_new_process_with_history(clock: FakeCl
     do(net, "invite_member", LEADER, clock, user_id="social", agency="Social work")
     # A member already in the network raises a concern too.
     assert do(net, "raise_concern", POLICE, clock) == [Notify(("social",), "concern")]
-    assert do(net, "schedule_meeting", LEADER, clock) == [Notify(("police", "social"), "meeting")]
+    assert do(net, "schedule_meeting", LEADER, clock) == [Notify(("police", "social"), "meeting"),
+                                                          MeetingScheduled("m9", clock.now() + timedelta(days=1))]
     assert stage_of(net) is Stage.SHARE_AND_EVALUATE
     do(net, "record_view", POLICE, clock)
     do(net, "record_view", POLICE, clock, answers={"protective_factors": "Stable job"})  # replaces their view
