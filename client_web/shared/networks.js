@@ -2,7 +2,8 @@
 // their agency and last day, the meetings, and the current plan with its tasks and who
 // acknowledged it. Shared by the officer's case page and the partner's home.
 import { h } from "./dom.js";
-import { formatDate, formatTime } from "./i18n.js";
+import { formatDate } from "./i18n.js";
+import { dayAndTime } from "./appointments.js";
 import { details, field } from "./ui.js";
 
 /** The common assessment's questions, in order (TUKO stage 2): `QUESTIONS` in server/networks/model.py. */
@@ -69,7 +70,7 @@ function planView(process, plan, t, me, caseId, current) {
     h(current ? "h3" : "h4", { id: titleId }, t("network.plan_version", { version: String(plan.version) })),
     details([
       plan.crisis ? [t("network.crisis"), t("network.crisis_yes")] : null,
-      [t("network.next_meeting"), `${formatDate(plan.next_meeting_at)} ${formatTime(plan.next_meeting_at)}`],
+      [t("network.next_meeting"), dayAndTime(plan.next_meeting_at)],
       [t("network.keep_in_touch"), plan.keep_in_touch],
       [t("network.acknowledged"), String(Object.keys(plan.acknowledged).length)],
     ]),
@@ -91,7 +92,7 @@ export function processView(process, t, me, caseId = null) {
         : t("network.no_members")],
       process.meetings.length ? [t("network.meetings"), h("ul", { class: "plain network-meetings" },
         process.meetings.map((m) => h("li", { "data-meeting": m.id },
-          `${formatDate(m.starts_at)} ${formatTime(m.starts_at)} · ${m.place || t("network.video")}`))),
+          `${dayAndTime(m.starts_at)} · ${m.place || t("network.video")}`))),
       caseId && process.stage !== "closed" ? h("a", { class: "text-link network-ics",
         href: `/api/cases/${encodeURIComponent(caseId)}/network/meetings.ics`, download: "network-meetings.ics" },
       t("network.meetings_ics")) : null]

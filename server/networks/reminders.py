@@ -17,6 +17,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from server.audit import store as audit
 from server.clock import Clock
 from server.ids import new_id
@@ -24,6 +26,7 @@ from server.messaging.push import PushService
 from server.networks import store
 from server.networks.service import NetworkService
 from server.scheduling import model
+from server.scheduling.reminders import in_batches
 from server.store.tx import Store
 
 
@@ -48,19 +51,17 @@ class NetworkReminders:
         """Send what is due now; the number of reminders sent."""
         now = self.clock.now()
         horizon = now + timedelta(seconds=max(self.offsets))
-        sent = 0
-        after: tuple[datetime, str] | None = None
-        while True:  # in batches, as appointments are
-            async with self.store.read("network_reminder.scan") as conn:
-                rows = await store.meetings_starting_between(conn, now, horizon, self.batch, after)
-                done = await store.meetings_reminded(conn, [r.id for r in rows])
-            for row in rows:
-                # Nothing due for someone never reminded: nothing due for anyone, no transaction.
-                if model.plan_reminders(row.starts_at, self.offsets, now, ()).send is not None:
-                    sent += await self._send(row, done, now)
-            if len(rows) < self.batch:
-                return sent
-            after = (rows[-1].starts_at, rows[-1].id)
+
+        async def read(conn: AsyncConnection, after: tuple[datetime, str] | None) -> tuple[list[Any], Any]:
+            rows = await store.meetings_starting_between(conn, now, horizon, self.batch, after)
+            return rows, await store.meetings_reminded(conn, [r.id for r in rows])
+
+        async def visit(rows: list[Any], done: dict[tuple[str, str], set[int]]) -> int:
+            # Nothing due for someone never reminded: nothing due for anyone, and no transaction.
+            return sum([await self._send(row, done, now) for row in rows
+                        if model.plan_reminders(row.starts_at, self.offsets, now, ()).send is not None])
+
+        return await in_batches(self.store, "network_reminder.scan", self.batch, read, visit)
 
     async def _send(self, meeting: Any, done: dict[tuple[str, str], set[int]], now: datetime) -> int:
         meeting_id, case_id, starts_at = meeting.id, meeting.case_id, meeting.starts_at

@@ -217,5 +217,7 @@ async def test_the_plan_as_pdf_and_the_follow_up_list(api: Any) -> None:
         (case, "t1", "Police", "Client")]
     # After the partner's last day of access: told the rule, also for the PDF.
     services.clock.advance(timedelta(days=6))
-    resp = await client.get(f"{base}/plan.pdf", headers=await login(client, "inside"))
-    assert resp.status == 403 and (await resp.json())["error"]["rule_id"] == "network_access_ended"
+    inside_h = await login(client, "inside")
+    for path in ("plan.pdf", "meetings.ics"):
+        resp = await client.get(f"{base}/{path}", headers=inside_h)
+        assert resp.status == 403 and (await resp.json())["error"]["rule_id"] == "network_access_ended"
