@@ -38,6 +38,7 @@ from server.mentoring.service import MentoringService
 from server.messaging.attachments import AttachmentService
 from server.messaging.push import PushService, VapidKey
 from server.messaging.service import MessagingService
+from server.networks.reminders import NetworkReminders
 from server.networks.service import NetworkService
 from server.policy.service import CHANNEL as POLICY_CHANNEL
 from server.policy.service import PolicyService
@@ -176,6 +177,8 @@ def create_app(
     group_live = ws_group.GroupLive(gateway, group_sessions, attendance, sfu, clock)
     # -- case networks (issue 16)
     networks = NetworkService(store, clock, keyring, cases, policy, push=push.notify)
+    # Network meetings are reminded in the appointments' reminder pass too, with its offsets and push.
+    reminders.also.append(NetworkReminders(store, clock, push, networks, offsets=settings.reminder_offsets_s).run_once)
     mentoring = MentoringService(store, clock, keyring, cases)
     evaluation = EvaluationService(store, clock, keyring, checkins)
     registry = build_registry()

@@ -68,7 +68,7 @@ def cmd_demo(settings: Settings) -> bool:
     from server import demo
 
     return asyncio.run(_with_app(settings, lambda s: demo.load(s.identity, s.cases, s.clock, s.groups, s.scheduling,
-                                                                   s.mentoring, s.keyring)))
+                                                                   s.mentoring, s.keyring, s.networks)))
 
 
 def event_loop(kind: str) -> asyncio.AbstractEventLoop:
@@ -96,7 +96,7 @@ def cmd_serve(settings: Settings) -> None:
         print(
             f"Demo data {'loaded' if created else 'already present'}. Sign in at http://{settings.host}:{settings.port}/"
         )
-        print("  users: admin, senior, officer, facilitator, mentor, client1, client2, client3")
+        print("  users: admin, senior, officer, facilitator, mentor, interpreter, police, social, client1 to client5")
         print("  password: tandem-demo   (demo mode only)", flush=True)
     app = create_app(settings)
     app.cleanup_ctx.append(gc_pauses.keeper())  # no long GC pauses with many connections open

@@ -1,5 +1,6 @@
-"""Demo data: one office, one user per role, three clients with the flags the CEP
-rules act on, and a mentoring period about to end. Built through the same action functions as production data. Demo
+"""Demo data: one office, one user per role, five clients with the flags the CEP
+rules act on, a mentoring period about to end and a case network in each TUKO stage
+(``demo_networks.py``). Built through the same action functions as production data. Demo
 accounts are marked ``is_demo``; the server refuses them outside demo mode.
 
 Eight more clients (no sign-in) carry a month of check-in history for the evaluation figures
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from server import demo_networks
 from server.cases.service import CaseService
 from server.clock import Clock
 from server.crypto.keyring import Keyring
@@ -21,6 +23,7 @@ from server.identity import store as identity_store
 from server.identity.model import Actor, Role
 from server.identity.service import IdentityService
 from server.mentoring.service import MentoringService
+from server.networks.service import NetworkService
 from server.scheduling.model import Kind
 from server.scheduling.service import NewAppointment, SchedulingService
 
@@ -50,7 +53,7 @@ NORTH = (
 
 async def load(identity: IdentityService, cases: CaseService, clock: Clock, groups: GroupService | None = None,
                scheduling: SchedulingService | None = None, mentoring: MentoringService | None = None,
-               keyring: Keyring | None = None) -> bool:
+               keyring: Keyring | None = None, networks: NetworkService | None = None) -> bool:
     """Create the demo world; False when it already exists."""
     async with identity.store.read("demo.check") as conn:
         if await identity_store.user_by_username(conn, "admin") is not None:
@@ -81,7 +84,7 @@ async def load(identity: IdentityService, cases: CaseService, clock: Clock, grou
         password=PASSWORD,
         is_demo=True,
     )
-    await cases.create_case(
+    c3 = await cases.create_case(
         senior,
         client_username="client3",
         client_display_name="Ion Client",
@@ -93,6 +96,11 @@ async def load(identity: IdentityService, cases: CaseService, clock: Clock, grou
         password=PASSWORD,
         is_demo=True,
     )
+    # Two more clients on domestic-violence cases, for the case networks (issue 16).
+    c4, c5 = [await cases.create_case(senior, client_username=username, client_display_name=name,
+                                      officer_id=ids["officer"], domestic_violence=True, password=PASSWORD,
+                                      is_demo=True)
+              for username, name in (("client4", "Marta Client"), ("client5", "Andres Client"))]
     await cases.record_face_to_face(
         officer, c1.case_id, met_at=clock.now() - timedelta(days=7), location="Demo Probation Office, room 2"
     )
@@ -125,6 +133,15 @@ async def load(identity: IdentityService, cases: CaseService, clock: Clock, grou
         await scheduling.create(officer, c2.case_id, NewAppointment(
             kind=Kind.IN_PERSON, starts_at=week, ends_at=week + timedelta(hours=1),
             location="Demo Probation Office, room 2"))
+    if networks is not None:
+        partners = {username: await identity.create_user(None, username=username, display_name=name,
+                                                         role=Role.PARTNER, office_id=None, password=PASSWORD,
+                                                         is_demo=True)
+                    for username, name, _ in demo_networks.PARTNERS}
+        await demo_networks.load(networks, clock, officer, partners, {
+            "notice_and_inform": (c3.case_id, c3.client_id), "share_and_evaluate": (c4.case_id, c4.client_id),
+            "make_a_plan": (c5.case_id, c5.client_id),
+            "coordinated_case_management": (c2.case_id, c2.client_id)})
     if keyring is not None:
         history_cases = [await cases.create_case(senior, client_username=username, client_display_name=name,
                                         officer_id=ids["officer"], language=language, low_digital_access=low,

@@ -1,6 +1,7 @@
 // Landing page for a person under supervision, on a phone: who their officer is and
 // whether they can have check-ins remotely yet, and if not, why; their appointments and
-// reminders; their programme group's sessions and agreement; and their messages.
+// reminders; their programme group's sessions and agreement; their case network when they are a
+// member of it; and their messages.
 import { h } from "../shared/dom.js";
 import { pageHeading, loadInto, signedInAs } from "../shared/ui.js";
 import { remoteStatus, reasonOf } from "../shared/remote.js";
@@ -10,6 +11,7 @@ import { remindersCard } from "../shared/appointments.js";
 import { upcomingCard } from "./appointments.js";
 import { myGroupsCard } from "./groups.js";
 import { pushCard } from "../shared/push.js";
+import { myNetworkCard } from "./network.js";
 
 /**
  * What the client cannot do yet and why, in their words: video check-ins and writing to
@@ -32,7 +34,8 @@ function unavailable(mine, t) {
     h("p", { class: "hint" }, t("client.unavailable_next")));
 }
 
-export async function render(view, { me, api, t }) {
+export async function render(view, ctx) {
+  const { me, api, t } = ctx;
   const slot = h("div", { class: "stack" });
   const messages = messagesCard(me);
   const myData = myDataCard(api, t);
@@ -40,8 +43,9 @@ export async function render(view, { me, api, t }) {
   const groups = myGroupsCard(api, t);
   const reminders = remindersCard(api);
   const push = pushCard(api);
+  const network = myNetworkCard(ctx);
   view.append(pageHeading(t("home.greeting", { name: me.display_name })), signedInAs(me), reminders.card,
-    upcoming.card, groups.card, slot, messages.card, push.card, myData.card);
+    upcoming.card, groups.card, slot, network.card, messages.card, push.card, myData.card);
   const load = async () => {
     const mine = await loadInto(slot, () => api.get("/api/my/case"), load);
     if (!mine) return;
@@ -55,5 +59,5 @@ export async function render(view, { me, api, t }) {
         unavailable(mine, t),
         mine.low_digital_access ? h("p", { class: "note" }, t("client.alternatives")) : null));
   };
-  await Promise.all([load(), messages.loaded, myData.loaded, upcoming.loaded, groups.loaded, reminders.loaded, push.loaded]);
+  await Promise.all([load(), messages.loaded, myData.loaded, upcoming.loaded, groups.loaded, reminders.loaded, push.loaded, network.loaded]);
 }

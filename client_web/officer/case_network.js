@@ -2,37 +2,19 @@
 // their agency and last day, schedule a network meeting, record the common assessment and the
 // decision, write and send the risk-reduction plan (or a new version of it), and close the
 // process with a conclusion. What each stage allows is the server's table; a refusal is shown
-// with the server's reason and rule.
+// with the server's reason and rule. The client is invited like a partner; on a case with a
+// victim-protection flag only with a written reason why it is safe (rule victim_protection).
+// The case leader sees the current plan's overdue tasks at the top.
 import { h, append } from "../shared/dom.js";
 import { ApiError } from "../shared/api.js";
 import { field, selectField, errorBox } from "../shared/ui.js";
 import { actionForm } from "../shared/forms.js";
+import { formatDate } from "../shared/i18n.js";
 import { answersOf, dayFromNow, instant, localFromNow, processView, questionFields, stageText, textField }
   from "../shared/networks.js";
+import { planForm } from "./network_plan.js";
 
 const value = (id) => document.getElementById(id).value.trim();
-
-function planForm(id, process, ctx, send, label) {
-  const { t, me } = ctx;
-  const owners = [[me.id, t("network.case_leader")], ...process.members.filter((m) => !m.ended_at)
-    .map((m) => [m.user_id, m.agency])];
-  return actionForm(id, [
-    textField(`${id}-task`, t("network.task_text"), "8000"),
-    selectField(`${id}-owner`, t("network.task_owner"), owners, owners[owners.length - 1][0]),
-    field(`${id}-due`, t("network.task_due"), { type: "date", required: true, value: dayFromNow(7) }),
-    field(`${id}-task2`, t("network.task_text_more"), { type: "text", maxlength: "8000" }),
-    field(`${id}-next`, t("network.next_meeting"), { type: "datetime-local", required: true, value: localFromNow(14) }),
-    textField(`${id}-touch`, t("network.keep_in_touch"), "8000"),
-  ], label, {
-    body: () => ({
-      tasks: [{ text: value(`${id}-task`), owner_id: value(`${id}-owner`), due_on: value(`${id}-due`) },
-        ...(value(`${id}-task2`) ? [{ text: value(`${id}-task2`), owner_id: me.id, due_on: value(`${id}-due`) }]
-          : [])],
-      next_meeting_at: instant(`${id}-next`), keep_in_touch: value(`${id}-touch`) }),
-    send,
-    done: () => ctx.reloadNetwork(t("network.saved")),
-  });
-}
 
 function steps(network, file, ctx) {
   const { t, api } = ctx;
@@ -48,14 +30,19 @@ function steps(network, file, ctx) {
       textField("network-noticed-by", t("network.noticed_by"))], t("network.raise"), {
       body: () => ({ noticed: value("network-noticed"), noticed_by: value("network-noticed-by") }),
       send: (b) => api.post(`/api/cases/${c}/network/concerns`, b), done: done("network.raised") }),
-    open && partners.length ? [h("h3", {}, t("network.invite")),
+    open ? [h("h3", {}, t("network.invite")),
       actionForm("network-invite", [
-        selectField("network-partner", t("case.choose_partner"), partners.map((p) => [p.id, p.display_name])),
+        selectField("network-partner", t("case.choose_partner"), [...partners.map((p) => [p.id, p.display_name]),
+          [file.client.id, t("network.the_client", { name: file.client.display_name })]]),
         textField("network-agency", t("network.agency")),
-        field("network-ends", t("network.ends_on"), { type: "date", required: true, value: dayFromNow(90) })],
+        field("network-ends", t("network.ends_on"), { type: "date", required: true, value: dayFromNow(90) }),
+        h("div", { class: "field" }, h("label", { for: "network-safety" }, t("network.safety_reason")),
+          h("p", { class: "hint", id: "network-safety-hint" }, t("network.safety_reason_hint")),
+          h("textarea", { id: "network-safety", name: "network-safety", maxlength: "2000", rows: "2",
+            "aria-describedby": "network-safety-hint" }))],
       t("network.invite"), {
         body: () => ({ user_id: value("network-partner"), agency: value("network-agency"),
-          ends_on: value("network-ends") }),
+          ends_on: value("network-ends"), safety_reason: value("network-safety") }),
         send: (b) => api.post(`/api/cases/${c}/network/members`, b), done: done("network.invited") })] : null,
     open ? [h("h3", {}, t("network.meeting")),
       actionForm("network-meeting", [
@@ -63,10 +50,12 @@ function steps(network, file, ctx) {
           value: localFromNow(2) }),
         selectField("network-meeting-mode", t("network.mode"), [["in_person", t("network.in_person")],
           ["video", t("network.video")]], "in_person"),
-        field("network-meeting-place", t("network.place"), { type: "text", maxlength: "200" })],
+        field("network-meeting-place", t("network.place"), { type: "text", maxlength: "200" }),
+        field("network-meeting-minutes", t("network.minutes"), { type: "number", min: "15", max: "480",
+          required: true, value: "60", inputmode: "numeric" })],
       t("network.schedule"), {
         body: () => ({ starts_at: instant("network-meeting-at"), mode: value("network-meeting-mode"),
-          place: value("network-meeting-place") }),
+          place: value("network-meeting-place"), minutes: Number(value("network-meeting-minutes")) }),
         send: (b) => api.post(`/api/cases/${c}/network/meetings`, b), done: done("network.scheduled") })] : null,
     stage === "share_and_evaluate" ? [h("h3", {}, t("network.assessment")),
       actionForm("network-assessment", [...questionFields("network-assess", t),
@@ -97,6 +86,16 @@ function steps(network, file, ctx) {
   ];
 }
 
+/** The case leader's overdue tasks of the current plan (they are also on the follow-up list). */
+function overdueList(overdue, process, t) {
+  const agency = (id) => (process.members.find((m) => m.user_id === id) || {}).agency || t("network.case_leader");
+  return h("div", { class: "note stack", id: "network-overdue" },
+    h("h3", { id: "network-overdue-title" }, t("network.overdue")),
+    h("ul", { class: "plain", "aria-labelledby": "network-overdue-title" }, overdue.map((task) =>
+      h("li", { "data-overdue-task": task.id }, h("strong", {}, task.text), " · ", agency(task.owner_id), " · ",
+        t("network.due", { date: formatDate(task.due_on) }), " · ", t(`network.task.${task.state}`)))));
+}
+
 /** The card and a promise settled once the network is shown. */
 export function networkCard(file, ctx) {
   const { t, api } = ctx;
@@ -117,7 +116,8 @@ export function networkCard(file, ctx) {
     const process = network ? network.processes[network.processes.length - 1] : null;
     slot.replaceChildren();
     append(slot, [h("p", { id: "case-network-stage" }, stageText(process ? process.stage : null, t)),
-      process ? processView(process, t, ctx.me.id) : null, steps(network, file, { ...ctx, reloadNetwork: load })]);
+      network && network.overdue.length ? overdueList(network.overdue, process, t) : null,
+      process ? processView(process, t, ctx.me.id, file.case_id) : null, steps(network, file, { ...ctx, reloadNetwork: load })]);
     if (said) status.textContent = said;
   };
   return { card, loaded: load() };

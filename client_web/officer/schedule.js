@@ -2,7 +2,8 @@
 // to schedule one (or a weekly series) for a client on their caseload, cancelling, and the
 // follow-up list: appointments whose window closed with nothing recorded, where the
 // outcome is recorded (a video one's with its check-in's evidence and suggestion), with the
-// absences from confirmed group registers beside it (./group_attendance.js). A refusal (face_to_face_first, alternatives) is shown with its rule.
+// absences from confirmed group registers beside it (./group_attendance.js), and overdue case network tasks
+// (./network_followup.js). A refusal (face_to_face_first, alternatives) is shown with its rule.
 import { h } from "../shared/dom.js";
 import { pageHeading, loadInto, errorBox, field, selectField as select } from "../shared/ui.js";
 import {
@@ -10,6 +11,7 @@ import {
 } from "../shared/appointments.js";
 import { checkinOutcome, outcomeForm } from "../checkin/outcome.js";
 import { groupAbsencesCard } from "./group_attendance.js";
+import { networkFollowUpCard } from "./network_followup.js";
 
 const KINDS = ["in_person", "video", "phone"];
 const DURATIONS = [30, 45, 60, 90];
@@ -259,6 +261,7 @@ export async function render(view, ctx) {
       t(mode === "week" ? "schedule.next_week" : "schedule.next_day")));
   const rangeTitle = h("h2", { id: "range-title" });
   const absences = groupAbsencesCard(api, t);
+  const networkTasks = networkFollowUpCard(api, t);
   view.append(pageHeading(t("schedule.title")), status, nav,
     h("section", { class: "card", "aria-labelledby": "range-title" }, rangeTitle, listSlot),
     formSlot,
@@ -267,7 +270,7 @@ export async function render(view, ctx) {
     h("section", { class: "card", id: "followups-card", "aria-labelledby": "followups-title" },
       h("h2", { id: "followups-title" }, t("schedule.followups")),
       h("p", { class: "hint" }, t("schedule.followups_hint")), followSlot),
-    absences.card);
+    absences.card, networkTasks.card);
 
   const cancel = async (a, scope) => {
     try {
@@ -347,5 +350,5 @@ export async function render(view, ctx) {
     }
   };
   window.addEventListener("tandem:alerts", refreshStates);
-  await Promise.all([loadList(), loadFollowUps(), loadForm(), absences.loaded]);
+  await Promise.all([loadList(), loadFollowUps(), loadForm(), absences.loaded, networkTasks.loaded]);
 }

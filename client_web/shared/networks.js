@@ -2,7 +2,8 @@
 // their agency and last day, the meetings, and the current plan with its tasks and who
 // acknowledged it. Shared by the officer's case page and the partner's home.
 import { h } from "./dom.js";
-import { formatDate, formatTime } from "./i18n.js";
+import { formatDate } from "./i18n.js";
+import { dayAndTime } from "./appointments.js";
 import { details, field } from "./ui.js";
 
 /** The common assessment's questions, in order (TUKO stage 2): `QUESTIONS` in server/networks/model.py. */
@@ -49,35 +50,58 @@ function memberName(process, id, t) {
   return m ? m.agency : t("network.case_leader");
 }
 
-/** The process: stage, members, meetings, the current plan's tasks. */
-export function processView(process, t, me) {
+/** The PDF of a sent version of the plan. */
+export function planPdfUrl(caseId, version) {
+  return `/api/cases/${encodeURIComponent(caseId)}/network/plan.pdf?version=${version}`;
+}
+
+function taskList(process, plan, t, me, current) {
+  return h("ul", { class: `plain stack ${current ? "network-tasks" : "network-earlier-tasks"}` },
+    plan.tasks.map((task) => h("li", { [current ? "data-task" : "data-earlier-task"]: task.id, "data-state": task.state, "data-mine": String(task.owner_id === me) },
+  h("strong", {}, task.text), " · ", memberName(process, task.owner_id, t), " · ",
+  t("network.due", { date: formatDate(task.due_on) }), " · ",
+  h("span", { class: "task-state" }, t(`network.task.${task.state}`)),
+  task.notes.length ? h("span", { class: "muted" }, ` · ${task.notes[task.notes.length - 1].note}`) : null)));
+}
+
+function planView(process, plan, t, me, caseId, current) {
+  const titleId = `network-plan-${process.number}-${plan.version}-title`;
+  return h("div", { class: "stack network-plan", "data-version": String(plan.version) },
+    h(current ? "h3" : "h4", { id: titleId }, t("network.plan_version", { version: String(plan.version) })),
+    details([
+      plan.crisis ? [t("network.crisis"), t("network.crisis_yes")] : null,
+      [t("network.next_meeting"), dayAndTime(plan.next_meeting_at)],
+      [t("network.keep_in_touch"), plan.keep_in_touch],
+      [t("network.acknowledged"), String(Object.keys(plan.acknowledged).length)],
+    ]),
+    taskList(process, plan, t, me, current),
+    caseId ? h("p", {}, h("a", { class: "text-link network-pdf", href: planPdfUrl(caseId, plan.version),
+      download: `risk-reduction-plan-v${plan.version}.pdf`, "aria-describedby": titleId }, t("network.pdf"))) : null);
+}
+
+/** The process: stage, members, meetings, the current plan's tasks, earlier versions of the plan. */
+export function processView(process, t, me, caseId = null) {
   const plan = process.plans.length ? process.plans[process.plans.length - 1] : null;
+  const earlier = process.plans.slice(0, -1).reverse();
   return h("div", { class: "stack", "data-process": String(process.number), "data-stage": process.stage },
     details([
       [t("network.stage"), h("span", { class: "network-stage" }, stageText(process.stage, t))],
       [t("network.members"), process.members.length ? h("ul", { class: "plain network-members" },
-        process.members.map((m) => h("li", { "data-member": m.user_id },
+        process.members.map((m) => h("li", { "data-member": m.user_id, "data-kind": m.kind },
           `${m.agency} · ${t("network.until", { date: formatDate(m.ends_on) })}`)))
         : t("network.no_members")],
-      process.meetings.length ? [t("network.meetings"), h("ul", { class: "plain" }, process.meetings.map((m) =>
-        h("li", {}, `${formatDate(m.starts_at)} ${formatTime(m.starts_at)} · ${m.place || t("network.video")}`)))]
+      process.meetings.length ? [t("network.meetings"), h("ul", { class: "plain network-meetings" },
+        process.meetings.map((m) => h("li", { "data-meeting": m.id },
+          `${dayAndTime(m.starts_at)} · ${m.place || t("network.video")}`))),
+      caseId && process.stage !== "closed" ? h("a", { class: "text-link network-ics",
+        href: `/api/cases/${encodeURIComponent(caseId)}/network/meetings.ics`, download: "network-meetings.ics" },
+      t("network.meetings_ics")) : null]
         : null,
       process.conclusion ? [t("network.conclusion"), process.conclusion] : null,
     ]),
-    plan ? h("div", { class: "stack network-plan" },
-      h("h3", {}, t("network.plan_version", { version: String(plan.version) })),
-      details([
-        [t("network.next_meeting"), `${formatDate(plan.next_meeting_at)} ${formatTime(plan.next_meeting_at)}`],
-        [t("network.keep_in_touch"), plan.keep_in_touch],
-        [t("network.acknowledged"), String(Object.keys(plan.acknowledged).length)],
-      ]),
-      h("ul", { class: "plain stack network-tasks" }, plan.tasks.map((task) => h("li", {
-        "data-task": task.id, "data-state": task.state, "data-mine": String(task.owner_id === me) },
-      h("strong", {}, task.text), " · ", memberName(process, task.owner_id, t), " · ",
-      t("network.due", { date: formatDate(task.due_on) }), " · ",
-      h("span", { class: "task-state" }, t(`network.task.${task.state}`)),
-      task.notes.length ? h("span", { class: "muted" }, ` · ${task.notes[task.notes.length - 1].note}`) : null))))
-      : null);
+    plan ? planView(process, plan, t, me, caseId, true) : null,
+    earlier.length ? h("details", { class: "network-earlier" }, h("summary", {}, t("network.earlier_versions")),
+      earlier.map((p) => planView(process, p, t, me, caseId, false))) : null);
 }
 
 /** A labelled text input with a length limit. */

@@ -151,7 +151,15 @@ class AccessEnded:
     user_ids: tuple[str, ...]
 
 
-Effect = Notify | MemberJoined | AccessEnded
+@dataclass(frozen=True)
+class MeetingScheduled:
+    """A network meeting to remind its members of."""
+
+    meeting_id: str
+    starts_at: datetime
+
+
+Effect = Notify | MemberJoined | AccessEnded | MeetingScheduled
 
 
 @dataclass(frozen=True)
@@ -165,8 +173,9 @@ class Network:
     """One case's network: its processes, the current one last. ``state`` is what is stored."""
 
     def __init__(self, state: NetworkState, *, max_text: int = 8000, max_tasks: int = 40,
-                 max_members: int = 40, max_access_days: int = 365, max_meeting_days: int = 180) -> None:
-        if min(max_text, max_tasks, max_members, max_access_days, max_meeting_days) < 1:
+                 max_members: int = 40, max_access_days: int = 365, max_meeting_days: int = 180,
+                 max_crisis_days: int = 14) -> None:
+        if min(max_text, max_tasks, max_members, max_access_days, max_meeting_days, max_crisis_days) < 1:
             raise ValueError("network limits are positive")
         self.state = state
         self.max_text = max_text
@@ -174,6 +183,7 @@ class Network:
         self.max_members = max_members
         self.max_access_days = max_access_days
         self.max_meeting_days = max_meeting_days
+        self.max_crisis_days = max_crisis_days
 
     @classmethod
     def new(cls, case_id: str, **limits: int) -> Network:
@@ -282,7 +292,7 @@ class Network:
         return tuple(m.user_id for m in process.members if m.active(now) and m.user_id != actor.user_id)
 
     def _plan(self, actor: NetworkActor, now: datetime, process: Process, *, version: int,
-              tasks: list[TaskDraft], next_meeting_at: datetime, keep_in_touch: str) -> Plan:
+              tasks: list[TaskDraft], next_meeting_at: datetime, keep_in_touch: str, crisis: bool) -> Plan:
         if not tasks:
             raise BadRequest("A plan has at least one task")
         if len(tasks) > self.max_tasks:
@@ -296,11 +306,13 @@ class Network:
                 raise BadRequest("Each task is owned by a member of the network (or the case leader)")
             if draft.due_on < now.date():
                 raise BadRequest("A task's due date is today or later")
+            if crisis and draft.due_on > now.date() + timedelta(days=self.max_crisis_days):
+                raise BadRequest(f"In a crisis each task is due within {self.max_crisis_days} days")
             written.append(Task(id=f"t{i}", text=self._text("A task", draft.text), owner_id=draft.owner_id,
                                 due_on=draft.due_on))
         return Plan(version=version, written_by=actor.user_id, written_at=now, tasks=written,
-                    next_meeting_at=next_meeting_at, keep_in_touch=self._text("How members keep in touch",
-                                                                               keep_in_touch))
+                    next_meeting_at=next_meeting_at, crisis=crisis,
+                    keep_in_touch=self._text("How members keep in touch", keep_in_touch))
 
     # -- events -------------------------------------------------------------------------
 
@@ -345,8 +357,11 @@ class Network:
         return [MemberJoined(user_id, kind, member.agency, ends_on), Notify((user_id,), "invited")]
 
     def schedule_meeting(self, actor: NetworkActor, now: datetime, *, meeting_id: str, starts_at: datetime,
-                         mode: Literal["video", "in_person"], place: str | None = None) -> list[Effect]:
+                         mode: Literal["video", "in_person"], place: str | None = None,
+                         minutes: int = 60) -> list[Effect]:
         after = self._authorise(actor, "schedule_meeting", now)
+        if not 15 <= minutes <= 480:
+            raise BadRequest("A meeting lasts from 15 minutes to 8 hours")
         current = self.current
         assert current is not None
         if not now < starts_at <= now + timedelta(days=self.max_meeting_days):
@@ -355,9 +370,9 @@ class Network:
             raise BadRequest("An in-person meeting needs a place")
         current.meetings.append(Meeting(id=meeting_id, starts_at=starts_at, mode=mode,
                                         place=self._text("The place", place) if place else None,
-                                        scheduled_by=actor.user_id, scheduled_at=now))
+                                        scheduled_by=actor.user_id, scheduled_at=now, minutes=minutes))
         self._move(current, after, now)
-        return [Notify(self._others(current, actor, now), "meeting")]
+        return [Notify(self._others(current, actor, now), "meeting"), MeetingScheduled(meeting_id, starts_at)]
 
     def record_view(self, actor: NetworkActor, now: datetime, *, answers: dict[str, str]) -> list[Effect]:
         """A member's view on the common assessment's questions; a later one replaces theirs."""
@@ -384,13 +399,13 @@ class Network:
         return [Notify(self._others(current, actor, now), "assessment")]
 
     def write_plan(self, actor: NetworkActor, now: datetime, *, tasks: list[TaskDraft], next_meeting_at: datetime,
-                   keep_in_touch: str) -> list[Effect]:
+                   keep_in_touch: str, crisis: bool = False) -> list[Effect]:
         """Write (or rewrite) the draft of the first plan; nobody but the leader sees a draft."""
         self._authorise(actor, "write_plan", now)
         current = self.current
         assert current is not None
         current.draft = self._plan(actor, now, current, version=0, tasks=tasks, next_meeting_at=next_meeting_at,
-                                   keep_in_touch=keep_in_touch)
+                                   keep_in_touch=keep_in_touch, crisis=crisis)
         return []
 
     def send_plan(self, actor: NetworkActor, now: datetime) -> list[Effect]:
@@ -406,13 +421,13 @@ class Network:
         return [Notify(self._others(current, actor, now), "plan")]
 
     def revise_plan(self, actor: NetworkActor, now: datetime, *, tasks: list[TaskDraft], next_meeting_at: datetime,
-                    keep_in_touch: str) -> list[Effect]:
+                    keep_in_touch: str, crisis: bool = False) -> list[Effect]:
         """A new version of the plan, sent at once; the earlier versions stay as they were."""
         self._authorise(actor, "revise_plan", now)
         current = self.current
         assert current is not None
         plan = self._plan(actor, now, current, version=len(current.plans) + 1, tasks=tasks,
-                          next_meeting_at=next_meeting_at, keep_in_touch=keep_in_touch)
+                          next_meeting_at=next_meeting_at, keep_in_touch=keep_in_touch, crisis=crisis)
         plan.sent_at = now
         current.plans.append(plan)
         return [Notify(self._others(current, actor, now), "plan")]

@@ -62,6 +62,7 @@ class Meeting(msgspec.Struct, kw_only=True):
     place: str | None
     scheduled_by: str
     scheduled_at: datetime
+    minutes: int = 60  # how long it is planned to last (for calendars)
 
 
 class View(msgspec.Struct, kw_only=True):
@@ -102,6 +103,8 @@ class Plan(msgspec.Struct, kw_only=True):
     tasks: list[Task]
     next_meeting_at: datetime
     keep_in_touch: str
+    #: A plan for a crisis: its tasks are due in days, not weeks (TUKO stage 3).
+    crisis: bool = False
     sent_at: datetime | None = None
     acknowledged: dict[str, datetime] = msgspec.field(default_factory=dict)
 

@@ -19,9 +19,10 @@ rule (``network_member_only``, ``network_access_ended``, ``victim_protection``, 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 import msgspec
@@ -37,10 +38,11 @@ from server.identity.model import Actor, Role
 from server.identity.scope import followup_scope, in_scope
 from server.ids import new_id
 from server.messaging import store as messaging_store
-from server.networks import store
+from server.networks import pdf, store
 from server.networks.machine import (
     AccessEnded,
     Effect,
+    MeetingScheduled,
     MemberJoined,
     Network,
     NetworkActor,
@@ -51,6 +53,7 @@ from server.networks.model import NetworkState, Process, Stage
 from server.policy.facts import READ_NETWORK, WRITE_NETWORK, NetworkFacts
 from server.policy.rules.networks import victim_protection
 from server.policy.service import PolicyService
+from server.scheduling import ics
 from server.store.tx import Store
 
 CATEGORY = "network_records"
@@ -88,18 +91,22 @@ class NetworkService:
     async def _load(self, conn: AsyncConnection, by: Actor, case_id: str) -> Loaded:
         view = await self.cases.view(conn, case_id)
         row = await store.network_of_case(conn, case_id)
-        state = NetworkState(case_id=case_id)
-        if row is not None:
-            try:
-                blob = await self.keyring.decrypt(conn, key_id=row.key_id, blob=row.body,
-                                                  aad=store.body_aad(row.id, case_id))
-                state = msgspec.json.decode(blob, type=NetworkState)
-            except KeyShredded:
-                pass  # shredded by retention: the network's records no longer exist
+        state = await self._state(conn, row, case_id)
         # The case leader: whoever may change the case (its officer, or a senior of its office when
         # the scope policy lets seniors act on their office's cases).
         leader = by.role in (Role.OFFICER, Role.SENIOR_OFFICER) and self.cases.decide(by, "write_case", view).allowed
         return Loaded(view, row, Network(state, **self._limits()), NetworkActor(by.user_id, leader))
+
+    async def _state(self, conn: AsyncConnection, row: Any, case_id: str) -> NetworkState:
+        """The network's document (empty before the first concern, or once retention shredded it)."""
+        if row is not None:
+            try:
+                blob = await self.keyring.decrypt(conn, key_id=row.key_id, blob=row.body,
+                                                  aad=store.body_aad(row.id, case_id))
+                return msgspec.json.decode(blob, type=NetworkState)
+            except KeyShredded:
+                pass  # shredded by retention: the network's records no longer exist
+        return NetworkState(case_id=case_id)
 
     def _require(self, by: Actor, loaded: Loaded, action: str) -> None:
         """The ``networks`` rule, on the actor's place in the current process."""
@@ -142,6 +149,9 @@ class NetworkService:
                                           agency=effect.agency, ends_on=effect.ends_on, at=now)
                 await messaging_store.ensure_conversation(conn, kind="network", case_id=case_id,
                                                           user_ids=[officer_id, effect.user_id], at=now)
+            elif isinstance(effect, MeetingScheduled):
+                await store.insert_meeting(conn, id=effect.meeting_id, case_id=case_id, starts_at=effect.starts_at,
+                                           created_at=now)
             elif isinstance(effect, AccessEnded):
                 await store.end_members(conn, case_id, effect.user_ids, now)
                 conversation = await messaging_store.conversation_for_case(conn, case_id, "network")
@@ -203,10 +213,11 @@ class NetworkService:
             safety_reason=safety_reason), {"member_id": user_id, "kind": kind, "ends_on": ends_on.isoformat()})
 
     async def schedule_meeting(self, by: Actor, case_id: str, *, starts_at: datetime,
-                               mode: Literal["video", "in_person"], place: str | None = None) -> str:
+                               mode: Literal["video", "in_person"], place: str | None = None,
+                               minutes: int = 60) -> str:
         meeting_id = new_id()
         await self._act(by, case_id, "schedule_meeting", lambda net, actor, now: net.schedule_meeting(
-            actor, now, meeting_id=meeting_id, starts_at=starts_at, mode=mode, place=place),
+            actor, now, meeting_id=meeting_id, starts_at=starts_at, mode=mode, place=place, minutes=minutes),
             {"meeting_id": meeting_id, "starts_at": starts_at.isoformat(), "mode": mode})
         return meeting_id
 
@@ -220,17 +231,17 @@ class NetworkService:
             actor, now, answers=answers, decision=decision), {"decision": decision})
 
     async def write_plan(self, by: Actor, case_id: str, *, tasks: list[TaskDraft], next_meeting_at: datetime,
-                         keep_in_touch: str) -> None:
+                         keep_in_touch: str, crisis: bool = False) -> None:
         await self._act(by, case_id, "write_plan", lambda net, actor, now: net.write_plan(
-            actor, now, tasks=tasks, next_meeting_at=next_meeting_at, keep_in_touch=keep_in_touch))
+            actor, now, tasks=tasks, next_meeting_at=next_meeting_at, keep_in_touch=keep_in_touch, crisis=crisis))
 
     async def send_plan(self, by: Actor, case_id: str) -> None:
         await self._act(by, case_id, "send_plan", lambda net, actor, now: net.send_plan(actor, now))
 
     async def revise_plan(self, by: Actor, case_id: str, *, tasks: list[TaskDraft], next_meeting_at: datetime,
-                          keep_in_touch: str) -> None:
+                          keep_in_touch: str, crisis: bool = False) -> None:
         await self._act(by, case_id, "revise_plan", lambda net, actor, now: net.revise_plan(
-            actor, now, tasks=tasks, next_meeting_at=next_meeting_at, keep_in_touch=keep_in_touch))
+            actor, now, tasks=tasks, next_meeting_at=next_meeting_at, keep_in_touch=keep_in_touch, crisis=crisis))
 
     async def acknowledge_plan(self, by: Actor, case_id: str, *, version: int) -> None:
         await self._act(by, case_id, "acknowledge_plan", lambda net, actor, now: net.acknowledge_plan(
@@ -281,6 +292,31 @@ class NetworkService:
         """Every sent version of the current process's plan, oldest first (old ones stay readable)."""
         return list((await self.read(by, case_id))["processes"][-1]["plans"])
 
+    async def meetings_ics(self, by: Actor, case_id: str) -> str:
+        """The current process's meetings as iCalendar (RFC 5545) for the reader's calendar: no
+        names, no case details, only when, how and where. Read, and audited, as the network is."""
+        process = (await self.read(by, case_id))["processes"][-1]
+        stamp = self.clock.now()
+        events = [ics.Event(uid=f"{m['id']}@tandem", starts_at=datetime.fromisoformat(m["starts_at"]),
+                            ends_at=datetime.fromisoformat(m["starts_at"]) + timedelta(minutes=m["minutes"]),
+                            summary="Case network meeting" + (" (video, in Tandem)" if m["mode"] == "video"
+                                                               else " (in person)"),
+                            location=m["place"], stamp=stamp, cancelled=process["stage"] == Stage.CLOSED.value)
+                  for m in process["meetings"]]
+        return ics.calendar(events, name="Tandem case network")
+
+    async def plan_pdf(self, by: Actor, case_id: str, *, version: int | None = None) -> tuple[int, bytes]:
+        """A sent version of the current process's plan (the latest by default) as a PDF, with
+        its labels in the reader's language. Read, and audited, as the network is."""
+        process = (await self.read(by, case_id))["processes"][-1]
+        plans = {p["version"]: p for p in process["plans"]}
+        chosen = plans.get(version if version is not None else max(plans, default=0))
+        if chosen is None:
+            raise NotFound("No such version of the plan" if version is not None else "No plan has been sent yet")
+        # Off the event loop: a plan of 40 long tasks takes some 10-20 ms to lay out.
+        return int(chosen["version"]), await asyncio.to_thread(pdf.plan_document, chosen, process["members"],
+                                                               locale=by.locale)
+
     async def my_networks(self, by: Actor) -> list[dict[str, Any]]:
         """A partner's (or client's) networks they can open now: ids, stage, agency and end date only.
         Audited: it names cases."""
@@ -288,11 +324,37 @@ class NetworkService:
         async with self.store.write("network.list") as conn:
             rows = [r for r in await store.membership_rows(conn, by.user_id)
                     if r.ended_at is None and r.ends_on is not None and now.date() <= r.ends_on
-                    and r.stage != Stage.CLOSED.value]
+                    and r.stage != Stage.CLOSED.value and await self._opens(conn, by, r)]
             await audit.append(conn, at=now, actor_id=by.user_id, action="network.list", target_type="user",
                                target_id=by.user_id, details={"cases": [r.case_id for r in rows]})
         return [{"network_id": r.id, "case_id": r.case_id, "stage": r.stage, "agency": r.agency,
                  "ends_on": r.ends_on} for r in rows]
+
+    async def meeting_recipients(self, conn: AsyncConnection, case_id: str, meeting_id: str) -> tuple[str, ...]:
+        """Who is reminded of a network meeting now: the case's officer and the members of the
+        process whose access lasts (the client only when the victim-protection rule lets them in);
+        nobody when the meeting is not in the case's open process any more (closed, or shredded)."""
+        now = self.clock.now()
+        view = await self.cases.view(conn, case_id)
+        state = await self._state(conn, await store.network_of_case(conn, case_id), case_id)
+        current = Network(state).current
+        if current is None or current.stage is Stage.CLOSED or all(m.id != meeting_id for m in current.meetings):
+            return ()
+        protected = victim_protection(self.policy.engine.policies.networks, view.facts)
+        members = [m.user_id for m in current.members if m.active(now)
+                   and (m.kind == "partner" or not protected or m.safety_reason)]
+        return tuple(dict.fromkeys([view.row.officer_id, *members]))
+
+    async def _opens(self, conn: AsyncConnection, by: Actor, row: Any) -> bool:
+        """May a member open this network now? Asked in full only for the client (the
+        victim-protection flag may keep them out); a partner's row already says it."""
+        if row.kind != "client":
+            return True
+        try:
+            self._require(by, await self._load(conn, by, row.case_id), READ_NETWORK)
+        except (PolicyRefused, OutOfScope):
+            return False
+        return True
 
     async def follow_up(self, by: Actor) -> list[dict[str, Any]]:
         """Overdue tasks of the networks an officer leads (a senior: their office's), oldest due
@@ -311,8 +373,12 @@ class NetworkService:
                 if not loaded.actor.leader:
                     continue
                 overdue = loaded.network.overdue(now)
+                client = await identity_store.user_by_id(conn, loaded.view.row.client_id)
+                current = loaded.network.current
+                agencies = {m.user_id: m.agency for m in current.members} if current is not None else {}
                 out += [{"case_id": row.case_id, "network_id": row.id, "process": o.process,
-                         "plan_version": o.plan_version, **_plain(o.task)} for o in overdue]
+                         "plan_version": o.plan_version, "client_name": client.display_name if client else "",
+                         "owner_agency": agencies.get(o.task.owner_id), **_plain(o.task)} for o in overdue]
                 await audit.append(conn, at=now, actor_id=by.user_id, action="network.read", target_type="network",
                                    target_id=row.id, case_id=row.case_id, details={"via": "follow_up",
                                                                                     "overdue": len(overdue)})

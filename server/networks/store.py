@@ -10,12 +10,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.cases import store as cases_store
 from server.ids import new_id
 from server.store.schema import cases, network_members, networks
+from server.store.schema_networks import network_meeting_reminders, network_meetings
 
 
 def body_aad(network_id: str, case_id: str) -> bytes:
@@ -72,7 +74,7 @@ async def membership_rows(conn: AsyncConnection, user_id: str) -> list[Any]:
     """The networks a user is a member of (ended or not), with their case's office."""
     return list((await conn.execute(
         select(networks.c.id, networks.c.case_id, networks.c.stage, network_members.c.ends_on,
-               network_members.c.ended_at, network_members.c.agency, cases.c.office_id)
+               network_members.c.ended_at, network_members.c.agency, network_members.c.kind, cases.c.office_id)
         .join(network_members, network_members.c.case_id == networks.c.case_id)
         .join(cases, cases.c.id == networks.c.case_id)
         .where(network_members.c.user_id == user_id)
@@ -90,3 +92,41 @@ async def led_rows(conn: AsyncConnection, *, officer_id: str | None, office_id: 
     if office_id is not None:
         query = query.where(cases.c.office_id == office_id)
     return list((await conn.execute(query)).all())
+
+
+# -- meetings and their reminders -----------------------------------------------------
+
+
+async def insert_meeting(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(network_meetings.insert().values(**values))
+
+
+async def meetings_starting_between(conn: AsyncConnection, start: datetime, end: datetime, limit: int,
+                                    after: tuple[datetime, str] | None = None) -> list[Any]:
+    """Meetings starting in (start, end], in (starts_at, id) order, from after ``after``."""
+    conds = [network_meetings.c.starts_at > start, network_meetings.c.starts_at <= end]
+    if after is not None:
+        conds.append(or_(network_meetings.c.starts_at > after[0],
+                         and_(network_meetings.c.starts_at == after[0], network_meetings.c.id > after[1])))
+    return list((await conn.execute(select(network_meetings).where(*conds).order_by(
+        network_meetings.c.starts_at, network_meetings.c.id).limit(limit))).all())
+
+
+async def meetings_reminded(conn: AsyncConnection, meeting_ids: list[str]) -> dict[tuple[str, str], set[int]]:
+    """(meeting, user) -> offsets already recorded."""
+    out: dict[tuple[str, str], set[int]] = {}
+    if meeting_ids:
+        rows = await conn.execute(select(network_meeting_reminders.c.meeting_id, network_meeting_reminders.c.user_id,
+                                         network_meeting_reminders.c.offset_s)
+                                  .where(network_meeting_reminders.c.meeting_id.in_(meeting_ids)))
+        for r in rows:
+            out.setdefault((r.meeting_id, r.user_id), set()).add(int(r.offset_s))
+    return out
+
+
+async def claim_meeting_reminder(conn: AsyncConnection, *, is_sqlite: bool, **values: Any) -> bool:
+    """Record a reminder unless another node or an earlier run did; True when this call did."""
+    dialect_insert = sqlite.insert if is_sqlite else postgresql.insert
+    stmt = dialect_insert(network_meeting_reminders).values(**values).on_conflict_do_nothing(
+        index_elements=["meeting_id", "user_id", "offset_s"])
+    return bool((await conn.execute(stmt)).rowcount == 1)

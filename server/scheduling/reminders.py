@@ -18,8 +18,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import msgspec
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.audit import store as audit
 from server.bus.base import Bus
@@ -31,6 +33,24 @@ from server.scheduling import model, store
 from server.store.tx import Store
 
 log = logging.getLogger("tandem.reminders")
+
+
+async def in_batches(store_: Store, name: str, batch: int,
+                     read: Callable[[AsyncConnection, tuple[datetime, str] | None], Awaitable[tuple[list[Any], Any]]],
+                     visit: Callable[[list[Any], Any], Awaitable[int]]) -> int:
+    """Scan what starts soon in batches of ``batch``, so a busy day never starves what comes after
+    the first batch: ``read`` (one read transaction) returns a batch of rows in (starts_at, id)
+    order after the given key and whatever else it read with them; ``visit`` sends what is due
+    and says how many. The number sent."""
+    sent = 0
+    after: tuple[datetime, str] | None = None
+    while True:
+        async with store_.read(name) as conn:
+            rows, extra = await read(conn, after)
+        sent += await visit(rows, extra)
+        if len(rows) < batch:
+            return sent
+        after = (rows[-1].starts_at, rows[-1].id)
 
 
 class ReminderService:

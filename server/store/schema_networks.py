@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, LargeBinary, String, Table
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, LargeBinary, String, Table, UniqueConstraint
 
 from server.store.types import ID, UTCDateTime, metadata
 
@@ -22,4 +22,29 @@ networks = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_networks_stage", "stage"),
+)
+
+#: Network meetings in clear for the reminder task: when, of which case. The meeting itself (how,
+#: where, in which process) is the network's document; a reminder asks it before it goes out.
+network_meetings = Table(
+    "network_meetings",
+    metadata,
+    Column("id", ID, primary_key=True),  # the meeting's id in the document
+    Column("case_id", ID, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("starts_at", UTCDateTime, nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+#: One row per (meeting, recipient, offset), inserted before the reminder goes out: as
+#: ``appointment_reminders``, the unique key makes each reminder go out once across restarts and nodes.
+network_meeting_reminders = Table(
+    "network_meeting_reminders",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("meeting_id", ID, ForeignKey("network_meetings.id"), nullable=False),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("offset_s", Integer, nullable=False),
+    Column("delivered", Boolean, nullable=False),  # False: overtaken by a closer reminder, never sent
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("meeting_id", "user_id", "offset_s", name="uq_network_meeting_reminders_once"),
 )

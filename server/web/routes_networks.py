@@ -7,9 +7,12 @@ case outside the caller's scope, whose network they never belonged to, answers 4
 
 from __future__ import annotations
 
+from aiohttp import web
+
 from server.identity.model import Role
 from server.networks.machine import TaskDraft
 from server.web import schemas_networks as n
+from server.web.routes_scheduling import ICS, calendar_response
 from server.web.routing import Call, Permission, Registry
 from server.web.schemas import Created
 from server.web.state import SERVICES
@@ -28,6 +31,7 @@ MINE = Permission("list their case networks", roles=MEMBERS)
 FOLLOW_UP = Permission("follow up the networks they lead", roles=LEADERS)
 
 BASE = "/api/cases/{case_id}/network"
+PDF = ("application/pdf",)
 
 
 def _drafts(tasks: list[n.TaskIn]) -> list[TaskDraft]:
@@ -65,7 +69,8 @@ def register(api: Registry) -> None:
     async def meeting(call: Call[n.ScheduleMeeting]) -> Created:
         b = call.body
         made = await call.request.app[SERVICES].networks.schedule_meeting(
-            call.actor, call.param("case_id"), starts_at=b.starts_at, mode=b.mode, place=b.place or None)
+            call.actor, call.param("case_id"), starts_at=b.starts_at, mode=b.mode, place=b.place or None,
+            minutes=b.minutes)
         return Created(id=made)
 
     @api.route("POST", f"{BASE}/views", permission=VIEW, tag="networks", body=n.RecordView,
@@ -90,7 +95,7 @@ def register(api: Registry) -> None:
         b = call.body
         await call.request.app[SERVICES].networks.write_plan(
             call.actor, call.param("case_id"), tasks=_drafts(b.tasks), next_meeting_at=b.next_meeting_at,
-            keep_in_touch=b.keep_in_touch)
+            keep_in_touch=b.keep_in_touch, crisis=b.crisis)
 
     @api.route("POST", f"{BASE}/plan/send", permission=LEAD, tag="networks",
                summary="Send the plan to the members (they are told without content)")
@@ -105,7 +110,23 @@ def register(api: Registry) -> None:
         b = call.body
         await call.request.app[SERVICES].networks.revise_plan(
             call.actor, call.param("case_id"), tasks=_drafts(b.tasks), next_meeting_at=b.next_meeting_at,
-            keep_in_touch=b.keep_in_touch)
+            keep_in_touch=b.keep_in_touch, crisis=b.crisis)
+
+    @api.route("GET", f"{BASE}/meetings.ics", permission=READ, tag="networks", raw_response=ICS,
+               summary="The current process's network meetings as iCalendar (RFC 5545; audited)")
+    async def meetings_ics(call: Call[None]) -> web.Response:
+        body = await call.request.app[SERVICES].networks.meetings_ics(call.actor, call.param("case_id"))
+        return calendar_response(body, "network-meetings.ics")
+
+    @api.route("GET", f"{BASE}/plan.pdf", permission=READ, tag="networks", raw_response=PDF,
+               query=n.PlanQuery, summary="A sent version of the plan as a PDF (?version=N, the latest by default; "
+                                          "audited)")
+    async def plan_pdf(call: Call[None]) -> web.Response:
+        version, body = await call.request.app[SERVICES].networks.plan_pdf(
+            call.actor, call.param("case_id"), version=call.query.version)
+        return web.Response(body=body, content_type="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="risk-reduction-plan-v{version}.pdf"',
+            "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
     @api.route("POST", f"{BASE}/plan/acknowledgement", permission=ACKNOWLEDGE, tag="networks",
                body=n.Acknowledge, summary="A member acknowledges the current version of the plan",

@@ -35,6 +35,7 @@ class ScheduleMeeting(Strict, kw_only=True):
     starts_at: datetime
     mode: Literal["video", "in_person"]
     place: Annotated[str, Meta(max_length=200)] = ""
+    minutes: Annotated[int, Meta(ge=15, le=480)] = 60
 
 
 class RecordView(Strict, kw_only=True):
@@ -56,10 +57,15 @@ class WritePlan(Strict, kw_only=True):
     tasks: Annotated[list[TaskIn], Meta(min_length=1, max_length=40)]
     next_meeting_at: datetime
     keep_in_touch: Text
+    crisis: bool = False  # a crisis plan: its tasks are due within days, not weeks
 
 
 class Acknowledge(Strict, kw_only=True):
     version: Annotated[int, Meta(ge=1, le=10_000)]
+
+
+class PlanQuery(Strict, kw_only=True):
+    version: Annotated[int, Meta(ge=1, le=10_000)] | None = None  # the latest sent version when absent
 
 
 class MarkTask(Strict, kw_only=True):

@@ -36,6 +36,9 @@ SHOTS: list[tuple[str, dict[str, Any], str | None, str | None, str | None]] = [
     ("client-push.png", PHONE, "client1", None, "#push-card"),
     ("mentor-period.png", PHONE, "mentor", None, "#mentees"),
     ("evaluation.png", PHONE, "evaluator", None, "#figure-appointments"),
+    ("partner-network.png", PHONE, "police", None, "#partner-networks > ul > li:first-child"),
+    ("client-network.png", PHONE, "client4", None, "#client-networks"),
+    ("officer-network-followups.png", PHONE, "officer", "#nav-schedule", "#network-followups-card"),
 ]
 
 SETTLED = "() => document.querySelector('main h1') && !document.querySelector('[aria-busy]')"

@@ -405,6 +405,18 @@ MATRIX: dict[tuple[str, str], Row] = {
         "other_office":                        "N   N   N   N   N   N   N   N   N   N",
         "unrelated":                           "N   N   N   N   N   N   N   N   N   N",
     },
+    ("GET", "/api/cases/{case_id}/network/meetings.ics"): {
+        "own":                                 "Y   Y   Y   N   N   Y   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
+    ("GET", "/api/cases/{case_id}/network/plan.pdf"): {
+        "own":                                 "Y   Y   Y   N   N   Y   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N",
+    },
     ("POST", "/api/cases/{case_id}/network/plan/acknowledgement"): {
         "own":                                 "Y   N   N   N   N   Y   N   N   N   N",
         "same_office":                         "N   N   N   N   N   N   N   N   N   N",
@@ -694,7 +706,9 @@ NETWORK_STAGE = {
     ("POST", NETWORK + "/members"): "share", ("POST", NETWORK + "/meetings"): "share",
     ("POST", NETWORK + "/views"): "coordinated", ("POST", NETWORK + "/assessment"): "share",
     ("PUT", NETWORK + "/plan"): "plan", ("POST", NETWORK + "/plan/send"): "plan",
-    ("POST", NETWORK + "/plan/revisions"): "coordinated", ("POST", NETWORK + "/plan/acknowledgement"): "coordinated",
+    ("POST", NETWORK + "/plan/revisions"): "coordinated", ("GET", NETWORK + "/plan.pdf"): "coordinated",
+    ("GET", NETWORK + "/meetings.ics"): "share",
+    ("POST", NETWORK + "/plan/acknowledgement"): "coordinated",
     ("POST", NETWORK + "/tasks"): "coordinated", ("POST", NETWORK + "/close"): "share",
 }
 #: Who owns which task of the harness plan (on "own"; elsewhere only the leader's t1 exists).

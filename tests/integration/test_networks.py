@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 from sqlalchemy import func, select
 
@@ -41,6 +42,16 @@ async def rows(services: Services, table: Any, *where: Any) -> list[Any]:
 async def count(services: Services, table: Any, *where: Any) -> int:
     async with services.store.read("t") as conn:
         return int((await conn.execute(select(func.count()).select_from(table).where(*where))).scalar_one())
+
+
+async def flagged_case(services: Services, w: World, username: str, *, protected_person: bool = False,
+                       domestic_violence: bool = False) -> tuple[str, Actor]:
+    """A new case of the world's officer with these flags: (case id, its client)."""
+    made = await services.cases.create_case(w.actor("senior"), client_username=username,
+                                            client_display_name=username.title(), officer_id=w.users["officer"],
+                                            password=PASSWORD, protected_person=protected_person,
+                                            domestic_violence=domestic_violence)
+    return made.case_id, Actor(made.client_id, username, username.title(), Role.CLIENT, None, "en", False)
 
 
 async def to_a_plan(services: Services, w: World) -> tuple[str, Actor, Actor, Actor]:
@@ -150,11 +161,7 @@ async def test_victim_protection_keeps_the_client_out_unless_recorded_safe(api: 
     _, services = api
     w = await build(services)
     nets, officer = services.networks, w.actor("officer")
-    protected = await services.cases.create_case(w.actor("senior"), client_username="client_p",
-                                                 client_display_name="Client P", officer_id=officer.user_id,
-                                                 password=PASSWORD, protected_person=True)
-    client = Actor(protected.client_id, "client_p", "Client P", Role.CLIENT, None, "en", False)
-    case = protected.case_id
+    case, client = await flagged_case(services, w, "client_p", protected_person=True)
     await nets.raise_concern(officer, case, noticed="Contact with the protected person", noticed_by="Officer")
     with pytest.raises(PolicyRefused) as refused:
         await nets.invite_member(officer, case, user_id=client.user_id, agency="Client", ends_on=day(services, 30))
@@ -172,6 +179,28 @@ async def test_victim_protection_keeps_the_client_out_unless_recorded_safe(api: 
     await nets.invite_member(officer, w.cases["own"], user_id=w.clients["own"], agency="Client",
                              ends_on=day(services, 30))
     assert (await nets.read(w.actor("client"), w.cases["own"]))["stage"] == "notice_and_inform"
+    assert [n["case_id"] for n in await nets.my_networks(w.actor("client"))] == [w.cases["own"]]
+    assert [n["case_id"] for n in await nets.my_networks(client)] == [case]
+
+
+async def test_a_client_kept_out_by_victim_protection_is_not_listed(api: Any) -> None:
+    """A flag that comes to keep the client out after they joined does so from that moment (here
+    the policy starts counting domestic violence): their list of networks no longer names the
+    case, and opening it is refused by the rule."""
+    _, services = api
+    w = await build(services)
+    nets, officer = services.networks, w.actor("officer")
+    case, client = await flagged_case(services, w, "client_dv", domestic_violence=True)
+    await nets.raise_concern(officer, case, noticed="x", noticed_by="y")
+    await nets.invite_member(officer, case, user_id=client.user_id, agency="Client", ends_on=day(services, 30))
+    assert [n["case_id"] for n in await nets.my_networks(client)] == [case]
+    config = msgspec.to_builtins(services.policy.engine.policies.config("networks"))
+    await services.policy.change_rule(w.actor("admin"), "networks", config | {
+        "victim_protection_flags": ["protected_person", "domestic_violence"]}, "domestic violence counts too")
+    assert await nets.my_networks(client) == []
+    with pytest.raises(PolicyRefused) as refused:
+        await nets.read(client, case)
+    assert refused.value.rule_id == "victim_protection"
 
 
 async def test_plan_versions_stay_readable_and_overdue_tasks_are_listed(api: Any) -> None:
@@ -184,6 +213,7 @@ async def test_plan_versions_stay_readable_and_overdue_tasks_are_listed(api: Any
     overdue = await nets.follow_up(officer)
     assert [(t["case_id"], t["id"], t["owner_id"], t["due_on"]) for t in overdue] == [
         (case, "t1", police.user_id, day(services, -1).isoformat())]
+    assert (overdue[0]["client_name"], overdue[0]["owner_agency"]) == ("Client", "Police")  # for the screen
     assert [t["id"] for t in await nets.follow_up(w.actor("senior"))] == ["t1"]  # the office's senior too
     assert await nets.follow_up(w.actor("officer2")) == []  # not their case
     with pytest.raises(PolicyRefused):
@@ -203,6 +233,13 @@ async def test_plan_versions_stay_readable_and_overdue_tasks_are_listed(api: Any
         await nets.acknowledge_plan(police, case, version=1)
     assert stale.value.rule_id == "network_stage"
     await nets.acknowledge_plan(police, case, version=2)
+    # Each sent version as a PDF, to every member and the case leader; a version never sent is not found.
+    version, pdf = await nets.plan_pdf(police, case)
+    assert version == 2 and pdf.startswith(b"%PDF-1.4") and b"Visit the family with child protection" in pdf
+    version, pdf = await nets.plan_pdf(officer, case, version=1)
+    assert version == 1 and b"Check the restraining order is respected" in pdf
+    with pytest.raises(NotFound):
+        await nets.plan_pdf(social, case, version=3)
 
 
 async def test_records_are_encrypted_under_network_records_and_every_read_is_audited(api: Any) -> None:

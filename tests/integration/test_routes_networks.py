@@ -103,13 +103,19 @@ async def test_a_process_through_the_routes(api: Any) -> None:
     assert [p["stage"] for p in seen["processes"]] == ["closed", "notice_and_inform"]
 
 
-async def test_who_may_open_a_network(api: Any) -> None:
-    client, services = api
+async def _inside_and_outside(services: Services) -> tuple[str, str]:
+    """The world's own case and its network's base path, once two partners exist: ``inside``
+    (to be invited) and ``outside`` (never). Returns (case id, inside's user id)."""
     w = await world.build(services)
-    case = w.cases["own"]
-    base = f"/api/cases/{case}/network"
     inside = await _partner(services, "inside")
     await _partner(services, "outside")
+    return w.cases["own"], inside
+
+
+async def test_who_may_open_a_network(api: Any) -> None:
+    client, services = api
+    case, inside = await _inside_and_outside(services)
+    base = f"/api/cases/{case}/network"
     officer = await login(client, "officer")
     today = services.clock.now().date()
     assert (await client.post(f"{base}/concerns", headers=officer,
@@ -141,3 +147,77 @@ async def test_who_may_open_a_network(api: Any) -> None:
     err = (await resp.json())["error"]
     assert resp.status == 403 and err["rule_id"] == "network_access_ended"
     assert (await (await client.get("/api/my/networks", headers=headers)).json())["networks"] == []
+
+
+async def test_the_plan_as_pdf_and_the_follow_up_list(api: Any) -> None:
+    """The plan's PDF to a member inside the network (audited), not to a partner outside it or after
+    their end date; a crisis plan through the route; the overdue task on the follow-up list."""
+    client, services = api
+    case, inside = await _inside_and_outside(services)
+    base = f"/api/cases/{case}/network"
+    officer, inside_h = await login(client, "officer"), await login(client, "inside")
+    now = services.clock.now()
+    today = now.date()
+
+    async def ok(method: str, path: str, body: Any = None, headers: dict[str, str] = officer) -> None:
+        resp = await client.request(method, path, headers=headers, json=body)
+        assert resp.status in (201, 204), f"{method} {path}: {resp.status} {await resp.text()}"
+
+    await ok("POST", f"{base}/concerns", {"noticed": "Threats", "noticed_by": "School"})
+    await ok("POST", f"{base}/members", {"user_id": inside, "agency": "Police",
+                                          "ends_on": (today + timedelta(days=8)).isoformat()})
+    await ok("POST", f"{base}/meetings", {"starts_at": (now + timedelta(days=1)).isoformat(), "mode": "video",
+                                          "minutes": 90})
+    # The meetings for a member's calendar: when, how and where, nothing of the case (audited).
+    before = await _reads(services, inside)
+    resp = await client.get(f"{base}/meetings.ics", headers=inside_h)
+    assert resp.status == 200 and resp.content_type == "text/calendar"
+    text = await resp.text()
+    assert await _reads(services, inside) == before + 1
+    start = (now + timedelta(days=1)).strftime("%Y%m%dT%H%M%SZ")
+    end = (now + timedelta(days=1, minutes=90)).strftime("%Y%m%dT%H%M%SZ")
+    assert f"DTSTART:{start}\r\n" in text and f"DTEND:{end}\r\n" in text
+    assert "SUMMARY:Case network meeting (video\\, in Tandem)" in text and "Threats" not in text
+    resp = await client.get(f"{base}/meetings.ics", headers=await login(client, "outside"))
+    assert resp.status == 404
+    resp = await client.post(f"{base}/meetings", headers=officer, json={
+        "starts_at": (now + timedelta(days=2)).isoformat(), "mode": "video", "minutes": 5})
+    assert resp.status == 422
+    await ok("POST", f"{base}/assessment", {"answers": {"harm_likelihood": "High"}, "decision": "plan"})
+    task = {"text": "Check the order", "owner_id": inside, "due_on": (today + timedelta(days=20)).isoformat()}
+    plan = {"tasks": [task],
+            "next_meeting_at": (now + timedelta(days=5)).isoformat(), "keep_in_touch": "Daily calls", "crisis": True}
+    resp = await client.put(f"{base}/plan", headers=officer, json=plan)  # in a crisis: days, not weeks
+    assert resp.status == 422 and "within 14 days" in (await resp.json())["error"]["message"]
+    plan["tasks"][0]["due_on"] = (today + timedelta(days=2)).isoformat()
+    await ok("PUT", f"{base}/plan", plan)
+    resp = await client.get(f"{base}/plan.pdf", headers=inside_h)
+    assert resp.status == 404  # nothing sent yet: a draft is the leader's alone
+    await ok("POST", f"{base}/plan/send")
+
+    before = await _reads(services, inside)
+    resp = await client.get(f"{base}/plan.pdf", headers=inside_h)
+    assert resp.status == 200 and resp.content_type == "application/pdf"
+    assert resp.headers["Content-Disposition"] == 'attachment; filename="risk-reduction-plan-v1.pdf"'
+    body = await resp.read()
+    assert body.startswith(b"%PDF-1.4") and b"Check the order" in body and b"Crisis plan" in body
+    assert await _reads(services, inside) == before + 1
+    for query, status in (("?version=1", 200), ("?version=2", 404), ("?version=0", 422), ("?version=x", 422),
+                          ("?nope=1", 422)):
+        assert (await client.get(f"{base}/plan.pdf{query}", headers=officer)).status == status, query
+    resp = await client.get(f"{base}/plan.pdf", headers=await login(client, "outside"))
+    assert resp.status == 404 and (await resp.json())["error"]["message"] == "No such case"
+
+    # Three days on the task is overdue: on the officer's follow-up list, for the screen.
+    services.clock.advance(timedelta(days=3))
+    resp = await client.get("/api/networks/follow-up", headers=await login(client, "officer"))  # a new session
+    assert resp.status == 200, await resp.text()
+    tasks = (await resp.json())["tasks"]
+    assert [(t["case_id"], t["id"], t["owner_agency"], t["client_name"]) for t in tasks] == [
+        (case, "t1", "Police", "Client")]
+    # After the partner's last day of access: told the rule, also for the PDF.
+    services.clock.advance(timedelta(days=6))
+    inside_h = await login(client, "inside")
+    for path in ("plan.pdf", "meetings.ics"):
+        resp = await client.get(f"{base}/{path}", headers=inside_h)
+        assert resp.status == 403 and (await resp.json())["error"]["rule_id"] == "network_access_ended"

@@ -19,7 +19,7 @@ PURE = ["audit/chain.py", "crypto/envelope.py", "identity/totp.py", "identity/ra
         "checkins/lifecycle.py", "checkins/safe_space.py", "checkins/outcomes.py",
         "signalling/protocol.py", "signalling/lobby.py", "signalling/turn.py",
         # case networks (issue 16)
-        "networks/machine.py", "networks/model.py", "mentoring/model.py", "web/schemas_mentoring.py",
+        "networks/machine.py", "networks/model.py", "networks/pdf.py", "mentoring/model.py", "web/schemas_mentoring.py",
         # backups (issue 15)
         "backup/windows.py", "backup/fileformat.py"]
 FORBIDDEN = ("aiohttp", "sqlalchemy", "redis", "aiortc", "asyncpg", "aiosqlite", "asyncio")

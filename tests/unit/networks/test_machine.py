@@ -16,6 +16,7 @@ from server.networks.machine import (
     TRANSITIONS,
     AccessEnded,
     Effect,
+    MeetingScheduled,
     MemberJoined,
     Network,
     NetworkActor,
@@ -196,7 +197,8 @@ def test_the_four_stages_to_closure_and_a_new_process_with_history(clock: FakeCl
     do(net, "invite_member", LEADER, clock, user_id="social", agency="Social work")
     # A member already in the network raises a concern too.
     assert do(net, "raise_concern", POLICE, clock) == [Notify(("social",), "concern")]
-    assert do(net, "schedule_meeting", LEADER, clock) == [Notify(("police", "social"), "meeting")]
+    assert do(net, "schedule_meeting", LEADER, clock) == [Notify(("police", "social"), "meeting"),
+                                                          MeetingScheduled("m9", clock.now() + timedelta(days=1))]
     assert stage_of(net) is Stage.SHARE_AND_EVALUATE
     do(net, "record_view", POLICE, clock)
     do(net, "record_view", POLICE, clock, answers={"protective_factors": "Stable job"})  # replaces their view
@@ -298,6 +300,8 @@ def test_state_round_trips_as_a_document(clock: FakeClock) -> None:
     ("invite_member", {"ends_on": date(2027, 1, 6)}, BadRequest, "365"),
     ("schedule_meeting", {"mode": "in_person", "place": None}, BadRequest, "needs a place"),
     ("schedule_meeting", {"starts_at": FakeClock().now()}, BadRequest, "within the next"),
+    ("schedule_meeting", {"minutes": 14}, BadRequest, "from 15 minutes to 8 hours"),
+    ("schedule_meeting", {"minutes": 481}, BadRequest, "from 15 minutes to 8 hours"),
 ])
 def test_bad_values_are_refused_with_a_reason(event: str, override: dict[str, Any], error: type[Exception],
                                               match: str, clock: FakeClock) -> None:
@@ -335,6 +339,19 @@ def test_bad_assessments_and_plans(clock: FakeClock) -> None:
         net.mark_task(LEADER, now, task_id="t7", state="done", note="?")
     with pytest.raises(BadRequest, match="done or blocked"):
         net.mark_task(LEADER, now, task_id="t1", state="open", note="?")  # type: ignore[arg-type]
+
+
+def test_a_crisis_plans_tasks_are_due_within_days(clock: FakeClock) -> None:
+    """Days in a crisis (14 by default), weeks otherwise; a new version may change it."""
+    net = network_in(Stage.MAKE_A_PLAN, clock)
+    with pytest.raises(BadRequest, match="In a crisis each task is due within 14 days"):
+        do(net, "write_plan", LEADER, clock, crisis=True, tasks=[TaskDraft("x", "police", days(15, clock))])
+    do(net, "write_plan", LEADER, clock, crisis=True, tasks=[TaskDraft("x", "police", days(14, clock))])
+    assert net.current is not None and net.current.draft is not None and net.current.draft.crisis
+    net.send_plan(LEADER, clock.now())
+    do(net, "revise_plan", LEADER, clock, tasks=[TaskDraft("x", "police", days(60, clock))])
+    assert [p.crisis for p in net.current.plans] == [True, False]
+    assert Network.new("c", max_crisis_days=3).max_crisis_days == 3
 
 
 def test_limits(clock: FakeClock) -> None:

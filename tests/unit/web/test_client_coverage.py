@@ -26,9 +26,6 @@ API_ONLY: dict[tuple[str, str], str] = {
                                      "/api/cases/{case_id}/file, the client's home /api/my/case",
     ("GET", "/api/mentees"): "a mentor's mentees by name, as integrators read them; the mentor's home reads "
                              "/api/mentoring, the same mentees with their periods (issue 16)",
-    ("GET", "/api/networks/follow-up"): "an officer's overdue network tasks across their caseload, as integrators "
-                                        "read them; the case page's network card shows its own case's overdue "
-                                        "tasks and task states from /api/cases/{case_id}/network (issue 16)",
 }
 
 LITERAL = re.compile(r"""[`"'](/(?:api|metrics)[^`"'?#\s]*)""")
