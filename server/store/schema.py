@@ -493,6 +493,7 @@ checkin_interpreters = Table(
 # group programme sessions (issue 14), case networks and mentoring periods (issue 16)
 from server.store import schema_groups as schema_groups  # noqa: E402
 from server.store.schema_alerts import staff_alerts as staff_alerts  # noqa: E402
+from server.store.schema_cluster import room_homes as room_homes  # noqa: E402
 from server.store.schema_mentoring import mentoring_activities as mentoring_activities  # noqa: E402
 from server.store.schema_mentoring import mentoring_outcomes as mentoring_outcomes  # noqa: E402
 from server.store.schema_networks import networks as networks  # noqa: E402
