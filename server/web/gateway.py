@@ -299,8 +299,10 @@ class Gateway:
             await conn.flush(grace_s=1.0)
             await ws.close()
             for close_hook in self.close_hooks:
-                with contextlib.suppress(Exception):
+                try:
                     await close_hook(conn)
+                except Exception:  # one feature's failure must not keep the others from cleaning up
+                    log.exception("close hook failed")
         return ws
 
     async def _read_loop(self, conn: Connection) -> None:

@@ -4,8 +4,9 @@ It authorises a ``join`` through the check-in service (window, face_to_face_firs
 safe space, force relay), feeds frames, dropped connections and a once-a-second tick
 to the room, and carries out what the room returns: frames to connections of this
 process, the "who is waiting" notice to the case's officer over the bus, evidence and
-lifecycle steps to the store. Frames are delivered before the evidence is written, so
-the database never sits between two peers negotiating.
+lifecycle steps to the store. A change of who is in a room is stored before anybody is
+told of it; SDP and candidates change nobody and go out at once, so the database never
+sits between two peers negotiating.
 
 A room lives in the memory of its home node, recorded with a lease in the database
 (server/signalling/homes.py); participants connected to other nodes reach it through
@@ -20,8 +21,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -72,7 +73,7 @@ class Hosted:
     officer_id: str
     closes_at: datetime
     epoch: int  # of this node's lease on the room (server/signalling/homes.py)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    tail: asyncio.Future[None] | None = None  # the last step's effects: the next one waits for them
 
 
 class Signalling:
@@ -82,6 +83,7 @@ class Signalling:
         self.gateway = gateway
         self.homes = homes
         self.draining = False
+        self._pending: set[asyncio.Task[None]] = set()
         self._next_renew = 0.0
         self.alerts = alerts  # "a client is waiting", stored until they are let in or leave (issue 13)
         self.checkins = checkins
@@ -130,13 +132,13 @@ class Signalling:
         await self._carry(hosted, action(hosted))
 
     async def on_join(self, conn: Conn, frame: p.Join) -> None:
+        if self.draining:  # its rooms are being handed over: the join belongs on the node that claims it
+            raise Unavailable("This server is restarting; connect again in a moment", reason="node.draining")
         actor = conn.auth.actor
         grant = await self.checkins.authorise_join(actor, frame.room, conn.auth.session.checkin_id)
         hosted = self.rooms.get(frame.room)
         effects: list[Effect] = []
         if hosted is None or hosted.room.state.value != "open":
-            if self.draining:
-                raise Unavailable("This server is restarting; connect again in a moment", reason="node.draining")
             claim = await self.homes.claim(frame.room)
             if not claim.won:
                 raise Moved(claim.home)
@@ -196,21 +198,47 @@ class Signalling:
         for room_id in self.of_conn.pop(conn, set()):
             hosted = self.rooms.get(room_id)
             if hosted is not None:
-                await self._carry(hosted, hosted.room.drop(conn, self.clock.monotonic()))
+                # aiohttp cancels a closed connection's handler, and with it this hook: the drop is
+                # recorded and told to the others all the same.
+                task = asyncio.get_running_loop().create_task(
+                    self._carry(hosted, hosted.room.drop(conn, self.clock.monotonic())))
+                self._pending.add(task)
+                task.add_done_callback(self._pending.discard)
+                await asyncio.shield(task)
 
     # -- carrying out effects --------------------------------------------------------------
 
-    async def _carry(self, hosted: Hosted, effects: list[Effect]) -> None:
+    def _carry(self, hosted: Hosted, effects: list[Effect]) -> Coroutine[Any, Any, None]:
+        """Carry out a room's effects, after those of every earlier step of the same room: the turn
+        is taken now, when the room changed, so the evidence, the alerts and the frames keep the
+        order of the steps however long each one's writes take."""
+        before, mine = hosted.tail, asyncio.get_running_loop().create_future()
+        hosted.tail = mine
+        # Who waits, as of this step (the room may have moved on by the time its turn comes).
+        room = hosted.room
+        # A client whose connection dropped from the waiting room keeps their place, and the alert.
+        waiting = room.state.value == "open" and any(
+            q.role == "client" and PState.WAITING in (q.state, q.resume if q.state is PState.DROPPED else None)
+            for q in room.participants.values())
+        return self._carry_in_turn(hosted, effects, before, mine, (self._lobby(hosted), waiting))
+
+    async def _carry_in_turn(self, hosted: Hosted, effects: list[Effect], before: asyncio.Future[None] | None,
+                             mine: asyncio.Future[None], lobby_then: tuple[p.Lobby, bool]) -> None:
+        try:
+            if before is not None and not before.done():
+                await asyncio.shield(before)
+            await self._carry_now(hosted, effects, lobby_then)
+        finally:
+            if not mine.done():
+                mine.set_result(None)
+
+    async def _carry_now(self, hosted: Hosted, effects: list[Effect], lobby_then: tuple[p.Lobby, bool]) -> None:
         room = hosted.room
         notes: list[dict[str, Any]] = []
         events: list[CheckinEvent] = []
         lobby = False
         for effect in effects:
-            if isinstance(effect, Deliver):
-                conn: Conn = effect.conn  # type: ignore[assignment]
-                if conn.send(effect.frame):
-                    self.relayed += 1
-            elif isinstance(effect, Note):
+            if isinstance(effect, Note):
                 if effect.kind != "cant_talk":  # the check-in service records that one itself
                     notes.append({"kind": effect.kind, "user_id": effect.user_id, "participant": effect.participant,
                                   "role": effect.role, "detail": effect.detail})
@@ -219,37 +247,44 @@ class Signalling:
                 lobby = True
         if room.state.value != "open":
             lobby = True  # the room ended: nobody waits any more
-        home: str | None = None  # what to write about the room's home, in the same order as the evidence
+        ours = self.rooms.get(room.id) is hosted
+        forget = False
         if room.empty:
             # Everybody left: the meeting is over. Everybody's connection was lost: it is not, and
             # people may join again within the window (a new room; the host admits again).
             if not any(n["kind"] == "gone" for n in notes):
                 events.append(CheckinEvent.END)
             events.append(CheckinEvent.LOBBY_EMPTY)
-            if self.rooms.get(room.id) is hosted:
+            if ours:
                 self.rooms.pop(room.id, None)
-                home = "forget"
-        elif notes and self.rooms.get(room.id) is hosted:
-            home = json.dumps(room.seats())  # who is in the room, for a node that takes it over
-        if lobby:
-            await self.checkins.publish(hosted.officer_id, self._lobby(hosted))
-        if notes or events or home:
-            async with hosted.lock:  # one room's evidence in the order it happened
-                if notes or events:
-                    await self.checkins.record_call(room.id, hosted.case_id, notes, events)
-                if home == "forget":
-                    await self.homes.forget(room.id, hosted.epoch)
-                elif home is not None:
-                    await self.homes.keep(room.id, hosted.epoch, home)
+                forget = True
+        # A change of who is in the room is stored before anybody is told, with who is in it now
+        # (for a node that takes the room over: an admit is never acknowledged and then forgotten).
+        # SDP and candidates change nobody and go out at once: the database never sits between two
+        # peers negotiating.
+        seats = json.dumps(room.seats()) if ours and not room.empty and any(isinstance(e, Note) for e in effects) \
+            else None
+        if seats:
+            await self.homes.keep(room.id, hosted.epoch, seats)
+        if notes or events:
+            await self.checkins.record_call(room.id, hosted.case_id, notes, events)
+        if forget:
+            await self.homes.forget(room.id, hosted.epoch)
+        for effect in effects:
+            if isinstance(effect, Deliver):
+                conn: Conn = effect.conn  # type: ignore[assignment]
+                if conn.send(effect.frame):
+                    self.relayed += 1
         if lobby:  # after the lifecycle step, so a page that reloads on the alert sees the new state
-            await self._waiting_alert(hosted, effects)
+            await self.checkins.publish(hosted.officer_id, lobby_then[0])
+            await self._waiting_alert(hosted, effects, lobby_then[1])
 
-    async def _waiting_alert(self, hosted: Hosted, effects: list[Effect]) -> None:
+    async def _waiting_alert(self, hosted: Hosted, effects: list[Effect], waiting: bool) -> None:
         """Keep the officer's stored "a client is waiting" alert true to the room."""
         if self.alerts is None:
             return
         room = hosted.room
-        if room.state.value == "open" and any(q.role == "client" for q in room.waiting()):
+        if waiting:
             await self.alerts.client_waiting(officer_id=hosted.officer_id, checkin_id=room.id,
                                              case_id=hosted.case_id)
             return
