@@ -262,6 +262,8 @@ async def drain(session: aiohttp.ClientSession, a: Node, b: Node, calls: list[An
     exit_s = loop.time() - started
     done = [r for r in results if isinstance(r, float)]
     failed = [repr(r) for r in results if not isinstance(r, float)]
+    if failed:
+        print(f"drain: {len(failed)} calls not back; node A's log:\n{a.log_tail(80)}", file=sys.stderr)
     return {"drain_rooms": len(calls), "drain_s": rnd(max(done) - started, 2) if done else None,
             "drain_exit_s": rnd(exit_s, 2), "drain_rooms_ended": len(failed), "drain_failures": failed[:3]}
 

@@ -182,9 +182,12 @@ class RoomRouter:
         msg = {"k": "in", "e": self.node_id, "c": cid, "a": {**asdict(actor), "role": actor.role.value},
                "l": conn.auth.session.checkin_id, "h": hops, "f": msgspec.json.encode(frame).decode()}
         lock = self._locks.setdefault(home, asyncio.Lock())
-        async with lock:  # one connection's frames leave in the order they were read
-            reached = (await self.bus.publish_many([(f"node.{home}", msgspec.json.encode(msg))]))[0]
-        if not reached:  # nobody listens for that node: it died; its lease lapses soon
+        try:
+            async with lock:  # one connection's frames leave in the order they were read
+                reached = (await self.bus.publish_many([(f"node.{home}", msgspec.json.encode(msg))]))[0]
+        except Unavailable:
+            reached = 0  # the bus went down under this frame
+        if not reached:  # the bus is down, or nobody listens for that node: it died; its lease lapses soon
             raise Unavailable("The server holding this call is not answering; try again in a few seconds",
                               reason="room.unreachable")
         self.routed.setdefault(conn, {})[getattr(frame, "room")] = home  # noqa: B009 - every room frame has one

@@ -32,7 +32,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from server.alerts.model import Resolution
 from server.alerts.service import AlertService
 from server.checkins.lifecycle import CheckinEvent
-from server.checkins.service import CheckinService
+from server.checkins.service import CheckinService, JoinGrant
 from server.clock import Clock
 from server.errors import NotInRoom, Unavailable
 from server.identity.service import Authenticated
@@ -84,6 +84,7 @@ class Signalling:
         self.homes = homes
         self.draining = False
         self._pending: set[asyncio.Task[None]] = set()
+        self._making: dict[str, asyncio.Lock] = {}
         self._next_renew = 0.0
         self.alerts = alerts  # "a client is waiting", stored until they are let in or leave (issue 13)
         self.checkins = checkins
@@ -136,24 +137,35 @@ class Signalling:
             raise Unavailable("This server is restarting; connect again in a moment", reason="node.draining")
         actor = conn.auth.actor
         grant = await self.checkins.authorise_join(actor, frame.room, conn.auth.session.checkin_id)
-        hosted = self.rooms.get(frame.room)
         effects: list[Effect] = []
+        hosted = self.rooms.get(frame.room)
         if hosted is None or hosted.room.state.value != "open":
-            claim = await self.homes.claim(frame.room)
-            if not claim.won:
-                raise Moved(claim.home)
-            room = Room(frame.room, max_participants=self.max_participants, grace_s=self.grace_s,
-                        force_relay=self.checkins.safe_space.force_relay_for_staff)
-            hosted = self.rooms[frame.room] = Hosted(room, grant.case_id, grant.officer_id, grant.closes_at,
-                                                     claim.epoch)
-            if claim.snapshot:  # taken over: everybody the old home held keeps their place
-                log.info("room taken over", extra={"room": frame.room, "from": claim.taken_over_from})
-                effects = room.restore(json.loads(claim.snapshot), self.clock.monotonic(), "node_takeover")
+            # One claim per room at a time on this node: two joins arriving together share one room.
+            making = self._making.setdefault(frame.room, asyncio.Lock())
+            async with making:
+                hosted, effects = await self._make_room(frame.room, grant)
         effects += hosted.room.join(conn, user_id=actor.user_id, display_name=actor.display_name,
                                    role=actor.role.value, host=grant.host, now=self.clock.monotonic(),
                                    ice_servers=grant.ice_servers, ref=frame.id)
         self.of_conn.setdefault(conn, set()).add(frame.room)
         await self._carry(hosted, effects)
+
+    async def _make_room(self, room_id: str, grant: JoinGrant) -> tuple[Hosted, list[Effect]]:
+        """The open room this node holds, or a new one once this node has claimed it (restoring
+        everybody's place when it takes the room over from another node)."""
+        hosted = self.rooms.get(room_id)
+        if hosted is not None and hosted.room.state.value == "open":
+            return hosted, []
+        claim = await self.homes.claim(room_id)
+        if not claim.won:
+            raise Moved(claim.home)
+        room = Room(room_id, max_participants=self.max_participants, grace_s=self.grace_s,
+                    force_relay=self.checkins.safe_space.force_relay_for_staff)
+        hosted = self.rooms[room_id] = Hosted(room, grant.case_id, grant.officer_id, grant.closes_at, claim.epoch)
+        if not claim.snapshot:
+            return hosted, []
+        log.info("room taken over", extra={"room": room_id, "from": claim.taken_over_from})
+        return hosted, room.restore(json.loads(claim.snapshot), self.clock.monotonic(), "node_takeover")
 
     async def on_stats(self, conn: Conn, frame: p.Stats) -> None:
         hosted = self._hosted(conn, frame.room)
@@ -325,6 +337,8 @@ class Signalling:
             if (hosted.room.state.value != "open" or hosted.room.empty) and self.rooms.get(hosted.room.id) is hosted:
                 self.rooms.pop(hosted.room.id, None)
                 await self.homes.forget(hosted.room.id, hosted.epoch)
+        for rid in [r for r, lock in self._making.items() if r not in self.rooms and not lock.locked()]:
+            del self._making[rid]
         if mono >= self._next_renew and not self.draining:
             self._next_renew = mono + self.homes.lease_s / 3
             await self.renew()
