@@ -282,3 +282,22 @@ async def test_a_drain_hands_the_room_to_the_other_node(nodes: Pair) -> None:
     assert (await home_row(pair.b.services, checkin_id)).home_node == "node-b"
     await off2.close()
     await cli.close()
+
+
+async def test_everybody_back_at_once_after_a_drain_shares_one_restored_room(nodes: Pair) -> None:
+    pair = nodes
+    w = await build(pair.a.services)
+    checkin_id = await schedule(pair.a.services, w)
+    off, cli, joined, admitted = await call_across(pair, w, checkin_id)
+    await pair.a.signalling.drain()
+    await cli.next("reconnect", wait_s=10)
+    await off.close()
+    off2 = await peer(pair.b.client, await login(pair.b.client, "officer"))
+    await asyncio.gather(off2.send(type="join", room=checkin_id, id="o"), cli.send(type="join", room=checkin_id,
+                                                                                 id="c"))
+    back = [await off2.next("joined", wait_s=10, ref="o"), await cli.next("joined", wait_s=10, ref="c")]
+    assert [(b["state"], b["participant"]) for b in back] == [("admitted", joined["participant"]),
+                                                              ("admitted", admitted["participant"])]
+    assert len(pair.b.signalling.rooms) == 1
+    await off2.close()
+    await cli.close()
