@@ -207,7 +207,10 @@ class RoomRouter:
 
     async def watch(self) -> None:
         """A home that died leaves its rooms' participants on other nodes talking to nobody: once its
-        lease has lapsed, they are told to reconnect (their join claims the room on a live node)."""
+        lease has lapsed, they are told to reconnect (their join claims the room on a live node).
+        An edge that died leaves its participants in this node's rooms: they are dropped (the grace
+        period starts, as for any lost connection) once nobody listens on its channel any more."""
+        await self._check_edges()
         now = self.signalling.clock.now()
         seen: dict[str, bool] = {}
         for conn, rooms in list(self.routed.items()):
@@ -221,6 +224,23 @@ class RoomRouter:
 
     # -- the home ----------------------------------------------------------------------------
 
+    async def _check_edges(self) -> None:
+        edges = sorted({edge for edge, _ in self.remotes})
+        if not edges:
+            return
+        try:
+            reached = await self.bus.publish_many([(f"node.{e}", b'{"k":"ping"}') for e in edges])
+        except Unavailable:
+            return  # the bus is down, not the edges: nothing to conclude
+        for edge, n in zip(edges, reached, strict=True):
+            if n:
+                continue
+            log.warning("node gone: dropping its participants", extra={"node": edge})
+            for key in [k for k in self.remotes if k[0] == edge]:
+                remote = self.remotes.pop(key)
+                remote.state = ConnState.CLOSED
+                await self.signalling.on_close(remote)
+
     def to_node(self, node: str, msg: dict[str, Any]) -> None:
         box = self._outboxes.get(node)
         if box is None:
@@ -233,6 +253,8 @@ class RoomRouter:
             kind = msg["k"]
         except (msgspec.DecodeError, KeyError, TypeError):
             log.warning("bad room message on the bus")
+            return
+        if kind == "ping":
             return
         if kind == "out":
             conn = self.conns.get(msg["c"])

@@ -301,3 +301,18 @@ async def test_everybody_back_at_once_after_a_drain_shares_one_restored_room(nod
     assert len(pair.b.signalling.rooms) == 1
     await off2.close()
     await cli.close()
+
+
+async def test_when_a_participants_node_dies_the_home_drops_them_and_the_grace_period_runs(nodes: Pair) -> None:
+    pair = nodes
+    w = await build(pair.a.services)
+    checkin_id = await schedule(pair.a.services, w)
+    off, cli, _, admitted = await call_across(pair, w, checkin_id)
+    await pair.b.router.stop()  # node B dies: nobody listens on its channel any more
+    left = await off.next("peer_left", wait_s=15)
+    assert (left["participant"], left["reason"]) == (admitted["participant"], "dropped")
+    assert not pair.a.router.remotes
+    pair.clock.advance(31)  # the grace period runs out: gone, a technical interruption
+    assert (await off.next("peer_left", wait_s=10))["reason"] == "gone"
+    await off.close()
+    await cli.close()
