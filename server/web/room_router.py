@@ -122,6 +122,7 @@ class RoomRouter:
         self._outboxes: dict[str, _Outbox] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._sub: Any = None
+        self._working: set[asyncio.Task[None]] = set()  # other nodes' frames being handled here
         self.forwarded = 0  # frames handed to another node (bench/cluster.py)
 
     def register(self) -> None:
@@ -139,6 +140,8 @@ class RoomRouter:
         if self._sub is not None:
             self._sub.close()
             self._sub = None
+        if self._working:  # frames already taken are handled before the store closes
+            await asyncio.wait(list(self._working), timeout=5.0)
 
     async def flush(self, timeout_s: float) -> None:
         for box in list(self._outboxes.values()):
@@ -274,7 +277,8 @@ class RoomRouter:
         if queue is None:
             queue = self._inbox[key] = deque()
             task = asyncio.get_running_loop().create_task(self._work(key, queue))
-            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+            self._working.add(task)
+            task.add_done_callback(self._working.discard)
         queue.append(msg)
 
     async def _moved(self, conn: Connection, msg: dict[str, Any]) -> None:
@@ -332,9 +336,14 @@ async def background(app: web.Application) -> AsyncIterator[None]:
     router = app[ROUTER]
     await router.start()
 
-    async def watch() -> None:
-        while True:
-            await asyncio.sleep(router.homes.lease_s / 3)
+    stop = asyncio.Event()
+
+    async def watch() -> None:  # never cut short mid-query: it ends between two rounds
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), router.homes.lease_s / 3)
+            if stop.is_set():
+                return
             try:
                 await router.watch()
             except Exception as err:
@@ -342,7 +351,6 @@ async def background(app: web.Application) -> AsyncIterator[None]:
 
     task = asyncio.create_task(watch(), name="room-watch")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    stop.set()
+    await task
     await router.stop()

@@ -382,21 +382,31 @@ class Signalling:
             self._send_reconnect(hosted, "drain")
             self.drain_left.set(len(self.rooms))
 
-    async def run(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_S)
+    async def run(self, stop: asyncio.Event) -> None:
+        """The tick until ``stop``: a tick is never cut short (its writes finish before the store closes)."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), TICK_S)
+            if stop.is_set():
+                return
             try:
                 await self.tick()
             except Exception:
                 log.exception("signalling tick failed")
+
+    async def settle(self, timeout_s: float = 5.0) -> None:
+        """Let the effects of dropped connections still being carried out finish (at shutdown)."""
+        if self._pending:
+            await asyncio.wait(list(self._pending), timeout=timeout_s)
 
 
 SIGNALLING = web.AppKey("signalling", Signalling)
 
 
 async def background(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(app[SIGNALLING].run(), name="signalling-tick")
+    stop = asyncio.Event()
+    task = asyncio.create_task(app[SIGNALLING].run(stop), name="signalling-tick")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    stop.set()
+    await task
+    await app[SIGNALLING].settle()
