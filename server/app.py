@@ -5,8 +5,10 @@ No logic lives here. Background work starts and stops through ``cleanup_ctx``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -49,11 +51,13 @@ from server.scheduling.model import WindowSettings
 from server.scheduling.reminders import ReminderService
 from server.scheduling.service import SchedulingService
 from server.settings import Settings
+from server.signalling.homes import RoomHomes
 from server.signalling.turn import TurnConfig
 from server.store.engine import make_engine
 from server.store.tx import Store
 from server.web import (
     api,
+    room_router,
     routes_admin,
     routes_alerts,
     routes_attachments,
@@ -162,8 +166,13 @@ def create_app(
     scheduling.video_scheduled_hooks.append(checkins.on_video_scheduled)
     scheduling.video_changed_hooks.append(checkins.on_video_changed)
     checkins.outcome_hooks.append(scheduling.record_outcome_in)
-    signalling = ws_signalling.Signalling(gateway, checkins, clock, grace_s=settings.checkin_grace_s,
-                                          max_participants=settings.checkin_max_participants, alerts=alerts)
+    # -- several nodes (issue 15): each room's home is leased in the database; frames reach it over the bus
+    node_id = settings.node_id or f"{socket.gethostname() or 'local'}-{uuid.uuid4().hex[:8]}"
+    homes = RoomHomes(store, clock, node_id, lease_s=settings.room_lease_s, registry=metrics)
+    signalling = ws_signalling.Signalling(gateway, checkins, clock, homes, grace_s=settings.checkin_grace_s,
+                                          max_participants=settings.checkin_max_participants, alerts=alerts,
+                                          registry=metrics)
+    router = room_router.RoomRouter(gateway, signalling, bus, node_id)
     # -- group programme sessions (issue 14)
     group_sessions = GroupSessionService(store, clock, cases, policy, windows=windows)
     attendance = AttendanceService(store, clock, keyring, cases, group_sessions)
@@ -173,7 +182,7 @@ def create_app(
     rooms = RoomService(store, clock, identity, group_sessions)
     group_links = GroupLinkService(store, clock, identity, group_sessions)
     # One SFU per node; its id is the home node a session records when its media starts here.
-    sfu = Sfu(capacity=settings.sfu_capacity, node_id=socket.gethostname() or "local")
+    sfu = Sfu(capacity=settings.sfu_capacity, node_id=node_id)
     group_live = ws_group.GroupLive(gateway, group_sessions, attendance, sfu, clock)
     # -- case networks (issue 16)
     networks = NetworkService(store, clock, keyring, cases, policy, push=push.notify)
@@ -218,9 +227,11 @@ def create_app(
     app[SERVICES] = services
     ws_messaging.register(gateway, messaging)
     signalling.register()
+    router.register()  # after signalling: it wraps its handlers
     ws_media.register(gateway, signalling, Advisor())  # call-quality advice after stats samples
     group_live.register()
     app[ws_signalling.SIGNALLING] = signalling
+    app[room_router.ROUTER] = router
     app[ws_group.GROUP_LIVE] = group_live
     app[GATEWAY] = gateway
     app.on_response_prepare.append(add_security_headers)
@@ -229,6 +240,7 @@ def create_app(
     app.router.add_get("/ws", gateway.handle)
     routes_system.register(app, settings.web_root)
     app.cleanup_ctx.append(_lifecycle)
+    app.on_shutdown.append(_drain)  # SIGTERM: hand this node's rooms over, then close the sockets
     app.on_shutdown.append(_close_sockets)
     app.cleanup_ctx.append(routes_push.background)
     app.cleanup_ctx.append(retention_background.sweeper)
@@ -241,6 +253,7 @@ def create_app(
                                                     lifetime_s=settings.echo_lifetime_s)
     app.cleanup_ctx.append(routes_media.background)
     app.cleanup_ctx.append(ws_signalling.background)
+    app.cleanup_ctx.append(room_router.background)
     app.cleanup_ctx.append(ws_group.background)  # closes the SFU's peers when the app stops
     return app
 
@@ -259,6 +272,18 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     services.identity.passwords.close()
 
 
+async def _drain(app: web.Application) -> None:
+    """No new rooms here; every room of this node released for another node to claim, its
+    participants told to reconnect (docs/cluster.md), within ``drain_timeout_s``."""
+    timeout = app[SERVICES].settings.drain_timeout_s
+    # What is left after the timeout lapses with its lease and is taken over all the same.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(app[ws_signalling.SIGNALLING].drain(), timeout)
+    await app[room_router.ROUTER].flush(timeout_s=2.0)
+    for conn in list(app[GATEWAY].connections):
+        await conn.flush(grace_s=1.0)
+
+
 async def _close_sockets(app: web.Application) -> None:
     """Tell every WebSocket client to reconnect (1001) as shutdown begins, not after aiohttp's
     grace period for open connections has run out."""
@@ -268,7 +293,5 @@ async def _close_sockets(app: web.Application) -> None:
 
 
 def _reload_soon(services: Services) -> None:
-    import asyncio
-
     task = asyncio.get_running_loop().create_task(services.policy.reload())
     task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)

@@ -93,6 +93,12 @@ class Settings:
     turn_ttl_s: int = 3600
     checkin_grace_s: float = 30.0  # a dropped participant may rejoin its place for this long
     checkin_max_participants: int = 6
+    # -- several nodes (issue 15, docs/cluster.md): this node's name in room leases ("" = host name
+    # and a random suffix, new at each start), how long a lease holds unless renewed, and how long
+    # a drain (SIGTERM) may take before the node stops anyway
+    node_id: str = ""
+    room_lease_s: float = 10.0
+    drain_timeout_s: float = 20.0
     retention_pause_ratio: float = 1.0  # after each chunk the sweeper rests this many times as long as it took
     # -- the group SFU (issue 14): forwarded streams (one publisher's track to one subscriber's slot)
     # this node takes; a session reserves seats * ((seats - 1) + min(last_n, seats - 1)) of them
@@ -335,6 +341,9 @@ def from_env(env: Mapping[str, str] | None = None, /, **overrides: object) -> Se
         turn_secret=_secret(env, "TANDEM_TURN_SECRET"),
         turn_ttl_s=_int(env, "TANDEM_TURN_TTL_S", 3600),
         checkin_grace_s=float(_int(env, "TANDEM_CHECKIN_GRACE_S", 30)),
+        node_id=(env.get("TANDEM_NODE_ID") or "")[:64],
+        room_lease_s=float(_int(env, "TANDEM_ROOM_LEASE_S", 10)),
+        drain_timeout_s=float(_int(env, "TANDEM_DRAIN_TIMEOUT_S", 20)),
         retention_pause_ratio=_ratio(env, "TANDEM_RETENTION_PAUSE_RATIO", 1.0),
         cross_office_admins=_usernames(env, "TANDEM_CROSS_OFFICE_ADMINS"),
         sfu_capacity=_int(env, "TANDEM_SFU_CAPACITY", 400),

@@ -15,13 +15,16 @@ let frameIds = 0;
  *     | "remote" {participant, stream} | "peer_left" {participant} | "ended" {reason} | "error" {code, ruleId}
  *     | "alert" {frame} | "media" {audio, video} | "quality" {mode, reasons}: the server's advice from our stats
  *     | "local" {stream}: our camera and microphone (again after a camera switch)
- *     | "peer_joined" {participant, display_name, role}
+ *     | "peer_joined" {participant, display_name, role} | "reconnecting" (the call moves to another server)
  *   call.admit(participant), call.audioOnly(), call.setMuted(on), call.setCameraOff(on),
  *   call.switchCamera(), call.leave(), call.leaveNow(), call.end(), call.cantTalk() (the
  *   `cant_talk` frame; with no socket open, or no `ended` back in time, POST
  *   /api/checkins/{room}/cant-talk through `api`, as docs/protocol.md says),
  *   call.local (MediaStream), call.peers (Map participant -> RTCPeerConnection)
  */
+const RETRY_JOIN = new Set(["room.unreachable", "room.moving", "node.draining"]);
+const RETRY_JOIN_MS = 2000;
+
 export function startCall({ room, api = null, mode = "video", onEvent = () => {} }) {
   const peers = new Map(); // participant id -> {pc, sample, polite}
   let me = null;
@@ -179,18 +182,32 @@ export function startCall({ room, api = null, mode = "video", onEvent = () => {}
     async peer_media(f) { onEvent("peer_media", f); },
     async quality(f) { if (video) onEvent("quality", { mode: f.mode, reasons: f.reasons || [] }); },
     async checkin_alert(f) { onEvent("alert", f); },
+    async reconnect() {
+      // The call moves to another server (docs/cluster.md): the same place, after a fresh join.
+      for (const participant of [...peers.keys()]) closePeer(participant);
+      onEvent("reconnecting", {});
+      join();
+    },
     async ended(f) { finish(f.reason); },
     async left() { finish("left"); },
     async error(f) {
+      // The server holding the call is out of reach for a moment, or the call is moving: join again soon.
+      if (f.ref === joinRef && RETRY_JOIN.has(f.reason)) {
+        onEvent("reconnecting", {});
+        setTimeout(() => { if (!closed) join(); }, RETRY_JOIN_MS);
+        return;
+      }
       onEvent("error", { code: f.code, ruleId: f.rule_id || null, message: f.message, reason: f.reason || null,
         params: f.params || {} });
     },
   };
 
   // Frames are handled one at a time, in order: SDP steps must not interleave.
+  let joinRef = null;
+  const join = () => { joinRef = id(); send({ type: "join", id: joinRef }); };
   let queue = Promise.resolve();
   const socket = connectSocket({
-    onOpen: () => send({ type: "join", id: id() }),
+    onOpen: () => join(),
     onMessage: (frame) => {
       if (frame.room !== undefined && frame.room !== room && frame.checkin_id === undefined) return;
       const handler = handlers[frame.type];

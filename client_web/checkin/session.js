@@ -295,6 +295,8 @@ export function joinCall(ctx, { checkinId, mode, host }) {
         flip.hidden = true;
         if (call.local) selfView(call.local);
         status.textContent = t("call.audio_only_on");
+      } else if (kind === "reconnecting") {
+        status.textContent = t("live.reconnecting");
       } else if (kind === "ended") {
         finished(d.reason);
       } else if (kind === "error") {

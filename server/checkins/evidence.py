@@ -24,6 +24,8 @@ RECORDS = "checkin_records"
 QUALITY = "call_quality"
 ANSWERS = "safe_space_answers"
 DEPARTURES = ("left", "gone", "ended", "cant_talk")
+# The room's server died or restarted and another took the call over: technical, never absence.
+INTERRUPTIONS = ("gone", "interrupted")
 
 
 def aad(table: str, row_id: str, checkin_id: str) -> bytes:
@@ -80,11 +82,11 @@ async def summarise_checkin(keyring: Keyring, conn: AsyncConnection, checkin: An
             person["joined_at"].append(row.at)
             if role == "client" and client_arrived is None:
                 client_arrived = row.at
-        elif kind in DEPARTURES or kind == "dropped":
+        elif kind in DEPARTURES or kind in ("dropped", "interrupted"):
             person["left_at"].append(row.at)
         if kind == "admitted" and role == "client":
             client_connected = True
-        dropped = dropped or kind == "gone"
+        dropped = dropped or kind in INTERRUPTIONS
         cant_talk = cant_talk or (kind == "cant_talk" and role == "client")
     quality = summarise([Sample(rtt_ms=b["rtt_ms"], loss_pct=b["loss_pct"], bitrate_kbps=b["bitrate_kbps"])
                          for _row, b in samples])

@@ -26,6 +26,9 @@ Rules:
   within it is a rejoin. A ``join`` from a second connection of a user who is still
   in the room takes the place over (a phone that switched networks before the server
   noticed the old connection was gone); the old connection gets ``ended: replaced``.
+- A room taken over from another node (issue 15, docs/cluster.md) starts from that
+  node's ``seats()``: everybody ``dropped``, to come back within ``grace_s`` to the state
+  they were in (``restore``), with an ``interrupted`` note each.
 - Limits are constructor arguments (STYLE.md 3); each breach raises a named error and
   changes nothing.
 - Force relay (safe_space policy, CEP 2024 §4.4 staff working from home): from a
@@ -357,6 +360,33 @@ class Room:
             return None
         p.last_stats = now
         return p
+
+    # -- a change of home node (issue 15) ------------------------------------------------
+
+    def seats(self) -> list[dict[str, object]]:
+        """Who is in the room, for the node that may take it over: ids, roles and states, nothing said."""
+        return [{"id": p.id, "user_id": p.user_id, "display_name": p.display_name, "role": p.role, "host": p.host,
+                 "state": (p.resume or PState.WAITING).value if p.state is PState.DROPPED else p.state.value}
+                for p in self.present()]
+
+    def restore(self, seats: list[dict[str, object]], now: float, detail: str) -> list[Effect]:
+        """A room taken over from another node: everybody it held keeps their place as if their
+        connection had dropped (``grace_s`` to come back, in the state they were in: nobody is
+        asked again to wait or to pass the safe-space check). Each gets an ``interrupted`` note,
+        a technical interruption in the evidence, never a departure of their own."""
+        out: list[Effect] = []
+        for seat in seats:
+            pid, state = str(seat["id"]), PState(str(seat["state"]))
+            if pid in self.participants or state not in (PState.WAITING, PState.ADMITTED):
+                continue
+            p = Participant(id=pid, user_id=str(seat["user_id"]), display_name=str(seat["display_name"]),
+                            role=str(seat["role"]), host=bool(seat["host"]), conn=None, state=PState.DROPPED,
+                            since=now, shielded=str(seat["role"]) != "client", resume=state, dropped_at=now)
+            self.participants[pid] = p
+            if pid.startswith("p") and pid[1:].isdigit():
+                self._seq = max(self._seq, int(pid[1:]))
+            out.append(self._note("interrupted", p, detail))
+        return out
 
     # -- relay ----------------------------------------------------------------------
 

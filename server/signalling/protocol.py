@@ -200,6 +200,14 @@ class Ended(Outbound, tag="ended"):
     reason: Literal["ended_by_host", "ended", "window_closed", "replaced", "officer_unavailable"]
 
 
+class Reconnect(Outbound, tag="reconnect"):
+    """The room moves to another node (its home died or is restarting): send ``join`` again, on
+    this connection or a new one, within the grace period, to take your place back."""
+
+    room: str
+    reason: Literal["takeover", "drain"]
+
+
 class CheckinAlert(Outbound, tag="checkin_alert"):
     checkin_id: str
     case_id: str

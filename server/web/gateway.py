@@ -233,6 +233,10 @@ class Gateway:
             raise RuntimeError("register frame handlers before the first connection")
         self._handlers[frame_type] = handler
 
+    def handler(self, frame_type: type[Inbound]) -> FrameHandler:
+        """The handler registered for ``frame_type`` (a feature wrapping another's, e.g. room_router)."""
+        return self._handlers[frame_type]
+
     @property
     def codec(self) -> FrameCodec:
         if self._codec is None:
@@ -295,8 +299,10 @@ class Gateway:
             await conn.flush(grace_s=1.0)
             await ws.close()
             for close_hook in self.close_hooks:
-                with contextlib.suppress(Exception):
+                try:
                     await close_hook(conn)
+                except Exception:  # one feature's failure must not keep the others from cleaning up
+                    log.exception("close hook failed")
         return ws
 
     async def _read_loop(self, conn: Connection) -> None:
@@ -328,7 +334,7 @@ class Gateway:
                 conn.send(Welcome(user_id=conn.auth.actor.user_id, role=conn.auth.actor.role.value,
                                   heartbeat_s=self.heartbeat_s, max_frame_bytes=self.max_frame_bytes))
                 for hook in self.hello_hooks if not conn.limited else ():
-                    await self._guarded(conn, hook(conn, frame), None)
+                    await self.guarded(conn, hook(conn, frame), None)
                 continue
             if conn.state is not ConnState.OPEN:
                 conn.send(Error(code="protocol_error", message="Send hello first"))
@@ -338,7 +344,7 @@ class Gateway:
                                 message="This session was opened from a link and reaches that meeting only"))
                 continue
             ref = getattr(frame, "id", None)
-            await self._guarded(conn, self._handlers[type(frame)](conn, frame), ref if isinstance(ref, str) else None)
+            await self.guarded(conn, self._handlers[type(frame)](conn, frame), ref if isinstance(ref, str) else None)
 
     def _may_send(self, conn: Connection, frame: Inbound) -> bool:
         """What a link-limited connection may send: a check-in's, the limited frames; a group
@@ -349,10 +355,14 @@ class Gateway:
         return isinstance(frame, Ping) or (isinstance(frame, SessionFrame) and frame.session == group)
 
     @staticmethod
-    async def _guarded(conn: Connection, work: Awaitable[None], ref: str | None) -> None:
-        """Run a handler; its failure becomes an error frame, never a dropped connection."""
+    async def guarded(conn: Any, work: Awaitable[None], ref: str | None,
+                       passing: tuple[type[Exception], ...] = ()) -> None:
+        """Run a handler; its failure becomes an error frame, never a dropped connection
+        (exceptions of the ``passing`` types are the caller's to handle)."""
         try:
             await work
+        except passing:
+            raise
         except TandemError as err:
             conn.send(Error(code=err.code, message=err.message, rule_id=err.rule_id, ref=ref, reason=err.reason,
                             params=err.params if err.reason is not None else None))

@@ -9,7 +9,7 @@ from server.media.quality import Advisor, Measurements, QualityError
 from server.signalling import protocol as p
 from server.web.frames import Outbound
 from server.web.gateway import Connection, Gateway
-from server.web.ws_signalling import Signalling
+from server.web.ws_signalling import Conn, Signalling
 
 
 class Quality(Outbound, tag="quality"):
@@ -19,7 +19,7 @@ class Quality(Outbound, tag="quality"):
 
 
 def register(gateway: Gateway, signalling: Signalling, advisor: Advisor) -> None:
-    async def on_stats(conn: Connection, frame: p.Stats) -> None:
+    async def on_stats(conn: Conn, frame: p.Stats) -> None:
         if frame.audio_only:
             return  # already voice only: no video to advise about
         try:

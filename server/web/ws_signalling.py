@@ -4,36 +4,66 @@ It authorises a ``join`` through the check-in service (window, face_to_face_firs
 safe space, force relay), feeds frames, dropped connections and a once-a-second tick
 to the room, and carries out what the room returns: frames to connections of this
 process, the "who is waiting" notice to the case's officer over the bus, evidence and
-lifecycle steps to the store. Frames are delivered before the evidence is written, so
-the database never sits between two peers negotiating.
+lifecycle steps to the store. A change of who is in a room is stored before anybody is
+told of it; SDP and candidates change nobody and go out at once, so the database never
+sits between two peers negotiating.
 
-Rooms live in the process that hosts them (one node per room; see docs/operations.md).
+A room lives in the memory of its home node, recorded with a lease in the database
+(server/signalling/homes.py); participants connected to other nodes reach it through
+server/web/room_router.py, which hands their frames to these same handlers with a
+stand-in connection. A home that loses its lease, or drains, tells its participants to
+``reconnect``; the node that claims the room next restores their places (docs/cluster.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry, Gauge
 
 from server.alerts.model import Resolution
 from server.alerts.service import AlertService
 from server.checkins.lifecycle import CheckinEvent
-from server.checkins.service import CheckinService
+from server.checkins.service import CheckinService, JoinGrant
 from server.clock import Clock
-from server.errors import NotInRoom
+from server.errors import NotInRoom, Unavailable
+from server.identity.service import Authenticated
 from server.signalling import protocol as p
+from server.signalling.homes import RoomHomes
 from server.signalling.lobby import Deliver, Effect, LobbyChanged, Note, PState, Room
-from server.web.gateway import Connection, Gateway
+from server.web.frames import Outbound
+from server.web.gateway import Gateway
 
 log = logging.getLogger("tandem.signalling")
 TICK_S = 1.0
+
+
+class Conn(Protocol):
+    """A participant's connection: a /ws connection of this node, or one of another node's
+    (room_router.RemoteConn). Hashable, as rooms key participants by it."""
+
+    @property
+    def auth(self) -> Authenticated: ...
+
+    def send(self, frame: Outbound | bytes) -> bool: ...
+
+    def __hash__(self) -> int: ...
+
+
+class Moved(Exception):
+    """Another node holds the room's lease: the frame belongs there."""
+
+    def __init__(self, home: str | None) -> None:
+        super().__init__(home)
+        self.home = home
 
 
 @dataclass
@@ -42,23 +72,35 @@ class Hosted:
     case_id: str
     officer_id: str
     closes_at: datetime
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    epoch: int  # of this node's lease on the room (server/signalling/homes.py)
+    tail: asyncio.Future[None] | None = None  # the last step's effects: the next one waits for them
 
 
 class Signalling:
-    def __init__(self, gateway: Gateway, checkins: CheckinService, clock: Clock, *, grace_s: float,
-                 max_participants: int, alerts: AlertService | None = None) -> None:
+    def __init__(self, gateway: Gateway, checkins: CheckinService, clock: Clock, homes: RoomHomes, *, grace_s: float,
+                 max_participants: int, alerts: AlertService | None = None,
+                 registry: CollectorRegistry | None = None) -> None:
         self.gateway = gateway
+        self.homes = homes
+        self.draining = False
+        self._pending: set[asyncio.Task[None]] = set()
+        self._making: dict[str, asyncio.Lock] = {}
+        self._next_renew = 0.0
         self.alerts = alerts  # "a client is waiting", stored until they are let in or leave (issue 13)
         self.checkins = checkins
         self.clock = clock
         self.grace_s = grace_s
         self.max_participants = max_participants
         self.rooms: dict[str, Hosted] = {}
-        self.of_conn: dict[Connection, set[str]] = {}
+        self.of_conn: dict[Conn, set[str]] = {}
+        Gauge("tandem_rooms_homed", "Rooms whose home is this node", registry=registry).set_function(
+            lambda: len(self.rooms))
+        self.drain_left = Gauge("tandem_drain_rooms_left", "Rooms a draining node has still to hand over",
+                                registry=registry)
+        self.drain_state = Gauge("tandem_node_draining", "1 while this node drains (no new rooms)", registry=registry)
         self.relayed = 0  # frames delivered, for bench/checkins.py
         # After a kept stats sample, e.g. call-quality advice (server/web/ws_media.py).
-        self.stats_hooks: list[Callable[[Connection, p.Stats], Awaitable[None]]] = []
+        self.stats_hooks: list[Callable[[Conn, p.Stats], Awaitable[None]]] = []
 
     def register(self) -> None:
         g = self.gateway
@@ -80,31 +122,52 @@ class Signalling:
 
     # -- frames -------------------------------------------------------------------------
 
-    def _hosted(self, conn: Connection, room_id: str) -> Hosted:
+    def _hosted(self, conn: Conn, room_id: str) -> Hosted:
         hosted = self.rooms.get(room_id)
         if hosted is None or room_id not in self.of_conn.get(conn, ()):
             raise NotInRoom("You are not in this room; send join first")
         return hosted
 
-    async def _act(self, conn: Connection, room_id: str, action: Any) -> None:
+    async def _act(self, conn: Conn, room_id: str, action: Any) -> None:
         hosted = self._hosted(conn, room_id)
         await self._carry(hosted, action(hosted))
 
-    async def on_join(self, conn: Connection, frame: p.Join) -> None:
+    async def on_join(self, conn: Conn, frame: p.Join) -> None:
+        if self.draining:  # its rooms are being handed over: the join belongs on the node that claims it
+            raise Unavailable("This server is restarting; connect again in a moment", reason="node.draining")
         actor = conn.auth.actor
         grant = await self.checkins.authorise_join(actor, frame.room, conn.auth.session.checkin_id)
+        effects: list[Effect] = []
         hosted = self.rooms.get(frame.room)
         if hosted is None or hosted.room.state.value != "open":
-            room = Room(frame.room, max_participants=self.max_participants, grace_s=self.grace_s,
-                        force_relay=self.checkins.safe_space.force_relay_for_staff)
-            hosted = self.rooms[frame.room] = Hosted(room, grant.case_id, grant.officer_id, grant.closes_at)
-        effects = hosted.room.join(conn, user_id=actor.user_id, display_name=actor.display_name,
+            # One claim per room at a time on this node: two joins arriving together share one room.
+            making = self._making.setdefault(frame.room, asyncio.Lock())
+            async with making:
+                hosted, effects = await self._make_room(frame.room, grant)
+        effects += hosted.room.join(conn, user_id=actor.user_id, display_name=actor.display_name,
                                    role=actor.role.value, host=grant.host, now=self.clock.monotonic(),
                                    ice_servers=grant.ice_servers, ref=frame.id)
         self.of_conn.setdefault(conn, set()).add(frame.room)
         await self._carry(hosted, effects)
 
-    async def on_stats(self, conn: Connection, frame: p.Stats) -> None:
+    async def _make_room(self, room_id: str, grant: JoinGrant) -> tuple[Hosted, list[Effect]]:
+        """The open room this node holds, or a new one once this node has claimed it (restoring
+        everybody's place when it takes the room over from another node)."""
+        hosted = self.rooms.get(room_id)
+        if hosted is not None and hosted.room.state.value == "open":
+            return hosted, []
+        claim = await self.homes.claim(room_id)
+        if not claim.won:
+            raise Moved(claim.home)
+        room = Room(room_id, max_participants=self.max_participants, grace_s=self.grace_s,
+                    force_relay=self.checkins.safe_space.force_relay_for_staff)
+        hosted = self.rooms[room_id] = Hosted(room, grant.case_id, grant.officer_id, grant.closes_at, claim.epoch)
+        if not claim.snapshot:
+            return hosted, []
+        log.info("room taken over", extra={"room": room_id, "from": claim.taken_over_from})
+        return hosted, room.restore(json.loads(claim.snapshot), self.clock.monotonic(), "node_takeover")
+
+    async def on_stats(self, conn: Conn, frame: p.Stats) -> None:
         hosted = self._hosted(conn, frame.room)
         who = hosted.room.stats_due(conn, self.clock.monotonic())
         if who is None:
@@ -116,7 +179,7 @@ class Signalling:
         for hook in self.stats_hooks:
             await hook(conn, frame)
 
-    async def on_cant_talk(self, conn: Connection, frame: p.CantTalk) -> None:
+    async def on_cant_talk(self, conn: Conn, frame: p.CantTalk) -> None:
         hosted = self._hosted(conn, frame.room)
         if conn.auth.actor.role.value != "client":  # staff simply leave
             await self._carry(hosted, hosted.room.leave(conn, self.clock.monotonic()))
@@ -143,26 +206,51 @@ class Signalling:
             return
         await self._carry(hosted, hosted.room.end(None, "officer_unavailable"))
 
-    async def on_close(self, conn: Connection) -> None:
+    async def on_close(self, conn: Conn) -> None:
         for room_id in self.of_conn.pop(conn, set()):
             hosted = self.rooms.get(room_id)
             if hosted is not None:
-                await self._carry(hosted, hosted.room.drop(conn, self.clock.monotonic()))
+                # aiohttp cancels a closed connection's handler, and with it this hook: the drop is
+                # recorded and told to the others all the same.
+                task = asyncio.get_running_loop().create_task(
+                    self._carry(hosted, hosted.room.drop(conn, self.clock.monotonic())))
+                self._pending.add(task)
+                task.add_done_callback(self._pending.discard)
+                await asyncio.shield(task)
 
     # -- carrying out effects --------------------------------------------------------------
 
-    async def _carry(self, hosted: Hosted, effects: list[Effect]) -> None:
+    def _carry(self, hosted: Hosted, effects: list[Effect]) -> Coroutine[Any, Any, None]:
+        """Carry out a room's effects, after those of every earlier step of the same room: the turn
+        is taken now, when the room changed, so the evidence, the alerts and the frames keep the
+        order of the steps however long each one's writes take."""
+        before, mine = hosted.tail, asyncio.get_running_loop().create_future()
+        hosted.tail = mine
+        # Who waits, as of this step (the room may have moved on by the time its turn comes).
+        room = hosted.room
+        # A client whose connection dropped from the waiting room keeps their place, and the alert.
+        waiting = room.state.value == "open" and any(
+            q.role == "client" and PState.WAITING in (q.state, q.resume if q.state is PState.DROPPED else None)
+            for q in room.participants.values())
+        return self._carry_in_turn(hosted, effects, before, mine, (self._lobby(hosted), waiting))
+
+    async def _carry_in_turn(self, hosted: Hosted, effects: list[Effect], before: asyncio.Future[None] | None,
+                             mine: asyncio.Future[None], lobby_then: tuple[p.Lobby, bool]) -> None:
+        try:
+            if before is not None and not before.done():
+                await asyncio.shield(before)
+            await self._carry_now(hosted, effects, lobby_then)
+        finally:
+            if not mine.done():
+                mine.set_result(None)
+
+    async def _carry_now(self, hosted: Hosted, effects: list[Effect], lobby_then: tuple[p.Lobby, bool]) -> None:
         room = hosted.room
         notes: list[dict[str, Any]] = []
         events: list[CheckinEvent] = []
         lobby = False
         for effect in effects:
-            if isinstance(effect, Deliver):
-                conn = effect.conn
-                assert isinstance(conn, Connection)
-                if conn.send(effect.frame):
-                    self.relayed += 1
-            elif isinstance(effect, Note):
+            if isinstance(effect, Note):
                 if effect.kind != "cant_talk":  # the check-in service records that one itself
                     notes.append({"kind": effect.kind, "user_id": effect.user_id, "participant": effect.participant,
                                   "role": effect.role, "detail": effect.detail})
@@ -171,27 +259,44 @@ class Signalling:
                 lobby = True
         if room.state.value != "open":
             lobby = True  # the room ended: nobody waits any more
+        ours = self.rooms.get(room.id) is hosted
+        forget = False
         if room.empty:
             # Everybody left: the meeting is over. Everybody's connection was lost: it is not, and
             # people may join again within the window (a new room; the host admits again).
             if not any(n["kind"] == "gone" for n in notes):
                 events.append(CheckinEvent.END)
             events.append(CheckinEvent.LOBBY_EMPTY)
-            self.rooms.pop(room.id, None)
-        if lobby:
-            await self.checkins.publish(hosted.officer_id, self._lobby(hosted))
+            if ours:
+                self.rooms.pop(room.id, None)
+                forget = True
+        # A change of who is in the room is stored before anybody is told, with who is in it now
+        # (for a node that takes the room over: an admit is never acknowledged and then forgotten).
+        # SDP and candidates change nobody and go out at once: the database never sits between two
+        # peers negotiating.
+        seats = json.dumps(room.seats()) if ours and not room.empty and any(isinstance(e, Note) for e in effects) \
+            else None
+        if seats:
+            await self.homes.keep(room.id, hosted.epoch, seats)
         if notes or events:
-            async with hosted.lock:  # one room's evidence in the order it happened
-                await self.checkins.record_call(room.id, hosted.case_id, notes, events)
+            await self.checkins.record_call(room.id, hosted.case_id, notes, events)
+        if forget:
+            await self.homes.forget(room.id, hosted.epoch)
+        for effect in effects:
+            if isinstance(effect, Deliver):
+                conn: Conn = effect.conn  # type: ignore[assignment]
+                if conn.send(effect.frame):
+                    self.relayed += 1
         if lobby:  # after the lifecycle step, so a page that reloads on the alert sees the new state
-            await self._waiting_alert(hosted, effects)
+            await self.checkins.publish(hosted.officer_id, lobby_then[0])
+            await self._waiting_alert(hosted, effects, lobby_then[1])
 
-    async def _waiting_alert(self, hosted: Hosted, effects: list[Effect]) -> None:
+    async def _waiting_alert(self, hosted: Hosted, effects: list[Effect], waiting: bool) -> None:
         """Keep the officer's stored "a client is waiting" alert true to the room."""
         if self.alerts is None:
             return
         room = hosted.room
-        if room.state.value == "open" and any(q.role == "client" for q in room.waiting()):
+        if waiting:
             await self.alerts.client_waiting(officer_id=hosted.officer_id, checkin_id=room.id,
                                              case_id=hosted.case_id)
             return
@@ -229,24 +334,79 @@ class Signalling:
                 effects += hosted.room.end(None, "window_closed")
             if effects:
                 await self._carry(hosted, effects)
-            if hosted.room.state.value != "open" or hosted.room.empty:
+            if (hosted.room.state.value != "open" or hosted.room.empty) and self.rooms.get(hosted.room.id) is hosted:
                 self.rooms.pop(hosted.room.id, None)
+                await self.homes.forget(hosted.room.id, hosted.epoch)
+        for rid in [r for r, lock in self._making.items() if r not in self.rooms and not lock.locked()]:
+            del self._making[rid]
+        if mono >= self._next_renew and not self.draining:
+            self._next_renew = mono + self.homes.lease_s / 3
+            await self.renew()
 
-    async def run(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_S)
+    async def renew(self) -> None:
+        """Renew this node's leases; a room whose lease another node took is no longer ours:
+        its participants are told to reconnect (to the new home) and it leaves this memory."""
+        try:
+            lost = await self.homes.renew({rid: h.epoch for rid, h in self.rooms.items()})
+        except Exception as err:  # the database is down: the rooms go on, counted as failed renewals
+            log.warning("room lease renewal failed", extra={"error": type(err).__name__})
+            return
+        for rid in lost:
+            hosted = self.rooms.pop(rid, None)
+            if hosted is not None:
+                log.warning("room lease lost", extra={"room": rid})
+                self._send_reconnect(hosted, "takeover")
+
+    def _send_reconnect(self, hosted: Hosted, reason: str) -> None:
+        for q in hosted.room.present():
+            if q.state in (PState.WAITING, PState.ADMITTED):
+                conn: Conn = q.conn  # type: ignore[assignment]
+                conn.send(p.Reconnect(room=hosted.room.id, reason=reason))  # type: ignore[arg-type]
+                self.of_conn.get(conn, set()).discard(hosted.room.id)
+
+    async def drain(self) -> None:
+        """Take no new rooms and hand every room of this node to whichever node claims it next:
+        the seats are kept with the released lease, and everybody is told to reconnect."""
+        self.draining = True
+        self.drain_state.set(1)
+        self.drain_left.set(len(self.rooms))
+        for rid, hosted in list(self.rooms.items()):
+            try:
+                if hosted.room.state.value == "open" and not hosted.room.empty:
+                    await self.homes.release(rid, hosted.epoch, json.dumps(hosted.room.seats()))
+                else:
+                    await self.homes.forget(rid, hosted.epoch)
+            except Exception as err:  # the lease will lapse by itself and the room be taken over
+                log.warning("room not released", extra={"room": rid, "error": type(err).__name__})
+            self.rooms.pop(rid, None)
+            self._send_reconnect(hosted, "drain")
+            self.drain_left.set(len(self.rooms))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """The tick until ``stop``: a tick is never cut short (its writes finish before the store closes)."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), TICK_S)
+            if stop.is_set():
+                return
             try:
                 await self.tick()
             except Exception:
                 log.exception("signalling tick failed")
+
+    async def settle(self, timeout_s: float = 5.0) -> None:
+        """Let the effects of dropped connections still being carried out finish (at shutdown)."""
+        if self._pending:
+            await asyncio.wait(list(self._pending), timeout=timeout_s)
 
 
 SIGNALLING = web.AppKey("signalling", Signalling)
 
 
 async def background(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(app[SIGNALLING].run(), name="signalling-tick")
+    stop = asyncio.Event()
+    task = asyncio.create_task(app[SIGNALLING].run(stop), name="signalling-tick")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    stop.set()
+    await task
+    await app[SIGNALLING].settle()

@@ -3,7 +3,7 @@
 ``promtool check rules`` (Debian's prometheus package, installed by ``make cluster-tools``) accepts the
 file; ``promtool test rules`` shows each alert firing on the series that should raise it, at the
 time it should, and not before; and every metric a rule reads is one a running node exports (scraped
-from a node of the cluster), except those listed in PENDING, which another change is adding.
+from a node of the cluster).
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ from tests.helpers.cluster import Cluster
 from tests.helpers.netns import unavailable
 
 RULES = conf.DEPLOY / "prometheus" / "tandem-alerts.yml"
-#: Metrics a rule reads that the server does not export yet, and who adds them.
-PENDING = {"tandem_room_lease_renewals_failed_total": "rooms crossing nodes (issue 15, items 1-3)"}
 ALERTS = ("TandemNodeNotReady", "TandemRoomLeaseLost", "TandemBusDown", "TandemPushFailures",
           "TandemRetentionSweeperStalled")
 
@@ -113,8 +111,9 @@ def test_every_metric_the_rules_read_is_exported_by_a_node(cluster: Cluster) -> 
     families = set(re.findall(r"^# TYPE (\S+) ", exported, re.MULTILINE))
     read = set().union(*(_metric_names(rule["expr"]) for rule in _rules().values()))
     assert {"tandem_ready", "tandem_bus_up", "tandem_push_total", "tandem_retention_sweep_interval_seconds",
-            "tandem_retention_sweep_last_success_timestamp_seconds", "up", *PENDING} == read
-    missing = {m for m in read - {"up"} - set(PENDING)
+            "tandem_retention_sweep_last_success_timestamp_seconds", "up",
+            "tandem_room_lease_renewals_failed_total"} == read
+    missing = {m for m in read - {"up"}
                if m not in families and m.removesuffix("_total") not in families}
     assert not missing, f"rules read metrics no node exports: {missing}"
     # What the gauges say on a healthy node: ready, bus up, hourly sweeps, counted from the sweeper's start.

@@ -320,3 +320,33 @@ def test_participant_table_illegal_steps() -> None:
 def test_bad_limits() -> None:
     with pytest.raises(ValueError, match="room for two"):
         Room("r", max_participants=1)
+
+
+def test_a_room_taken_over_keeps_every_place_in_its_state_for_the_grace_period(clock: FakeClock) -> None:
+    old = in_call(clock)
+    interp_waits = old.join(INTERP, user_id="int", display_name="Interpreter", role="interpreter", host=False,
+                            now=clock.monotonic())
+    assert types(interp_waits, INTERP)[0] == "joined"
+    old.drop(CLIENT, clock.monotonic())  # dropped on the old node: restored as what it was (admitted)
+    seats = json.loads(json.dumps(old.seats()))
+    assert [(s["user_id"], s["state"]) for s in seats] == [("off", "admitted"), ("cli", "admitted"),
+                                                          ("int", "waiting")]
+
+    new = Room("r1", grace_s=30)
+    restored = new.restore(seats, clock.monotonic(), "node_takeover")
+    assert notes(restored) == [("interrupted", "off"), ("interrupted", "cli"), ("interrupted", "int")]
+    assert {e.detail for e in restored if isinstance(e, Note)} == {"node_takeover"}
+    assert [p.state for p in new.participants.values()] == [PState.DROPPED] * 3
+    assert new.restore(seats, clock.monotonic(), "again") == []  # places already held: nothing twice
+
+    back = client_joins(new, clock, conn="conn-client-2")
+    joined = frames(back, "conn-client-2")[0]
+    assert (joined["state"], joined["participant"]) == ("admitted", "p2")  # no waiting room again
+    assert notes(back)[0] == ("rejoined", "cli")
+    assert frames(back, "conn-client-2")[1] == {"type": "admitted", "room": "r1", "participant": "p2", "peers": []}
+    newcomer = new.join("conn-x", user_id="x", display_name="X", role="interpreter", host=False,
+                        now=clock.monotonic())
+    assert frames(newcomer, "conn-x")[0]["participant"] == "p4"  # ids go on after the restored ones
+    clock.advance(30)
+    gone = new.tick(clock.monotonic())
+    assert sorted(notes(gone)) == [("gone", "int"), ("gone", "off")]
