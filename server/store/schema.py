@@ -491,10 +491,10 @@ checkin_interpreters = Table(
     Column("invited_at", UTCDateTime, nullable=False),
 )
 
-# -- tables in their own modules: alerts (13), groups (14), networks, mentoring, evaluation (16), rooms (15)
-from server.store import schema_groups as schema_groups  # noqa: E402
+from server.store import schema_groups as schema_groups  # noqa: E402  (and below: tables in modules of their own)
 from server.store.schema_alerts import staff_alerts as staff_alerts  # noqa: E402
 from server.store.schema_cluster import room_homes as room_homes  # noqa: E402
 from server.store.schema_evaluation import feedback as feedback  # noqa: E402
-from server.store.schema_mentoring import mentoring_activities, mentoring_outcomes  # noqa: E402, F401
+from server.store.schema_mentoring import mentoring_activities as mentoring_activities  # noqa: E402
+from server.store.schema_mentoring import mentoring_outcomes as mentoring_outcomes  # noqa: E402
 from server.store.schema_networks import networks as networks  # noqa: E402
