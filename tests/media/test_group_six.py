@@ -91,7 +91,15 @@ async def test_six_bots_last_n_forwarding_mute_removal_and_breakouts(live_app: A
     loop = asyncio.get_running_loop()
 
     async def answered(m: Member) -> None:
-        await m.bot.accept((await m.next("group.answer", within_s=SETUP_S))["sdp"])
+        try:
+            await until(lambda: any(f["type"] in ("group.answer", "error") for f in m.seen), within_s=SETUP_S,
+                        what=f"{m.name}'s media answer")
+        except AssertionError as err:
+            media = live.sfu.sessions.get(sid)
+            raise AssertionError(f"{err}; it read {[f['type'] for f in m.seen]}; in the SFU: "
+                                 f"{media is not None and m.participant in media.participants}") from None
+        assert not [f for f in m.seen if f["type"] == "error"], m.seen
+        await m.bot.accept((await m.next("group.answer"))["sdp"])
 
     try:
         fac = await six(client, "facilitator", 300)
