@@ -43,6 +43,7 @@ PARTICIPANTS = 5
 #: loaded 2-core machine, and the others' silence would add nothing to what is checked.
 SPEAKERS = {0: 350, 2: 410}
 SETUP_S = 90.0  # joins, ICE and first frames on a loaded 2-core machine
+SETTLE_S = 240.0  # every bot's three slots decoding: with a core-eating process beside the others, ~100 s
 
 
 async def six(client: Any, username: str, hz: int | None) -> Member:
@@ -63,7 +64,7 @@ def video_slots(m: Member) -> dict[str, str]:
     return {mid: who for mid, who in m.bot.slots.items() if who is not None and m.bot.kind_of.get(mid) == "video"}
 
 
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(720)
 async def test_six_bots_last_n_forwarding_mute_removal_and_breakouts(live_app: Any) -> None:
     client, services, w = live_app
     live = client.app[GROUP_LIVE]
@@ -134,7 +135,7 @@ async def test_six_bots_last_n_forwarding_mute_removal_and_breakouts(live_app: A
                     and all(m.bot.decoded_from(by_id[pid].bot, mid=mid, after=m.bot.slot_since[mid]) >= 10
                             for mid, pid in slots.items()))
 
-        await until(lambda: all(shows_its_last_n(m) for m in people), within_s=SETUP_S,
+        await until(lambda: all(shows_its_last_n(m) for m in people), within_s=SETTLE_S,
                     what="every bot decoding, on each of its last-N slots, the publisher the slot carries")
         for m in people:
             slots = video_slots(m)
