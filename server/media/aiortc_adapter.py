@@ -174,6 +174,7 @@ class Outlet:
         self.mid: str = transceiver.mid or ""
         self.max_queue = max_queue
         self.frames_sent = 0
+        self.dropped = 0  # times the queue overflowed
         self.closed = False
         self._frames: deque[RTCEncodedFrame] = deque()
         self._waiter: asyncio.Future[None] | None = None
@@ -187,20 +188,30 @@ class Outlet:
         self._sender = sender
 
     def push(self, payloads: Sequence[bytes], timestamp: int, audio_level: int | None) -> bool:
-        """Queue one frame; False if the queue was full and frames were dropped (video needs a key frame)."""
+        """Queue one frame; False if the queue was full: it is emptied and this frame dropped too.
+
+        Video then needs a key frame: a frame queued after the dropped ones would refer to
+        pictures the subscriber never gets, and its decoder would fail on it and on every
+        frame after it until one.
+        """
         if self.closed:
             return True
-        ok = True
         if len(self._frames) >= self.max_queue:
             self._frames.clear()
-            ok = False
+            self.dropped += 1
+            return False
         # RTCEncodedFrame.audio_level is in dBov (<= 0); the sender writes -audio_level on the wire.
         self._frames.append(RTCEncodedFrame(list(payloads), timestamp, -audio_level if audio_level is not None
                                             else None))  # type: ignore[arg-type]
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        return ok
+        return True
+
+    @property
+    def backlog(self) -> int:
+        """Frames queued and not yet handed to the sender."""
+        return len(self._frames)
 
     async def _next_encoded_frame(self, codec: Any) -> RTCEncodedFrame:
         while not self._frames:

@@ -11,6 +11,14 @@ current dominant speaker's by ``margin_db``, continuously for ``hold_s`` (the hy
 people talking over each other do not make the large view flicker). The speaker history is
 the order of dominant speakers, most recent first, every participant at most once: last-N
 shows its head.
+
+A dominant speaker whose packets stop coming (their connection stalls; they left without a
+word) is taken to fade: their level decays towards silence, but only once no packet of
+theirs has come for ``stale_after_s``. Packets arrive every 20 ms per publisher, each
+publisher at its own phase, and network or event-loop jitter bunches them: decaying from
+the dominant's last packet at once would make an equally loud challenger, whose packets
+happen to arrive some 16 ms after the dominant's, look 6 dB louder at every one of its
+packets, and the floor (and every last-N slot behind it) would pass round the room.
 """
 
 from __future__ import annotations
@@ -30,10 +38,12 @@ class _Level:
 
 class SpeakerDetector:
     def __init__(self, *, tau_s: float = 0.3, speech_dbov: float = -50.0, margin_db: float = 6.0,
-                 hold_s: float = 0.4) -> None:
-        if tau_s <= 0 or hold_s < 0 or margin_db < 0 or not -127 <= speech_dbov <= 0:
-            raise ValueError("tau_s must be positive, hold_s and margin_db not negative, speech_dbov in -127..0")
+                 hold_s: float = 0.4, stale_after_s: float = 0.25) -> None:
+        if tau_s <= 0 or hold_s < 0 or margin_db < 0 or stale_after_s < 0 or not -127 <= speech_dbov <= 0:
+            raise ValueError("tau_s must be positive, hold_s, margin_db and stale_after_s not negative, "
+                             "speech_dbov in -127..0")
         self.tau_s = tau_s
+        self.stale_after_s = stale_after_s
         self.threshold = SILENCE + speech_dbov  # in dB above silence
         self.margin_db = margin_db
         self.hold_s = hold_s
@@ -89,8 +99,8 @@ class SpeakerDetector:
         current = self._levels.get(self.dominant)
         if current is None:
             return True
-        # The dominant speaker's level decays towards silence if their packets stopped coming.
-        stale = math.exp(-max(now - current.at, 0.0) / self.tau_s)
+        # The dominant speaker's level decays towards silence once their packets stopped coming.
+        stale = math.exp(-max(now - current.at - self.stale_after_s, 0.0) / self.tau_s)
         return entry.smoothed >= current.smoothed * stale + self.margin_db
 
     def _promote(self, who: str) -> None:

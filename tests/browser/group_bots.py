@@ -67,7 +67,7 @@ class WsBot:
                 if frame["type"] == "group.joined" and self.bot is not None:
                     self.participant = self.bot.name = frame["participant"]
                 elif frame["type"] == "group.slots" and self.bot is not None:
-                    self.bot.slots = dict(frame["slots"])
+                    self.bot.set_slots(dict(frame["slots"]))
                 elif frame["type"] == "group.answer" and self.bot is not None:
                     await self.bot.accept(frame["sdp"])
 

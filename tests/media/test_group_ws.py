@@ -50,6 +50,7 @@ class Member:
         self.http = http
         self.safe_for: set[str] = set()
         self.seen: list[dict[str, Any]] = []
+        self.seen_at: list[float] = []  # loop time each frame of ``seen`` was read
         self.taken: set[int] = set()
         self.participant = ""
         self._reader = asyncio.get_running_loop().create_task(self._read())
@@ -59,8 +60,9 @@ class Member:
             async for msg in self.ws:
                 frame = msg.json()
                 self.seen.append(frame)
+                self.seen_at.append(asyncio.get_running_loop().time())
                 if frame["type"] == "group.slots":
-                    self.bot.slots = dict(frame["slots"])
+                    self.bot.set_slots(dict(frame["slots"]))
 
     async def send(self, **frame: Any) -> None:
         session = frame.get("session")
@@ -70,18 +72,22 @@ class Member:
         await self.ws.send_json(frame)
 
     async def next(self, type_: str, within_s: float = 20.0, **match: Any) -> dict[str, Any]:
-        found: list[dict[str, Any]] = []
+        return (await self.next_at(type_, within_s, **match))[0]
+
+    async def next_at(self, type_: str, within_s: float = 20.0, **match: Any) -> tuple[dict[str, Any], float]:
+        """The next frame of ``type_`` matching ``match``, and the loop time it was read."""
+        found: list[int] = []
 
         def look() -> bool:
             for i, f in enumerate(self.seen):
                 if i not in self.taken and f["type"] == type_ and all(f.get(k) == v for k, v in match.items()):
                     self.taken.add(i)
-                    found.append(f)
+                    found.append(i)
                     return True
             return False
 
         await until(look, within_s=within_s, what=f"{self.name} to get {type_} {match}")
-        return found[0]
+        return self.seen[found[0]], self.seen_at[found[0]]
 
     async def join(self, session: str) -> dict[str, Any]:
         await self.send(type="group.join", session=session, sdp=await self.bot.offer(), id=f"join-{self.name}")

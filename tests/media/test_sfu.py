@@ -26,14 +26,14 @@ class Harness:
     def _on_event(self, event: SfuEvent) -> None:
         self.events.append(event)
         if isinstance(event, SlotsChanged) and event.participant_id in self.bots:
-            self.bots[event.participant_id].slots = dict(event.slots)
+            self.bots[event.participant_id].set_slots(dict(event.slots))
 
     async def join(self, name: str, *, audio_slots: int, video_slots: int, room: str = "main",
                    session: str = SID, tone: bool = False) -> Bot:
         bot = Bot(name, audio_slots=audio_slots, video_slots=video_slots, tone=tone)
         self.bots[name] = bot
         answer = await self.sfu.join(session, name, await bot.offer(), room=room)
-        bot.slots = self.sfu.slot_map(session, name)
+        bot.set_slots(self.sfu.slot_map(session, name))
         await bot.accept(answer)
         return bot
 

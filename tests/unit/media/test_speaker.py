@@ -73,3 +73,40 @@ def test_bad_parameters() -> None:
         SpeakerDetector(tau_s=0)
     with pytest.raises(ValueError, match="speech_dbov"):
         SpeakerDetector(speech_dbov=10)
+
+
+@pytest.mark.parametrize("lag_s", [0.0, 0.005, 0.016, 0.019])
+def test_equal_speakers_at_another_packet_phase_do_not_pass_the_floor(lag_s: float) -> None:
+    """Two people equally loud, bob's packets ``lag_s`` after ann's (each publisher has its own
+    20 ms phase): ann keeps the floor however the phases fall."""
+    d = SpeakerDetector()
+    feed(d, "ann", LOUD, 0.0, 1.0)
+    assert d.dominant == "ann"
+    t = 1.0
+    for _ in range(500):  # 10 s
+        assert not d.level("ann", LOUD, t)
+        assert not d.level("bob", LOUD, t + lag_s), f"bob took the floor at {t:.2f} s"
+        t += 0.02
+    assert d.history == ["ann"]
+
+
+def test_bunched_packets_do_not_pass_the_floor() -> None:
+    """Jitter: ann's packets come in bursts of five every 100 ms (a busy loop or network), bob's
+    evenly; equally loud, ann keeps the floor; when hers stop, bob takes it after the grace."""
+    d = SpeakerDetector(stale_after_s=0.25)
+    feed(d, "ann", LOUD, 0.0, 1.0)
+    t = 1.0
+    for i in range(500):
+        if i % 5 == 4:
+            for _ in range(5):
+                d.level("ann", LOUD, t)
+        assert not d.level("bob", LOUD, t + 0.011)
+        t += 0.02
+    changes = feed(d, "bob", LOUD, t, 2.0)
+    assert d.dominant == "bob" and len(changes) == 1
+    assert 0.25 < changes[0] - t < 1.2  # the grace, the decay below bob's level - margin, the hold
+
+
+def test_stale_after_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="stale_after_s"):
+        SpeakerDetector(stale_after_s=-1)
