@@ -197,19 +197,19 @@ class GroupLive:
         role, facts, auto_admit = await self.sessions.join_context(actor, frame.session, present)
         hosted = self.live.get(frame.session)
         if hosted is None:
+            # Everything that awaits comes before the session is hosted: a hosted session nobody has
+            # joined yet is "over", and the tick would close it (and its media) under a join still
+            # on its way, leaving that person alone in a session nobody else could reach.
+            naming = await self.sessions.member_naming(frame.session)
+            await self.sessions.record_home_node(frame.session, self.sfu.node_id)
+            hosted = self.live.get(frame.session)  # another first join may have come meanwhile
+        if hosted is None:
             limits = self.sessions.live_limits()  # the policy in force when the session starts
             self.sfu.create_session(frame.session, seats=self.seats, last_n=limits.last_n)  # sfu_capacity if full
             hosted = self.live[frame.session] = Hosted(Session(
                 frame.session, self.clock, max_participants=min(limits.max_participants, self.seats - 1),
-                last_n=limits.last_n, auto_admit=auto_admit, grace_s=self.grace_s))
-            try:
-                hosted.naming = await self.sessions.member_naming(frame.session)
-                await self.sessions.record_home_node(frame.session, self.sfu.node_id)
-            except Exception:
-                self.live.pop(frame.session, None)
-                await self.sfu.close_session(frame.session)
-                raise
-        async with hosted.lock:
+                last_n=limits.last_n, auto_admit=auto_admit, grace_s=self.grace_s), naming=naming)
+        async with hosted.lock:  # free on a new session: taken at once, the join goes in before any tick
             try:
                 effects = hosted.session.join(user_id=actor.user_id, display_name=actor.display_name, role=role,
                                               facts=facts)
