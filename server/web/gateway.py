@@ -284,7 +284,11 @@ class Gateway:
         if auth.actor.cross_office:
             await services.identity.audit_cross_office(auth.actor, "GET", "/ws", request.path)
         ws = web.WebSocketResponse(heartbeat=self.heartbeat_s, max_msg_size=self.codec.hard_limit, compress=False)
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except ConnectionResetError:  # the peer left before the handshake (a page closed or reloaded)
+            log.info("websocket closed before the handshake", extra={"user_id": auth.actor.user_id})
+            return ws  # aiohttp's own prepare of it meets the closed transport and ends quietly
         conn = Connection(ws, auth, self.codec, self.outbox_limit,
                           FrameBudget(rate=self.frame_rate, burst=self.frame_burst))
         self._track(conn)
