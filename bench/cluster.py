@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 
 from _common import BenchError, emit, machine, median, percentile, rnd
 from checkins import set_up
+from cluster_messaging import finish_load, start_load
 
 from tests.helpers import db
 from tests.helpers.nodes import Node, RedisServer, node_env, start_node
@@ -296,8 +297,13 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 result["cross_node_signal_p99_ms"] <= 2 * result["same_node_signal_p99_ms"] + 5)
             pair = [a, b]
             if args.kills:
+                load = await start_load(session, pair, args.clients) if args.clients else None
                 result.update(await takeovers(session, pair, calls[2:2 + args.kills], args.kills, restart))
                 result["target_takeover_le_10s"] = result["takeover_p95_s"] <= 10
+                if load is not None:
+                    result.update(await finish_load(session, pair, *load))
+                    result["target_no_acked_lost_or_duplicated"] = (
+                        result["acked_lost"] == 0 and result["acked_duplicates"] == 0)
             if args.drain_rooms:
                 result.update(await drain(session, pair[0], pair[1], calls[2 + args.kills:]))
                 result["target_drain_le_30s"] = (result["drain_s"] is not None and result["drain_s"] <= 30
@@ -317,6 +323,7 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--drain-rooms", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=50, help="messaging clients sending through the kills")
     args = parser.parse_args()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tandem-bench-cluster-") as tmp:
