@@ -1,7 +1,7 @@
 """Two nodes, one room (issue 15): what crossing nodes costs signalling, how long a takeover
 and a drain take.
 
-    .venv/bin/python bench/cluster.py [--samples 300] [--kills 10] [--drain-rooms 20]
+    .venv/bin/python bench/cluster.py [--samples 300] [--kills 10] [--drain-rooms 20] [--clients 50]
 
 Two ``tandem serve`` processes (tests/helpers/nodes.py: the same command as the systemd unit)
 on a fresh PostgreSQL database and a private ``redis-server``, on 127.0.0.1 only, with
@@ -19,6 +19,11 @@ on a fresh PostgreSQL database and a private ``redis-server``, on 127.0.0.1 only
    reaches the client. That is signalling recovery: no media flows in this bench (that would be
    ICE and DTLS on top, about 0.3 s on loopback: bench/checkins.py). The killed node is started
    again before the next kill. Target: <= 10 s and within the grace period.
+   Throughout the kills, ``--clients`` messaging clients (bench/cluster_messaging.py: one /ws
+   each, spread over both nodes) send one message at a time; a client whose node died
+   reconnects to a live one and resends what was not acknowledged with the same ``id``. After
+   the last kill the conversations are read back: ``acked_lost`` (acknowledged, not stored) and
+   ``acked_duplicates`` (stored twice). Target: both 0.
 3. **Drain:** ``--drain-rooms`` calls homed on node A (officers on A, clients on B); node A gets
    SIGTERM; measured until A has exited (``drain_exit_s``) and until every call is back on node B
    with the officer's offer through (``drain_s``, target <= 30 s), counting calls that ended.
@@ -47,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 
 from _common import BenchError, emit, machine, median, percentile, rnd
 from checkins import set_up
+from cluster_messaging import finish_load, start_load
 
 from tests.helpers import db
 from tests.helpers.nodes import Node, RedisServer, node_env, start_node
@@ -246,7 +252,8 @@ async def takeovers(session: aiohttp.ClientSession, nodes: list[Node], calls: li
         seconds.append(at - killed)
         nodes[k % 2] = await asyncio.to_thread(restart, f"{home.name.split('.')[0]}.{k + 1}")
     return {"takeover_p50_s": rnd(median(seconds), 2), "takeover_p95_s": rnd(percentile(seconds, 95), 2),
-            "takeover_max_s": rnd(max(seconds), 2), "takeover_kills": kills, "takeover_what": "signalling"}
+            "takeover_max_s": rnd(max(seconds), 2), "takeover_kills": kills,
+            "takeover_what": "signalling only (no media)"}
 
 
 async def drain(session: aiohttp.ClientSession, a: Node, b: Node, calls: list[Any]) -> dict[str, Any]:
@@ -296,8 +303,13 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 result["cross_node_signal_p99_ms"] <= 2 * result["same_node_signal_p99_ms"] + 5)
             pair = [a, b]
             if args.kills:
+                load = await start_load(session, pair, args.clients) if args.clients else None
                 result.update(await takeovers(session, pair, calls[2:2 + args.kills], args.kills, restart))
                 result["target_takeover_le_10s"] = result["takeover_p95_s"] <= 10
+                if load is not None:
+                    result.update(await finish_load(session, pair, *load))
+                    result["target_no_acked_lost_or_duplicated"] = (
+                        result["acked_lost"] == 0 and result["acked_duplicates"] == 0)
             if args.drain_rooms:
                 result.update(await drain(session, pair[0], pair[1], calls[2 + args.kills:]))
                 result["target_drain_le_30s"] = (result["drain_s"] is not None and result["drain_s"] <= 30
@@ -317,6 +329,7 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=300)
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--drain-rooms", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=50, help="messaging clients sending through the kills")
     args = parser.parse_args()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tandem-bench-cluster-") as tmp:
