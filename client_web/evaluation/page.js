@@ -7,7 +7,9 @@ import { has, languageName } from "../shared/i18n.js";
 import { pageHeading, loadInto, greeting, selectField } from "../shared/ui.js";
 
 const SVG = "http://www.w3.org/2000/svg";
-const FEWER = "fewer than 5"; // the API's word for a suppressed cell
+// A cell is a number, null (no data) or, only when it was drawn from fewer than 5 people, the
+// API's sentence for that (server/evaluation/model.py FEWER), shown here in the user's language.
+const suppressed = (value) => typeof value === "string";
 // Bar fills, told apart in the legend and the table too (never by colour alone).
 const FILLS = ["#0b4f8a", "#c2571a", "#1d6b2f", "#6b3fa0", "#8a6d0b", "#4a4f57"];
 const FILTERS = ["first", "last", "office", "channel", "language", "digital"];
@@ -30,7 +32,7 @@ function columnName(month, t) {
 }
 
 function cellText(value, t) {
-  if (value === FEWER) return t("evaluation.fewer");
+  if (suppressed(value)) return t("evaluation.fewer");
   if (value === null) return t("evaluation.no_data");
   return String(value);
 }
@@ -59,7 +61,7 @@ function chart(fig, t) {
       if (typeof v === "number") {
         parts.push(svg("rect", { x, y: y(v), width: Math.max(1, barW - 1), height: height - bottom - y(v),
           fill: FILLS[j % FILLS.length] }));
-      } else if (v === FEWER) {
+      } else if (suppressed(v)) {
         parts.push(svg("text", { x: x + barW / 2, y: height - bottom - 3, "text-anchor": "middle", "font-size": 7,
           fill: "#4a4f57" }, "<5"));
       }
@@ -84,7 +86,7 @@ function table(fig, t, titleId) {
         fig.months.map((m) => h("th", { scope: "col" }, columnName(m, t))))),
       h("tbody", {}, fig.series.map((s) => h("tr", {},
         h("th", { scope: "row" }, seriesName(fig, s, t)),
-        s.cells.map((v) => h("td", { "data-cell": v === FEWER ? "fewer" : null }, cellText(v, t))))))));
+        s.cells.map((v) => h("td", { "data-cell": suppressed(v) ? "fewer" : null }, cellText(v, t))))))));
 }
 
 function figureCard(fig, query, t) {

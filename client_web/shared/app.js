@@ -250,6 +250,7 @@ async function render({ focus = null } = {}) {
     if (ticket === state.renders) view.replaceChildren(errorBox(err, () => render()));
   }
   if (ticket !== state.renders) return;
+  main.dataset.rendered = location.hash; // which route the page now shows (tests wait for it)
   const title = view.querySelector("h1");
   document.title = title ? t("app.doc_title", { page: title.textContent }) : t("app.name");
   const target = focusId ? document.getElementById(focusId) : state.firstRender ? null : title;

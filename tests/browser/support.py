@@ -118,9 +118,11 @@ class Phone:
         return text
 
     def settled(self) -> None:
-        """Wait until the screen has rendered and nothing is loading."""
+        """Wait until the screen of the current route has rendered and nothing is loading (a
+        heading left from the previous route does not count: the hashchange may not have run yet)."""
         self.page.wait_for_function(
-            "() => document.querySelector('main h1') && !document.querySelector('[aria-busy]')")
+            "() => document.getElementById('main').dataset.rendered === location.hash"
+            " && document.querySelector('main h1') && !document.querySelector('[aria-busy]')")
 
     def open_login(self) -> None:
         self.page.goto(f"{self.base_url}/#/login")

@@ -174,11 +174,11 @@ async def test_a_key_lifetime_longer_than_a_retention_period_is_refused(api: Any
     _, services = api
     config = services.policy.engine.policies.retention
     category, days = backup.shortest_period(config)
-    assert (category, days) == ("call_quality", 90)
-    keys = KeyDir(tmp_path / "window-keys", lifetime_days=91)
-    with pytest.raises(backup.BackupRefused, match="call_quality: 90 days"):
+    assert (category, days) == ("feedback_comments", 30)
+    keys = KeyDir(tmp_path / "window-keys", lifetime_days=31)
+    with pytest.raises(backup.BackupRefused, match="feedback_comments: 30 days"):
         backup.prune(keys, config, services.clock.now())
-    backup.check_lifetime(90, config)
+    backup.check_lifetime(30, config)
 
 
 def cli(*args: str, db_url: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
