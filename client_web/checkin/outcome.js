@@ -48,6 +48,9 @@ export function suggestionReasons(checkin, t) {
   if (evidence && evidence.quality.poor && suggestion.outcome !== "not_safe_to_talk") {
     reasons.push(t("outcome.why.poor_quality"));
   }
+  if (evidence && evidence.interrupted && !evidence.dropped && suggestion.outcome !== "not_safe_to_talk") {
+    reasons.push(t("outcome.why.interrupted"));
+  }
   return reasons;
 }
 
@@ -60,7 +63,7 @@ export function evidenceDetails(checkin, t) {
     details([
       [t("outcome.who"), whoJoined(e, t)],
       [t("outcome.connection"), h("span", { id: "outcome-dropped" },
-        t(e.dropped ? "outcome.dropped" : "outcome.not_dropped"))],
+        t(e.dropped ? "outcome.dropped" : e.interrupted ? "outcome.interrupted" : "outcome.not_dropped"))],
       [t("outcome.quality"), h("span", { id: "outcome-quality" }, qualityText(e.quality, t))],
     ]));
 }

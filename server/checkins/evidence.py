@@ -24,8 +24,9 @@ RECORDS = "checkin_records"
 QUALITY = "call_quality"
 ANSWERS = "safe_space_answers"
 DEPARTURES = ("left", "gone", "ended", "cant_talk")
-# The room's server died or restarted and another took the call over: technical, never absence.
-INTERRUPTIONS = ("gone", "interrupted")
+# "gone": a dropped connection not back within the grace period. "interrupted": the room's
+# server died or drained and another took the call over; whoever comes back resumes the call,
+# whoever does not is a drop. Both are technical, never absence.
 
 
 def aad(table: str, row_id: str, checkin_id: str) -> bytes:
@@ -63,16 +64,22 @@ class Summary:
     participants: list[dict[str, Any]]
     quality: Quality
     dropped: bool
+    #: The call was taken over by another server (a technical interruption) and resumed.
+    interrupted: bool
     cant_talk: bool
     suggestion: Suggestion
 
 
 async def summarise_checkin(keyring: Keyring, conn: AsyncConnection, checkin: Any) -> Summary:
     events = await _open_all(keyring, conn, await store.events(conn, checkin.id), "checkin_events")
+    # Rows at one instant have no order of their own (ids are random). A takeover notes its
+    # interruptions before anyone can rejoin the room, so at one instant they come first.
+    events.sort(key=lambda e: (e[0].at, e[1].get("kind") != "interrupted"))
     samples = await _open_all(keyring, conn, await store.quality(conn, checkin.id), "call_quality")
     people: dict[str, dict[str, Any]] = {}
     client_arrived: datetime | None = None
-    client_connected = dropped = cant_talk = False
+    client_connected = dropped = cant_talk = interrupted = False
+    away: set[str] = set()  # interrupted by a takeover and not back yet
     for row, body in events:
         kind, user_id, role = body.get("kind"), body.get("user_id"), body.get("role")
         if not isinstance(user_id, str):
@@ -86,11 +93,17 @@ async def summarise_checkin(keyring: Keyring, conn: AsyncConnection, checkin: An
             person["left_at"].append(row.at)
         if kind == "admitted" and role == "client":
             client_connected = True
-        dropped = dropped or kind in INTERRUPTIONS
+        if kind == "interrupted":
+            interrupted = True
+            away.add(user_id)
+        elif kind in ("joined", "rejoined") or kind in DEPARTURES:
+            away.discard(user_id)
+        dropped = dropped or kind == "gone"
         cant_talk = cant_talk or (kind == "cant_talk" and role == "client")
+    dropped = dropped or bool(away)
     quality = summarise([Sample(rtt_ms=b["rtt_ms"], loss_pct=b["loss_pct"], bitrate_kbps=b["bitrate_kbps"])
                          for _row, b in samples])
     suggestion = suggest(Evidence(opens_at=checkin.opens_at, client_arrived_at=client_arrived,
                                   client_connected=client_connected, dropped=dropped, cant_talk=cant_talk,
-                                  quality=quality))
-    return Summary(list(people.values()), quality, dropped, cant_talk, suggestion)
+                                  quality=quality, interrupted=interrupted))
+    return Summary(list(people.values()), quality, dropped, interrupted, cant_talk, suggestion)

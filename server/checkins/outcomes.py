@@ -66,6 +66,8 @@ class Evidence(msgspec.Struct, frozen=True, kw_only=True):
     dropped: bool
     cant_talk: bool
     quality: Quality
+    #: Another server took the call over and everyone came back: noted, never held against anyone.
+    interrupted: bool = False
 
 
 class Suggestion(msgspec.Struct, frozen=True, kw_only=True):
@@ -78,10 +80,12 @@ def suggest(evidence: Evidence) -> Suggestion:
         return Suggestion(outcome=Outcome.NOT_SAFE_TO_TALK,
                           reasons=("The client said they could not talk safely; no penalty applies",))
     poor = evidence.quality.poor
-    quality_note = ("Call quality was poor",) if poor else ()
+    notes: tuple[str, ...] = ("Call quality was poor",) if poor else ()
+    if evidence.interrupted and not evidence.dropped:
+        notes += ("The call was interrupted when its server changed over, and resumed",)
     if evidence.dropped:
         return Suggestion(outcome=Outcome.TECHNICAL_FAILURE,
-                          reasons=("The connection dropped and did not come back", *quality_note,
+                          reasons=("The connection dropped and did not come back", *notes,
                                    "A call lost to the network is a technical failure, not non-attendance"))
     if evidence.client_arrived_at is None:
         return Suggestion(outcome=Outcome.MISSED, reasons=("The client never reached the waiting room",))
@@ -91,5 +95,5 @@ def suggest(evidence: Evidence) -> Suggestion:
     if evidence.client_arrived_at - evidence.opens_at > LATE_AFTER:
         minutes = int((evidence.client_arrived_at - evidence.opens_at).total_seconds() // 60)
         return Suggestion(outcome=Outcome.LATE,
-                          reasons=(f"The client arrived {minutes} minutes after the window opened", *quality_note))
-    return Suggestion(outcome=Outcome.ATTENDED, reasons=("The client joined and the call took place", *quality_note))
+                          reasons=(f"The client arrived {minutes} minutes after the window opened", *notes))
+    return Suggestion(outcome=Outcome.ATTENDED, reasons=("The client joined and the call took place", *notes))

@@ -60,6 +60,7 @@ class EvidenceSummary(Struct, kw_only=True):
     participants: list[Participation]
     quality: QualitySummary
     dropped: bool
+    interrupted: bool
     cant_talk: bool
 
 
@@ -187,7 +188,8 @@ def register(api: Registry) -> None:
                 quality=QualitySummary(samples=q.samples, median_rtt_ms=q.median_rtt_ms,
                                        median_loss_pct=q.median_loss_pct, median_bitrate_kbps=q.median_bitrate_kbps,
                                        poor=q.poor),
-                dropped=summary.dropped, cant_talk=summary.cant_talk)
+                dropped=summary.dropped, interrupted=summary.interrupted,
+                cant_talk=summary.cant_talk)
             out.suggestion = SuggestionOut(outcome=summary.suggestion.outcome.value,
                                            reasons=list(summary.suggestion.reasons))
         return out

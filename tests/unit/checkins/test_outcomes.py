@@ -67,3 +67,15 @@ def test_late_after_ten_minutes() -> None:
 
 def test_attended() -> None:
     assert suggest(evidence()).reasons == ("The client joined and the call took place",)
+
+
+def test_a_call_taken_over_by_another_server_and_resumed_is_attended_with_a_note() -> None:
+    s = suggest(evidence(interrupted=True))
+    assert s.outcome is Outcome.ATTENDED
+    assert "The call was interrupted when its server changed over, and resumed" in s.reasons
+
+
+def test_a_takeover_nobody_came_back_from_is_a_drop() -> None:
+    s = suggest(evidence(interrupted=True, dropped=True))
+    assert s.outcome is Outcome.TECHNICAL_FAILURE
+    assert not any("resumed" in r for r in s.reasons)
