@@ -19,7 +19,7 @@ on a fresh PostgreSQL database and a private ``redis-server``, on 127.0.0.1 only
    reaches the client. That is signalling recovery: no media flows in this bench (that would be
    ICE and DTLS on top, about 0.3 s on loopback: bench/checkins.py). The killed node is started
    again before the next kill. Target: <= 10 s and within the grace period.
-   Throughout the kills, ``--clients`` messaging clients (bench/cluster_messaging.py: one /ws
+   Throughout the kills, ``--clients`` messaging clients (tests/helpers/messaging_load.py: one /ws
    each, spread over both nodes) send one message at a time; a client whose node died
    reconnects to a live one and resends what was not acknowledged with the same ``id``. After
    the last kill the conversations are read back: ``acked_lost`` (acknowledged, not stored) and
@@ -50,11 +50,11 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository: server.*, tests.helpers.*
 
-from _common import BenchError, emit, machine, median, percentile, rnd
+from _common import DEMO_PASSWORD, BenchError, emit, machine, median, percentile, rnd
 from checkins import set_up
-from cluster_messaging import finish_load, start_load
 
 from tests.helpers import db
+from tests.helpers.messaging_load import finish_load, start_load
 from tests.helpers.nodes import Node, RedisServer, node_env, start_node
 
 KEK = bytes(range(32))
@@ -303,7 +303,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 result["cross_node_signal_p99_ms"] <= 2 * result["same_node_signal_p99_ms"] + 5)
             pair = [a, b]
             if args.kills:
-                load = await start_load(session, pair, args.clients) if args.clients else None
+                load = await start_load(session, pair, args.clients, password=DEMO_PASSWORD) if args.clients else None
                 result.update(await takeovers(session, pair, calls[2:2 + args.kills], args.kills, restart))
                 result["target_takeover_le_10s"] = result["takeover_p95_s"] <= 10
                 if load is not None:

@@ -1,14 +1,17 @@
 """SIGTERM drains a real ``tandem serve`` node (issue 15 item 3): two node processes on one
 PostgreSQL and a private Redis; a check-in homed on node A with the client on node B. Node A
 gets SIGTERM: both participants are told to ``reconnect``, node A exits within its drain
-bound, and both are back in the call on node B in the places they had."""
+bound, and both are back in the call on node B in the places they had. Then a rolling
+restart as a deploy does it (``systemctl restart tandem@8081``, then ``@8082``) under
+messaging load: the check-in never ends and no acknowledged message is lost."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ from server.web.state import SERVICES
 from tests.conftest import TEST_KEK, make_settings
 from tests.helpers import db
 from tests.helpers.checkins import schedule
+from tests.helpers.messaging_load import finish_load, start_load
 from tests.helpers.nodes import Node, RedisServer, node_env, start_node
 from tests.helpers.services import require_postgres
 from tests.helpers.world import PASSWORD, build
@@ -42,28 +46,47 @@ async def _seed(database_url: str, data_dir: Path) -> str:
         await runner.cleanup()
 
 
+@dataclass
+class Stack:
+    nodes: list[Node]
+    checkin: str
+    start: Callable[[str], Node]  # a node of that name, started (again) and ready
+
+
 @pytest.fixture
-def two_nodes(tmp_path: Path) -> Iterator[tuple[Node, Node, str]]:
+def stack(tmp_path: Path) -> Iterator[Stack]:
     require_postgres()
     name = f"tandem_sigterm_{db.pg_name().removeprefix('tandem_test_')}"
     database_url = db.create_pg_database(name)
     redis = RedisServer(tmp_path / "redis")
-    nodes: list[Node] = []
+    started: list[Node] = []
     try:
         checkin_id = db._in_thread(lambda: asyncio.run(_seed(database_url, tmp_path / "seed")))
         redis.start()
         env = node_env(database_url=database_url, redis_url=redis.url, kek=TEST_KEK,
                        extra={"TANDEM_ROOM_LEASE_S": "3", "TANDEM_DRAIN_TIMEOUT_S": "10"})
-        for n in ("a", "b"):
-            nodes.append(start_node(f"node-{n}", tmp_path, {**env, "TANDEM_NODE_ID": f"node-{n}"}))
+
+        def start(node_name: str) -> Node:
+            node = start_node(node_name, tmp_path, {**env, "TANDEM_NODE_ID": node_name})
+            started.append(node)
+            node.wait_ready(90)
+            return node
+
+        nodes = [start_node(f"node-{n}", tmp_path, {**env, "TANDEM_NODE_ID": f"node-{n}"}) for n in ("a", "b")]
+        started.extend(nodes)
         for node in nodes:
             node.wait_ready(90)
-        yield nodes[0], nodes[1], checkin_id
+        yield Stack(nodes, checkin_id, start)
     finally:
-        for node in nodes:
+        for node in started:
             node.stop()
         redis.stop()
         db.drop_pg_database(name)
+
+
+@pytest.fixture
+def two_nodes(stack: Stack) -> tuple[Node, Node, str]:
+    return stack.nodes[0], stack.nodes[1], stack.checkin
 
 
 async def _bearer(session: aiohttp.ClientSession, url: str, username: str) -> dict[str, str]:
@@ -143,4 +166,64 @@ async def test_sigterm_hands_the_nodes_calls_to_the_other_node(two_nodes: tuple[
         assert a.proc.returncode == 0, a.log_tail()
         assert "Traceback" not in a.log_text(), a.log_tail(120)
         for ws in (off, off2, cli):
+            await ws.close()
+
+
+async def _connect(session: aiohttp.ClientSession, node: Node, headers: dict[str, str]) -> Any:
+    ws = await session.ws_connect(f"{node.url}/ws", headers=headers)
+    await ws.send_json({"type": "hello"})
+    await _next(ws, "welcome")
+    return ws
+
+
+async def test_a_rolling_restart_under_load_ends_no_check_in_and_loses_no_acked_message(stack: Stack) -> None:
+    """Node A drains and comes back, then node B does: the call hops A -> B -> A with both
+    people in the places they had, while 8 messaging clients send through both nodes."""
+    a, b = stack.nodes
+    checkin = stack.checkin
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+        officer = await _bearer(session, a.url, "officer")
+        client = await _bearer(session, b.url, "client")
+        await _safe(session, a.url, officer, checkin)
+        await _safe(session, b.url, client, checkin)
+        off = await _connect(session, a, officer)
+        cli = await _connect(session, b, client)
+        joined = await _join(off, checkin)
+        waiting = await _join(cli, checkin)
+        await off.send_json({"type": "admit", "room": checkin, "participant": waiting["participant"]})
+        await _next(cli, "admitted")
+        live = stack.nodes  # the load reconnects to whichever of these answers
+        load = await start_load(session, live, 8, password=PASSWORD)
+        await asyncio.sleep(1.0)
+
+        for going in (0, 1):  # systemctl restart tandem@8081, then tandem@8082
+            node, other = live[going], live[1 - going]
+            node.proc.send_signal(signal.SIGTERM)
+            for ws in (off, cli):
+                assert (await _next(ws, "reconnect"))["reason"] == "drain"
+                await ws.close()
+            off = await _connect(session, other, officer)
+            cli = await _connect(session, other, client)
+            # the first hop the client is back first, the second the officer: either restores the room
+            first, second = (cli, off) if going == 0 else (off, cli)
+            firsts, seconds = await _join(first, checkin), await _join(second, checkin)
+            back, again = (firsts, seconds) if going == 0 else (seconds, firsts)
+            assert (back["state"], back["participant"]) == ("admitted", waiting["participant"])
+            assert (again["state"], again["participant"]) == ("admitted", joined["participant"])
+            expected = joined if going == 0 else waiting
+            assert (await _next(first, "peer_joined"))["participant"] == expected["participant"]
+            await asyncio.to_thread(node.proc.wait, DRAIN_BOUND_S)
+            assert node.proc.returncode == 0, node.log_tail()
+            assert "Traceback" not in node.log_text(), node.log_tail(120)
+            live[going] = await asyncio.to_thread(stack.start, f"{node.name}-again")
+
+        result = await finish_load(session, live, *load)
+        assert result["acked_messages"] > 50, result
+        assert (result["acked_lost"], result["acked_duplicates"]) == (0, 0), result
+        async with session.get(f"{live[0].url}/api/checkins/{checkin}", headers=officer) as resp:
+            detail = await resp.json()
+        assert detail["state"] == "in_call", detail  # the check-in never ended
+        assert detail["evidence"]["interrupted"] is True and detail["evidence"]["dropped"] is False
+        assert detail["suggestion"]["outcome"] == "attended", detail["suggestion"]
+        for ws in (off, cli):
             await ws.close()

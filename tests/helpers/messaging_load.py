@@ -1,12 +1,13 @@
-"""Messaging load across node kills (issue 15): is every acknowledged message stored exactly once?
+"""Messaging load across node kills and restarts (issue 15): is every acknowledged message
+stored exactly once? Used by bench/cluster.py and tests/integration/test_rooms_sigterm.py.
 
-Used by bench/cluster.py. ``clients`` officer sessions each hold one /ws connection, spread over
-the two nodes, and send to the case conversations one message at a time (next after the ``ack``).
-When a connection drops (its node was killed) the client reconnects to a live node and resends
+``clients`` officer sessions each hold one /ws connection, spread over the nodes, and send to
+the case conversations one message at a time (next after the ``ack``). When a connection
+drops (its node was killed or drained) the client reconnects to a live node and resends
 every un-acknowledged message with the same ``id`` (docs/protocol.md: a retried ``send`` is
-acknowledged again with the same ``seq`` and never stored twice). At the end the conversations
-are read back over HTTP: ``acked_lost`` counts acknowledged ids missing from the store,
-``acked_duplicates`` the ids stored more than once.
+acknowledged again with the same ``seq`` and never stored twice). At the end the
+conversations are read back over HTTP: ``acked_lost`` counts acknowledged ids missing from
+the store, ``acked_duplicates`` the ids stored more than once.
 """
 
 from __future__ import annotations
@@ -17,13 +18,30 @@ from collections import Counter
 from typing import Any
 
 import aiohttp
-from _common import BenchError, bearer, login
-from checkins import api
 
 from tests.helpers.nodes import Node
 
 PAUSE_S = 0.05
 ACK_WAIT_S = 10.0
+
+
+class LoadError(RuntimeError):
+    """The load could not go on: no node took a client, or a send was refused."""
+
+
+async def _api(session: aiohttp.ClientSession, method: str, url: str, headers: dict[str, str]) -> Any:
+    async with session.request(method, url, headers=headers) as resp:
+        if resp.status // 100 != 2:
+            raise LoadError(f"{method} {url}: HTTP {resp.status}: {(await resp.text())[:300]}")
+        return await resp.json()
+
+
+async def _bearer(session: aiohttp.ClientSession, url: str, username: str, password: str) -> dict[str, str]:
+    async with session.post(f"{url}/api/session",
+                            json={"username": username, "password": password, "kind": "bearer"}) as resp:
+        if resp.status // 100 != 2:
+            raise LoadError(f"sign-in as {username}: HTTP {resp.status}")
+        return {"Authorization": f"Bearer {(await resp.json())['token']}"}
 
 
 class Sender:
@@ -49,7 +67,7 @@ class Sender:
             except (aiohttp.ClientError, TimeoutError, OSError):
                 pass
             await asyncio.sleep(0.2)
-        raise BenchError(f"messaging client {self.n}: no node would take it")
+        raise LoadError(f"messaging client {self.n}: no node would take it")
 
     async def _send_until_acked(self, ws: Any, mid: str) -> bool:
         """True when ``mid`` was acknowledged on ``ws``; False when the connection went."""
@@ -64,7 +82,7 @@ class Sender:
                 if frame.get("type") == "ack" and frame.get("id") == mid:
                     return True
                 if frame.get("type") == "error" and frame.get("ref") == mid:
-                    raise BenchError(f"send {mid} refused: {frame}")
+                    raise LoadError(f"send {mid} refused: {frame}")
         except (aiohttp.ClientError, TimeoutError, ConnectionError, RuntimeError):
             return False
 
@@ -87,18 +105,19 @@ class Sender:
         await ws.close()
 
 
-async def start_load(session: aiohttp.ClientSession, nodes: list[Node], clients: int
-                     ) -> tuple[list[Sender], asyncio.Event, list[asyncio.Task[None]]]:
-    """``clients`` senders going, over the case conversations the demo officer is a member of."""
+async def start_load(session: aiohttp.ClientSession, nodes: list[Node], clients: int, *, password: str,
+                     username: str = "officer") -> tuple[list[Sender], asyncio.Event, list[asyncio.Task[None]]]:
+    """``clients`` senders going, over the case conversations ``username`` may send to.
+    ``nodes`` is read at each reconnect: replace a restarted node in it."""
     base = nodes[0].url
     senders = []
     for n in range(clients):
-        headers = bearer(await login(session, base, "officer"))
+        headers = await _bearer(session, base, username, password)
         if n == 0:
-            convs = [c["id"] for c in (await api(session, "GET", f"{base}/api/conversations", headers))
+            convs = [c["id"] for c in (await _api(session, "GET", f"{base}/api/conversations", headers))
                      ["conversations"] if c["may_send"]]
             if not convs:
-                raise BenchError("the demo officer has no conversation to send to")
+                raise LoadError(f"{username} has no conversation to send to")
         senders.append(Sender(n, session, headers, convs[n % len(convs)], nodes))
     stop = asyncio.Event()
     tasks = [asyncio.create_task(s.run(stop)) for s in senders]
@@ -110,7 +129,7 @@ async def stored_ids(session: aiohttp.ClientSession, base: str, headers: dict[st
     out: list[str] = []
     after = 0
     while True:
-        page = await api(session, "GET", f"{base}/api/conversations/{conversation}/messages"
+        page = await _api(session, "GET", f"{base}/api/conversations/{conversation}/messages"
                          f"?after_seq={after}&limit=200", headers)
         if not page["messages"]:
             return out
