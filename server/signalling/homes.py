@@ -11,6 +11,10 @@ and writes from a node that lost its lease (a snapshot, a release) match no row.
 Lease times are the database's, never a node's: every statement that grants, renews, releases
 or judges a lease computes "now" in SQL (``db_now``), so a node whose clock is minutes off can
 neither steal a live room nor keep a dead one (tests/integration/test_rooms_clock_skew.py).
+A lease also never ends less than a lease length after the database (re)started (``lease_end``):
+while it was down nobody could renew, and its return must not hand every room to whichever node
+looked first (tests/integration/test_rooms_pg_restart.py). A failed renewal is retried at the
+next tick.
 When to renew is judged on this process's monotonic clock, which no wall-clock step moves.
 """
 
@@ -26,7 +30,7 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.errors import Conflict
-from server.store.db_time import db_now
+from server.store.db_time import db_now, lease_end
 from server.store.schema_cluster import room_homes
 from server.store.tx import Store
 
@@ -52,13 +56,14 @@ class Claim:
     snapshot: str | None = None  # what that home left: the seats to restore
 
 
-def _lapsed() -> Any:
+def _lapsed(lease_s: float) -> Any:
     """Released, or its lease over by the database's clock: any node may claim the room."""
-    return or_(room_homes.c.home_node.is_(None), room_homes.c.lease_until <= db_now())
+    return or_(room_homes.c.home_node.is_(None), lease_end(room_homes.c.lease_until, lease_s) <= db_now())
 
 
-async def _row(conn: AsyncConnection, room_id: str) -> Home | None:
-    live = (room_homes.c.home_node.is_not(None) & (room_homes.c.lease_until > db_now())).label("live")
+async def _row(conn: AsyncConnection, room_id: str, lease_s: float) -> Home | None:
+    live = (room_homes.c.home_node.is_not(None)
+            & (lease_end(room_homes.c.lease_until, lease_s) > db_now())).label("live")
     r = (await conn.execute(select(room_homes, live).where(room_homes.c.room_id == room_id))).first()
     return None if r is None else Home(r.room_id, r.home_node, r.lease_until, r.epoch, r.snapshot, bool(r.live))
 
@@ -92,7 +97,7 @@ class RoomHomes:
 
     async def home(self, room_id: str) -> Home | None:
         async with self.store.read("room.home") as conn:
-            return await _row(conn, room_id)
+            return await _row(conn, room_id, self.lease_s)
 
     async def claim(self, room_id: str, kind: str = "checkin") -> Claim:
         """Become the room's home unless another node holds a live lease on it."""
@@ -106,7 +111,7 @@ class RoomHomes:
     async def _claim(self, room_id: str, kind: str) -> Claim:
         until, me = self._until(), self.node_id
         async with self.store.write("room.claim") as conn:
-            row = await _row(conn, room_id)
+            row = await _row(conn, room_id, self.lease_s)
             if row is None:
                 await conn.execute(insert(room_homes).values(room_id=room_id, kind=kind, home_node=me,
                                                              lease_until=until, epoch=1))
@@ -122,7 +127,7 @@ class RoomHomes:
             # and lapsed still, by the database's clock, when written.
             epoch = row.epoch + 1
             done = await conn.execute(update(room_homes).where(room_homes.c.room_id == room_id,
-                                                               room_homes.c.epoch == row.epoch, _lapsed())
+                                                               room_homes.c.epoch == row.epoch, _lapsed(self.lease_s))
                                       .values(home_node=me, lease_until=until, epoch=epoch))
             if done.rowcount == 1:
                 if row.home_node == me:  # our own lapsed lease, renewed late: nothing to take over
@@ -146,6 +151,7 @@ class RoomHomes:
                                            .where(room_homes.c.room_id.in_(list(rooms))))).all()
         except Exception:
             self.renewals_failed.inc(len(rooms))
+            self._next_renew = 0.0  # again at the next tick, not a third of a lease later: back at once
             raise
         held = {r.room_id for r in rows if r.home_node == self.node_id and r.epoch == rooms[r.room_id]}
         lost = set(rooms) - held

@@ -47,3 +47,31 @@ def _pg(element: db_now, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(db_now, "sqlite")
 def _sqlite(element: db_now, compiler: SQLCompiler, **kw: Any) -> str:
     return f"strftime('%Y-%m-%d %H:%M:%f000', 'now', '{_offset(element)}')"
+
+
+class lease_end(FunctionElement[Any]):
+    """When a lease stored as ``until`` ends, as the database judges it: ``until``, but never before
+    ``lease_s`` after the database server (re)started. While PostgreSQL is down no holder can renew,
+    so a restart longer than a lease would otherwise hand every room to whichever node looked first;
+    after it, every holder gets one lease length to renew. SQLite is a file, opened by each node:
+    there is no server to restart, and the lease ends at ``until``."""
+
+    type = UTCDateTime()
+    inherit_cache = False  # the lease length is rendered into the SQL text
+
+    def __init__(self, until: Any, lease_s: float) -> None:
+        if not math.isfinite(lease_s) or lease_s <= 0:
+            raise ValueError("a lease must last a finite number of seconds")
+        self.lease_s = float(lease_s)
+        super().__init__(until)
+
+
+@compiles(lease_end, "postgresql")
+def _pg_lease_end(element: lease_end, compiler: SQLCompiler, **kw: Any) -> str:
+    until = compiler.process(element.clauses, **kw)
+    return f"greatest({until}, pg_postmaster_start_time() + interval '{element.lease_s:+.6f} seconds')"
+
+
+@compiles(lease_end, "sqlite")
+def _sqlite_lease_end(element: lease_end, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
