@@ -168,7 +168,7 @@ def create_app(
     checkins.outcome_hooks.append(scheduling.record_outcome_in)
     # -- several nodes (issue 15): each room's home is leased in the database; frames reach it over the bus
     node_id = settings.node_id or f"{socket.gethostname() or 'local'}-{uuid.uuid4().hex[:8]}"
-    homes = RoomHomes(store, clock, node_id, lease_s=settings.room_lease_s, registry=metrics)
+    homes = RoomHomes(store, node_id, lease_s=settings.room_lease_s, registry=metrics)
     signalling = ws_signalling.Signalling(gateway, checkins, clock, homes, grace_s=settings.checkin_grace_s,
                                           max_participants=settings.checkin_max_participants, alerts=alerts,
                                           registry=metrics)

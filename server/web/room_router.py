@@ -160,7 +160,7 @@ class RoomRouter:
 
     async def on_join(self, conn: Connection, frame: p.Join) -> None:
         row = await self.homes.home(frame.room)
-        home = row.home_node if row is not None and row.live(self.signalling.clock.now()) else None
+        home = row.home_node if row is not None and row.live else None
         if home is None or home == self.node_id:
             try:
                 await self.local_handlers[p.Join](conn, frame)
@@ -214,13 +214,12 @@ class RoomRouter:
         An edge that died leaves its participants in this node's rooms: they are dropped (the grace
         period starts, as for any lost connection) once nobody listens on its channel any more."""
         await self._check_edges()
-        now = self.signalling.clock.now()
         seen: dict[str, bool] = {}
         for conn, rooms in list(self.routed.items()):
             for room, home in list(rooms.items()):
                 if room not in seen:
                     row = await self.homes.home(room)
-                    seen[room] = row is not None and row.home_node == home and row.live(now)
+                    seen[room] = row is not None and row.home_node == home and row.live
                 if not seen[room]:
                     rooms.pop(room, None)
                     conn.send(p.Reconnect(room=room, reason="takeover"))

@@ -85,7 +85,6 @@ class Signalling:
         self.draining = False
         self._pending: set[asyncio.Task[None]] = set()
         self._making: dict[str, asyncio.Lock] = {}
-        self._next_renew = 0.0
         self.alerts = alerts  # "a client is waiting", stored until they are let in or leave (issue 13)
         self.checkins = checkins
         self.clock = clock
@@ -339,8 +338,7 @@ class Signalling:
                 await self.homes.forget(hosted.room.id, hosted.epoch)
         for rid in [r for r, lock in self._making.items() if r not in self.rooms and not lock.locked()]:
             del self._making[rid]
-        if mono >= self._next_renew and not self.draining:
-            self._next_renew = mono + self.homes.lease_s / 3
+        if not self.draining and self.homes.renewal_due():
             await self.renew()
 
     async def renew(self) -> None:

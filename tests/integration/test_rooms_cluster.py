@@ -8,6 +8,8 @@ real Redis, an officer on node A and a client on node B.
     to reconnect, takes the room over with everybody's place, nobody answers the safe-space
     questions again, and the evidence records a technical interruption.
 (c) Two nodes claiming one room at once: exactly one wins, on a new room and on a lapsed one.
+Leases run in the database's time (tests/integration/test_rooms_clock_skew.py), so a lapse here
+is real seconds; the shared FakeClock only drives grace periods and windows.
 (d) Redis stops while the call is live: participants on the home node carry on; a participant
     on the other node gets the coded error ``unavailable``.
 (e) A drain: the home hands the room over; its participants are told to reconnect and rejoin
@@ -31,6 +33,7 @@ from sqlalchemy import select
 from server.app import create_app
 from server.bus.redis import RedisBus
 from server.clock import FakeClock
+from server.signalling.homes import RoomHomes
 from server.store.schema import room_homes
 from server.web.room_router import ROUTER, RoomRouter
 from server.web.state import SERVICES, Services
@@ -43,6 +46,7 @@ from tests.helpers.world import World, build, login
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 LEASE_S = 3
+SHORT_LEASE_S = 0.4
 
 
 @dataclass
@@ -182,8 +186,8 @@ async def test_when_the_home_nodes_lease_lapses_the_other_node_takes_the_room_ov
     pair.a.signalling.draining = True  # no renewal from the tick (a dead node renews nothing)
     await pair.a.router.stop()
     await off.close()
-    pair.clock.advance(LEASE_S + 1)  # the lease lapses
-    reconnect = await cli.next("reconnect", wait_s=15)
+    # the lease lapses by the database's clock, in LEASE_S real seconds (the nodes' clocks play no part)
+    reconnect = await cli.next("reconnect", wait_s=LEASE_S + 10)
     assert reconnect == {"type": "reconnect", "room": checkin_id, "reason": "takeover"}
 
     # the client rejoins on B: back in the call at once, no safe-space answers, no waiting room
@@ -212,14 +216,16 @@ async def test_when_the_home_nodes_lease_lapses_the_other_node_takes_the_room_ov
 
 async def test_two_nodes_claiming_one_room_at_once_only_one_wins(nodes: Pair) -> None:
     pair = nodes
-    homes_a, homes_b = pair.a.signalling.homes, pair.b.signalling.homes
+    # each node's own store, with a short lease: a lapse takes real time (database time)
+    homes_a = RoomHomes(pair.a.services.store, pair.a.node_id, lease_s=SHORT_LEASE_S)
+    homes_b = RoomHomes(pair.b.services.store, pair.b.node_id, lease_s=SHORT_LEASE_S)
     for i in range(15):
         room = f"race-{i}"
         first = await asyncio.gather(homes_a.claim(room), homes_b.claim(room))
         assert sorted(c.won for c in first) == [False, True], first
         winner = next(c for c in first if c.won)
         assert all(c.home == winner.home for c in first)
-        pair.clock.advance(LEASE_S + 1)  # the winner's lease lapses: both race to take it over
+        await asyncio.sleep(SHORT_LEASE_S + 0.1)  # the winner's lease lapses: both race to take it over
         second = await asyncio.gather(homes_a.claim(room), homes_b.claim(room))
         assert sorted(c.won for c in second) == [False, True], second
         row = await home_row(pair.a.services, room)
