@@ -182,6 +182,7 @@ async def test_when_the_home_nodes_lease_lapses_the_other_node_takes_the_room_ov
     w = await build(pair.a.services)
     checkin_id = await schedule(pair.a.services, w)
     off, cli, joined, admitted = await call_across(pair, w, checkin_id)
+    pair.clock.advance(60)  # the evidence orders events by the nodes' clock: a minute of call first
     # Node A stops: its renewals and its bus; its connections are gone with it.
     pair.a.signalling.draining = True  # no renewal from the tick (a dead node renews nothing)
     await pair.a.router.stop()
@@ -191,6 +192,7 @@ async def test_when_the_home_nodes_lease_lapses_the_other_node_takes_the_room_ov
     assert reconnect == {"type": "reconnect", "room": checkin_id, "reason": "takeover"}
 
     # the client rejoins on B: back in the call at once, no safe-space answers, no waiting room
+    pair.clock.advance(2)
     await cli.send(type="join", room=checkin_id, id="again")
     back = await cli.next("joined", wait_s=10, ref="again")
     assert back["state"] == "admitted" and back["participant"] == admitted["participant"]
@@ -201,6 +203,7 @@ async def test_when_the_home_nodes_lease_lapses_the_other_node_takes_the_room_ov
     assert (early["evidence"]["interrupted"], early["evidence"]["dropped"]) == (True, True)
     # the officer reconnects to B (A is dead) and rejoins without answering the questions again
     off2 = await peer(pair.b.client, await login(pair.b.client, "officer"))
+    pair.clock.advance(2)
     await off2.send(type="join", room=checkin_id)
     assert (await off2.next("joined", wait_s=10))["state"] == "admitted"
     assert (await cli.next("peer_joined", wait_s=10))["participant"] == joined["participant"]
