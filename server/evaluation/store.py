@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, distinct, false, func, literal, select, true
+from sqlalchemy import ColumnElement, and_, case, distinct, false, func, literal, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.evaluation.model import NOW, Filters, Raw
@@ -23,7 +23,7 @@ from server.store.schema import (
     safe_space_answers,
     staff_alerts,
 )
-from server.store.schema_groups import group_attendance, group_sessions
+from server.store.schema_groups import group_attendance, group_safe_space, group_sessions
 from server.store.types import metadata
 
 ATTENDED_GROUP = ("attended", "partly")
@@ -109,13 +109,26 @@ async def admission_wait(conn: AsyncConnection, f: Filters) -> list[Raw]:
 
 
 async def safe_space_not_passed(conn: AsyncConnection, f: Filters) -> list[Raw]:
+    """Checks not passed before a check-in and before a live group session, client and staff
+    apart, people counted once across both. A group check is filtered by its session's office;
+    a staff member's group check has no case, so a language or digital-access filter leaves it out."""
     start, end = _bounds(f)
-    s = safe_space_answers.c
-    month = _month(conn, s.at)
-    query = (select(s.side, month, func.count(), func.count(distinct(s.user_id)))
-             .select_from(_with_cases(safe_space_answers, s.case_id, f))
-             .where(s.at >= start, s.at < end, s.passed.is_(false()), *_case_filters(f), *_video_only(f))
-             .group_by(s.side, month))
+    s, g, gs = safe_space_answers.c, group_safe_space.c, group_sessions.c
+    from_checkins = (select(s.side.label("side"), s.at.label("at"), s.user_id.label("user_id"))
+                     .select_from(_with_cases(safe_space_answers, s.case_id, f))
+                     .where(s.at >= start, s.at < end, s.passed.is_(false()), *_case_filters(f), *_video_only(f)))
+    joined: Any = group_safe_space.join(group_sessions, gs.id == g.session_id)
+    where = [g.at >= start, g.at < end, g.passed.is_(false()), *_video_only(f)]
+    if f.office_id is not None:
+        where.append(gs.office_id == f.office_id)
+    if f.language is not None or f.digital is not None:
+        joined = joined.join(cases, cases.c.id == g.case_id)
+        where += _case_filters(Filters(first=f.first, last=f.last, language=f.language, digital=f.digital))
+    from_groups = select(g.side, g.at, g.user_id).select_from(joined).where(*where)
+    checks = union_all(from_checkins, from_groups).subquery("checks")
+    month = _month(conn, checks.c.at)
+    query = (select(checks.c.side, month, func.count(), func.count(distinct(checks.c.user_id)))
+             .group_by(checks.c.side, month))
     return await _raws(conn, query)
 
 
