@@ -262,6 +262,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
     await services.bus.start()
     await services.policy.load()
+    await services.networks.index_tasks()  # stage-4 plans written before network_tasks existed
     sub = await services.bus.subscribe(POLICY_CHANNEL, lambda _c, _d: _reload_soon(services))
     yield
     sub.close()

@@ -4,7 +4,7 @@ over 100,000 appointments moves a few dozen rows, not the appointments."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, distinct, false, func, literal, select, true, union_all
@@ -24,6 +24,7 @@ from server.store.schema import (
     staff_alerts,
 )
 from server.store.schema_groups import group_attendance, group_safe_space, group_sessions
+from server.store.schema_networks import network_tasks
 from server.store.types import metadata
 
 ATTENDED_GROUP = ("attended", "partly")
@@ -184,12 +185,14 @@ async def network_stages(conn: AsyncConnection, f: Filters, now: datetime) -> tu
     return stages, timed
 
 
-async def coordinated_networks(conn: AsyncConnection, f: Filters) -> list[Any]:
-    """The sealed documents of the networks in stage 4, where plans have tasks that fall due."""
-    n = networks.c
-    return list((await conn.execute(
-        select(n.id, n.case_id, n.key_id, n.body).select_from(_with_cases(networks, n.case_id, f))
-        .where(n.stage == "coordinated_case_management", *_case_filters(f)))).all())
+async def network_overdue(conn: AsyncConnection, f: Filters, today: date) -> Raw:
+    """Overdue tasks of the current plans of stage-4 networks (not done, due before today), read
+    from ``network_tasks`` (in clear, no text), and how many cases they come from."""
+    t = network_tasks.c
+    row = (await conn.execute(
+        select(func.count(), func.count(distinct(t.case_id))).select_from(_with_cases(network_tasks, t.case_id, f))
+        .where(t.state != "done", t.due_on < today, *_case_filters(f)))).one()
+    return Raw(series="tasks", month=NOW, value=float(row[0]), people=int(row[1]))
 
 
 async def mentoring_periods(conn: AsyncConnection, f: Filters) -> list[Raw]:
