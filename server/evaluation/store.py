@@ -23,6 +23,7 @@ from server.store.schema import (
     safe_space_answers,
     staff_alerts,
 )
+from server.store.schema_evaluation import group_feedback
 from server.store.schema_groups import group_attendance, group_safe_space, group_sessions
 from server.store.schema_networks import network_tasks
 from server.store.types import metadata
@@ -208,14 +209,28 @@ async def mentoring_periods(conn: AsyncConnection, f: Filters) -> list[Raw]:
 
 
 async def feedback_faces(conn: AsyncConnection, f: Filters, side: str) -> list[Raw]:
+    """The faces after check-ins and after live group sessions (a video session too), people
+    counted once across both. A group answer is filtered by its session's office; a staff
+    member's has no case, so a language or digital-access filter leaves it out."""
     start, end = _bounds(f)
-    b = feedback.c
-    month = _month(conn, b.given_at)
-    face = case((b.face == 3, literal("happy")), (b.face == 2, literal("neutral")), else_=literal("unhappy"))
-    query = (select(face, month, func.count(), func.count(distinct(b.user_id)))
-             .select_from(_with_cases(feedback, b.case_id, f))
-             .where(b.side == side, b.given_at >= start, b.given_at < end, *_case_filters(f), *_video_only(f))
-             .group_by(face, month))
+    b, g = feedback.c, group_feedback.c
+    from_checkins = (select(b.face.label("face"), b.given_at.label("given_at"), b.user_id.label("user_id"))
+                     .select_from(_with_cases(feedback, b.case_id, f))
+                     .where(b.side == side, b.given_at >= start, b.given_at < end, *_case_filters(f),
+                            *_video_only(f)))
+    joined: Any = group_feedback
+    where = [g.side == side, g.given_at >= start, g.given_at < end, *_video_only(f)]
+    if f.office_id is not None:
+        where.append(g.office_id == f.office_id)
+    if f.language is not None or f.digital is not None:
+        joined = joined.join(cases, cases.c.id == g.case_id)
+        where += _case_filters(Filters(first=f.first, last=f.last, language=f.language, digital=f.digital))
+    from_groups = select(g.face, g.given_at, g.user_id).select_from(joined).where(*where)
+    answers = union_all(from_checkins, from_groups).subquery("answers")
+    a = answers.c
+    month = _month(conn, a.given_at)
+    face = case((a.face == 3, literal("happy")), (a.face == 2, literal("neutral")), else_=literal("unhappy"))
+    query = select(face, month, func.count(), func.count(distinct(a.user_id))).group_by(face, month)
     return await _raws(conn, query)
 
 
