@@ -25,6 +25,7 @@ from server.clock import Clock, SystemClock
 from server.crypto.keyring import Keyring
 from server.evaluation.service import EvaluationService
 from server.groups.attendance import AttendanceService
+from server.groups.feedback import GroupFeedback
 from server.groups.links import GroupLinkService
 from server.groups.reminders import GroupReminders
 from server.groups.rooms import RoomService
@@ -65,6 +66,7 @@ from server.web import (
     routes_checkins,
     routes_evaluation,
     routes_group_calendar,
+    routes_group_feedback,
     routes_group_links,
     routes_group_safe_space,
     routes_group_sessions,
@@ -108,6 +110,7 @@ def build_registry() -> Registry:
     routes_alerts.register(registry)
     routes_group_sessions.register(registry)
     routes_group_safe_space.register(registry)
+    routes_group_feedback.register(registry)
     routes_group_calendar.register(registry)
     routes_group_links.register(registry)
     routes_mentoring.register(registry)
@@ -177,6 +180,7 @@ def create_app(
     group_sessions = GroupSessionService(store, clock, cases, policy, windows=windows)
     attendance = AttendanceService(store, clock, keyring, cases, group_sessions)
     group_safe_space = GroupSafeSpace(store, clock, keyring, group_sessions)
+    group_feedback = GroupFeedback(store, clock, keyring, group_sessions)
     # Group sessions are reminded in the appointments' reminder pass, with its offsets, bus and push.
     reminders.also.append(GroupReminders(store, clock, bus, push, offsets=settings.reminder_offsets_s).run_once)
     rooms = RoomService(store, clock, identity, group_sessions)
@@ -214,6 +218,7 @@ def create_app(
         group_sessions=group_sessions,
         attendance=attendance,
         group_safe_space=group_safe_space,
+        group_feedback=group_feedback,
         group_links=group_links,
         rooms=rooms,
         networks=networks,
@@ -262,6 +267,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
     await services.bus.start()
     await services.policy.load()
+    await services.networks.index_tasks()  # stage-4 plans written before network_tasks existed
     sub = await services.bus.subscribe(POLICY_CHANNEL, lambda _c, _d: _reload_soon(services))
     yield
     sub.close()

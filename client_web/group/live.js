@@ -16,8 +16,12 @@ import { participantControls } from "./controls.js";
 import { facilitatorConsole } from "./console.js";
 import { groupSafeSpace, agreementStep } from "./steps.js";
 import { groupChat } from "./chat.js";
+import { feedbackCard } from "../checkin/feedback.js";
 
 const enc = encodeURIComponent;
+// The ends after which "How did this go?" is asked (not a refused or removed join).
+const ASK_AFTER = new Set(["ended", "left"]);
+const COMMENT_MAX = 1000; // server/groups/feedback.py
 let current = null; // the live session of this tab: {route, live}
 
 export function liveRoute(sessionId, groupId) {
@@ -72,6 +76,8 @@ function enter(view, slot, ctx, { sessionId, groupId, mode, kind }) {
   const extra = h("div", { class: "stack", id: "live-extra" });
   slot.replaceChildren(controls.status, controls.told, controls.where, tiles, controls.bar, extra);
   heading(view, t, kind === "room" ? "live.room_title" : "live.title");
+  let present = false; // let into the session at least once: a participant who was is asked afterwards
+  live.on("place", () => { if (live.place === "present") present = true; });
   live.on("joined", () => {
     if (live.runs && !extra.querySelector("#live-console")) {
       extra.prepend(facilitatorConsole(live, { registerHref }));
@@ -88,6 +94,11 @@ function enter(view, slot, ctx, { sessionId, groupId, mode, kind }) {
     extra.replaceChildren(h("p", {}, runner
       ? h("a", { class: "button secondary", id: "live-register-after", href: registerHref }, t("live.register"))
       : h("a", { class: "button secondary", id: "live-home", href: "#/home" }, t("nav.home"))));
+    // "How did this go?" (issue 16): for those who were in the session, staff and participants.
+    if (kind !== "room" && present && ASK_AFTER.has(live.final)) {
+      const send = (body) => ctx.api.post(`/api/group-sessions/${enc(sessionId)}/feedback`, body);
+      extra.prepend(feedbackCard(ctx, null, { send, hint: "feedback.group_hint", max: COMMENT_MAX }));
+    }
   });
 }
 

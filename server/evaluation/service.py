@@ -24,22 +24,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.audit import store as audit
 from server.checkins.lifecycle import CheckinState
 from server.checkins.service import CheckinService
 from server.clock import Clock
-from server.crypto.keyring import Keyring, KeyShredded
+from server.crypto.keyring import Keyring
 from server.errors import BadRequest, Conflict, Forbidden, NotFound, PolicyRefused
 from server.evaluation import model
 from server.evaluation import store as q
 from server.identity.model import Actor, Role
 from server.ids import new_id
-from server.networks.machine import Network
-from server.networks.model import NetworkState
-from server.networks.store import body_aad as network_aad
 from server.store.tx import Store
 
 CATEGORY = "feedback_comments"
@@ -162,26 +158,11 @@ class EvaluationService:
             stages, timed = await q.network_stages(conn, f, now)
             raws["network_stages"], raws["network_days"] = (stages, None), (timed, None)
         if "network_overdue" in want:
-            raws["network_overdue"] = ([await self._overdue(conn, f, now)], None)
+            raws["network_overdue"] = ([await q.network_overdue(conn, f, now.date())], None)
         for side in ("client", "staff"):
             if f"feedback_{side}" in want:
                 raws[f"feedback_{side}"] = (await q.feedback_faces(conn, f, side), None)
         return [model.figure(s, f.months, *raws[s.id]) for s in model.SPECS if s.id in want]
-
-    async def _overdue(self, conn: AsyncConnection, f: model.Filters, now: datetime) -> model.Raw:
-        """Overdue tasks of the current plans, counted across stage-4 networks. The tasks live only
-        in each network's sealed document, so it is opened here for the count and nothing of it
-        leaves this function (a number, and how many cases it came from, for suppression)."""
-        tasks = cases = 0
-        for row in await q.coordinated_networks(conn, f):
-            try:
-                blob = await self.keyring.decrypt(conn, key_id=row.key_id, blob=row.body,
-                                                  aad=network_aad(row.id, row.case_id))
-            except KeyShredded:
-                continue  # shredded by retention: nothing left to count
-            late = len(Network(msgspec.json.decode(blob, type=NetworkState)).overdue(now))
-            tasks, cases = tasks + late, cases + (late > 0)
-        return model.Raw(series="tasks", month=model.NOW, value=tasks, people=cases)
 
     # -- "How did this go?" --------------------------------------------------------------
 

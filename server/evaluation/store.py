@@ -4,10 +4,10 @@ over 100,000 appointments moves a few dozen rows, not the appointments."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, distinct, false, func, literal, select, true
+from sqlalchemy import ColumnElement, and_, case, distinct, false, func, literal, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.evaluation.model import NOW, Filters, Raw
@@ -23,7 +23,9 @@ from server.store.schema import (
     safe_space_answers,
     staff_alerts,
 )
-from server.store.schema_groups import group_attendance, group_sessions
+from server.store.schema_evaluation import group_feedback
+from server.store.schema_groups import group_attendance, group_safe_space, group_sessions
+from server.store.schema_networks import network_tasks
 from server.store.types import metadata
 
 ATTENDED_GROUP = ("attended", "partly")
@@ -109,13 +111,26 @@ async def admission_wait(conn: AsyncConnection, f: Filters) -> list[Raw]:
 
 
 async def safe_space_not_passed(conn: AsyncConnection, f: Filters) -> list[Raw]:
+    """Checks not passed before a check-in and before a live group session, client and staff
+    apart, people counted once across both. A group check is filtered by its session's office;
+    a staff member's group check has no case, so a language or digital-access filter leaves it out."""
     start, end = _bounds(f)
-    s = safe_space_answers.c
-    month = _month(conn, s.at)
-    query = (select(s.side, month, func.count(), func.count(distinct(s.user_id)))
-             .select_from(_with_cases(safe_space_answers, s.case_id, f))
-             .where(s.at >= start, s.at < end, s.passed.is_(false()), *_case_filters(f), *_video_only(f))
-             .group_by(s.side, month))
+    s, g, gs = safe_space_answers.c, group_safe_space.c, group_sessions.c
+    from_checkins = (select(s.side.label("side"), s.at.label("at"), s.user_id.label("user_id"))
+                     .select_from(_with_cases(safe_space_answers, s.case_id, f))
+                     .where(s.at >= start, s.at < end, s.passed.is_(false()), *_case_filters(f), *_video_only(f)))
+    joined: Any = group_safe_space.join(group_sessions, gs.id == g.session_id)
+    where = [g.at >= start, g.at < end, g.passed.is_(false()), *_video_only(f)]
+    if f.office_id is not None:
+        where.append(gs.office_id == f.office_id)
+    if f.language is not None or f.digital is not None:
+        joined = joined.join(cases, cases.c.id == g.case_id)
+        where += _case_filters(Filters(first=f.first, last=f.last, language=f.language, digital=f.digital))
+    from_groups = select(g.side, g.at, g.user_id).select_from(joined).where(*where)
+    checks = union_all(from_checkins, from_groups).subquery("checks")
+    month = _month(conn, checks.c.at)
+    query = (select(checks.c.side, month, func.count(), func.count(distinct(checks.c.user_id)))
+             .group_by(checks.c.side, month))
     return await _raws(conn, query)
 
 
@@ -171,12 +186,14 @@ async def network_stages(conn: AsyncConnection, f: Filters, now: datetime) -> tu
     return stages, timed
 
 
-async def coordinated_networks(conn: AsyncConnection, f: Filters) -> list[Any]:
-    """The sealed documents of the networks in stage 4, where plans have tasks that fall due."""
-    n = networks.c
-    return list((await conn.execute(
-        select(n.id, n.case_id, n.key_id, n.body).select_from(_with_cases(networks, n.case_id, f))
-        .where(n.stage == "coordinated_case_management", *_case_filters(f)))).all())
+async def network_overdue(conn: AsyncConnection, f: Filters, today: date) -> Raw:
+    """Overdue tasks of the current plans of stage-4 networks (not done, due before today), read
+    from ``network_tasks`` (in clear, no text), and how many cases they come from."""
+    t = network_tasks.c
+    row = (await conn.execute(
+        select(func.count(), func.count(distinct(t.case_id))).select_from(_with_cases(network_tasks, t.case_id, f))
+        .where(t.state != "done", t.due_on < today, *_case_filters(f)))).one()
+    return Raw(series="tasks", month=NOW, value=float(row[0]), people=int(row[1]))
 
 
 async def mentoring_periods(conn: AsyncConnection, f: Filters) -> list[Raw]:
@@ -192,14 +209,28 @@ async def mentoring_periods(conn: AsyncConnection, f: Filters) -> list[Raw]:
 
 
 async def feedback_faces(conn: AsyncConnection, f: Filters, side: str) -> list[Raw]:
+    """The faces after check-ins and after live group sessions (a video session too), people
+    counted once across both. A group answer is filtered by its session's office; a staff
+    member's has no case, so a language or digital-access filter leaves it out."""
     start, end = _bounds(f)
-    b = feedback.c
-    month = _month(conn, b.given_at)
-    face = case((b.face == 3, literal("happy")), (b.face == 2, literal("neutral")), else_=literal("unhappy"))
-    query = (select(face, month, func.count(), func.count(distinct(b.user_id)))
-             .select_from(_with_cases(feedback, b.case_id, f))
-             .where(b.side == side, b.given_at >= start, b.given_at < end, *_case_filters(f), *_video_only(f))
-             .group_by(face, month))
+    b, g = feedback.c, group_feedback.c
+    from_checkins = (select(b.face.label("face"), b.given_at.label("given_at"), b.user_id.label("user_id"))
+                     .select_from(_with_cases(feedback, b.case_id, f))
+                     .where(b.side == side, b.given_at >= start, b.given_at < end, *_case_filters(f),
+                            *_video_only(f)))
+    joined: Any = group_feedback
+    where = [g.side == side, g.given_at >= start, g.given_at < end, *_video_only(f)]
+    if f.office_id is not None:
+        where.append(g.office_id == f.office_id)
+    if f.language is not None or f.digital is not None:
+        joined = joined.join(cases, cases.c.id == g.case_id)
+        where += _case_filters(Filters(first=f.first, last=f.last, language=f.language, digital=f.digital))
+    from_groups = select(g.face, g.given_at, g.user_id).select_from(joined).where(*where)
+    answers = union_all(from_checkins, from_groups).subquery("answers")
+    a = answers.c
+    month = _month(conn, a.given_at)
+    face = case((a.face == 3, literal("happy")), (a.face == 2, literal("neutral")), else_=literal("unhappy"))
+    query = select(face, month, func.count(), func.count(distinct(a.user_id))).group_by(face, month)
     return await _raws(conn, query)
 
 

@@ -139,7 +139,29 @@ class NetworkService:
             await store.insert_network(conn, id=network_id, case_id=case_id, revision=1, created_at=now, **values)
         elif not await store.update_network(conn, network_id, int(loaded.row.revision), **values):
             raise Conflict("The network changed while this was being saved; load it again")
+        await store.replace_tasks(conn, network_id, case_id, current)
         return str(network_id)
+
+    async def index_tasks(self, *, batch: int = 100) -> int:
+        """Fill ``network_tasks`` for stage-4 networks written before it existed (run at start:
+        a migration holds no key to open the documents). Each network in its own transaction; a
+        network another node indexed first, or that changed meanwhile, is left as it is."""
+        done, seen = 0, set[str]()
+        while True:
+            async with self.store.read("network.unindexed") as conn:
+                rows = [r for r in await store.unindexed_networks(conn, batch + len(seen)) if r.id not in seen]
+            if not rows:
+                return done
+            for row in rows:
+                seen.add(str(row.id))
+                async with self.store.write("network.index_tasks") as conn:
+                    again = await store.network_of_case(conn, row.case_id)
+                    if again is None or again.id != row.id or again.stage != Stage.COORDINATED_CASE_MANAGEMENT:
+                        continue
+                    current = Network(await self._state(conn, again, row.case_id)).current
+                    if current is not None and not await store.has_tasks(conn, row.id):
+                        await store.replace_tasks(conn, row.id, row.case_id, current)
+                        done += 1
 
     async def _carry_out(self, conn: AsyncConnection, loaded: Loaded, effects: list[Effect], now: datetime) -> None:
         case_id, officer_id = loaded.view.row.id, loaded.view.row.officer_id

@@ -10,14 +10,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.cases import store as cases_store
 from server.ids import new_id
+from server.networks.model import Process, Stage
 from server.store.schema import cases, network_members, networks
-from server.store.schema_networks import network_meeting_reminders, network_meetings
+from server.store.schema_networks import network_meeting_reminders, network_meetings, network_tasks
 
 
 def body_aad(network_id: str, case_id: str) -> bytes:
@@ -130,3 +131,33 @@ async def claim_meeting_reminder(conn: AsyncConnection, *, is_sqlite: bool, **va
     stmt = dialect_insert(network_meeting_reminders).values(**values).on_conflict_do_nothing(
         index_elements=["meeting_id", "user_id", "offset_s"])
     return bool((await conn.execute(stmt)).rowcount == 1)
+
+
+# -- the current plan's tasks in clear (for the evaluation) ----------------------------
+
+
+async def replace_tasks(conn: AsyncConnection, network_id: str, case_id: str, current: Process) -> None:
+    """The network's ``network_tasks`` rows made the current plan's tasks (owner, due date,
+    state), or none when the process is not in stage 4."""
+    await conn.execute(delete(network_tasks).where(network_tasks.c.network_id == network_id))
+    plan = current.plan
+    if current.stage is not Stage.COORDINATED_CASE_MANAGEMENT or plan is None:
+        return
+    await conn.execute(network_tasks.insert(), [
+        {"id": new_id(), "network_id": network_id, "case_id": case_id, "process": current.number,
+         "plan_version": plan.version, "task_id": t.id, "owner_id": t.owner_id, "due_on": t.due_on,
+         "state": t.state} for t in plan.tasks])
+
+
+async def unindexed_networks(conn: AsyncConnection, limit: int) -> list[Any]:
+    """Networks in stage 4 without task rows: written before ``network_tasks`` existed."""
+    return list((await conn.execute(
+        select(networks.c.id, networks.c.case_id).where(
+            networks.c.stage == Stage.COORDINATED_CASE_MANAGEMENT.value,
+            ~exists().where(network_tasks.c.network_id == networks.c.id))
+        .order_by(networks.c.id).limit(limit))).all())
+
+
+async def has_tasks(conn: AsyncConnection, network_id: str) -> bool:
+    return (await conn.execute(select(network_tasks.c.id).where(network_tasks.c.network_id == network_id)
+                               .limit(1))).first() is not None

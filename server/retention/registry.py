@@ -21,6 +21,7 @@ from sqlalchemy import Column, Table
 from server.checkins.evidence import aad as evidence_aad
 from server.evaluation.model import comment_aad
 from server.groups.attendance import aad as attendance_aad
+from server.groups.feedback import comment_aad as group_comment_aad
 from server.groups.safe_space import aad as group_safe_space_aad
 from server.mentoring.model import aad as mentoring_aad
 from server.messaging.model import aad as message_aad
@@ -38,7 +39,7 @@ from server.store.schema import (
     networks,
     safe_space_answers,
 )
-from server.store.schema_evaluation import feedback
+from server.store.schema_evaluation import feedback, group_feedback
 from server.store.schema_groups import group_attendance, group_attendance_events, group_safe_space
 from server.store.schema_mentoring import mentoring_activities, mentoring_outcomes
 
@@ -107,6 +108,11 @@ HOLDERS: tuple[Holder, ...] = (
     # Evaluation (issue 16): the optional comment after a check-in goes, its face stays as a count.
     Holder("feedback_comments", feedback, "case_id", "key_id", "given_at", lambda r: comment_aad(r.id),
            body_col="comment", anonymise_nulls=("key_id", "comment"), clear_only=True),
+    # The same after a live group session: a participant's comment under their case, a staff
+    # member's under the cohort (the bucket owner is then the cohort; its rows have no case).
+    Holder("feedback_comments", group_feedback, "case_id", "key_id", "given_at",
+           lambda r: group_comment_aad(r.id, r.session_id), body_col="comment",
+           anonymise_nulls=("key_id", "comment"), clear_only=True),
 )
 
 

@@ -19,8 +19,8 @@ PURPOSES = {
     "case_notes": "Officers' notes supporting supervision and risk assessment",
     "network_records": "A high-risk case's interagency network (TUKO): concerns, members' views, the common "
                        "assessment, risk-reduction plans and their tasks, conclusions",
-    "feedback_comments": "The optional comment a client or an officer leaves after a check-in, read for "
-                         "the service's evaluation",
+    "feedback_comments": "The optional comment a client or a staff member leaves after a check-in or a live "
+                         "group session, read for the service's evaluation",
     "audit_log": "Who read or changed client data, to show every processing was lawful (art. 5(2))",
 }
 

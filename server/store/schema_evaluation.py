@@ -27,3 +27,24 @@ feedback = Table(
     Index("ix_feedback_checkin_user", "checkin_id", "user_id", unique=True),  # one answer each
     Index("ix_feedback_given_at", "given_at"),
 )
+
+#: The same question after a live group session (issue 16: "staff the same after each session"):
+#: a participant who attended and the session's staff answer once each. A participant's comment
+#: is sealed under their case's ``feedback_comments`` bucket key, a staff member's (who has no
+#: case) under the cohort's; retention clears both after 30 days and the face stays as a count.
+group_feedback = Table(
+    "group_feedback", metadata,
+    Column("id", ID, primary_key=True),
+    Column("session_id", ID, ForeignKey("group_sessions.id"), nullable=False),
+    Column("cohort_id", ID, ForeignKey("cohorts.id"), nullable=False),
+    Column("case_id", ID, ForeignKey("cases.id"), nullable=True, index=True),  # a participant's; staff: NULL
+    Column("office_id", ID, ForeignKey("offices.id"), nullable=False),  # the session's office
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("side", String(8), nullable=False),  # client | staff
+    Column("face", SmallInteger, nullable=False),
+    Column("given_at", UTCDateTime, nullable=False),
+    Column("key_id", ID, ForeignKey("data_keys.id"), nullable=True, index=True),  # feedback_comments
+    Column("comment", LargeBinary, nullable=True),
+    Index("ix_group_feedback_session_user", "session_id", "user_id", unique=True),  # one answer each
+    Index("ix_group_feedback_given_at", "given_at"),
+)

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, LargeBinary, String, Table, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    UniqueConstraint,
+)
 
 from server.store.types import ID, UTCDateTime, metadata
 
@@ -47,4 +58,25 @@ network_meeting_reminders = Table(
     Column("delivered", Boolean, nullable=False),  # False: overtaken by a closer reminder, never sent
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("meeting_id", "user_id", "offset_s", name="uq_network_meeting_reminders_once"),
+)
+
+#: The tasks of a network's current plan while the process is in stage 4 (coordinated case
+#: management), in clear and without their text: who owns each, when it is due, its state. The
+#: document is the truth; ``NetworkService._save`` rewrites these rows on every write of it, so the
+#: evaluation's "tasks overdue" reads them and decrypts nothing (issue 16, section 3). They go
+#: with their network (``ON DELETE CASCADE``: retention deletes the network's row with its key).
+network_tasks = Table(
+    "network_tasks",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("network_id", ID, ForeignKey("networks.id", ondelete="CASCADE"), nullable=False),
+    Column("case_id", ID, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("process", Integer, nullable=False),
+    Column("plan_version", Integer, nullable=False),
+    Column("task_id", String(16), nullable=False),  # the task's id in the plan ("t1", ...)
+    Column("owner_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("state", String(8), nullable=False),  # open | done | blocked
+    UniqueConstraint("network_id", "task_id", name="uq_network_tasks_task"),
+    Index("ix_network_tasks_due_on", "due_on"),
 )

@@ -15,6 +15,7 @@ from server.clock import Clock
 from server.crypto.keyring import Keyring
 from server.evaluation.service import EvaluationService
 from server.groups.attendance import AttendanceService
+from server.groups.feedback import GroupFeedback
 from server.groups.links import GroupLinkService
 from server.groups.rooms import RoomService
 from server.groups.safe_space import GroupSafeSpace
@@ -61,6 +62,7 @@ class Services:
     group_sessions: GroupSessionService
     attendance: AttendanceService
     group_safe_space: GroupSafeSpace  # the safe-space check before a live session
+    group_feedback: GroupFeedback  # issue 16: "How did this go?" after a live session
     group_links: GroupLinkService
     rooms: RoomService
     networks: NetworkService  # issue 16: case networks (routes_networks.py)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from server.checkins.lifecycle import CheckinEvent
+from server.groups.sessions import NewSession
 from server.identity.model import Actor, Role
 from server.networks.machine import TaskDraft
 from server.scheduling.model import Kind, Outcome, Scope
@@ -262,3 +263,48 @@ async def test_case_networks_by_stage_days_and_overdue_tasks(api: Any) -> None:
     ro = await figures(client, senior, language="ro")
     assert figure(ro, "network_stages") == {"notice_and_inform": [FEWER]}
     assert figure(ro, "network_overdue") == {"tasks": [0]}
+
+
+async def test_group_safe_space_checks_count_with_the_check_ins(api: Any) -> None:
+    """A live group session of office A: a1..a4 and the facilitator fail its safe-space check.
+    With a6's two failed answers before a check-in, five clients failed six checks (shown); the
+    facilitator is one person (suppressed); office B and the phone channel see none; under the
+    Romanian filter only a6 is left; a staff member's group check has no case to filter by."""
+    client, services = api
+    seeded = await seed_month(services)
+    w: World = seeded["w"]
+    fac = w.actor("facilitator")
+    cohort_id = await services.groups.create_cohort(fac, name="Evening", programme="Thinking Skills")
+    for name in ("a1", "a2", "a3", "a4", "a5"):
+        await services.groups.enrol(fac, cohort_id, w.cases[name])
+    start = services.clock.now() + timedelta(minutes=5)
+    [session] = await services.group_sessions.schedule(fac, cohort_id, NewSession(start, start + timedelta(hours=1)))
+    for name in ("a1", "a2", "a3", "a4"):
+        who = Actor(w.clients[name], name, name.title(), Role.CLIENT, None, "en", False)
+        _, questions, _ = await services.group_safe_space.questions(who, str(session.id))
+        result = await services.group_safe_space.answer(who, str(session.id), {q.id: False for q in questions})
+        assert not result.passed
+    _, questions, _ = await services.group_safe_space.questions(fac, str(session.id))
+    await services.group_safe_space.answer(fac, str(session.id), {q.id: False for q in questions})
+    # a5 passes: a pass is not counted.
+    a5 = Actor(w.clients["a5"], "a5", "A5", Role.CLIENT, None, "en", False)
+    _, questions, _ = await services.group_safe_space.questions(a5, str(session.id))
+    assert (await services.group_safe_space.answer(a5, str(session.id), {q.id: True for q in questions})).passed
+
+    senior = await login(client, "senior")
+    assert figure(await figures(client, senior), "safe_space_not_passed") == {"client": [6], "staff": [FEWER]}
+    eva = await services.identity.create_user(None, username="eva", display_name="Eva", role=Role.EVALUATOR,
+                                              office_id=w.offices["A"], password=PASSWORD)
+    assert eva
+    everyone = await login(client, "eva")
+    assert figure(await figures(client, everyone), "safe_space_not_passed") == {"client": [6], "staff": [FEWER]}
+    assert figure(await figures(client, everyone, office=w.offices["B"]), "safe_space_not_passed") == {
+        "client": [0], "staff": [0]}
+    assert figure(await figures(client, everyone, channel="phone"), "safe_space_not_passed") == {
+        "client": [0], "staff": [0]}
+    assert figure(await figures(client, everyone, channel="video"), "safe_space_not_passed") == {
+        "client": [6], "staff": [FEWER]}
+    assert figure(await figures(client, everyone, language="ro"), "safe_space_not_passed") == {
+        "client": [FEWER], "staff": [0]}
+    assert figure(await figures(client, everyone, language="fi"), "safe_space_not_passed") == {
+        "client": [FEWER], "staff": [0]}

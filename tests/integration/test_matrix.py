@@ -444,6 +444,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/evaluation"):                "N   N   Y   N   N   N   N   N   N   Y",
     ("GET", "/api/evaluation/{figure}.csv"):   "N   N   Y   N   N   N   N   N   N   Y",
     ("POST", "/api/checkins/{checkin_id}/feedback"): "Y   Y   Y   N   N   N   N   N   N   N",
+    # The same after a live group session: its participants who attended (the harness client was let
+    # in) and those who run it; anyone else is answered as for no session, the room device by scope.
+    ("POST", "/api/group-sessions/{session_id}/feedback"): "Y   N   Y   Y   N   N   N   N   N   N",
 }
 
 #: Allowed cells answered by the route's own checks rather than with a 2xx: the
@@ -588,6 +591,8 @@ async def _setup(client: TestClient[Any, Any], services: Services) -> Ctx:
     await services.group_sessions.set_agreement(w.actor("facilitator"), ctx.group, auto_admit=False,
                                                 text="What is said in the group stays in the group.")
     ctx.session = await _new_session(ctx)
+    # The harness client was let into the harness session (its feedback route asks that).
+    await services.attendance.record(ctx.session, ctx.w.clients["own"], "present")
     [period] = await services.mentoring.of_mentor(w.actor("mentor"))
     ctx.mentoring = period.assignment_id
     # The room device acts as a paired device of the harness room (the world's room_device

@@ -1,0 +1,137 @@
+""""How did this go?" after a live group session (issue 16, section 3), on SQLite and
+PostgreSQL through the HTTP API: a participant who was let into the session and the session's
+staff answer once each; a participant who never got in, the room device, another office and a
+second answer are refused (the rule named); the comment is sealed under the participant's case
+or, for staff, the cohort, and retention clears it; the faces count in the evaluation's figures."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from server.groups.attendance import Decision
+from server.groups.register import Attendance
+from server.groups.sessions import NewSession
+from server.identity.model import Actor, Role
+from server.store.schema import audit_log, data_keys
+from server.store.schema_evaluation import group_feedback
+from tests.helpers.http import error_of
+from tests.helpers.world import World, build, login
+from tests.integration.test_evaluation import figure, figures, seed_month
+from tests.integration.test_group_sessions import cohort_with_two
+
+URL = "/api/group-sessions/{}/feedback"
+FEWER = "fewer than 5"
+
+
+async def _session(services: Any, fac: Actor, cohort_id: str, *, minutes: int = 5) -> str:
+    start = services.clock.now() + timedelta(minutes=minutes)
+    [entry] = await services.group_sessions.schedule(fac, cohort_id, NewSession(start, start + timedelta(hours=1)))
+    return str(entry.id)
+
+
+async def _rows(services: Any) -> list[Any]:
+    async with services.store.read("test.group_feedback") as conn:
+        return list((await conn.execute(select(group_feedback).order_by(group_feedback.c.given_at))).all())
+
+
+async def test_once_each_for_those_who_attended_and_the_staff(api: Any) -> None:
+    client, services = api
+    w = await build(services)
+    cohort_id = await cohort_with_two(services, w)
+    sid = await _session(services, w.actor("facilitator"), cohort_id)
+    later = await _session(services, w.actor("facilitator"), cohort_id, minutes=60 * 24)
+    # "client" was let in; "client_same" reached the lobby and was never admitted.
+    await services.attendance.record(sid, w.clients["own"], "arrived")
+    await services.attendance.record(sid, w.clients["own"], "present")
+    await services.attendance.record(sid, w.clients["same_office"], "arrived")
+    own, same, fac = (await login(client, "client"), await login(client, "client_same"),
+                      await login(client, "facilitator"))
+
+    resp = await client.post(URL.format(sid), headers=own, json={"face": 3, "comment": "Good group"})
+    assert resp.status == 201, await resp.text()
+    resp = await client.post(URL.format(sid), headers=own, json={"face": 1})
+    assert (await error_of(resp, 409, "conflict"))["reason"] == "group_feedback.answered"
+    resp = await client.post(URL.format(sid), headers=same, json={"face": 2})
+    err = await error_of(resp, 403, "policy_refused")
+    assert (err["rule_id"], err["reason"]) == ("scope", "scope.group_feedback_not_attended")
+    resp = await client.post(URL.format(sid), headers=fac, json={"face": 2, "comment": "x" * 1000})
+    assert resp.status == 201, await resp.text()
+    # Not before the session's window opens; a comment over 1000 characters; a fourth face.
+    resp = await client.post(URL.format(later), headers=fac, json={"face": 2})
+    assert (await error_of(resp, 409, "conflict"))["reason"] == "group_feedback.not_yet"
+    for body in ({"face": 2, "comment": "x" * 1001}, {"face": 4}, {"face": 2, "extra": 1}):
+        resp = await client.post(URL.format(sid), headers=await login(client, "senior"), json=body)
+        assert resp.status == 422, body
+    # The room device has no answer to give; another office's people find no session.
+    resp = await client.post(URL.format(sid), headers=await login(client, "room_device"), json={"face": 2})
+    assert resp.status in (403, 404)
+    for name in ("client_other", "senior_b", "officer3"):
+        resp = await client.post(URL.format(sid), headers=await login(client, name), json={"face": 2})
+        assert resp.status in (403, 404), name
+
+    rows = await _rows(services)
+    assert [(r.side, r.face, r.case_id) for r in rows] == [("client", 3, w.cases["own"]), ("staff", 2, None)]
+    assert all(r.comment is not None and b"Good" not in r.comment and b"xxxx" not in r.comment for r in rows)
+    async with services.store.read("test.keys") as conn:
+        owners = {r.id: r.case_id for r in (await conn.execute(select(data_keys))).all()}
+        audited = (await conn.execute(select(audit_log).where(audit_log.c.action == "group_session.feedback"))).all()
+    assert [owners[r.key_id] for r in rows] == [w.cases["own"], cohort_id]  # the case's, the cohort's
+    assert [(a.actor_id, a.case_id) for a in audited] == [(w.clients["own"], w.cases["own"]),
+                                                          (w.users["facilitator"], None)]
+
+    # Retention clears both comments after their month plus 30 days; the faces stay.
+    sweeper = services.retention.sweeper
+    services.clock.advance(timedelta(days=26 + 29))
+    assert (await sweeper.dry_run()).items.get("feedback_comments", 0) == 0
+    services.clock.advance(timedelta(days=2))
+    assert (await sweeper.dry_run()).items["feedback_comments"] == 2
+    await sweeper.run()
+    after = await _rows(services)
+    assert [(r.side, r.face, r.comment, r.key_id) for r in after] == [("client", 3, None, None),
+                                                                      ("staff", 2, None, None)]
+
+
+async def test_the_confirmed_register_decides_who_attended(api: Any) -> None:
+    client, services = api
+    w = await build(services)
+    cohort_id = await cohort_with_two(services, w)
+    sid = await _session(services, w.actor("facilitator"), cohort_id)
+    await services.attendance.record(sid, w.clients["own"], "present")
+    services.clock.advance(timedelta(hours=2))
+    await services.attendance.confirm(w.actor("facilitator"), sid, [
+        Decision(w.clients["own"], Attendance.ABSENT), Decision(w.clients["same_office"], Attendance.PARTLY)])
+    resp = await client.post(URL.format(sid), headers=await login(client, "client"), json={"face": 2})
+    assert (await error_of(resp, 403, "policy_refused"))["reason"] == "scope.group_feedback_not_attended"
+    resp = await client.post(URL.format(sid), headers=await login(client, "client_same"), json={"face": 2})
+    assert resp.status == 201
+
+
+async def test_group_answers_count_in_the_figures(api: Any) -> None:
+    """With the seeded month (a1..a5 "happy" after check-ins; the officer's five answers, one
+    person): a1 answers "unhappy" after a group session, the facilitator "happy"."""
+    client, services = api
+    seeded = await seed_month(services)
+    w: World = seeded["w"]
+    fac = w.actor("facilitator")
+    cohort_id = await services.groups.create_cohort(fac, name="Evening", programme="Thinking Skills")
+    for name in ("a1", "a2"):
+        await services.groups.enrol(fac, cohort_id, w.cases[name])
+    sid = await _session(services, fac, cohort_id)
+    await services.attendance.record(sid, w.clients["a1"], "present")
+    a1 = Actor(w.clients["a1"], "a1", "A1", Role.CLIENT, None, "en", False)
+    await services.group_feedback.give(a1, sid, face=1)
+    await services.group_feedback.give(fac, sid, face=3, comment="Went well")
+    senior = await login(client, "senior")
+    body = await figures(client, senior)
+    assert figure(body, "feedback_client") == {"happy": [5], "neutral": [0], "unhappy": [FEWER]}
+    assert figure(body, "feedback_staff") == {"happy": [FEWER], "neutral": [FEWER], "unhappy": [FEWER]}
+    b_view = await figures(client, await login(client, "senior_b"))
+    assert figure(b_view, "feedback_staff") == {"happy": [0], "neutral": [0], "unhappy": [0]}
+    # A staff answer has no case: a language filter leaves it out; a phone channel leaves all out.
+    eva = await login(client, "evaluator")
+    assert figure(await figures(client, eva, language="fi"), "feedback_staff")["happy"] == [0]
+    assert figure(await figures(client, eva, language="fi"), "feedback_client")["unhappy"] == [FEWER]
+    assert figure(await figures(client, eva, channel="phone"), "feedback_client")["unhappy"] == [0]
