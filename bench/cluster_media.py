@@ -183,11 +183,11 @@ class BrowserPeer(CallPeer):
     def _count(self, link: Link) -> None:
         """Timestamp every RTP packet this connection's receivers get."""
         pc_id = id(link.pc)
-        for receiver in link.pc.getReceivers():
+        for transceiver in link.pc.getTransceivers():
+            receiver, kind = transceiver.receiver, transceiver.kind
             if getattr(receiver, "_bench_counted", False):
                 continue
             original = receiver._handle_rtp_packet
-            kind = receiver.track.kind
 
             async def counted(packet: Any, arrival_time_ms: int, original: Any = original, kind: str = kind) -> None:
                 self.rtp.append((asyncio.get_running_loop().time(), kind, pc_id))
@@ -241,8 +241,12 @@ async def into_media_call(session: aiohttp.ClientSession, home: Node, other: Nod
     waiting = await phone.expect("joined", within_s=30)
     await officer.signal("admit", participant=waiting["participant"])
     loop = asyncio.get_running_loop()
-    await until(lambda: officer.flowing(loop.time()) and phone.flowing(loop.time()), within_s=30,
-                what="audio and video arriving at both peers")
+    try:
+        await until(lambda: officer.flowing(loop.time()) and phone.flowing(loop.time()), within_s=30,
+                    what="audio and video arriving at both peers")
+    except AssertionError as err:
+        raise BenchError(f"{err}: officer saw {officer.frames[-8:]}, packets {len(officer.rtp)}; "
+                         f"client saw {phone.frames[-8:]}, packets {len(phone.rtp)}") from err
     await asyncio.sleep(SETTLE_S)
     return officer, phone
 
