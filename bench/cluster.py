@@ -12,12 +12,14 @@ on a fresh PostgreSQL database and a private ``redis-server``, on 127.0.0.1 only
    (``cross_node``: each frame goes B -> Redis -> A and back). The client sends ``offer``
    frames to the officer one at a time, alternating between the two calls; we time send to
    receipt. Target: cross-node p99 <= 2 x same-node p99 + 5 ms.
-2. **Takeover** (``--kills`` times): officer on the home node, client on the other; the home
-   is killed with SIGKILL; the client is told to ``reconnect`` when the lease lapses and joins
-   again, the officer reconnects to the surviving node and joins again (retrying ``unavailable``
-   every second, as client_web does); measured until the officer's offer after the rejoin
-   reaches the client. That is signalling recovery: no media flows in this bench (that would be
-   ICE and DTLS on top, about 0.3 s on loopback: bench/checkins.py). The killed node is started
+2. **Takeover** (``--kills`` times, bench/cluster_media.py): the officer and the client are real
+   aiortc peers in a video call, the officer on the room's home node, the client on the other;
+   the home is killed with SIGKILL; both come back as client_web does (the client is told to
+   ``reconnect`` when the lease lapses, the officer's socket reconnects to the surviving node;
+   each joins again, retrying ``unavailable`` every 2 s, and re-creates its peer connections).
+   Measured until audio and video RTP arrive again at both peers (``takeover_*``), until the
+   first offer after the rejoin got through (``takeover_signal_*``, signalling only), and the
+   longest stop of inbound media at each peer (``media_gap_*``). The killed node is started
    again before the next kill. Target: <= 10 s and within the grace period.
    Throughout the kills, ``--clients`` messaging clients (tests/helpers/messaging_load.py: one /ws
    each, spread over both nodes) send one message at a time; a client whose node died
@@ -52,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 
 from _common import DEMO_PASSWORD, BenchError, emit, machine, median, percentile, rnd
 from checkins import set_up
+from cluster_media import media_takeovers
 
 from tests.helpers import db
 from tests.helpers.messaging_load import finish_load, start_load
@@ -237,25 +240,6 @@ async def back_in_call(off: Ws, cli: Ws, room: str, url: str, session: aiohttp.C
     return at
 
 
-async def takeovers(session: aiohttp.ClientSession, nodes: list[Node], calls: list[Any], kills: int,
-                    restart: Any) -> dict[str, Any]:
-    loop = asyncio.get_running_loop()
-    seconds: list[float] = []
-    for k in range(kills):
-        home, other = nodes[k % 2], nodes[(k + 1) % 2]
-        room, host, _client = calls[k]
-        off, cli, _, _ = await into_call(session, home.url, other.url, calls[k])
-        killed = loop.time()
-        home.proc.kill()
-        home.proc.wait(10)
-        at = await back_in_call(off, cli, room, other.url, session, host)
-        seconds.append(at - killed)
-        nodes[k % 2] = await asyncio.to_thread(restart, f"{home.name.split('.')[0]}.{k + 1}")
-    return {"takeover_p50_s": rnd(median(seconds), 2), "takeover_p95_s": rnd(percentile(seconds, 95), 2),
-            "takeover_max_s": rnd(max(seconds), 2), "takeover_kills": kills,
-            "takeover_what": "signalling only (no media)"}
-
-
 async def drain(session: aiohttp.ClientSession, a: Node, b: Node, calls: list[Any]) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     live = await asyncio.gather(*(into_call(session, a.url, b.url, c) for c in calls))
@@ -304,7 +288,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             pair = [a, b]
             if args.kills:
                 load = await start_load(session, pair, args.clients, password=DEMO_PASSWORD) if args.clients else None
-                result.update(await takeovers(session, pair, calls[2:2 + args.kills], args.kills, restart))
+                result.update(await media_takeovers(session, pair, calls[2:2 + args.kills], args.kills, restart,
+                                                     GRACE_S))
                 result["target_takeover_le_10s"] = result["takeover_p95_s"] <= 10
                 if load is not None:
                     result.update(await finish_load(session, pair, *load))
