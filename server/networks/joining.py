@@ -110,8 +110,12 @@ class NetworkMeetingJoining:
         except PolicyRefused as err:
             if err.rule_id == "scope":
                 raise
-            raise PolicyRefused(f"{err.message} (rule {RULE})", rule_id=RULE,
-                                reason=f"{RULE}.{err.rule_id}") from err
+            why = err.rule_id
+            view = await self.networks.cases.view(conn, case_id)
+            if actor.user_id == view.row.client_id and victim_protection(self.networks.policy.engine.policies.networks,
+                                                                          view.facts):
+                why = "victim_protection"  # the client of a protected case, not let in with a reason
+            raise PolicyRefused(f"{err.message} (rule {RULE})", rule_id=RULE, reason=f"{RULE}.{why}") from err
         current = loaded.network.current
         meeting = next((m for m in current.meetings if m.id == meeting_id), None) if current else None
         if current is None or meeting is None:
