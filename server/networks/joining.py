@@ -156,7 +156,7 @@ class NetworkMeetingJoining:
         async with self.store.write("network_meeting.safe_space.questions") as conn:
             part = await self.part(conn, actor, case_id, meeting_id)
             passed = await meeting_store.passed(conn, meeting_id, actor.user_id)
-            await audit.append(conn, at=now, actor_id=actor.user_id, action="network_meeting.safe_space.read",
+            await audit.append(conn, at=now, actor_id=actor.user_id, action="network.meeting.safe_space.read",
                                target_type="network_meeting", target_id=meeting_id, case_id=case_id,
                                details={"side": part.side, "passed": passed})
         return part.side, group_questions_for(self.config, part.case, part.side), passed
@@ -181,7 +181,7 @@ class NetworkMeetingJoining:
             await meeting_store.insert_safe_space(conn, id=row_id, meeting_id=meeting_id, user_id=actor.user_id,
                                                   case_id=sealed_in, side=part.side, passed=result.passed, at=now,
                                                   key_id=key_id, body=blob)
-            await audit.append(conn, at=now, actor_id=actor.user_id, action="network_meeting.safe_space",
+            await audit.append(conn, at=now, actor_id=actor.user_id, action="network.meeting.safe_space",
                                target_type="network_meeting", target_id=meeting_id, case_id=case_id,
                                details={"side": part.side, "verdict": result.verdict.value})
         return result
@@ -205,7 +205,7 @@ class NetworkMeetingJoining:
                 raise refused("ended", "The meeting's time has passed")
             if not await meeting_store.passed(conn, meeting_id, actor.user_id):
                 raise refused("safe_space", "You have not passed the safe-space check for this meeting")
-            await audit.append(conn, at=now, actor_id=actor.user_id, action="network_meeting.join",
+            await audit.append(conn, at=now, actor_id=actor.user_id, action="network.meeting.join",
                                target_type="network_meeting", target_id=meeting_id, case_id=part.case_id,
                                details={"role": part.role.value})
         facts = JoinFacts(enrolled=True, agreement_accepted=True, facilitator_there=present.staff > 0)

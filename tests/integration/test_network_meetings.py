@@ -76,9 +76,9 @@ async def test_leader_partner_and_client_join_in_their_roles(api: Any) -> None:
     assert by_user[client.user_id].body is not None and by_user[client.user_id].case_id == case
     assert by_user[police.user_id].body is None and by_user[police.user_id].case_id is None
     assert by_user[police.user_id].side == "staff" and by_user[client.user_id].side == "client"
-    assert actions.count("network_meeting.safe_space.read") == 4
-    assert actions.count("network_meeting.safe_space") == 3
-    assert actions.count("network_meeting.join") == 4
+    assert actions.count("network.meeting.safe_space.read") == 4
+    assert actions.count("network.meeting.safe_space") == 3
+    assert actions.count("network.meeting.join") == 4
 
 
 async def test_every_refusal_names_the_rule(api: Any) -> None:
