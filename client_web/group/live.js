@@ -61,11 +61,13 @@ function ended(slot, text) {
 }
 
 const MEETING_PREFIX = "netmeet-";
+const MEETING_ROLES = { facilitator: "live.role.case_leader", observer: "live.role.network_member" };
 
 function enter(view, slot, ctx, { sessionId, groupId, mode, kind, caseId = null }) {
   const { t, me } = ctx;
   if (current) current.live.close();
   const live = joinLive(sessionId, { video: mode !== "audio_only" });
+  if (caseId) live.roleKeys = MEETING_ROLES; // a network meeting: the case leader and the network's members
   current = { sessionId, live };
   if (kind === "room") {
     document.body.classList.add("room-mode");

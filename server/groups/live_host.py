@@ -31,6 +31,10 @@ class LiveHost(Protocol):
 
     async def member_naming(self, session_id: str) -> str: ...
 
+    async def seats(self, session_id: str) -> int | None:
+        """How many people the session's media is reserved for (None: a full group session's)."""
+        ...
+
     async def record_home_node(self, session_id: str, node_id: str) -> None: ...
 
     def live_limits(self) -> LiveLimits: ...
@@ -56,6 +60,9 @@ class GroupHost:
 
     async def member_naming(self, session_id: str) -> str:
         return await self.sessions.member_naming(session_id)
+
+    async def seats(self, session_id: str) -> int | None:
+        return None  # a group session reserves its full size (15 participants and a facilitator)
 
     async def record_home_node(self, session_id: str, node_id: str) -> None:
         await self.sessions.record_home_node(session_id, node_id)

@@ -188,6 +188,14 @@ class NetworkMeetingJoining:
 
     # -- joining the live session ----------------------------------------------------------
 
+    async def seats(self, meeting_id: str) -> int:
+        """The people who may join the meeting's live session (who is reminded of it), and one more
+        for a senior of the office who leads too: the SFU reserves that many seats, not a group's."""
+        async with self.store.read("network_meeting.seats") as conn:
+            row = await meeting_store.meeting(conn, meeting_id)
+            invited = () if row is None else await self.networks.meeting_recipients(conn, str(row.case_id), meeting_id)
+        return max(2, len(invited) + 1)
+
     async def join_context(self, actor: Actor, meeting_id: str, present: Present) -> tuple[Role, JoinFacts, bool]:
         """Who ``actor`` is in the meeting's live session, once every check has passed: inside the
         join window, and the safe-space check passed. The client waits in the lobby until the

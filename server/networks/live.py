@@ -6,8 +6,11 @@ who someone is in the meeting (``joining.py``: the case leader facilitates, part
 the client is a participant the leader admits; rule ``network_meeting_video``), full names for
 everyone (a network meeting is among professionals who know the case), the group policy's size
 and last-N, and no register: a network meeting keeps no attendance evidence, only the audit rows
-of each join. Its media lives on the node where it started (no home-node record yet: network
-meetings are single-node until the scale-out work routes them).
+of each join. Its media reserves seats for the people who may join it (the case leader, the
+members whose access lasts, the client when allowed, and one more for a senior of the office),
+not a full group session's, so a meeting and a group session fit on one default node. Its media
+lives on the node where it started (no home-node record yet: network meetings are single-node
+until the scale-out work routes them).
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ class NetworkMeetingHost:
 
     async def member_naming(self, session_id: str) -> str:
         return FIRST_NAME  # only the client is a participant: they see the others' (staff) full names
+
+    async def seats(self, session_id: str) -> int | None:
+        meeting_id = meeting_of(session_id)
+        return None if meeting_id is None else await self.joining.seats(meeting_id)
 
     async def record_home_node(self, session_id: str, node_id: str) -> None:
         return None

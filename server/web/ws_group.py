@@ -212,13 +212,14 @@ class GroupLive:
             # joined yet is "over", and the tick would close it (and its media) under a join still
             # on its way, leaving that person alone in a session nobody else could reach.
             naming = await host.member_naming(frame.session)
+            seats = min(self.seats, await host.seats(frame.session) or self.seats)  # the SFU's reservation
             await host.record_home_node(frame.session, self.sfu.node_id)
             hosted = self.live.get(frame.session)  # another first join may have come meanwhile
         if hosted is None:
             limits = host.live_limits()  # the policy in force when the session starts
-            self.sfu.create_session(frame.session, seats=self.seats, last_n=limits.last_n)  # sfu_capacity if full
+            self.sfu.create_session(frame.session, seats=seats, last_n=limits.last_n)  # sfu_capacity if full
             hosted = self.live[frame.session] = Hosted(Session(
-                frame.session, self.clock, max_participants=min(limits.max_participants, self.seats - 1),
+                frame.session, self.clock, max_participants=min(limits.max_participants, seats - 1),
                 last_n=limits.last_n, auto_admit=auto_admit, grace_s=self.grace_s), naming=naming)
         async with hosted.lock:  # free on a new session: taken at once, the join goes in before any tick
             try:

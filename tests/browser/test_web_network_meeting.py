@@ -96,7 +96,8 @@ def test_officer_and_partner_meet_by_video(tandem_server: str, open_device: Call
     page.wait_for_function(ALL_TILES_DECODE, arg=1, timeout=60_000)
     shown = "#group-tiles .tile:not([hidden]) figcaption"
     expect(partner.page.locator(shown)).to_have_text(partner.t(
-        "live.name_role", name="Olli Officer", role=partner.t("live.role.facilitator")))
-    expect(page.locator(shown)).to_contain_text(police_name)
+        "live.name_role", name="Olli Officer", role=partner.t("live.role.case_leader")))
+    expect(page.locator(shown)).to_have_text(officer.t(
+        "live.name_role", name=police_name, role=officer.t("live.role.network_member")))
     assert_no_violations(partner, "a network meeting by video on a phone")
     assert_phone_friendly(partner)
