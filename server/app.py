@@ -41,6 +41,8 @@ from server.mentoring.service import MentoringService
 from server.messaging.attachments import AttachmentService
 from server.messaging.push import PushService, VapidKey
 from server.messaging.service import MessagingService
+from server.networks.joining import NetworkMeetingJoining
+from server.networks.live import NetworkMeetingHost
 from server.networks.reminders import NetworkReminders
 from server.networks.service import NetworkService
 from server.policy.service import CHANNEL as POLICY_CHANNEL
@@ -75,6 +77,7 @@ from server.web import (
     routes_media,
     routes_mentoring,
     routes_messaging,
+    routes_network_meetings,
     routes_networks,
     routes_push,
     routes_retention,
@@ -115,6 +118,7 @@ def build_registry() -> Registry:
     routes_group_links.register(registry)
     routes_mentoring.register(registry)
     routes_networks.register(registry)
+    routes_network_meetings.register(registry)
     routes_rooms.register(registry)
     routes_evaluation.register(registry)
     return registry
@@ -192,6 +196,9 @@ def create_app(
     networks = NetworkService(store, clock, keyring, cases, policy, push=push.notify)
     # Network meetings are reminded in the appointments' reminder pass too, with its offsets and push.
     reminders.also.append(NetworkReminders(store, clock, push, networks, offsets=settings.reminder_offsets_s).run_once)
+    # A network meeting by video is a live session on the group session machine, room and SFU.
+    network_meetings = NetworkMeetingJoining(store, clock, keyring, networks, windows=windows)
+    group_live.hosts.append(NetworkMeetingHost(network_meetings))
     mentoring = MentoringService(store, clock, keyring, cases)
     evaluation = EvaluationService(store, clock, keyring, checkins)
     registry = build_registry()
@@ -222,6 +229,7 @@ def create_app(
         group_links=group_links,
         rooms=rooms,
         networks=networks,
+        network_meetings=network_meetings,
         mentoring=mentoring,
         evaluation=evaluation,
     )

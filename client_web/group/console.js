@@ -107,7 +107,7 @@ export function facilitatorConsole(live, { registerHref }) {
     return h("li", { class: "card person", "data-participant": pid, "data-role": seat.role, "data-muted": String(seat.muted),
       "data-room": seat.room },
     h("p", { class: "big", id: nameId }, pid === live.me ? t("live.name_you", { name: seat.display_name }) : seat.display_name),
-    h("p", { class: "muted" }, t(`live.role.${seat.role}`)),
+    h("p", { class: "muted" }, t(live.roleKey(seat.role))),
     h("p", { class: "flags" }, flags(seat, live)),
     h("div", { class: "actions" }, controls));
   };

@@ -64,6 +64,11 @@ export function joinLive(sessionId, { video = true } = {}) {
       const seat = seats.find((s) => s.participant === pid);
       return seat ? seat.display_name : "";
     },
+    roleKeys: {}, // role -> catalog key, where a kind of live session names its roles otherwise
+    /** The catalog key of a role's name ("live.role.<role>" unless `roleKeys` says otherwise). */
+    roleKey(role) {
+      return live.roleKeys[role] || `live.role.${role}`;
+    },
     get runs() {
       return live.role === "facilitator" || live.role === "co_facilitator";
     },

@@ -6,6 +6,9 @@
 // (console.js). A room device (role room_device) joins at once and shows a full-screen grid
 // of the online participants, with no personal controls and nothing stored on the device.
 // The session is never recorded, and the page says so.
+// A case-network meeting by video (issue 16) is a live session of the same kind, reached as
+// #/group-sessions/netmeet-<meeting id>/live?case=<case id>: its own safe-space check, no
+// agreement and no group chat; the case leader runs it, partners and the client take part.
 import { h } from "../shared/dom.js";
 import { pageHeading } from "../shared/ui.js";
 import { sessionWhen } from "../shared/group_sessions.js";
@@ -61,10 +64,14 @@ function ended(slot, text) {
   slot.replaceChildren(h("p", { class: "lead", id: "live-ended", role: "status" }, text));
 }
 
-function enter(view, slot, ctx, { sessionId, groupId, mode, kind }) {
+const MEETING_PREFIX = "netmeet-";
+const MEETING_ROLES = { facilitator: "live.role.case_leader", observer: "live.role.network_member" };
+
+function enter(view, slot, ctx, { sessionId, groupId, mode, kind, caseId = null }) {
   const { t, me } = ctx;
   if (current) current.live.close();
   const live = joinLive(sessionId, { video: mode !== "audio_only" });
+  if (caseId) live.roleKeys = MEETING_ROLES; // a network meeting: the case leader and the network's members
   current = { sessionId, live };
   if (kind === "room") {
     document.body.classList.add("room-mode");
@@ -72,17 +79,18 @@ function enter(view, slot, ctx, { sessionId, groupId, mode, kind }) {
   }
   const controls = participantControls(live, { room: kind === "room" });
   const tiles = stage(live, { layout: kind === "participant" ? "speaker" : "grid", self: kind !== "room" });
-  const registerHref = "#/home";
+  const registerHref = caseId && ctx.me.role !== "client" && ctx.me.role !== "partner"
+    ? `#/cases/${enc(caseId)}` : "#/home";
   const extra = h("div", { class: "stack", id: "live-extra" });
   slot.replaceChildren(controls.status, controls.told, controls.where, tiles, controls.bar, extra);
-  heading(view, t, kind === "room" ? "live.room_title" : "live.title");
+  heading(view, t, kind === "room" ? "live.room_title" : caseId ? "live.meeting_title" : "live.title");
   let present = false; // let into the session at least once: a participant who was is asked afterwards
   live.on("place", () => { if (live.place === "present") present = true; });
   live.on("joined", () => {
     if (live.runs && !extra.querySelector("#live-console")) {
       extra.prepend(facilitatorConsole(live, { registerHref }));
     }
-    if (kind !== "room" && !extra.querySelector("#live-chat")) {
+    if (kind !== "room" && !caseId && !extra.querySelector("#live-chat")) {
       const chat = groupChat(ctx, groupId);
       extra.append(chat.section);
     }
@@ -91,11 +99,12 @@ function enter(view, slot, ctx, { sessionId, groupId, mode, kind }) {
     if (!live.final) return;
     tiles.hidden = true;
     const runner = live.runs || (me.role !== "client" && me.role !== "room_device");
-    extra.replaceChildren(h("p", {}, runner
+    extra.replaceChildren(h("p", {}, runner && !caseId
       ? h("a", { class: "button secondary", id: "live-register-after", href: registerHref }, t("live.register"))
+      : caseId ? h("a", { class: "button secondary", id: "live-back", href: registerHref }, t("live.back_to_network"))
       : h("a", { class: "button secondary", id: "live-home", href: "#/home" }, t("nav.home"))));
     // "How did this go?" (issue 16): for those who were in the session, staff and participants.
-    if (kind !== "room" && present && ASK_AFTER.has(live.final)) {
+    if (kind !== "room" && !caseId && present && ASK_AFTER.has(live.final)) { // a group session's, not a meeting's
       const send = (body) => ctx.api.post(`/api/group-sessions/${enc(sessionId)}/feedback`, body);
       extra.prepend(feedbackCard(ctx, null, { send, hint: "feedback.group_hint", max: COMMENT_MAX }));
     }
@@ -107,6 +116,12 @@ export async function render(view, ctx) {
   const sessionId = params.get("id");
   const room = me.role === "room_device";
   const staff = !room && me.role !== "client";
+  const meetingId = sessionId.startsWith(MEETING_PREFIX) ? sessionId.slice(MEETING_PREFIX.length) : null;
+  const caseId = meetingId ? params.get("case") : null;
+  if (meetingId) {
+    renderMeeting(view, ctx, { sessionId, meetingId, caseId, staff });
+    return;
+  }
   view.append(pageHeading(t(room ? "live.room_title" : "live.title")),
     h("p", { class: "note not-recorded", id: "live-not-recorded" }, t("live.not_recorded")));
   const about = h("p", { class: "muted", id: "live-about" });
@@ -148,5 +163,33 @@ export async function render(view, ctx) {
       if (!(await agreementStep(slot, { api, t, groupId }))) return;
     }
     enter(view, slot, ctx, { sessionId, groupId, mode, kind: staff ? "staff" : "participant" });
+  });
+}
+
+/** A case-network meeting by video: device test (the client), the meeting's safe-space check, the session. */
+function renderMeeting(view, ctx, { sessionId, meetingId, caseId, staff }) {
+  const { t, api } = ctx;
+  view.append(pageHeading(t("live.meeting_title")),
+    h("p", { class: "note not-recorded", id: "live-not-recorded" }, t("live.not_recorded")));
+  const slot = h("div", { class: "stack", id: "live-step" });
+  view.append(h("p", { class: "muted", id: "live-about" }, t("live.meeting_about")), slot);
+  if (current && current.sessionId === sessionId && !current.live.final) current.live.leave();
+  queueMicrotask(async () => {
+    let mode = "video";
+    if (!staff) {
+      heading(view, t, "device.title");
+      ({ mode } = await deviceTest(slot, { api, t, iceServers: [] }));
+    }
+    heading(view, t, "safe.title");
+    const url = `/api/cases/${enc(caseId || "")}/network/meetings/${enc(meetingId)}/safe-space`;
+    const meetingCheck = { get: () => api.get(url), post: (body) => api.post(url, body) };
+    const safe = await groupSafeSpace(slot, { api, t, sessionId, meetingCheck });
+    if (safe.failed) return; // the server's words (and its rule) are in the slot
+    if (!safe.passed) {
+      heading(view, t, "live.ended_title");
+      ended(slot, t("checkin.ended_neutral"));
+      return;
+    }
+    enter(view, slot, ctx, { sessionId, groupId: null, mode, kind: staff ? "staff" : "participant", caseId });
   });
 }

@@ -81,7 +81,7 @@ export function stage(live, { layout = "speaker", self = true } = {}) {
       tile.dataset.participant = who || "";
       const name = who ? live.name(who) : "";
       caption.textContent = seat && seat.role !== "participant" && seat.role !== "room_device"
-        ? t("live.name_role", { name, role: t(`live.role.${seat.role}`) }) : name;
+        ? t("live.name_role", { name, role: t(live.roleKey(seat.role)) }) : name;
       video.setAttribute("aria-label", name || t("live.slot"));
       tile.classList.remove("large");
       if (visible) {

@@ -13,16 +13,16 @@ import { errorBox, errorText, loadInto } from "../shared/ui.js";
 
 const GROUP_QUESTION = "group_only";
 
-function questionText(q, t) {
-  if (q.id === GROUP_QUESTION) return t("live.safe_group");
+function questionText(q, t, meeting) {
+  if (q.id === GROUP_QUESTION) return t(meeting ? "live.safe_meeting" : "live.safe_group");
   return has(`safe.q.${q.id}`) ? t(`safe.q.${q.id}`) : q.text;
 }
 
-function question(q, t) {
+function question(q, t, meeting) {
   const name = `safe-${q.id}`;
   const legendId = `${name}-legend`;
   return h("fieldset", { class: "question", "data-question": q.id, "aria-labelledby": legendId },
-    h("legend", { id: legendId }, questionText(q, t)),
+    h("legend", { id: legendId }, questionText(q, t, meeting)),
     h("div", { class: "choices" },
       h("label", { class: "choice" }, h("input", { type: "radio", name, value: "yes", required: true }), t("safe.yes")),
       h("label", { class: "choice" }, h("input", { type: "radio", name, value: "no" }), t("safe.no"))));
@@ -34,9 +34,13 @@ function question(q, t) {
  * an unsafe answer or "I can't talk safely now", {passed: false, failed: true} when the
  * questions could not be read (the server's words are then in the slot).
  */
-export async function groupSafeSpace(slot, { api, t, sessionId }) {
+export async function groupSafeSpace(slot, { api, t, sessionId, meetingCheck = null }) {
+  // A case-network meeting by video has its own check (`meetingCheck`: {get, post} of its
+  // safe-space route), with the same questions.
+  const meeting = Boolean(meetingCheck);
   const base = `/api/group-sessions/${encodeURIComponent(sessionId)}/safe-space`;
-  const asked = await loadInto(slot, () => api.get(base));
+  const check = meetingCheck || { get: () => api.get(base), post: (body) => api.post(base, body) };
+  const asked = await loadInto(slot, () => check.get());
   if (!asked) return { passed: false, failed: true };
   if (asked.passed) return { passed: true };
   return new Promise((resolve) => {
@@ -46,14 +50,14 @@ export async function groupSafeSpace(slot, { api, t, sessionId }) {
       t("safe.cant_talk"));
     const form = h("form", { class: "form stack", id: "safe-form", novalidate: true },
       h("p", { class: "lead" }, t(asked.side === "staff" ? "live.safe_intro_staff" : "live.safe_intro_client")),
-      asked.questions.map((q) => question(q, t)), problem, submit, cantTalk);
+      asked.questions.map((q) => question(q, t, meeting)), problem, submit, cantTalk);
     slot.replaceChildren(form);
 
     const send = async (answers, cant) => {
       submit.disabled = true;
       cantTalk.disabled = true;
       try {
-        const result = await api.post(base, { answers, cant_talk: cant });
+        const result = await check.post({ answers, cant_talk: cant });
         resolve({ passed: Boolean(result.passed) });
       } catch (err) {
         problem.textContent = errorText(err);

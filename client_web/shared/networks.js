@@ -79,6 +79,23 @@ function planView(process, plan, t, me, caseId, current) {
       download: `risk-reduction-plan-v${plan.version}.pdf`, "aria-describedby": titleId }, t("network.pdf"))) : null);
 }
 
+// The join window of a network meeting by video, as the server's default (scheduling WindowSettings):
+// from 10 minutes before its start to 15 minutes after its planned end. The server decides.
+const OPENS_BEFORE_MS = 10 * 60_000;
+const CLOSES_AFTER_MS = 15 * 60_000;
+
+/** A meeting held by video whose join window is open now. */
+export function joinable(meeting, now = Date.now()) {
+  const start = Date.parse(meeting.starts_at);
+  return meeting.mode === "video" && now >= start - OPENS_BEFORE_MS
+    && now <= start + meeting.minutes * 60_000 + CLOSES_AFTER_MS;
+}
+
+/** The live view of a network meeting by video: a live session hosted like a group session. */
+export function meetingLiveRoute(meetingId, caseId) {
+  return `/group-sessions/netmeet-${encodeURIComponent(meetingId)}/live?case=${encodeURIComponent(caseId)}`;
+}
+
 /** The process: stage, members, meetings, the current plan's tasks, earlier versions of the plan. */
 export function processView(process, t, me, caseId = null) {
   const plan = process.plans.length ? process.plans[process.plans.length - 1] : null;
@@ -92,7 +109,10 @@ export function processView(process, t, me, caseId = null) {
         : t("network.no_members")],
       process.meetings.length ? [t("network.meetings"), h("ul", { class: "plain network-meetings" },
         process.meetings.map((m) => h("li", { "data-meeting": m.id },
-          `${dayAndTime(m.starts_at)} · ${m.place || t("network.video")}`))),
+          `${dayAndTime(m.starts_at)} · ${m.place || t("network.video")}`,
+          caseId && process.stage !== "closed" && joinable(m) ? [" ", h("a", {
+            class: "button primary network-join-video", "data-join-meeting": m.id,
+            href: `#${meetingLiveRoute(m.id, caseId)}` }, t("network.join_video"))] : null))),
       caseId && process.stage !== "closed" ? h("a", { class: "text-link network-ics",
         href: `/api/cases/${encodeURIComponent(caseId)}/network/meetings.ics`, download: "network-meetings.ics" },
       t("network.meetings_ics")) : null]

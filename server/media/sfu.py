@@ -116,6 +116,12 @@ class MediaSession:
         return sorted((p for p in self.participants.values() if p.room == room), key=lambda p: p.order)
 
 
+#: The m-lines any offer may carry, whatever the session's size: the web client offers one
+#: geometry for every live session (15 audio and 6 video m-lines, client_web/group/core.js), and a
+#: small session (a case-network meeting) answers the lines beyond its seats ``inactive``.
+OFFER_LINES_FLOOR = 16 + 6 + 2
+
+
 def reservation(seats: int, last_n: int) -> int:
     """Streams a session of ``seats`` people with ``last_n`` videos each may forward at most."""
     return seats * ((seats - 1) + min(last_n, seats - 1))
@@ -184,7 +190,7 @@ class Sfu:
         session = self._session(session_id)
         if len(offer_sdp) > self.max_offer_bytes:
             raise LimitExceeded(f"The offer is larger than {self.max_offer_bytes} bytes")
-        if offer_sdp.count("\nm=") > session.seats + session.last_n + 2:
+        if offer_sdp.count("\nm=") > max(session.seats + session.last_n + 2, OFFER_LINES_FLOOR):
             raise LimitExceeded("The offer has more media lines than this session can use")
         if max(part.count("a=candidate:") for part in offer_sdp.split("\nm=")) > self.max_candidates_per_line:
             raise LimitExceeded(f"The offer has more than {self.max_candidates_per_line} ICE candidates on a "

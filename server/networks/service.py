@@ -124,6 +124,13 @@ class NetworkService:
             raise OutOfScope("No such case")
         refuse(decision)
 
+    async def load_for(self, conn: AsyncConnection, by: Actor, case_id: str) -> Loaded:
+        """The case's network once the ``networks`` rule lets ``by`` read it (a feature built on
+        the network, such as its meetings by video, asks this first)."""
+        loaded = await self._load(conn, by, case_id)
+        self._require(by, loaded, READ_NETWORK)
+        return loaded
+
     async def _save(self, conn: AsyncConnection, loaded: Loaded, now: datetime) -> str:
         net = loaded.network
         current = net.current

@@ -26,6 +26,7 @@ from server.groups.safe_space import aad as group_safe_space_aad
 from server.mentoring.model import aad as mentoring_aad
 from server.messaging.model import aad as message_aad
 from server.messaging.model import attachment_aad
+from server.networks.joining import aad as network_meeting_safe_space_aad
 from server.networks.store import body_aad as network_aad
 from server.scheduling.model import note_aad as appointment_note_aad
 from server.store.schema import (
@@ -42,6 +43,7 @@ from server.store.schema import (
 from server.store.schema_evaluation import feedback, group_feedback
 from server.store.schema_groups import group_attendance, group_attendance_events, group_safe_space
 from server.store.schema_mentoring import mentoring_activities, mentoring_outcomes
+from server.store.schema_networks import network_meeting_safe_space
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,9 @@ HOLDERS: tuple[Holder, ...] = (
     # A participant's safe-space answers before a live group session (staff rows have no case).
     Holder("safe_space_answers", group_safe_space, "case_id", "key_id", "at",
            lambda r: group_safe_space_aad(r.id, r.session_id)),
+    # The client's safe-space answers before a case-network meeting by video (others' rows have no case).
+    Holder("safe_space_answers", network_meeting_safe_space, "case_id", "key_id", "at",
+           lambda r: network_meeting_safe_space_aad(r.id, r.meeting_id)),
     Holder("checkin_records", checkins, "case_id", "key_id", "outcome_at",
            lambda r: evidence_aad("checkins", r.id, r.id), body_col="outcome_note",
            anonymise_nulls=("key_id", "outcome_note"), clear_only=True),

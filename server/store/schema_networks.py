@@ -80,3 +80,21 @@ network_tasks = Table(
     UniqueConstraint("network_id", "task_id", name="uq_network_tasks_task"),
     Index("ix_network_tasks_due_on", "due_on"),
 )
+
+#: The safe-space check before a network meeting by video (CEP §5, as for group sessions): one row
+#: per answer. The client's answers are sealed under the case's ``safe_space_answers`` bucket key;
+#: staff and partner rows keep only the side, the verdict and the time.
+network_meeting_safe_space = Table(
+    "network_meeting_safe_space",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("meeting_id", ID, ForeignKey("network_meetings.id"), nullable=False),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("case_id", ID, ForeignKey("cases.id"), nullable=True, index=True),  # the client's case; others: NULL
+    Column("side", String(8), nullable=False),  # client | staff
+    Column("passed", Boolean, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("key_id", ID, ForeignKey("data_keys.id"), nullable=True, index=True),  # safe_space_answers
+    Column("body", LargeBinary, nullable=True),  # {answers, verdict, unsafe}; others: NULL
+    Index("ix_network_meeting_safe_space_meeting_user", "meeting_id", "user_id"),
+)

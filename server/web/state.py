@@ -26,6 +26,7 @@ from server.mentoring.service import MentoringService
 from server.messaging.attachments import AttachmentService
 from server.messaging.push import PushService
 from server.messaging.service import MessagingService
+from server.networks.joining import NetworkMeetingJoining
 from server.networks.service import NetworkService
 from server.policy.service import PolicyService
 from server.retention.service import RetentionService
@@ -66,6 +67,7 @@ class Services:
     group_links: GroupLinkService
     rooms: RoomService
     networks: NetworkService  # issue 16: case networks (routes_networks.py)
+    network_meetings: NetworkMeetingJoining  # a network meeting by video (routes_network_meetings.py)
     mentoring: MentoringService  # issue 16: mentoring periods
     evaluation: EvaluationService  # issue 16: evaluation figures and check-in feedback
 

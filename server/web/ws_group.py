@@ -1,9 +1,11 @@
 """Live group sessions over the /ws gateway: the thin shell around the pure session
 (server/groups/session_machine.py) and the node's forwarding SFU (server/media/sfu.py).
 
-A ``group.join`` is authorised by ``GroupSessionService.join_context`` (another office's
-session, or one the actor has no part in, is answered ``not_found``; the session's own
-refusals carry their rule). The shell feeds frames, dropped connections and a once-a-second
+A ``group.join`` is authorised by the session's host (``groups/live_host.py``): for a group
+programme session ``GroupSessionService.join_context`` (another office's session, or one the
+actor has no part in, is answered ``not_found``; the session's own refusals carry their rule);
+for a case-network meeting by video (``netmeet-<id>``) ``networks/live.py`` (rule
+``network_meeting_video``). The shell feeds frames, dropped connections and a once-a-second
 tick to the session and carries out what it returns: frames to this node's connections,
 ``Media`` and ``Routes`` to the SFU (the server, not the browser, stops a muted person's
 audio), ``Disconnect`` as the SFU removing the peer, and ``Note`` as attendance evidence.
@@ -34,6 +36,7 @@ from server.errors import BadRequest, NotFound, NotInRoom, TandemError
 from server.groups import protocol as p
 from server.groups.attendance import AttendanceService
 from server.groups.join_policy import Present
+from server.groups.live_host import GroupHost, LiveHost
 from server.groups.register import evidence_of
 from server.groups.session_machine import Session
 from server.groups.session_values import RUNS, Disconnect, Effect, Media, Note, Person, Place, Role, Routes, Tell
@@ -85,8 +88,15 @@ class GroupLive:
         self.seats = seats  # people in the SFU: participants and those who run the session (size, last-N: policy)
         self.grace_s = grace_s
         self.live: dict[str, Hosted] = {}
+        # Who owns a live session id: other features (a case-network meeting) host theirs on the same
+        # machine, room and SFU; a group programme session is the default.
+        self.hosts: list[LiveHost] = []
+        self.default_host: LiveHost = GroupHost(sessions, attendance)
         self.of_conn: dict[Connection, dict[str, str]] = {}  # connection -> {session id: participant id}
         sfu.on_event = self.on_sfu_event
+
+    def host(self, session_id: str) -> LiveHost:
+        return next((h for h in self.hosts if h.owns(session_id)), self.default_host)
 
     def register(self) -> None:
         g = self.gateway
@@ -175,7 +185,7 @@ class GroupLive:
         hosted.sampled[me] = now
         sample = Sample(rtt_ms=frame.rtt_ms, loss_pct=frame.loss_pct, bitrate_kbps=frame.bitrate_kbps)
         try:
-            await self.attendance.record(hosted.session.id, person.user_id, "quality", sample=sample)
+            await self.host(hosted.session.id).record(hosted.session.id, person.user_id, "quality", sample=sample)
         except Exception:  # the session goes on; the register misses one sample
             log.exception("connection quality not recorded")
 
@@ -194,20 +204,22 @@ class GroupLive:
         actor = conn.auth.actor
         hosted = self.live.get(frame.session)
         present = Present() if hosted is None else places(hosted.session)
-        role, facts, auto_admit = await self.sessions.join_context(actor, frame.session, present)
+        host = self.host(frame.session)
+        role, facts, auto_admit = await host.join_context(actor, frame.session, present)
         hosted = self.live.get(frame.session)
         if hosted is None:
             # Everything that awaits comes before the session is hosted: a hosted session nobody has
             # joined yet is "over", and the tick would close it (and its media) under a join still
             # on its way, leaving that person alone in a session nobody else could reach.
-            naming = await self.sessions.member_naming(frame.session)
-            await self.sessions.record_home_node(frame.session, self.sfu.node_id)
+            naming = await host.member_naming(frame.session)
+            seats = min(self.seats, await host.seats(frame.session) or self.seats)  # the SFU's reservation
+            await host.record_home_node(frame.session, self.sfu.node_id)
             hosted = self.live.get(frame.session)  # another first join may have come meanwhile
         if hosted is None:
-            limits = self.sessions.live_limits()  # the policy in force when the session starts
-            self.sfu.create_session(frame.session, seats=self.seats, last_n=limits.last_n)  # sfu_capacity if full
+            limits = host.live_limits()  # the policy in force when the session starts
+            self.sfu.create_session(frame.session, seats=seats, last_n=limits.last_n)  # sfu_capacity if full
             hosted = self.live[frame.session] = Hosted(Session(
-                frame.session, self.clock, max_participants=min(limits.max_participants, self.seats - 1),
+                frame.session, self.clock, max_participants=min(limits.max_participants, seats - 1),
                 last_n=limits.last_n, auto_admit=auto_admit, grace_s=self.grace_s), naming=naming)
         async with hosted.lock:  # free on a new session: taken at once, the join goes in before any tick
             try:
@@ -272,7 +284,7 @@ class GroupLive:
                 for note in notes:
                     for kind, detail in evidence_of(note.kind, note.place):
                         try:
-                            await self.attendance.record(session.id, note.user_id, kind, detail=detail)
+                            await self.host(session.id).record(session.id, note.user_id, kind, detail=detail)
                         except Exception:  # the session goes on; the register misses one mark
                             log.exception("attendance evidence %s not recorded", kind)
 

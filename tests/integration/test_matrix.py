@@ -57,9 +57,10 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from server.app import build_registry
-from server.errors import NotFound
+from server.errors import NotFound, TandemError
 from server.groups.sessions import NewSession
 from server.identity.model import Actor, Role
+from server.ids import new_id
 from server.networks.machine import TaskDraft
 from server.scheduling.model import Kind
 from server.scheduling.service import NewAppointment
@@ -435,6 +436,20 @@ MATRIX: dict[tuple[str, str], Row] = {
         "other_office":                        "N   N   N   N   N   N   N   N   N   N",
         "unrelated":                           "N   N   N   N   N   N   N   N   N   N",
     },
+    # A network meeting by video (rule network_meeting_video): the safe-space check before it, for
+    # the case leader and the network's active members (the client with the reason it is safe).
+    ("GET", "/api/cases/{case_id}/network/meetings/{meeting_id}/safe-space"): {
+        "own":                                 "Y   Y   Y   N   N   Y   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N   N",
+    },
+    ("POST", "/api/cases/{case_id}/network/meetings/{meeting_id}/safe-space"): {
+        "own":                                 "Y   Y   Y   N   N   Y   N   N   N   N",
+        "same_office":                         "N   N   Y   N   N   N   N   N   N   N",
+        "other_office":                        "N   N   N   N   N   N   N   N   N   N",
+        "unrelated":                           "N   N   N   N   N   N   N   N   N   N",
+    },
     ("GET", "/api/my/networks"):               "Y   N   N   N   N   Y   N   N   N   N",
     ("GET", "/api/networks/follow-up"):        "N   Y   Y   N   N   N   N   N   N   N",
     # -- evaluation (issue 16): figures for evaluators (every office) and seniors (their own); the
@@ -701,6 +716,8 @@ async def _request_for(ctx: Ctx, method: str, path: str, role: str,
             body.update(answers={"private_place": True, "alone": True, "not_driving": True})
     if path == NETWORK or path.startswith(NETWORK + "/"):
         await _network_cell(ctx, method, path, role, relation, body)
+    if "{meeting_id}" in url:  # the current process's latest meeting on the cell's case (none: a random id)
+        url = url.replace("{meeting_id}", await _meeting_of(ctx, ctx.cases[key]))
     return url, body, headers
 
 
@@ -715,6 +732,8 @@ NETWORK_STAGE = {
     ("GET", NETWORK + "/meetings.ics"): "share",
     ("POST", NETWORK + "/plan/acknowledgement"): "coordinated",
     ("POST", NETWORK + "/tasks"): "coordinated", ("POST", NETWORK + "/close"): "share",
+    ("GET", NETWORK + "/meetings/{meeting_id}/safe-space"): "share",
+    ("POST", NETWORK + "/meetings/{meeting_id}/safe-space"): "share",
 }
 #: Who owns which task of the harness plan (on "own"; elsewhere only the leader's t1 exists).
 NETWORK_TASK = {"officer": "t1", "senior_officer": "t1", "partner": "t2", "client": "t3"}
@@ -768,6 +787,17 @@ async def _network_at(ctx: Ctx, key: str, leader: Actor, target: str) -> None:
         next_meeting_at=now + timedelta(days=2), keep_in_touch="Matrix")
     if target == "coordinated":
         await networks.send_plan(leader, case_id)
+
+
+async def _meeting_of(ctx: Ctx, case_id: str) -> str:
+    for leader in ("officer", "senior", "senior_b"):
+        try:
+            meetings = (await ctx.services.networks.read(ctx.w.actor(leader), case_id))["processes"][-1]["meetings"]
+        except TandemError:
+            continue
+        if meetings:
+            return str(meetings[-1]["id"])
+    return new_id()
 
 
 async def _fresh_mentor_assignment(ctx: Ctx, n: int) -> str:

@@ -58,7 +58,8 @@ PARAM = re.compile(r"\{(\w+)\}")
 NOT_OFFICE_DATA = {"rule_id", "echo_id", "figure"}  # an evaluation figure's name is every office's
 #: Path parameters naming office A's resources (``_targets`` makes one of each).
 KINDS = ("case_id", "appointment_id", "checkin_id", "conversation_id", "attachment_id", "group_id", "user_id",
-         "request_id", "assignment_id", "mentoring_id", "alert_id", "session_id", "room_id")
+         "request_id", "assignment_id", "mentoring_id", "alert_id", "session_id", "room_id",
+         "meeting_id")
 #: Routes with no id in the path whose body names office A's resource: the supervising
 #: officer of a new case, the client to be given a mentor (office B's own mentor).
 BODY_IDS = {("POST", "/api/cases"), ("POST", "/api/mentor-assignments")}
@@ -193,6 +194,11 @@ async def _targets(p: Probe, names: set[str], s: Staff = A) -> dict[str, str]:
     if "room_id" in names:
         out["room_id"] = await p.services.rooms.create_room(p.w.actor(s.senior), name=f"Probe room {next(p.n)}",
                                                             kind="office")
+    if "meeting_id" in names:  # a network meeting by video on the case (issue 16)
+        networks = p.services.networks
+        await networks.raise_concern(p.w.actor(s.officer), case_id, noticed="Probe", noticed_by="Probe")
+        out["meeting_id"] = await networks.schedule_meeting(
+            p.w.actor(s.officer), case_id, starts_at=p.services.clock.now() + timedelta(minutes=5), mode="video")
     if "request_id" in names:
         out["request_id"] = await p.services.retention.request(client, "rectification", "Wrong address", [])
     if names & {"assignment_id", "mentoring_id"}:  # a mentor's routes name their assignment "mentoring_id"

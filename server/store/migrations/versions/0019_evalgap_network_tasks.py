@@ -1,6 +1,6 @@
 """network tasks in clear (owner, due date, state; no text) so evaluation decrypts nothing
 
-Revision ID: 0019_evalgap_network_tasks
+Revision ID: 0019
 Revises: 0018
 Create Date: 2026-12-05 23:40:00.000000
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0019_evalgap_network_tasks'
+revision = '0019'
 down_revision = '0018'
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """the question after a live group session: group_feedback (face in clear, comment sealed)
 
-Revision ID: 0020_evalgap_group_feedback
-Revises: 0019_evalgap_network_tasks
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-05 23:55:00.000000
 """
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0020_evalgap_group_feedback'
-down_revision = '0019_evalgap_network_tasks'
+revision = '0020'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 
