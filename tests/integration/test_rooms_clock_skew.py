@@ -18,36 +18,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import select
 
-from server.app import create_app
-from server.bus.redis import RedisBus
 from server.signalling.homes import RoomHomes
-from server.store.schema import room_homes
-from server.web.room_router import ROUTER, RoomRouter
-from server.web.state import SERVICES, Services
-from server.web.ws_signalling import SIGNALLING, Signalling
-from tests.conftest import make_settings
 from tests.helpers.checkins import Peer, peer, ready, schedule, view
 from tests.helpers.nodes import RedisServer
+from tests.helpers.room_nodes import Node, close_nodes, home_row, start_node, wait_for_buses
 from tests.helpers.world import build, login
 
 pytestmark = [pytest.mark.redis]
 LEASE_S = 3
 SKEW = timedelta(minutes=2)
-
-
-@dataclass
-class Node:
-    client: TestClient[Any, Any]
-    services: Services
-    signalling: Signalling
-    router: RoomRouter
 
 
 @dataclass
@@ -80,32 +62,16 @@ async def skewed_pair(db_url: str, tmp_path: Path) -> AsyncIterator[MakePair]:
 
     async def make(skew_a: timedelta, skew_b: timedelta) -> Pair:
         for name, skew in (("a", skew_a), ("b", skew_b)):
-            settings = make_settings(db_url, tmp_path / name, redis_url=redis.url, node_id=f"node-{name}",
-                                     room_lease_s=float(LEASE_S))
-            app: web.Application = create_app(settings, clock=SkewedClock(skew),
-                                              bus=RedisBus(redis.url, prefix="skew:"))
-            client: TestClient[Any, Any] = TestClient(TestServer(app))
-            await client.start_server()
-            made.append(Node(client, app[SERVICES], app[SIGNALLING], app[ROUTER]))
-        for n in made:
-            for _ in range(500):
-                if n.services.bus.healthy:
-                    break
-                await asyncio.sleep(0.02)
-            assert n.services.bus.healthy
+            made.append(await start_node(db_url, tmp_path / name, name=name, redis_url=redis.url,
+                                         lease_s=float(LEASE_S), bus_prefix="skew:", clock=SkewedClock(skew)))
+        await wait_for_buses(made)
         return Pair(made[0], made[1])
 
     try:
         yield make
     finally:
-        for n in made:
-            await n.client.close()
+        await close_nodes(made)
         redis.stop()
-
-
-async def home_row(services: Services, room: str) -> Any:
-    async with services.store.read("test.home") as conn:
-        return (await conn.execute(select(room_homes).where(room_homes.c.room_id == room))).first()
 
 
 async def officer_home_client_across(pair: Pair, checkin_id: str) -> tuple[Peer, Peer, str, str]:

@@ -26,39 +26,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import select
 
-from server.app import create_app
-from server.bus.redis import RedisBus
 from server.clock import FakeClock
 from server.signalling.homes import RoomHomes
-from server.store.schema import room_homes
-from server.web.room_router import ROUTER, RoomRouter
-from server.web.state import SERVICES, Services
-from server.web.ws_signalling import SIGNALLING, Signalling
-from tests.conftest import make_settings
 from tests.helpers.checkins import Peer, pass_safe_space, peer, ready, schedule, view
 from tests.helpers.db import truncate_pg
 from tests.helpers.nodes import RedisServer
+from tests.helpers.room_nodes import Node, close_nodes, home_row, start_node, wait_for_buses
 from tests.helpers.world import World, build, login
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 LEASE_S = 3
 SHORT_LEASE_S = 0.4
-
-
-@dataclass
-class Node:
-    client: TestClient[Any, Any]
-    services: Services
-    signalling: Signalling
-    router: RoomRouter
-
-    @property
-    def node_id(self) -> str:
-        return self.router.node_id
 
 
 @dataclass
@@ -78,28 +57,13 @@ async def nodes(pg_database: str, tmp_path: Path) -> AsyncIterator[Pair]:
     made: list[Node] = []
     try:
         for name in ("a", "b"):
-            settings = make_settings(pg_database, tmp_path / name, redis_url=redis.url, node_id=f"node-{name}",
-                                     room_lease_s=float(LEASE_S))
-            app: web.Application = create_app(settings, clock=clock, bus=RedisBus(redis.url, prefix="rooms:"))
-            client: TestClient[Any, Any] = TestClient(TestServer(app))
-            await client.start_server()
-            made.append(Node(client, app[SERVICES], app[SIGNALLING], app[ROUTER]))
-        for n in made:
-            for _ in range(500):
-                if n.services.bus.healthy:
-                    break
-                await asyncio.sleep(0.02)
-            assert n.services.bus.healthy
+            made.append(await start_node(pg_database, tmp_path / name, name=name, redis_url=redis.url,
+                                         lease_s=float(LEASE_S), bus_prefix="rooms:", clock=clock))
+        await wait_for_buses(made)
         yield Pair(made[0], made[1], redis, clock)
     finally:
-        for n in made:
-            await n.client.close()
+        await close_nodes(made)
         redis.stop()
-
-
-async def home_row(services: Services, room: str) -> Any:
-    async with services.store.read("test.home") as conn:
-        return (await conn.execute(select(room_homes).where(room_homes.c.room_id == room))).first()
 
 
 async def call_across(pair: Pair, w: World, checkin_id: str) -> tuple[Peer, Peer, dict[str, Any], dict[str, Any]]:

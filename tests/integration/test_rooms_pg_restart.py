@@ -20,35 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import select
 
-from server.app import create_app
-from server.bus.redis import RedisBus
 from server.signalling.homes import RoomHomes
 from server.store.migrate import upgrade_async
-from server.store.schema import room_homes
-from server.web.room_router import ROUTER, RoomRouter
-from server.web.state import SERVICES, Services
-from server.web.ws_signalling import SIGNALLING, Signalling
-from tests.conftest import make_settings
 from tests.helpers.checkins import Peer, ready, schedule, view
 from tests.helpers.nodes import RedisServer
 from tests.helpers.private_pg import PrivatePostgres
+from tests.helpers.room_nodes import Node, close_nodes, home_row, start_node, wait_for_buses
 from tests.helpers.world import World, build, login
 
 pytestmark = [pytest.mark.redis]
 LEASE_S = 3
 RENEWALS_FAILED = "tandem_room_lease_renewals_failed_total"
-
-
-@dataclass
-class Node:
-    client: TestClient[Any, Any]
-    services: Services
-    signalling: Signalling
-    router: RoomRouter
 
 
 @dataclass
@@ -70,30 +53,15 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
         redis = RedisServer(tmp_path / "redis")
         redis.start()
         for name in ("a", "b"):
-            settings = make_settings(url, tmp_path / name, redis_url=redis.url, node_id=f"node-{name}",
-                                     room_lease_s=float(LEASE_S))
-            app: web.Application = create_app(settings, bus=RedisBus(redis.url, prefix="pgr:"))
-            client: TestClient[Any, Any] = TestClient(TestServer(app))
-            await client.start_server()
-            made.append(Node(client, app[SERVICES], app[SIGNALLING], app[ROUTER]))
-        for n in made:
-            for _ in range(500):
-                if n.services.bus.healthy:
-                    break
-                await asyncio.sleep(0.02)
-            assert n.services.bus.healthy
+            made.append(await start_node(url, tmp_path / name, name=name, redis_url=redis.url,
+                                         lease_s=float(LEASE_S), bus_prefix="pgr:"))
+        await wait_for_buses(made)
         yield Stack(pg, made[0], made[1])
     finally:
-        for n in made:
-            await n.client.close()
+        await close_nodes(made)
         if redis is not None:
             redis.stop()
         pg.destroy()
-
-
-async def home_row(services: Services, room: str) -> Any:
-    async with services.store.read("test.home") as conn:
-        return (await conn.execute(select(room_homes).where(room_homes.c.room_id == room))).first()
 
 
 async def exchange(off: Peer, cli: Peer, room: str, officer_p: str, client_p: str, tag: str) -> None:

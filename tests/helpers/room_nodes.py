@@ -1,0 +1,69 @@
+"""Two (or more) Tandem nodes in this test's process, each a real aiohttp server on its own
+port, sharing one database and one Redis bus: the world of tests/integration/test_rooms_*.py
+(rooms homed on one node and reached, taken over or drained through another)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from server.app import create_app
+from server.bus.redis import RedisBus
+from server.clock import Clock
+from server.store.schema import room_homes
+from server.web.room_router import ROUTER, RoomRouter
+from server.web.state import SERVICES, Services
+from server.web.ws_signalling import SIGNALLING, Signalling
+from tests.conftest import make_settings
+
+
+@dataclass
+class Node:
+    """One node: its HTTP client (for /ws and the API) and the parts the tests look into."""
+
+    client: TestClient[Any, Any]
+    services: Services
+    signalling: Signalling
+    router: RoomRouter
+
+    @property
+    def node_id(self) -> str:
+        return self.router.node_id
+
+
+async def start_node(database_url: str, data_dir: Path, *, name: str, redis_url: str, lease_s: float,
+                     bus_prefix: str, clock: Clock | None = None) -> Node:
+    """Node ``node-{name}`` started on ``database_url``; ``clock`` as create_app takes it (None: the real one)."""
+    settings = make_settings(database_url, data_dir, redis_url=redis_url, node_id=f"node-{name}",
+                             room_lease_s=lease_s)
+    app: web.Application = create_app(settings, clock=clock, bus=RedisBus(redis_url, prefix=bus_prefix))
+    client: TestClient[Any, Any] = TestClient(TestServer(app))
+    await client.start_server()
+    return Node(client, app[SERVICES], app[SIGNALLING], app[ROUTER])
+
+
+async def wait_for_buses(nodes: list[Node]) -> None:
+    """Until every node's bus is connected (at most 10 s each)."""
+    for n in nodes:
+        for _ in range(500):
+            if n.services.bus.healthy:
+                break
+            await asyncio.sleep(0.02)
+        assert n.services.bus.healthy, "a node's bus never connected"
+
+
+async def close_nodes(nodes: list[Node]) -> None:
+    for n in nodes:
+        await n.client.close()
+
+
+async def home_row(services: Services, room: str) -> Any:
+    """The room's row in ``room_homes`` (None: no node holds it)."""
+    async with services.store.read("test.home") as conn:
+        return (await conn.execute(select(room_homes).where(room_homes.c.room_id == room))).first()
