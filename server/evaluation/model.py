@@ -41,6 +41,18 @@ Unit = Literal["count", "minutes", "percent", "days"]
 Value = int | float | str | None
 
 
+def checked_answer(face: int, comment: str, max_comment: int) -> str:
+    """A "How did this go?" answer checked (three faces, a comment of at most ``max_comment``
+    characters): the comment, stripped."""
+    if face not in FACES:
+        raise BadRequest("A face is 1, 2 or 3", reason="evaluation.face")
+    comment = comment.strip()
+    if len(comment) > max_comment:
+        raise BadRequest(f"A comment has at most {max_comment} characters", reason="evaluation.comment",
+                         params={"max": max_comment})
+    return comment
+
+
 def comment_aad(feedback_id: str) -> bytes:
     """Associated data binding a feedback comment's ciphertext to its row."""
     return f"feedback|{feedback_id}".encode()

@@ -31,7 +31,7 @@ from server.checkins.lifecycle import CheckinState
 from server.checkins.service import CheckinService
 from server.clock import Clock
 from server.crypto.keyring import Keyring
-from server.errors import BadRequest, Conflict, Forbidden, NotFound, PolicyRefused
+from server.errors import Conflict, Forbidden, NotFound, PolicyRefused
 from server.evaluation import model
 from server.evaluation import store as q
 from server.identity.model import Actor, Role
@@ -170,12 +170,7 @@ class EvaluationService:
                             limited_to: str | None = None) -> str:
         """The client's or the staff member's one answer after a check-in; the comment is sealed
         under the case's ``feedback_comments`` key, which retention shreds after 30 days."""
-        if face not in model.FACES:
-            raise BadRequest("A face is 1, 2 or 3", reason="evaluation.face")
-        comment = comment.strip()
-        if len(comment) > MAX_COMMENT:
-            raise BadRequest(f"A comment has at most {MAX_COMMENT} characters", reason="evaluation.comment",
-                             params={"max": MAX_COMMENT})
+        comment = model.checked_answer(face, comment, MAX_COMMENT)
         now = self.clock.now()
         async with self.store.write("evaluation.feedback") as conn:
             acc = await self.checkins.access(conn, actor, checkin_id, limited_to)

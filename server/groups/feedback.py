@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from server.audit import store as audit
 from server.clock import Clock
 from server.crypto.keyring import Keyring, KeyShredded
-from server.errors import BadRequest, Conflict, OutOfScope, PolicyRefused
-from server.evaluation.model import FACES
+from server.errors import Conflict, OutOfScope, PolicyRefused
+from server.evaluation.model import checked_answer
 from server.groups import session_store
 from server.groups.attendance import aad as attendance_aad
 from server.groups.session_values import STAFF, Role
@@ -74,12 +74,7 @@ class GroupFeedback:
         return False
 
     async def give(self, actor: Actor, session_id: str, *, face: int, comment: str = "") -> str:
-        if face not in FACES:
-            raise BadRequest("A face is 1, 2 or 3", reason="evaluation.face")
-        comment = comment.strip()
-        if len(comment) > MAX_COMMENT:
-            raise BadRequest(f"A comment has at most {MAX_COMMENT} characters", reason="evaluation.comment",
-                             params={"max": MAX_COMMENT})
+        comment = checked_answer(face, comment, MAX_COMMENT)
         now = self.clock.now()
         async with self.store.write("group_session.feedback") as conn:
             row, cohort, role, member, _ = await self.sessions.part_in(conn, actor, session_id)
