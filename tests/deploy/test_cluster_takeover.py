@@ -129,14 +129,18 @@ def _answered_by(url: str) -> str:
         return ""
 
 
-def _restore(cluster: Cluster, node: int) -> None:
-    """Node ``node`` running again (the unit's commands) and its pinned port reaching it, not a backup."""
+def _restore(cluster: Cluster, node: int) -> tuple[float, float]:
+    """Node ``node`` running again (the unit's commands) and its pinned port reaching it, not a backup:
+    (seconds until the node was ready, until nginx reached it)."""
+    began = time.monotonic()
     if not cluster.alive()[f"tandem@{cluster.node_ports[node]}"]:
         cluster.start_node(node)
+    ready = time.monotonic() - began
     deadline = time.monotonic() + 45  # nginx tries a failed server again after fail_timeout (10 s)
     while not all(_answered_by(cluster.pinned_url(node)) == cluster.node_id(node) for _ in range(3)):
         assert time.monotonic() < deadline, f"nginx does not reach node {node} again through its pinned port"
         time.sleep(0.5)
+    return ready, time.monotonic() - began
 
 
 def _both_back(people: dict[str, Person], since: float, bound_s: float) -> dict[str, float]:
@@ -240,9 +244,10 @@ def test_a_checkin_survives_a_rolling_restart(cluster: Cluster, seeded: Seeded) 
                 stopped.append(home)
                 node, exited_s, back = _hop(cluster, people, call, signal.SIGTERM)
                 assert exited_s <= drain + 10, f"node {node} took {exited_s:.1f} s to drain and exit"
+                ready, reached = _restore(cluster, node)  # ExecStartPre, ExecStart: `systemctl restart` goes on
                 print(f"\nrestart of the home node {cluster.node_ports[node]}: drained and exited in "
-                      f"{exited_s:.1f} s; officer back in {back['officer']:.1f} s, client {back['client']:.1f} s")
-                _restore(cluster, node)  # ExecStartPre, ExecStart: what `systemctl restart` runs next
+                      f"{exited_s:.1f} s; officer back in {back['officer']:.1f} s, client {back['client']:.1f} s; "
+                      f"node ready again after {ready:.1f} s, through nginx after {reached:.1f} s")
             assert sorted(stopped) == list(range(len(cluster.node_ports))), stopped  # every node restarted once
             _interrupted_and_attended(people["officer"], call)
             _end_and_read_outcome(people["officer"], people["client"])
