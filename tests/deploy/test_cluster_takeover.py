@@ -29,7 +29,7 @@ import pytest
 
 from server.settings import Settings
 from tests.browser.support import CLIENT_WEB
-from tests.deploy.browsers import ICE_STATE, Person, chromium, into_call, on_node
+from tests.deploy.browsers import FRAMES_DECODED, ICE_STATE, Person, chromium, into_call, on_node
 from tests.deploy.conftest import Call, Seeded
 from tests.helpers import db
 from tests.helpers.cluster import PG_PORT, Cluster, insecure_tls
@@ -39,9 +39,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.browser]
 EN = json.loads((CLIENT_WEB / "i18n" / "en.json").read_text(encoding="utf-8"))
 SETTLE_S = 75.0  # rooms of earlier tests leaving the cluster (a grace period) on a loaded machine
 
-#: From now on: which peer connections are old, what the page shows (every text of the call's status
-#: line, whether the safe-space form, an "admit" button or the end of the check-in appeared). A reload
-#: would lose all of it (window.__seen undefined).
+#: From now on: which peer connections are old (FRAMES_DECODED counts new ones only), what the page
+#: shows (every text of the call's status line, whether the safe-space form, an "admit" button or the
+#: end of the check-in appeared). A reload would lose all of it (window.__seen undefined).
 WATCH = """() => {
     window.__old = new WeakSet([...window.__tandemCall.peers.values()].map((e) => e.pc));
     const seen = window.__seen = {statuses: [], safe: false, admit: false, ended: false};
@@ -57,17 +57,6 @@ WATCH = """() => {
     look();
 }"""
 SEEN = "() => window.__seen || null"
-#: Video frames decoded on peer connections made since WATCH (the old ones may go on peer to peer).
-FRESH_FRAMES = """async () => {
-    let frames = 0;
-    for (const entry of window.__tandemCall.peers.values()) {
-        if (window.__old.has(entry.pc)) continue;
-        (await entry.pc.getStats()).forEach((s) => {
-            if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded || 0;
-        });
-    }
-    return frames;
-}"""
 CHECKIN = """async (id) => {
     const r = await fetch(`/api/checkins/${id}`, {headers: {Accept: 'application/json'}, cache: 'no-store'});
     return [r.status, await r.json()];
@@ -148,7 +137,7 @@ def _both_back(people: dict[str, Person], since: float, bound_s: float) -> dict[
     back: dict[str, float] = {}
     while len(back) < len(people):
         for who, person in people.items():
-            if who not in back and int(person.page.evaluate(FRESH_FRAMES)) > 0:
+            if who not in back and int(person.page.evaluate(FRAMES_DECODED)) > 0:
                 back[who] = time.monotonic() - since
         if time.monotonic() - since > bound_s:
             states = {who: (p.page.evaluate(SEEN), p.page.evaluate(ICE_STATE)) for who, p in people.items()}

@@ -442,7 +442,7 @@ def main() -> int:
               f"  nodes       {', '.join(cluster.node_url(i) for i in range(len(cluster.node_ports)))}"
               "   (/readyz, /metrics)\n"
               f"  pinned      {', '.join(cluster.pinned_url(i) for i in range(len(cluster.pinned_ports)))}"
-              "   (nginx to one node only)\n"
+              "   (nginx to one node while it is up)\n"
               f"  PostgreSQL  {cluster.database_url}\n  Redis       {cluster.redis_url}\n"
               f"  TURN        turn:{cluster.turn_address}:{TURN_PORT}\n"
               "Stop with Ctrl-C or `make cluster-stop`.", flush=True)
