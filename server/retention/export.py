@@ -43,12 +43,18 @@ def _plain(row: Any, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
 
 async def _holder_items(conn: AsyncConnection, keyring: Keyring, holder: Holder, case_id: str) -> list[dict[str, Any]]:
     out = []
+    skip = SKIP | {holder.key_col, holder.body_col}  # the ciphertext is exported decrypted, or not at all
     for row in await store.holder_rows(conn, holder, case_id, limit=MAX_ROWS):
-        item = _plain(row, SKIP)
+        item = _plain(row, skip)
+        key_id = getattr(row, holder.key_col)
+        if key_id is None:  # a case record whose sealed value is gone or never was (a face alone)
+            out.append(item)
+            continue
         try:
-            data = await keyring.decrypt(conn, key_id=getattr(row, holder.key_col),
-                                         blob=getattr(row, holder.body_col), aad=holder.aad(row))
+            data = await keyring.decrypt(conn, key_id=key_id, blob=getattr(row, holder.body_col), aad=holder.aad(row))
         except KeyShredded:
+            if holder.case_record:
+                out.append(item)  # the comment is shredded; the answer itself is still held
             continue  # shredded by retention: no longer held
         try:
             item["content"] = data.decode()
