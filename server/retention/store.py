@@ -201,7 +201,7 @@ async def holder_rows(conn: AsyncConnection, holder: Holder, case_id: str, *, li
     if not holder.case_record:
         conds.append(holder.col(holder.key_col).is_not(None))
     return list((await conn.execute(select(holder.table).where(*conds)
-                                    .order_by(holder.col(holder.at_col), *holder.pk).limit(limit))).all())
+                                    .order_by(holder.col(holder.at_col)).limit(limit))).all())
 
 
 async def erase_case_records(conn: AsyncConnection, holder: Holder, case_id: str) -> int:
