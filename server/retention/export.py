@@ -124,7 +124,8 @@ def render_html(data: dict[str, Any]) -> str:
              f"<p>Generated {e(data['generated_at'])} under policy version {data['policy_version']}.</p>",
              "<h2>Account</h2>", _table([data["client"]]), "<h2>Case</h2>", _table([data["case"]])]
     for name, cat in data["categories"].items():
-        expiry = "on legal hold" if cat["on_hold"] else (cat["next_expiry_at"] or "nothing held")
+        expiry = "on legal hold" if cat["on_hold"] else (
+            cat["next_expiry_at"] or ("none (kept as counts until erased)" if cat["count"] else "nothing held"))
         parts.append(f"<h2>{e(name)}</h2><p>{cat['count']} items; kept {cat['period_days']} days after the "
                      f"end of each month, then {e(cat['action'])}; next removal: {e(expiry)}</p>")
         parts.append(_table(cat["items"]))

@@ -197,6 +197,9 @@ async def test_a_participants_answers_are_in_their_export_and_go_with_their_eras
         ("client", 2, None), ("client", 3, None), ("staff", 1, None)]
     answers = await mine()
     assert [(i["face"], i.get("content")) for i in answers["items"]] == [(3, None), (2, None)]
+    assert answers["next_expiry_at"] is None  # nothing sealed is left to expire; the faces are kept
+    page = await (await client.get("/api/my/data?format=html", headers=await login(client, "client"))).text()
+    assert "2 items; kept 30 days after the end of each month, then shred; next removal: none (kept as counts" in page
     body = await figures(client, await login(client, "senior"), first=now.strftime("%Y-%m"),
                          last=now.strftime("%Y-%m"))
     assert figure(body, "feedback_client") == {"happy": [FEWER], "neutral": [FEWER], "unhappy": [0]}
