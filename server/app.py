@@ -193,7 +193,7 @@ def create_app(
     sfu = Sfu(capacity=settings.sfu_capacity, node_id=node_id)
     group_live = ws_group.GroupLive(gateway, group_sessions, attendance, sfu, clock)
     # -- case networks (issue 16)
-    networks = NetworkService(store, clock, keyring, cases, policy, push=push.notify)
+    networks = NetworkService(store, clock, keyring, cases, policy, push=push.notify, windows=windows)
     # Network meetings are reminded in the appointments' reminder pass too, with its offsets and push.
     reminders.also.append(NetworkReminders(store, clock, push, networks, offsets=settings.reminder_offsets_s).run_once)
     # A network meeting by video is a live session on the group session machine, room and SFU.
