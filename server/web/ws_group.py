@@ -13,9 +13,10 @@ Frames go out before evidence is written, so the database never sits between a c
 its effect on the media.
 
 A person's offer comes with their join; someone sent to the lobby has it kept until they
-are admitted, then the SFU answers it. A session's media lives on this node (its home
-node, recorded on the session when its media starts here); routing between nodes comes
-with the scale-out work.
+are admitted, then the SFU answers it. A session's media lives on its home node: the node
+that claimed the session's lease in ``room_homes`` on its first join (server/web/group_homes.py;
+``group_sessions.home_node`` mirrors it for the records). Participants connected to other
+nodes reach it through server/web/room_router.py (docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -43,8 +44,10 @@ from server.groups.session_values import RUNS, Disconnect, Effect, Media, Note, 
 from server.groups.sessions import GroupSessionService
 from server.media.sfu import ParticipantLeft, Sfu, SfuEvent, SlotsChanged, SpeakerChanged
 from server.messaging.model import FIRST_NAME, group_name
+from server.signalling.homes import RoomHomes
 from server.web.frames import Error
 from server.web.gateway import Connection, Gateway
+from server.web.group_homes import GroupHoming
 
 log = logging.getLogger("tandem.groups.live")
 TICK_S = 1.0
@@ -62,6 +65,7 @@ class Hosted:
     voice_only: set[str] = field(default_factory=set)  # participant ids the SFU sends no video to
     sampled: dict[str, float] = field(default_factory=dict)  # participant id -> when quality was last kept
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    epoch: int = 0  # of this node's lease on the session (server/signalling/homes.py)
 
     @property
     def over(self) -> bool:
@@ -79,7 +83,7 @@ def places(session: Session) -> Present:
 
 class GroupLive:
     def __init__(self, gateway: Gateway, sessions: GroupSessionService, attendance: AttendanceService, sfu: Sfu,
-                 clock: Clock, *, seats: int = 16, grace_s: float = 30.0) -> None:
+                 clock: Clock, homes: RoomHomes, *, seats: int = 16, grace_s: float = 30.0) -> None:
         self.gateway = gateway
         self.sessions = sessions
         self.attendance = attendance
@@ -93,6 +97,7 @@ class GroupLive:
         self.hosts: list[LiveHost] = []
         self.default_host: LiveHost = GroupHost(sessions, attendance)
         self.of_conn: dict[Connection, dict[str, str]] = {}  # connection -> {session id: participant id}
+        self.homing = GroupHoming(self, homes)
         sfu.on_event = self.on_sfu_event
 
     def host(self, session_id: str) -> LiveHost:
@@ -211,6 +216,7 @@ class GroupLive:
             # Everything that awaits comes before the session is hosted: a hosted session nobody has
             # joined yet is "over", and the tick would close it (and its media) under a join still
             # on its way, leaving that person alone in a session nobody else could reach.
+            claim = await self.homing.claim(frame.session)  # Moved: another node is its home
             naming = await host.member_naming(frame.session)
             seats = min(self.seats, await host.seats(frame.session) or self.seats)  # the SFU's reservation
             await host.record_home_node(frame.session, self.sfu.node_id)
@@ -220,7 +226,8 @@ class GroupLive:
             self.sfu.create_session(frame.session, seats=seats, last_n=limits.last_n)  # sfu_capacity if full
             hosted = self.live[frame.session] = Hosted(Session(
                 frame.session, self.clock, max_participants=min(limits.max_participants, seats - 1),
-                last_n=limits.last_n, auto_admit=auto_admit, grace_s=self.grace_s), naming=naming)
+                last_n=limits.last_n, auto_admit=auto_admit, grace_s=self.grace_s), naming=naming,
+                epoch=claim.epoch)
         async with hosted.lock:  # free on a new session: taken at once, the join goes in before any tick
             try:
                 effects = hosted.session.join(user_id=actor.user_id, display_name=actor.display_name, role=role,
@@ -383,6 +390,7 @@ class GroupLive:
         if hosted.over and self.live.get(hosted.session.id) is hosted:
             del self.live[hosted.session.id]
             await self.sfu.close_session(hosted.session.id)
+            await self.homing.forget(hosted)
 
     # -- what the SFU tells us -------------------------------------------------------------
 
