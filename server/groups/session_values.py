@@ -67,7 +67,8 @@ class Disconnect:
 
 @dataclass(frozen=True)
 class Note:
-    """Attendance evidence: joined, admitted, denied, left, dropped, rejoined, gone, removed, ended."""
+    """Attendance evidence: joined, admitted, denied, left, dropped, rejoined, gone, removed, ended,
+    interrupted (the session was taken over by another node: ``session_snapshot.restore``)."""
 
     kind: str
     participant: str
@@ -75,6 +76,7 @@ class Note:
     role: str
     at: float
     place: str  # the person's place after the step
+    detail: str | None = None  # why, where the kind alone does not say (an interruption's reason)
 
 
 @dataclass(frozen=True)
