@@ -4,7 +4,8 @@ Evidence kinds, as the session's shell records them for each participant:
 
     arrived       reached the session (its lobby, or straight in)
     present       began to be in the session (admitted, straight in, back after a drop)
-    absent        stopped being in it; ``detail`` says why: left, dropped, gone, removed, ended, denied
+    absent        stopped being in it; ``detail`` says why: left, dropped, gone, removed, ended, denied,
+                  interrupted (the session's server died or drained and another took it over)
     in_room       the facilitator marked them present in the room (``not_in_room`` undoes it)
     quality       a connection-quality sample (rtt_ms, loss_pct, bitrate_kbps)
 
@@ -14,7 +15,9 @@ check-ins, ``server/checkins/outcomes.py``; policies/alternatives.toml; CEP 2024
 checklist): a participant who showed up and lost the connection on a poor network is a
 technical failure, never an absence, which can lead to breach proceedings. ``absent`` is
 suggested only for someone with no evidence of coming at all (or turned away at the
-door by the facilitator); ``excused`` is the facilitator's word alone.
+door by the facilitator); ``excused`` is the facilitator's word alone. A server change-over
+(``interrupted``) is never held against anyone: whoever comes back was present all along,
+whoever does not is a technical failure (as for check-ins, ``server/checkins/evidence.py``).
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ LATE_AFTER = timedelta(minutes=10)
 #: Present for at least this share of the session counts as attended.
 ATTENDED_SHARE = 0.8
 EVIDENCE_KINDS = ("arrived", "present", "absent", "in_room", "not_in_room", "quality")
-ABSENT_REASONS = ("left", "dropped", "gone", "removed", "ended", "denied")
+ABSENT_REASONS = ("left", "dropped", "gone", "removed", "ended", "denied", "interrupted")
+RESUMED = "The session was interrupted when its server changed over, and resumed"
 
 
 class Attendance(StrEnum):
@@ -71,12 +75,14 @@ def build_line(user_id: str, marks: Iterable[Mark], *, starts_at: datetime, ends
                until: datetime) -> Line:
     """The line for one participant of a session from ``starts_at`` to ``ends_at``; presence
     still open is counted up to ``until`` (the end, or now while the session runs)."""
-    ordered = sorted(marks, key=lambda m: m.at)
+    # A takeover notes its interruptions before anyone can come back, so at one instant they come first.
+    ordered = sorted(marks, key=lambda m: (m.at, not _interrupted(m)))
     first_arrived: datetime | None = None
     last_left: datetime | None = None
     since: datetime | None = None
+    away: datetime | None = None  # interrupted by a server change-over and not back yet
     present = timedelta()
-    drops, in_room, denied = 0, False, False
+    drops, in_room, denied, interrupted = 0, False, False, False
     samples: list[Sample] = []
 
     def clipped(a: datetime, b: datetime) -> timedelta:
@@ -86,10 +92,19 @@ def build_line(user_id: str, marks: Iterable[Mark], *, starts_at: datetime, ends
     for m in ordered:
         if m.kind in ("arrived", "present") and first_arrived is None:
             first_arrived = m.at
+        if _interrupted(m):
+            interrupted = True
+            away = away or m.at
+            continue
         if m.kind == "present" and since is None:
             since = m.at
+        if m.kind == "present":
+            away = None  # back after an interruption: the gap is not held against them
         elif m.kind == "absent":
-            if since is not None:
+            if away is not None and since is not None:  # never back: present until the interruption
+                present += clipped(since, away)
+                since, last_left = None, away
+            elif since is not None:
                 present += clipped(since, m.at)
                 since = None
                 last_left = m.at
@@ -100,20 +115,24 @@ def build_line(user_id: str, marks: Iterable[Mark], *, starts_at: datetime, ends
         elif m.kind == "quality" and m.sample is not None:
             samples.append(m.sample)
     if since is not None:
-        present += clipped(since, until)
+        present += clipped(since, away or until)
+        last_left = away or last_left
+    lost = away is not None
     quality = summarise(samples)
     length = ends_at - starts_at
     share = present / length if length > timedelta() else 0.0
     late = first_arrived is not None and first_arrived - starts_at > LATE_AFTER and not in_room
     suggestion, reasons = _suggest(in_room=in_room, arrived=first_arrived is not None, share=share, drops=drops,
-                                   poor=quality.poor, denied=denied, late=late)
+                                   poor=quality.poor, denied=denied, late=late, lost=lost)
+    if interrupted and not lost:
+        reasons = (*reasons, RESUMED)
     return Line(user_id=user_id, first_arrived_at=first_arrived, last_left_at=last_left,
                 minutes_present=int(present.total_seconds() // 60), drops=drops, late=late, in_room=in_room,
                 quality=quality, suggestion=suggestion, reasons=reasons)
 
 
 def _suggest(*, in_room: bool, arrived: bool, share: float, drops: int, poor: bool, denied: bool,
-             late: bool) -> tuple[Attendance, tuple[str, ...]]:
+             late: bool, lost: bool = False) -> tuple[Attendance, tuple[str, ...]]:
     late_note = ("Arrived late",) if late else ()
     if in_room:
         return Attendance.ATTENDED, ("Marked present in the room by the facilitator",)
@@ -121,6 +140,10 @@ def _suggest(*, in_room: bool, arrived: bool, share: float, drops: int, poor: bo
         return Attendance.ABSENT, ("No sign of joining the session",)
     if share >= ATTENDED_SHARE:
         return Attendance.ATTENDED, (f"Present for {round(share * 100)} % of the session", *late_note)
+    if lost:
+        return Attendance.TECHNICAL_FAILURE, (
+            "The session was interrupted when its server changed over, and they did not come back",
+            "A session lost to a server change-over is a technical failure, not an absence")
     if drops and poor:
         return Attendance.TECHNICAL_FAILURE, (
             "The connection dropped on a poor network",
@@ -131,6 +154,10 @@ def _suggest(*, in_room: bool, arrived: bool, share: float, drops: int, poor: bo
         return Attendance.TECHNICAL_FAILURE, ("Reached the session but was never in it",)
     dropped = ("The connection dropped",) if drops else ()
     return Attendance.PARTLY, (f"Present for {round(share * 100)} % of the session", *dropped, *late_note)
+
+
+def _interrupted(m: Mark) -> bool:
+    return m.kind == "absent" and m.detail == "interrupted"
 
 
 def evidence_of(kind: str, place: str) -> list[tuple[str, str | None]]:

@@ -10,9 +10,10 @@ import pytest
 
 from server.checkins.outcomes import Sample
 from server.clock import FakeClock
-from server.groups.register import Attendance, Mark, build_line, csv_of, evidence_of
+from server.groups.register import RESUMED, Attendance, Mark, build_line, csv_of, evidence_of
 from server.groups.session_machine import Session
-from server.groups.session_values import JoinFacts, Note, Role, Tell
+from server.groups.session_snapshot import dump, restore
+from server.groups.session_values import Effect, JoinFacts, Note, Role, Tell
 
 START = datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
 END = START + timedelta(minutes=90)
@@ -22,6 +23,10 @@ GOOD = Sample(rtt_ms=60, loss_pct=0.1, bitrate_kbps=900)
 
 def at(minutes: float) -> datetime:
     return START + timedelta(minutes=minutes)
+
+
+def pid(effects: list[Effect]) -> str:
+    return next(str(e.frame["participant"]) for e in effects if isinstance(e, Tell) and e.frame["type"] == "joined")
 
 
 def line(*marks: Mark, until: datetime = END) -> tuple[Attendance, int, int, bool]:
@@ -57,6 +62,28 @@ def line(*marks: Mark, until: datetime = END) -> tuple[Attendance, int, int, boo
     ([Mark(at(20), "in_room")], (Attendance.ATTENDED, 0, 0, False)),
     # marked, then unmarked: no sign of them
     ([Mark(at(20), "in_room"), Mark(at(21), "not_in_room")], (Attendance.ABSENT, 0, 0, False)),
+    # the server changed over and they came back: present all along, the gap is not held against them
+    ([Mark(at(0), "present"), Mark(at(40), "absent", "interrupted"), Mark(at(45), "present"),
+      Mark(at(90), "absent", "ended")], (Attendance.ATTENDED, 90, 0, False)),
+    # ... also when they arrived late (and the change-over and their return share an instant)
+    ([Mark(at(15), "arrived"), Mark(at(16), "present"), Mark(at(40), "present"), Mark(at(40), "absent", "interrupted"),
+      Mark(at(90), "absent", "ended")], (Attendance.ATTENDED, 74, 0, True)),
+    # interrupted and never back ("gone"): a technical failure, never an absence, present until the change-over
+    ([Mark(at(0), "present"), Mark(at(40), "absent", "interrupted"), Mark(at(41), "absent", "gone")],
+     (Attendance.TECHNICAL_FAILURE, 40, 0, False)),
+    # ... even when the session ends before their grace runs out, or before anything more is known
+    ([Mark(at(0), "present"), Mark(at(60), "absent", "interrupted"), Mark(at(61), "absent", "ended")],
+     (Attendance.TECHNICAL_FAILURE, 60, 0, False)),
+    ([Mark(at(0), "present"), Mark(at(60), "absent", "interrupted")], (Attendance.TECHNICAL_FAILURE, 60, 0, False)),
+    # ... or when they had dropped just before it, on a good network
+    ([Mark(at(0), "present"), Mark(at(20), "absent", "dropped"), Mark(at(21), "absent", "interrupted"),
+      Mark(at(50), "absent", "gone")], (Attendance.TECHNICAL_FAILURE, 20, 1, False)),
+    # waiting in the lobby at the change-over, back to it and admitted
+    ([Mark(at(0), "arrived"), Mark(at(5), "absent", "interrupted"), Mark(at(6), "present"),
+      Mark(at(90), "absent", "ended")], (Attendance.ATTENDED, 84, 0, False)),
+    # back after the change-over, left halfway of their own accord: partly, as for anyone
+    ([Mark(at(0), "present"), Mark(at(20), "absent", "interrupted"), Mark(at(21), "present"),
+      Mark(at(40), "absent", "left")], (Attendance.PARTLY, 40, 0, False)),
 ])
 def test_suggestions(marks: list[Mark], expected: tuple[Attendance, int, int, bool]) -> None:
     assert line(*marks) == expected
@@ -76,6 +103,50 @@ def test_reasons_and_quality_are_kept() -> None:
     assert got.first_arrived_at == at(0) and got.last_left_at == at(2)
     empty = build_line("u1", [], starts_at=START, ends_at=START, until=START)
     assert empty.suggestion is Attendance.ABSENT
+
+
+def test_an_interruption_says_why() -> None:
+    back = build_line("u1", [Mark(at(0), "present"), Mark(at(30), "absent", "interrupted"), Mark(at(31), "present")],
+                      starts_at=START, ends_at=END, until=END)
+    assert back.reasons[-1] == RESUMED and back.last_left_at is None
+    lost = build_line("u1", [Mark(at(0), "present"), Mark(at(30), "absent", "interrupted"),
+                             Mark(at(31), "absent", "gone")], starts_at=START, ends_at=END, until=END)
+    assert "did not come back" in lost.reasons[0] and "not an absence" in lost.reasons[-1]
+    assert lost.last_left_at == at(30)
+    assert evidence_of("interrupted", "dropped") == [("absent", "interrupted")]
+
+
+def test_a_taken_over_session_becomes_evidence() -> None:
+    """From the live session through a takeover to the register: one back, one gone."""
+    clock = FakeClock(START)
+    ok = JoinFacts(enrolled=True, agreement_accepted=True)
+    s = Session("s", clock, grace_s=60)
+    fac = pid(s.join(user_id="f", display_name="F", role=Role.FACILITATOR))
+    marks: dict[str, list[Mark]] = {}
+
+    def keep(effects: list[Effect]) -> None:
+        for n in effects:
+            if isinstance(n, Note):
+                found = evidence_of(n.kind, n.place)
+                marks.setdefault(n.user_id, []).extend(Mark(clock.now(), k, d) for k, d in found)
+
+    for user in ("u1", "u2"):
+        out = s.join(user_id=user, display_name=user, role=Role.PARTICIPANT, facts=ok)
+        keep(out)
+        keep(s.admit(fac, pid(out)))
+    clock.advance(timedelta(minutes=30))
+    got = restore(dump(s, naming="first_name", voice_only=()), "s", clock)
+    keep(got.effects)
+    s = got.session
+    keep(s.join(user_id="u1", display_name="u1", role=Role.PARTICIPANT, facts=ok))
+    clock.advance(timedelta(minutes=1))
+    keep(s.tick())
+    clock.advance(timedelta(minutes=59))
+    keep(s.end(None))
+    lines = {u: build_line(u, m, starts_at=START, ends_at=END, until=END).suggestion
+             for u, m in marks.items() if u != "f"}
+    assert lines == {"u1": Attendance.ATTENDED, "u2": Attendance.TECHNICAL_FAILURE}
+    assert [m.detail for m in marks["u2"] if m.kind == "absent"] == ["interrupted", "gone"]
 
 
 def test_the_live_session_notes_become_evidence() -> None:
