@@ -66,6 +66,9 @@ class Hosted:
     sampled: dict[str, float] = field(default_factory=dict)  # participant id -> when quality was last kept
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     epoch: int = 0  # of this node's lease on the session (server/signalling/homes.py)
+    snap: str | None = None  # the session as last dumped, and as last stored (group_homes.GroupHoming.keep)
+    kept: str | None = None
+    keeper: asyncio.Task[None] | None = None
 
     @property
     def over(self) -> bool:
@@ -221,13 +224,22 @@ class GroupLive:
             seats = min(self.seats, await host.seats(frame.session) or self.seats)  # the SFU's reservation
             await host.record_home_node(frame.session, self.sfu.node_id)
             hosted = self.live.get(frame.session)  # another first join may have come meanwhile
+        taken: list[Effect] = []  # a session taken over from another node: everyone's interruption
         if hosted is None:
             limits = host.live_limits()  # the policy in force when the session starts
-            self.sfu.create_session(frame.session, seats=seats, last_n=limits.last_n)  # sfu_capacity if full
-            hosted = self.live[frame.session] = Hosted(Session(
-                frame.session, self.clock, max_participants=min(limits.max_participants, seats - 1),
-                last_n=limits.last_n, auto_admit=auto_admit, grace_s=self.grace_s), naming=naming,
-                epoch=claim.epoch)
+            restored = self.homing.restored(claim, frame.session)
+            last_n = limits.last_n if restored is None else restored.session.last_n
+            self.sfu.create_session(frame.session, seats=seats, last_n=last_n)  # sfu_capacity if full
+            if restored is None:
+                hosted = Hosted(Session(
+                    frame.session, self.clock, max_participants=min(limits.max_participants, seats - 1),
+                    last_n=limits.last_n, auto_admit=auto_admit, grace_s=self.grace_s), naming=naming,
+                    epoch=claim.epoch)
+            else:
+                hosted = Hosted(restored.session, naming=restored.naming, voice_only=set(restored.voice_only),
+                                epoch=claim.epoch)
+                taken = restored.effects
+            self.live[frame.session] = hosted
         async with hosted.lock:  # free on a new session: taken at once, the join goes in before any tick
             try:
                 effects = hosted.session.join(user_id=actor.user_id, display_name=actor.display_name, role=role,
@@ -242,7 +254,7 @@ class GroupLive:
             hosted.conns[me] = conn
             hosted.offers[me] = frame.sdp
             self.of_conn.setdefault(conn, {})[frame.session] = me
-        await self._carry(hosted, effects, ref=frame.id)
+        await self._carry(hosted, taken + effects, ref=frame.id)
 
     async def on_leave(self, conn: Connection, frame: p.GroupLeave) -> None:
         hosted, me = self._mine(conn, frame.session)
@@ -269,6 +281,7 @@ class GroupLive:
 
     async def _carry(self, hosted: Hosted, effects: list[Effect], *, ref: str | None = None) -> None:
         session = hosted.session
+        self.homing.keep(hosted)  # the session as it is after this step, for a node that takes it over
         notes: list[Note] = []
         for effect in effects:
             if isinstance(effect, Tell):

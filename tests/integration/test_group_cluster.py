@@ -6,6 +6,13 @@ node B as aiortc bots (tests/helpers/sfubots.py).
     participant's frames travel there over the bus and back: lobby, admit, mute, media decoded
     both ways through the home's SFU; refusals (``not_facilitator``, another office's
     ``not_found``) carry the same codes across nodes; the row goes when the session is over.
+(b) The home dies (no renewals, no bus, its sockets gone): node B tells its participant to
+    reconnect once the lease lapses, the first rejoin takes the session over from its snapshot
+    and both people resume their places with new offers (nobody in the lobby again, no
+    safe-space answers again), media flows again; a removed person is still refused and the
+    lock holds; the register has the interruption and nobody is suggested absent.
+(c) A drain (SIGTERM): no new session on the draining node, the session released with its
+    snapshot, everyone told ``reconnect`` (``drain``), its media closed; rejoined on the other node.
 On SQLite and PostgreSQL (the lease and the evidence are stored).
 """
 
@@ -16,15 +23,18 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from server.clock import FakeClock
 from server.groups import session_store
+from server.groups.register import RESUMED
 from server.media.ice import pin_host_addresses
 from tests.helpers.nodes import RedisServer
 from tests.helpers.peers import until
 from tests.helpers.room_nodes import Node, close_nodes, home_row, start_node, wait_for_buses
+from tests.helpers.sfubots import Bot
 from tests.helpers.world import World, add_office_b, build
 from tests.media.conftest import LOOPBACK
 from tests.media.test_group_ws import Member, a_session, audio_times, member
@@ -143,6 +153,127 @@ async def test_a_group_session_homed_on_one_node_is_joined_and_run_from_another(
                 break
             await asyncio.sleep(0.05)
         assert await home_row(pair.a.services, sid) is None  # the session is over: its row goes
+    finally:
+        for m in people:
+            await m.close()
+
+
+async def rejoin(who: Member, sid: str) -> dict[str, Any]:
+    """Join again with a new peer connection (as the web client does on ``reconnect``)."""
+    await who.bot.close()
+    who.bot = Bot(who.name, audio_slots=2, video_slots=2)
+    who.bot.name = who.participant
+    await who.send(type="group.join", session=sid, sdp=await who.bot.offer(), id=f"again-{who.name}")
+    return await who.next("group.joined", within_s=15, ref=f"again-{who.name}")
+
+
+async def test_the_home_node_dies_and_the_other_node_takes_the_group_session_over(nodes: Pair) -> None:
+    pair = nodes
+    w: World = await build(pair.a.services)
+    sid = await a_session(pair.a.services, w)
+    people: list[Member] = []
+    try:
+        fac, ann = await admitted_across(pair, sid, people)
+        bob = await member(pair.b.client, "client_same")
+        people.append(bob)
+        await bob.join(sid)
+        await fac.send(type="group.admit", session=sid, participant=bob.participant)
+        await bob.next("group.notice", kind="admitted")
+        pair.clock.advance(timedelta(minutes=10))
+        await decoding([fac, ann])
+        await fac.send(type="group.remove", session=sid, participant=bob.participant)
+        await bob.next("group.notice", kind="removed")
+        await fac.send(type="group.lock", session=sid)
+        await until(lambda: any(f["type"] == "group.state" and f["state"] == "locked" for f in ann.seen),
+                    within_s=5, what="the locked state at Ann")
+
+        async def kept() -> bool:
+            row = await home_row(pair.a.services, sid)
+            return row is not None and '"locked"' in (row.snapshot or "")
+        for _ in range(100):  # the home keeps the session after each change
+            if await kept():
+                break
+            await asyncio.sleep(0.05)
+        assert await kept()
+
+        # Node A dies: no renewals, no bus; the facilitator's socket goes with it.
+        pair.a.signalling.draining = True
+        await pair.a.router.stop()
+        await fac.ws.close()
+        await fac.bot.close()  # the facilitator's client drops its peer connection to rejoin elsewhere
+        pair.clock.advance(timedelta(minutes=1))
+        reconnect = await ann.next("reconnect", within_s=LEASE_S + 10)
+        assert reconnect == {"type": "reconnect", "room": sid, "reason": "takeover"}
+
+        back = await rejoin(ann, sid)  # through node B, which takes the session over
+        assert (back["state"], back["participant"]) == ("present", ann.participant)
+        row = await home_row(pair.b.services, sid)
+        assert (row.home_node, row.kind, row.epoch) == ("node-b", "group", 2)
+        assert pair.b.services.metrics.get_sample_value("tandem_rooms_taken_over_total") == 1.0
+        assert pair.b.services.metrics.get_sample_value("tandem_rooms_homed") == 1.0
+        fac2 = await member(pair.b.client, "facilitator")  # reconnected to the surviving node
+        people.append(fac2)
+        fac2.safe_for.add(sid)  # answers nothing again
+        fac2.participant = fac.participant
+        fac_back = await rejoin(fac2, sid)
+        assert (fac_back["state"], fac_back["participant"]) == ("present", fac.participant)
+        await fac2.answered()
+        await ann.answered()
+        await decoding([fac2, ann])
+        assert sid in pair.b.group_live.sfu.sessions
+        state = next(f for f in reversed(ann.seen) if f["type"] == "group.state")
+        assert state["state"] == "locked"
+
+        # the removed person is still refused
+        bob.participant = ""
+        await bob.send(type="group.join", session=sid, sdp="v=0\r\n", id="j-bob")
+        refused = await bob.next("error", ref="j-bob")
+        assert (refused["code"], refused["rule_id"]) == ("join_refused", "session_controls")
+
+        register = await pair.b.services.attendance.register(w.actor("facilitator"), sid)
+        line = next(x.line for x in register.lines if x.user_id == w.users["client"])
+        assert line.suggestion.value != "absent" and RESUMED in line.reasons, line
+    finally:
+        for m in people:
+            await m.close()
+
+
+async def test_a_draining_node_hands_its_group_session_over(nodes: Pair) -> None:
+    pair = nodes
+    w: World = await build(pair.a.services)
+    sid = await a_session(pair.a.services, w)
+    other = await a_session(pair.a.services, w)
+    people: list[Member] = []
+    try:
+        fac, ann = await admitted_across(pair, sid, people)
+        pair.clock.advance(timedelta(minutes=10))
+        await decoding([fac, ann])
+        await pair.a.signalling.drain()
+        for who in (fac, ann):
+            assert await who.next("reconnect", within_s=10) == {"type": "reconnect", "room": sid, "reason": "drain"}
+        assert sid not in pair.a.group_live.live and sid not in pair.a.group_live.sfu.sessions
+        row = await home_row(pair.a.services, sid)
+        assert row.home_node is None and '"present"' in (row.snapshot or "")
+        assert pair.a.services.metrics.get_sample_value("tandem_drain_rooms_left") == 0.0
+        # a new session on the draining node: unavailable
+        late = await member(pair.a.client, "facilitator")
+        people.append(late)
+        await late.send(type="group.join", session=other, sdp="v=0\r\n", id="j-new")
+        err = await late.next("error", ref="j-new")
+        assert (err["code"], err["reason"]) == ("unavailable", "node.draining")
+
+        await fac.bot.close()
+        fac2 = await member(pair.b.client, "facilitator")  # its socket closed with the drain: back through B
+        people.append(fac2)
+        fac2.safe_for.add(sid)
+        fac2.participant = fac.participant
+        assert (await rejoin(fac2, sid))["state"] == "present"
+        assert (await rejoin(ann, sid))["state"] == "present"  # Ann was on B all along
+        row = await home_row(pair.b.services, sid)
+        assert (row.home_node, row.epoch) == ("node-b", 2)
+        await fac2.answered()
+        await ann.answered()
+        await decoding([fac2, ann])
     finally:
         for m in people:
             await m.close()
