@@ -245,6 +245,8 @@ class GroupLive:
                 effects = hosted.session.join(user_id=actor.user_id, display_name=actor.display_name, role=role,
                                               facts=facts)
             except Exception:
+                if taken:  # the takeover happened all the same: its evidence is kept
+                    await self._carry(hosted, taken)
                 await self._close_if_over(hosted)
                 raise
             me = next(e.to for e in effects if isinstance(e, Tell))
