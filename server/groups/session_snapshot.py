@@ -139,9 +139,12 @@ def restore(data: str, session_id: str, clock: Clock, *, reason: str = "node_tak
         raise ValueError(f"group snapshot: {e}") from None
     _check(snap)
     c = snap.settings
-    session = Session(session_id, clock, max_participants=c.max_participants, last_n=c.last_n,
-                      auto_admit=c.auto_admit, grace_s=c.grace_s, max_breakouts=c.max_breakouts,
-                      max_breakout_s=c.max_breakout_s)
+    try:
+        session = Session(session_id, clock, max_participants=c.max_participants, last_n=c.last_n,
+                          auto_admit=c.auto_admit, grace_s=c.grace_s, max_breakouts=c.max_breakouts,
+                          max_breakout_s=c.max_breakout_s)
+    except ValueError as e:
+        raise ValueError(f"group snapshot: {e}") from None
     now = clock.monotonic()
     session.state, session.rooms, session._seq = snap.state, snap.rooms, snap.seq
     if snap.breakouts is not None:

@@ -403,3 +403,31 @@ async def test_the_routes_schedule_agree_and_keep_the_register(api: Any) -> None
     assert resp.status == 403
     resp = await client.post(f"/api/group-sessions/{sid}/cancel", headers=f_h, json={"scope": "following"})
     assert resp.status == 200 and (await resp.json())["cancelled"] == [made[1]["id"]]  # the confirmed one stays
+
+
+async def test_a_server_change_over_in_the_register(api: Any) -> None:
+    """A takeover's ``interrupted`` evidence is kept like any other; whoever comes back was present
+    all along, whoever does not is a technical failure, never absent."""
+    _client, services = api
+    w = await build(services)
+    cohort_id = await cohort_with_two(services, w)
+    gs, att, fac, clock = services.group_sessions, services.attendance, w.actor("facilitator"), services.clock
+    start = clock.now() + timedelta(minutes=10)
+    sid = (await gs.schedule(fac, cohort_id, NewSession(start, start + timedelta(minutes=90))))[0].id
+    own, same = w.clients["own"], w.clients["same_office"]
+    clock.advance(timedelta(minutes=10))
+    for user in (own, same):
+        await att.record(sid, user, "arrived")
+        await att.record(sid, user, "present")
+    clock.advance(timedelta(minutes=30))
+    for user in (own, same):
+        await att.record(sid, user, "absent", detail="interrupted")
+    await att.record(sid, own, "present")  # back at once: the same instant as the change-over
+    clock.advance(timedelta(minutes=1))
+    await att.record(sid, same, "absent", detail="gone")
+    clock.advance(timedelta(minutes=59))
+    await att.record(sid, own, "absent", detail="ended")
+    lines = (await att.register(fac, sid)).lines
+    assert [(r.line.minutes_present, r.line.suggestion) for r in lines] == [
+        (90, Attendance.ATTENDED), (30, Attendance.TECHNICAL_FAILURE)]
+    assert "server changed over" in lines[0].line.reasons[-1] and "not an absence" in lines[1].line.reasons[-1]

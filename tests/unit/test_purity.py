@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2] / "server"
 PURE = ["audit/chain.py", "crypto/envelope.py", "identity/totp.py", "identity/ratelimit.py", "identity/scope.py",
         "identity/model.py", "web/frames.py", "web/strict.py", "clock.py", "errors.py", "ids.py", "text.py",
         "groups/model.py", "audit/purpose.py", "groups/session_machine.py", "groups/session_values.py",
-        "groups/register.py",
+        "groups/register.py", "groups/session_snapshot.py",
         "retention/plan.py", "retention/erasure.py",
         "scheduling/model.py", "scheduling/ics.py",
         "media/quality.py", "media/forwarding.py", "media/speaker.py", "media/sfu_events.py",

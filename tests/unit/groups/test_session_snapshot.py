@@ -220,7 +220,7 @@ def _broken(world: World, change: str) -> str:
 @pytest.mark.parametrize("change", ["version", "no_version", "extra", "role", "twice", "room", "hand", "spotlight",
                                     "seq", "resume", "no_resume", "rooms", "limits", "missing", "timer"])
 def test_a_broken_snapshot_is_refused(world: World, change: str) -> None:
-    with pytest.raises(ValueError, match=r"group snapshot|session needs"):
+    with pytest.raises(ValueError, match="group snapshot: "):
         restore(_broken(world, change), "s1", other_node())
 
 
