@@ -4,7 +4,8 @@ A /ws connection lives on the node nginx chose (its edge); a room lives on its h
 (server/signalling/homes.py). A room is a check-in (its frames name it in ``room``) or a live
 group session (``group.*`` frames name it in ``session``). For a ``join`` or ``group.join`` the
 edge looks the home up: none, or this node, and the room is handled here (``Signalling.on_join``
-or ``GroupLive.on_join`` claims it); another node, and the frame travels to it. Later frames of that connection for that room follow the join. On the home,
+or ``GroupLive.on_join`` claims it); another node, and the frame travels to it. Later frames of
+that connection for that room follow the join. On the home,
 a ``RemoteConn`` stands in for the edge's connection, so the same handlers, the same rooms
 and the same coded errors serve both; what the room sends it goes back to the edge.
 
