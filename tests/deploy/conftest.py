@@ -1,7 +1,9 @@
 """The ``cluster`` fixture: the stack of deploy/ running on this machine (tests/helpers/cluster.py),
 started once for the package's tests and always torn down; a world of users seeded into its database
 through the action functions (an in-process app on the same PostgreSQL and Redis, with the cluster's
-KEK), with a video check-in starting now for each browser test (``Seeded.calls``). The seed also sets
+KEK), with a video check-in starting now for each browser test (``Seeded.calls``) and a live group session
+starting now (``Seeded.group``: its facilitator, a group with a confidentiality agreement, an enrolled
+client who has not accepted it yet). The seed also sets
 the safe_space policy's ``force_relay_for_staff``, as an admin would: staff in every check-in of these
 tests connect only through the cluster's coturn."""
 
@@ -20,6 +22,7 @@ import pytest
 from aiohttp import web
 
 from server.app import create_app
+from server.groups.sessions import NewSession
 from server.identity import totp
 from server.identity.model import Actor, Role
 from server.identity.passwords import Passwords
@@ -51,20 +54,37 @@ CALLS = {"checkin": ("cluster_officer2", "cluster_client3"),  # test_cluster_che
 
 
 @dataclass
+class Group:
+    """A group session starting now (test_cluster_group.py): its facilitator (second factor enrolled),
+    an enrolled participant (the client of a case) who accepts the group's agreement in the browser."""
+
+    facilitator: str = "cluster_facilitator"
+    participant: str = "cluster_participant"
+    totp_secret: str = ""
+    group: str = ""
+    session: str = ""
+
+
+#: The group's confidentiality agreement, shown to the participant before their first session.
+AGREEMENT = "What is said in the group stays in the group."
+
+
+@dataclass
 class Seeded:
     officer: str = "cluster_officer"
     client: str = "cluster_client"
     browser_client: str = "cluster_client2"
     totp_secret: str = ""  # the officer's enrolled second factor
     calls: dict[str, Call] = field(default_factory=dict)
+    group: Group = field(default_factory=Group)
     users: dict[str, str] = field(default_factory=dict)
 
 
-async def _officer(services: Services, username: str, office: str) -> tuple[Actor, str]:
-    """An officer with a second factor enrolled: (actor, TOTP secret)."""
+async def _officer(services: Services, username: str, office: str, role: Role = Role.OFFICER) -> tuple[Actor, str]:
+    """An officer (or another member of staff) with a second factor enrolled: (actor, TOTP secret)."""
     user_id = await services.identity.create_user(None, username=username, display_name=username.title(),
-                                                  role=Role.OFFICER, office_id=office, password=PASSWORD)
-    officer = Actor(user_id, username, username.title(), Role.OFFICER, office, "en", False)
+                                                  role=role, office_id=office, password=PASSWORD)
+    officer = Actor(user_id, username, username.title(), role, office, "en", False)
     secret, _uri = await services.identity.totp_begin(officer)
     # Confirmed with the previous step's code, so the sign-in through nginx uses another one.
     await services.identity.totp_confirm(officer, totp.code_at(secret, time.time() - 30))
@@ -107,6 +127,18 @@ async def _seed(cluster: Cluster, data_dir: Path) -> Seeded:
             call.checkin = str(checkin.row.id)
             code, _expires = await services.checkins.issue_link(host, call.checkin)
             call.path = f"/#/checkin?c={call.checkin}&code={code}"
+        # A group session starting now: its facilitator opens the group, enrols a client of the
+        # officer's, sets the agreement (not yet accepted: the participant accepts it in the browser).
+        group = seeded.group
+        facilitator, group.totp_secret = await _officer(services, group.facilitator, office, Role.FACILITATOR)
+        seeded.users[group.facilitator] = facilitator.user_id
+        group.group = await services.groups.create_cohort(facilitator, name="Cluster Group",
+                                                          programme="Thinking Skills")
+        await services.groups.enrol(facilitator, group.group, await client_of(officer, group.participant))
+        await services.group_sessions.set_agreement(facilitator, group.group, text=AGREEMENT, auto_admit=False)
+        sessions = await services.group_sessions.schedule(facilitator, group.group,
+                                                          NewSession(starts_at=now, ends_at=now + timedelta(hours=1)))
+        group.session = sessions[0].id
         # Staff connect only through TURN (the shipped coturn): what an admin sets in the policy screen.
         admin_id = await ident.create_user(None, username="cluster_admin", display_name="Admin", role=Role.ADMIN,
                                            office_id=office, password=PASSWORD)
