@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -95,6 +96,7 @@ class GroupLive:
         self.seats = seats  # people in the SFU: participants and those who run the session (size, last-N: policy)
         self.grace_s = grace_s
         self.live: dict[str, Hosted] = {}
+        self.first_joins: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         # Who owns a live session id: other features (a case-network meeting) host theirs on the same
         # machine, room and SFU; a group programme session is the default.
         self.hosts: list[LiveHost] = []
@@ -214,32 +216,17 @@ class GroupLive:
         present = Present() if hosted is None else places(hosted.session)
         host = self.host(frame.session)
         role, facts, auto_admit = await host.join_context(actor, frame.session, present)
+        taken: list[Effect] = []  # a session taken over from another node: everyone's interruption
         hosted = self.live.get(frame.session)
         if hosted is None:
-            # Everything that awaits comes before the session is hosted: a hosted session nobody has
-            # joined yet is "over", and the tick would close it (and its media) under a join still
-            # on its way, leaving that person alone in a session nobody else could reach.
-            claim = await self.homing.claim(frame.session)  # Moved: another node is its home
-            naming = await host.member_naming(frame.session)
-            seats = min(self.seats, await host.seats(frame.session) or self.seats)  # the SFU's reservation
-            await host.record_home_node(frame.session, self.sfu.node_id)
-            hosted = self.live.get(frame.session)  # another first join may have come meanwhile
-        taken: list[Effect] = []  # a session taken over from another node: everyone's interruption
-        if hosted is None:
-            limits = host.live_limits()  # the policy in force when the session starts
-            restored = self.homing.restored(claim, frame.session)
-            last_n = limits.last_n if restored is None else restored.session.last_n
-            self.sfu.create_session(frame.session, seats=seats, last_n=last_n)  # sfu_capacity if full
-            if restored is None:
-                hosted = Hosted(Session(
-                    frame.session, self.clock, max_participants=min(limits.max_participants, seats - 1),
-                    last_n=limits.last_n, auto_admit=auto_admit, grace_s=self.grace_s), naming=naming,
-                    epoch=claim.epoch)
-            else:
-                hosted = Hosted(restored.session, naming=restored.naming, voice_only=set(restored.voice_only),
-                                epoch=claim.epoch)
-                taken = restored.effects
-            self.live[frame.session] = hosted
+            # One first join at a time per session here: a second one would find the lease already
+            # this node's (a claim that only extends it, without the snapshot the first one took over)
+            # and could host the session afresh before the first, everyone who comes back in the lobby.
+            lock = self.first_joins.setdefault(frame.session, asyncio.Lock())
+            async with lock:
+                hosted = self.live.get(frame.session)
+                if hosted is None:
+                    hosted, taken = await self._host(frame.session, host, auto_admit)
         async with hosted.lock:  # free on a new session: taken at once, the join goes in before any tick
             try:
                 effects = hosted.session.join(user_id=actor.user_id, display_name=actor.display_name, role=role,
@@ -257,6 +244,33 @@ class GroupLive:
             hosted.offers[me] = frame.sdp
             self.of_conn.setdefault(conn, {})[frame.session] = me
         await self._carry(hosted, taken + effects, ref=frame.id)
+
+    async def _host(self, session_id: str, host: LiveHost, auto_admit: bool) -> tuple[Hosted, list[Effect]]:
+        """Claim the session (``Moved``: another node is its home) and host it: new, or as the snapshot
+        a takeover brings says (then with everyone's interruption)."""
+        # Everything that awaits comes before the session is hosted: a hosted session nobody has
+        # joined yet is "over", and the tick would close it (and its media) under a join still
+        # on its way, leaving that person alone in a session nobody else could reach.
+        claim = await self.homing.claim(session_id)
+        naming = await host.member_naming(session_id)
+        seats = min(self.seats, await host.seats(session_id) or self.seats)  # the SFU's reservation
+        await host.record_home_node(session_id, self.sfu.node_id)
+        limits = host.live_limits()  # the policy in force when the session starts
+        restored = self.homing.restored(claim, session_id)
+        last_n = limits.last_n if restored is None else restored.session.last_n
+        self.sfu.create_session(session_id, seats=seats, last_n=last_n)  # sfu_capacity if full
+        if restored is None:
+            hosted = Hosted(Session(
+                session_id, self.clock, max_participants=min(limits.max_participants, seats - 1),
+                last_n=limits.last_n, auto_admit=auto_admit, grace_s=self.grace_s), naming=naming,
+                epoch=claim.epoch)
+            taken: list[Effect] = []
+        else:
+            hosted = Hosted(restored.session, naming=restored.naming, voice_only=set(restored.voice_only),
+                            epoch=claim.epoch)
+            taken = restored.effects
+        self.live[session_id] = hosted
+        return hosted, taken
 
     async def on_leave(self, conn: Connection, frame: p.GroupLeave) -> None:
         hosted, me = self._mine(conn, frame.session)
