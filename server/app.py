@@ -195,7 +195,7 @@ def create_app(
     signalling.also.append(group_live.homing)  # group sessions' leases renew and drain with the check-ins'
     router.remote_close_hooks.append(group_live.on_close)
     # -- case networks (issue 16)
-    networks = NetworkService(store, clock, keyring, cases, policy, push=push.notify)
+    networks = NetworkService(store, clock, keyring, cases, policy, push=push.notify, windows=windows)
     # Network meetings are reminded in the appointments' reminder pass too, with its offsets and push.
     reminders.also.append(NetworkReminders(store, clock, push, networks, offsets=settings.reminder_offsets_s).run_once)
     # A network meeting by video is a live session on the group session machine, room and SFU.

@@ -4,9 +4,11 @@ rules act on, a mentoring period about to end and a case network in each TUKO st
 accounts are marked ``is_demo``; the server refuses them outside demo mode.
 
 Eight more clients (no sign-in) carry a month of check-in history for the evaluation figures
-(issue 16), written as the action functions would have written it: they refuse the past
-(``server/evaluation/history.py``). A second office, with its own officer, senior and six
-clients (none of them can sign in), has a month of history too: the evaluator sees both
+(issue 16), and a month of a programme group (four sessions, their registers and answers to
+"How did this go?" from participants and the facilitator), written as the action functions
+would have written them: they refuse the past (``server/evaluation/history.py``,
+``group_history.py``). A second office, with its own officer, senior and six clients (none of
+them can sign in), has a month of history too: the evaluator sees both
 offices, the demo senior only their own."""
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from server import demo_networks
 from server.cases.service import CaseService
 from server.clock import Clock
 from server.crypto.keyring import Keyring
-from server.evaluation import history
+from server.evaluation import group_history, history
 from server.groups.service import GroupService
 from server.identity import store as identity_store
 from server.identity.model import Actor, Role
@@ -149,6 +151,17 @@ async def load(identity: IdentityService, cases: CaseService, clock: Clock, grou
                 for username, name, language, low in HISTORY]
         await history.load(identity.store, keyring, cases=history_cases, officer_id=ids["officer"], office_id=office,
                            now=clock.now())
+        if groups is not None:
+            # Their month of a programme group too: four sessions, registers, "How did this go?".
+            facilitator = Actor(ids["facilitator"], "facilitator", "Fiona Facilitator", Role.FACILITATOR, office,
+                                "en", False)
+            thursday = await groups.create_cohort(facilitator, name="Thursday afternoon", programme="Thinking Skills")
+            for case in history_cases:
+                await groups.enrol(facilitator, thursday, case.case_id)
+            await group_history.load(identity.store, keyring, cohort_id=thursday, office_id=office,
+                                     facilitator_id=ids["facilitator"], now=clock.now(),
+                                     participants=[group_history.Participant(c.case_id, c.client_id)
+                                                   for c in history_cases])
         await _north(identity, cases, clock, keyring)
     return True
 

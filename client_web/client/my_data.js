@@ -16,7 +16,8 @@ const DAY_MS = 24 * 3600 * 1000;
 
 function countdown(cat, t) {
   if (cat.on_hold) return t("mydata.on_hold");
-  if (!cat.next_expiry_at) return t("mydata.nothing_held");
+  // Answers' faces stay (as counts) after their comments go: held, with no removal date.
+  if (!cat.next_expiry_at) return cat.count ? t("mydata.kept_no_expiry") : t("mydata.nothing_held");
   const days = Math.max(0, Math.ceil((new Date(cat.next_expiry_at).getTime() - Date.now()) / DAY_MS));
   return t("mydata.removed_in", { days, date: formatDate(cat.next_expiry_at) });
 }

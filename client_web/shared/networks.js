@@ -79,16 +79,11 @@ function planView(process, plan, t, me, caseId, current) {
       download: `risk-reduction-plan-v${plan.version}.pdf`, "aria-describedby": titleId }, t("network.pdf"))) : null);
 }
 
-// The join window of a network meeting by video, as the server's default (scheduling WindowSettings):
-// from 10 minutes before its start to 15 minutes after its planned end. The server decides.
-const OPENS_BEFORE_MS = 10 * 60_000;
-const CLOSES_AFTER_MS = 15 * 60_000;
-
-/** A meeting held by video whose join window is open now. */
+/** A meeting held by video whose join window is open now: the window the server enforces, as it
+ * sends it with the meeting (`join_opens_at`, `join_closes_at`); never one of the client's own. */
 export function joinable(meeting, now = Date.now()) {
-  const start = Date.parse(meeting.starts_at);
-  return meeting.mode === "video" && now >= start - OPENS_BEFORE_MS
-    && now <= start + meeting.minutes * 60_000 + CLOSES_AFTER_MS;
+  if (meeting.mode !== "video" || !meeting.join_opens_at || !meeting.join_closes_at) return false;
+  return now >= Date.parse(meeting.join_opens_at) && now <= Date.parse(meeting.join_closes_at);
 }
 
 /** The live view of a network meeting by video: a live session hosted like a group session. */

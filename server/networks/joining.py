@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -49,7 +49,7 @@ from server.policy.facts import CaseFacts
 from server.policy.rules.networks import victim_protection
 from server.policy.rules.safe_space import group_questions_for
 from server.policy.schema import Question, SafeSpaceConfig
-from server.scheduling.model import WindowSettings, join_window
+from server.scheduling.model import WindowSettings
 from server.store.tx import Store
 
 RULE = "network_meeting_video"
@@ -124,8 +124,7 @@ class NetworkMeetingJoining:
             raise refused("closed", "The network process is closed")
         if meeting.mode != "video":
             raise refused("in_person", "This network meeting is held in person")
-        opens_at, closes_at = join_window(meeting.starts_at, meeting.starts_at + timedelta(minutes=meeting.minutes),
-                                          self.windows)
+        opens_at, closes_at = meeting.join_window(self.windows)
         if loaded.actor.leader:
             return Part(case_id, meeting, Role.FACILITATOR, "staff", None, opens_at, closes_at)
         return self._member_part(loaded, actor, meeting, opens_at, closes_at)

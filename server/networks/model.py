@@ -4,11 +4,13 @@ it are ``machine.py``'s table."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
 import msgspec
+
+from server.scheduling.model import WindowSettings, join_window
 
 
 class Stage(StrEnum):
@@ -63,6 +65,12 @@ class Meeting(msgspec.Struct, kw_only=True):
     scheduled_by: str
     scheduled_at: datetime
     minutes: int = 60  # how long it is planned to last (for calendars)
+
+    def join_window(self, windows: WindowSettings) -> tuple[datetime, datetime]:
+        """When the meeting's live session may be joined: the check-ins' window around its start
+        and planned end. The one rule ``joining.py`` enforces and the API shows (``join_opens_at``,
+        ``join_closes_at``), so the web client offers the join exactly when it would be accepted."""
+        return join_window(self.starts_at, self.starts_at + timedelta(minutes=self.minutes), windows)
 
 
 class View(msgspec.Struct, kw_only=True):

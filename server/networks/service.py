@@ -54,6 +54,7 @@ from server.policy.facts import READ_NETWORK, WRITE_NETWORK, NetworkFacts
 from server.policy.rules.networks import victim_protection
 from server.policy.service import PolicyService
 from server.scheduling import ics
+from server.scheduling.model import WindowSettings
 from server.store.tx import Store
 
 CATEGORY = "network_records"
@@ -75,8 +76,10 @@ def _plain(value: Any) -> Any:
 
 class NetworkService:
     def __init__(self, store_: Store, clock: Clock, keyring: Keyring, cases: CaseService, policy: PolicyService,
-                 push: Push | None = None) -> None:
+                 push: Push | None = None, windows: WindowSettings | None = None) -> None:
         self.store = store_
+        #: The join windows of meetings by video (the check-ins'; ``joining.py`` enforces the same).
+        self.windows = windows or WindowSettings()
         self.clock = clock
         self.keyring = keyring
         self.cases = cases
@@ -307,6 +310,10 @@ class NetworkService:
 
     def _shared(self, process: Process, by: Actor, actor: NetworkActor, view: CaseView) -> dict[str, Any]:
         data: dict[str, Any] = _plain(process)
+        for meeting, shown in zip(process.meetings, data["meetings"], strict=True):
+            if meeting.mode == "video":  # when the server lets its live session be joined
+                opens_at, closes_at = meeting.join_window(self.windows)
+                shown["join_opens_at"], shown["join_closes_at"] = _plain(opens_at), _plain(closes_at)
         if actor.leader:
             return data
         data.pop("draft", None)

@@ -8,7 +8,8 @@ A request is recorded by the client or by an admin on their behalf; a person (an
 admin) decides it with a reason. Criminal-justice data may be exempt from erasure by
 national law (LED 2016/680 art. 16(3)), so the decision is a person's; the system
 only records it and, for a granted erasure, carries it out by shredding the named
-categories of the case (which a legal hold forbids).
+categories of the case (which a legal hold forbids), and deleting the case's rows of tables
+that are its records whatever their sealed value (``Holder.case_record``: an answer's face).
 """
 
 from __future__ import annotations

@@ -43,12 +43,18 @@ def _plain(row: Any, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
 
 async def _holder_items(conn: AsyncConnection, keyring: Keyring, holder: Holder, case_id: str) -> list[dict[str, Any]]:
     out = []
+    skip = SKIP | {holder.key_col, holder.body_col}  # the ciphertext is exported decrypted, or not at all
     for row in await store.holder_rows(conn, holder, case_id, limit=MAX_ROWS):
-        item = _plain(row, SKIP)
+        item = _plain(row, skip)
+        key_id = getattr(row, holder.key_col)
+        if key_id is None:  # a case record whose sealed value is gone or never was (a face alone)
+            out.append(item)
+            continue
         try:
-            data = await keyring.decrypt(conn, key_id=getattr(row, holder.key_col),
-                                         blob=getattr(row, holder.body_col), aad=holder.aad(row))
+            data = await keyring.decrypt(conn, key_id=key_id, blob=getattr(row, holder.body_col), aad=holder.aad(row))
         except KeyShredded:
+            if holder.case_record:
+                out.append(item)  # the comment is shredded; the answer itself is still held
             continue  # shredded by retention: no longer held
         try:
             item["content"] = data.decode()
@@ -118,7 +124,8 @@ def render_html(data: dict[str, Any]) -> str:
              f"<p>Generated {e(data['generated_at'])} under policy version {data['policy_version']}.</p>",
              "<h2>Account</h2>", _table([data["client"]]), "<h2>Case</h2>", _table([data["case"]])]
     for name, cat in data["categories"].items():
-        expiry = "on legal hold" if cat["on_hold"] else (cat["next_expiry_at"] or "nothing held")
+        expiry = "on legal hold" if cat["on_hold"] else (
+            cat["next_expiry_at"] or ("none (kept as counts until erased)" if cat["count"] else "nothing held"))
         parts.append(f"<h2>{e(name)}</h2><p>{cat['count']} items; kept {cat['period_days']} days after the "
                      f"end of each month, then {e(cat['action'])}; next removal: {e(expiry)}</p>")
         parts.append(_table(cat["items"]))

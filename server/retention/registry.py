@@ -63,6 +63,10 @@ class Holder:
     #: The encrypted value is a note inside a row that outlives it (a check-in, an appointment):
     #: when its key goes, ``anonymise_nulls`` (the key and the note) are cleared, the row stays.
     clear_only: bool = False
+    #: The row is the case's own record with or without its sealed value (an answer's face stays
+    #: when its comment goes, and may never have had one): an export lists it either way, and a
+    #: granted erasure of the category deletes the case's rows, not only their sealed values.
+    case_record: bool = False
 
     def col(self, name: str) -> Column[Any]:
         return self.table.c[name]
@@ -112,12 +116,13 @@ HOLDERS: tuple[Holder, ...] = (
            lambda r: mentoring_aad("mentoring_outcomes", r.id)),
     # Evaluation (issue 16): the optional comment after a check-in goes, its face stays as a count.
     Holder("feedback_comments", feedback, "case_id", "key_id", "given_at", lambda r: comment_aad(r.id),
-           body_col="comment", anonymise_nulls=("key_id", "comment"), clear_only=True),
-    # The same after a live group session: a participant's comment under their case, a staff
-    # member's under the cohort (the bucket owner is then the cohort; its rows have no case).
+           body_col="comment", anonymise_nulls=("key_id", "comment"), clear_only=True, case_record=True),
+    # The same after a live group session: a participant's answer is their case's (exported, erased
+    # with it); a staff member's comment is sealed under the cohort (the bucket owner is then the
+    # cohort, not a case; its rows have no case), which the sweep reaches as any other bucket.
     Holder("feedback_comments", group_feedback, "case_id", "key_id", "given_at",
            lambda r: group_comment_aad(r.id, r.session_id), body_col="comment",
-           anonymise_nulls=("key_id", "comment"), clear_only=True),
+           anonymise_nulls=("key_id", "comment"), clear_only=True, case_record=True),
 )
 
 

@@ -116,9 +116,10 @@ class Sweeper:
         async with self.store.read("retention.dry_run") as conn:
             for category in KEY_CATEGORIES:
                 before = plan.expired_before(config, category, now)
-                for case_id, n in await store.expired_buckets_by_case(conn, category, before):
+                for owner, n, is_case in await store.expired_buckets_by_case(conn, category, before):
                     report.add(category, buckets=int(n))
-                    report.cases.add(str(case_id))
+                    if is_case:  # not a cohort (staff feedback comments are sealed under their cohort)
+                        report.cases.add(str(owner))
                 for holder in holders_of(category):
                     report.add(category, items=await store.count_expired(conn, holder, before))
             through = await audit.expirable_through(conn, plan.audit_cutoff(config, now), store.held_cases())

@@ -28,6 +28,7 @@ from server.policy.schema import CATEGORIES, RetentionConfig
 from server.policy.service import PolicyMeta, PolicyService
 from server.retention import export, plan, store
 from server.retention.erasure import RequestKind, RequestState, next_state
+from server.retention.registry import holders_of
 from server.retention.runner import Sweeper
 from server.store.tx import Store
 
@@ -205,6 +206,7 @@ class RetentionService:
             raise BadRequest("decision is grant or refuse")
         now = self.clock.now()
         shredded: list[str] = []
+        erased = 0
         async with self.store.write("retention.request.decide") as conn:
             row = await store.request_row(conn, request_id, lock=True)
             if row is None:
@@ -218,11 +220,16 @@ class RetentionService:
                                         rule_id=RULE_ID, reason="retention.legal_hold")
                 shredded = [str(k.id) for k in await store.live_keys_of_case(conn, row.case_id, list(row.categories))]
                 await store.destroy_keys(conn, shredded, now)
+                # A case's records whose sealed value is only part of them (an answer's face with its
+                # comment) go whole: what the sweep keeps as a count, an erasure does not keep.
+                for holder in (h for c in row.categories for h in holders_of(c) if h.case_record):
+                    erased += await store.erase_case_records(conn, holder, row.case_id)
             await store.decide_request(conn, request_id, status=state.value, decided_by=by.user_id, decided_at=now,
                                        decision_reason=reason)
             await audit.append(conn, at=now, actor_id=by.user_id, action=f"request.{state.value}",
                                target_type="request", target_id=request_id, case_id=row.case_id,
-                               details={"reason": reason, "keys_shredded": len(shredded)})
+                               details={"reason": reason, "keys_shredded": len(shredded),
+                                        "records_erased": erased})
         if shredded:
             # Unreadable from the commit on; the rows and key rows go now, so the client's next
             # message of this month takes a new key (a crash here is finished by the next sweep).

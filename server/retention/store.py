@@ -116,8 +116,11 @@ async def count_expired(conn: AsyncConnection, holder: Holder, before: str) -> i
 
 
 async def expired_buckets_by_case(conn: AsyncConnection, category: str, before: str) -> list[Any]:
+    """(owner, buckets, is a case) per bucket owner: a case, or a cohort for staff feedback comments."""
     return list((await conn.execute(
-        select(data_keys.c.case_id, func.count()).where(*_live_expired(category, before))
+        select(data_keys.c.case_id, func.count(), func.count(cases.c.id))
+        .select_from(data_keys.outerjoin(cases, cases.c.id == data_keys.c.case_id))
+        .where(*_live_expired(category, before))
         .group_by(data_keys.c.case_id))).all())
 
 
@@ -193,9 +196,17 @@ async def decide_request(conn: AsyncConnection, request_id: str, **values: Any) 
 
 
 async def holder_rows(conn: AsyncConnection, holder: Holder, case_id: str, *, limit: int) -> list[Any]:
-    return list((await conn.execute(select(holder.table).where(holder.col(holder.case_col) == case_id,
-                                                               holder.col(holder.key_col).is_not(None))
+    """The case's rows of ``holder`` that hold a sealed value (a case record's: every row)."""
+    conds = [holder.col(holder.case_col) == case_id]
+    if not holder.case_record:
+        conds.append(holder.col(holder.key_col).is_not(None))
+    return list((await conn.execute(select(holder.table).where(*conds)
                                     .order_by(holder.col(holder.at_col)).limit(limit))).all())
+
+
+async def erase_case_records(conn: AsyncConnection, holder: Holder, case_id: str) -> int:
+    """A granted erasure: delete the case's rows of a case-record table (faces with the comments)."""
+    return int((await conn.execute(delete(holder.table).where(holder.col(holder.case_col) == case_id))).rowcount)
 
 
 async def case_keys(conn: AsyncConnection, case_id: str) -> list[Any]:

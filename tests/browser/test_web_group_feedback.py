@@ -9,17 +9,15 @@ naming the reason. The card passes axe at 360 px."""
 from __future__ import annotations
 
 import json
-import secrets
 import urllib.error
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.browser.group_setup import live_group, sign_in_participant, to_the_questions
 from tests.browser.support import Phone, api_call, api_login, assert_phone_friendly
 from tests.browser.test_web_axe import assert_no_violations
-from tests.browser.test_web_group_live import AGREEMENT, PASSWORD, _admit, _answer_safe, _client
-from tests.browser.test_web_groups import _facilitator
+from tests.browser.test_web_group_live import PASSWORD, _admit, _answer_safe
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -41,18 +39,8 @@ def _answer(device: Phone, face: int, comment: str) -> None:
 def test_participant_and_facilitator_answer_after_a_live_session(phone: Phone,
                                                                  open_device: Callable[..., Phone]) -> None:
     base = phone.base_url
-    admin = api_login(base, "admin")
-    tag = secrets.token_hex(2)
-    fac_user, fac_password, _ = _facilitator(base, admin, f"Kadri Ohjaaja {tag}")
-    fac_token = api_login(base, fac_user, fac_password)
-    group_id = api_call(base, "POST", "/api/groups", fac_token,
-                        {"name": f"Feedback {tag}", "programme": "Thinking Skills"})["id"]
-    api_call(base, "PUT", f"/api/groups/{group_id}/agreement", fac_token, {"text": AGREEMENT})
-    username, case_id = _client(base, f"Ioana Feedback {tag}")
-    api_call(base, "POST", f"/api/groups/{group_id}/participants", fac_token, {"case_id": case_id})
-    now = datetime.now(UTC)
-    sid = api_call(base, "POST", f"/api/groups/{group_id}/sessions", fac_token, {
-        "starts_at": now.isoformat(), "ends_at": (now + timedelta(hours=1)).isoformat()})["sessions"][0]["id"]
+    live = live_group(base, facilitator="Kadri Ohjaaja", group="Feedback", client="Ioana Feedback")
+    fac_user, fac_password, group_id, sid = live.fac_user, live.fac_password, live.group_id, live.sid
 
     # The facilitator opens the session from their groups page.
     fac = open_device(base, desktop=True)
@@ -65,16 +53,13 @@ def test_participant_and_facilitator_answer_after_a_live_session(phone: Phone,
 
     # The participant joins from their phone and is admitted.
     page = phone.page
-    phone.open_login()
-    phone.submit_login(username, PASSWORD)
-    page.locator(f'[data-join-group="{sid}"]').click()
-    page.locator("#device-start").click()
-    page.locator("#device-continue-video").click(timeout=30_000)
+    sign_in_participant(phone, live)
+    to_the_questions(phone, sid)
     _answer_safe(phone)
     page.locator("#live-agreement-accept").click(timeout=30_000)
     expect(page.locator("#live-status")).to_have_text(phone.t("live.waiting"), timeout=30_000)
     expect(page.locator("#feedback")).to_have_count(0)  # not asked while waiting
-    _admit(fac, f"Ioana Feedback {tag}")
+    _admit(fac, live.client_name)
     expect(page.locator("#live-status")).to_have_text(phone.t("live.present"), timeout=30_000)
     expect(page.locator("#feedback")).to_have_count(0)  # nor during the session
 
@@ -93,7 +78,7 @@ def test_participant_and_facilitator_answer_after_a_live_session(phone: Phone,
 
     # Once each: the server refuses a second answer, with its reason.
     with pytest.raises(urllib.error.HTTPError) as refused:
-        api_call(base, "POST", f"/api/group-sessions/{sid}/feedback", api_login(base, username, PASSWORD),
+        api_call(base, "POST", f"/api/group-sessions/{sid}/feedback", api_login(base, live.username, PASSWORD),
                  {"face": 2})
     assert refused.value.code == 409
     assert json.loads(refused.value.read())["error"]["reason"] == "group_feedback.answered"

@@ -4,11 +4,14 @@
 ``on_node(browser, cluster, node)`` opens a phone-sized page whose every request goes through nginx
 to node ``node`` only (``Cluster.pinned_url``) and records which node answered each API call;
 ``sign_in`` signs a person in through the UI (with a TOTP code for staff). A check-in with the
-officer on one node and the client on the other is ``on_node(b, c, 0)`` + ``on_node(b, c, 1)``.
+officer on one node and the client on the other is ``on_node(b, c, 0)`` + ``on_node(b, c, 1)``, then
+``into_call``: the client follows the link, the officer admits, both decode the other's video
+(``FRAMES_DECODED``, ``decodes_video``).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,11 +19,42 @@ from typing import Any
 
 import pytest
 
+from server.identity import totp
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE
 from tests.browser.support import unavailable
+from tests.deploy.conftest import PASSWORD, Call
 from tests.helpers.cluster import Cluster
 
 NODE_HEADER = "x-tandem-node"
+#: Video frames the page decoded, over the peer connections of its call (client_web/checkin/call.js),
+#: but those a test marked old (``window.__old``, a WeakSet: frames since a moment are on new ones).
+FRAMES_DECODED = """async () => {
+    const call = window.__tandemCall;
+    if (!call) return 0;
+    let frames = 0;
+    for (const entry of call.peers.values()) {
+        if (window.__old && window.__old.has(entry.pc)) continue;
+        (await entry.pc.getStats()).forEach((s) => {
+            if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded || 0;
+        });
+    }
+    return frames;
+}"""
+#: Each peer connection's ICE state and candidates: what a failure message shows.
+ICE_STATE = """async () => {
+    const out = [];
+    for (const entry of window.__tandemCall.peers.values()) {
+        const pc = entry.pc, stats = await pc.getStats(), seen = [];
+        stats.forEach((s) => {
+            if (s.type === 'local-candidate' || s.type === 'remote-candidate')
+                seen.push(`${s.type} ${s.candidateType} ${s.address}:${s.port}`);
+            if (s.type === 'candidate-pair') seen.push(`pair ${s.state} nominated=${s.nominated}`);
+        });
+        out.push({ice: pc.iceConnectionState, conn: pc.connectionState, seen,
+                  config: JSON.stringify(pc.getConfiguration().iceServers.map((s) => s.urls))});
+    }
+    return out;
+}"""
 
 
 @contextmanager
@@ -68,3 +102,41 @@ def sign_in(person: Person, username: str, password: str, *, totp_code: str | No
     except Exception as error:  # Playwright's TimeoutError: say what the page shows instead
         raise AssertionError(f"{username} not signed in: {page.url} {page.inner_text('body')[:500]}") from error
     page.wait_for_url("**/#/home")
+
+
+def answer_safe(page: Any) -> None:
+    form = page.locator("#safe-form")
+    form.wait_for()
+    for fieldset in form.locator("fieldset.question").all():
+        fieldset.locator("input[value=yes]").check()
+    page.locator("#safe-submit").click()
+
+
+def decodes_video(page: Any, within_s: float = 45.0) -> int:
+    deadline = time.monotonic() + within_s
+    while (frames := int(page.evaluate(FRAMES_DECODED))) == 0:
+        assert time.monotonic() < deadline, "no video frame decoded in time"
+        page.wait_for_timeout(250)
+    return frames
+
+
+def into_call(cluster: Cluster, officer: Person, client: Person, call: Call) -> None:
+    """The officer signs in, the client follows the check-in's link (device test, safe space) and
+    waits, the officer opens the check-in (safe space) and admits them: both decode the other's video."""
+    sign_in(officer, call.officer, PASSWORD, totp_code=totp.code_at(call.totp_secret, time.time()))
+    phone = client.page
+    phone.goto(f"{client.base_url}{call.path}")
+    phone.locator("#use-code").click()
+    phone.locator("#device-start").click()  # the device test's echo peer runs on the node
+    phone.locator("#device-continue-video").click(timeout=45_000)
+    answer_safe(phone)
+    desk = officer.page
+    desk.locator(f"#open-{call.checkin}").click(timeout=30_000)
+    answer_safe(desk)
+    desk.locator("#call-lobby .admit").click(timeout=30_000)
+    try:
+        assert decodes_video(phone) > 0
+        assert decodes_video(desk) > 0
+    except AssertionError as error:
+        raise AssertionError(f"{error}\nofficer: {desk.evaluate(ICE_STATE)}\nclient: {phone.evaluate(ICE_STATE)}\n"
+                             f"coturn:\n{cluster.proc('coturn').tail(30)}") from None

@@ -1,8 +1,9 @@
 """The ``cluster`` fixture: the stack of deploy/ running on this machine (tests/helpers/cluster.py),
 started once for the package's tests and always torn down; a world of users seeded into its database
 through the action functions (an in-process app on the same PostgreSQL and Redis, with the cluster's
-KEK). The seed also sets the safe_space policy's ``force_relay_for_staff``, as an admin would: staff in
-every check-in of these tests connect only through the cluster's coturn."""
+KEK), with a video check-in starting now for each browser test (``Seeded.calls``). The seed also sets
+the safe_space policy's ``force_relay_for_staff``, as an admin would: staff in every check-in of these
+tests connect only through the cluster's coturn."""
 
 from __future__ import annotations
 
@@ -32,17 +33,30 @@ PASSWORD = "correct horse battery"
 
 
 @dataclass
+class Call:
+    """A video check-in starting now, one per browser test (a TOTP code is good for one sign-in): its
+    officer (second factor enrolled), client, the check-in's id and the client's link."""
+
+    officer: str
+    client: str
+    totp_secret: str = ""
+    checkin: str = ""
+    path: str = ""
+
+
+#: The browser check-ins of the package: name -> (officer, client).
+CALLS = {"checkin": ("cluster_officer2", "cluster_client3"),  # test_cluster_checkin.py
+         "kill": ("cluster_officer3", "cluster_client4"),  # test_cluster_takeover.py
+         "drain": ("cluster_officer4", "cluster_client5")}
+
+
+@dataclass
 class Seeded:
     officer: str = "cluster_officer"
     client: str = "cluster_client"
     browser_client: str = "cluster_client2"
     totp_secret: str = ""  # the officer's enrolled second factor
-    # A video check-in starting now: its officer (TOTP enrolled), client, the id and the client's link
-    checkin_officer: str = "cluster_officer2"
-    checkin_client: str = "cluster_client3"
-    checkin_totp_secret: str = ""
-    checkin: str = ""
-    checkin_path: str = ""
+    calls: dict[str, Call] = field(default_factory=dict)
     users: dict[str, str] = field(default_factory=dict)
 
 
@@ -72,20 +86,27 @@ async def _seed(cluster: Cluster, data_dir: Path) -> Seeded:
                                             role=Role.SENIOR_OFFICER, office_id=office, password=PASSWORD)
         senior = Actor(senior_id, "cluster_senior", "Senior", Role.SENIOR_OFFICER, office, "en", False)
         officer, seeded.totp_secret = await _officer(services, seeded.officer, office)
-        officer2, seeded.checkin_totp_secret = await _officer(services, seeded.checkin_officer, office)
-        for username, by in ((seeded.client, officer), (seeded.browser_client, officer),
-                             (seeded.checkin_client, officer2)):
+        seeded.users[seeded.officer] = officer.user_id
+
+        async def client_of(by: Actor, username: str) -> str:
             created = await cases.create_case(senior, client_username=username, client_display_name=username.title(),
                                               officer_id=by.user_id, password=PASSWORD)
             await cases.record_face_to_face(senior, created.case_id, met_at=now - timedelta(days=1),
                                             location="Cluster Office")
             seeded.users[username] = created.client_id
-        seeded.users[seeded.officer] = officer.user_id
-        seeded.users[seeded.checkin_officer] = officer2.user_id
-        checkin = await services.checkins.schedule_checkin(officer2, created.case_id, now, now + timedelta(hours=1))
-        seeded.checkin = str(checkin.row.id)
-        code, _expires = await services.checkins.issue_link(officer2, seeded.checkin)
-        seeded.checkin_path = f"/#/checkin?c={seeded.checkin}&code={code}"
+            return created.case_id
+
+        for username in (seeded.client, seeded.browser_client):
+            await client_of(officer, username)
+        for name, (officer_name, client_name) in CALLS.items():
+            call = seeded.calls[name] = Call(officer_name, client_name)
+            host, call.totp_secret = await _officer(services, officer_name, office)
+            seeded.users[officer_name] = host.user_id
+            case_id = await client_of(host, client_name)
+            checkin = await services.checkins.schedule_checkin(host, case_id, now, now + timedelta(hours=1))
+            call.checkin = str(checkin.row.id)
+            code, _expires = await services.checkins.issue_link(host, call.checkin)
+            call.path = f"/#/checkin?c={call.checkin}&code={code}"
         # Staff connect only through TURN (the shipped coturn): what an admin sets in the policy screen.
         admin_id = await ident.create_user(None, username="cluster_admin", display_name="Admin", role=Role.ADMIN,
                                            office_id=office, password=PASSWORD)

@@ -117,7 +117,8 @@ class Cluster:
         return f"https://{self.address}:{self.https_port}"
 
     def pinned_url(self, node: int) -> str:
-        """nginx, the shipped server block, but every request goes to node ``node`` (0-based)."""
+        """nginx, the shipped server block, but every request goes to node ``node`` (0-based) while it is
+        up; while it is down, to the other nodes (nginx ``backup`` servers), as the shipped upstream would."""
         return f"https://{self.address}:{self.pinned_ports[node]}"
 
     def node_url(self, node: int) -> str:
@@ -255,13 +256,17 @@ class Cluster:
     def _spawn(self, name: str, args: list[str], *, env: dict[str, str] | None = None, user: str | None = None,
                stop_signal: int = signal.SIGTERM) -> Proc:
         log_path = self.workdir / f"{name}.log"
-        log = log_path.open("wb")
+        before = [i for i, p in enumerate(self.procs) if p.name == name]  # started again: same place, log appended
+        log = log_path.open("ab" if before else "wb")
         self._logs.append(log)
         popen = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                  cwd=self.workdir, user=user, group=user, extra_groups=[] if user else None,
                                  start_new_session=True)  # Ctrl-C reaches the harness, which stops them in order
         proc = Proc(name, popen, log_path, stop_signal)
-        self.procs.append(proc)
+        if before:
+            self.procs[before[0]] = proc
+        else:
+            self.procs.append(proc)
         return proc
 
     def _wait(self, proc: Proc, ready: Callable[[], bool], what: str) -> None:
@@ -345,20 +350,45 @@ class Cluster:
         env["PYTHONUNBUFFERED"] = "1"
         return unit, env
 
+    def _exec_start_pre(self, port: int, unit: conf.UnitCommands, env: dict[str, str]) -> None:
+        for command in unit.exec_start_pre:
+            if not Path(command[0]).exists():
+                raise ClusterError(f"{command[0]} does not exist (run `make .venv/.runtime`)")
+            done = subprocess.run(command, env=env, capture_output=True, timeout=180, check=False, cwd=self.workdir)
+            if done.returncode != 0:
+                raise ClusterError(f"tandem@{port} ExecStartPre {command}: exit {done.returncode}\n"
+                                   f"{done.stdout.decode()[-2000:]}{done.stderr.decode()[-2000:]}")
+
     def _nodes(self) -> None:
         units = {port: self.node_env(port) for port in self.node_ports}
         for port, (unit, env) in units.items():  # ExecStartPre (the migration), one node after the other
-            for command in unit.exec_start_pre:
-                if not Path(command[0]).exists():
-                    raise ClusterError(f"{command[0]} does not exist (run `make .venv/.runtime`)")
-                done = subprocess.run(command, env=env, capture_output=True, timeout=180, check=False,
-                                      cwd=self.workdir)
-                if done.returncode != 0:
-                    raise ClusterError(f"tandem@{port} ExecStartPre {command}: exit {done.returncode}\n"
-                                       f"{done.stdout.decode()[-2000:]}{done.stderr.decode()[-2000:]}")
+            self._exec_start_pre(port, unit, env)
         procs = [(port, self._spawn(f"tandem@{port}", unit.exec_start, env=env)) for port, (unit, env) in units.items()]
         for port, proc in procs:
             self._wait(proc, lambda port=port: _http_ok(f"http://{self.address}:{port}/readyz"), "ready")
+
+    # -- one node down and up again, as systemd does it (tests/deploy/test_cluster_takeover.py)
+
+    def stop_node(self, node: int, sig: int, *, timeout_s: float = 60.0) -> float:
+        """Send ``sig`` to every process of node ``node`` (as systemd's control group: SIGTERM is
+        ``systemctl stop``, SIGKILL ``systemctl kill -s KILL`` or the machine losing it); wait for it
+        to exit; return how long that took. The node's exit status is ``proc(...).popen.returncode``."""
+        proc = self.proc(f"tandem@{self.node_ports[node]}")
+        began = time.monotonic()
+        os.killpg(proc.popen.pid, sig)  # its own session (start_new_session): the node and nothing else
+        proc.popen.wait(timeout_s)
+        return time.monotonic() - began
+
+    def start_node(self, node: int) -> None:
+        """Start node ``node`` again with the unit's commands (ExecStartPre, then ExecStart, as
+        ``systemctl start`` does) and wait until it is ready; its log goes on in the same file."""
+        port = self.node_ports[node]
+        if self.alive().get(f"tandem@{port}"):
+            raise ClusterError(f"tandem@{port} is running")
+        unit, env = self.node_env(port)
+        self._exec_start_pre(port, unit, env)
+        proc = self._spawn(f"tandem@{port}", unit.exec_start, env=env)
+        self._wait(proc, lambda: _http_ok(f"{self.node_url(node)}/readyz"), "ready")
 
     def _nginx(self) -> None:
         tested = subprocess.run(self.nginx_command("-t"), capture_output=True, timeout=30, check=False)
@@ -412,7 +442,7 @@ def main() -> int:
               f"  nodes       {', '.join(cluster.node_url(i) for i in range(len(cluster.node_ports)))}"
               "   (/readyz, /metrics)\n"
               f"  pinned      {', '.join(cluster.pinned_url(i) for i in range(len(cluster.pinned_ports)))}"
-              "   (nginx to one node only)\n"
+              "   (nginx to one node while it is up)\n"
               f"  PostgreSQL  {cluster.database_url}\n  Redis       {cluster.redis_url}\n"
               f"  TURN        turn:{cluster.turn_address}:{TURN_PORT}\n"
               "Stop with Ctrl-C or `make cluster-stop`.", flush=True)

@@ -6,8 +6,9 @@ line it could not find, instead of silently running something other than what sh
 only where things live on this machine: addresses (one loopback address of the run's own instead of
 127.0.0.1, so nothing collides with the machine's own services or another run), the HTTPS port when
 this user may not bind 443, the certificate's paths and the include's path. ``local_nginx`` can add
-one extra server per node (a copy of the shipped ``server`` block whose ``proxy_pass`` names that node
-only): a browser pinned to a node, for tests that need two participants on two different nodes.
+one extra server per node (a copy of the shipped ``server`` block whose ``proxy_pass`` names that node,
+the other nodes only as ``backup`` for while it is down): a browser pinned to a node, for tests that need
+two participants on two different nodes, which follows nginx to another node when its own dies.
 """
 
 from __future__ import annotations
@@ -81,8 +82,12 @@ def local_nginx(shipped: str, plan: NginxPlan) -> str:
     proxies = server_block.count("proxy_pass http://tandem;")
     listen = f"listen {plan.address}:{plan.https_port} ssl http2;"
     for index, (node_port, pinned) in enumerate(zip(ports, plan.pinned_ports, strict=True)):
-        text += (f"\n# make cluster only: every request on port {pinned} goes to the node on {node_port}\n"
-                 f"upstream tandem_node{index} {{\n    server {plan.address}:{node_port};\n    keepalive 16;\n}}\n")
+        # While that node is down, nginx sends its requests on to the others, as the shipped upstream
+        # does with a dead node's: a person pinned to a node that dies reconnects through the same port.
+        backups = "".join(f"    server {plan.address}:{p} backup;\n" for p in ports if p != node_port)
+        text += (f"\n# make cluster only: every request on port {pinned} goes to the node on {node_port} "
+                 f"while it is up\nupstream tandem_node{index} {{\n    server {plan.address}:{node_port};\n"
+                 f"{backups}    keepalive 16;\n}}\n")
         block = substitute(server_block, listen, f"listen {plan.address}:{pinned} ssl http2;", name=name)
         text += substitute(block, "proxy_pass http://tandem;", f"proxy_pass http://tandem_node{index};",
                            count=proxies, name=name)

@@ -308,3 +308,23 @@ async def test_group_safe_space_checks_count_with_the_check_ins(api: Any) -> Non
         "client": [FEWER], "staff": [0]}
     assert figure(await figures(client, everyone, language="fi"), "safe_space_not_passed") == {
         "client": [FEWER], "staff": [0]}
+
+
+async def test_the_answers_after_a_clients_check_ins_are_in_their_export_and_go_with_an_erasure(api: Any) -> None:
+    """A check-in's answers are the case's records: the client's export lists theirs and the
+    officer's (faces always, the comment decrypted, never its ciphertext); a granted erasure of
+    ``feedback_comments`` deletes the case's answers, faces too, and nobody else's."""
+    _, services = api
+    seeded = await seed_month(services)
+    w: World = seeded["w"]
+    a1 = Actor(w.clients["a1"], "a1", "A1", Role.CLIENT, None, "en", False)
+    items = (await services.retention.export(a1))["categories"]["feedback_comments"]["items"]
+    assert sorted((i["side"], i["face"], i.get("content")) for i in items) == [
+        ("client", 3, "Fine, thanks"), ("staff", 2, None)]
+    assert all("comment" not in i and i["checkin_id"] == seeded["checkins"]["a1"] for i in items)
+    request_id = await services.retention.request(a1, "erasure", "Please", ["feedback_comments"])
+    assert await services.retention.decide(w.actor("admin"), request_id, "grant", "No exemption") == "granted"
+    assert (await services.retention.export(a1))["categories"]["feedback_comments"]["items"] == []
+    async with services.store.read("test.feedback") as conn:
+        left = (await conn.execute(select(feedback.c.case_id))).all()
+    assert len(left) == 8 and w.cases["a1"] not in {r.case_id for r in left}

@@ -6,7 +6,8 @@ or, for staff, the cohort, and retention clears it; the faces count in the evalu
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -135,3 +136,84 @@ async def test_group_answers_count_in_the_figures(api: Any) -> None:
     assert figure(await figures(client, eva, language="fi"), "feedback_staff")["happy"] == [0]
     assert figure(await figures(client, eva, language="fi"), "feedback_client")["unhappy"] == [FEWER]
     assert figure(await figures(client, eva, channel="phone"), "feedback_client")["unhappy"] == [0]
+
+
+async def test_a_participants_answers_are_in_their_export_and_go_with_their_erasure(api: Any) -> None:
+    """GDPR for the group question: a participant's answers (the face alone, or with a comment) are
+    in their export, without the ciphertext; the comment becomes unreadable 30 days after its
+    month (a legal hold on their case keeps theirs), the face stays in their export and in the
+    figures; a staff member's comment, sealed under the cohort, goes at the same time whatever the
+    hold, is in no client's export, and a cohort is not counted as a case; a granted erasure of
+    ``feedback_comments`` deletes the participant's answers, faces too, and leaves the staff's."""
+    client, services = api
+    w = await build(services)
+    fac = w.actor("facilitator")
+    cohort_id = await cohort_with_two(services, w)
+    first = await _session(services, fac, cohort_id)
+    await services.attendance.record(first, w.clients["own"], "present")
+    me = await login(client, "client")
+    resp = await client.post(URL.format(first), headers=me, json={"face": 3, "comment": "Good group"})
+    assert resp.status == 201, await resp.text()
+    resp = await client.post(URL.format(first), headers=await login(client, "facilitator"),
+                             json={"face": 1, "comment": "Staff words about the session"})
+    assert resp.status == 201
+    services.clock.advance(timedelta(hours=2))
+    second = await _session(services, fac, cohort_id)
+    await services.attendance.record(second, w.clients["own"], "present")
+    assert (await client.post(URL.format(second), headers=me, json={"face": 2})).status == 201
+
+    async def mine() -> dict[str, Any]:
+        # A fresh login each time: the clock moves past a session's lifetime.
+        data: dict[str, Any] = (await (await client.get("/api/my/data", headers=await login(client, "client"))).json())
+        assert "Staff words" not in str(data)
+        return data["categories"]["feedback_comments"]  # type: ignore[no-any-return]
+
+    answers = await mine()
+    assert [(i["session_id"], i["face"], i.get("content")) for i in answers["items"]] == [
+        (first, 3, "Good group"), (second, 2, None)]
+    assert answers["count"] == 2 and all("comment" not in i and "key_id" not in i for i in answers["items"])
+    now = services.clock.now()
+    month_end = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
+    assert answers["next_expiry_at"] == (month_end + timedelta(days=30)).isoformat()
+
+    # Past the month plus 30 days, with the participant's case under legal hold: the staff
+    # comment (the cohort's bucket) goes; the participant's stays, held.
+    await services.retention.set_hold(w.actor("senior"), w.cases["own"], "Appeal pending")
+    services.clock.advance(month_end + timedelta(days=30, hours=1) - now)
+    sweeper = services.retention.sweeper
+    report = await sweeper.dry_run()
+    assert report.items["feedback_comments"] == 1 and report.buckets["feedback_comments"] == 1
+    assert report.cases == set()  # the cohort owns the staff comment's bucket; it is not a case
+    await sweeper.run()
+    staff = [(r.face, r.comment, r.key_id) for r in await _rows(services) if r.side == "staff"]
+    assert staff == [(1, None, None)]
+    assert [i.get("content") for i in (await mine())["items"]] == ["Good group", None]
+
+    # The hold lifted, the next sweep clears the participant's comment; the faces stay theirs.
+    await services.retention.lift_hold(w.actor("admin"), w.cases["own"], "Appeal decided")
+    assert (await sweeper.dry_run()).cases == {w.cases["own"]}
+    await sweeper.run()
+    assert sorted((r.side, r.face, r.comment) for r in await _rows(services)) == [
+        ("client", 2, None), ("client", 3, None), ("staff", 1, None)]
+    answers = await mine()
+    assert [(i["face"], i.get("content")) for i in answers["items"]] == [(3, None), (2, None)]
+    assert answers["next_expiry_at"] is None  # nothing sealed is left to expire; the faces are kept
+    page = await (await client.get("/api/my/data?format=html", headers=await login(client, "client"))).text()
+    assert "2 items; kept 30 days after the end of each month, then shred; next removal: none (kept as counts" in page
+    body = await figures(client, await login(client, "senior"), first=now.strftime("%Y-%m"),
+                         last=now.strftime("%Y-%m"))
+    assert figure(body, "feedback_client") == {"happy": [FEWER], "neutral": [FEWER], "unhappy": [0]}
+
+    # A granted erasure of the category: the participant's answers go whole; the staff's face stays.
+    resp = await client.post("/api/my/data-requests", headers=await login(client, "client"),
+                             json={"kind": "erasure", "categories": ["feedback_comments"], "details": "Erase"})
+    assert resp.status == 201, await resp.text()
+    request_id = (await resp.json())["id"]
+    resp = await client.post(f"/api/admin/data-requests/{request_id}/decision", headers=await login(client, "admin"),
+                             json={"decision": "grant", "reason": "No exemption applies"})
+    assert (await resp.json()) == {"status": "granted"}
+    assert (await mine())["items"] == []
+    assert [(r.side, r.user_id) for r in await _rows(services)] == [("staff", w.users["facilitator"])]
+    async with services.store.read("test.audit") as conn:
+        granted = (await conn.execute(select(audit_log).where(audit_log.c.action == "request.granted"))).one()
+    assert json.loads(granted.details)["records_erased"] == 2

@@ -6,7 +6,7 @@ tests/media/test_network_meeting.py."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ from server.identity.model import Actor
 from server.store.schema import audit_log
 from server.store.schema_networks import network_meeting_safe_space
 from server.web.state import Services
-from tests.helpers.world import World, build
+from tests.helpers.world import World, build, login
 from tests.integration.test_networks import day, flagged_case, partner
 
 
@@ -131,3 +131,40 @@ async def test_every_refusal_names_the_rule(api: Any) -> None:
     # A closed process's meetings are joined by nobody.
     await nets.close(officer, protected_case, conclusion="Done")
     assert await refusal(joining.join_context(officer, pm, Present())) == "network_meeting_video.closed"
+
+
+async def test_the_api_shows_the_join_window_the_server_enforces(app_factory: Any) -> None:
+    """The meeting's representation carries its join window (``join_opens_at``, ``join_closes_at``)
+    from the server's settings, not the defaults, for the leader and for a member alike; the join is
+    refused one second before it opens and after it closes, and accepted at both ends. The web
+    client's "Join by video" shows exactly inside it (client_web/shared/networks.js, joinable)."""
+    client, services = await app_factory(join_open_before_s=120, join_close_after_s=300)
+    w = await build(services)
+    nets, joining, case = services.networks, services.network_meetings, w.cases["own"]
+    officer, police = w.actor("officer"), await partner(services, w, "police")
+    await nets.raise_concern(officer, case, noticed="Threats", noticed_by="Victim support")
+    await nets.invite_member(officer, case, user_id=police.user_id, agency="Police", ends_on=day(services, 30))
+    m = await meeting(services, w, case, in_minutes=30)
+    await meeting(services, w, case, mode="in_person")
+    resp = await client.get(f"/api/cases/{case}/network", headers=await login(client, "officer"))
+    body = await resp.json()
+    assert resp.status == 200, body
+    shown = {x["id"]: x for x in body["processes"][-1]["meetings"]}
+    assert [x.get("join_opens_at") for x in shown.values() if x["mode"] == "in_person"] == [None]
+    start = datetime.fromisoformat(shown[m]["starts_at"])
+    opens = datetime.fromisoformat(shown[m]["join_opens_at"])
+    closes = datetime.fromisoformat(shown[m]["join_closes_at"])
+    assert (opens, closes) == (start - timedelta(minutes=2), start + timedelta(minutes=60 + 5))
+    member_view = {x["id"]: x for x in (await nets.read(police, case))["processes"][-1]["meetings"]}
+    assert (member_view[m]["join_opens_at"], member_view[m]["join_closes_at"]) == (
+        shown[m]["join_opens_at"], shown[m]["join_closes_at"])
+
+    await pass_safe_space(services, police, case, m)
+    services.clock.advance(opens - timedelta(seconds=1) - services.clock.now())
+    assert await refusal(joining.join_context(police, m, Present())) == "network_meeting_video.not_open"
+    services.clock.advance(timedelta(seconds=1))
+    assert (await joining.join_context(police, m, Present()))[0] is Role.OBSERVER
+    services.clock.advance(closes - services.clock.now())
+    assert (await joining.join_context(police, m, Present()))[0] is Role.OBSERVER
+    services.clock.advance(timedelta(seconds=1))
+    assert await refusal(joining.join_context(police, m, Present())) == "network_meeting_video.ended"
