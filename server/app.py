@@ -191,7 +191,9 @@ def create_app(
     group_links = GroupLinkService(store, clock, identity, group_sessions)
     # One SFU per node; its id is the home node a session records when its media starts here.
     sfu = Sfu(capacity=settings.sfu_capacity, node_id=node_id)
-    group_live = ws_group.GroupLive(gateway, group_sessions, attendance, sfu, clock)
+    group_live = ws_group.GroupLive(gateway, group_sessions, attendance, sfu, clock, homes)
+    signalling.also.append(group_live.homing)  # group sessions' leases renew and drain with the check-ins'
+    router.remote_close_hooks.append(group_live.on_close)
     # -- case networks (issue 16)
     networks = NetworkService(store, clock, keyring, cases, policy, push=push.notify, windows=windows)
     # Network meetings are reminded in the appointments' reminder pass too, with its offsets and push.
@@ -240,9 +242,9 @@ def create_app(
     app[SERVICES] = services
     ws_messaging.register(gateway, messaging)
     signalling.register()
-    router.register()  # after signalling: it wraps its handlers
     ws_media.register(gateway, signalling, Advisor())  # call-quality advice after stats samples
     group_live.register()
+    router.register()  # after the rooms' handlers: it wraps them
     app[ws_signalling.SIGNALLING] = signalling
     app[room_router.ROUTER] = router
     app[ws_group.GROUP_LIVE] = group_live

@@ -5,7 +5,10 @@
 // video slots for the last-N the server picks. The SFU says whose media each slot carries
 // (group.slots, by mid), so nothing is renegotiated when people join, speak or move rooms.
 // After a dropped socket the server keeps the person's place for its grace period: the core
-// opens a new peer connection and joins again with a fresh offer.
+// opens a new peer connection and joins again with a fresh offer. The same when the session
+// moves to another server (docs/cluster.md): told `reconnect`, or answered `unavailable` while
+// the session's server is out of reach or handing over, it joins again (every 2 s, for up to
+// the grace period), "reconnecting" meanwhile.
 import { connectSocket } from "../shared/socket.js";
 import { localMedia, gathered, stopMedia, statsSampler } from "../checkin/rtc.js";
 
@@ -13,6 +16,10 @@ export const AUDIO_SLOTS = 15; // everyone else in a full room (seats - 1), the 
 export const VIDEO_SLOTS = 6; // last-N on a phone (the server's default)
 const FINAL = new Set(["denied", "removed", "ended", "left", "refused"]);
 const STATS_EVERY_MS = 15000; // connection quality for the register (group.stats)
+// A join answered `unavailable` for these reasons is tried again (the session is moving between servers).
+const RETRY_JOIN = new Set(["room.unreachable", "room.moving", "node.draining"]);
+const RETRY_JOIN_MS = 2000;
+const RETRY_FOR_MS = 30000; // the server's grace period (TANDEM_CHECKIN_GRACE_S, default 30 s): the place is kept that long
 
 /** Keep only the codecs the SFU forwards (Opus; VP8 with RTX): a small offer, no transcoding. */
 function preferCodecs(transceiver, kind) {
@@ -109,6 +116,7 @@ export function joinLive(sessionId, { video = true } = {}) {
     },
   };
   let joinId = null;
+  let retryingSince = null; // when joins began to be answered `unavailable` (null: the last one was not)
 
   const setPlace = (place) => {
     live.place = place;
@@ -181,10 +189,24 @@ export function joinLive(sessionId, { video = true } = {}) {
     joinId = live.send("group.join", { sdp });
   }
 
+  function rejoin() {
+    join().catch((err) => {
+      live.refusal = { code: err && err.code === "no_media" ? "no_media" : "generic" };
+      finish("refused");
+    });
+  }
+
   async function onFrame(frame) {
     if (frame.session && frame.session !== sessionId) return;
     switch (frame.type) {
+      case "reconnect":
+        // The session moves to another server: the same place, after a fresh join on a new peer connection.
+        if (frame.room !== sessionId || live.final) break;
+        setPlace("reconnecting");
+        rejoin();
+        break;
       case "group.joined":
+        retryingSince = null;
         live.me = frame.participant;
         live.role = frame.role;
         emit("joined", frame);
@@ -220,6 +242,15 @@ export function joinLive(sessionId, { video = true } = {}) {
         if (FINAL.has(frame.kind)) finish(frame.kind);
         break;
       case "error":
+        if (frame.ref && frame.ref === joinId && frame.code === "unavailable" && RETRY_JOIN.has(frame.reason)) {
+          if (retryingSince === null) retryingSince = Date.now();
+          if (Date.now() - retryingSince < RETRY_FOR_MS) {
+            setPlace("reconnecting");
+            const refused = joinId; // a join sent meanwhile (the socket reopened) makes this retry moot
+            setTimeout(() => { if (!live.final && joinId === refused) rejoin(); }, RETRY_JOIN_MS);
+            break;
+          }
+        }
         if (frame.ref && frame.ref === joinId) {
           live.refusal = frame;
           emit("error", frame);
@@ -234,10 +265,7 @@ export function joinLive(sessionId, { video = true } = {}) {
   const socket = connectSocket({
     onOpen: () => {
       if (live.final) return;
-      join().catch((err) => {
-        live.refusal = { code: err && err.code === "no_media" ? "no_media" : "generic" };
-        finish("refused");
-      });
+      rejoin();
     },
     onMessage: (frame) => { onFrame(frame).catch(() => {}); },
     onStatus: (status) => {

@@ -9,8 +9,8 @@ and last-N, and no register: a network meeting keeps no attendance evidence, onl
 of each join. Its media reserves seats for the people who may join it (the case leader, the
 members whose access lasts, the client when allowed, and one more for a senior of the office),
 not a full group session's, so a meeting and a group session fit on one default node. Its media
-lives on the node where it started (no home-node record yet: network meetings are single-node
-until the scale-out work routes them).
+lives on the meeting's home node, leased in ``room_homes`` like any group session's and reached
+from any node (server/web/group_homes.py, docs/cluster.md); no ``home_node`` record of its own.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """Rooms on any node (issue 15): a participant's frames reach the room's home node over the bus.
 
 A /ws connection lives on the node nginx chose (its edge); a room lives on its home node
-(server/signalling/homes.py). For a ``join`` the edge looks the home up: none, or this node,
-and the room is handled here (``Signalling.on_join`` claims it); another node, and the frame
-travels to it. Later frames of that connection for that room follow the join. On the home,
+(server/signalling/homes.py). A room is a check-in (its frames name it in ``room``) or a live
+group session (``group.*`` frames name it in ``session``). For a ``join`` or ``group.join`` the
+edge looks the home up: none, or this node, and the room is handled here (``Signalling.on_join``
+or ``GroupLive.on_join`` claims it); another node, and the frame travels to it. Later frames of
+that connection for that room follow the join. On the home,
 a ``RemoteConn`` stands in for the edge's connection, so the same handlers, the same rooms
 and the same coded errors serve both; what the room sends it goes back to the edge.
 
@@ -38,6 +40,7 @@ from aiohttp import web
 
 from server.bus.base import Bus
 from server.errors import Unavailable
+from server.groups import protocol as gp
 from server.identity.model import Actor, Role
 from server.identity.service import Authenticated
 from server.signalling import protocol as p
@@ -47,7 +50,14 @@ from server.web.ws_signalling import Moved, Signalling
 
 log = logging.getLogger("tandem.rooms")
 MAX_HOPS = 3  # a join handed from home to home (claims racing) gives up after this many
-ROOM_FRAMES: tuple[type[Inbound], ...] = p.INBOUND
+# A check-in's frames name their room in ``room``; a group session's (and a network meeting's) in ``session``.
+ROOM_FRAMES: tuple[type[Inbound], ...] = p.INBOUND + gp.INBOUND
+JOINS: tuple[type[Inbound], ...] = (p.Join, gp.GroupJoin)
+
+
+def room_of(frame: Any) -> str:
+    """The room a room frame is about: a check-in's id, or a group session's."""
+    return str(frame.session if isinstance(frame, gp.SessionFrame) else frame.room)
 
 
 class _Session(msgspec.Struct, frozen=True):
@@ -62,9 +72,11 @@ class RemoteConn:
 
     __slots__ = ("auth", "cid", "edge", "router", "state")
 
-    def __init__(self, router: RoomRouter, edge: str, cid: str, actor: Actor, checkin_id: str | None) -> None:
+    def __init__(self, router: RoomRouter, edge: str, cid: str, actor: Actor, checkin_id: str | None,
+                 group_session_id: str | None = None) -> None:
         self.router, self.edge, self.cid = router, edge, cid
-        self.auth = Authenticated(actor, _Session(checkin_id=checkin_id))  # type: ignore[arg-type]
+        self.auth = Authenticated(actor, _Session(checkin_id=checkin_id,  # type: ignore[arg-type]
+                                                  group_session_id=group_session_id))
         self.state = ConnState.OPEN
 
     def send(self, frame: Outbound | bytes) -> bool:
@@ -113,6 +125,9 @@ class RoomRouter:
         self.bus = bus
         self.node_id = node_id
         self.homes = signalling.homes
+        # What a participant of another node leaving (their connection ended) runs here: every
+        # kind of room's own close hook (check-ins', group sessions').
+        self.remote_close_hooks: list[Callable[[Any], Awaitable[None]]] = [signalling.on_close]
         self.local_handlers: dict[type[Inbound], Callable[[Any, Any], Awaitable[None]]] = {}
         self.conns: dict[str, Connection] = {}  # this node's connections that reach rooms elsewhere, by id
         self.cid_of: dict[Connection, str] = {}
@@ -126,11 +141,12 @@ class RoomRouter:
         self.forwarded = 0  # frames handed to another node (bench/cluster.py)
 
     def register(self) -> None:
-        """Wrap the signalling handlers (registered first) so frames for rooms elsewhere travel there."""
+        """Wrap the rooms' handlers (check-ins' and group sessions', registered first) so frames
+        for rooms elsewhere travel there."""
         for kind in ROOM_FRAMES:
             handler = self.gateway.handler(kind)
             self.local_handlers[kind] = handler
-            self.gateway.on(kind, self.on_join if kind is p.Join else self._route(handler))
+            self.gateway.on(kind, self.on_join if kind in JOINS else self._route(handler))
         self.gateway.close_hooks.append(self.on_close)
 
     async def start(self) -> None:
@@ -151,23 +167,24 @@ class RoomRouter:
 
     def _route(self, local: Callable[[Any, Any], Awaitable[None]]) -> Callable[[Connection, Any], Awaitable[None]]:
         async def route(conn: Connection, frame: Any) -> None:
-            home = self.routed.get(conn, {}).get(frame.room)
+            home = self.routed.get(conn, {}).get(room_of(frame))
             if home is None:
                 await local(conn, frame)
             else:
                 await self._forward(conn, home, frame)
         return route
 
-    async def on_join(self, conn: Connection, frame: p.Join) -> None:
-        row = await self.homes.home(frame.room)
+    async def on_join(self, conn: Connection, frame: p.Join | gp.GroupJoin) -> None:
+        room = room_of(frame)
+        row = await self.homes.home(room)
         home = row.home_node if row is not None and row.live else None
         if home is None or home == self.node_id:
             try:
-                await self.local_handlers[p.Join](conn, frame)
+                await self.local_handlers[type(frame)](conn, frame)
             except Moved as moved:  # another node claimed it between the look-up and the claim
                 home = moved.home
             else:
-                self.routed.get(conn, {}).pop(frame.room, None)
+                self.routed.get(conn, {}).pop(room, None)
                 return
         if home is None or home == self.node_id:
             raise Unavailable("The call is moving between servers; try again", reason="room.moving")
@@ -183,7 +200,8 @@ class RoomRouter:
             self.conns[cid] = conn
         actor = conn.auth.actor
         msg = {"k": "in", "e": self.node_id, "c": cid, "a": {**asdict(actor), "role": actor.role.value},
-               "l": conn.auth.session.checkin_id, "h": hops, "f": msgspec.json.encode(frame).decode()}
+               "l": conn.auth.session.checkin_id,
+               "g": conn.auth.session.group_session_id, "h": hops, "f": msgspec.json.encode(frame).decode()}
         lock = self._locks.setdefault(home, asyncio.Lock())
         try:
             async with lock:  # one connection's frames leave in the order they were read
@@ -193,7 +211,7 @@ class RoomRouter:
         if not reached:  # the bus is down, or nobody listens for that node: it died; its lease lapses soon
             raise Unavailable("The server holding this call is not answering; try again in a few seconds",
                               reason="room.unreachable")
-        self.routed.setdefault(conn, {})[getattr(frame, "room")] = home  # noqa: B009 - every room frame has one
+        self.routed.setdefault(conn, {})[room_of(frame)] = home
         self.forwarded += 1
 
     async def on_close(self, conn: Connection) -> None:
@@ -241,7 +259,14 @@ class RoomRouter:
             for key in [k for k in self.remotes if k[0] == edge]:
                 remote = self.remotes.pop(key)
                 remote.state = ConnState.CLOSED
-                await self.signalling.on_close(remote)
+                await self._closed(remote)
+
+    async def _closed(self, remote: RemoteConn) -> None:
+        for hook in self.remote_close_hooks:
+            try:
+                await hook(remote)
+            except Exception:
+                log.exception("a remote participant's close hook failed")
 
     def to_node(self, node: str, msg: dict[str, Any]) -> None:
         box = self._outboxes.get(node)
@@ -307,18 +332,18 @@ class RoomRouter:
             remote = self.remotes.pop(key, None)
             if remote is not None:
                 remote.state = ConnState.CLOSED
-                await self.signalling.on_close(remote)
+                await self._closed(remote)
             return
         remote = self.remotes.get(key)
         if remote is None:
             a = msg["a"]
             actor = msgspec.convert({**a, "role": Role(a["role"])}, Actor, from_attributes=False, strict=False)
-            remote = self.remotes[key] = RemoteConn(self, msg["e"], msg["c"], actor, msg.get("l"))
+            remote = self.remotes[key] = RemoteConn(self, msg["e"], msg["c"], actor, msg.get("l"), msg.get("g"))
         frame = self.gateway.codec.decode(msg["f"].encode())
         ref = getattr(frame, "id", None)
         ref = ref if isinstance(ref, str) else None
         handler = self.local_handlers[type(frame)]
-        if isinstance(frame, p.Join):
+        if isinstance(frame, JOINS):
             try:
                 await Gateway.guarded(remote, handler(remote, frame), ref, (Moved,))
             except Moved as moved:

@@ -13,9 +13,10 @@ Frames go out before evidence is written, so the database never sits between a c
 its effect on the media.
 
 A person's offer comes with their join; someone sent to the lobby has it kept until they
-are admitted, then the SFU answers it. A session's media lives on this node (its home
-node, recorded on the session when its media starts here); routing between nodes comes
-with the scale-out work.
+are admitted, then the SFU answers it. A session's media lives on its home node: the node
+that claimed the session's lease in ``room_homes`` on its first join (server/web/group_homes.py;
+``group_sessions.home_node`` mirrors it for the records). Participants connected to other
+nodes reach it through server/web/room_router.py (docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -43,8 +44,10 @@ from server.groups.session_values import RUNS, Disconnect, Effect, Media, Note, 
 from server.groups.sessions import GroupSessionService
 from server.media.sfu import ParticipantLeft, Sfu, SfuEvent, SlotsChanged, SpeakerChanged
 from server.messaging.model import FIRST_NAME, group_name
+from server.signalling.homes import RoomHomes
 from server.web.frames import Error
 from server.web.gateway import Connection, Gateway
+from server.web.group_homes import GroupHoming
 
 log = logging.getLogger("tandem.groups.live")
 TICK_S = 1.0
@@ -62,6 +65,10 @@ class Hosted:
     voice_only: set[str] = field(default_factory=set)  # participant ids the SFU sends no video to
     sampled: dict[str, float] = field(default_factory=dict)  # participant id -> when quality was last kept
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    epoch: int = 0  # of this node's lease on the session (server/signalling/homes.py)
+    snap: str | None = None  # the session as last dumped, and as last stored (group_homes.GroupHoming.keep)
+    kept: str | None = None
+    keeper: asyncio.Task[None] | None = None
 
     @property
     def over(self) -> bool:
@@ -79,7 +86,7 @@ def places(session: Session) -> Present:
 
 class GroupLive:
     def __init__(self, gateway: Gateway, sessions: GroupSessionService, attendance: AttendanceService, sfu: Sfu,
-                 clock: Clock, *, seats: int = 16, grace_s: float = 30.0) -> None:
+                 clock: Clock, homes: RoomHomes, *, seats: int = 16, grace_s: float = 30.0) -> None:
         self.gateway = gateway
         self.sessions = sessions
         self.attendance = attendance
@@ -93,6 +100,7 @@ class GroupLive:
         self.hosts: list[LiveHost] = []
         self.default_host: LiveHost = GroupHost(sessions, attendance)
         self.of_conn: dict[Connection, dict[str, str]] = {}  # connection -> {session id: participant id}
+        self.homing = GroupHoming(self, homes)
         sfu.on_event = self.on_sfu_event
 
     def host(self, session_id: str) -> LiveHost:
@@ -211,21 +219,34 @@ class GroupLive:
             # Everything that awaits comes before the session is hosted: a hosted session nobody has
             # joined yet is "over", and the tick would close it (and its media) under a join still
             # on its way, leaving that person alone in a session nobody else could reach.
+            claim = await self.homing.claim(frame.session)  # Moved: another node is its home
             naming = await host.member_naming(frame.session)
             seats = min(self.seats, await host.seats(frame.session) or self.seats)  # the SFU's reservation
             await host.record_home_node(frame.session, self.sfu.node_id)
             hosted = self.live.get(frame.session)  # another first join may have come meanwhile
+        taken: list[Effect] = []  # a session taken over from another node: everyone's interruption
         if hosted is None:
             limits = host.live_limits()  # the policy in force when the session starts
-            self.sfu.create_session(frame.session, seats=seats, last_n=limits.last_n)  # sfu_capacity if full
-            hosted = self.live[frame.session] = Hosted(Session(
-                frame.session, self.clock, max_participants=min(limits.max_participants, seats - 1),
-                last_n=limits.last_n, auto_admit=auto_admit, grace_s=self.grace_s), naming=naming)
+            restored = self.homing.restored(claim, frame.session)
+            last_n = limits.last_n if restored is None else restored.session.last_n
+            self.sfu.create_session(frame.session, seats=seats, last_n=last_n)  # sfu_capacity if full
+            if restored is None:
+                hosted = Hosted(Session(
+                    frame.session, self.clock, max_participants=min(limits.max_participants, seats - 1),
+                    last_n=limits.last_n, auto_admit=auto_admit, grace_s=self.grace_s), naming=naming,
+                    epoch=claim.epoch)
+            else:
+                hosted = Hosted(restored.session, naming=restored.naming, voice_only=set(restored.voice_only),
+                                epoch=claim.epoch)
+                taken = restored.effects
+            self.live[frame.session] = hosted
         async with hosted.lock:  # free on a new session: taken at once, the join goes in before any tick
             try:
                 effects = hosted.session.join(user_id=actor.user_id, display_name=actor.display_name, role=role,
                                               facts=facts)
             except Exception:
+                if taken:  # the takeover happened all the same: its evidence is kept
+                    await self._carry(hosted, taken)
                 await self._close_if_over(hosted)
                 raise
             me = next(e.to for e in effects if isinstance(e, Tell))
@@ -235,7 +256,7 @@ class GroupLive:
             hosted.conns[me] = conn
             hosted.offers[me] = frame.sdp
             self.of_conn.setdefault(conn, {})[frame.session] = me
-        await self._carry(hosted, effects, ref=frame.id)
+        await self._carry(hosted, taken + effects, ref=frame.id)
 
     async def on_leave(self, conn: Connection, frame: p.GroupLeave) -> None:
         hosted, me = self._mine(conn, frame.session)
@@ -262,6 +283,7 @@ class GroupLive:
 
     async def _carry(self, hosted: Hosted, effects: list[Effect], *, ref: str | None = None) -> None:
         session = hosted.session
+        self.homing.keep(hosted)  # the session as it is after this step, for a node that takes it over
         notes: list[Note] = []
         for effect in effects:
             if isinstance(effect, Tell):
@@ -383,6 +405,7 @@ class GroupLive:
         if hosted.over and self.live.get(hosted.session.id) is hosted:
             del self.live[hosted.session.id]
             await self.sfu.close_session(hosted.session.id)
+            await self.homing.forget(hosted)
 
     # -- what the SFU tells us -------------------------------------------------------------
 

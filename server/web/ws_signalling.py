@@ -58,6 +58,19 @@ class Conn(Protocol):
     def __hash__(self) -> int: ...
 
 
+class Homed(Protocol):
+    """Another kind of room homed on this node (group sessions: server/web/group_homes.py): its
+    leases renew with the check-ins' in one statement, and it drains with them."""
+
+    draining: bool
+
+    def homed(self) -> dict[str, int]: ...
+
+    async def lost(self, room_ids: set[str]) -> None: ...
+
+    async def drain(self, progress: Callable[[], None]) -> None: ...
+
+
 class Moved(Exception):
     """Another node holds the room's lease: the frame belongs there."""
 
@@ -92,8 +105,9 @@ class Signalling:
         self.max_participants = max_participants
         self.rooms: dict[str, Hosted] = {}
         self.of_conn: dict[Conn, set[str]] = {}
-        Gauge("tandem_rooms_homed", "Rooms whose home is this node", registry=registry).set_function(
-            lambda: len(self.rooms))
+        self.also: list[Homed] = []  # group sessions
+        Gauge("tandem_rooms_homed", "Rooms (check-ins and group sessions) whose home is this node",
+              registry=registry).set_function(lambda: len(self.rooms) + sum(len(o.homed()) for o in self.also))
         self.drain_left = Gauge("tandem_drain_rooms_left", "Rooms a draining node has still to hand over",
                                 registry=registry)
         self.drain_state = Gauge("tandem_node_draining", "1 while this node drains (no new rooms)", registry=registry)
@@ -344,11 +358,16 @@ class Signalling:
     async def renew(self) -> None:
         """Renew this node's leases; a room whose lease another node took is no longer ours:
         its participants are told to reconnect (to the new home) and it leaves this memory."""
+        rooms = {rid: h.epoch for rid, h in self.rooms.items()}
+        for other in self.also:
+            rooms.update(other.homed())
         try:
-            lost = await self.homes.renew({rid: h.epoch for rid, h in self.rooms.items()})
+            lost = await self.homes.renew(rooms)
         except Exception as err:  # the database is down: the rooms go on, counted as failed renewals
             log.warning("room lease renewal failed", extra={"error": type(err).__name__})
             return
+        for other in self.also:
+            await other.lost(lost)
         for rid in lost:
             hosted = self.rooms.pop(rid, None)
             if hosted is not None:
@@ -366,8 +385,10 @@ class Signalling:
         """Take no new rooms and hand every room of this node to whichever node claims it next:
         the seats are kept with the released lease, and everybody is told to reconnect."""
         self.draining = True
+        for other in self.also:
+            other.draining = True
         self.drain_state.set(1)
-        self.drain_left.set(len(self.rooms))
+        self.drain_left.set(len(self.rooms) + sum(len(o.homed()) for o in self.also))
         for rid, hosted in list(self.rooms.items()):
             try:
                 if hosted.room.state.value == "open" and not hosted.room.empty:
@@ -378,7 +399,9 @@ class Signalling:
                 log.warning("room not released", extra={"room": rid, "error": type(err).__name__})
             self.rooms.pop(rid, None)
             self._send_reconnect(hosted, "drain")
-            self.drain_left.set(len(self.rooms))
+            self.drain_left.dec()
+        for other in self.also:
+            await other.drain(self.drain_left.dec)
 
     async def run(self, stop: asyncio.Event) -> None:
         """The tick until ``stop``: a tick is never cut short (its writes finish before the store closes)."""

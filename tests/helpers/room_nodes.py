@@ -19,6 +19,7 @@ from server.clock import Clock
 from server.store.schema import room_homes
 from server.web.room_router import ROUTER, RoomRouter
 from server.web.state import SERVICES, Services
+from server.web.ws_group import GROUP_LIVE, GroupLive
 from server.web.ws_signalling import SIGNALLING, Signalling
 from tests.conftest import make_settings
 
@@ -31,6 +32,7 @@ class Node:
     services: Services
     signalling: Signalling
     router: RoomRouter
+    group_live: GroupLive
 
     @property
     def node_id(self) -> str:
@@ -38,14 +40,15 @@ class Node:
 
 
 async def start_node(database_url: str, data_dir: Path, *, name: str, redis_url: str, lease_s: float,
-                     bus_prefix: str, clock: Clock | None = None) -> Node:
-    """Node ``node-{name}`` started on ``database_url``; ``clock`` as create_app takes it (None: the real one)."""
+                     bus_prefix: str, clock: Clock | None = None, **overrides: Any) -> Node:
+    """Node ``node-{name}`` started on ``database_url``; ``clock`` as create_app takes it (None: the real one);
+    ``overrides`` are more settings (e.g. the SFU's media addresses)."""
     settings = make_settings(database_url, data_dir, redis_url=redis_url, node_id=f"node-{name}",
-                             room_lease_s=lease_s)
+                             room_lease_s=lease_s, **overrides)
     app: web.Application = create_app(settings, clock=clock, bus=RedisBus(redis_url, prefix=bus_prefix))
     client: TestClient[Any, Any] = TestClient(TestServer(app))
     await client.start_server()
-    return Node(client, app[SERVICES], app[SIGNALLING], app[ROUTER])
+    return Node(client, app[SERVICES], app[SIGNALLING], app[ROUTER], app[GROUP_LIVE])
 
 
 async def wait_for_buses(nodes: list[Node]) -> None:
