@@ -1,7 +1,7 @@
 """Two nodes, one room (issue 15): what crossing nodes costs signalling, how long a takeover
 and a drain take.
 
-    .venv/bin/python bench/cluster.py [--samples 300] [--kills 10] [--drain-rooms 20] [--clients 50]
+    .venv/bin/python bench/cluster.py [--samples 300] [--kills 10] [--drain-rooms 20] [--clients 50] [--group]
 
 Two ``tandem serve`` processes (tests/helpers/nodes.py: the same command as the systemd unit)
 on a fresh PostgreSQL database and a private ``redis-server``, on 127.0.0.1 only, with
@@ -29,6 +29,9 @@ on a fresh PostgreSQL database and a private ``redis-server``, on 127.0.0.1 only
 3. **Drain:** ``--drain-rooms`` calls homed on node A (officers on A, clients on B); node A gets
    SIGTERM; measured until A has exited (``drain_exit_s``) and until every call is back on node B
    with the officer's offer through (``drain_s``, target <= 30 s), counting calls that ended.
+
+With ``--group``, bench/cluster_group.py's parts (group sessions: control round trip, takeover
+with aiortc participants over ``--kills`` kills, drain) follow on the same nodes.
 
 Prints one JSON object.
 """
