@@ -13,6 +13,8 @@ node B as aiortc bots (tests/helpers/sfubots.py).
     lock holds; the register has the interruption and nobody is suggested absent.
 (c) A drain (SIGTERM): no new session on the draining node, the session released with its
     snapshot, everyone told ``reconnect`` (``drain``), its media closed; rejoined on the other node.
+(d) A home that was paused past its lease finds the session taken at its next renewal: everyone
+    in it (on either node) is told ``reconnect`` (``takeover``) and its media there is closed.
 On SQLite and PostgreSQL (the lease and the evidence are stored).
 """
 
@@ -274,6 +276,29 @@ async def test_a_draining_node_hands_its_group_session_over(nodes: Pair) -> None
         await fac2.answered()
         await ann.answered()
         await decoding([fac2, ann])
+    finally:
+        for m in people:
+            await m.close()
+
+
+async def test_a_home_that_lost_its_lease_tells_everyone_to_reconnect(nodes: Pair) -> None:
+    pair = nodes
+    w: World = await build(pair.a.services)
+    sid = await a_session(pair.a.services, w)
+    people: list[Member] = []
+    try:
+        fac, ann = await admitted_across(pair, sid, people)
+        # Node A pauses (no renewals) past its lease; node B claims the session meanwhile.
+        pair.a.signalling.draining = True
+        await asyncio.sleep(LEASE_S + 0.5)
+        claim = await pair.b.signalling.homes.claim(sid, kind="group")
+        assert claim.won and claim.taken_over_from == "node-a" and claim.snapshot
+        # A wakes: its renewal finds the session taken; everyone in it is told to reconnect.
+        await pair.a.signalling.renew()
+        for who in (fac, ann):
+            assert await who.next("reconnect", within_s=10) == {"type": "reconnect", "room": sid,
+                                                                "reason": "takeover"}
+        assert sid not in pair.a.group_live.live and sid not in pair.a.group_live.sfu.sessions
     finally:
         for m in people:
             await m.close()
