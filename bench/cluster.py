@@ -1,7 +1,7 @@
 """Two nodes, one room (issue 15): what crossing nodes costs signalling, how long a takeover
 and a drain take.
 
-    .venv/bin/python bench/cluster.py [--samples 300] [--kills 10] [--drain-rooms 20] [--clients 50]
+    .venv/bin/python bench/cluster.py [--samples 300] [--kills 10] [--drain-rooms 20] [--clients 50] [--group]
 
 Two ``tandem serve`` processes (tests/helpers/nodes.py: the same command as the systemd unit)
 on a fresh PostgreSQL database and a private ``redis-server``, on 127.0.0.1 only, with
@@ -29,6 +29,9 @@ on a fresh PostgreSQL database and a private ``redis-server``, on 127.0.0.1 only
 3. **Drain:** ``--drain-rooms`` calls homed on node A (officers on A, clients on B); node A gets
    SIGTERM; measured until A has exited (``drain_exit_s``) and until every call is back on node B
    with the officer's offer through (``drain_s``, target <= 30 s), counting calls that ended.
+
+With ``--group``, bench/cluster_group.py's parts (group sessions: control round trip, takeover
+with aiortc participants over ``--kills`` kills, drain) follow on the same nodes.
 
 Prints one JSON object.
 """
@@ -265,7 +268,11 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     name = f"tandem_bench_cluster_{os.getpid()}"
     database_url = db.create_pg_database(name)
     redis.start()
-    env = node_env(database_url=database_url, redis_url=redis.url, kek=KEK, extra=NODE_ENV)
+    extra = dict(NODE_ENV)
+    if args.group:
+        from cluster_group import GROUP_EXTRA
+        extra.update(GROUP_EXTRA)
+    env = node_env(database_url=database_url, redis_url=redis.url, kek=KEK, extra=extra)
     nodes: list[Node] = []
 
     def restart(node_name: str) -> Node:
@@ -299,6 +306,13 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 result.update(await drain(session, pair[0], pair[1], calls[2 + args.kills:]))
                 result["target_drain_le_30s"] = (result["drain_s"] is not None and result["drain_s"] <= 30
                                                  and result["drain_rooms_ended"] == 0)
+            if args.group:  # bench/cluster_group.py's parts on the same two nodes
+                from cluster_group import group_parts
+                if not pair[0].alive():  # stopped by the drain above
+                    pair[0] = await asyncio.to_thread(restart, "a.after-drain")
+                group_args = argparse.Namespace(samples=args.group_samples, kills=args.kills,
+                                                drain_sessions=args.group_drain_sessions, participants=3)
+                result.update(await group_parts(session, pair, restart, group_args))
         result["ok"] = all(v for k, v in result.items() if k.startswith("target_"))
         result["elapsed_s"] = rnd(time.monotonic() - started, 1)
         return result
@@ -315,11 +329,15 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--drain-rooms", type=int, default=20)
     parser.add_argument("--clients", type=int, default=50, help="messaging clients sending through the kills")
+    parser.add_argument("--group", action="store_true",
+                        help="then bench/cluster_group.py's parts on the same nodes (--kills kills)")
+    parser.add_argument("--group-samples", type=int, default=200)
+    parser.add_argument("--group-drain-sessions", type=int, default=5)
     args = parser.parse_args()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tandem-bench-cluster-") as tmp:
         try:
-            result = asyncio.run(asyncio.wait_for(run(args, Path(tmp)), timeout=900))
+            result = asyncio.run(asyncio.wait_for(run(args, Path(tmp)), timeout=900 + 900 * args.group))
         except (BenchError, TimeoutError, AssertionError, aiohttp.ClientError, RuntimeError) as err:
             emit({"bench": "cluster", "ok": False, "error": f"{type(err).__name__}: {err}",
                   "elapsed_s": rnd(time.monotonic() - started, 1)})
