@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -97,7 +98,8 @@ class Signalling:
         self.homes = homes
         self.draining = False
         self._pending: set[asyncio.Task[None]] = set()
-        self._making: dict[str, asyncio.Lock] = {}
+        # One claim per room at a time on this node; a lock lives while a join holds or awaits it.
+        self._making: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.alerts = alerts  # "a client is waiting", stored until they are let in or leave (issue 13)
         self.checkins = checkins
         self.clock = clock
@@ -350,8 +352,6 @@ class Signalling:
             if (hosted.room.state.value != "open" or hosted.room.empty) and self.rooms.get(hosted.room.id) is hosted:
                 self.rooms.pop(hosted.room.id, None)
                 await self.homes.forget(hosted.room.id, hosted.epoch)
-        for rid in [r for r, lock in self._making.items() if r not in self.rooms and not lock.locked()]:
-            del self._making[rid]
         if not self.draining and self.homes.renewal_due():
             await self.renew()
 
