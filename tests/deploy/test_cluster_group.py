@@ -31,7 +31,7 @@ from tests.browser.test_web_group_live import ALL_TILES_DECODE, _admit
 from tests.browser.test_web_group_moves import PEERS
 from tests.deploy.browsers import Person, answer_safe, chromium, on_node, sign_in
 from tests.deploy.conftest import AGREEMENT, PASSWORD, Group, Seeded
-from tests.deploy.test_cluster_takeover import _home, _limits, _live_rooms, _metric, _restore
+from tests.deploy.test_cluster_takeover import _home, _limits, _live_rooms, _restore, stop_home
 from tests.helpers.cluster import Cluster
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -145,24 +145,8 @@ def _interrupted_not_absent(facilitator: Person, group: Group) -> dict[str, obje
 
 
 def _hop(cluster: Cluster, people: dict[str, Person], group: Group, sig: int) -> tuple[int, float, dict[str, float]]:
-    """Stop the session's home with ``sig``: (the node, how long it took to exit, when each page was back)."""
-    lease, grace, drain = _limits(cluster)
-    home, home_id = _home(cluster, group.session)
-    other = 1 - home
-    taken = _metric(cluster, other, "tandem_rooms_taken_over_total")
-    for person in people.values():
-        person.page.evaluate(WATCH)
-    began = time.monotonic()
-    exited_s = cluster.stop_node(home, sig, timeout_s=drain + 30)
-    code = cluster.proc(f"tandem@{cluster.node_ports[home]}").popen.returncode
-    assert code == (-signal.SIGKILL if sig == signal.SIGKILL else 0), f"node {home} exit status {code}"
-    back = _both_back(people, began, lease + grace)
-    _came_back_by_themselves(people)
-    # On the surviving node: the session is homed there now, taken over from the stopped one.
-    assert _home(cluster, group.session)[0] == other
-    assert _live_rooms(cluster)[group.session] != home_id
-    assert _metric(cluster, other, "tandem_rooms_taken_over_total") == taken + 1
-    return home, exited_s, back
+    return stop_home(cluster, people, group.session, sig, watch=WATCH, both_back=_both_back,
+                     by_themselves=_came_back_by_themselves)
 
 
 @pytest.mark.timeout(420)

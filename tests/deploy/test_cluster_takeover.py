@@ -23,6 +23,7 @@ import json
 import signal
 import time
 import urllib.request
+from collections.abc import Callable
 
 import asyncpg
 import pytest
@@ -177,25 +178,34 @@ def _end_and_read_outcome(officer: Person, client: Person) -> None:
     assert EN["outcome.why.interrupted"] in officer.page.locator("#call-outcome-why").inner_text()
 
 
-def _hop(cluster: Cluster, people: dict[str, Person], call: Call, sig: int) -> tuple[int, float, dict[str, float]]:
-    """Stop the room's home with ``sig``: (the node, how long it took to exit, when each page was back)."""
+def stop_home(cluster: Cluster, people: dict[str, Person], room: str, sig: int, *, watch: str,
+              both_back: Callable[[dict[str, Person], float, float], dict[str, float]],
+              by_themselves: Callable[[dict[str, Person]], None]) -> tuple[int, float, dict[str, float]]:
+    """Stop ``room``'s home with ``sig`` (a check-in's or a group session's: the pages' ``watch``
+    script and how they are seen back are the caller's): (the node, how long it took to exit, when
+    each page was back). The surviving node has taken the room over."""
     lease, grace, drain = _limits(cluster)
-    home, home_id = _home(cluster, call.checkin)
+    home, home_id = _home(cluster, room)
     other = 1 - home
     taken = _metric(cluster, other, "tandem_rooms_taken_over_total")
     for person in people.values():
-        person.page.evaluate(WATCH)
+        person.page.evaluate(watch)
     began = time.monotonic()
     exited_s = cluster.stop_node(home, sig, timeout_s=drain + 30)
     code = cluster.proc(f"tandem@{cluster.node_ports[home]}").popen.returncode
     assert code == (-signal.SIGKILL if sig == signal.SIGKILL else 0), f"node {home} exit status {code}"
-    back = _both_back(people, began, lease + grace)
-    _came_back_by_themselves(people)
+    back = both_back(people, began, lease + grace)
+    by_themselves(people)
     # Through the surviving node: the room is homed there now, taken over from the stopped one.
-    assert _home(cluster, call.checkin)[0] == other
-    assert _live_rooms(cluster)[call.checkin] != home_id
+    assert _home(cluster, room)[0] == other
+    assert _live_rooms(cluster)[room] != home_id
     assert _metric(cluster, other, "tandem_rooms_taken_over_total") == taken + 1
     return home, exited_s, back
+
+
+def _hop(cluster: Cluster, people: dict[str, Person], call: Call, sig: int) -> tuple[int, float, dict[str, float]]:
+    return stop_home(cluster, people, call.checkin, sig, watch=WATCH, both_back=_both_back,
+                     by_themselves=_came_back_by_themselves)
 
 
 def test_a_checkin_survives_kill_9_of_its_home_node(cluster: Cluster, seeded: Seeded) -> None:
