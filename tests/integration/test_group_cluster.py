@@ -169,6 +169,16 @@ async def rejoin(who: Member, sid: str) -> dict[str, Any]:
     return await who.next("group.joined", within_s=15, ref=f"again-{who.name}")
 
 
+async def through(node: Node, gone: Member, sid: str, people: list[Member]) -> Member:
+    """``gone``, whose socket went with its node, connected again to ``node`` as the same person:
+    the safe-space check already passed, the same participant id to come back to."""
+    again = await member(node.client, gone.name)
+    people.append(again)
+    again.safe_for.add(sid)  # answers nothing again
+    again.participant = gone.participant
+    return again
+
+
 async def test_the_home_node_dies_and_the_other_node_takes_the_group_session_over(nodes: Pair) -> None:
     pair = nodes
     w: World = await build(pair.a.services)
@@ -213,10 +223,7 @@ async def test_the_home_node_dies_and_the_other_node_takes_the_group_session_ove
         assert (row.home_node, row.kind, row.epoch) == ("node-b", "group", 2)
         assert pair.b.services.metrics.get_sample_value("tandem_rooms_taken_over_total") == 1.0
         assert pair.b.services.metrics.get_sample_value("tandem_rooms_homed") == 1.0
-        fac2 = await member(pair.b.client, "facilitator")  # reconnected to the surviving node
-        people.append(fac2)
-        fac2.safe_for.add(sid)  # answers nothing again
-        fac2.participant = fac.participant
+        fac2 = await through(pair.b, fac, sid, people)  # reconnected to the surviving node
         fac_back = await rejoin(fac2, sid)
         assert (fac_back["state"], fac_back["participant"]) == ("present", fac.participant)
         await fac2.answered()
@@ -265,10 +272,7 @@ async def test_a_draining_node_hands_its_group_session_over(nodes: Pair) -> None
         assert (err["code"], err["reason"]) == ("unavailable", "node.draining")
 
         await fac.bot.close()
-        fac2 = await member(pair.b.client, "facilitator")  # its socket closed with the drain: back through B
-        people.append(fac2)
-        fac2.safe_for.add(sid)
-        fac2.participant = fac.participant
+        fac2 = await through(pair.b, fac, sid, people)  # its socket closed with the drain: back through B
         assert (await rejoin(fac2, sid))["state"] == "present"
         assert (await rejoin(ann, sid))["state"] == "present"  # Ann was on B all along
         row = await home_row(pair.b.services, sid)

@@ -18,9 +18,9 @@ import pytest
 from server.signalling.homes import Claim
 from tests.helpers.room_nodes import home_row
 from tests.helpers.world import World, build
-from tests.integration.test_group_cluster import Pair, admitted_across, decoding, rejoin
+from tests.integration.test_group_cluster import Pair, admitted_across, decoding, rejoin, through
 from tests.integration.test_group_cluster import nodes as nodes  # the fixture
-from tests.media.test_group_ws import Member, a_session, member
+from tests.media.test_group_ws import Member, a_session
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(180)]
 
@@ -50,10 +50,7 @@ async def test_two_joins_at_once_on_the_node_taking_a_session_over_both_resume(
         monkeypatch.setattr(homing, "claim", slow_first)
 
         await fac.bot.close()
-        fac2 = await member(pair.b.client, "facilitator")  # its socket closed with the drain: back through B
-        people.append(fac2)
-        fac2.safe_for.add(sid)
-        fac2.participant = fac.participant
+        fac2 = await through(pair.b, fac, sid, people)  # its socket closed with the drain: back through B
         fac_back, ann_back = await asyncio.gather(rejoin(fac2, sid), rejoin(ann, sid))
         assert (fac_back["state"], fac_back["participant"]) == ("present", fac.participant)
         assert (ann_back["state"], ann_back["participant"]) == ("present", ann.participant)  # not the lobby
