@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,10 +52,10 @@ from server.media.ice import pin_host_addresses
 from tests.helpers.callpeer import CallPeer, Link
 from tests.helpers.nodes import Node
 from tests.helpers.peers import SmallVideo, peer, until
+from tests.helpers.socketjs import reconnect_delay
 
 RETRY_JOIN = frozenset({"room.unreachable", "room.moving", "node.draining"})  # call.js
 RETRY_JOIN_S = 2.0  # call.js RETRY_JOIN_MS
-SOCKET_MIN_DELAY_S = 0.5  # socket.js minDelayMs: the n-th retry waits (1/2..1) x min(30 s, 0.5 s x 2^n)
 SETTLE_S = 1.0  # media watched this long before the kill and after it is back
 KINDS = ("audio", "video")
 
@@ -89,9 +88,8 @@ class BrowserPeer(CallPeer):
     async def _reopen(self) -> None:
         attempt = 0
         while not self._closing:
-            ceiling = min(30.0, SOCKET_MIN_DELAY_S * 2 ** attempt)
+            await asyncio.sleep(reconnect_delay(attempt))
             attempt += 1
-            await asyncio.sleep(ceiling / 2 + random.random() * ceiling / 2)
             try:
                 url = self.base_url.replace("http", "ws", 1) + "/ws"
                 self._ws = await self.session.ws_connect(url, headers=self.headers, max_msg_size=64 * 1024)

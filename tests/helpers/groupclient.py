@@ -22,18 +22,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import random
 from typing import Any
 
 import aiohttp
 
 from tests.helpers.safe_space import pass_group_safe_space
 from tests.helpers.sfubots import Bot, ToneTrack
+from tests.helpers.socketjs import reconnect_delay
 
 RETRY_JOIN = frozenset({"room.unreachable", "room.moving", "node.draining"})  # core.js
 RETRY_JOIN_S = 2.0  # core.js RETRY_JOIN_MS
 RETRY_FOR_S = 30.0  # core.js RETRY_FOR_MS
-SOCKET_MIN_DELAY_S = 0.5  # socket.js minDelayMs
 _ids = itertools.count(1)
 
 
@@ -88,9 +87,8 @@ class GroupClient:
     async def _reopen(self) -> None:
         attempt = 0
         while not self._closing:
-            ceiling = min(30.0, SOCKET_MIN_DELAY_S * 2 ** attempt)
+            await asyncio.sleep(reconnect_delay(attempt))
             attempt += 1
-            await asyncio.sleep(ceiling / 2 + random.random() * ceiling / 2)
             try:
                 await self._open()
             except (aiohttp.ClientError, OSError):
