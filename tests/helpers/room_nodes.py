@@ -5,6 +5,8 @@ port, sharing one database and one Redis bus: the world of tests/integration/tes
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,13 +17,14 @@ from sqlalchemy import select
 
 from server.app import create_app
 from server.bus.redis import RedisBus
-from server.clock import Clock
+from server.clock import Clock, FakeClock
 from server.store.schema import room_homes
 from server.web.room_router import ROUTER, RoomRouter
 from server.web.state import SERVICES, Services
 from server.web.ws_group import GROUP_LIVE, GroupLive
 from server.web.ws_signalling import SIGNALLING, Signalling
 from tests.conftest import make_settings
+from tests.helpers.nodes import RedisServer
 
 
 @dataclass
@@ -49,6 +52,36 @@ async def start_node(database_url: str, data_dir: Path, *, name: str, redis_url:
     client: TestClient[Any, Any] = TestClient(TestServer(app))
     await client.start_server()
     return Node(client, app[SERVICES], app[SIGNALLING], app[ROUTER], app[GROUP_LIVE])
+
+
+@dataclass
+class Pair:
+    """Nodes ``node-a`` and ``node-b`` on one database, with a Redis of their own and one fake clock."""
+
+    a: Node
+    b: Node
+    redis: RedisServer
+    clock: FakeClock
+
+
+@contextlib.asynccontextmanager
+async def node_pair(database_url: str, tmp_path: Path, *, lease_s: float, bus_prefix: str,
+                    **overrides: Any) -> AsyncIterator[Pair]:
+    """Two nodes (``start_node``'s ``overrides`` for both), their buses connected; closed, and their
+    Redis stopped, after."""
+    redis = RedisServer(tmp_path / "redis")
+    redis.start()
+    clock = FakeClock()
+    made: list[Node] = []
+    try:
+        for name in ("a", "b"):
+            made.append(await start_node(database_url, tmp_path / name, name=name, redis_url=redis.url,
+                                         lease_s=lease_s, bus_prefix=bus_prefix, clock=clock, **overrides))
+        await wait_for_buses(made)
+        yield Pair(made[0], made[1], redis, clock)
+    finally:
+        await close_nodes(made)
+        redis.stop()
 
 
 async def wait_for_buses(nodes: list[Node]) -> None:

@@ -22,20 +22,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from server.clock import FakeClock
 from server.groups import session_store
 from server.groups.register import RESUMED
 from server.media.ice import pin_host_addresses
-from tests.helpers.nodes import RedisServer
 from tests.helpers.peers import until
-from tests.helpers.room_nodes import Node, close_nodes, home_row, start_node, wait_for_buses
+from tests.helpers.room_nodes import Node, Pair, home_row, node_pair
 from tests.helpers.sfubots import Bot
 from tests.helpers.world import World, add_office_b, build
 from tests.media.conftest import LOOPBACK
@@ -45,31 +42,14 @@ pytestmark = [pytest.mark.redis, pytest.mark.timeout(180)]
 LEASE_S = 3
 
 
-@dataclass
-class Pair:
-    a: Node
-    b: Node
-    redis: RedisServer
-    clock: FakeClock
-
-
 @pytest.fixture
 async def nodes(db_url: str, tmp_path: Path) -> AsyncIterator[Pair]:
     pin_host_addresses(LOOPBACK)
-    redis = RedisServer(tmp_path / "redis")
-    redis.start()
-    clock = FakeClock()
-    made: list[Node] = []
     try:
-        for name in ("a", "b"):
-            made.append(await start_node(db_url, tmp_path / name, name=name, redis_url=redis.url,
-                                         lease_s=float(LEASE_S), bus_prefix="groups:", clock=clock,
-                                         media_host_addresses=LOOPBACK, sfu_capacity=1000))
-        await wait_for_buses(made)
-        yield Pair(made[0], made[1], redis, clock)
+        async with node_pair(db_url, tmp_path, lease_s=float(LEASE_S), bus_prefix="groups:",
+                             media_host_addresses=LOOPBACK, sfu_capacity=1000) as pair:
+            yield pair
     finally:
-        await close_nodes(made)
-        redis.stop()
         pin_host_addresses(())
 
 

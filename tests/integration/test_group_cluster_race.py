@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from server.signalling.homes import Claim
-from tests.helpers.room_nodes import home_row
+from tests.helpers.room_nodes import Pair, home_row
 from tests.helpers.world import World, build
-from tests.integration.test_group_cluster import Pair, admitted_across, decoding, rejoin, through
+from tests.integration.test_group_cluster import admitted_across, decoding, rejoin, through
 from tests.integration.test_group_cluster import nodes as nodes  # the fixture
 from tests.media.test_group_ws import Member, a_session
 

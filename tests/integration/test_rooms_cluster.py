@@ -20,19 +20,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from server.clock import FakeClock
 from server.signalling.homes import RoomHomes
 from tests.helpers.checkins import Peer, pass_safe_space, peer, ready, schedule, view
 from tests.helpers.db import truncate_pg
-from tests.helpers.nodes import RedisServer
-from tests.helpers.room_nodes import Node, close_nodes, home_row, start_node, wait_for_buses
+from tests.helpers.room_nodes import Pair, home_row, node_pair
 from tests.helpers.world import World, build, login
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -40,30 +37,11 @@ LEASE_S = 3
 SHORT_LEASE_S = 0.4
 
 
-@dataclass
-class Pair:
-    a: Node
-    b: Node
-    redis: RedisServer
-    clock: FakeClock
-
-
 @pytest.fixture
 async def nodes(pg_database: str, tmp_path: Path) -> AsyncIterator[Pair]:
     await truncate_pg(pg_database)
-    redis = RedisServer(tmp_path / "redis")
-    redis.start()
-    clock = FakeClock()
-    made: list[Node] = []
-    try:
-        for name in ("a", "b"):
-            made.append(await start_node(pg_database, tmp_path / name, name=name, redis_url=redis.url,
-                                         lease_s=float(LEASE_S), bus_prefix="rooms:", clock=clock))
-        await wait_for_buses(made)
-        yield Pair(made[0], made[1], redis, clock)
-    finally:
-        await close_nodes(made)
-        redis.stop()
+    async with node_pair(pg_database, tmp_path, lease_s=float(LEASE_S), bus_prefix="rooms:") as pair:
+        yield pair
 
 
 async def call_across(pair: Pair, w: World, checkin_id: str) -> tuple[Peer, Peer, dict[str, Any], dict[str, Any]]:
