@@ -222,11 +222,19 @@ def test_a_forged_credential_is_refused(turn: Coturn) -> None:
     assert answer.error_code == 401, answer
 
 
-def test_a_user_holds_at_most_four_allocations(turn: Coturn) -> None:
-    name = username_for("officer-quota", datetime.now(UTC) + timedelta(minutes=10))
-    clients = [turn.client_as(name, credential(SECRET, name)) for _ in range(5)]
+def _conf_value(key: str) -> int:
+    return int(next(line.split("=", 1)[1] for line in CONF.read_text().splitlines() if line.startswith(f"{key}=")))
+
+
+def test_a_user_holds_at_most_the_user_quota_over_all_their_credentials(turn: Coturn) -> None:
+    """coturn counts a REST username's allocations by the user id after the expiry: the credentials
+    a user was given for each join share one quota (``user-quota``), the one beyond it answers 486."""
+    quota = _conf_value("user-quota")
+    soon = datetime.now(UTC) + timedelta(minutes=10)
+    names = [username_for("officer-quota", soon + timedelta(seconds=n)) for n in range(2)]  # two joins
+    clients = [turn.client_as(names[n % 2], credential(SECRET, names[n % 2])) for n in range(quota + 1)]
     answers = [client.allocate().error_code for client in clients]
-    assert answers == [None, None, None, None, 486]  # Allocation Quota Reached
+    assert answers == [None] * quota + [486]  # Allocation Quota Reached
     assert turn.client().allocate().cls == stun.SUCCESS  # another user is not affected
 
 
