@@ -11,8 +11,9 @@ officer on one node and the client on the other is ``on_node(b, c, 0)`` + ``on_n
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,11 +72,47 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
+#: Frames a failure message lists: how a call was negotiated, joined and moved (no SDP bodies).
+TRACED = frozenset({"join", "joined", "admitted", "peer_joined", "peer_left", "offer", "answer", "candidate",
+                    "reconnect", "ended", "left", "error", "welcome"})
+
+
 @dataclass
 class Person:
     page: Any
     base_url: str
     answered: list[str] = field(default_factory=list)  # X-Tandem-Node of every /api/ response
+    #: (monotonic s, "<" received or ">" sent, frame type, participant/peer, ref or code) of the
+    #: call's frames on every WebSocket the page opened: what went wrong when a call does not come back.
+    frames: list[tuple[float, str, str, str, str]] = field(default_factory=list)
+
+    def trace(self, since: float = 0.0) -> list[str]:
+        return [f"{t - since:+.1f}s {d}{kind} {who} {extra}".rstrip() for t, d, kind, who, extra in self.frames
+                if t >= since]
+
+
+def _watch_frames(person: Person, ws: Any) -> None:
+    def record(direction: str) -> Callable[[Any], None]:
+        def on(payload: Any) -> None:
+            try:
+                frame = json.loads(payload)
+            except (TypeError, ValueError):
+                return
+            kind = str(frame.get("type"))
+            if kind in TRACED:
+                who = str(frame.get("participant") or frame.get("from") or frame.get("to") or "")
+                if kind == "admitted":
+                    who += f" peers={frame.get('peers')}"
+                elif kind == "candidate":  # its type only: "typ relay", or the end of candidates
+                    words = str(frame.get("candidate") or "end").split()
+                    who += " " + " ".join(words[words.index("typ"):words.index("typ") + 2] if "typ" in words else words)
+                extra = str(frame.get("id") or frame.get("ref") or frame.get("reason") or frame.get("code") or "")
+                person.frames.append((time.monotonic(), direction, kind, who, extra))
+        return on
+    person.frames.append((time.monotonic(), "=", "socket", ws.url.rsplit("/", 1)[-1], ""))
+    ws.on("framereceived", record("<"))
+    ws.on("framesent", record(">"))
+    ws.on("close", lambda _ws: person.frames.append((time.monotonic(), "=", "closed", "", "")))
 
 
 def on_node(browser: Any, cluster: Cluster, node: int, *, desktop: bool = False) -> Person:
@@ -85,6 +122,7 @@ def on_node(browser: Any, cluster: Cluster, node: int, *, desktop: bool = False)
     person = Person(context.new_page(), base)
     person.page.on("response", lambda r: person.answered.append(r.headers.get(NODE_HEADER, ""))
                    if "/api/" in r.url else None)
+    person.page.on("websocket", lambda ws: _watch_frames(person, ws))
     return person
 
 

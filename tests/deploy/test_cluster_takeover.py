@@ -141,7 +141,8 @@ def _both_back(people: dict[str, Person], since: float, bound_s: float) -> dict[
             if who not in back and int(person.page.evaluate(FRAMES_DECODED)) > 0:
                 back[who] = time.monotonic() - since
         if time.monotonic() - since > bound_s:
-            states = {who: (p.page.evaluate(SEEN), p.page.evaluate(ICE_STATE)) for who, p in people.items()}
+            states = {who: (p.page.evaluate(SEEN), p.page.evaluate(ICE_STATE), p.trace(since - 5))
+                      for who, p in people.items()}
             raise AssertionError(f"not both back in the call within {bound_s:.0f} s: back {back}; pages {states}")
         people["officer"].page.wait_for_timeout(200)
     return back
