@@ -7,7 +7,7 @@ import { categoryName } from "../admin/retention.js";
 
 /** The categories a request may name (the server's DataCategoryName; never the audit log). */
 export const REQUEST_CATEGORIES = ["messages", "attachments", "checkin_records", "safe_space_answers",
-  "call_quality", "group_attendance", "case_notes", "feedback_comments"];
+  "call_quality", "group_attendance", "case_notes", "feedback_comments", "network_records"];
 
 /** Kind, categories (checkboxes) and details, with ids prefixed by `prefix`. */
 export function requestFields(prefix, t, categories = REQUEST_CATEGORIES) {

@@ -370,7 +370,7 @@ CategoryName = Annotated[str, Meta(min_length=1, max_length=64)]
 #: which names the offending key (an unknown category, a period that is not a positive integer).
 CategoryChanges = Annotated[dict[CategoryName, Annotated[dict[str, Any], Meta(max_length=4)]], Meta(max_length=16)]
 DataCategoryName = Literal["messages", "attachments", "checkin_records", "safe_space_answers", "call_quality",
-                           "group_attendance", "case_notes", "feedback_comments"]
+                           "group_attendance", "case_notes", "feedback_comments", "network_records"]
 
 
 class RetentionCategory(Struct, kw_only=True):

@@ -4,6 +4,7 @@ other office answered as for no case; strict bodies; audited reads."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -221,3 +222,41 @@ async def test_the_plan_as_pdf_and_the_follow_up_list(api: Any) -> None:
     for path in ("plan.pdf", "meetings.ics"):
         resp = await client.get(f"{base}/{path}", headers=inside_h)
         assert resp.status == 403 and (await resp.json())["error"]["rule_id"] == "network_access_ended"
+
+
+async def test_a_granted_erasure_of_network_records_takes_the_case_network_with_it(api: Any) -> None:
+    """The client asks for their network records to be erased (the request form's category); the
+    admin grants it: the case's network is shredded, the case leader finds none and its partners
+    are no longer members, the grant is audited with the keys it shredded; another case's network is
+    untouched."""
+    from tests.integration.test_networks import to_a_plan
+
+    client, services = api
+    w = await world.build(services)
+    case, _officer, _police, _social = await to_a_plan(services, w)
+    officer_h, police_h = await login(client, "officer"), await login(client, "police")
+    assert (await client.get(f"/api/cases/{case}/network", headers=police_h)).status == 200
+    other = f"/api/cases/{w.cases['same_office']}/network"
+    officer2_h = await login(client, "officer2")  # supervises same_office
+    resp = await client.post(f"{other}/concerns", headers=officer2_h,
+                             json={"noticed": "Missed appointments", "noticed_by": "Officer"})
+    assert resp.status == 201, await resp.text()
+
+    resp = await client.post("/api/my/data-requests", headers=await login(client, "client"),
+                             json={"kind": "erasure", "categories": ["network_records"], "details": "Erase them"})
+    assert resp.status == 201, await resp.text()
+    request_id = (await resp.json())["id"]
+    resp = await client.post(f"/api/admin/data-requests/{request_id}/decision", headers=await login(client, "admin"),
+                             json={"decision": "grant", "reason": "No exemption applies"})
+    assert (await resp.json()) == {"status": "granted"}
+
+    resp = await client.get(f"/api/cases/{case}/network", headers=officer_h)
+    assert resp.status == 404 and (await resp.json())["error"]["code"] == "not_found"
+    # The membership went with the records: the partner is refused by the rule, and lists nothing.
+    resp = await client.get(f"/api/cases/{case}/network", headers=police_h)
+    assert resp.status == 403 and (await resp.json())["error"]["rule_id"] == "network_member_only"
+    assert (await (await client.get("/api/my/networks", headers=police_h)).json())["networks"] == []
+    assert (await client.get(other, headers=officer2_h)).status == 200
+    async with services.store.read("t") as conn:
+        granted = (await conn.execute(select(audit_log).where(audit_log.c.action == "request.granted"))).one()
+    assert granted.case_id == case and json.loads(granted.details)["keys_shredded"] >= 1
