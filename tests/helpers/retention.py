@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from server.clock import FakeClock
 from server.store.schema import attachments, case_notes, data_keys, messages
 from server.web.state import Services
-from tests.helpers.world import World
+from tests.helpers.world import World, login
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -54,3 +54,14 @@ async def counts(services: Services, case_id: str) -> dict[str, Any]:
                                   .where(data_keys.c.case_id == case_id))
         out["keys"] = sorted((r.category, r.bucket, r.wrapped_key is not None) for r in rows)
     return out
+
+
+async def granted_erasure(client: Any, categories: list[str], details: str = "Erase") -> None:
+    """The client asks through the routes for ``categories`` of their case to be erased; the admin grants it."""
+    resp = await client.post("/api/my/data-requests", headers=await login(client, "client"),
+                             json={"kind": "erasure", "categories": categories, "details": details})
+    assert resp.status == 201, await resp.text()
+    request_id = (await resp.json())["id"]
+    resp = await client.post(f"/api/admin/data-requests/{request_id}/decision", headers=await login(client, "admin"),
+                             json={"decision": "grant", "reason": "No exemption applies"})
+    assert (await resp.json()) == {"status": "granted"}

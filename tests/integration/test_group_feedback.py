@@ -19,6 +19,7 @@ from server.identity.model import Actor, Role
 from server.store.schema import audit_log, data_keys
 from server.store.schema_evaluation import group_feedback
 from tests.helpers.http import error_of
+from tests.helpers.retention import granted_erasure
 from tests.helpers.world import World, build, login
 from tests.integration.test_evaluation import figure, figures, seed_month
 from tests.integration.test_group_sessions import cohort_with_two
@@ -205,13 +206,7 @@ async def test_a_participants_answers_are_in_their_export_and_go_with_their_eras
     assert figure(body, "feedback_client") == {"happy": [FEWER], "neutral": [FEWER], "unhappy": [0]}
 
     # A granted erasure of the category: the participant's answers go whole; the staff's face stays.
-    resp = await client.post("/api/my/data-requests", headers=await login(client, "client"),
-                             json={"kind": "erasure", "categories": ["feedback_comments"], "details": "Erase"})
-    assert resp.status == 201, await resp.text()
-    request_id = (await resp.json())["id"]
-    resp = await client.post(f"/api/admin/data-requests/{request_id}/decision", headers=await login(client, "admin"),
-                             json={"decision": "grant", "reason": "No exemption applies"})
-    assert (await resp.json()) == {"status": "granted"}
+    await granted_erasure(client, ["feedback_comments"])
     assert (await mine())["items"] == []
     assert [(r.side, r.user_id) for r in await _rows(services)] == [("staff", w.users["facilitator"])]
     async with services.store.read("test.audit") as conn:

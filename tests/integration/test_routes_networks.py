@@ -14,6 +14,7 @@ from server.identity.model import Role
 from server.store.schema import audit_log
 from server.web.state import Services
 from tests.helpers import world
+from tests.helpers.retention import granted_erasure
 from tests.helpers.world import PASSWORD, login
 
 
@@ -242,13 +243,7 @@ async def test_a_granted_erasure_of_network_records_takes_the_case_network_with_
                              json={"noticed": "Missed appointments", "noticed_by": "Officer"})
     assert resp.status == 201, await resp.text()
 
-    resp = await client.post("/api/my/data-requests", headers=await login(client, "client"),
-                             json={"kind": "erasure", "categories": ["network_records"], "details": "Erase them"})
-    assert resp.status == 201, await resp.text()
-    request_id = (await resp.json())["id"]
-    resp = await client.post(f"/api/admin/data-requests/{request_id}/decision", headers=await login(client, "admin"),
-                             json={"decision": "grant", "reason": "No exemption applies"})
-    assert (await resp.json()) == {"status": "granted"}
+    await granted_erasure(client, ["network_records"], "Erase them")
 
     resp = await client.get(f"/api/cases/{case}/network", headers=officer_h)
     assert resp.status == 404 and (await resp.json())["error"]["code"] == "not_found"

@@ -204,8 +204,8 @@ async def test_a_live_session_through_the_gateway_and_the_sfu(live_app: Any) -> 
         loop = asyncio.get_running_loop()
         muted_at = loop.time()
         await fac.send(type="group.mute", session=sid, participant=ann.participant)
-        assert (await ann.next("group.notice", kind="muted"))["by"] == fac.participant
-        told = ann.seen_at[max(i for i, f in enumerate(ann.seen) if f.get("kind") == "muted")]
+        notice, told = await ann.next_at("group.notice", kind="muted")
+        assert notice["by"] == fac.participant
         await asyncio.sleep(1.5)
         for listener in (fac.bot, bob.bot):
             assert not heard_after(listener, ann.bot, muted_at + 0.5, told), "Ann is still heard"
